@@ -1,0 +1,108 @@
+"""The web composition root: ``create_app()`` mounts every enabled module on one Litestar app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from litestar import Litestar, MediaType, Response, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from inescape import __version__
+from inescape.infra.http import EXCEPTION_HANDLERS, RequestObservability
+from inescape.infra.job_routes import job_router
+from inescape.infra.telemetry import configure_tracing
+from inescape.kernel.health import ComponentHealth
+from inescape.kernel.modules import ModuleSpec
+from inescape.runtime import Runtime
+from inescape.settings import Settings, load_settings
+
+
+class Liveness(msgspec.Struct, frozen=True):
+    status: str
+    version: str
+
+
+class ModuleHealth(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    name: str
+    title: str
+    port: int
+    needs: list[str]
+    status: str
+    detail: str | None = None
+
+
+class DetailedHealth(msgspec.Struct, frozen=True, kw_only=True):
+    status: str
+    version: str
+    backends: list[ComponentHealth]
+    modules: list[ModuleHealth]
+
+
+@get("/health", tags=["system"], summary="Liveness: the process answers", sync_to_thread=False)
+def health() -> Liveness:
+    return Liveness(status="ok", version=__version__)
+
+
+@get("/health/detailed", tags=["system"], summary="Each backend and module, with latency",
+     description="503 when a required backend is down.")
+async def health_detailed(state: State) -> Response[DetailedHealth]:
+    runtime: Runtime = state.runtime
+    backends = await runtime.backend_health()
+    modules = [msgspec.convert(m, ModuleHealth) for m in await runtime.module_health(backends)]
+    down = any(b.status != "ok" and b.required for b in backends)
+    body = DetailedHealth(status="down" if down else "ok", version=__version__,
+                          backends=backends, modules=modules)
+    return Response(body, status_code=503 if down else 200)
+
+
+@get("/metrics", tags=["system"], summary="Prometheus metrics", media_type=MediaType.TEXT,
+     include_in_schema=True)
+async def metrics(state: State) -> Response[bytes]:
+    runtime: Runtime = state.runtime
+    return Response(runtime.services.metrics.render(),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def create_app(settings: Settings | None = None, modules: Sequence[ModuleSpec] | None = None,
+               *, worker: bool | None = None) -> Litestar:
+    """Build the app. ``modules`` defaults to the enabled ones in settings; ``worker`` runs
+    jobs in this process (the default when there is no Redis)."""
+    settings = settings or load_settings()
+    runtime = Runtime(settings, modules)
+    in_process_worker = (worker if worker is not None else
+                         runtime.services.queue.backend == "memory" and settings.jobs.embedded_worker)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await runtime.start(worker=in_process_worker)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    handlers: list[Any] = [health, health_detailed, metrics]
+    for spec in runtime.specs:
+        handlers.extend(spec.route_handlers)
+        handlers.append(job_router(spec.name))
+    app = Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        state=State({"runtime": runtime, "services": runtime.services, "settings": settings}),
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="INEsCape", version=__version__, path="/schema",
+            description="Esophageal cancer data platform: synthetic cohorts, collection, "
+                        "survival models and clinical decision support.",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        debug=False,
+        logging_config=None,
+    )
+    app.asgi_handler = RequestObservability(app.asgi_handler, runtime.services.metrics,
+                                            configure_tracing())
+    return app

@@ -1,0 +1,121 @@
+"""Cache, sessions and counters: Redis in production, process memory when embedded."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from inescape.kernel.errors import Unavailable
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _unavailable_on_redis_error(
+    fn: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    @wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise Unavailable("The cache (Redis) is unreachable; try again shortly.",
+                              backend="redis", retry_after=5) from exc
+    return wrapper
+
+
+class RedisCache:
+    backend = "redis"
+
+    def __init__(self, url: str) -> None:
+        self._redis = aioredis.Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=10,
+        )
+
+    @_unavailable_on_redis_error
+    async def get(self, key: str) -> bytes | None:
+        value = await self._redis.get(key)
+        return bytes(value) if value is not None else None
+
+    @_unavailable_on_redis_error
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        await self._redis.set(key, value, px=int(ttl * 1000) if ttl else None)
+
+    @_unavailable_on_redis_error
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(key)
+
+    @_unavailable_on_redis_error
+    async def incr(self, key: str, *, ttl: float | None = None) -> int:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            if ttl:
+                pipe.pexpire(key, int(ttl * 1000), nx=True)
+            result = await pipe.execute()
+        return int(result[0])
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class MemoryCache:
+    """A dict with expiry times; expired keys are dropped when touched or swept."""
+
+    backend = "memory"
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
+        self._data: dict[str, tuple[bytes, float | None]] = {}
+        self._clock = clock
+        self._max_keys = max_keys
+        self._lock = asyncio.Lock()
+
+    def _live(self, key: str) -> tuple[bytes, float | None] | None:
+        item = self._data.get(key)
+        if item is not None and item[1] is not None and item[1] <= self._clock():
+            del self._data[key]
+            return None
+        return item
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        for key in [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]:
+            del self._data[key]
+        while len(self._data) >= self._max_keys:  # still full: drop the oldest entries
+            del self._data[next(iter(self._data))]
+
+    def _expiry(self, ttl: float | None) -> float | None:
+        return self._clock() + ttl if ttl else None
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._live(key)
+        return item[0] if item else None
+
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        if len(self._data) >= self._max_keys:
+            self._sweep()
+        self._data[key] = (value, self._expiry(ttl))
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def incr(self, key: str, *, ttl: float | None = None) -> int:
+        async with self._lock:
+            item = self._live(key)
+            value = int(item[0]) + 1 if item else 1
+            self._data[key] = (str(value).encode(), item[1] if item else self._expiry(ttl))
+            return value
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._data.clear()

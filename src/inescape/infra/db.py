@@ -1,0 +1,82 @@
+"""SQL: one async engine (PostgreSQL via psycopg with a pool, or SQLite via aiosqlite)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from inescape.kernel.errors import ConfigurationError
+from inescape.kernel.health import ComponentHealth
+from inescape.infra.health import probe
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every module's tables; one metadata, one migration history."""
+
+    metadata = metadata
+
+
+def normalise_url(url: str, *, setting: str = "INESCAPE_DATABASE_URL") -> str:
+    """Pick the async driver for a plain ``postgresql://`` or ``sqlite:///`` URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(setting, f"not a database URL ({exc})") from None
+    driver = parsed.drivername
+    if driver in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg_async"):
+        return parsed.set(drivername="postgresql+psycopg_async").render_as_string(False)
+    if driver in ("sqlite", "sqlite+aiosqlite"):
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(False)
+    raise ConfigurationError(setting, f"unsupported database {driver!r}; use postgresql:// or sqlite:///")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.backend = "postgresql" if self.url.startswith("postgresql") else "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        if self.backend == "postgresql":
+            kwargs |= {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": 10}
+            kwargs["connect_args"] = {"connect_timeout": 5}
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.backend == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+
+    @property
+    def safe_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def health(self) -> ComponentHealth:
+        return await probe("database", self.backend, self.ping)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+

@@ -1,0 +1,230 @@
+"""Documents: MongoDB (pymongo's async client, the one beanie drives) or SQL JSON tables.
+
+Both adapters answer the same small query language (see ``kernel.ports.DocumentStore``), and
+the shared suite runs against both, so a module written against the port works on either.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError, PyMongoError
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from inescape.infra.db import Database
+from inescape.infra.tables import documents
+from inescape.kernel.clock import Clock, SystemClock
+from inescape.kernel.errors import Conflict, Invalid, Unavailable
+from inescape.kernel.ids import new_id
+from inescape.kernel.ports import Document
+
+OPERATORS = ("$gt", "$gte", "$lt", "$lte", "$in", "$ne")
+
+
+def _check_filters(filters: Mapping[str, Any]) -> None:
+    for field, cond in filters.items():
+        if field.startswith("$"):
+            raise Invalid(f"unsupported top-level operator {field!r}")
+        if isinstance(cond, Mapping):
+            bad = [op for op in cond if op not in OPERATORS]
+            if bad:
+                raise Invalid(f"unsupported operator {bad[0]!r} on {field!r}; use {OPERATORS}")
+
+
+class MongoDocumentStore:
+    backend = "mongodb"
+
+    def __init__(self, url: str, database: str, *, clock: Clock | None = None) -> None:
+        self.client: AsyncMongoClient[Document] = AsyncMongoClient(
+            url, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, tz_aware=True,
+        )
+        self.db = self.client[database]
+        self._clock = clock or SystemClock()
+
+    async def init_documents(self, models: Sequence[type]) -> None:
+        """Register modules' beanie ``Document`` classes (indexes included) on this database."""
+        if models:
+            from beanie import init_beanie
+
+            await init_beanie(database=self.db, document_models=list(models))
+
+    @staticmethod
+    def _out(raw: Mapping[str, Any] | None) -> Document | None:
+        if raw is None:
+            return None
+        doc = dict(raw)
+        doc["id"] = doc.pop("_id")
+        return doc
+
+    async def _guard(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except DuplicateKeyError as exc:
+            raise Conflict("a document with this id exists already") from exc
+        except PyMongoError as exc:
+            raise Unavailable("The document store (MongoDB) is unreachable; try again shortly.",
+                              backend="mongodb", retry_after=5) from exc
+
+    async def insert(self, collection: str, doc: Document) -> str:
+        body = copy.deepcopy(dict(doc))
+        doc_id = str(body.pop("id", None) or new_id())
+        await self._guard(self.db[collection].insert_one({"_id": doc_id, **body}))
+        return doc_id
+
+    async def get(self, collection: str, doc_id: str) -> Document | None:
+        return self._out(await self._guard(self.db[collection].find_one({"_id": doc_id})))
+
+    async def replace(self, collection: str, doc_id: str, doc: Document) -> bool:
+        body = {k: v for k, v in doc.items() if k != "id"}
+        result = await self._guard(self.db[collection].replace_one({"_id": doc_id}, body))
+        return bool(result.matched_count)
+
+    async def delete(self, collection: str, doc_id: str) -> bool:
+        result = await self._guard(self.db[collection].delete_one({"_id": doc_id}))
+        return bool(result.deleted_count)
+
+    async def find(self, collection: str, filters: Mapping[str, Any] | None = None, *,
+                   sort: Sequence[tuple[str, int]] = (), limit: int = 100,
+                   skip: int = 0) -> list[Document]:
+        query = self._query(filters or {})
+        cursor = self.db[collection].find(query).skip(skip).limit(limit)
+        if sort:
+            cursor = cursor.sort([("_id" if f == "id" else f, d) for f, d in sort])
+        raw = await self._guard(cursor.to_list(length=limit))
+        return [d for d in (self._out(r) for r in raw) if d is not None]
+
+    async def count(self, collection: str, filters: Mapping[str, Any] | None = None) -> int:
+        return int(await self._guard(self.db[collection].count_documents(self._query(filters or {}))))
+
+    @staticmethod
+    def _query(filters: Mapping[str, Any]) -> dict[str, Any]:
+        _check_filters(filters)
+        return {("_id" if k == "id" else k): v for k, v in filters.items()}
+
+    async def ping(self) -> None:
+        await self.client.admin.command("ping")
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class SqlDocumentStore:
+    """The same documents as rows of ``documents`` (collection, id, JSON body)."""
+
+    backend = "sql"
+
+    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+        self._db = db
+        self._clock = clock or SystemClock()
+
+    async def init_documents(self, models: Sequence[type]) -> None:
+        return None  # one JSON table holds every collection
+
+    def _value(self, path: str) -> Any:
+        return documents.c.body[tuple(path.split("."))]
+
+    def _typed(self, path: str, sample: Any) -> ColumnElement[Any]:
+        value = self._value(path)
+        if isinstance(sample, bool):
+            return value.as_boolean()
+        if isinstance(sample, int | float):
+            return value.as_float()
+        return value.as_string()
+
+    def _condition(self, path: str, cond: Any) -> ColumnElement[bool]:
+        if path == "id":
+            column: Any = documents.c.id
+        else:
+            column = None
+        if not isinstance(cond, Mapping):
+            if cond is None:
+                return self._value(path).as_string().is_(None)
+            target = column if column is not None else self._typed(path, cond)
+            return target == cond
+        parts: list[ColumnElement[bool]] = []
+        for op, arg in cond.items():
+            sample = arg[0] if op == "$in" and arg else arg
+            target = column if column is not None else self._typed(path, sample)
+            parts.append({
+                "$gt": lambda t, a: t > a, "$gte": lambda t, a: t >= a,
+                "$lt": lambda t, a: t < a, "$lte": lambda t, a: t <= a,
+                "$in": lambda t, a: t.in_(list(a)),
+                "$ne": lambda t, a: or_(t != a, t.is_(None)),
+            }[op](target, arg))
+        return and_(*parts)
+
+    def _where(self, collection: str, filters: Mapping[str, Any]) -> ColumnElement[bool]:
+        _check_filters(filters)
+        conds = [self._condition(k, v) for k, v in filters.items()]
+        return and_(documents.c.collection == collection, *conds)
+
+    def _sort_key(self, path: str) -> Any:
+        if path == "id":
+            return documents.c.id
+        if self._db.backend == "postgresql":
+            return self._value(path)  # JSONB orders numbers numerically, strings by text
+        return func.json_extract(documents.c.body, "$." + path)
+
+    async def insert(self, collection: str, doc: Document) -> str:
+        body = copy.deepcopy(dict(doc))
+        doc_id = str(body.pop("id", None) or new_id())
+        now = self._clock.now()
+        async with self._db.sessions() as session, session.begin():
+            exists = await session.scalar(select(func.count()).where(
+                documents.c.collection == collection, documents.c.id == doc_id))
+            if exists:
+                raise Conflict("a document with this id exists already")
+            await session.execute(insert(documents).values(
+                collection=collection, id=doc_id, body=body, created_at=now, updated_at=now))
+        return doc_id
+
+    async def get(self, collection: str, doc_id: str) -> Document | None:
+        async with self._db.sessions() as session:
+            body = await session.scalar(select(documents.c.body).where(
+                documents.c.collection == collection, documents.c.id == doc_id))
+        return None if body is None else {"id": doc_id, **body}
+
+    async def replace(self, collection: str, doc_id: str, doc: Document) -> bool:
+        body = {k: v for k, v in doc.items() if k != "id"}
+        async with self._db.sessions() as session, session.begin():
+            result = await session.execute(update(documents).where(
+                documents.c.collection == collection, documents.c.id == doc_id,
+            ).values(body=body, updated_at=self._clock.now()))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete(self, collection: str, doc_id: str) -> bool:
+        async with self._db.sessions() as session, session.begin():
+            result = await session.execute(delete(documents).where(
+                documents.c.collection == collection, documents.c.id == doc_id))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def find(self, collection: str, filters: Mapping[str, Any] | None = None, *,
+                   sort: Sequence[tuple[str, int]] = (), limit: int = 100,
+                   skip: int = 0) -> list[Document]:
+        query = select(documents.c.id, documents.c.body).where(
+            self._where(collection, filters or {}))
+        for path, direction in sort:
+            key = self._sort_key(path)
+            query = query.order_by(key.desc() if direction < 0 else key.asc())
+        query = query.offset(skip).limit(limit)
+        async with self._db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [{"id": row.id, **row.body} for row in rows]
+
+    async def count(self, collection: str, filters: Mapping[str, Any] | None = None) -> int:
+        async with self._db.sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(documents).where(
+                self._where(collection, filters or {})))
+        return int(total or 0)
+
+    async def ping(self) -> None:
+        await self._db.ping()
+
+    async def close(self) -> None:
+        return None
+
+

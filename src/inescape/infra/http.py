@@ -1,0 +1,167 @@
+"""The HTTP edge shared by every module: error mapping, request id / metrics / access log /
+tracing around every request, and the generic job resource."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from inescape.infra.telemetry import Metrics, request_id_var
+from inescape.kernel.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
+from inescape.kernel.ids import new_id
+
+log = logging.getLogger("inescape.http")
+access_log = logging.getLogger("inescape.access")
+
+STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404), (Conflict, 409), (Forbidden, 403), (Unauthorized, 401),
+    (Invalid, 422), (Unavailable, 503),
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def error_body(detail: str, status_code: int, **extra: Any) -> dict[str, Any]:
+    return {"detail": detail, "status_code": status_code, **extra}
+
+
+def _response(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response[Any]:
+    rid = request_id_var.get()
+    if rid:
+        body.setdefault("request_id", rid)
+    return Response(content=body, status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
+    body = error_body(exc.detail, status)
+    headers: dict[str, str] = {}
+    if isinstance(exc, Invalid) and exc.errors:
+        body["errors"] = exc.errors
+    if isinstance(exc, Unavailable):
+        body["backend"] = exc.backend
+        headers["Retry-After"] = str(exc.retry_after or 5)
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    return _response(body, status, headers)
+
+
+def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append({"field": str(item.get("key") or item.get("source") or "body"),
+                           "message": str(item.get("message", "invalid")),
+                           "source": str(getattr(item.get("source"), "value", item.get("source") or ""))})
+    detail = "The request is invalid: " + "; ".join(
+        f"{e['field']}: {e['message']}" for e in errors) if errors else str(exc.detail)
+    return _response(error_body(detail, exc.status_code, errors=errors), exc.status_code)
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    detail = exc.detail
+    if exc.status_code == 404 and detail in ("", "Not Found"):
+        detail = f"No route {request.url.path}; the API is under /api/v1 and documented at /schema"
+    if exc.status_code == 405:
+        detail = f"Method {request.method} is not allowed on {request.url.path}"
+    headers = dict(exc.headers or {})
+    return _response(error_body(detail, exc.status_code), exc.status_code, headers)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("unhandled error", exc_info=exc,
+              extra={"path": request.url.path, "method": request.method})
+    return _response(
+        error_body("Internal server error; the request id identifies it in the server log.",
+                   HTTP_500_INTERNAL_SERVER_ERROR),
+        HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}
+
+
+class RequestObservability:
+    """Wraps the whole ASGI handler (routing 404s and 405s included): accepts or makes the
+    ``X-Request-ID``, returns it, times the request into the metrics, writes the access log
+    line and, when tracing is on, a server span."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, tracer: Any = None) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.tracer = tracer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _incoming_request_id(scope) or new_id()
+        token = request_id_var.set(rid)
+        status = 500
+        header = (b"x-request-id", rid.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]  # type: ignore[typeddict-unknown-key]
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            if self.tracer is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                await self._traced(scope, receive, send_with_id, rid)
+        finally:
+            self._record(scope, status, time.perf_counter() - started)
+            request_id_var.reset(token)
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        with self.tracer.start_as_current_span(f"{scope['method']} {scope['path']}") as span:
+            span.set_attribute("http.request.method", scope["method"])
+            span.set_attribute("url.path", scope["path"])
+            span.set_attribute("inescape.request_id", rid)
+            await self.app(scope, receive, send)
+            route = scope.get("path_template")
+            if route:
+                span.update_name(f"{scope['method']} {route}")
+                span.set_attribute("http.route", route)
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        route = scope.get("path_template") or "<unmatched>"
+        method = scope["method"]
+        self.metrics.http_requests.labels(route, method, str(status)).inc()
+        self.metrics.http_latency.labels(route, method).observe(elapsed)
+        if route not in ("/health", "/metrics"):
+            access_log.info("request", extra={
+                "method": method, "path": scope["path"], "route": route, "status": status,
+                "duration_ms": round(elapsed * 1000, 2)})
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _REQUEST_ID.match(text) else None
+    return None

@@ -1,0 +1,64 @@
+"""The job resource every module mounts: ``/api/v1/<module>/jobs`` list, read, cancel, retry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Router, get, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from inescape.infra.platform import Services
+from inescape.kernel.jobs import JobStatus, JobView
+
+
+class JobList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[JobView]
+    next_cursor: str | None
+
+
+def services_of(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+def job_router(module: str) -> Router:
+    """Routes bound to one module: a job of another module is 404 here."""
+
+    @get("/", summary=f"List {module} jobs", description="Newest first; page with `cursor`.")
+    async def list_jobs(
+        state: State,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        cursor: str | None = None,
+        status: JobStatus | None = None,
+        kind: str | None = None,
+    ) -> JobList:
+        page = await services_of(state).jobs.list(
+            module=module, status=status, kind=kind, limit=limit, cursor=cursor)
+        return JobList(items=page.items, next_cursor=page.next_cursor)
+
+    @get("/{job_id:str}", summary=f"Read a {module} job")
+    async def read_job(state: State, job_id: str) -> JobView:
+        return await services_of(state).jobs.get(job_id, module=module)
+
+    @post("/{job_id:str}/cancel", status_code=200, summary=f"Cancel a {module} job")
+    async def cancel_job(state: State, job_id: str) -> JobView:
+        services = services_of(state)
+        async with services.uow() as uow:
+            return await services.jobs.cancel(uow.session, job_id, module=module)
+
+    @post("/{job_id:str}/retry", status_code=202, summary=f"Retry a failed {module} job",
+          description="Needs the task queue: 503 while it is unreachable, and nothing changes.")
+    async def retry_job(state: State, job_id: str) -> JobView:
+        services = services_of(state)
+        await services.queue.ping_or_unavailable()
+        async with services.uow() as uow:
+            job = await services.jobs.retry(uow.session, job_id, module=module)
+            queue_name: Any = (await services.jobs.queue_of(job.id, session=uow.session))
+            uow.after_commit(lambda: services.enqueue(queue_name, job.id))
+        return job
+
+    return Router(path=f"/api/v1/{module}/jobs", route_handlers=[list_jobs, read_job,
+                                                                cancel_job, retry_job],
+                  tags=[module])

@@ -1,0 +1,228 @@
+"""Object storage: S3 (or MinIO) via boto3, or a local folder with the same bucket/key layout."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from inescape.kernel.errors import Invalid, NotFound, Unavailable
+
+BUCKETS = ("images", "models", "datasets")
+_KEY = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._\-/=+]{1,900}$")
+PART_SIZE = 8 * 1024 * 1024  # S3 multipart minimum is 5 MiB; 8 MiB keeps memory bounded
+T = TypeVar("T")
+
+
+def check_location(bucket: str, key: str) -> None:
+    if bucket not in BUCKETS:
+        raise Invalid(f"unknown bucket {bucket!r}; use one of {', '.join(BUCKETS)}")
+    if not _KEY.match(key):
+        raise Invalid(f"object key {key!r} is not allowed (no '..', '//' or leading '/')")
+
+
+class S3ObjectStore:
+    backend = "s3"
+
+    def __init__(self, *, endpoint_url: str | None, region: str, bucket_prefix: str = "",
+                 access_key: str | None = None, secret_key: str | None = None) -> None:
+        self._client = boto3.client(
+            "s3", endpoint_url=endpoint_url, region_name=region,
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2},
+                          s3={"addressing_style": "path"}),
+        )
+        self._prefix = bucket_prefix
+
+    def bucket_name(self, bucket: str) -> str:
+        return f"{self._prefix}{bucket}"
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await asyncio.to_thread(partial(fn, *args, **kwargs))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                raise NotFound("object not found") from exc
+            raise Unavailable("Object storage (S3) refused the request; try again shortly.",
+                              backend="s3") from exc
+        except (BotoCoreError, OSError) as exc:
+            raise Unavailable("Object storage (S3) is unreachable; try again shortly.",
+                              backend="s3", retry_after=5) from exc
+
+    async def ensure_buckets(self) -> None:
+        existing = await self._call(self._client.list_buckets)
+        names = {b["Name"] for b in existing.get("Buckets", [])}
+        for bucket in BUCKETS:
+            if self.bucket_name(bucket) not in names:
+                await self._call(self._client.create_bucket, Bucket=self.bucket_name(bucket))
+
+    async def put(self, bucket: str, key: str, data: bytes, *,
+                  content_type: str = "application/octet-stream") -> None:
+        check_location(bucket, key)
+        await self._call(self._client.put_object, Bucket=self.bucket_name(bucket), Key=key,
+                         Body=data, ContentType=content_type)
+
+    async def put_stream(self, bucket: str, key: str, chunks: AsyncIterator[bytes], *,
+                         content_type: str = "application/octet-stream") -> int:
+        """Multipart upload in parts of ``PART_SIZE``: memory stays bounded by one part."""
+        check_location(bucket, key)
+        name = self.bucket_name(bucket)
+        upload = await self._call(self._client.create_multipart_upload, Bucket=name, Key=key,
+                                  ContentType=content_type)
+        upload_id, parts, buffer, total = upload["UploadId"], [], bytearray(), 0
+
+        async def flush() -> None:
+            part = await self._call(self._client.upload_part, Bucket=name, Key=key,
+                                    UploadId=upload_id, PartNumber=len(parts) + 1,
+                                    Body=bytes(buffer))
+            parts.append({"ETag": part["ETag"], "PartNumber": len(parts) + 1})
+            buffer.clear()
+
+        try:
+            async for chunk in chunks:
+                buffer.extend(chunk)
+                total += len(chunk)
+                if len(buffer) >= PART_SIZE:
+                    await flush()
+            if buffer or not parts:
+                await flush()
+            await self._call(self._client.complete_multipart_upload, Bucket=name, Key=key,
+                             UploadId=upload_id, MultipartUpload={"Parts": parts})
+        except BaseException:
+            await asyncio.shield(self._call(self._client.abort_multipart_upload, Bucket=name,
+                                            Key=key, UploadId=upload_id))
+            raise
+        return total
+
+    async def get(self, bucket: str, key: str) -> bytes:
+        check_location(bucket, key)
+        response = await self._call(self._client.get_object, Bucket=self.bucket_name(bucket),
+                                    Key=key)
+        return await asyncio.to_thread(response["Body"].read)
+
+    async def stream(self, bucket: str, key: str, *,
+                     chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        check_location(bucket, key)
+        response = await self._call(self._client.get_object, Bucket=self.bucket_name(bucket),
+                                    Key=key)
+        body = response["Body"]
+        try:
+            while chunk := await asyncio.to_thread(body.read, chunk_size):
+                yield chunk
+        finally:
+            body.close()
+
+    async def exists(self, bucket: str, key: str) -> bool:
+        check_location(bucket, key)
+        try:
+            await self._call(self._client.head_object, Bucket=self.bucket_name(bucket), Key=key)
+        except NotFound:
+            return False
+        return True
+
+    async def delete(self, bucket: str, key: str) -> None:
+        check_location(bucket, key)
+        await self._call(self._client.delete_object, Bucket=self.bucket_name(bucket), Key=key)
+
+    async def list(self, bucket: str, prefix: str = "") -> list[str]:
+        keys: list[str] = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        pages = await self._call(lambda: list(paginator.paginate(
+            Bucket=self.bucket_name(bucket), Prefix=prefix)))
+        for page in pages:
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        return keys
+
+    async def ping(self) -> None:
+        await self._call(self._client.head_bucket, Bucket=self.bucket_name(BUCKETS[0]))
+
+    async def close(self) -> None:
+        self._client.close()
+
+
+class LocalObjectStore:
+    """``<root>/<bucket>/<key>``; writes go to a temporary file and are renamed into place,
+    so a reader never sees half an object."""
+
+    backend = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, bucket: str, key: str) -> Path:
+        check_location(bucket, key)
+        return self.root / bucket / key
+
+    async def ensure_buckets(self) -> None:
+        for bucket in BUCKETS:
+            (self.root / bucket).mkdir(parents=True, exist_ok=True)
+
+    async def put(self, bucket: str, key: str, data: bytes, *,
+                  content_type: str = "application/octet-stream") -> None:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+        await self.put_stream(bucket, key, one(), content_type=content_type)
+
+    async def put_stream(self, bucket: str, key: str, chunks: AsyncIterator[bytes], *,
+                         content_type: str = "application/octet-stream") -> int:
+        path = self._path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        total = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in chunks:
+                    await asyncio.to_thread(out.write, chunk)
+                    total += len(chunk)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return total
+
+    async def get(self, bucket: str, key: str) -> bytes:
+        path = self._path(bucket, key)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            raise NotFound("object not found") from None
+
+    async def stream(self, bucket: str, key: str, *,
+                     chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        path = self._path(bucket, key)
+        if not path.is_file():
+            raise NotFound("object not found")
+        with path.open("rb") as handle:
+            while chunk := await asyncio.to_thread(handle.read, chunk_size):
+                yield chunk
+
+    async def exists(self, bucket: str, key: str) -> bool:
+        return self._path(bucket, key).is_file()
+
+    async def delete(self, bucket: str, key: str) -> None:
+        self._path(bucket, key).unlink(missing_ok=True)
+
+    async def list(self, bucket: str, prefix: str = "") -> list[str]:
+        base = self.root / bucket
+        found = (p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+        return sorted(k for k in found if k.startswith(prefix) and not
+                      Path(k).name.startswith(".upload-"))
+
+    async def ping(self) -> None:
+        for bucket in BUCKETS:
+            if not (self.root / bucket).is_dir():
+                raise Unavailable(f"bucket folder {self.root / bucket} is missing", backend="local")
+        if not os.access(self.root, os.W_OK):
+            raise Unavailable(f"{self.root} is not writable", backend="local")
+
+    async def close(self) -> None:
+        return None

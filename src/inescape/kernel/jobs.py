@@ -1,0 +1,91 @@
+"""Jobs: long work that must not be lost. A job is a database row; a queue only carries its id.
+
+A module registers a handler per job kind. The handler gets a ``JobContext`` through which it
+reports progress, saves a checkpoint in the same transaction as its side effects (so a killed
+worker resumes after the last committed chunk, never doubling it) and learns of cancellation.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+import msgspec
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class JobView(msgspec.Struct, frozen=True, kw_only=True):
+    """The job resource every module's ``/jobs`` endpoints return."""
+
+    id: str
+    module: str
+    kind: str
+    status: JobStatus
+    progress: float
+    counts: dict[str, int]
+    attempts: int
+    max_attempts: int
+    error: str | None
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    owner: str | None
+    cancel_requested: bool
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler (by ``JobContext``) once a cancel was requested."""
+
+
+class RetryLater(Exception):
+    """A transient failure: the job goes back to the queue with backoff, up to its attempts."""
+
+
+class JobUnit(Protocol):
+    """A transaction inside a job: write side effects on ``session`` and set the checkpoint;
+    both commit together when the ``async with`` block ends."""
+
+    session: Any
+
+    def checkpoint(self, state: Mapping[str, Any]) -> None: ...
+
+    def count(self, **increments: int) -> None: ...
+
+
+class JobContext(Protocol):
+    job_id: str
+    kind: str
+    params: Mapping[str, Any]
+    checkpoint: Mapping[str, Any] | None
+    attempt: int
+    services: Any
+
+    def unit(self) -> AbstractAsyncContextManager[JobUnit]: ...
+
+    async def progress(self, fraction: float, **counts: int) -> None:
+        """Record progress (0-1) and absolute counts; raises ``JobCancelled`` if cancelled."""
+        ...
+
+
+JobHandler = Callable[[JobContext], Awaitable[Mapping[str, Any] | None]]
+JobStream = AsyncIterator[JobView]

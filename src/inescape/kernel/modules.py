@@ -1,0 +1,40 @@
+"""The module spec: what a module contributes to the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from inescape.kernel.bus import Subscription
+from inescape.kernel.health import HealthCheck
+from inescape.kernel.jobs import JobHandler
+
+MODULE_NAMES = ("auth", "patients", "generation", "collection", "training", "cds")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModuleSpec:
+    """One module: its routes, subscriptions, job kinds, documents, health, port.
+
+    ``route_handlers`` are Litestar controllers/routers; the kernel keeps them opaque so it
+    stays free of the web framework. ``needs`` names the backends (``database``,
+    ``documents``, ``cache``, ``queue``, ``storage``) without which the module is down;
+    ``health`` adds a module-specific check, built from the services it receives.
+    """
+
+    name: str
+    title: str
+    port: int
+    route_handlers: Sequence[Any] = ()
+    subscriptions: Sequence[Subscription] = ()
+    job_kinds: Mapping[str, JobHandler] = field(default_factory=dict)
+    documents: Sequence[type] = ()
+    health: Callable[[Any], HealthCheck] | None = None
+    on_startup: Sequence[Callable[[Any], Awaitable[None]]] = ()
+    queue: str | None = None
+    needs: tuple[str, ...] = ("database",)
+
+    @property
+    def queue_name(self) -> str:
+        return self.queue or self.name

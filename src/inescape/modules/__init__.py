@@ -1,0 +1,1 @@
+"""One package per module; each is a future service (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""Clinical decision support. Public surface: ``api`` and ``events``."""

@@ -1,0 +1,1 @@
+"""Collection from real sources. Public surface: ``api`` and ``events``."""

@@ -1,0 +1,1 @@
+"""Synthetic cohort generation. Public surface: ``api`` and ``events``."""

@@ -1,0 +1,1 @@
+"""Clinical core: the esophageal cancer record. Public surface: ``api`` and ``events``."""

@@ -1,0 +1,1 @@
+"""Survival and risk model training. Public surface: ``api`` and ``events``."""

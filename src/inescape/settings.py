@@ -1,0 +1,196 @@
+"""Settings: one msgspec Struct tree, read from ``INESCAPE_*`` environment variables.
+
+A nested Struct adds its name to the prefix: ``Settings.database.url`` is
+``INESCAPE_DATABASE_URL``. Lists are comma-separated. A malformed value stops start-up with
+one line naming the variable (``ConfigurationError``). With nothing set, every backend is
+embedded under ``INESCAPE_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+import msgspec
+
+from inescape.kernel.errors import ConfigurationError
+from inescape.kernel.modules import MODULE_NAMES
+
+PREFIX = "INESCAPE_"
+
+
+class DatabaseSettings(msgspec.Struct, kw_only=True):
+    url: str | None = None  # postgresql://user:pass@host:5432/db; default: SQLite in data dir
+    pool_size: int = 10
+    echo: bool = False
+
+
+class MongodbSettings(msgspec.Struct, kw_only=True):
+    url: str | None = None  # mongodb://host:27017; default: documents in SQL JSON tables
+    database: str = "inescape"
+
+
+class RedisSettings(msgspec.Struct, kw_only=True):
+    url: str | None = None  # redis://host:6379/0; default: in-process cache and queue
+
+
+class S3Settings(msgspec.Struct, kw_only=True):
+    enabled: bool = False  # use S3 at AWS's own endpoint (credentials from the AWS_* variables)
+    endpoint_url: str | None = None  # an S3-compatible server (MinIO); setting it enables S3
+    region: str = "us-east-1"
+    bucket_prefix: str = ""  # buckets are <prefix>images, <prefix>models, <prefix>datasets
+
+
+class ServerSettings(msgspec.Struct, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int | None = None  # default: 8000, or the module's own port with --module
+
+
+class JobsSettings(msgspec.Struct, kw_only=True):
+    lease_seconds: float = 30.0  # a running job whose worker stops renewing is taken over
+    worker_threads: int = 4
+    max_attempts: int = 3
+    embedded_worker: bool = True  # run jobs inside `inescape serve` when no Redis is set
+
+
+class LogSettings(msgspec.Struct, kw_only=True):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "json"
+
+
+class Settings(msgspec.Struct, kw_only=True):
+    data_dir: str = "./inescape-data"
+    modules: list[str] = msgspec.field(default_factory=lambda: list(MODULE_NAMES))
+    plugins: list[str] = msgspec.field(default_factory=list)  # extra ModuleSpecs "pkg.mod:spec"
+    database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
+    mongodb: MongodbSettings = msgspec.field(default_factory=MongodbSettings)
+    redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
+    s3: S3Settings = msgspec.field(default_factory=S3Settings)
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    jobs: JobsSettings = msgspec.field(default_factory=JobsSettings)
+    log: LogSettings = msgspec.field(default_factory=LogSettings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_path / 'inescape.db'}"
+
+    @property
+    def embedded(self) -> bool:
+        return not (self.database.url or self.redis.url or self.mongodb.url or self.s3_enabled)
+
+    @property
+    def s3_enabled(self) -> bool:
+        return self.s3.enabled or bool(self.s3.endpoint_url)
+
+
+def _read(cls: type[msgspec.Struct], env: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    hints = get_type_hints(cls)
+    for name in cls.__struct_fields__:
+        hint = hints[name]
+        key = f"{prefix}{name.upper()}"
+        if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
+            nested = _read(hint, env, key + "_")
+            if nested:
+                values[name] = nested
+            continue
+        raw = env.get(key)
+        if raw is None:
+            continue
+        raw = raw.strip()
+        if get_origin(hint) is list:
+            values[name] = [part.strip() for part in raw.split(",") if part.strip()]
+        elif raw == "" and type(None) in get_args(hint):
+            values[name] = None
+        else:
+            values[name] = _convert(raw, hint, key)
+    return values
+
+
+def _convert(raw: str, hint: Any, key: str) -> Any:
+    if hint is bool or bool in get_args(hint):
+        lowered = raw.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigurationError(key, f"expected true or false, got {raw!r}")
+    if get_origin(hint) is Literal:
+        raw = raw.upper() if all(str(a).isupper() for a in get_args(hint)) else raw.lower()
+    try:
+        return msgspec.convert(raw, hint, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigurationError(key, f"{exc} (got {raw!r})") from None
+
+
+_SCHEMES = {
+    "INESCAPE_DATABASE_URL": ("postgresql://", "postgres://", "postgresql+psycopg://",
+                              "sqlite:///", "sqlite+aiosqlite:///"),
+    "INESCAPE_MONGODB_URL": ("mongodb://", "mongodb+srv://"),
+    "INESCAPE_REDIS_URL": ("redis://", "rediss://", "unix://"),
+    "INESCAPE_S3_ENDPOINT_URL": ("http://", "https://"),
+}
+
+
+def _check(settings: Settings) -> None:
+    urls = {
+        "INESCAPE_DATABASE_URL": settings.database.url,
+        "INESCAPE_MONGODB_URL": settings.mongodb.url,
+        "INESCAPE_REDIS_URL": settings.redis.url,
+        "INESCAPE_S3_ENDPOINT_URL": settings.s3.endpoint_url,
+    }
+    for key, url in urls.items():
+        if url and not url.startswith(_SCHEMES[key]):
+            raise ConfigurationError(key, f"expected a URL starting with {' or '.join(_SCHEMES[key])}")
+    unknown = [m for m in settings.modules if m not in MODULE_NAMES]
+    if unknown:
+        raise ConfigurationError("INESCAPE_MODULES", f"unknown module {unknown[0]!r}; "
+                                 f"choose from {', '.join(MODULE_NAMES)}")
+    for plugin in settings.plugins:
+        if ":" not in plugin:
+            raise ConfigurationError("INESCAPE_PLUGINS", f"{plugin!r} is not 'package.module:spec'")
+    if settings.server.port is not None and not 0 < settings.server.port < 65536:
+        raise ConfigurationError("INESCAPE_SERVER_PORT", "expected a port between 1 and 65535")
+    if settings.jobs.lease_seconds <= 0 or settings.jobs.worker_threads < 1:
+        raise ConfigurationError("INESCAPE_JOBS_LEASE_SECONDS",
+                                 "lease must be positive and worker threads at least 1")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check the settings; raise ``ConfigurationError`` naming the bad variable."""
+    env = os.environ if env is None else env
+    values = _read(Settings, env, PREFIX)
+    try:
+        settings = msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:  # pragma: no cover - _convert catches field errors
+        raise ConfigurationError("INESCAPE_*", str(exc)) from None
+    _check(settings)
+    return settings
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(variable, type, default) for every setting: the README's table is made from this."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(cls: type[msgspec.Struct], prefix: str, instance: Any) -> None:
+        hints = get_type_hints(cls)
+        for name in cls.__struct_fields__:
+            hint, value = hints[name], getattr(instance, name)
+            if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
+                walk(hint, f"{prefix}{name.upper()}_", value)
+            else:
+                shown = ",".join(value) if isinstance(value, list) else value
+                rows.append((f"{prefix}{name.upper()}", _type_name(hint), repr(shown)))
+
+    walk(Settings, PREFIX, Settings())
+    return rows
+
+
+def _type_name(hint: Any) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
