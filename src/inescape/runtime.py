@@ -91,6 +91,17 @@ class Runtime:
                 raise ConfigurationError(setting, f"cannot reach the {health.name} backend "
                                          f"({health.backend}): {health.detail}")
 
+    async def prepare(self) -> None:
+        """Create the data folder and buckets, then reach every backend (or raise
+        ``ConfigurationError`` naming the setting to fix)."""
+        self.settings.data_path.mkdir(parents=True, exist_ok=True)
+        try:
+            await self.services.storage.ensure_buckets()  # type: ignore[attr-defined]
+        except (Unavailable, OSError) as exc:
+            setting = "INESCAPE_S3_ENDPOINT_URL" if self.settings.s3_enabled else "INESCAPE_DATA_DIR"
+            raise ConfigurationError(setting, f"cannot prepare the buckets: {describe(exc.__cause__ or exc)}") from None
+        await self.check_backends()
+
     async def start(self, *, worker: bool, migrate_db: bool | None = None) -> None:
         """Connect, migrate the embedded database, register modules, start a worker if asked."""
         self.loop = asyncio.get_running_loop()
@@ -98,12 +109,7 @@ class Runtime:
         import_all_models()
         if migrate_db if migrate_db is not None else self.services.db.backend == "sqlite":
             await asyncio.to_thread(migrate.upgrade, self.settings.database_url)
-        try:
-            await self.services.storage.ensure_buckets()  # type: ignore[attr-defined]
-        except (Unavailable, OSError) as exc:
-            setting = "INESCAPE_S3_ENDPOINT_URL" if self.settings.s3_enabled else "INESCAPE_DATA_DIR"
-            raise ConfigurationError(setting, f"cannot prepare the buckets: {describe(exc.__cause__ or exc)}") from None
-        await self.check_backends()
+        await self.prepare()
         await self.services.documents.init_documents(  # type: ignore[attr-defined]
             [d for spec in self.specs for d in spec.documents])
         for spec in self.specs:

@@ -125,8 +125,10 @@ def _convert(raw: str, hint: Any, key: str) -> Any:
         raw = raw.upper() if all(str(a).isupper() for a in get_args(hint)) else raw.lower()
     try:
         return msgspec.convert(raw, hint, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ConfigurationError(key, f"{exc} (got {raw!r})") from None
+    except msgspec.ValidationError:
+        wanted = " or ".join(str(a) for a in get_args(hint)) if get_origin(hint) is Literal \
+            else _type_name(hint).replace(" | None", "")
+        raise ConfigurationError(key, f"expected {wanted}, got {raw!r}") from None
 
 
 _SCHEMES = {

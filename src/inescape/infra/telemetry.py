@@ -17,7 +17,8 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "inescape_request_id", default=None
 )
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

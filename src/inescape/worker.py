@@ -1,0 +1,46 @@
+"""The worker composition root: ``inescape worker`` runs jobs from the module queues.
+
+The runtime's event loop lives in its own thread; dramatiq's worker threads hand each job id
+to it and wait. SIGTERM or SIGINT stops taking new messages, lets running jobs reach their
+next commit, and exits; a SIGKILL leaves the job's row and checkpoint, and the next start
+re-queues it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+
+from inescape.runtime import Runtime
+from inescape.settings import Settings
+
+log = logging.getLogger("inescape.worker")
+
+
+def run_worker(settings: Settings, *, modules: Sequence[str] | None = None) -> int:
+    runtime = Runtime(settings.__class__(**{**_fields(settings),
+                                            "modules": list(modules or settings.modules)}))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="inescape-runtime", daemon=True)
+    thread.start()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        asyncio.run_coroutine_threadsafe(runtime.start(worker=True), loop).result()
+        log.info("worker ready", extra={"queues": list(runtime.services.queue.queues),
+                                        "broker": runtime.services.queue.backend})
+        stop.wait()
+        log.info("worker stopping")
+    finally:
+        asyncio.run_coroutine_threadsafe(runtime.stop(), loop).result(timeout=60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+    return 0
+
+
+def _fields(settings: Settings) -> dict[str, object]:
+    return {name: getattr(settings, name) for name in settings.__struct_fields__}
