@@ -17,9 +17,6 @@ from inescape.kernel.ids import new_id
 
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[1-9][0-9]*$")
 
-_registry: dict[str, type[Event]] = {}
-
-
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """Something that happened, published after the transaction that caused it commits.
 
@@ -32,18 +29,6 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     id: str = msgspec.field(default_factory=new_id)
     occurred_at: datetime = msgspec.field(default_factory=utcnow)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        tag = cls.__struct_config__.tag
-        if not isinstance(tag, str) or not EVENT_NAME.match(tag):
-            raise TypeError(
-                f"{cls.__name__} needs tag='<module>.<entity>.<past_verb>.v<N>', got {tag!r}"
-            )
-        known = _registry.get(tag)
-        if known is not None and known.__qualname__ != cls.__qualname__:
-            raise TypeError(f"event name {tag} is used by {known.__qualname__} already")
-        _registry[tag] = cls
-
 
 def event_name(event: Event | type[Event]) -> str:
     tag = event.__struct_config__.tag
@@ -52,8 +37,21 @@ def event_name(event: Event | type[Event]) -> str:
 
 
 def event_types() -> dict[str, type[Event]]:
-    """Every event class imported so far, by name."""
-    return dict(_registry)
+    """Every event class imported so far, by name; a malformed or reused name is an error."""
+    found: dict[str, type[Event]] = {}
+    pending = list(Event.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        tag = cls.__struct_config__.tag
+        if not isinstance(tag, str) or not EVENT_NAME.match(tag):
+            raise TypeError(
+                f"{cls.__qualname__} needs tag='<module>.<entity>.<past_verb>.v<N>', got {tag!r}")
+        known = found.get(tag)
+        if known is not None and known is not cls:
+            raise TypeError(f"event name {tag} is used by {known.__qualname__} and {cls.__qualname__}")
+        found[tag] = cls
+    return found
 
 
 _encoder = msgspec.json.Encoder()
@@ -65,7 +63,7 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(data: bytes | str, types: dict[str, type[Event]] | None = None) -> Event:
     """Decode an event by its tag; raise ``msgspec.ValidationError`` for an unknown one."""
-    known = types if types is not None else _registry
+    known = types if types is not None else event_types()
     probe = msgspec.json.decode(data, type=dict[str, Any])
     cls = known.get(str(probe.get("type")))
     if cls is None:
