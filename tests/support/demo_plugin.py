@@ -1,0 +1,76 @@
+"""A plugin module used by the tests: a job that writes numbered rows in chunks.
+
+Each chunk's rows and the checkpoint after it commit in one transaction, the way every
+module's jobs must: killing the worker mid-job can lose no row and double none (the table's
+primary key would reject a double, and the test counts rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import msgspec
+from litestar import post
+from litestar.datastructures import State
+from litestar.params import Parameter
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+
+from inescape.kernel.errors import Invalid
+from inescape.kernel.jobs import JobContext, JobView, RetryLater
+from inescape.kernel.modules import ModuleSpec
+
+demo_metadata = MetaData()
+demo_rows = Table(
+    "demo_rows", demo_metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("n", Integer, primary_key=True),
+)
+
+
+class WriteRows(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    rows: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    chunk: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 10
+    delay_s: Annotated[float, msgspec.Meta(ge=0, le=5)] = 0.0
+    fail_times: Annotated[int, msgspec.Meta(ge=0)] = 0
+    invalid: bool = False
+
+
+async def write_rows(ctx: JobContext) -> dict[str, Any]:
+    params = msgspec.convert(ctx.params, WriteRows)
+    if params.invalid:
+        raise Invalid("the demo job was told its input is invalid")
+    if ctx.attempt <= params.fail_times:
+        raise RetryLater(f"transient failure on attempt {ctx.attempt}")
+    start = int((ctx.checkpoint or {}).get("next", 0))
+    for first in range(start, params.rows, params.chunk):
+        last = min(first + params.chunk, params.rows)
+        async with ctx.unit() as unit:
+            await unit.session.execute(insert(demo_rows), [
+                {"job_id": ctx.job_id, "n": n} for n in range(first, last)])
+            unit.checkpoint({"next": last})
+            unit.count(written=last - first)
+        await ctx.progress(last / params.rows)
+        if params.delay_s:
+            await asyncio.sleep(params.delay_s)
+    return {"rows": params.rows}
+
+
+@post("/api/v1/demo/write-rows", status_code=202)
+async def submit_write_rows(state: State, data: WriteRows) -> JobView:
+    services = state.services
+    async with services.uow() as uow:
+        return await services.submit_job(uow, module="demo", kind="demo.write_rows", queue="demo",
+                                          params=msgspec.to_builtins(data), max_attempts=3)
+
+
+async def create_table(services: Any) -> None:
+    async with services.db.engine.begin() as conn:
+        await conn.run_sync(demo_metadata.create_all)
+
+
+spec = ModuleSpec(
+    name="demo", title="Test plugin", port=8099, needs=("database", "queue"),
+    route_handlers=[submit_write_rows], job_kinds={"demo.write_rows": write_rows},
+    on_startup=[create_table],
+)
