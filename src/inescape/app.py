@@ -15,7 +15,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from inescape import __version__
 from inescape.infra.http import EXCEPTION_HANDLERS, RequestObservability
 from inescape.infra.job_routes import job_router
-from inescape.infra.telemetry import configure_tracing
+from inescape.infra.telemetry import configure_tracing, install_request_id_on_records
 from inescape.kernel.health import ComponentHealth
 from inescape.kernel.modules import ModuleSpec
 from inescape.runtime import Runtime
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, modules: Sequence[ModuleSpec] |
     """Build the app. ``modules`` defaults to the enabled ones in settings; ``worker`` runs
     jobs in this process (the default when there is no Redis)."""
     settings = settings or load_settings()
+    install_request_id_on_records()
     runtime = Runtime(settings, modules)
     in_process_worker = (worker if worker is not None else
                          runtime.services.queue.backend == "memory" and settings.jobs.embedded_worker)

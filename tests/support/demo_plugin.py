@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import JSONBody
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from inescape.kernel.errors import Invalid
@@ -28,6 +28,9 @@ demo_rows = Table(
 )
 
 
+BROKEN_KEY = "inescape:demo:broken"
+
+
 class WriteRows(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rows: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
     chunk: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 10
@@ -40,6 +43,8 @@ async def write_rows(ctx: JobContext) -> dict[str, Any]:
     params = msgspec.convert(ctx.params, WriteRows)
     if params.invalid:
         raise Invalid("the demo job was told its input is invalid")
+    if await ctx.services.cache.get(BROKEN_KEY):
+        raise Invalid("the demo source is broken")
     if ctx.attempt <= params.fail_times:
         raise RetryLater(f"transient failure on attempt {ctx.attempt}")
     start = int((ctx.checkpoint or {}).get("next", 0))
@@ -57,7 +62,7 @@ async def write_rows(ctx: JobContext) -> dict[str, Any]:
 
 
 @post("/api/v1/demo/write-rows", status_code=202)
-async def submit_write_rows(state: State, data: WriteRows) -> JobView:
+async def submit_write_rows(state: State, data: JSONBody[WriteRows]) -> JobView:
     services = state.services
     async with services.uow() as uow:
         return await services.submit_job(uow, module="demo", kind="demo.write_rows", queue="demo",

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Router, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from inescape.infra.platform import Services
 from inescape.kernel.jobs import JobStatus, JobView
@@ -29,28 +29,28 @@ def job_router(module: str) -> Router:
     @get("/", summary=f"List {module} jobs", description="Newest first; page with `cursor`.")
     async def list_jobs(
         state: State,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        cursor: str | None = None,
-        status: JobStatus | None = None,
-        kind: str | None = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        cursor: FromQuery[str | None] = None,
+        status: FromQuery[JobStatus | None] = None,
+        kind: FromQuery[str | None] = None,
     ) -> JobList:
         page = await services_of(state).jobs.list(
             module=module, status=status, kind=kind, limit=limit, cursor=cursor)
         return JobList(items=page.items, next_cursor=page.next_cursor)
 
     @get("/{job_id:str}", summary=f"Read a {module} job")
-    async def read_job(state: State, job_id: str) -> JobView:
+    async def read_job(state: State, job_id: FromPath[str]) -> JobView:
         return await services_of(state).jobs.get(job_id, module=module)
 
     @post("/{job_id:str}/cancel", status_code=200, summary=f"Cancel a {module} job")
-    async def cancel_job(state: State, job_id: str) -> JobView:
+    async def cancel_job(state: State, job_id: FromPath[str]) -> JobView:
         services = services_of(state)
         async with services.uow() as uow:
             return await services.jobs.cancel(uow.session, job_id, module=module)
 
     @post("/{job_id:str}/retry", status_code=202, summary=f"Retry a failed {module} job",
           description="Needs the task queue: 503 while it is unreachable, and nothing changes.")
-    async def retry_job(state: State, job_id: str) -> JobView:
+    async def retry_job(state: State, job_id: FromPath[str]) -> JobView:
         services = services_of(state)
         await services.queue.ping_or_unavailable()
         async with services.uow() as uow:

@@ -11,7 +11,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "inescape_request_id", default=None
@@ -19,6 +26,24 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message", "asctime", "color_message"}
+
+
+def install_request_id_on_records() -> None:
+    """Stamp every log record with the current request id when it is created (formatting
+    may happen later, outside the request). Idempotent."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_inescape", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        request_id = request_id_var.get()
+        if request_id is not None:
+            record.request_id = request_id
+        return record
+
+    factory._inescape = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,7 +56,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = request_id_var.get()
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
         for key, value in record.__dict__.items():
@@ -43,6 +68,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    install_request_id_on_records()
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -66,6 +92,7 @@ class Metrics:
     ``histogram`` / ``gauge`` (names are prefixed ``inescape_``)."""
 
     def __init__(self) -> None:
+        disable_created_metrics()  # the *_created series only double the scrape size
         self.registry = CollectorRegistry(auto_describe=True)
         self.http_requests = Counter(
             "inescape_http_requests_total", "HTTP requests by route template, method and status",

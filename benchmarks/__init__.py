@@ -1,0 +1,1 @@
+"""Benchmarks: ratios between variants measured in one run, printed, never asserted on."""
