@@ -56,6 +56,7 @@ def settings_for(backend: str, servers: RealServers | None, data_dir: Path,
         if backend == "real":
             _drop_pg_database(env["INESCAPE_DATABASE_URL"])
             _flush_redis_namespace(env["INESCAPE_REDIS_URL"])
+            _drop_mongo_database(env["INESCAPE_MONGODB_URL"], env["INESCAPE_MONGODB_DATABASE"])
 
 
 def _admin(url: str):  # type: ignore[no-untyped-def]
@@ -85,4 +86,13 @@ def _flush_redis_namespace(url: str) -> None:
         keys = list(client.scan_iter("inescape*"))
         if keys:
             client.delete(*keys)
+    client.close()
+
+
+def _drop_mongo_database(url: str, name: str) -> None:
+    import pymongo
+
+    client = pymongo.MongoClient(url, serverSelectionTimeoutMS=2000)
+    with contextlib.suppress(Exception):
+        client.drop_database(name)
     client.close()

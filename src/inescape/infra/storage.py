@@ -143,7 +143,12 @@ class S3ObjectStore:
         return keys
 
     async def ping(self) -> None:
-        await self._call(self._client.head_bucket, Bucket=self.bucket_name(BUCKETS[0]))
+        """Reach the server; a bucket that went missing (a wiped test server, a new account)
+        is created again rather than leaving the platform down."""
+        try:
+            await self._call(self._client.head_bucket, Bucket=self.bucket_name(BUCKETS[0]))
+        except NotFound:
+            await self.ensure_buckets()
 
     async def close(self) -> None:
         self._client.close()
