@@ -1,0 +1,3 @@
+from inescape.cli import main
+
+main()
