@@ -11,9 +11,9 @@ import asyncio
 from typing import Annotated, Any
 
 import msgspec
-from litestar import post
+from litestar import get, post
 from litestar.datastructures import State
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from inescape.kernel.errors import Invalid
@@ -69,6 +69,18 @@ async def submit_write_rows(state: State, data: JSONBody[WriteRows]) -> JobView:
                                           params=msgspec.to_builtins(data), max_attempts=3)
 
 
+@get("/api/v1/demo/notes")
+async def list_notes(state: State) -> list[dict[str, Any]]:
+    """Needs the document store."""
+    return await state.services.documents.find("demo_notes", {})
+
+
+@get("/api/v1/demo/objects/{key:path}")
+async def read_object(state: State, key: FromPath[str]) -> bytes:
+    """Needs object storage."""
+    return await state.services.storage.get("datasets", key.lstrip("/"))
+
+
 async def create_table(services: Any) -> None:
     async with services.db.engine.begin() as conn:
         await conn.run_sync(demo_metadata.create_all)
@@ -76,6 +88,6 @@ async def create_table(services: Any) -> None:
 
 spec = ModuleSpec(
     name="demo", title="Test plugin", port=8099, needs=("database", "queue"),
-    route_handlers=[submit_write_rows], job_kinds={"demo.write_rows": write_rows},
+    route_handlers=[submit_write_rows, list_notes, read_object], job_kinds={"demo.write_rows": write_rows},
     on_startup=[create_table],
 )
