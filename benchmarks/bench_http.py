@@ -50,7 +50,7 @@ import pydantic
 LITESTAR_PATH = "/api/v1/bench/patients/{patient_id:int}"
 FASTAPI_PATH = "/api/v1/bench/patients/{patient_id}"
 REQUEST_PATH = "/api/v1/bench/patients/42"
-VARIANTS = ("bare-litestar", "inescape", "fastapi")
+VARIANTS = ("bare-litestar", "inescape", "inescape-no-access-log", "fastapi")
 BASELINE = "bare-litestar"
 LOOPBACK = "127.0.0.1"
 
@@ -139,15 +139,15 @@ def build_bare() -> Any:
     return Litestar([litestar_handler()])
 
 
-def build_inescape(data_dir: str) -> Any:
+def build_inescape(data_dir: str, *, access_log: bool = True) -> Any:
     from inescape.app import create_app
     from inescape.kernel.modules import ModuleSpec
     from inescape.settings import load_settings
 
     spec = ModuleSpec(name="bench", title="bench", port=8009, route_handlers=[litestar_handler()])
     # worker=False: the embedded job worker's polling threads are not on the request path.
-    return create_app(load_settings({"INESCAPE_DATA_DIR": data_dir}), modules=[spec],
-                      worker=False)
+    env = {"INESCAPE_DATA_DIR": data_dir, "INESCAPE_LOG_ACCESS": str(access_log).lower()}
+    return create_app(load_settings(env), modules=[spec], worker=False)
 
 
 def build_fastapi() -> Any:
@@ -163,8 +163,8 @@ def build_fastapi() -> Any:
 
 
 def build(variant: str, data_dir: str) -> Any:
-    if variant == "inescape":
-        return build_inescape(data_dir)
+    if variant.startswith("inescape"):
+        return build_inescape(data_dir, access_log=variant == "inescape")
     return build_bare() if variant == "bare-litestar" else build_fastapi()
 
 
@@ -555,14 +555,14 @@ def ratios(series: dict[str, Series], variant: str, invert: bool) -> list[float]
 
 
 def table(series: dict[str, Series], unit: str, invert: bool) -> list[str]:
-    head = (f"{'variant':<15}{'median ' + unit:>16}{'min..max ' + unit:>24}"
+    head = (f"{'variant':<23}{'median ' + unit:>16}{'min..max ' + unit:>24}"
             f"{'overhead':>11}{'per-rep range':>17}{'non-200':>9}")
     lines = [head, "-" * len(head)]
     for variant in VARIANTS:
         values = series[variant].values
         r = ratios(series, variant, invert)
         spread = f"{min(values):.1f}..{max(values):.1f}"
-        lines.append(f"{variant:<15}{statistics.median(values):>16.1f}{spread:>24}"
+        lines.append(f"{variant:<23}{statistics.median(values):>16.1f}{spread:>24}"
                      f"{statistics.median(r):>10.2f}x{min(r):>9.2f}..{max(r):.2f}x"
                      f"{series[variant].errors:>8}")
     return lines
@@ -588,6 +588,7 @@ def report_inprocess(series: dict[str, Series], args: argparse.Namespace, tracin
           f"{args.repeats} repetitions per variant, variants interleaved in every repetition")
     print(f"  inescape = create_app() stack: request id, metrics, JSON access log to "
           f"os.devnull, tracing {tracing}")
+    print("  inescape-no-access-log = the same with INESCAPE_LOG_ACCESS=false")
     print("  overhead = variant µs/request ÷ bare-litestar µs/request in the same repetition "
           "(median of the per-repetition ratios); 1.00x = no overhead")
     print()

@@ -65,7 +65,7 @@ async def health_detailed(state: State) -> Response[DetailedHealth]:
 async def metrics(state: State) -> Response[bytes]:
     runtime: Runtime = state.runtime
     return Response(runtime.services.metrics.render(),
-                    media_type="text/plain; version=0.0.4; charset=utf-8")
+                    media_type="text/plain; version=0.0.4")
 
 
 def create_app(settings: Settings | None = None, modules: Sequence[ModuleSpec] | None = None,
@@ -105,5 +105,5 @@ def create_app(settings: Settings | None = None, modules: Sequence[ModuleSpec] |
         logging_config=None,
     )
     app.asgi_handler = RequestObservability(app.asgi_handler, runtime.services.metrics,
-                                            configure_tracing())
+                                            configure_tracing(), access_log=settings.log.access)
     return app

@@ -58,6 +58,7 @@ class JobsSettings(msgspec.Struct, kw_only=True):
 class LogSettings(msgspec.Struct, kw_only=True):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "json"
+    access: bool = True  # one line per request; off behind an ingress that logs access itself
 
 
 class Settings(msgspec.Struct, kw_only=True):

@@ -7,12 +7,17 @@ from typing import Any
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
+from inescape.infra.health import probe
 from inescape.kernel.errors import ConfigurationError
 from inescape.kernel.health import ComponentHealth
-from inescape.infra.health import probe
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -106,10 +106,15 @@ class RequestObservability:
     ``X-Request-ID``, returns it, times the request into the metrics, writes the access log
     line and, when tracing is on, a server span."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, tracer: Any = None) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, tracer: Any = None, *,
+                 access_log: bool = True) -> None:
         self.app = app
+        self.access_log = access_log
         self.metrics = metrics
         self.tracer = tracer
+        # labels() is a locked dict lookup per call; the children are cached here instead
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,12 +156,22 @@ class RequestObservability:
     def _record(self, scope: Scope, status: int, elapsed: float) -> None:
         route = scope.get("path_template") or "<unmatched>"
         method = scope["method"]
-        self.metrics.http_requests.labels(route, method, str(status)).inc()
-        self.metrics.http_latency.labels(route, method).observe(elapsed)
-        if route not in ("/health", "/metrics"):
-            access_log.info("request", extra={
-                "method": method, "path": scope["path"], "route": route, "status": status,
-                "duration_ms": round(elapsed * 1000, 2)})
+        counter = self._counters.get((route, method, status))
+        if counter is None:
+            counter = self.metrics.http_requests.labels(route, method, str(status))
+            self._counters[(route, method, status)] = counter
+        timer = self._timers.get((route, method))
+        if timer is None:
+            timer = self._timers[(route, method)] = self.metrics.http_latency.labels(route, method)
+        counter.inc()
+        timer.observe(elapsed)
+        if self.access_log and route not in ("/health", "/metrics") \
+                and access_log.isEnabledFor(logging.INFO):
+            # makeRecord + handle: the same record as .info() without its stack walk
+            access_log.handle(access_log.makeRecord(
+                access_log.name, logging.INFO, __file__, 0, "request", (), None,
+                extra={"method": method, "path": scope["path"], "route": route,
+                       "status": status, "duration_ms": round(elapsed * 1000, 2)}))
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -16,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from inescape.infra.db import metadata
 

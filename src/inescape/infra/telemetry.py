@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import os
 import sys
@@ -11,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -24,6 +24,7 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "inescape_request_id", default=None
 )
 
+_encoder = msgspec.json.Encoder(enc_hook=str)
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message", "asctime", "color_message"}
 
@@ -64,7 +65,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _encoder.encode(entry).decode()
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

@@ -8,15 +8,13 @@ import uuid
 
 
 def new_id() -> str:
-    """A UUIDv7 as a 36-character string (RFC 9562: 48-bit ms timestamp, random tail)."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76  # version
-    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a, 12 bits
-    value |= 0b10 << 62  # variant
-    value |= rand & ((1 << 62) - 1)  # rand_b, 62 bits
-    return str(uuid.UUID(int=value))
+    """A UUIDv7 as a 36-character string (RFC 9562: 48-bit ms timestamp, random tail).
+
+    Built as text directly: it is made for every request, so it stays a few microseconds."""
+    ms = (time.time_ns() // 1_000_000) & 0xFFFF_FFFF_FFFF
+    rand = os.urandom(10).hex()  # 20 hex digits
+    variant = "89ab"[int(rand[3], 16) & 0x3]
+    return (f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-7{rand[:3]}-{variant}{rand[4:7]}-{rand[7:19]}")
 
 
 def is_id(text: str) -> bool:
