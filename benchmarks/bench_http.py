@@ -57,6 +57,7 @@ LOOPBACK = "127.0.0.1"
 
 # --------------------------------------------------------------------------- the record
 
+
 class PatientRecord(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     mrn: str
@@ -110,17 +111,32 @@ class PatientModel(pydantic.BaseModel):
 
 
 FIELDS: dict[str, Any] = {
-    "mrn": "MRN-0042-7781", "given_name": "Maria", "family_name": "Fernandes", "sex": "female",
-    "birth_date": dt.date(1957, 3, 14), "age": 67, "height_cm": 162.5, "weight_kg": 58.3,
-    "bmi": 22.08, "ecog": 1, "smoker": False, "histology": "adenocarcinoma",
-    "tumour_site": "distal oesophagus", "t_stage": "T3", "n_stage": "N1", "m_stage": "M0",
-    "stage_group": "III", "diagnosis_date": dt.date(2024, 2, 9), "neoadjuvant": True,
+    "mrn": "MRN-0042-7781",
+    "given_name": "Maria",
+    "family_name": "Fernandes",
+    "sex": "female",
+    "birth_date": dt.date(1957, 3, 14),
+    "age": 67,
+    "height_cm": 162.5,
+    "weight_kg": 58.3,
+    "bmi": 22.08,
+    "ecog": 1,
+    "smoker": False,
+    "histology": "adenocarcinoma",
+    "tumour_site": "distal oesophagus",
+    "t_stage": "T3",
+    "n_stage": "N1",
+    "m_stage": "M0",
+    "stage_group": "III",
+    "diagnosis_date": dt.date(2024, 2, 9),
+    "neoadjuvant": True,
     "updated_at": dt.datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=dt.UTC),
     "tags": ["cross", "surgery-planned"],
 }
 
 
 # --------------------------------------------------------------------------- the three apps
+
 
 def litestar_handler() -> Any:
     """A fresh handler object per app (a Litestar handler belongs to one app)."""
@@ -181,8 +197,10 @@ def access_log_to_devnull() -> Iterator[logging.StreamHandler[Any]]:
 
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
-    touched = [logging.getLogger(n) for n in ("uvicorn.access", "dramatiq", "botocore",
-                                              "urllib3", "pymongo", "uvicorn.error")]
+    touched = [
+        logging.getLogger(n)
+        for n in ("uvicorn.access", "dramatiq", "botocore", "urllib3", "pymongo", "uvicorn.error")
+    ]
     saved = [(lg, lg.level, lg.propagate) for lg in touched]
     configure_logging("INFO", "json")
     handler = root.handlers[0]
@@ -199,6 +217,7 @@ def access_log_to_devnull() -> Iterator[logging.StreamHandler[Any]]:
 
 
 # --------------------------------------------------------------------------- in-process ASGI
+
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -220,13 +239,19 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
 
 SCOPE: dict[str, Any] = {
-    "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-    "method": "GET", "scheme": "http", "path": REQUEST_PATH, "raw_path": REQUEST_PATH.encode(),
-    "root_path": "", "query_string": b"", "client": (LOOPBACK, 50000),
+    "type": "http",
+    "asgi": {"version": "3.0", "spec_version": "2.3"},
+    "http_version": "1.1",
+    "method": "GET",
+    "scheme": "http",
+    "path": REQUEST_PATH,
+    "raw_path": REQUEST_PATH.encode(),
+    "root_path": "",
+    "query_string": b"",
+    "client": (LOOPBACK, 50000),
     "server": (LOOPBACK, 8000),
 }
-HEADERS = ((b"host", b"127.0.0.1:8000"), (b"accept", b"application/json"),
-           (b"user-agent", b"bench-http"))
+HEADERS = ((b"host", b"127.0.0.1:8000"), (b"accept", b"application/json"), (b"user-agent", b"bench-http"))
 
 
 @dataclass
@@ -347,6 +372,7 @@ def rotated(items: tuple[str, ...], k: int) -> list[str]:
 
 # --------------------------------------------------------------------------- loopback HTTP
 
+
 def serve(variant: str, port: int, data_dir: str) -> None:
     """The --serve entry point: one app under uvicorn on 127.0.0.1 (a subprocess)."""
     import uvicorn
@@ -354,8 +380,16 @@ def serve(variant: str, port: int, data_dir: str) -> None:
     app = build(variant, data_dir)
     ctx = access_log_to_devnull() if variant == "inescape" else contextlib.nullcontext()
     with ctx:
-        uvicorn.run(app, host=LOOPBACK, port=port, log_config=None, access_log=False,
-                    lifespan="on", server_header=False, date_header=False)
+        uvicorn.run(
+            app,
+            host=LOOPBACK,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            server_header=False,
+            date_header=False,
+        )
 
 
 def free_port() -> int:
@@ -380,8 +414,16 @@ def start_server(variant: str, workdir: Path) -> Server:
     port = free_port()
     data_dir = workdir / f"data-{variant}"
     log_path = workdir / f"{variant}.log"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", variant,
-           "--port", str(port), "--data-dir", str(data_dir)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--serve",
+        variant,
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
     return Server(variant, port, proc, log_path)
@@ -408,8 +450,11 @@ def check_served_metrics(server: Server) -> None:
 
     url = f"http://{LOOPBACK}:{server.port}/metrics"
     text = httpx.get(url, timeout=10.0, trust_env=False).text
-    if not re.search(r'http_requests_total\{[^}]*route="/api/v1/bench/patients/[^"]*"'
-                     r'[^}]*status="200"\} [1-9]', text):
+    if not re.search(
+        r'http_requests_total\{[^}]*route="/api/v1/bench/patients/[^"]*"'
+        r'[^}]*status="200"\} [1-9]',
+        text,
+    ):
         print("WARNING: the served inescape app did not count the requests", file=sys.stderr)
 
 
@@ -423,8 +468,7 @@ def stop_server(server: Server) -> None:
             server.proc.wait()
 
 
-async def httpx_burst(url: str, duration: float, max_requests: int,
-                      concurrency: int) -> tuple[float, int]:
+async def httpx_burst(url: str, duration: float, max_requests: int, concurrency: int) -> tuple[float, int]:
     """Keep-alive load from one httpx client: (req/s, non-200 responses)."""
     import httpx
 
@@ -448,12 +492,13 @@ async def httpx_burst(url: str, duration: float, max_requests: int,
         return ok / (time.perf_counter() - start), bad
 
 
-async def raw_burst(port: int, duration: float, max_requests: int,
-                    concurrency: int) -> tuple[float, int]:
+async def raw_burst(port: int, duration: float, max_requests: int, concurrency: int) -> tuple[float, int]:
     """Keep-alive HTTP/1.1 load from plain asyncio streams (a few µs of client work per
     request, where httpx spends hundreds): (req/s, non-200 responses)."""
-    request = (f"GET {REQUEST_PATH} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\n"
-               "Accept: application/json\r\nUser-Agent: bench-http\r\n\r\n").encode()
+    request = (
+        f"GET {REQUEST_PATH} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\n"
+        "Accept: application/json\r\nUser-Agent: bench-http\r\n\r\n"
+    ).encode()
     conns = [await asyncio.open_connection(LOOPBACK, port) for _ in range(concurrency)]
     ok = bad = 0
 
@@ -490,8 +535,7 @@ async def raw_burst(port: int, duration: float, max_requests: int,
 def wrk_burst(wrk: str, url: str, duration: float, concurrency: int) -> tuple[float, int]:
     seconds = max(1, round(duration))
     cmd = [wrk, "-t", "2", "-c", str(concurrency), "-d", f"{seconds}s", url]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30,
-                         check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     if rate is None:
@@ -524,8 +568,7 @@ def run_http(args: argparse.Namespace, wrk: str | None) -> dict[str, Series]:
     return series
 
 
-def _load_function(args: argparse.Namespace, wrk: str | None) -> Callable[[Server, float],
-                                                                         tuple[float, int]]:
+def _load_function(args: argparse.Namespace, wrk: str | None) -> Callable[[Server, float], tuple[float, int]]:
     conc, cap = args.http_concurrency, args.http_max_requests
     if args.load == "wrk":
         assert wrk is not None
@@ -548,6 +591,7 @@ def choose_load(args: argparse.Namespace) -> str | None:
 
 # --------------------------------------------------------------------------- the report
 
+
 def ratios(series: dict[str, Series], variant: str, invert: bool) -> list[float]:
     """Per-repetition variant ÷ baseline (baseline ÷ variant for rates)."""
     pairs = zip(series[variant].values, series[BASELINE].values, strict=True)
@@ -555,16 +599,20 @@ def ratios(series: dict[str, Series], variant: str, invert: bool) -> list[float]
 
 
 def table(series: dict[str, Series], unit: str, invert: bool) -> list[str]:
-    head = (f"{'variant':<23}{'median ' + unit:>16}{'min..max ' + unit:>24}"
-            f"{'overhead':>11}{'per-rep range':>17}{'non-200':>9}")
+    head = (
+        f"{'variant':<23}{'median ' + unit:>16}{'min..max ' + unit:>24}"
+        f"{'overhead':>11}{'per-rep range':>17}{'non-200':>9}"
+    )
     lines = [head, "-" * len(head)]
     for variant in VARIANTS:
         values = series[variant].values
         r = ratios(series, variant, invert)
         spread = f"{min(values):.1f}..{max(values):.1f}"
-        lines.append(f"{variant:<23}{statistics.median(values):>16.1f}{spread:>24}"
-                     f"{statistics.median(r):>10.2f}x{min(r):>9.2f}..{max(r):.2f}x"
-                     f"{series[variant].errors:>8}")
+        lines.append(
+            f"{variant:<23}{statistics.median(values):>16.1f}{spread:>24}"
+            f"{statistics.median(r):>10.2f}x{min(r):>9.2f}..{max(r):.2f}x"
+            f"{series[variant].errors:>8}"
+        )
     return lines
 
 
@@ -576,26 +624,34 @@ def versions() -> str:
             found.append(f"{name} {version(name)}")
         except Exception:  # a missing distribution just goes unreported
             found.append(f"{name} ?")
-    return (f"python {platform.python_version()} ({platform.python_implementation()}), "
-            + ", ".join(found) + f"; {platform.machine()}, {os.cpu_count()} CPUs")
+    return (
+        f"python {platform.python_version()} ({platform.python_implementation()}), "
+        + ", ".join(found)
+        + f"; {platform.machine()}, {os.cpu_count()} CPUs"
+    )
 
 
 def report_inprocess(series: dict[str, Series], args: argparse.Namespace, tracing: str) -> None:
     print()
     print("INEsCape request-path overhead: in-process ASGI (no sockets, no server)")
     print(f"  {versions()}")
-    print(f"  GET {REQUEST_PATH} -> 22-field record; {args.requests} requests x "
-          f"{args.repeats} repetitions per variant, variants interleaved in every repetition")
-    print(f"  inescape = create_app() stack: request id, metrics, JSON access log to "
-          f"os.devnull, tracing {tracing}")
+    print(
+        f"  GET {REQUEST_PATH} -> 22-field record; {args.requests} requests x "
+        f"{args.repeats} repetitions per variant, variants interleaved in every repetition"
+    )
+    print(
+        f"  inescape = create_app() stack: request id, metrics, JSON access log to "
+        f"os.devnull, tracing {tracing}"
+    )
     print("  inescape-no-access-log = the same with INESCAPE_LOG_ACCESS=false")
-    print("  overhead = variant µs/request ÷ bare-litestar µs/request in the same repetition "
-          "(median of the per-repetition ratios); 1.00x = no overhead")
+    print(
+        "  overhead = variant µs/request ÷ bare-litestar µs/request in the same repetition "
+        "(median of the per-repetition ratios); 1.00x = no overhead"
+    )
     print()
     for line in table(series, "µs/req", invert=False):
         print(line)
-    extra = (statistics.median(series["inescape"].values)
-             - statistics.median(series[BASELINE].values))
+    extra = statistics.median(series["inescape"].values) - statistics.median(series[BASELINE].values)
     print(f"\n  inescape adds {extra:.1f} µs per request over bare Litestar (median difference)")
 
 
@@ -604,16 +660,17 @@ def report_http(series: dict[str, Series], args: argparse.Namespace, wrk: str | 
         "wrk": f"wrk ({wrk}, 2 threads)",
         "raw": "asyncio streams client in this process (plain HTTP/1.1 keep-alive)",
         "httpx": "httpx AsyncClient in this process (the client is likely the bottleneck: "
-                 "the ratios then understate the overhead)",
+        "the ratios then understate the overhead)",
     }[args.load]
     print()
     print("INEsCape request-path overhead: loopback HTTP (uvicorn, one process per app)")
-    print(f"  load: {tool}; {args.http_concurrency} keep-alive connections, "
-          f"{args.http_duration:g} s per variant per repetition"
-          + ("" if wrk else f", at most {args.http_max_requests} requests"))
+    print(
+        f"  load: {tool}; {args.http_concurrency} keep-alive connections, "
+        f"{args.http_duration:g} s per variant per repetition"
+        + ("" if wrk else f", at most {args.http_max_requests} requests")
+    )
     print("  client and servers share this machine's CPUs; only the app under load is busy")
-    print("  overhead = bare-litestar req/s ÷ variant req/s in the same repetition; "
-          "1.00x = no overhead")
+    print("  overhead = bare-litestar req/s ÷ variant req/s in the same repetition; 1.00x = no overhead")
     print()
     for line in table(series, "req/s", invert=True):
         print(line)
@@ -621,25 +678,45 @@ def report_http(series: dict[str, Series], args: argparse.Namespace, wrk: str | 
 
 # --------------------------------------------------------------------------- entry point
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--requests", type=int, default=20_000,
-                        help="in-process requests per variant per repetition (default 20000)")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=20_000,
+        help="in-process requests per variant per repetition (default 20000)",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="repetitions (default 5)")
-    parser.add_argument("--warmup", type=int, default=2_000,
-                        help="in-process warm-up requests per variant (default 2000)")
-    parser.add_argument("--http", action="store_true",
-                        help="also measure over loopback HTTP with uvicorn subprocesses")
-    parser.add_argument("--http-duration", type=float, default=3.0,
-                        help="seconds of load per variant per repetition (default 3)")
-    parser.add_argument("--http-max-requests", type=int, default=100_000,
-                        help="cap on requests per httpx burst (default 100000)")
-    parser.add_argument("--http-concurrency", type=int, default=16,
-                        help="keep-alive connections (default 16)")
-    parser.add_argument("--load", choices=("auto", "wrk", "raw", "httpx"), default="auto",
-                        help="load generator for --http: wrk when on PATH, else a plain "
-                             "asyncio client (auto, the default); httpx is available but "
-                             "too slow a client to show server-side differences")
+    parser.add_argument(
+        "--warmup", type=int, default=2_000, help="in-process warm-up requests per variant (default 2000)"
+    )
+    parser.add_argument(
+        "--http", action="store_true", help="also measure over loopback HTTP with uvicorn subprocesses"
+    )
+    parser.add_argument(
+        "--http-duration",
+        type=float,
+        default=3.0,
+        help="seconds of load per variant per repetition (default 3)",
+    )
+    parser.add_argument(
+        "--http-max-requests",
+        type=int,
+        default=100_000,
+        help="cap on requests per httpx burst (default 100000)",
+    )
+    parser.add_argument(
+        "--http-concurrency", type=int, default=16, help="keep-alive connections (default 16)"
+    )
+    parser.add_argument(
+        "--load",
+        choices=("auto", "wrk", "raw", "httpx"),
+        default="auto",
+        help="load generator for --http: wrk when on PATH, else a plain "
+        "asyncio client (auto, the default); httpx is available but "
+        "too slow a client to show server-side differences",
+    )
     parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -662,8 +739,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.http:
         wrk = choose_load(args)
         report_http(run_http(args, wrk), args, wrk)
-    print(f"\n  total wall time {time.perf_counter() - started:.1f} s; ratios compare variants "
-          "within this run only, never gate anything on them")
+    print(
+        f"\n  total wall time {time.perf_counter() - started:.1f} s; ratios compare variants "
+        "within this run only, never gate anything on them"
+    )
     return 0
 
 

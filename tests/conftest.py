@@ -21,8 +21,11 @@ REAL_REQUIRED = os.environ.get("INESCAPE_TEST_REAL", "").lower() == "required"
 def servers() -> RealServers | None:
     found = real_servers()
     if found is None and REAL_REQUIRED:
-        pytest.fail("INESCAPE_TEST_REAL=required but INESCAPE_TEST_{POSTGRES,REDIS,MONGODB}_URL "
-                    "and INESCAPE_TEST_S3_ENDPOINT_URL are not all set: run .ci/run", pytrace=False)
+        pytest.fail(
+            "INESCAPE_TEST_REAL=required but INESCAPE_TEST_{POSTGRES,REDIS,MONGODB}_URL "
+            "and INESCAPE_TEST_S3_ENDPOINT_URL are not all set: run .ci/run",
+            pytrace=False,
+        )
     return found
 
 
@@ -73,4 +76,4 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key in list(os.environ):
         if key.startswith("INESCAPE_") and not key.startswith("INESCAPE_TEST_"):
             monkeypatch.delenv(key)
-    yield
+    return

@@ -48,35 +48,51 @@ def health() -> Liveness:
     return Liveness(status="ok", version=__version__)
 
 
-@get("/health/detailed", tags=["system"], summary="Each backend and module, with latency",
-     description="503 when a required backend is down.")
+@get(
+    "/health/detailed",
+    tags=["system"],
+    summary="Each backend and module, with latency",
+    description="503 when a required backend is down.",
+)
 async def health_detailed(state: State) -> Response[DetailedHealth]:
     runtime: Runtime = state.runtime
     backends = await runtime.backend_health()
     modules = [msgspec.convert(m, ModuleHealth) for m in await runtime.module_health(backends)]
     down = any(b.status != "ok" and b.required for b in backends)
-    body = DetailedHealth(status="down" if down else "ok", version=__version__,
-                          backends=backends, modules=modules)
+    body = DetailedHealth(
+        status="down" if down else "ok", version=__version__, backends=backends, modules=modules
+    )
     return Response(body, status_code=503 if down else 200)
 
 
-@get("/metrics", tags=["system"], summary="Prometheus metrics", media_type=MediaType.TEXT,
-     include_in_schema=True)
+@get(
+    "/metrics",
+    tags=["system"],
+    summary="Prometheus metrics",
+    media_type=MediaType.TEXT,
+    include_in_schema=True,
+)
 async def metrics(state: State) -> Response[bytes]:
     runtime: Runtime = state.runtime
-    return Response(runtime.services.metrics.render(),
-                    media_type="text/plain; version=0.0.4")
+    return Response(runtime.services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
-def create_app(settings: Settings | None = None, modules: Sequence[ModuleSpec] | None = None,
-               *, worker: bool | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None,
+    modules: Sequence[ModuleSpec] | None = None,
+    *,
+    worker: bool | None = None,
+) -> Litestar:
     """Build the app. ``modules`` defaults to the enabled ones in settings; ``worker`` runs
     jobs in this process (the default when there is no Redis)."""
     settings = settings or load_settings()
     install_request_id_on_records()
     runtime = Runtime(settings, modules)
-    in_process_worker = (worker if worker is not None else
-                         runtime.services.queue.backend == "memory" and settings.jobs.embedded_worker)
+    in_process_worker = (
+        worker
+        if worker is not None
+        else runtime.services.queue.backend == "memory" and settings.jobs.embedded_worker
+    )
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -96,14 +112,17 @@ def create_app(settings: Settings | None = None, modules: Sequence[ModuleSpec] |
         state=State({"runtime": runtime, "services": runtime.services, "settings": settings}),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
-            title="INEsCape", version=__version__, path="/schema",
+            title="INEsCape",
+            version=__version__,
+            path="/schema",
             description="Esophageal cancer data platform: synthetic cohorts, collection, "
-                        "survival models and clinical decision support.",
+            "survival models and clinical decision support.",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         debug=False,
         logging_config=None,
     )
-    app.asgi_handler = RequestObservability(app.asgi_handler, runtime.services.metrics,
-                                            configure_tracing(), access_log=settings.log.access)
+    app.asgi_handler = RequestObservability(
+        app.asgi_handler, runtime.services.metrics, configure_tracing(), access_log=settings.log.access
+    )
     return app

@@ -9,6 +9,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+import msgspec
 
 from inescape import __version__
 from inescape.kernel.errors import ConfigurationError
@@ -49,15 +50,15 @@ async def _preflight(settings: Settings, modules: list[str]) -> None:
     from inescape.migrate import current
     from inescape.runtime import Runtime
 
-    runtime = Runtime(settings.__class__(**{n: getattr(settings, n) for n in
-                                            settings.__struct_fields__} | {"modules": modules}))
+    runtime = Runtime(msgspec.structs.replace(settings, modules=modules))
     try:
         await runtime.prepare()
         if runtime.services.db.backend == "postgresql":
             revision = await asyncio.to_thread(current, settings.database_url)
             if revision is None:
-                raise ConfigurationError("INESCAPE_DATABASE_URL",
-                                         "the database has no tables yet; run `inescape migrate`")
+                raise ConfigurationError(
+                    "INESCAPE_DATABASE_URL", "the database has no tables yet; run `inescape migrate`"
+                )
     finally:
         await runtime.stop()
 
@@ -69,8 +70,13 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--module", "module", type=click.Choice(MODULE_NAMES), default=None,
-              help="Serve one module alone on its own port (8001-8004).")
+@click.option(
+    "--module",
+    "module",
+    type=click.Choice(MODULE_NAMES),
+    default=None,
+    help="Serve one module alone on its own port (8001-8004).",
+)
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000, or the module's).")
 @_one_line_errors
@@ -86,20 +92,32 @@ def serve(module: str | None, host: str | None, port: int | None) -> None:
     specs = load_specs(modules, [] if module else settings.plugins)
     port = port or settings.server.port or (specs[0].port if module else 8000)
     if settings.embedded:
-        click.echo(f"inescape: embedded defaults, data in {settings.data_path} "
-                   "(set INESCAPE_DATABASE_URL, _REDIS_URL, _MONGODB_URL, _S3_ENDPOINT_URL "
-                   "for production backends)", err=True)
+        click.echo(
+            f"inescape: embedded defaults, data in {settings.data_path} "
+            "(set INESCAPE_DATABASE_URL, _REDIS_URL, _MONGODB_URL, _S3_ENDPOINT_URL "
+            "for production backends)",
+            err=True,
+        )
     asyncio.run(_preflight(settings, modules))
     app = create_app(settings, specs)
-    click.echo(f"inescape: serving {', '.join(modules)} on http://{settings.server.host}:{port} "
-               f"(API docs at /schema)", err=True)
-    uvicorn.run(app, host=settings.server.host, port=port, log_config=None,
-                proxy_headers=True, server_header=False)
+    click.echo(
+        f"inescape: serving {', '.join(modules)} on http://{settings.server.host}:{port} "
+        f"(API docs at /schema)",
+        err=True,
+    )
+    uvicorn.run(
+        app, host=settings.server.host, port=port, log_config=None, proxy_headers=True, server_header=False
+    )
 
 
 @main.command()
-@click.option("--module", "modules", multiple=True, type=click.Choice(MODULE_NAMES),
-              help="Only take jobs of these modules' queues (repeatable).")
+@click.option(
+    "--module",
+    "modules",
+    multiple=True,
+    type=click.Choice(MODULE_NAMES),
+    help="Only take jobs of these modules' queues (repeatable).",
+)
 @_one_line_errors
 def worker(modules: tuple[str, ...]) -> None:
     """Run background jobs from the module queues."""
@@ -124,6 +142,7 @@ def migrate(revision: str) -> None:
     try:
         migrations.upgrade(settings.database_url, revision)
     except OperationalError as exc:
-        raise ConfigurationError("INESCAPE_DATABASE_URL",
-                                 f"cannot migrate: {str(exc.orig).strip().splitlines()[0]}") from None
+        raise ConfigurationError(
+            "INESCAPE_DATABASE_URL", f"cannot migrate: {str(exc.orig).strip().splitlines()[0]}"
+        ) from None
     click.echo(f"inescape: database at revision {migrations.current(settings.database_url)}")

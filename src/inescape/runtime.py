@@ -33,8 +33,10 @@ from inescape.settings import Settings
 log = logging.getLogger("inescape")
 
 BACKEND_SETTING = {
-    "database": "INESCAPE_DATABASE_URL", "documents": "INESCAPE_MONGODB_URL",
-    "cache": "INESCAPE_REDIS_URL", "queue": "INESCAPE_REDIS_URL",
+    "database": "INESCAPE_DATABASE_URL",
+    "documents": "INESCAPE_MONGODB_URL",
+    "cache": "INESCAPE_REDIS_URL",
+    "queue": "INESCAPE_REDIS_URL",
     "storage": "INESCAPE_S3_ENDPOINT_URL",
 }
 
@@ -43,22 +45,34 @@ def build_services(settings: Settings) -> Services:
     data = settings.data_path
     clock = SystemClock()
     metrics = Metrics()
-    db = Database(settings.database_url, pool_size=settings.database.pool_size,
-                  echo=settings.database.echo)
-    documents: Any = (MongoDocumentStore(settings.mongodb.url, settings.mongodb.database, clock=clock)
-                      if settings.mongodb.url else SqlDocumentStore(db, clock=clock))
+    db = Database(settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo)
+    documents: Any = (
+        MongoDocumentStore(settings.mongodb.url, settings.mongodb.database, clock=clock)
+        if settings.mongodb.url
+        else SqlDocumentStore(db, clock=clock)
+    )
     cache: Any = RedisCache(settings.redis.url) if settings.redis.url else MemoryCache()
     queue = JobQueue.redis(settings.redis.url) if settings.redis.url else JobQueue.embedded()
     storage: Any = (
-        S3ObjectStore(endpoint_url=settings.s3.endpoint_url, region=settings.s3.region,
-                      bucket_prefix=settings.s3.bucket_prefix)
-        if settings.s3_enabled else LocalObjectStore(data / "objects")
+        S3ObjectStore(
+            endpoint_url=settings.s3.endpoint_url,
+            region=settings.s3.region,
+            bucket_prefix=settings.s3.bucket_prefix,
+        )
+        if settings.s3_enabled
+        else LocalObjectStore(data / "objects")
     )
     return Services(
-        db=db, documents=documents, cache=cache, storage=storage, queue=queue,
+        db=db,
+        documents=documents,
+        cache=cache,
+        storage=storage,
+        queue=queue,
         bus=InProcessBus(observe=metrics.observe_event),
         jobs=JobService(db, clock=clock, observe=metrics.observe_job),
-        metrics=metrics, clock=clock, data_dir=data,
+        metrics=metrics,
+        clock=clock,
+        data_dir=data,
         requeue_stale_after=timedelta(seconds=max(settings.jobs.lease_seconds * 10, 60)),
     )
 
@@ -68,14 +82,14 @@ class Runtime:
 
     def __init__(self, settings: Settings, specs: Sequence[ModuleSpec] | None = None) -> None:
         self.settings = settings
-        self.specs = list(specs) if specs is not None else load_specs(settings.modules,
-                                                                      settings.plugins)
+        self.specs = list(specs) if specs is not None else load_specs(settings.modules, settings.plugins)
         self.services = build_services(settings)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.runner = JobRunner(
             self.services.jobs,
             {kind: handler for spec in self.specs for kind, handler in spec.job_kinds.items()},
-            send=self.services.enqueue, services=self.services,
+            send=self.services.enqueue,
+            services=self.services,
             lease=timedelta(seconds=settings.jobs.lease_seconds),
         )
         self._sweeper: asyncio.Task[None] | None = None
@@ -88,8 +102,9 @@ class Runtime:
                 setting = BACKEND_SETTING.get(health.name, "INESCAPE_DATA_DIR")
                 if health.backend in ("sqlite", "local", "sql", "memory"):
                     setting = "INESCAPE_DATA_DIR" if health.name != "database" else setting
-                raise ConfigurationError(setting, f"cannot reach the {health.name} backend "
-                                         f"({health.backend}): {health.detail}")
+                raise ConfigurationError(
+                    setting, f"cannot reach the {health.name} backend ({health.backend}): {health.detail}"
+                )
 
     async def prepare(self) -> None:
         """Create the data folder and buckets, then reach every backend (or raise
@@ -99,7 +114,8 @@ class Runtime:
             await self.services.storage.ensure_buckets()  # type: ignore[attr-defined]
         except (Unavailable, OSError) as exc:
             setting = "INESCAPE_S3_ENDPOINT_URL" if self.settings.s3_enabled else "INESCAPE_DATA_DIR"
-            raise ConfigurationError(setting, f"cannot prepare the buckets: {describe(exc.__cause__ or exc)}") from None
+            problem = describe(exc.__cause__ or exc)
+            raise ConfigurationError(setting, f"cannot prepare the buckets: {problem}") from None
         await self.check_backends()
 
     async def start(self, *, worker: bool, migrate_db: bool | None = None) -> None:
@@ -111,7 +127,8 @@ class Runtime:
             await asyncio.to_thread(migrate.upgrade, self.settings.database_url)
         await self.prepare()
         await self.services.documents.init_documents(  # type: ignore[attr-defined]
-            [d for spec in self.specs for d in spec.documents])
+            [d for spec in self.specs for d in spec.documents]
+        )
         for spec in self.specs:
             for subscription in spec.subscriptions:
                 self.services.bus.subscribe(subscription)
@@ -132,7 +149,8 @@ class Runtime:
     async def requeue(self, *, startup: bool) -> int:
         """Hand unfinished jobs (start-up) or lost ones (later) back to the queue."""
         pending = await self.services.jobs.to_requeue(
-            startup=startup, stale_after=self.services.requeue_stale_after)
+            startup=startup, stale_after=self.services.requeue_stale_after
+        )
         sent = 0
         for queue, job_id in pending:
             if queue in self.services.queue.queues:
@@ -156,8 +174,12 @@ class Runtime:
             self._sweeper.cancel()
         await asyncio.to_thread(self.services.queue.stop_worker)
         await self.services.bus.drain()
-        for closable in (self.services.queue, self.services.cache, self.services.documents,
-                         self.services.storage):
+        for closable in (
+            self.services.queue,
+            self.services.cache,
+            self.services.documents,
+            self.services.storage,
+        ):
             try:
                 await closable.close()
             except Exception:  # closing a dead connection must not hide the shutdown
@@ -181,9 +203,13 @@ class Runtime:
         result = []
         for spec in self.specs:
             missing = [n for n in spec.needs if n in down]
-            entry: dict[str, Any] = {"name": spec.name, "title": spec.title, "port": spec.port,
-                                     "needs": list(spec.needs),
-                                     "status": "down" if missing else "ok"}
+            entry: dict[str, Any] = {
+                "name": spec.name,
+                "title": spec.title,
+                "port": spec.port,
+                "needs": list(spec.needs),
+                "status": "down" if missing else "ok",
+            }
             if missing:
                 entry["detail"] = f"needs {', '.join(missing)}"
             elif spec.health is not None:

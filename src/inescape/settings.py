@@ -127,14 +127,22 @@ def _convert(raw: str, hint: Any, key: str) -> Any:
     try:
         return msgspec.convert(raw, hint, strict=False)
     except msgspec.ValidationError:
-        wanted = " or ".join(str(a) for a in get_args(hint)) if get_origin(hint) is Literal \
+        wanted = (
+            " or ".join(str(a) for a in get_args(hint))
+            if get_origin(hint) is Literal
             else _type_name(hint).replace(" | None", "")
+        )
         raise ConfigurationError(key, f"expected {wanted}, got {raw!r}") from None
 
 
 _SCHEMES = {
-    "INESCAPE_DATABASE_URL": ("postgresql://", "postgres://", "postgresql+psycopg://",
-                              "sqlite:///", "sqlite+aiosqlite:///"),
+    "INESCAPE_DATABASE_URL": (
+        "postgresql://",
+        "postgres://",
+        "postgresql+psycopg://",
+        "sqlite:///",
+        "sqlite+aiosqlite:///",
+    ),
     "INESCAPE_MONGODB_URL": ("mongodb://", "mongodb+srv://"),
     "INESCAPE_REDIS_URL": ("redis://", "rediss://", "unix://"),
     "INESCAPE_S3_ENDPOINT_URL": ("http://", "https://"),
@@ -153,16 +161,18 @@ def _check(settings: Settings) -> None:
             raise ConfigurationError(key, f"expected a URL starting with {' or '.join(_SCHEMES[key])}")
     unknown = [m for m in settings.modules if m not in MODULE_NAMES]
     if unknown:
-        raise ConfigurationError("INESCAPE_MODULES", f"unknown module {unknown[0]!r}; "
-                                 f"choose from {', '.join(MODULE_NAMES)}")
+        raise ConfigurationError(
+            "INESCAPE_MODULES", f"unknown module {unknown[0]!r}; choose from {', '.join(MODULE_NAMES)}"
+        )
     for plugin in settings.plugins:
         if ":" not in plugin:
             raise ConfigurationError("INESCAPE_PLUGINS", f"{plugin!r} is not 'package.module:spec'")
     if settings.server.port is not None and not 0 < settings.server.port < 65536:
         raise ConfigurationError("INESCAPE_SERVER_PORT", "expected a port between 1 and 65535")
     if settings.jobs.lease_seconds <= 0 or settings.jobs.worker_threads < 1:
-        raise ConfigurationError("INESCAPE_JOBS_LEASE_SECONDS",
-                                 "lease must be positive and worker threads at least 1")
+        raise ConfigurationError(
+            "INESCAPE_JOBS_LEASE_SECONDS", "lease must be positive and worker threads at least 1"
+        )
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

@@ -14,6 +14,8 @@ import signal
 import threading
 from collections.abc import Sequence
 
+import msgspec
+
 from inescape.runtime import Runtime
 from inescape.settings import Settings
 
@@ -21,8 +23,7 @@ log = logging.getLogger("inescape.worker")
 
 
 def run_worker(settings: Settings, *, modules: Sequence[str] | None = None) -> int:
-    runtime = Runtime(settings.__class__(**{**_fields(settings),
-                                            "modules": list(modules or settings.modules)}))
+    runtime = Runtime(msgspec.structs.replace(settings, modules=list(modules or settings.modules)))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="inescape-runtime", daemon=True)
     thread.start()
@@ -31,8 +32,10 @@ def run_worker(settings: Settings, *, modules: Sequence[str] | None = None) -> i
         signal.signal(sig, lambda *_: stop.set())
     try:
         asyncio.run_coroutine_threadsafe(runtime.start(worker=True), loop).result()
-        log.info("worker ready", extra={"queues": list(runtime.services.queue.queues),
-                                        "broker": runtime.services.queue.backend})
+        log.info(
+            "worker ready",
+            extra={"queues": list(runtime.services.queue.queues), "broker": runtime.services.queue.backend},
+        )
         stop.wait()
         log.info("worker stopping")
     finally:
@@ -40,7 +43,3 @@ def run_worker(settings: Settings, *, modules: Sequence[str] | None = None) -> i
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
     return 0
-
-
-def _fields(settings: Settings) -> dict[str, object]:
-    return {name: getattr(settings, name) for name in settings.__struct_fields__}

@@ -31,8 +31,9 @@ async def test_jobs_are_listed_newest_first_and_paged_by_cursor(client, app_serv
     ids = [(await submit(client, rows=1))["id"] for _ in range(3)]
 
     first = (await client.get("/api/v1/demo/jobs", params={"limit": 2})).json()
-    second = (await client.get("/api/v1/demo/jobs",
-                               params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    second = (
+        await client.get("/api/v1/demo/jobs", params={"limit": 2, "cursor": first["next_cursor"]})
+    ).json()
 
     assert [j["id"] for j in first["items"]] == ids[::-1][:2]
     assert [j["id"] for j in second["items"]] == ids[:1]
@@ -56,22 +57,31 @@ async def test_reading_a_missing_job_is_404(client, job_id):
     assert set(response.json()) >= {"detail", "status_code"}
 
 
-@pytest.mark.parametrize("body", [
-    {"rows": 0}, {"rows": "many"}, {"rows": 5, "surprise": 1}, {}, [1, 2],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"rows": 0},
+        {"rows": "many"},
+        {"rows": 5, "surprise": 1},
+        {},
+        [1, 2],
+    ],
+)
 async def test_a_malformed_submission_is_400_with_field_paths_and_writes_no_job(client, body):
     response = await client.post("/api/v1/demo/write-rows", json=body)
 
     assert response.status_code == 400
     payload = response.json()
-    assert payload["status_code"] == 400 and payload["detail"]
+    assert payload["status_code"] == 400
+    assert payload["detail"]
     assert "Traceback" not in response.text
     listing = (await client.get("/api/v1/demo/jobs")).json()
     assert listing["items"] == []
 
 
-@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 1000}, {"status": "exploded"},
-                                   {"cursor": "garbage"}])
+@pytest.mark.parametrize(
+    "query", [{"limit": 0}, {"limit": 1000}, {"status": "exploded"}, {"cursor": "garbage"}]
+)
 async def test_bad_list_parameters_are_rejected_in_the_error_shape(client, query):
     response = await client.get("/api/v1/demo/jobs", params=query)
 
@@ -87,14 +97,16 @@ async def test_cancelling_a_finished_job_is_a_conflict_and_changes_nothing(clien
 
     assert response.status_code == 409
     after = await app_services.jobs.get(job["id"])
-    assert after.status == JobStatus.SUCCEEDED and not after.cancel_requested
+    assert after.status == JobStatus.SUCCEEDED
+    assert not after.cancel_requested
 
 
 async def test_a_failed_job_can_be_retried_once_its_cause_is_fixed(client, app_services):
     await app_services.cache.set(BROKEN_KEY, b"1")
     job = await submit(client, rows=3)
     failed = await wait_for_job(app_services, job["id"])
-    assert failed.status == JobStatus.FAILED and failed.error == "the demo source is broken"
+    assert failed.status == JobStatus.FAILED
+    assert failed.error == "the demo source is broken"
     await app_services.cache.delete(BROKEN_KEY)
 
     response = await client.post(f"/api/v1/demo/jobs/{job['id']}/retry")
@@ -103,7 +115,8 @@ async def test_a_failed_job_can_be_retried_once_its_cause_is_fixed(client, app_s
     assert response.json()["status"] == "queued"
     done = await wait_for_job(app_services, job["id"])
     assert done.status == JobStatus.SUCCEEDED
-    assert done.error is None and done.counts == {"written": 3}
+    assert done.error is None
+    assert done.counts == {"written": 3}
 
 
 async def test_retrying_a_job_that_has_not_failed_is_a_conflict(client, app_services):
@@ -126,4 +139,5 @@ async def test_an_unexpected_error_is_500_without_a_trace(client, monkeypatch):
 
     assert response.status_code == 500
     assert response.json()["status_code"] == 500
-    assert "hunter2" not in response.text and "Traceback" not in response.text
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text

@@ -24,15 +24,26 @@ async def test_detailed_health_lists_every_backend_and_module_as_ok(client, back
     backends = {b["name"]: b for b in body["backends"]}
     assert set(backends) == {"database", "documents", "cache", "queue", "storage"}
     assert all(b["status"] == "ok" and b["latency_ms"] >= 0 for b in backends.values())
-    expected = ({"database": "sqlite", "documents": "sql", "cache": "memory", "queue": "memory",
-                 "storage": "local"} if backend == "embedded" else
-                {"database": "postgresql", "documents": "mongodb", "cache": "redis",
-                 "queue": "redis", "storage": "s3"})
+    expected = (
+        {"database": "sqlite", "documents": "sql", "cache": "memory", "queue": "memory", "storage": "local"}
+        if backend == "embedded"
+        else {
+            "database": "postgresql",
+            "documents": "mongodb",
+            "cache": "redis",
+            "queue": "redis",
+            "storage": "s3",
+        }
+    )
     assert {n: b["backend"] for n, b in backends.items()} == expected
     modules = {m["name"]: m for m in body["modules"]}
     assert set(MODULE_NAMES) <= set(modules)
     assert {modules[n]["port"] for n in ("generation", "collection", "training", "cds")} == {
-        8001, 8002, 8003, 8004}
+        8001,
+        8002,
+        8003,
+        8004,
+    }
     assert all(m["status"] == "ok" for m in modules.values())
 
 
@@ -83,15 +94,20 @@ async def test_metrics_count_requests_by_route_template_method_and_status(client
 
     text = (await client.get("/metrics")).text
 
-    assert ('inescape_http_requests_total{method="GET",route="/api/v1/cds/jobs/{job_id}",'
-            'status="404"} 1.0') in text
-    assert 'inescape_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/cds/jobs"' in text
-    assert "inescape_jobs_total" in text and "inescape_bus_events_total" in text
+    assert (
+        'inescape_http_requests_total{method="GET",route="/api/v1/cds/jobs/{job_id}",status="404"} 1.0'
+    ) in text
+    assert (
+        'inescape_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/cds/jobs"'
+    ) in text
+    assert "inescape_jobs_total" in text
+    assert "inescape_bus_events_total" in text
 
 
 async def test_a_module_can_add_a_business_metric(client, app_services):
-    app_services.metrics.counter("cohorts_generated_total", "Cohorts generated", ["profile"]) \
-        .labels("iran-golestan").inc(3)
+    app_services.metrics.counter("cohorts_generated_total", "Cohorts generated", ["profile"]).labels(
+        "iran-golestan"
+    ).inc(3)
 
     text = (await client.get("/metrics")).text
 
@@ -104,7 +120,7 @@ async def test_log_lines_are_json_with_the_request_id(client, caplog):
     with caplog.at_level(logging.INFO, logger="inescape.access"):
         await client.get("/api/v1/cds/jobs", headers={"X-Request-ID": "trace-me-1"})
 
-    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records
-             if r.name == "inescape.access"]
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "inescape.access"]
     assert lines[-1]["request_id"] == "trace-me-1"
-    assert lines[-1]["route"] == "/api/v1/cds/jobs" and lines[-1]["status"] == 200
+    assert lines[-1]["route"] == "/api/v1/cds/jobs"
+    assert lines[-1]["status"] == 200

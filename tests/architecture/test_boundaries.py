@@ -14,9 +14,15 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=tree, capture_output=True,
-                          text=True, timeout=120, env={"PYTHONPATH": str(tree / "src"),
-                                                       "PATH": "/usr/bin:/bin"}, check=False)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(tree / "src"), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -35,7 +41,8 @@ def test_the_import_contracts_are_kept():
 
 def test_importing_another_modules_internals_breaks_the_lint(tree_copy):
     (tree_copy / "src/inescape/modules/generation/service.py").write_text(
-        "from inescape.modules.cds import module\n")
+        "from inescape.modules.cds import module\n"
+    )
 
     result = lint_imports(tree_copy)
 
@@ -46,7 +53,8 @@ def test_importing_another_modules_internals_breaks_the_lint(tree_copy):
 
 def test_importing_another_modules_api_is_allowed(tree_copy):
     (tree_copy / "src/inescape/modules/generation/service.py").write_text(
-        "from inescape.modules.cds import api\n")
+        "from inescape.modules.cds import api\n"
+    )
 
     result = lint_imports(tree_copy)
 
@@ -54,8 +62,7 @@ def test_importing_another_modules_api_is_allowed(tree_copy):
 
 
 def test_infra_importing_a_module_breaks_the_lint(tree_copy):
-    (tree_copy / "src/inescape/infra/leak.py").write_text(
-        "import inescape.modules.patients.api\n")
+    (tree_copy / "src/inescape/infra/leak.py").write_text("import inescape.modules.patients.api\n")
 
     result = lint_imports(tree_copy)
 
@@ -74,8 +81,9 @@ def test_the_web_process_never_imports_torch(tmp_path):
         "    assert c.get('/health/detailed').status_code == 200\n"
         "print('torch' in sys.modules, 'pytorch_lightning' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, cwd=ROOT, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, check=False
+    )
 
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False False"

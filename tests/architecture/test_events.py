@@ -42,7 +42,7 @@ def test_an_event_with_a_malformed_name_is_refused():
         pass
 
     try:
-        with pytest.raises(TypeError, match="<module>.<entity>.<past_verb>.v<N>"):
+        with pytest.raises(TypeError, match=r"<module>\.<entity>\.<past_verb>\.v<N>"):
             event_types()
     finally:
         del Bad

@@ -25,14 +25,19 @@ from tests.support.throwaway import Throwaway
 pytestmark = pytest.mark.real
 
 CUT = {  # backend -> (health entries that go down, request that needs it, modules down)
-    "redis": ({"cache", "queue"}, ("POST", "/api/v1/demo/jobs/{job}/retry"),
-              {"auth", "patients", "cds", "generation", "collection", "training", "demo"}),
+    "redis": (
+        {"cache", "queue"},
+        ("POST", "/api/v1/demo/jobs/{job}/retry"),
+        {"auth", "patients", "cds", "generation", "collection", "training", "demo"},
+    ),
     "mongodb": ({"documents"}, ("GET", "/api/v1/demo/notes"), {"auth", "collection", "training"}),
-    "s3": ({"storage"}, ("GET", "/api/v1/demo/objects/generation/x.bin"),
-           {"generation", "collection", "training"}),
+    "s3": (
+        {"storage"},
+        ("GET", "/api/v1/demo/objects/generation/x.bin"),
+        {"generation", "collection", "training"},
+    ),
 }
-SETTING = {"redis": "INESCAPE_REDIS_URL", "mongodb": "INESCAPE_MONGODB_URL",
-           "s3": "INESCAPE_S3_ENDPOINT_URL"}
+SETTING = {"redis": "INESCAPE_REDIS_URL", "mongodb": "INESCAPE_MONGODB_URL", "s3": "INESCAPE_S3_ENDPOINT_URL"}
 
 
 async def health_until(client, status: int, timeout: float = 30) -> dict:
@@ -72,13 +77,16 @@ async def test_a_stopped_backend_is_reported_and_recovers_without_restart(cut, s
     finally:
         throwaway.stop()
 
-    assert report["code"] == 503 and report["status"] == "down"
+    assert report["code"] == 503
+    assert report["status"] == "down"
     assert {b["name"] for b in report["backends"] if b["status"] == "down"} == down_entries
     assert {m["name"] for m in report["modules"] if m["status"] == "down"} == down_modules
     assert needing.status_code == 503, needing.text
-    assert needing.json()["status_code"] == 503 and "try again" in needing.json()["detail"]
+    assert needing.json()["status_code"] == 503
+    assert "try again" in needing.json()["detail"]
     assert needing.headers["retry-after"]
-    assert unaffected.status_code == 200 and liveness.status_code == 200
+    assert unaffected.status_code == 200
+    assert liveness.status_code == 200
     assert recovered["code"] == 200, recovered
     assert after.status == "failed"  # the refused retry changed nothing
 
@@ -89,10 +97,14 @@ async def _failed_job(app) -> str:
 
     async def make() -> str:
         async with real.uow() as uow:
-            job = await real.jobs.create(uow.session, module="demo", kind="demo.write_rows",
-                                         queue="demo", params={"rows": 1})
-            await uow.session.execute(update(jobs_table).where(jobs_table.c.id == job.id)
-                                      .values(status="failed", error="source broken"))
+            job = await real.jobs.create(
+                uow.session, module="demo", kind="demo.write_rows", queue="demo", params={"rows": 1}
+            )
+            await uow.session.execute(
+                update(jobs_table)
+                .where(jobs_table.c.id == job.id)
+                .values(status="failed", error="source broken")
+            )
         return job.id
 
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(make(), loop))

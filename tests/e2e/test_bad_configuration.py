@@ -12,8 +12,11 @@ def closed_port_url(scheme: str) -> str:
 
 
 CASES = [
-    ({"INESCAPE_DATABASE_URL": closed_port_url("postgresql") + "/db"}, "INESCAPE_DATABASE_URL",
-     "cannot reach the database"),
+    (
+        {"INESCAPE_DATABASE_URL": closed_port_url("postgresql") + "/db"},
+        "INESCAPE_DATABASE_URL",
+        "cannot reach the database",
+    ),
     ({"INESCAPE_DATABASE_URL": "mysql://x@h/db"}, "INESCAPE_DATABASE_URL", "expected a URL"),
     ({"INESCAPE_REDIS_URL": closed_port_url("redis")}, "INESCAPE_REDIS_URL", "cannot reach"),
     ({"INESCAPE_MONGODB_URL": closed_port_url("mongodb")}, "INESCAPE_MONGODB_URL", "cannot reach"),
@@ -26,17 +29,22 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("env", "setting", "problem"), CASES,
-                         ids=[c[1].removeprefix("INESCAPE_").lower() + f"-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("env", "setting", "problem"),
+    CASES,
+    ids=[c[1].removeprefix("INESCAPE_").lower() + f"-{i}" for i, c in enumerate(CASES)],
+)
 @pytest.mark.parametrize("command", ["serve", "worker"])
 def test_bad_configuration_stops_start_up_with_one_line_naming_the_setting(
-        tmp_path, command, env, setting, problem):
+    tmp_path, command, env, setting, problem
+):
     result = run_cli(command, env={"INESCAPE_DATA_DIR": str(tmp_path), **env}, timeout=60)
 
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if "configuration error" in line]
     assert len(errors) == 1, result.stderr
-    assert setting in errors[0] and problem in errors[0]
+    assert setting in errors[0]
+    assert problem in errors[0]
     assert "Traceback" not in result.stderr
 
 
@@ -47,10 +55,10 @@ def test_an_unmigrated_postgresql_database_says_to_run_migrate(tmp_path, servers
 
     url = _fresh_pg_database(servers.postgres, f"t_unmigrated_{free_port()}")
     try:
-        result = run_cli("serve", env={"INESCAPE_DATA_DIR": str(tmp_path),
-                                       "INESCAPE_DATABASE_URL": url})
+        result = run_cli("serve", env={"INESCAPE_DATA_DIR": str(tmp_path), "INESCAPE_DATABASE_URL": url})
     finally:
         _drop_pg_database(url)
 
     assert result.returncode == 2
-    assert "INESCAPE_DATABASE_URL" in result.stderr and "inescape migrate" in result.stderr
+    assert "INESCAPE_DATABASE_URL" in result.stderr
+    assert "inescape migrate" in result.stderr

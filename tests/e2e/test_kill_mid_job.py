@@ -33,9 +33,9 @@ def rows_written(database_url: str, job_id: str) -> tuple[int, int]:
     engine = create_engine(sync_url(database_url))
     try:
         with engine.connect() as conn:
-            total, distinct = conn.execute(text(
-                "SELECT count(*), count(DISTINCT n) FROM demo_rows WHERE job_id = :j"),
-                {"j": job_id}).one()
+            total, distinct = conn.execute(
+                text("SELECT count(*), count(DISTINCT n) FROM demo_rows WHERE job_id = :j"), {"j": job_id}
+            ).one()
     finally:
         engine.dispose()
     return int(total), int(distinct)
@@ -46,11 +46,15 @@ def test_a_job_killed_mid_way_is_requeued_and_completes_exactly_once(served_env,
     server = Served("serve", env=served_env, log=tmp_path / "serve.log").start()
     worker = Served("worker", env=served_env, log=tmp_path / "worker.log").start() if real else None
     victim = worker if real else server
-    database_url = served_env.get("INESCAPE_DATABASE_URL") or \
-        f"sqlite:///{served_env['INESCAPE_DATA_DIR']}/inescape.db"
+    database_url = (
+        served_env.get("INESCAPE_DATABASE_URL") or f"sqlite:///{served_env['INESCAPE_DATA_DIR']}/inescape.db"
+    )
     try:
-        job = httpx.post(f"{server.url}/api/v1/demo/write-rows", timeout=10,
-                         json={"rows": ROWS, "chunk": 10, "delay_s": 0.05}).json()
+        job = httpx.post(
+            f"{server.url}/api/v1/demo/write-rows",
+            timeout=10,
+            json={"rows": ROWS, "chunk": 10, "delay_s": 0.05},
+        ).json()
         wait(server.url, job["id"], lambda j: 0.2 < j["progress"] < 0.8)
 
         victim.kill()
@@ -58,7 +62,8 @@ def test_a_job_killed_mid_way_is_requeued_and_completes_exactly_once(served_env,
             server.start()  # same data dir; the restart re-queues the unfinished job
         else:
             before = job_state(server.url, job["id"])
-            assert before["status"] == "running" and before["progress"] < 1
+            assert before["status"] == "running"
+            assert before["progress"] < 1
             worker.start()
         done = wait(server.url, job["id"], lambda j: j["status"] in ("succeeded", "failed"))
     finally:

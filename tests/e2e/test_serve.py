@@ -21,15 +21,26 @@ def test_serve_starts_and_reports_every_module_and_backend_ok(served_env, tmp_pa
     body = detailed.json()
     assert detailed.status_code == 200, body
     assert {b["name"] for b in body["backends"] if b["status"] == "ok"} == {
-        "database", "documents", "cache", "queue", "storage"}
+        "database",
+        "documents",
+        "cache",
+        "queue",
+        "storage",
+    }
     assert {"auth", "patients", "generation", "collection", "training", "cds"} <= {
-        m["name"] for m in body["modules"] if m["status"] == "ok"}
-    assert openapi.status_code == 200 and openapi.json()["info"]["title"] == "INEsCape"
+        m["name"] for m in body["modules"] if m["status"] == "ok"
+    }
+    assert openapi.status_code == 200
+    assert openapi.json()["info"]["title"] == "INEsCape"
     assert docs.status_code == 200
     assert "Application shutdown complete" in server.log()  # SIGTERM shuts down cleanly
-    access = [json.loads(line) for line in server.log().splitlines()
-              if line.startswith("{") and '"inescape.access"' in line]
-    assert access and all("request_id" in line for line in access)
+    access = [
+        json.loads(line)
+        for line in server.log().splitlines()
+        if line.startswith("{") and '"inescape.access"' in line
+    ]
+    assert access
+    assert all("request_id" in line for line in access)
 
 
 def test_serve_module_runs_that_module_alone_on_its_port(served_env, tmp_path):

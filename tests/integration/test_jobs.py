@@ -33,8 +33,9 @@ async def working(settings):
 
 async def submit(services, **params):
     async with services.uow() as uow:
-        return await services.submit_job(uow, module="demo", kind="demo.write_rows",
-                                          queue="demo", params=params)
+        return await services.submit_job(
+            uow, module="demo", kind="demo.write_rows", queue="demo", params=params
+        )
 
 
 async def test_a_submitted_job_runs_to_completion_with_progress_and_counts(working):
@@ -49,7 +50,8 @@ async def test_a_submitted_job_runs_to_completion_with_progress_and_counts(worki
     assert done.result == {"rows": 50}
     assert done.attempts == 1
     assert await rows_of(working, job.id) == list(range(50))
-    assert done.started_at is not None and done.finished_at >= done.started_at
+    assert done.started_at is not None
+    assert done.finished_at >= done.started_at
 
 
 async def test_a_transient_failure_is_retried_with_backoff_until_it_succeeds(working):
@@ -90,7 +92,8 @@ async def test_cancelling_a_running_job_stops_it_at_its_next_progress_report(wor
 
     async with working.uow() as uow:
         asked = await working.jobs.cancel(uow.session, job.id)
-    assert asked.cancel_requested and asked.status == JobStatus.RUNNING
+    assert asked.cancel_requested
+    assert asked.status == JobStatus.RUNNING
     done = await wait_for_job(working, job.id)
 
     assert done.status == JobStatus.CANCELLED
@@ -101,8 +104,9 @@ async def test_cancelling_a_running_job_stops_it_at_its_next_progress_report(wor
 
 async def test_a_cancelled_queued_job_never_runs(services):
     async with services.uow() as uow:
-        job = await services.jobs.create(uow.session, module="demo", kind="demo.write_rows",
-                                         queue="demo", params={"rows": 5})
+        job = await services.jobs.create(
+            uow.session, module="demo", kind="demo.write_rows", queue="demo", params={"rows": 5}
+        )
     async with services.uow() as uow:
         cancelled = await services.jobs.cancel(uow.session, job.id)
 
@@ -124,21 +128,39 @@ async def test_a_job_another_worker_holds_is_left_alone_until_its_lease_expires(
     services = rt.services
     try:
         async with services.uow() as uow:
-            job = await services.jobs.create(uow.session, module="demo", kind="demo.write_rows",
-                                             queue="demo", params={"rows": 30, "chunk": 10})
+            job = await services.jobs.create(
+                uow.session,
+                module="demo",
+                kind="demo.write_rows",
+                queue="demo",
+                params={"rows": 30, "chunk": 10},
+            )
         now = services.clock.now()
         async with services.db.sessions() as s, s.begin():  # another worker, alive, 20 rows in
-            await s.execute(update(jobs_table).where(jobs_table.c.id == job.id).values(
-                status="running", attempts=1, lease_token="other-worker",
-                lease_until=now + timedelta(seconds=60), checkpoint={"next": 20}))
+            await s.execute(
+                update(jobs_table)
+                .where(jobs_table.c.id == job.id)
+                .values(
+                    status="running",
+                    attempts=1,
+                    lease_token="other-worker",
+                    lease_until=now + timedelta(seconds=60),
+                    checkpoint={"next": 20},
+                )
+            )
 
         await rt.runner.run(job.id)
         assert await rows_of(services, job.id) == []
-        assert sent and sent[0][1] == job.id and sent[0][2] > 50  # look again after the lease
+        assert sent
+        assert sent[0][1] == job.id
+        assert sent[0][2] > 50
 
         async with services.db.sessions() as s, s.begin():  # that worker died
-            await s.execute(update(jobs_table).where(jobs_table.c.id == job.id).values(
-                lease_until=now - timedelta(seconds=1)))
+            await s.execute(
+                update(jobs_table)
+                .where(jobs_table.c.id == job.id)
+                .values(lease_until=now - timedelta(seconds=1))
+            )
         await rt.runner.run(job.id)
 
         done = await services.jobs.get(job.id)
@@ -151,13 +173,10 @@ async def test_a_job_another_worker_holds_is_left_alone_until_its_lease_expires(
 
 async def test_unfinished_jobs_are_listed_for_requeue_at_startup(services):
     async with services.uow() as uow:
-        queued = await services.jobs.create(uow.session, module="demo", kind="k", queue="demo",
-                                            params={})
-        done = await services.jobs.create(uow.session, module="demo", kind="k", queue="demo",
-                                          params={})
+        queued = await services.jobs.create(uow.session, module="demo", kind="k", queue="demo", params={})
+        done = await services.jobs.create(uow.session, module="demo", kind="k", queue="demo", params={})
     async with services.db.sessions() as s, s.begin():
-        await s.execute(update(jobs_table).where(jobs_table.c.id == done.id)
-                        .values(status="succeeded"))
+        await s.execute(update(jobs_table).where(jobs_table.c.id == done.id).values(status="succeeded"))
 
     pending = await services.jobs.to_requeue(startup=True, stale_after=timedelta(minutes=5))
 

@@ -12,8 +12,10 @@ from inescape.kernel.errors import Conflict, Invalid, NotFound
 async def test_documents_round_trip_and_query_the_same_way_on_both_backends(services):
     docs = services.documents
     for i, (histology, age) in enumerate([("scc", 61), ("adeno", 70), ("scc", 55), ("scc", 80)]):
-        await docs.insert("model_cards", {"id": f"m{i}", "histology": histology, "age": age,
-                                          "meta": {"stage": "III" if i % 2 else "II"}})
+        await docs.insert(
+            "model_cards",
+            {"id": f"m{i}", "histology": histology, "age": age, "meta": {"stage": "III" if i % 2 else "II"}},
+        )
 
     scc = await docs.find("model_cards", {"histology": "scc"}, sort=[("age", -1)])
     older = await docs.find("model_cards", {"age": {"$gte": 61, "$lt": 80}}, sort=[("age", 1)])
@@ -26,7 +28,8 @@ async def test_documents_round_trip_and_query_the_same_way_on_both_backends(serv
     assert [d["id"] for d in chosen] == ["m0", "m3"]
     assert await docs.count("model_cards", {"histology": {"$ne": "scc"}}) == 1
     assert await docs.find("model_cards", limit=2, skip=3, sort=[("id", 1)]) == [
-        {"id": "m3", "histology": "scc", "age": 80, "meta": {"stage": "III"}}]
+        {"id": "m3", "histology": "scc", "age": 80, "meta": {"stage": "III"}}
+    ]
 
 
 async def test_a_document_can_be_read_replaced_and_deleted(services):
@@ -97,8 +100,10 @@ async def test_a_large_object_streams_in_and_out_in_bounded_chunks(services):
             yield part
 
     written = await services.storage.put_stream("datasets", "generation/cohort/x/data.bin", chunks())
-    received = [c async for c in services.storage.stream("datasets", "generation/cohort/x/data.bin",
-                                                         chunk_size=1 << 20)]
+    received = [
+        c
+        async for c in services.storage.stream("datasets", "generation/cohort/x/data.bin", chunk_size=1 << 20)
+    ]
 
     assert written == count * len(part)
     assert sum(len(c) for c in received) == written

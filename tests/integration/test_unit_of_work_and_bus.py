@@ -18,6 +18,7 @@ from tests.support.events import SampleExported, SampleRecorded
 def recorder(received: list):
     async def handle(event) -> None:
         received.append(event)
+
     return handle
 
 
@@ -120,7 +121,8 @@ async def test_an_event_that_leaves_the_process_is_in_the_outbox_with_the_commit
     rows = await outbox_rows(services)
     assert [r.name for r in rows] == ["testing.sample.exported.v1"]
     assert decode_event(rows[0].payload) == SampleExported(
-        id=rows[0].id, occurred_at=decode_event(rows[0].payload).occurred_at, value=11)
+        id=rows[0].id, occurred_at=decode_event(rows[0].payload).occurred_at, value=11
+    )
 
 
 class RecordingTransport:

@@ -21,8 +21,12 @@ class RealServers:
 
 def real_servers() -> RealServers | None:
     env = os.environ
-    keys = ("INESCAPE_TEST_POSTGRES_URL", "INESCAPE_TEST_REDIS_URL", "INESCAPE_TEST_MONGODB_URL",
-            "INESCAPE_TEST_S3_ENDPOINT_URL")
+    keys = (
+        "INESCAPE_TEST_POSTGRES_URL",
+        "INESCAPE_TEST_REDIS_URL",
+        "INESCAPE_TEST_MONGODB_URL",
+        "INESCAPE_TEST_S3_ENDPOINT_URL",
+    )
     if not all(env.get(k) for k in keys):
         return None
     return RealServers(*(env[k] for k in keys))
@@ -30,8 +34,11 @@ def real_servers() -> RealServers | None:
 
 def env_for(backend: str, servers: RealServers | None, data_dir: Path, tag: str) -> dict[str, str]:
     """The INESCAPE_* variables a test process (or a served subprocess) runs with."""
-    env = {"INESCAPE_DATA_DIR": str(data_dir), "INESCAPE_LOG_LEVEL": "WARNING",
-           "INESCAPE_JOBS_LEASE_SECONDS": "2"}
+    env = {
+        "INESCAPE_DATA_DIR": str(data_dir),
+        "INESCAPE_LOG_LEVEL": "WARNING",
+        "INESCAPE_JOBS_LEASE_SECONDS": "2",
+    }
     if backend == "real":
         assert servers is not None
         env |= {
@@ -46,8 +53,7 @@ def env_for(backend: str, servers: RealServers | None, data_dir: Path, tag: str)
 
 
 @contextlib.contextmanager
-def settings_for(backend: str, servers: RealServers | None, data_dir: Path,
-                 tag: str) -> Iterator[Settings]:
+def settings_for(backend: str, servers: RealServers | None, data_dir: Path, tag: str) -> Iterator[Settings]:
     env = env_for(backend, servers, data_dir, tag)
     settings = load_settings(env)
     try:

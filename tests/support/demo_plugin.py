@@ -22,7 +22,8 @@ from inescape.kernel.modules import ModuleSpec
 
 demo_metadata = MetaData()
 demo_rows = Table(
-    "demo_rows", demo_metadata,
+    "demo_rows",
+    demo_metadata,
     Column("job_id", String(36), primary_key=True),
     Column("n", Integer, primary_key=True),
 )
@@ -51,8 +52,9 @@ async def write_rows(ctx: JobContext) -> dict[str, Any]:
     for first in range(start, params.rows, params.chunk):
         last = min(first + params.chunk, params.rows)
         async with ctx.unit() as unit:
-            await unit.session.execute(insert(demo_rows), [
-                {"job_id": ctx.job_id, "n": n} for n in range(first, last)])
+            await unit.session.execute(
+                insert(demo_rows), [{"job_id": ctx.job_id, "n": n} for n in range(first, last)]
+            )
             unit.checkpoint({"next": last})
             unit.count(written=last - first)
         await ctx.progress(last / params.rows)
@@ -65,8 +67,14 @@ async def write_rows(ctx: JobContext) -> dict[str, Any]:
 async def submit_write_rows(state: State, data: JSONBody[WriteRows]) -> JobView:
     services = state.services
     async with services.uow() as uow:
-        return await services.submit_job(uow, module="demo", kind="demo.write_rows", queue="demo",
-                                          params=msgspec.to_builtins(data), max_attempts=3)
+        return await services.submit_job(
+            uow,
+            module="demo",
+            kind="demo.write_rows",
+            queue="demo",
+            params=msgspec.to_builtins(data),
+            max_attempts=3,
+        )
 
 
 @get("/api/v1/demo/notes")
@@ -87,7 +95,11 @@ async def create_table(services: Any) -> None:
 
 
 spec = ModuleSpec(
-    name="demo", title="Test plugin", port=8099, needs=("database", "queue"),
-    route_handlers=[submit_write_rows, list_notes, read_object], job_kinds={"demo.write_rows": write_rows},
+    name="demo",
+    title="Test plugin",
+    port=8099,
+    needs=("database", "queue"),
+    route_handlers=[submit_write_rows, list_notes, read_object],
+    job_kinds={"demo.write_rows": write_rows},
     on_startup=[create_table],
 )

@@ -14,7 +14,7 @@ async def wait_for_job(services, job_id: str, *, timeout: float = 20.0, until=No
     deadline = time.monotonic() + timeout
     while True:
         job = await services.jobs.get(job_id)
-        if (until(job) if until else job.status.finished):
+        if until(job) if until else job.status.finished:
             return job
         if time.monotonic() > deadline:
             raise AssertionError(f"job still {job.status} at {job.progress:.0%} after {timeout}s")
@@ -23,8 +23,13 @@ async def wait_for_job(services, job_id: str, *, timeout: float = 20.0, until=No
 
 async def rows_of(services, job_id: str) -> list[int]:
     async with services.db.sessions() as s:
-        return list((await s.scalars(select(demo_rows.c.n).where(demo_rows.c.job_id == job_id)
-                                     .order_by(demo_rows.c.n))).all())
+        return list(
+            (
+                await s.scalars(
+                    select(demo_rows.c.n).where(demo_rows.c.job_id == job_id).order_by(demo_rows.c.n)
+                )
+            ).all()
+        )
 
 
 async def row_count(services) -> int:

@@ -16,9 +16,11 @@ class OnLoop:
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._obj, name)
         if inspect.iscoroutinefunction(value):
+
             async def call(*args: Any, **kwargs: Any) -> Any:
                 future = asyncio.run_coroutine_threadsafe(value(*args, **kwargs), self._loop)
                 return await asyncio.wrap_future(future)
+
             return call
         if callable(value) or isinstance(value, str | int | float | bool | type(None) | bytes):
             return value

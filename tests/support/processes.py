@@ -23,15 +23,23 @@ def free_port() -> int:
 
 
 def command_env(extra: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INESCAPE_") or
-           k.startswith("INESCAPE_TEST_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("INESCAPE_") or k.startswith("INESCAPE_TEST_")
+    }
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")])
     return env | dict(extra)
 
 
 def run_cli(*args: str, env: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inescape", *args], env=command_env(env),
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "inescape", *args],
+        env=command_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 class Served:
@@ -51,9 +59,13 @@ class Served:
     def start(self, *, wait: bool = True) -> Served:
         argv = [*self.args, *(["--port", str(self.port)] if self.port else [])]
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "inescape", *argv],
-                                         env=command_env(self.env), stdout=log, stderr=log,
-                                         cwd=ROOT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "inescape", *argv],
+                env=command_env(self.env),
+                stdout=log,
+                stderr=log,
+                cwd=ROOT,
+            )
         if wait and self.port:
             self.wait_ready()
         return self

@@ -39,11 +39,31 @@ class Throwaway:
 
     def _argv(self) -> list[str]:
         if self.kind == "redis":
-            return [_tool("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-                    "--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+            return [
+                _tool("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ]
         if self.kind == "mongodb":
-            return [_tool("secantusd-py"), "--host", "127.0.0.1", "--port", str(self.port),
-                    "--storage-path", str(self.workdir / "mongo"), "--log-level", "WARNING"]
+            return [
+                _tool("secantusd-py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                str(self.workdir / "mongo"),
+                "--log-level",
+                "WARNING",
+            ]
         return [_tool("moto_server"), "-H", "127.0.0.1", "-p", str(self.port)]
 
     def start(self) -> Throwaway:

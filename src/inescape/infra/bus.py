@@ -51,8 +51,13 @@ class InProcessBus:
                 log.warning(
                     "event subscriber failed",
                     exc_info=final,
-                    extra={"event": name, "event_id": event.id, "subscriber": sub.name,
-                           "attempt": attempt, "gave_up": final},
+                    extra={
+                        "event": name,
+                        "event_id": event.id,
+                        "subscriber": sub.name,
+                        "attempt": attempt,
+                        "gave_up": final,
+                    },
                 )
                 if final:
                     self._observe(name, "failed")

@@ -25,8 +25,10 @@ def _unavailable_on_redis_error(
         try:
             return await fn(*args, **kwargs)
         except (RedisError, OSError) as exc:
-            raise Unavailable("The cache (Redis) is unreachable; try again shortly.",
-                              backend="redis", retry_after=5) from exc
+            raise Unavailable(
+                "The cache (Redis) is unreachable; try again shortly.", backend="redis", retry_after=5
+            ) from exc
+
     return wrapper
 
 
@@ -35,13 +37,18 @@ class RedisCache:
 
     def __init__(self, url: str) -> None:
         self._redis = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=10,
+            url,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            health_check_interval=10,
         )
 
     @_unavailable_on_redis_error
     async def get(self, key: str) -> bytes | None:
         value = await self._redis.get(key)
-        return bytes(value) if value is not None else None
+        if value is None:
+            return None
+        return value if isinstance(value, bytes) else str(value).encode()
 
     @_unavailable_on_redis_error
     async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:

@@ -84,4 +84,3 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
-

@@ -7,8 +7,8 @@ the shared suite runs against both, so a module written against the port works o
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -23,6 +23,14 @@ from inescape.kernel.ids import new_id
 from inescape.kernel.ports import Document
 
 OPERATORS = ("$gt", "$gte", "$lt", "$lte", "$in", "$ne")
+SQL_OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "$gt": lambda t, a: t > a,
+    "$gte": lambda t, a: t >= a,
+    "$lt": lambda t, a: t < a,
+    "$lte": lambda t, a: t <= a,
+    "$in": lambda t, a: t.in_(list(a)),
+    "$ne": lambda t, a: or_(t != a, t.is_(None)),
+}
 
 
 def _check_filters(filters: Mapping[str, Any]) -> None:
@@ -40,7 +48,10 @@ class MongoDocumentStore:
 
     def __init__(self, url: str, database: str, *, clock: Clock | None = None) -> None:
         self.client: AsyncMongoClient[Document] = AsyncMongoClient(
-            url, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, tz_aware=True,
+            url,
+            serverSelectionTimeoutMS=2000,
+            connectTimeoutMS=2000,
+            tz_aware=True,
         )
         self.db = self.client[database]
         self._clock = clock or SystemClock()
@@ -66,8 +77,11 @@ class MongoDocumentStore:
         except DuplicateKeyError as exc:
             raise Conflict("a document with this id exists already") from exc
         except PyMongoError as exc:
-            raise Unavailable("The document store (MongoDB) is unreachable; try again shortly.",
-                              backend="mongodb", retry_after=5) from exc
+            raise Unavailable(
+                "The document store (MongoDB) is unreachable; try again shortly.",
+                backend="mongodb",
+                retry_after=5,
+            ) from exc
 
     async def insert(self, collection: str, doc: Document) -> str:
         body = copy.deepcopy(dict(doc))
@@ -87,9 +101,15 @@ class MongoDocumentStore:
         result = await self._guard(self.db[collection].delete_one({"_id": doc_id}))
         return bool(result.deleted_count)
 
-    async def find(self, collection: str, filters: Mapping[str, Any] | None = None, *,
-                   sort: Sequence[tuple[str, int]] = (), limit: int = 100,
-                   skip: int = 0) -> list[Document]:
+    async def find(
+        self,
+        collection: str,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[tuple[str, int]] = (),
+        limit: int = 100,
+        skip: int = 0,
+    ) -> list[Document]:
         query = self._query(filters or {})
         cursor = self.db[collection].find(query).skip(skip).limit(limit)
         if sort:
@@ -127,7 +147,7 @@ class SqlDocumentStore:
     def _value(self, path: str) -> Any:
         return documents.c.body[tuple(path.split("."))]
 
-    def _typed(self, path: str, sample: Any) -> ColumnElement[Any]:
+    def _typed(self, path: str, sample: Any) -> Any:
         value = self._value(path)
         if isinstance(sample, bool):
             return value.as_boolean()
@@ -136,25 +156,16 @@ class SqlDocumentStore:
         return value.as_string()
 
     def _condition(self, path: str, cond: Any) -> ColumnElement[bool]:
-        if path == "id":
-            column: Any = documents.c.id
-        else:
-            column = None
+        def target(sample: Any) -> Any:
+            return documents.c.id if path == "id" else self._typed(path, sample)
+
         if not isinstance(cond, Mapping):
             if cond is None:
-                return self._value(path).as_string().is_(None)
-            target = column if column is not None else self._typed(path, cond)
-            return target == cond
-        parts: list[ColumnElement[bool]] = []
-        for op, arg in cond.items():
-            sample = arg[0] if op == "$in" and arg else arg
-            target = column if column is not None else self._typed(path, sample)
-            parts.append({
-                "$gt": lambda t, a: t > a, "$gte": lambda t, a: t >= a,
-                "$lt": lambda t, a: t < a, "$lte": lambda t, a: t <= a,
-                "$in": lambda t, a: t.in_(list(a)),
-                "$ne": lambda t, a: or_(t != a, t.is_(None)),
-            }[op](target, arg))
+                return cast("ColumnElement[bool]", self._value(path).as_string().is_(None))
+            return cast("ColumnElement[bool]", target(cond) == cond)
+        parts = [
+            SQL_OPERATORS[op](target(arg[0] if op == "$in" and arg else arg), arg) for op, arg in cond.items()
+        ]
         return and_(*parts)
 
     def _where(self, collection: str, filters: Mapping[str, Any]) -> ColumnElement[bool]:
@@ -174,39 +185,55 @@ class SqlDocumentStore:
         doc_id = str(body.pop("id", None) or new_id())
         now = self._clock.now()
         async with self._db.sessions() as session, session.begin():
-            exists = await session.scalar(select(func.count()).where(
-                documents.c.collection == collection, documents.c.id == doc_id))
+            exists = await session.scalar(
+                select(func.count()).where(documents.c.collection == collection, documents.c.id == doc_id)
+            )
             if exists:
                 raise Conflict("a document with this id exists already")
-            await session.execute(insert(documents).values(
-                collection=collection, id=doc_id, body=body, created_at=now, updated_at=now))
+            await session.execute(
+                insert(documents).values(
+                    collection=collection, id=doc_id, body=body, created_at=now, updated_at=now
+                )
+            )
         return doc_id
 
     async def get(self, collection: str, doc_id: str) -> Document | None:
         async with self._db.sessions() as session:
-            body = await session.scalar(select(documents.c.body).where(
-                documents.c.collection == collection, documents.c.id == doc_id))
+            body = await session.scalar(
+                select(documents.c.body).where(documents.c.collection == collection, documents.c.id == doc_id)
+            )
         return None if body is None else {"id": doc_id, **body}
 
     async def replace(self, collection: str, doc_id: str, doc: Document) -> bool:
         body = {k: v for k, v in doc.items() if k != "id"}
         async with self._db.sessions() as session, session.begin():
-            result = await session.execute(update(documents).where(
-                documents.c.collection == collection, documents.c.id == doc_id,
-            ).values(body=body, updated_at=self._clock.now()))
+            result = await session.execute(
+                update(documents)
+                .where(
+                    documents.c.collection == collection,
+                    documents.c.id == doc_id,
+                )
+                .values(body=body, updated_at=self._clock.now())
+            )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def delete(self, collection: str, doc_id: str) -> bool:
         async with self._db.sessions() as session, session.begin():
-            result = await session.execute(delete(documents).where(
-                documents.c.collection == collection, documents.c.id == doc_id))
+            result = await session.execute(
+                delete(documents).where(documents.c.collection == collection, documents.c.id == doc_id)
+            )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def find(self, collection: str, filters: Mapping[str, Any] | None = None, *,
-                   sort: Sequence[tuple[str, int]] = (), limit: int = 100,
-                   skip: int = 0) -> list[Document]:
-        query = select(documents.c.id, documents.c.body).where(
-            self._where(collection, filters or {}))
+    async def find(
+        self,
+        collection: str,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[tuple[str, int]] = (),
+        limit: int = 100,
+        skip: int = 0,
+    ) -> list[Document]:
+        query = select(documents.c.id, documents.c.body).where(self._where(collection, filters or {}))
         for path, direction in sort:
             key = self._sort_key(path)
             query = query.order_by(key.desc() if direction < 0 else key.asc())
@@ -217,8 +244,9 @@ class SqlDocumentStore:
 
     async def count(self, collection: str, filters: Mapping[str, Any] | None = None) -> int:
         async with self._db.sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(documents).where(
-                self._where(collection, filters or {})))
+            total = await session.scalar(
+                select(func.count()).select_from(documents).where(self._where(collection, filters or {}))
+            )
         return int(total or 0)
 
     async def ping(self) -> None:
@@ -226,5 +254,3 @@ class SqlDocumentStore:
 
     async def close(self) -> None:
         return None
-
-

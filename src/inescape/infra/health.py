@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from inescape.kernel.health import ComponentHealth
+from inescape.kernel.health import ComponentHealth, Status
 
 
 def describe(exc: BaseException) -> str:
@@ -25,6 +25,8 @@ async def probe(
     timeout: float = 2.0,
 ) -> ComponentHealth:
     started = time.perf_counter()
+    status: Status
+    detail: str | None
     try:
         await asyncio.wait_for(ping(), timeout)
     except TimeoutError:
@@ -35,6 +37,10 @@ async def probe(
         status, detail = "ok", None
     latency = round((time.perf_counter() - started) * 1000, 2)
     return ComponentHealth(
-        name=name, backend=backend, status=status, latency_ms=latency,
-        required=required, detail=detail,
+        name=name,
+        backend=backend,
+        status=status,
+        latency_ms=latency,
+        required=required,
+        detail=detail,
     )

@@ -9,9 +9,10 @@ import time
 from typing import Any
 
 from litestar import Request, Response
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from inescape.infra.telemetry import Metrics, request_id_var
 from inescape.kernel.errors import (
@@ -29,8 +30,12 @@ log = logging.getLogger("inescape.http")
 access_log = logging.getLogger("inescape.access")
 
 STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
-    (NotFound, 404), (Conflict, 409), (Forbidden, 403), (Unauthorized, 401),
-    (Invalid, 422), (Unavailable, 503),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Forbidden, 403),
+    (Unauthorized, 401),
+    (Invalid, 422),
+    (Unavailable, 503),
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -43,8 +48,7 @@ def _response(body: dict[str, Any], status: int, headers: dict[str, str] | None 
     rid = request_id_var.get()
     if rid:
         body.setdefault("request_id", rid)
-    return Response(content=body, status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(content=body, status_code=status, headers=headers, media_type="application/json")
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
@@ -65,11 +69,18 @@ def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            errors.append({"field": str(item.get("key") or item.get("source") or "body"),
-                           "message": str(item.get("message", "invalid")),
-                           "source": str(getattr(item.get("source"), "value", item.get("source") or ""))})
-    detail = "The request is invalid: " + "; ".join(
-        f"{e['field']}: {e['message']}" for e in errors) if errors else str(exc.detail)
+            errors.append(
+                {
+                    "field": str(item.get("key") or item.get("source") or "body"),
+                    "message": str(item.get("message", "invalid")),
+                    "source": str(getattr(item.get("source"), "value", item.get("source") or "")),
+                }
+            )
+    detail = (
+        "The request is invalid: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        if errors
+        else str(exc.detail)
+    )
     return _response(error_body(detail, exc.status_code, errors=errors), exc.status_code)
 
 
@@ -84,11 +95,12 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.error("unhandled error", exc_info=exc,
-              extra={"path": request.url.path, "method": request.method})
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path, "method": request.method})
     return _response(
-        error_body("Internal server error; the request id identifies it in the server log.",
-                   HTTP_500_INTERNAL_SERVER_ERROR),
+        error_body(
+            "Internal server error; the request id identifies it in the server log.",
+            HTTP_500_INTERNAL_SERVER_ERROR,
+        ),
         HTTP_500_INTERNAL_SERVER_ERROR,
     )
 
@@ -106,8 +118,9 @@ class RequestObservability:
     ``X-Request-ID``, returns it, times the request into the metrics, writes the access log
     line and, when tracing is on, a server span."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, tracer: Any = None, *,
-                 access_log: bool = True) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, tracer: Any = None, *, access_log: bool = True
+    ) -> None:
         self.app = app
         self.access_log = access_log
         self.metrics = metrics
@@ -117,7 +130,7 @@ class RequestObservability:
         self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         rid = _incoming_request_id(scope) or new_id()
@@ -129,7 +142,7 @@ class RequestObservability:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]  # type: ignore[typeddict-unknown-key]
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         started = time.perf_counter()
@@ -142,7 +155,7 @@ class RequestObservability:
             self._record(scope, status, time.perf_counter() - started)
             request_id_var.reset(token)
 
-    async def _traced(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+    async def _traced(self, scope: HTTPScope, receive: Receive, send: Send, rid: str) -> None:
         with self.tracer.start_as_current_span(f"{scope['method']} {scope['path']}") as span:
             span.set_attribute("http.request.method", scope["method"])
             span.set_attribute("url.path", scope["path"])
@@ -153,7 +166,7 @@ class RequestObservability:
                 span.update_name(f"{scope['method']} {route}")
                 span.set_attribute("http.route", route)
 
-    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+    def _record(self, scope: HTTPScope, status: int, elapsed: float) -> None:
         route = scope.get("path_template") or "<unmatched>"
         method = scope["method"]
         counter = self._counters.get((route, method, status))
@@ -165,16 +178,29 @@ class RequestObservability:
             timer = self._timers[(route, method)] = self.metrics.http_latency.labels(route, method)
         counter.inc()
         timer.observe(elapsed)
-        if self.access_log and route not in ("/health", "/metrics") \
-                and access_log.isEnabledFor(logging.INFO):
+        if self.access_log and route not in ("/health", "/metrics") and access_log.isEnabledFor(logging.INFO):
             # makeRecord + handle: the same record as .info() without its stack walk
-            access_log.handle(access_log.makeRecord(
-                access_log.name, logging.INFO, __file__, 0, "request", (), None,
-                extra={"method": method, "path": scope["path"], "route": route,
-                       "status": status, "duration_ms": round(elapsed * 1000, 2)}))
+            access_log.handle(
+                access_log.makeRecord(
+                    access_log.name,
+                    logging.INFO,
+                    __file__,
+                    0,
+                    "request",
+                    (),
+                    None,
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            )
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
+def _incoming_request_id(scope: HTTPScope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             text = value.decode("latin-1")

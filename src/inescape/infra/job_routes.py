@@ -35,7 +35,8 @@ def job_router(module: str) -> Router:
         kind: FromQuery[str | None] = None,
     ) -> JobList:
         page = await services_of(state).jobs.list(
-            module=module, status=status, kind=kind, limit=limit, cursor=cursor)
+            module=module, status=status, kind=kind, limit=limit, cursor=cursor
+        )
         return JobList(items=page.items, next_cursor=page.next_cursor)
 
     @get("/{job_id:str}", summary=f"Read a {module} job")
@@ -48,17 +49,23 @@ def job_router(module: str) -> Router:
         async with services.uow() as uow:
             return await services.jobs.cancel(uow.session, job_id, module=module)
 
-    @post("/{job_id:str}/retry", status_code=202, summary=f"Retry a failed {module} job",
-          description="Needs the task queue: 503 while it is unreachable, and nothing changes.")
+    @post(
+        "/{job_id:str}/retry",
+        status_code=202,
+        summary=f"Retry a failed {module} job",
+        description="Needs the task queue: 503 while it is unreachable, and nothing changes.",
+    )
     async def retry_job(state: State, job_id: FromPath[str]) -> JobView:
         services = services_of(state)
         await services.queue.ping_or_unavailable()
         async with services.uow() as uow:
             job = await services.jobs.retry(uow.session, job_id, module=module)
-            queue_name: Any = (await services.jobs.queue_of(job.id, session=uow.session))
+            queue_name: Any = await services.jobs.queue_of(job.id, session=uow.session)
             uow.after_commit(lambda: services.enqueue(queue_name, job.id))
         return job
 
-    return Router(path=f"/api/v1/{module}/jobs", route_handlers=[list_jobs, read_job,
-                                                                cancel_job, retry_job],
-                  tags=[module])
+    return Router(
+        path=f"/api/v1/{module}/jobs",
+        route_handlers=[list_jobs, read_job, cancel_job, retry_job],
+        tags=[module],
+    )

@@ -10,6 +10,7 @@ checkpoint, and the next claim resumes after it: nothing lost, nothing doubled.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import os
@@ -55,12 +56,23 @@ class LeaseLost(Exception):
 
 def view(row: Row[Any] | Any) -> JobView:
     return JobView(
-        id=row.id, module=row.module, kind=row.kind, status=JobStatus(row.status),
-        progress=row.progress, counts=dict(row.counts or {}), attempts=row.attempts,
-        max_attempts=row.max_attempts, error=row.error, params=dict(row.params or {}),
-        result=row.result, owner=row.owner, cancel_requested=bool(row.cancel_requested),
-        created_at=_aware(row.created_at), updated_at=_aware(row.updated_at),
-        started_at=_aware(row.started_at), finished_at=_aware(row.finished_at),
+        id=row.id,
+        module=row.module,
+        kind=row.kind,
+        status=JobStatus(row.status),
+        progress=row.progress,
+        counts=dict(row.counts or {}),
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        error=row.error,
+        params=dict(row.params or {}),
+        result=row.result,
+        owner=row.owner,
+        cancel_requested=bool(row.cancel_requested),
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+        started_at=_aware(row.started_at),
+        finished_at=_aware(row.finished_at),
     )
 
 
@@ -81,27 +93,49 @@ class JobPage:
 class JobService:
     """Every job query and state change; writes happen inside the caller's session."""
 
-    def __init__(self, db: Database, *, clock: Clock | None = None,
-                 observe: Observe | None = None) -> None:
+    def __init__(self, db: Database, *, clock: Clock | None = None, observe: Observe | None = None) -> None:
         self.db = db
         self.clock = clock or SystemClock()
         self.observe = observe or (lambda _kind, _status: None)
 
-    async def create(self, session: AsyncSession, *, module: str, kind: str, queue: str,
-                     params: Mapping[str, Any], owner: str | None = None,
-                     max_attempts: int = 3) -> JobView:
+    async def create(
+        self,
+        session: AsyncSession,
+        *,
+        module: str,
+        kind: str,
+        queue: str,
+        params: Mapping[str, Any],
+        owner: str | None = None,
+        max_attempts: int = 3,
+    ) -> JobView:
         now = self.clock.now()
         job_id = new_id()
-        await session.execute(insert(jobs).values(
-            id=job_id, module=module, kind=kind, queue=queue, status=JobStatus.QUEUED,
-            progress=0.0, counts={}, attempts=0, max_attempts=max_attempts, params=dict(params),
-            owner=owner, cancel_requested=False, created_at=now, updated_at=now, run_after=now,
-        ))
+        await session.execute(
+            insert(jobs).values(
+                id=job_id,
+                module=module,
+                kind=kind,
+                queue=queue,
+                status=JobStatus.QUEUED,
+                progress=0.0,
+                counts={},
+                attempts=0,
+                max_attempts=max_attempts,
+                params=dict(params),
+                owner=owner,
+                cancel_requested=False,
+                created_at=now,
+                updated_at=now,
+                run_after=now,
+            )
+        )
         self.observe(kind, JobStatus.QUEUED)
         return await self.get(job_id, session=session)
 
-    async def get(self, job_id: str, *, module: str | None = None,
-                  session: AsyncSession | None = None) -> JobView:
+    async def get(
+        self, job_id: str, *, module: str | None = None, session: AsyncSession | None = None
+    ) -> JobView:
         if not is_id(job_id):
             raise JobNotFound(f"no job {job_id!r}")
         query = select(jobs).where(jobs.c.id == job_id)
@@ -113,15 +147,26 @@ class JobService:
             raise JobNotFound(f"no job {job_id}" + (f" in module {module}" if module else ""))
         return view(row)
 
-    async def list(self, *, module: str | None = None, status: JobStatus | None = None,
-                   kind: str | None = None, owner: str | None = None, limit: int = 50,
-                   cursor: str | None = None) -> JobPage:
+    async def list(
+        self,
+        *,
+        module: str | None = None,
+        status: JobStatus | None = None,
+        kind: str | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobPage:
         """Newest first; ``cursor`` is the last id of the previous page (ids sort by time)."""
         if cursor is not None and not is_id(cursor):
             raise Invalid("cursor is not a job id", errors=[{"field": "cursor", "message": "invalid"}])
         query = select(jobs).order_by(jobs.c.id.desc()).limit(limit + 1)
-        for column, value in ((jobs.c.module, module), (jobs.c.status, status),
-                              (jobs.c.kind, kind), (jobs.c.owner, owner)):
+        for column, value in (
+            (jobs.c.module, module),
+            (jobs.c.status, status),
+            (jobs.c.kind, kind),
+            (jobs.c.owner, owner),
+        ):
             if value is not None:
                 query = query.where(column == value)
         if cursor:
@@ -137,12 +182,15 @@ class JobService:
         job = await self.get(job_id, module=module, session=session)
         now = self.clock.now()
         if job.status.finished:
-            raise Conflict(f"job {job_id} is {job.status} already; only queued or running jobs can be cancelled")
+            raise Conflict(
+                f"job {job_id} is {job.status} already; only queued or running jobs can be cancelled"
+            )
         values: dict[str, Any] = {"cancel_requested": True, "updated_at": now}
         if job.status == JobStatus.QUEUED:
             values |= {"status": JobStatus.CANCELLED, "finished_at": now}
-        await session.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == job.status)
-                              .values(**values))
+        await session.execute(
+            update(jobs).where(jobs.c.id == job_id, jobs.c.status == job.status).values(**values)
+        )
         if job.status == JobStatus.QUEUED:
             self.observe(job.kind, JobStatus.CANCELLED)
         return await self.get(job_id, session=session)
@@ -153,9 +201,20 @@ class JobService:
         if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise Conflict(f"job {job_id} is {job.status}; only failed or cancelled jobs can be retried")
         now = self.clock.now()
-        await session.execute(update(jobs).where(jobs.c.id == job_id).values(
-            status=JobStatus.QUEUED, attempts=0, error=None, cancel_requested=False,
-            finished_at=None, run_after=now, updated_at=now, enqueued_at=None))
+        await session.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(
+                status=JobStatus.QUEUED,
+                attempts=0,
+                error=None,
+                cancel_requested=False,
+                finished_at=None,
+                run_after=now,
+                updated_at=now,
+                enqueued_at=None,
+            )
+        )
         self.observe(job.kind, JobStatus.QUEUED)
         return await self.get(job_id, session=session)
 
@@ -164,21 +223,24 @@ class JobService:
 
     async def mark_enqueued(self, job_id: str) -> None:
         async with self.db.sessions() as s, s.begin():
-            await s.execute(update(jobs).where(jobs.c.id == job_id)
-                            .values(enqueued_at=self.clock.now()))
+            await s.execute(update(jobs).where(jobs.c.id == job_id).values(enqueued_at=self.clock.now()))
 
-    async def to_requeue(self, *, startup: bool, stale_after: timedelta) -> list[tuple[str, str]]:
+    async def to_requeue(self, *, startup: bool, stale_after: timedelta) -> builtins.list[tuple[str, str]]:
         """(queue, id) of jobs the queue may have lost: at start-up every unfinished job;
         later, queued jobs never (or long ago) handed to the broker and running jobs whose
         lease expired (their worker died)."""
         now = self.clock.now()
         query = select(jobs.c.queue, jobs.c.id).where(jobs.c.status.in_(UNFINISHED))
         if not startup:
-            query = query.where(or_(
-                and_(jobs.c.status == JobStatus.QUEUED,
-                     or_(jobs.c.enqueued_at.is_(None), jobs.c.enqueued_at < now - stale_after)),
-                and_(jobs.c.status == JobStatus.RUNNING, jobs.c.lease_until < now),
-            ))
+            query = query.where(
+                or_(
+                    and_(
+                        jobs.c.status == JobStatus.QUEUED,
+                        or_(jobs.c.enqueued_at.is_(None), jobs.c.enqueued_at < now - stale_after),
+                    ),
+                    and_(jobs.c.status == JobStatus.RUNNING, jobs.c.lease_until < now),
+                )
+            )
         async with self.db.sessions() as s:
             return [(r.queue, r.id) for r in (await s.execute(query.order_by(jobs.c.id))).all()]
 
@@ -245,9 +307,15 @@ class RunningJob:
     async def progress(self, fraction: float, **counts: int) -> None:
         self.counts.update(counts)
         async with self._runner.db.sessions() as s, s.begin():
-            result = await s.execute(self._fenced().values(
-                progress=max(0.0, min(1.0, fraction)), counts=self.counts,
-                updated_at=self._runner.clock.now()).returning(jobs.c.cancel_requested))
+            result = await s.execute(
+                self._fenced()
+                .values(
+                    progress=max(0.0, min(1.0, fraction)),
+                    counts=self.counts,
+                    updated_at=self._runner.clock.now(),
+                )
+                .returning(jobs.c.cancel_requested)
+            )
             row = result.first()
         if row is None:
             raise LeaseLost(self.job_id)
@@ -258,9 +326,16 @@ class RunningJob:
 class JobRunner:
     """Claims and runs one job; owns retries (with backoff), failure and cancellation."""
 
-    def __init__(self, jobs_service: JobService, handlers: Mapping[str, JobHandler], *,
-                 send: Send, services: Any, lease: timedelta = timedelta(seconds=30),
-                 retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        jobs_service: JobService,
+        handlers: Mapping[str, JobHandler],
+        *,
+        send: Send,
+        services: Any,
+        lease: timedelta = timedelta(seconds=30),
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.service = jobs_service
         self.db = jobs_service.db
         self.clock = jobs_service.clock
@@ -307,16 +382,26 @@ class JobRunner:
         now = self.clock.now()
         token = f"{self.worker}:{new_id()}"
         claimable = or_(
-            and_(jobs.c.status == JobStatus.QUEUED, jobs.c.cancel_requested.is_(False),
-                 or_(jobs.c.run_after.is_(None), jobs.c.run_after <= now)),
+            and_(
+                jobs.c.status == JobStatus.QUEUED,
+                jobs.c.cancel_requested.is_(False),
+                or_(jobs.c.run_after.is_(None), jobs.c.run_after <= now),
+            ),
             and_(jobs.c.status == JobStatus.RUNNING, jobs.c.lease_until < now),
         )
         async with self.db.sessions() as s, s.begin():
-            result = await s.execute(update(jobs).where(jobs.c.id == job_id, claimable).values(
-                status=JobStatus.RUNNING, attempts=jobs.c.attempts + 1, lease_token=token,
-                lease_until=now + self.lease, updated_at=now,
-                started_at=func.coalesce(jobs.c.started_at, now),
-            ))
+            result = await s.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, claimable)
+                .values(
+                    status=JobStatus.RUNNING,
+                    attempts=jobs.c.attempts + 1,
+                    lease_token=token,
+                    lease_until=now + self.lease,
+                    updated_at=now,
+                    started_at=func.coalesce(jobs.c.started_at, now),
+                )
+            )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 row = (await s.execute(select(jobs).where(jobs.c.id == job_id))).first()
                 self.service.observe(row.kind, JobStatus.RUNNING)  # type: ignore[union-attr]
@@ -334,8 +419,11 @@ class JobRunner:
             await self.send(row.queue, job_id, max(wait, 0.5))
         elif row.status == JobStatus.QUEUED and row.cancel_requested:
             async with self.db.sessions() as s, s.begin():
-                await s.execute(update(jobs).where(jobs.c.id == job_id).values(
-                    status=JobStatus.CANCELLED, finished_at=now, updated_at=now))
+                await s.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id)
+                    .values(status=JobStatus.CANCELLED, finished_at=now, updated_at=now)
+                )
         elif row.status == JobStatus.QUEUED and row.run_after is not None:
             await self.send(row.queue, job_id, max((_aware(row.run_after) - now).total_seconds(), 0.1))
 
@@ -348,31 +436,54 @@ class JobRunner:
 
     async def _failed_attempt(self, ctx: RunningJob, row: Any, error: str, *, transient: bool) -> None:
         if not transient or row.attempts >= row.max_attempts:
-            await self._finish(ctx, JobStatus.FAILED,
-                               error=f"{error} (after {row.attempts} attempt(s))")
+            await self._finish(ctx, JobStatus.FAILED, error=f"{error} (after {row.attempts} attempt(s))")
             return
         delay = self.retry.delay(row.attempts) if self.retry.base_delay else 0.0
         now = self.clock.now()
         async with self.db.sessions() as s, s.begin():
-            result = await s.execute(ctx._fenced().values(
-                status=JobStatus.QUEUED, error=error, lease_token=None, lease_until=None,
-                run_after=now + timedelta(seconds=delay), updated_at=now, enqueued_at=now))
+            result = await s.execute(
+                ctx._fenced().values(
+                    status=JobStatus.QUEUED,
+                    error=error,
+                    lease_token=None,
+                    lease_until=None,
+                    run_after=now + timedelta(seconds=delay),
+                    updated_at=now,
+                    enqueued_at=now,
+                )
+            )
         if result.rowcount == 1:  # type: ignore[attr-defined]
             self.service.observe(row.kind, "retried")
-            log.info("job attempt failed; retrying", extra={
-                "job_id": row.id, "attempt": row.attempts, "delay_s": round(delay, 2), "error": error})
+            log.info(
+                "job attempt failed; retrying",
+                extra={"job_id": row.id, "attempt": row.attempts, "delay_s": round(delay, 2), "error": error},
+            )
             await self.send(row.queue, row.id, delay)
 
-    async def _finish(self, ctx: RunningJob, status: JobStatus, *, error: str | None = None,
-                      result: dict[str, Any] | None = None) -> None:
+    async def _finish(
+        self,
+        ctx: RunningJob,
+        status: JobStatus,
+        *,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
         now = self.clock.now()
-        values: dict[str, Any] = {"status": status, "error": error, "finished_at": now,
-                                  "updated_at": now, "lease_token": None, "lease_until": None}
+        values: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "finished_at": now,
+            "updated_at": now,
+            "lease_token": None,
+            "lease_until": None,
+        }
         if status == JobStatus.SUCCEEDED:
             values |= {"progress": 1.0, "result": result}
         async with self.db.sessions() as s, s.begin():
             done = await s.execute(ctx._fenced().values(**values))
         if done.rowcount == 1:  # type: ignore[attr-defined]
             self.service.observe(ctx.kind, status)
-            log.info("job finished", extra={"job_id": ctx.job_id, "kind": ctx.kind,
-                                            "status": str(status), "error": error})
+            log.info(
+                "job finished",
+                extra={"job_id": ctx.job_id, "kind": ctx.kind, "status": str(status), "error": error},
+            )

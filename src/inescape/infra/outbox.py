@@ -51,12 +51,14 @@ class OutboxRelay:
                 except Exception as exc:  # the transport is down: keep the row for next time
                     log.warning("outbox send failed", extra={"event_id": row.id, "error": describe(exc)})
                     await session.execute(
-                        update(outbox).where(outbox.c.id == row.id)
+                        update(outbox)
+                        .where(outbox.c.id == row.id)
                         .values(attempts=outbox.c.attempts + 1, last_error=describe(exc))
                     )
                     break
                 await session.execute(
-                    update(outbox).where(outbox.c.id == row.id)
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
                     .values(published_at=self._clock.now(), attempts=outbox.c.attempts + 1)
                 )
                 sent += 1

@@ -37,12 +37,27 @@ class Services:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.bus, self.clock)
 
-    async def submit_job(self, uow: UnitOfWork, *, module: str, kind: str, queue: str,
-                         params: Mapping[str, Any], owner: str | None = None,
-                         max_attempts: int = 3) -> JobView:
+    async def submit_job(
+        self,
+        uow: UnitOfWork,
+        *,
+        module: str,
+        kind: str,
+        queue: str,
+        params: Mapping[str, Any],
+        owner: str | None = None,
+        max_attempts: int = 3,
+    ) -> JobView:
         """Write the job row in ``uow``; hand its id to the queue only after commit."""
-        job = await self.jobs.create(uow.session, module=module, kind=kind, queue=queue,
-                                     params=params, owner=owner, max_attempts=max_attempts)
+        job = await self.jobs.create(
+            uow.session,
+            module=module,
+            kind=kind,
+            queue=queue,
+            params=params,
+            owner=owner,
+            max_attempts=max_attempts,
+        )
         uow.after_commit(lambda: self.enqueue(queue, job.id))
         return job
 

@@ -34,7 +34,7 @@ class JobQueue:
     @classmethod
     def redis(cls, url: str, *, namespace: str = "inescape") -> JobQueue:
         pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-        broker = RedisBroker(namespace=namespace, connection_pool=pool)
+        broker = RedisBroker(namespace=namespace, connection_pool=pool)  # type: ignore[no-untyped-call]
         return cls(broker, backend="redis")
 
     @classmethod
@@ -46,8 +46,12 @@ class JobQueue:
         if queue_name in self._actors:
             return
         self._actors[queue_name] = dramatiq.Actor(
-            run, broker=self.broker, actor_name=f"{queue_name}.run_job", queue_name=queue_name,
-            priority=0, options={"max_retries": 0, "time_limit": DAY_MS, "max_age": 7 * DAY_MS},
+            run,
+            broker=self.broker,
+            actor_name=f"{queue_name}.run_job",
+            queue_name=queue_name,
+            priority=0,
+            options={"max_retries": 0, "time_limit": DAY_MS, "max_age": 7 * DAY_MS},
         )
 
     @property
@@ -62,17 +66,21 @@ class JobQueue:
         try:
             await asyncio.to_thread(actor.send_with_options, args=(job_id,), delay=delay)
         except (RedisError, OSError, dramatiq.errors.ConnectionError) as exc:
-            raise Unavailable("The task queue (Redis) is unreachable; try again shortly.",
-                              backend="redis", retry_after=5) from exc
+            raise Unavailable(
+                "The task queue (Redis) is unreachable; try again shortly.", backend="redis", retry_after=5
+            ) from exc
 
     def start_worker(self, queues: Iterable[str] | None = None, *, threads: int = 4) -> None:
         if self._worker is not None:
             return
-        self._worker = dramatiq.Worker(self.broker, queues=set(queues or self.queues),
-                                       worker_threads=threads, worker_timeout=200)
+        self._worker = dramatiq.Worker(
+            self.broker, queues=set(queues or self.queues), worker_threads=threads, worker_timeout=200
+        )
         self._worker.start()
-        log.info("worker started", extra={"queues": sorted(queues or self.queues),
-                                          "threads": threads, "broker": self.backend})
+        log.info(
+            "worker started",
+            extra={"queues": sorted(queues or self.queues), "threads": threads, "broker": self.backend},
+        )
 
     def stop_worker(self, timeout_ms: int = 10_000) -> None:
         if self._worker is not None:
@@ -87,8 +95,9 @@ class JobQueue:
         try:
             await self.ping()
         except (RedisError, OSError) as exc:
-            raise Unavailable("The task queue (Redis) is unreachable; try again shortly.",
-                              backend="redis", retry_after=5) from exc
+            raise Unavailable(
+                "The task queue (Redis) is unreachable; try again shortly.", backend="redis", retry_after=5
+            ) from exc
 
     async def close(self) -> None:
         self.stop_worker()

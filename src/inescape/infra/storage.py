@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import tempfile
@@ -33,13 +34,27 @@ def check_location(bucket: str, key: str) -> None:
 class S3ObjectStore:
     backend = "s3"
 
-    def __init__(self, *, endpoint_url: str | None, region: str, bucket_prefix: str = "",
-                 access_key: str | None = None, secret_key: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None,
+        region: str,
+        bucket_prefix: str = "",
+        access_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> None:
         self._client = boto3.client(
-            "s3", endpoint_url=endpoint_url, region_name=region,
-            aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2},
-                          s3={"addressing_style": "path"}),
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=Config(
+                connect_timeout=2,
+                read_timeout=10,
+                retries={"max_attempts": 2},
+                s3={"addressing_style": "path"},
+            ),
         )
         self._prefix = bucket_prefix
 
@@ -52,11 +67,13 @@ class S3ObjectStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 raise NotFound("object not found") from exc
-            raise Unavailable("Object storage (S3) refused the request; try again shortly.",
-                              backend="s3") from exc
+            raise Unavailable(
+                "Object storage (S3) refused the request; try again shortly.", backend="s3"
+            ) from exc
         except (BotoCoreError, OSError) as exc:
-            raise Unavailable("Object storage (S3) is unreachable; try again shortly.",
-                              backend="s3", retry_after=5) from exc
+            raise Unavailable(
+                "Object storage (S3) is unreachable; try again shortly.", backend="s3", retry_after=5
+            ) from exc
 
     async def ensure_buckets(self) -> None:
         existing = await self._call(self._client.list_buckets)
@@ -65,25 +82,44 @@ class S3ObjectStore:
             if self.bucket_name(bucket) not in names:
                 await self._call(self._client.create_bucket, Bucket=self.bucket_name(bucket))
 
-    async def put(self, bucket: str, key: str, data: bytes, *,
-                  content_type: str = "application/octet-stream") -> None:
+    async def put(
+        self, bucket: str, key: str, data: bytes, *, content_type: str = "application/octet-stream"
+    ) -> None:
         check_location(bucket, key)
-        await self._call(self._client.put_object, Bucket=self.bucket_name(bucket), Key=key,
-                         Body=data, ContentType=content_type)
+        await self._call(
+            self._client.put_object,
+            Bucket=self.bucket_name(bucket),
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+        )
 
-    async def put_stream(self, bucket: str, key: str, chunks: AsyncIterator[bytes], *,
-                         content_type: str = "application/octet-stream") -> int:
+    async def put_stream(
+        self,
+        bucket: str,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        content_type: str = "application/octet-stream",
+    ) -> int:
         """Multipart upload in parts of ``PART_SIZE``: memory stays bounded by one part."""
         check_location(bucket, key)
         name = self.bucket_name(bucket)
-        upload = await self._call(self._client.create_multipart_upload, Bucket=name, Key=key,
-                                  ContentType=content_type)
-        upload_id, parts, buffer, total = upload["UploadId"], [], bytearray(), 0
+        upload = await self._call(
+            self._client.create_multipart_upload, Bucket=name, Key=key, ContentType=content_type
+        )
+        upload_id, buffer, total = upload["UploadId"], bytearray(), 0
+        parts: list[dict[str, Any]] = []
 
         async def flush() -> None:
-            part = await self._call(self._client.upload_part, Bucket=name, Key=key,
-                                    UploadId=upload_id, PartNumber=len(parts) + 1,
-                                    Body=bytes(buffer))
+            part = await self._call(
+                self._client.upload_part,
+                Bucket=name,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=len(parts) + 1,
+                Body=bytes(buffer),
+            )
             parts.append({"ETag": part["ETag"], "PartNumber": len(parts) + 1})
             buffer.clear()
 
@@ -95,25 +131,28 @@ class S3ObjectStore:
                     await flush()
             if buffer or not parts:
                 await flush()
-            await self._call(self._client.complete_multipart_upload, Bucket=name, Key=key,
-                             UploadId=upload_id, MultipartUpload={"Parts": parts})
+            await self._call(
+                self._client.complete_multipart_upload,
+                Bucket=name,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
         except BaseException:
-            await asyncio.shield(self._call(self._client.abort_multipart_upload, Bucket=name,
-                                            Key=key, UploadId=upload_id))
+            await asyncio.shield(
+                self._call(self._client.abort_multipart_upload, Bucket=name, Key=key, UploadId=upload_id)
+            )
             raise
         return total
 
     async def get(self, bucket: str, key: str) -> bytes:
         check_location(bucket, key)
-        response = await self._call(self._client.get_object, Bucket=self.bucket_name(bucket),
-                                    Key=key)
+        response = await self._call(self._client.get_object, Bucket=self.bucket_name(bucket), Key=key)
         return await asyncio.to_thread(response["Body"].read)
 
-    async def stream(self, bucket: str, key: str, *,
-                     chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+    async def stream(self, bucket: str, key: str, *, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
         check_location(bucket, key)
-        response = await self._call(self._client.get_object, Bucket=self.bucket_name(bucket),
-                                    Key=key)
+        response = await self._call(self._client.get_object, Bucket=self.bucket_name(bucket), Key=key)
         body = response["Body"]
         try:
             while chunk := await asyncio.to_thread(body.read, chunk_size):
@@ -136,8 +175,9 @@ class S3ObjectStore:
     async def list(self, bucket: str, prefix: str = "") -> list[str]:
         keys: list[str] = []
         paginator = self._client.get_paginator("list_objects_v2")
-        pages = await self._call(lambda: list(paginator.paginate(
-            Bucket=self.bucket_name(bucket), Prefix=prefix)))
+        pages = await self._call(
+            lambda: list(paginator.paginate(Bucket=self.bucket_name(bucket), Prefix=prefix))
+        )
         for page in pages:
             keys.extend(item["Key"] for item in page.get("Contents", []))
         return keys
@@ -171,14 +211,22 @@ class LocalObjectStore:
         for bucket in BUCKETS:
             (self.root / bucket).mkdir(parents=True, exist_ok=True)
 
-    async def put(self, bucket: str, key: str, data: bytes, *,
-                  content_type: str = "application/octet-stream") -> None:
+    async def put(
+        self, bucket: str, key: str, data: bytes, *, content_type: str = "application/octet-stream"
+    ) -> None:
         async def one() -> AsyncIterator[bytes]:
             yield data
+
         await self.put_stream(bucket, key, one(), content_type=content_type)
 
-    async def put_stream(self, bucket: str, key: str, chunks: AsyncIterator[bytes], *,
-                         content_type: str = "application/octet-stream") -> int:
+    async def put_stream(
+        self,
+        bucket: str,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        content_type: str = "application/octet-stream",
+    ) -> int:
         path = self._path(bucket, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
@@ -190,7 +238,8 @@ class LocalObjectStore:
                     total += len(chunk)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
         return total
 
@@ -201,8 +250,7 @@ class LocalObjectStore:
         except FileNotFoundError:
             raise NotFound("object not found") from None
 
-    async def stream(self, bucket: str, key: str, *,
-                     chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+    async def stream(self, bucket: str, key: str, *, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
         path = self._path(bucket, key)
         if not path.is_file():
             raise NotFound("object not found")
@@ -218,9 +266,14 @@ class LocalObjectStore:
 
     async def list(self, bucket: str, prefix: str = "") -> list[str]:
         base = self.root / bucket
-        found = (p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-        return sorted(k for k in found if k.startswith(prefix) and not
-                      Path(k).name.startswith(".upload-"))
+
+        def walk() -> list[str]:
+            found = (p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+            return sorted(
+                k for k in found if k.startswith(prefix) and not Path(k).name.startswith(".upload-")
+            )
+
+        return await asyncio.to_thread(walk)
 
     async def ping(self) -> None:
         for bucket in BUCKETS:

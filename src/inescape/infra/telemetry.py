@@ -26,7 +26,10 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 _encoder = msgspec.json.Encoder(enc_hook=str)
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message", "asctime", "color_message"}
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def install_request_id_on_records() -> None:
@@ -93,20 +96,33 @@ class Metrics:
     ``histogram`` / ``gauge`` (names are prefixed ``inescape_``)."""
 
     def __init__(self) -> None:
-        disable_created_metrics()  # the *_created series only double the scrape size
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series only double the scrape size
         self.registry = CollectorRegistry(auto_describe=True)
         self.http_requests = Counter(
-            "inescape_http_requests_total", "HTTP requests by route template, method and status",
-            ("route", "method", "status"), registry=self.registry)
+            "inescape_http_requests_total",
+            "HTTP requests by route template, method and status",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
         self.http_latency = Histogram(
-            "inescape_http_request_duration_seconds", "HTTP request latency by route and method",
-            ("route", "method"), buckets=LATENCY_BUCKETS, registry=self.registry)
+            "inescape_http_request_duration_seconds",
+            "HTTP request latency by route and method",
+            ("route", "method"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.jobs = Counter(
-            "inescape_jobs_total", "Job state transitions by kind and status",
-            ("kind", "status"), registry=self.registry)
+            "inescape_jobs_total",
+            "Job state transitions by kind and status",
+            ("kind", "status"),
+            registry=self.registry,
+        )
         self.bus_events = Counter(
-            "inescape_bus_events_total", "Bus events by name and outcome "
-            "(published, delivered, retried, failed)", ("event", "outcome"), registry=self.registry)
+            "inescape_bus_events_total",
+            "Bus events by name and outcome (published, delivered, retried, failed)",
+            ("event", "outcome"),
+            registry=self.registry,
+        )
         self._custom: dict[str, Any] = {}
 
     def _get(self, kind: type, name: str, doc: str, labels: Sequence[str], **kw: Any) -> Any:
@@ -120,8 +136,9 @@ class Metrics:
     def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
         return self._get(Counter, name, doc, labels)  # type: ignore[no-any-return]
 
-    def histogram(self, name: str, doc: str, labels: Sequence[str] = (),
-                  buckets: Sequence[float] = LATENCY_BUCKETS) -> Histogram:
+    def histogram(
+        self, name: str, doc: str, labels: Sequence[str] = (), buckets: Sequence[float] = LATENCY_BUCKETS
+    ) -> Histogram:
         return self._get(Histogram, name, doc, labels, buckets=tuple(buckets))  # type: ignore[no-any-return]
 
     def gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
@@ -147,8 +164,9 @@ def tracing_enabled(env: Mapping[str, str]) -> bool:
     return bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
-def configure_tracing(env: Mapping[str, str] | None = None, *, service: str = "inescape",
-                      exporter: Any = None) -> Any:
+def configure_tracing(
+    env: Mapping[str, str] | None = None, *, service: str = "inescape", exporter: Any = None
+) -> Any:
     """Return a tracer (or None when tracing is off). ``exporter`` overrides the one named by
     ``OTEL_TRACES_EXPORTER`` (``otlp`` by default, or ``console``)."""
     env = os.environ if env is None else env

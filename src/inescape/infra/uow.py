@@ -57,11 +57,19 @@ class UnitOfWork:
             outgoing = [e for e in self._events if type(e).leaves_process]
             if outgoing:
                 now = self._clock.now()
-                await self.session.execute(insert(outbox), [
-                    {"id": e.id, "name": event_name(e), "payload": encode_event(e),
-                     "created_at": now, "attempts": 0}
-                    for e in outgoing
-                ])
+                await self.session.execute(
+                    insert(outbox),
+                    [
+                        {
+                            "id": e.id,
+                            "name": event_name(e),
+                            "payload": encode_event(e),
+                            "created_at": now,
+                            "attempts": 0,
+                        }
+                        for e in outgoing
+                    ],
+                )
             await self.session.commit()
         finally:
             await self.session.close()

@@ -17,6 +17,7 @@ from inescape.kernel.ids import new_id
 
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[1-9][0-9]*$")
 
+
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """Something that happened, published after the transaction that caused it commits.
 
@@ -45,8 +46,7 @@ def event_types() -> dict[str, type[Event]]:
         pending.extend(cls.__subclasses__())
         tag = cls.__struct_config__.tag
         if not isinstance(tag, str) or not EVENT_NAME.match(tag):
-            raise TypeError(
-                f"{cls.__qualname__} needs tag='<module>.<entity>.<past_verb>.v<N>', got {tag!r}")
+            raise TypeError(f"{cls.__qualname__} needs tag='<module>.<entity>.<past_verb>.v<N>', got {tag!r}")
         known = found.get(tag)
         if known is not None and known is not cls:
             raise TypeError(f"event name {tag} is used by {known.__qualname__} and {cls.__qualname__}")

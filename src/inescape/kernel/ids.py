@@ -14,7 +14,7 @@ def new_id() -> str:
     ms = (time.time_ns() // 1_000_000) & 0xFFFF_FFFF_FFFF
     rand = os.urandom(10).hex()  # 20 hex digits
     variant = "89ab"[int(rand[3], 16) & 0x3]
-    return (f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-7{rand[:3]}-{variant}{rand[4:7]}-{rand[7:19]}")
+    return f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-7{rand[:3]}-{variant}{rand[4:7]}-{rand[7:19]}"
 
 
 def is_id(text: str) -> bool:

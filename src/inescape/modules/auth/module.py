@@ -8,5 +8,5 @@ spec = ModuleSpec(
     name="auth",
     title="Gateway: accounts, tokens, RBAC, rate limits, audit query API",
     port=8000,
-    needs=('database', 'cache', 'documents'),
+    needs=("database", "cache", "documents"),
 )

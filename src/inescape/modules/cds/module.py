@@ -8,5 +8,5 @@ spec = ModuleSpec(
     name="cds",
     title="Clinical decision support",
     port=8004,
-    needs=('database', 'cache'),
+    needs=("database", "cache"),
 )

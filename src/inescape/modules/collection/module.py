@@ -8,5 +8,5 @@ spec = ModuleSpec(
     name="collection",
     title="Collection from real sources",
     port=8002,
-    needs=('database', 'documents', 'storage', 'queue'),
+    needs=("database", "documents", "storage", "queue"),
 )

@@ -8,5 +8,5 @@ spec = ModuleSpec(
     name="generation",
     title="Synthetic cohort generation",
     port=8001,
-    needs=('database', 'storage', 'queue'),
+    needs=("database", "storage", "queue"),
 )

@@ -8,5 +8,5 @@ spec = ModuleSpec(
     name="patients",
     title="Clinical core: the esophageal cancer record",
     port=8000,
-    needs=('database', 'cache'),
+    needs=("database", "cache"),
 )

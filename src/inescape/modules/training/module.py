@@ -8,5 +8,5 @@ spec = ModuleSpec(
     name="training",
     title="Survival and risk model training",
     port=8003,
-    needs=('database', 'documents', 'storage', 'queue'),
+    needs=("database", "documents", "storage", "queue"),
 )
