@@ -74,6 +74,7 @@ def build_services(settings: Settings) -> Services:
         clock=clock,
         data_dir=data,
         requeue_stale_after=timedelta(seconds=max(settings.jobs.lease_seconds * 10, 60)),
+        job_max_attempts=settings.jobs.max_attempts,
     )
 
 

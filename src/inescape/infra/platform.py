@@ -32,6 +32,7 @@ class Services:
     clock: Clock
     data_dir: Path
     requeue_stale_after: timedelta = timedelta(minutes=5)
+    job_max_attempts: int = 3
     module_settings: Mapping[str, Any] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
@@ -46,7 +47,7 @@ class Services:
         queue: str,
         params: Mapping[str, Any],
         owner: str | None = None,
-        max_attempts: int = 3,
+        max_attempts: int | None = None,
     ) -> JobView:
         """Write the job row in ``uow``; hand its id to the queue only after commit."""
         job = await self.jobs.create(
@@ -56,7 +57,7 @@ class Services:
             queue=queue,
             params=params,
             owner=owner,
-            max_attempts=max_attempts,
+            max_attempts=max_attempts or self.job_max_attempts,
         )
         uow.after_commit(lambda: self.enqueue(queue, job.id))
         return job
