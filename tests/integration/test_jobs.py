@@ -181,3 +181,22 @@ async def test_unfinished_jobs_are_listed_for_requeue_at_startup(services):
     pending = await services.jobs.to_requeue(startup=True, stale_after=timedelta(minutes=5))
 
     assert pending == [("demo", queued.id)]
+
+
+async def test_a_live_worker_takes_over_jobs_whose_worker_died_or_were_never_queued(services):
+    async with services.uow() as uow:
+        orphan = await services.jobs.create(uow.session, module="demo", kind="k", queue="demo", params={})
+        never_sent = await services.jobs.create(uow.session, module="demo", kind="k", queue="demo", params={})
+        healthy = await services.jobs.create(uow.session, module="demo", kind="k", queue="demo", params={})
+    now = services.clock.now()
+    async with services.db.sessions() as s, s.begin():
+        await s.execute(
+            update(jobs_table)
+            .where(jobs_table.c.id == orphan.id)
+            .values(status="running", lease_token="dead", lease_until=now - timedelta(seconds=5))
+        )
+        await s.execute(update(jobs_table).where(jobs_table.c.id == healthy.id).values(enqueued_at=now))
+
+    pending = await services.jobs.to_requeue(startup=False, stale_after=timedelta(minutes=5))
+
+    assert sorted(pending) == sorted([("demo", orphan.id), ("demo", never_sent.id)])
