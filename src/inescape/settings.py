@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import msgspec
 
@@ -173,6 +173,16 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError(
             "INESCAPE_JOBS_LEASE_SECONDS", "lease must be positive and worker threads at least 1"
         )
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def read_settings(cls: type[S], prefix: str, env: Mapping[str, str] | None = None) -> S:
+    """A module's own settings Struct from ``<prefix><FIELD>`` variables (e.g. the auth
+    module's ``AuthSettings`` from ``INESCAPE_AUTH_*``), with the same one-line errors."""
+    env = os.environ if env is None else env
+    return msgspec.convert(_read(cls, env, prefix), cls, strict=False)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
