@@ -37,3 +37,4 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: each prints ratios against a baseline measured in the same run."""
     session.run(sys.executable, "benchmarks/bench_http.py", *session.posargs)
+    session.run(sys.executable, "benchmarks/bench_auth.py")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import functools
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,7 +16,15 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from inescape import __version__
 from inescape.infra.http import EXCEPTION_HANDLERS, RequestObservability
 from inescape.infra.job_routes import job_router
+from inescape.infra.ratelimit import (
+    RateLimitConfig,
+    RateLimitMiddleware,
+    bearer_identity,
+    parse_rate_limits,
+    rate_limiter_for,
+)
 from inescape.infra.telemetry import configure_tracing, install_request_id_on_records
+from inescape.infra.web_security import SecurityHeaders, cors_config
 from inescape.kernel.health import ComponentHealth
 from inescape.kernel.modules import ModuleSpec
 from inescape.runtime import Runtime
@@ -43,13 +52,20 @@ class DetailedHealth(msgspec.Struct, frozen=True, kw_only=True):
     modules: list[ModuleHealth]
 
 
-@get("/health", tags=["system"], summary="Liveness: the process answers", sync_to_thread=False)
+@get(
+    "/health",
+    tags=["system"],
+    opt={"permission": "public"},
+    summary="Liveness: the process answers",
+    sync_to_thread=False,
+)
 def health() -> Liveness:
     return Liveness(status="ok", version=__version__)
 
 
 @get(
     "/health/detailed",
+    opt={"permission": "public"},
     tags=["system"],
     summary="Each backend and module, with latency",
     description="503 when a required backend is down.",
@@ -67,6 +83,7 @@ async def health_detailed(state: State) -> Response[DetailedHealth]:
 
 @get(
     "/metrics",
+    opt={"permission": "public"},
     tags=["system"],
     summary="Prometheus metrics",
     media_type=MediaType.TEXT,
@@ -75,6 +92,19 @@ async def health_detailed(state: State) -> Response[DetailedHealth]:
 async def metrics(state: State) -> Response[bytes]:
     runtime: Runtime = state.runtime
     return Response(runtime.services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def _token_subject(runtime: Runtime) -> Callable[[str], str | None]:
+    """Whose quota a request spends: the subject of a token the gateway verifies. Verified
+    subjects are remembered (a token's subject never changes), so the limiter does not pay
+    for a second signature check per request; expiry and revocation stay the gateway's."""
+
+    @functools.lru_cache(maxsize=8192)
+    def subject(token: str) -> str | None:
+        gateway = runtime.services.extensions.get("auth")
+        return None if gateway is None else str(gateway.signer.verify(token)["sub"])
+
+    return subject
 
 
 def create_app(
@@ -103,6 +133,8 @@ def create_app(
             await runtime.stop()
 
     handlers: list[Any] = [health, health_detailed, metrics]
+    middleware = [m for spec in runtime.specs for m in spec.middleware]
+    guards = [g for spec in runtime.specs for g in spec.guards]
     for spec in runtime.specs:
         handlers.extend(spec.route_handlers)
         handlers.append(job_router(spec.name))
@@ -111,6 +143,14 @@ def create_app(
         lifespan=[lifespan],
         state=State({"runtime": runtime, "services": runtime.services, "settings": settings}),
         exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=cors_config(
+            settings.server.cors_origins,
+            methods=settings.server.cors_methods,
+            headers=settings.server.cors_headers,
+            allow_credentials=settings.server.cors_allow_credentials,
+        ),
+        middleware=middleware,
+        guards=guards,
         openapi_config=OpenAPIConfig(
             title="INEsCape",
             version=__version__,
@@ -121,6 +161,13 @@ def create_app(
         ),
         debug=False,
         logging_config=None,
+    )
+    app.asgi_handler = SecurityHeaders(app.asgi_handler, hsts=settings.server.hsts)
+    app.asgi_handler = RateLimitMiddleware(
+        app.asgi_handler,
+        rate_limiter_for(runtime.services.cache),
+        RateLimitConfig(parse_rate_limits(settings.rate_limits)),
+        identity=bearer_identity(_token_subject(runtime)),
     )
     app.asgi_handler = RequestObservability(
         app.asgi_handler, runtime.services.metrics, configure_tracing(), access_log=settings.log.access

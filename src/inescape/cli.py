@@ -79,18 +79,31 @@ def main() -> None:
 )
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000, or the module's).")
+@click.option("--ssl-certfile", default=None, help="PEM certificate: serve HTTPS (TLS 1.3 only).")
+@click.option("--ssl-keyfile", default=None, help="PEM private key of that certificate.")
 @_one_line_errors
-def serve(module: str | None, host: str | None, port: int | None) -> None:
-    """Serve the platform (every enabled module) over HTTP."""
+def serve(
+    module: str | None,
+    host: str | None,
+    port: int | None,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+) -> None:
+    """Serve the platform (every enabled module) over HTTP, or HTTPS with a certificate."""
     import uvicorn
 
     from inescape.app import create_app
     from inescape.modules_loader import load_specs
 
-    settings = _settings(server__host=host)
-    modules = [module] if module else settings.modules
+    settings = _settings(
+        server__host=host, server__ssl_certfile=ssl_certfile, server__ssl_keyfile=ssl_keyfile
+    )
+    tls = _tls_options(settings)
+    # A module served alone still authenticates and authorises every request itself: the
+    # gateway's middleware and guard come with it (its own routes too, until split mode).
+    modules = (["auth", module] if module != "auth" else ["auth"]) if module else settings.modules
     specs = load_specs(modules, [] if module else settings.plugins)
-    port = port or settings.server.port or (specs[0].port if module else 8000)
+    port = port or settings.server.port or (specs[-1].port if module else 8000)
     if settings.embedded:
         click.echo(
             f"inescape: embedded defaults, data in {settings.data_path} "
@@ -101,13 +114,54 @@ def serve(module: str | None, host: str | None, port: int | None) -> None:
     asyncio.run(_preflight(settings, modules))
     app = create_app(settings, specs)
     click.echo(
-        f"inescape: serving {', '.join(modules)} on http://{settings.server.host}:{port} "
-        f"(API docs at /schema)",
+        f"inescape: serving {', '.join(modules)} on {'https' if tls else 'http'}://"
+        f"{settings.server.host}:{port} (API docs at /schema)",
         err=True,
     )
     uvicorn.run(
-        app, host=settings.server.host, port=port, log_config=None, proxy_headers=True, server_header=False
+        app,
+        host=settings.server.host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+        **tls,
     )
+
+
+def _tls_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's TLS arguments, after checking that the certificate and key load: a bad pair
+    is one line here rather than a traceback from inside the server. TLS 1.3 is the floor."""
+    import ssl
+
+    from inescape.infra.web_security import tls13_only
+    from inescape.settings import check_server_settings
+
+    server = settings.server
+    check_server_settings(server)  # again: the options may have changed it
+    if not (server.ssl_certfile and server.ssl_keyfile):
+        return {}
+    password = server.ssl_keyfile_password
+    try:
+        # an empty password rather than None: OpenSSL would otherwise prompt on the terminal
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
+            server.ssl_certfile, server.ssl_keyfile, password or (lambda: "")
+        )
+    except ssl.SSLError as exc:
+        problem = (
+            "the key does not match the certificate"
+            if exc.reason == "KEY_VALUES_MISMATCH"
+            else "not PEM files, or the key needs INESCAPE_SERVER_SSL_KEYFILE_PASSWORD"
+        )
+        raise ConfigurationError(
+            "INESCAPE_SERVER_SSL_CERTFILE", f"cannot load the certificate and key: {problem}"
+        ) from None
+    return {
+        "ssl_certfile": server.ssl_certfile,
+        "ssl_keyfile": server.ssl_keyfile,
+        "ssl_keyfile_password": password,
+        "ssl_context_factory": tls13_only,
+    }
 
 
 @main.command()
@@ -146,3 +200,128 @@ def migrate(revision: str) -> None:
             "INESCAPE_DATABASE_URL", f"cannot migrate: {str(exc.orig).strip().splitlines()[0]}"
         ) from None
     click.echo(f"inescape: database at revision {migrations.current(settings.database_url)}")
+
+
+async def _with_runtime(settings: Settings, action: Callable[[Any], Any]) -> Any:
+    """Start the platform without serving (migrating an embedded database), run ``action``
+    with its services, stop."""
+    from inescape.runtime import Runtime
+
+    runtime = Runtime(settings)
+    await runtime.start(worker=False)
+    try:
+        return await action(runtime.services)
+    finally:
+        await runtime.stop()
+
+
+@main.command("create-user")
+@click.argument("username")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(("admin", "clinician", "researcher", "data_steward", "auditor")),
+    help="A role (repeatable).",
+)
+@click.option("--display-name", default=None, help="Full name (default: the username).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_one_line_errors
+def create_user(
+    username: str, roles: tuple[str, ...], display_name: str | None, password_stdin: bool
+) -> None:
+    """Create a user account (the first administrator, or any user from a script)."""
+    from inescape.kernel.errors import DomainError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
+
+    async def create(services: Any) -> Any:
+        gateway = services.extensions["auth"]
+        async with services.uow() as uow:
+            user = await gateway.accounts.create(
+                uow.session,
+                username=username,
+                roles=list(roles),
+                display_name=display_name or username,
+                password=password,
+            )
+        await gateway.audit.record(
+            action="users.create",
+            outcome="success",
+            user="cli",
+            resource_type="user",
+            resource_id=user.id,
+            detail=f"{user.username} with roles {','.join(user.roles)}",
+        )
+        return user
+
+    try:
+        user = asyncio.run(_with_runtime(settings, create))
+    except DomainError as exc:
+        click.echo(f"inescape: {exc.detail}", err=True)
+        sys.exit(1)
+    click.echo(f"inescape: created {user.username} ({', '.join(user.roles)}), id {user.id}")
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+@_one_line_errors
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 naming the first deleted, altered or reordered event."""
+
+    async def verify(services: Any) -> Any:
+        return await services.extensions["auth"].audit.verify()
+
+    report = asyncio.run(_with_runtime(_settings(), verify))
+    if report.ok:
+        click.echo(f"inescape: audit chain intact: {report.checked} events, head {report.head_hash[:16]}")
+        return
+    for problem in report.problems:
+        click.echo(f"inescape: audit chain broken: {problem}", err=True)
+    sys.exit(1)
+
+
+@main.command("rotate-keys")
+@click.option("--batch-size", default=500, show_default=True, help="Rows per transaction.")
+@click.option("--objects/--no-objects", default=True, help="Also rewrite embedded object files.")
+@_one_line_errors
+def rotate_keys(batch_size: int, objects: bool) -> None:
+    """Re-encrypt identifying fields (and embedded objects) under the active key, in short
+    batches: safe while the platform serves, and resumable if stopped."""
+    from inescape.infra.crypto import encrypted_tables, field_cipher, rotate
+    from inescape.infra.db import metadata
+    from inescape.infra.encrypted_storage import EncryptedObjectStore
+    from inescape.modules_loader import import_all_models
+
+    import_all_models()
+
+    async def run(services: Any) -> int:
+        failed = 0
+        for table in encrypted_tables(metadata):
+            report = await rotate(
+                services.db.engine,
+                field_cipher(),
+                table,
+                batch_size=batch_size,
+                progress=lambda r: click.echo(f"{r.table}: {r.rotated} so far", err=True),
+            )
+            click.echo(
+                f"{report.table}: {report.rotated} re-encrypted, {report.failed} unreadable, "
+                f"{report.changed} changed meanwhile, {report.batches} batches"
+            )
+            failed += report.failed
+        if objects and isinstance(services.storage, EncryptedObjectStore):
+            click.echo(f"objects: {await services.storage.rotate()} rewritten")
+        return failed
+
+    if asyncio.run(_with_runtime(_settings(), run)):
+        sys.exit(1)

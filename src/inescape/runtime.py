@@ -15,8 +15,10 @@ from typing import Any
 from inescape import migrate
 from inescape.infra.bus import InProcessBus
 from inescape.infra.cache import MemoryCache, RedisCache
+from inescape.infra.crypto import FieldCipher, load_keyring, set_field_cipher
 from inescape.infra.db import Database
 from inescape.infra.documents import MongoDocumentStore, SqlDocumentStore
+from inescape.infra.encrypted_storage import EncryptedObjectStore
 from inescape.infra.health import describe, probe
 from inescape.infra.jobs import JobRunner, JobService
 from inescape.infra.platform import Services
@@ -28,7 +30,7 @@ from inescape.kernel.errors import ConfigurationError, Unavailable
 from inescape.kernel.health import ComponentHealth
 from inescape.kernel.modules import ModuleSpec
 from inescape.modules_loader import import_all_models, load_specs
-from inescape.settings import Settings
+from inescape.settings import Settings, read_settings
 
 log = logging.getLogger("inescape")
 
@@ -52,15 +54,30 @@ def build_services(settings: Settings) -> Services:
         else SqlDocumentStore(db, clock=clock)
     )
     cache: Any = RedisCache(settings.redis.url) if settings.redis.url else MemoryCache()
-    queue = JobQueue.redis(settings.redis.url) if settings.redis.url else JobQueue.embedded()
+    queue = (
+        JobQueue.redis(settings.redis.url, namespace=settings.redis.queue_namespace)
+        if settings.redis.url
+        else JobQueue.embedded()
+    )
+    enc = settings.encryption
+    keyring = load_keyring(
+        keys=enc.keys,
+        key_file=enc.key_file,
+        hmac_key=enc.hmac_key,
+        active_id=enc.active_key_id,
+        generated_file=data / "keys" / "encryption.json" if settings.database.url is None else None,
+    )
+    set_field_cipher(FieldCipher(keyring))  # for EncryptedString columns (process-wide)
     storage: Any = (
         S3ObjectStore(
             endpoint_url=settings.s3.endpoint_url,
             region=settings.s3.region,
             bucket_prefix=settings.s3.bucket_prefix,
+            server_side_encryption=settings.s3.sse,
+            kms_key_id=settings.s3.sse_kms_key_id,
         )
         if settings.s3_enabled
-        else LocalObjectStore(data / "objects")
+        else EncryptedObjectStore(LocalObjectStore(data / "objects"), keyring)
     )
     return Services(
         db=db,
@@ -85,6 +102,11 @@ class Runtime:
         self.settings = settings
         self.specs = list(specs) if specs is not None else load_specs(settings.modules, settings.plugins)
         self.services = build_services(settings)
+        self.services.module_settings = {
+            spec.name: read_settings(spec.settings, f"INESCAPE_{spec.name.upper()}_")
+            for spec in self.specs
+            if spec.settings is not None
+        }
         self.loop: asyncio.AbstractEventLoop | None = None
         self.runner = JobRunner(
             self.services.jobs,

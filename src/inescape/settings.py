@@ -34,6 +34,7 @@ class MongodbSettings(msgspec.Struct, kw_only=True):
 
 class RedisSettings(msgspec.Struct, kw_only=True):
     url: str | None = None  # redis://host:6379/0; default: in-process cache and queue
+    queue_namespace: str = "inescape"  # dramatiq's key prefix: installs sharing a Redis differ
 
 
 class S3Settings(msgspec.Struct, kw_only=True):
@@ -41,11 +42,37 @@ class S3Settings(msgspec.Struct, kw_only=True):
     endpoint_url: str | None = None  # an S3-compatible server (MinIO); setting it enables S3
     region: str = "us-east-1"
     bucket_prefix: str = ""  # buckets are <prefix>images, <prefix>models, <prefix>datasets
+    sse: str = "AES256"  # server-side encryption asked for on every object: AES256, aws:kms, none
+    sse_kms_key_id: str | None = None
+
+
+CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_HTTP_METHODS = frozenset((*CORS_METHODS, "HEAD", "OPTIONS"))
+
+
+class EncryptionSettings(msgspec.Struct, kw_only=True):
+    # Keys for identifying fields and embedded object files. With none set, the embedded
+    # default creates <data dir>/keys/encryption.json (mode 0600); with PostgreSQL they are
+    # required, since every replica must share them. Never commit them.
+    keys: str | None = None  # "kid:base64,kid:base64", the first is active
+    key_file: str | None = None  # JSON: {"active", "keys": {kid: base64}, "hmac_key"}
+    hmac_key: str | None = None  # base64, >= 32 bytes: blind indexes for exact lookup (MRN)
+    active_key_id: str | None = None
 
 
 class ServerSettings(msgspec.Struct, kw_only=True):
     host: str = "127.0.0.1"
     port: int | None = None  # default: 8000, or the module's own port with --module
+    ssl_certfile: str | None = None  # PEM certificate (chain); with ssl_keyfile, serve HTTPS, TLS 1.3 only
+    ssl_keyfile: str | None = None
+    ssl_keyfile_password: str | None = None
+    cors_origins: list[str] = msgspec.field(default_factory=list)  # none: no cross-origin browser calls
+    cors_methods: list[str] = msgspec.field(default_factory=lambda: list(CORS_METHODS))
+    cors_headers: list[str] = msgspec.field(
+        default_factory=lambda: ["Authorization", "Content-Type", "X-Request-ID"]
+    )
+    cors_allow_credentials: bool = False
+    hsts: bool = True  # Strict-Transport-Security on responses to requests that came over TLS
 
 
 class JobsSettings(msgspec.Struct, kw_only=True):
@@ -65,12 +92,15 @@ class Settings(msgspec.Struct, kw_only=True):
     data_dir: str = "./inescape-data"
     modules: list[str] = msgspec.field(default_factory=lambda: list(MODULE_NAMES))
     plugins: list[str] = msgspec.field(default_factory=list)  # extra ModuleSpecs "pkg.mod:spec"
+    # group=limit/window[:user|:ip|:user_or_ip][:closed]; "" turns rate limiting off
+    rate_limits: str = "api=600/60,login=10/60,generation=30/60,default=1200/60"
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     mongodb: MongodbSettings = msgspec.field(default_factory=MongodbSettings)
     redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
     s3: S3Settings = msgspec.field(default_factory=S3Settings)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     jobs: JobsSettings = msgspec.field(default_factory=JobsSettings)
+    encryption: EncryptionSettings = msgspec.field(default_factory=EncryptionSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
     @property
@@ -159,6 +189,9 @@ def _check(settings: Settings) -> None:
     for key, url in urls.items():
         if url and not url.startswith(_SCHEMES[key]):
             raise ConfigurationError(key, f"expected a URL starting with {' or '.join(_SCHEMES[key])}")
+    from inescape.infra.ratelimit import parse_rate_limits
+
+    parse_rate_limits(settings.rate_limits)  # a bad rule stops start-up, naming the variable
     unknown = [m for m in settings.modules if m not in MODULE_NAMES]
     if unknown:
         raise ConfigurationError(
@@ -167,11 +200,34 @@ def _check(settings: Settings) -> None:
     for plugin in settings.plugins:
         if ":" not in plugin:
             raise ConfigurationError("INESCAPE_PLUGINS", f"{plugin!r} is not 'package.module:spec'")
-    if settings.server.port is not None and not 0 < settings.server.port < 65536:
-        raise ConfigurationError("INESCAPE_SERVER_PORT", "expected a port between 1 and 65535")
+    check_server_settings(settings.server)
     if settings.jobs.lease_seconds <= 0 or settings.jobs.worker_threads < 1:
         raise ConfigurationError(
             "INESCAPE_JOBS_LEASE_SECONDS", "lease must be positive and worker threads at least 1"
+        )
+
+
+def check_server_settings(server: ServerSettings) -> None:
+    """The server section alone, also after ``inescape serve`` options override it."""
+    if server.port is not None and not 0 < server.port < 65536:
+        raise ConfigurationError("INESCAPE_SERVER_PORT", "expected a port between 1 and 65535")
+    if bool(server.ssl_certfile) != bool(server.ssl_keyfile):
+        raise ConfigurationError(
+            "INESCAPE_SERVER_SSL_CERTFILE",
+            "set the certificate and its key (INESCAPE_SERVER_SSL_KEYFILE) together, or neither",
+        )
+    for key, path in (
+        ("INESCAPE_SERVER_SSL_CERTFILE", server.ssl_certfile),
+        ("INESCAPE_SERVER_SSL_KEYFILE", server.ssl_keyfile),
+    ):
+        if path and not Path(path).is_file():
+            raise ConfigurationError(key, f"no file at {path}")
+    unknown = [m for m in server.cors_methods if m.upper() not in _HTTP_METHODS]
+    if unknown:
+        raise ConfigurationError("INESCAPE_SERVER_CORS_METHODS", f"{unknown[0]!r} is not an HTTP method")
+    if server.cors_allow_credentials and "*" in server.cors_origins:
+        raise ConfigurationError(
+            "INESCAPE_SERVER_CORS_ORIGINS", "'*' cannot be combined with credentials; list the origins"
         )
 
 

@@ -10,6 +10,7 @@ from tests.support.backends import env_for
 @pytest.fixture
 def served_env(backend, servers, tmp_path):
     """INESCAPE_* variables for a served process on this backend, database migrated."""
+    from tests.support.auth import PASSWORD
     from tests.support.backends import _drop_pg_database
     from tests.support.processes import run_cli
 
@@ -19,6 +20,10 @@ def served_env(backend, servers, tmp_path):
     if backend == "real":
         result = run_cli("migrate", env=env)
         assert result.returncode == 0, result.stderr
+    made = run_cli(
+        "create-user", "admin", "--role", "admin", "--password-stdin", env=env, stdin=PASSWORD + "\n"
+    )
+    assert made.returncode == 0, made.stderr
     yield env
     if backend == "real":
         _drop_pg_database(env["INESCAPE_DATABASE_URL"])

@@ -18,6 +18,7 @@ from inescape.infra.tables import jobs as jobs_table
 from inescape.modules_loader import load_specs
 from inescape.settings import load_settings
 from tests.support import demo_plugin
+from tests.support.auth import bearer
 from tests.support.backends import env_for
 from tests.support.loop import OnLoop
 from tests.support.throwaway import Throwaway
@@ -62,6 +63,7 @@ async def test_a_stopped_backend_is_reported_and_recovers_without_restart(cut, s
     try:
         async with AsyncTestClient(app) as client:
             services = OnLoop(app.state.services, app.state.runtime.loop)
+            client.headers.update(await bearer(client, app, "admin", ["admin"]))
             job = await _failed_job(app)
             assert (await client.get("/health/detailed")).status_code == 200
 

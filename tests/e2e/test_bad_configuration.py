@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.backends import encryption_env
 from tests.support.processes import free_port, run_cli
 
 
@@ -13,7 +14,12 @@ def closed_port_url(scheme: str) -> str:
 
 CASES = [
     (
-        {"INESCAPE_DATABASE_URL": closed_port_url("postgresql") + "/db"},
+        {"INESCAPE_DATABASE_URL": "postgresql://x@127.0.0.1:5432/db"},
+        "INESCAPE_ENCRYPTION_KEYS",
+        "",  # production needs its keys supplied; the message says how
+    ),
+    (
+        {"INESCAPE_DATABASE_URL": closed_port_url("postgresql") + "/db", **encryption_env()},
         "INESCAPE_DATABASE_URL",
         "cannot reach the database",
     ),
@@ -55,7 +61,8 @@ def test_an_unmigrated_postgresql_database_says_to_run_migrate(tmp_path, servers
 
     url = _fresh_pg_database(servers.postgres, f"t_unmigrated_{free_port()}")
     try:
-        result = run_cli("serve", env={"INESCAPE_DATA_DIR": str(tmp_path), "INESCAPE_DATABASE_URL": url})
+        env = {"INESCAPE_DATA_DIR": str(tmp_path), "INESCAPE_DATABASE_URL": url, **encryption_env()}
+        result = run_cli("serve", env=env)
     finally:
         _drop_pg_database(url)
 

@@ -10,13 +10,24 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from inescape.migrate import sync_url
+from tests.support.auth import http_bearer
 from tests.support.processes import Served
 
 ROWS = 400
 
 
+_tokens: dict[str, dict[str, str]] = {}
+
+
+def admin(base: str) -> dict[str, str]:
+    """One login per server (tokens outlive a restart: the signing keys are in the data dir)."""
+    if base not in _tokens:
+        _tokens[base] = http_bearer(base, "admin")
+    return _tokens[base]
+
+
 def job_state(base: str, job_id: str) -> dict:
-    return httpx.get(f"{base}/api/v1/demo/jobs/{job_id}", timeout=5).json()
+    return httpx.get(f"{base}/api/v1/demo/jobs/{job_id}", timeout=5, headers=admin(base)).json()
 
 
 def wait(base: str, job_id: str, until, timeout: float = 60) -> dict:
@@ -52,6 +63,7 @@ def test_a_job_killed_mid_way_is_requeued_and_completes_exactly_once(served_env,
     try:
         job = httpx.post(
             f"{server.url}/api/v1/demo/write-rows",
+            headers=admin(server.url),
             timeout=10,
             json={"rows": ROWS, "chunk": 10, "delay_s": 0.05},
         ).json()

@@ -32,6 +32,17 @@ def real_servers() -> RealServers | None:
     return RealServers(*(env[k] for k in keys))
 
 
+def encryption_env() -> dict[str, str]:
+    """Fresh keys, as production passes them (the embedded default makes its own file)."""
+    import json
+
+    from inescape.infra.crypto import KeyRing
+
+    ring = json.loads(KeyRing.generate().to_json())
+    keys = ",".join(f"{kid}:{key}" for kid, key in ring["keys"].items())
+    return {"INESCAPE_ENCRYPTION_KEYS": keys, "INESCAPE_ENCRYPTION_HMAC_KEY": ring["hmac_key"]}
+
+
 def env_for(backend: str, servers: RealServers | None, data_dir: Path, tag: str) -> dict[str, str]:
     """The INESCAPE_* variables a test process (or a served subprocess) runs with."""
     env = {
@@ -44,11 +55,12 @@ def env_for(backend: str, servers: RealServers | None, data_dir: Path, tag: str)
         env |= {
             "INESCAPE_DATABASE_URL": _fresh_pg_database(servers.postgres, f"t_{tag}"),
             "INESCAPE_REDIS_URL": servers.redis,
+            "INESCAPE_REDIS_QUEUE_NAMESPACE": f"inescape-t-{tag}",
             "INESCAPE_MONGODB_URL": servers.mongodb,
             "INESCAPE_MONGODB_DATABASE": f"t_{tag}",
             "INESCAPE_S3_ENDPOINT_URL": servers.s3,
             "INESCAPE_S3_BUCKET_PREFIX": f"t-{tag}-",
-        }
+        } | encryption_env()
     return env
 
 

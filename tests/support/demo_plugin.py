@@ -63,7 +63,7 @@ async def write_rows(ctx: JobContext) -> dict[str, Any]:
     return {"rows": params.rows}
 
 
-@post("/api/v1/demo/write-rows", status_code=202)
+@post("/api/v1/demo/write-rows", status_code=202, opt={"permission": "demo.jobs.manage"})
 async def submit_write_rows(state: State, data: JSONBody[WriteRows]) -> JobView:
     services = state.services
     async with services.uow() as uow:
@@ -77,13 +77,13 @@ async def submit_write_rows(state: State, data: JSONBody[WriteRows]) -> JobView:
         )
 
 
-@get("/api/v1/demo/notes")
+@get("/api/v1/demo/notes", opt={"permission": "demo.jobs.read"})
 async def list_notes(state: State) -> list[dict[str, Any]]:
     """Needs the document store."""
     return await state.services.documents.find("demo_notes", {})
 
 
-@get("/api/v1/demo/objects/{key:path}")
+@get("/api/v1/demo/objects/{key:path}", opt={"permission": "demo.jobs.read"})
 async def read_object(state: State, key: FromPath[str]) -> bytes:
     """Needs object storage."""
     return await state.services.storage.get("datasets", key.lstrip("/"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -30,10 +31,13 @@ def command_env(extra: Mapping[str, str]) -> dict[str, str]:
     return env | dict(extra)
 
 
-def run_cli(*args: str, env: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: Mapping[str, str], timeout: float = 60, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "inescape", *args],
         env=command_env(env),
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -101,3 +105,19 @@ class Served:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+
+
+def wait_ready_tls(server: Served, context: ssl.SSLContext, timeout: float = 60) -> None:
+    """``Served.wait_ready`` for a server on HTTPS whose certificate ``context`` trusts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc is not None and server.proc.poll() is not None:
+            raise AssertionError(f"process exited {server.proc.returncode}:\n{server.log()}")
+        try:
+            url = f"https://127.0.0.1:{server.port}/health"
+            if httpx.get(url, timeout=1, verify=context).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"not ready over TLS after {timeout}s:\n{server.log()}")

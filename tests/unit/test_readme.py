@@ -18,3 +18,9 @@ def test_every_setting_is_in_the_readme_table():
 def test_the_readme_shows_the_install_serve_and_test_commands():
     assert "pip install -c constraints.txt -e . && .venv/bin/inescape serve" in README
     assert "pip install -c constraints.txt -e '.[dev,ml]' && .venv/bin/nox -s tests" in README
+
+
+def test_the_readme_shows_the_permission_table_as_the_code_has_it():
+    from inescape.modules.auth.rbac import matrix_markdown
+
+    assert matrix_markdown() in README

@@ -63,3 +63,39 @@ def test_every_setting_is_described_for_the_readme():
     assert rows["INESCAPE_DATA_DIR"] == "'./inescape-data'"
     assert "INESCAPE_REDIS_URL" in rows
     assert "INESCAPE_JOBS_LEASE_SECONDS" in rows
+
+
+def test_a_certificate_without_its_key_is_one_line_naming_the_certificate_variable(tmp_path):
+    certfile = tmp_path / "cert.pem"
+    certfile.write_text("-----BEGIN CERTIFICATE-----\n")
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings({"INESCAPE_DATA_DIR": str(tmp_path), "INESCAPE_SERVER_SSL_CERTFILE": str(certfile)})
+
+    assert raised.value.setting == "INESCAPE_SERVER_SSL_CERTFILE"
+    assert "INESCAPE_SERVER_SSL_KEYFILE" in raised.value.problem
+    assert "\n" not in str(raised.value)
+
+
+def test_a_missing_key_file_is_named(tmp_path):
+    certfile = tmp_path / "cert.pem"
+    certfile.write_text("-----BEGIN CERTIFICATE-----\n")
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(
+            {
+                "INESCAPE_SERVER_SSL_CERTFILE": str(certfile),
+                "INESCAPE_SERVER_SSL_KEYFILE": str(tmp_path / "absent.pem"),
+            }
+        )
+
+    assert raised.value.setting == "INESCAPE_SERVER_SSL_KEYFILE"
+    assert "\n" not in str(raised.value)
+
+
+def test_cors_is_off_and_hsts_on_by_default():
+    server = load_settings({}).server
+
+    assert server.cors_origins == []
+    assert server.cors_allow_credentials is False
+    assert server.hsts is True

@@ -13,6 +13,7 @@ from typing import Any, cast
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, PyMongoError
 from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from inescape.infra.db import Database
@@ -184,17 +185,15 @@ class SqlDocumentStore:
         body = copy.deepcopy(dict(doc))
         doc_id = str(body.pop("id", None) or new_id())
         now = self._clock.now()
-        async with self._db.sessions() as session, session.begin():
-            exists = await session.scalar(
-                select(func.count()).where(documents.c.collection == collection, documents.c.id == doc_id)
-            )
-            if exists:
-                raise Conflict("a document with this id exists already")
-            await session.execute(
-                insert(documents).values(
-                    collection=collection, id=doc_id, body=body, created_at=now, updated_at=now
+        try:
+            async with self._db.sessions() as session, session.begin():
+                await session.execute(
+                    insert(documents).values(
+                        collection=collection, id=doc_id, body=body, created_at=now, updated_at=now
+                    )
                 )
-            )
+        except IntegrityError:  # the primary key decides, also between processes
+            raise Conflict("a document with this id exists already") from None
         return doc_id
 
     async def get(self, collection: str, doc_id: str) -> Document | None:

@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from inescape.infra.ratelimit import TooManyAttempts
 from inescape.infra.telemetry import Metrics, request_id_var
 from inescape.kernel.errors import (
     Conflict,
@@ -36,6 +37,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (Unauthorized, 401),
     (Invalid, 422),
     (Unavailable, 503),
+    (TooManyAttempts, 429),
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -62,6 +64,8 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Respons
         headers["Retry-After"] = str(exc.retry_after or 5)
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after)
     return _response(body, status, headers)
 
 

@@ -26,7 +26,10 @@ def services_of(state: State) -> Services:
 def job_router(module: str) -> Router:
     """Routes bound to one module: a job of another module is 404 here."""
 
-    @get("/", summary=f"List {module} jobs", description="Newest first; page with `cursor`.")
+    read = {"permission": f"{module}.jobs.read"}  # the names the gateway's RBAC table uses
+    manage = {"permission": f"{module}.jobs.manage"}
+
+    @get("/", opt=read, summary=f"List {module} jobs", description="Newest first; page with `cursor`.")
     async def list_jobs(
         state: State,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
@@ -39,11 +42,11 @@ def job_router(module: str) -> Router:
         )
         return JobList(items=page.items, next_cursor=page.next_cursor)
 
-    @get("/{job_id:str}", summary=f"Read a {module} job")
+    @get("/{job_id:str}", opt=read, summary=f"Read a {module} job")
     async def read_job(state: State, job_id: FromPath[str]) -> JobView:
         return await services_of(state).jobs.get(job_id, module=module)
 
-    @post("/{job_id:str}/cancel", status_code=200, summary=f"Cancel a {module} job")
+    @post("/{job_id:str}/cancel", opt=manage, status_code=200, summary=f"Cancel a {module} job")
     async def cancel_job(state: State, job_id: FromPath[str]) -> JobView:
         services = services_of(state)
         async with services.uow() as uow:
@@ -51,6 +54,7 @@ def job_router(module: str) -> Router:
 
     @post(
         "/{job_id:str}/retry",
+        opt=manage,
         status_code=202,
         summary=f"Retry a failed {module} job",
         description="Needs the task queue: 503 while it is unreachable, and nothing changes.",

@@ -28,7 +28,7 @@ from inescape.infra.db import Database
 from inescape.infra.health import describe
 from inescape.infra.tables import jobs
 from inescape.kernel.bus import RetryPolicy
-from inescape.kernel.clock import Clock, SystemClock
+from inescape.kernel.clock import Clock, SystemClock, as_utc
 from inescape.kernel.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from inescape.kernel.ids import is_id, new_id
 from inescape.kernel.jobs import (
@@ -69,19 +69,11 @@ def view(row: Row[Any] | Any) -> JobView:
         result=row.result,
         owner=row.owner,
         cancel_requested=bool(row.cancel_requested),
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
-        started_at=_aware(row.started_at),
-        finished_at=_aware(row.finished_at),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        started_at=as_utc(row.started_at),
+        finished_at=as_utc(row.finished_at),
     )
-
-
-def _aware(value: datetime | None) -> Any:
-    from datetime import UTC
-
-    if value is not None and value.tzinfo is None:  # SQLite drops the zone; we store UTC
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +407,7 @@ class JobRunner:
         if row is None or JobStatus(row.status).finished:
             return
         if row.status == JobStatus.RUNNING and row.lease_until is not None:
-            wait = (_aware(row.lease_until) - now).total_seconds() + 0.5
+            wait = (as_utc(row.lease_until) - now).total_seconds() + 0.5
             await self.send(row.queue, job_id, max(wait, 0.5))
         elif row.status == JobStatus.QUEUED and row.cancel_requested:
             async with self.db.sessions() as s, s.begin():
@@ -425,7 +417,7 @@ class JobRunner:
                     .values(status=JobStatus.CANCELLED, finished_at=now, updated_at=now)
                 )
         elif row.status == JobStatus.QUEUED and row.run_after is not None:
-            await self.send(row.queue, job_id, max((_aware(row.run_after) - now).total_seconds(), 0.1))
+            await self.send(row.queue, job_id, max((as_utc(row.run_after) - now).total_seconds(), 0.1))
 
     async def _heartbeat(self, ctx: RunningJob) -> None:
         interval = max(self.lease.total_seconds() / 3, 0.2)

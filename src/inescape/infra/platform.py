@@ -34,6 +34,8 @@ class Services:
     requeue_stale_after: timedelta = timedelta(minutes=5)
     job_max_attempts: int = 3
     module_settings: Mapping[str, Any] = field(default_factory=dict)
+    # What a module builds at start-up for its edges (middleware, guards) to find, by name.
+    extensions: dict[str, Any] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.bus, self.clock)

@@ -16,12 +16,28 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from inescape.kernel.errors import Invalid, NotFound, Unavailable
+from inescape.kernel.errors import ConfigurationError, Invalid, NotFound, Unavailable
 
 BUCKETS = ("images", "models", "datasets")
 _KEY = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._\-/=+]{1,900}$")
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart minimum is 5 MiB; 8 MiB keeps memory bounded
+SSE_MODES = ("AES256", "aws:kms", "aws:kms:dsse")
 T = TypeVar("T")
+
+
+def sse_arguments(mode: str | None, kms_key_id: str | None = None) -> dict[str, str]:
+    """What ``put_object`` and ``create_multipart_upload`` send to ask for server-side
+    encryption: ``AES256`` (SSE-S3), ``aws:kms`` (SSE-KMS, optionally with a key id), or
+    none (``None``, ``""`` or ``"none"``, for S3-compatible servers without a KMS)."""
+    if mode is None or mode.strip().lower() in ("", "none"):
+        if kms_key_id:
+            raise ConfigurationError("INESCAPE_S3_SSE_KMS_KEY_ID", "needs INESCAPE_S3_SSE=aws:kms")
+        return {}
+    if mode not in SSE_MODES:
+        raise ConfigurationError("INESCAPE_S3_SSE", f"expected none or one of {', '.join(SSE_MODES)}")
+    if kms_key_id and not mode.startswith("aws:kms"):
+        raise ConfigurationError("INESCAPE_S3_SSE_KMS_KEY_ID", "only used with INESCAPE_S3_SSE=aws:kms")
+    return {"ServerSideEncryption": mode} | ({"SSEKMSKeyId": kms_key_id} if kms_key_id else {})
 
 
 def check_location(bucket: str, key: str) -> None:
@@ -32,6 +48,8 @@ def check_location(bucket: str, key: str) -> None:
 
 
 class S3ObjectStore:
+    """Objects are written asking for server-side encryption (``AES256`` unless told otherwise)."""
+
     backend = "s3"
 
     def __init__(
@@ -42,7 +60,10 @@ class S3ObjectStore:
         bucket_prefix: str = "",
         access_key: str | None = None,
         secret_key: str | None = None,
+        server_side_encryption: str | None = "AES256",
+        kms_key_id: str | None = None,
     ) -> None:
+        self._sse = sse_arguments(server_side_encryption, kms_key_id)
         self._client = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
@@ -92,6 +113,7 @@ class S3ObjectStore:
             Key=key,
             Body=data,
             ContentType=content_type,
+            **self._sse,
         )
 
     async def put_stream(
@@ -106,7 +128,11 @@ class S3ObjectStore:
         check_location(bucket, key)
         name = self.bucket_name(bucket)
         upload = await self._call(
-            self._client.create_multipart_upload, Bucket=name, Key=key, ContentType=content_type
+            self._client.create_multipart_upload,
+            Bucket=name,
+            Key=key,
+            ContentType=content_type,
+            **self._sse,
         )
         upload_id, buffer, total = upload["UploadId"], bytearray(), 0
         parts: list[dict[str, Any]] = []

@@ -34,6 +34,9 @@ class ModuleSpec:
     on_startup: Sequence[Callable[[Any], Awaitable[None]]] = ()
     queue: str | None = None
     needs: tuple[str, ...] = ("database",)
+    middleware: Sequence[Any] = ()  # Litestar middleware applied to every route of the app
+    guards: Sequence[Any] = ()  # Litestar guards applied to every route of the app
+    settings: type | None = None  # a msgspec Struct read from INESCAPE_<NAME>_* by the root
 
     @property
     def queue_name(self) -> str:

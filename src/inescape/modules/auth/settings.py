@@ -1,0 +1,27 @@
+"""Settings of the gateway (``INESCAPE_AUTH_*``)."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class AuthSettings(msgspec.Struct, kw_only=True):
+    issuer: str = "inescape"
+    audience: str = "inescape-api"
+    access_ttl_s: int = 900  # 15 minutes
+    refresh_ttl_s: int = 14 * 24 * 3600
+    signing_key_file: str | None = None  # JWK set with private keys; default <data dir>/keys/
+    # A hospital's OpenID Connect provider whose tokens are accepted too.
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_audience: str | None = None
+    oidc_roles_claim: str = "roles"
+    oidc_role_map: list[str] = msgspec.field(default_factory=list)  # "Oncologist=clinician"
+    # Login brute-force protection (see LoginThrottle): free tries per account and IP, the
+    # back-off cap, failures per IP across accounts, and the bounded slow-down of an account
+    # attacked from many IPs (its owner never waits longer than this after a failure).
+    login_free_failures: int = 5
+    login_backoff_max_s: float = 900.0
+    login_ip_max_failures: int = 50
+    login_account_max_failures: int = 20
+    login_account_delay_s: float = 30.0

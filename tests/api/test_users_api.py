@@ -1,0 +1,101 @@
+"""The admin API for users: create, list, change roles, deactivate; bad input writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.auth import PASSWORD, bearer, on_app_loop
+
+
+async def users_named(client) -> list[str]:
+    return [u["username"] for u in (await client.get("/api/v1/users")).json()["items"]]
+
+
+async def test_an_admin_creates_lists_and_changes_the_roles_of_a_user(client):
+    created = await client.post(
+        "/api/v1/users",
+        json={
+            "username": "dr.ahmadi",
+            "display_name": "Dr Ahmadi",
+            "roles": ["clinician"],
+            "password": PASSWORD,
+        },
+    )
+    assert created.status_code == 201, created.text
+    user = created.json()
+    assert "password" not in user
+    assert "password_hash" not in user
+
+    changed = await client.patch(f"/api/v1/users/{user['id']}", json={"roles": ["clinician", "researcher"]})
+
+    assert changed.json()["roles"] == ["clinician", "researcher"]
+    assert "dr.ahmadi" in await users_named(client)
+    events = await on_app_loop(
+        client.app,
+        client.app.state.services.extensions["auth"].audit.query(
+            filters={"action": "users.roles_changed"}, before_seq=None, limit=10
+        ),
+    )
+    assert events[0].resource_id == user["id"]
+    assert events[0].user == "admin"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"username": "x", "display_name": "X", "roles": ["clinician"], "password": PASSWORD}, 400),
+        ({"username": "valid.name", "display_name": "V", "roles": ["surgeon"], "password": PASSWORD}, 400),
+        ({"username": "valid.name", "display_name": "V", "roles": [], "password": PASSWORD}, 400),
+        ({"username": "valid.name", "display_name": "V", "roles": ["clinician"], "password": "short"}, 422),
+        (
+            {
+                "username": "valid.name",
+                "display_name": "V",
+                "roles": ["clinician"],
+                "password": "valid.name-and-more",
+            },
+            422,
+        ),
+        (
+            {
+                "username": "valid.name",
+                "display_name": "V",
+                "roles": ["clinician"],
+                "password": PASSWORD,
+                "is_superuser": True,
+            },
+            400,
+        ),
+    ],
+)
+async def test_a_bad_user_is_refused_with_the_reason_and_nothing_is_written(client, body, status):
+    before = await users_named(client)
+
+    response = await client.post("/api/v1/users", json=body)
+
+    assert response.status_code == status, response.text
+    assert response.json()["status_code"] == status
+    assert await users_named(client) == before
+
+
+async def test_a_taken_username_is_a_conflict(client):
+    body = {"username": "twin", "display_name": "T", "roles": ["auditor"], "password": PASSWORD}
+    assert (await client.post("/api/v1/users", json=body)).status_code == 201
+
+    response = await client.post("/api/v1/users", json=body)
+
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("role", ["clinician", "researcher", "data_steward", "auditor"])
+async def test_only_an_admin_manages_users(client, role):
+    headers = await bearer(client, client.app, f"probe.{role}", [role])
+
+    response = await client.post(
+        "/api/v1/users",
+        headers=headers,
+        json={"username": "sneaky", "display_name": "S", "roles": ["admin"], "password": PASSWORD},
+    )
+
+    assert response.status_code == 403
+    assert "sneaky" not in await users_named(client)
