@@ -174,3 +174,18 @@ async def test_a_deactivated_user_can_no_longer_log_in_or_refresh(client):
     assert relogin.status_code == 401
     assert "deactivated" in relogin.json()["detail"]
     assert refresh.status_code == 401
+
+
+async def test_repeated_wrong_passwords_back_off_with_429_and_retry_after(anon):
+    await make_user(anon.app, "target", ["clinician"])
+    wrong = {"username": "target", "password": "not the password"}
+
+    statuses = [(await anon.post("/api/v1/auth/token", json=wrong)).status_code for _ in range(5)]
+    throttled = await anon.post("/api/v1/auth/token", json=wrong)
+    right_but_early = await anon.post("/api/v1/auth/token", json={"username": "target", "password": PASSWORD})
+
+    assert statuses == [401] * 5
+    assert throttled.status_code == 429
+    assert int(throttled.headers["retry-after"]) >= 1
+    assert throttled.json()["status_code"] == 429
+    assert right_but_early.status_code == 429  # even the right password waits out the back-off

@@ -1,0 +1,88 @@
+"""The operator's commands: create users from a prompt or a script, and verify the audit
+chain, which fails loudly once someone edits the stored events."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tests.support.auth import PASSWORD
+from tests.support.processes import run_cli
+
+
+def env(tmp_path) -> dict[str, str]:
+    return {"INESCAPE_DATA_DIR": str(tmp_path / "data"), "INESCAPE_LOG_LEVEL": "WARNING"}
+
+
+def test_create_user_reads_the_password_from_stdin_and_refuses_duplicates(tmp_path):
+    first = run_cli(
+        "create-user",
+        "dr.karimi",
+        "--role",
+        "clinician",
+        "--role",
+        "researcher",
+        "--password-stdin",
+        env=env(tmp_path),
+        stdin=PASSWORD + "\n",
+    )
+    again = run_cli(
+        "create-user",
+        "dr.karimi",
+        "--role",
+        "admin",
+        "--password-stdin",
+        env=env(tmp_path),
+        stdin=PASSWORD + "\n",
+    )
+
+    assert first.returncode == 0, first.stderr
+    assert "created dr.karimi (clinician, researcher)" in first.stdout
+    assert again.returncode == 1
+    assert "taken" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_create_user_refuses_a_weak_password_and_says_why(tmp_path):
+    result = run_cli(
+        "create-user", "nurse", "--role", "clinician", "--password-stdin", env=env(tmp_path), stdin="short\n"
+    )
+
+    assert result.returncode == 1
+    assert "at least 12 characters" in result.stderr
+
+
+def test_create_user_asks_twice_at_the_prompt(tmp_path):
+    result = run_cli(
+        "create-user", "auditor1", "--role", "auditor", env=env(tmp_path), stdin=f"{PASSWORD}\n{PASSWORD}\n"
+    )
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_audit_verify_passes_then_names_the_event_someone_altered(tmp_path):
+    for name in ("a.user", "b.user", "c.user"):
+        made = run_cli(
+            "create-user",
+            name,
+            "--role",
+            "auditor",
+            "--password-stdin",
+            env=env(tmp_path),
+            stdin=PASSWORD + "\n",
+        )
+        assert made.returncode == 0, made.stderr
+    intact = run_cli("audit", "verify", env=env(tmp_path))
+
+    db = sqlite3.connect(tmp_path / "data" / "inescape.db")
+    db.execute(
+        "UPDATE documents SET body = json_set(body, '$.detail', 'nothing happened') "
+        "WHERE collection = 'audit_logs' AND id = '000000000002'"
+    )
+    db.commit()
+    db.close()
+    broken = run_cli("audit", "verify", env=env(tmp_path))
+
+    assert intact.returncode == 0, intact.stderr
+    assert "intact: 3 events" in intact.stdout
+    assert broken.returncode == 1
+    assert "event 2 was altered" in broken.stderr
