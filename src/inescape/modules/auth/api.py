@@ -7,11 +7,22 @@ data access with ``audit_of(services).record(...)``, which fails closed (``Unava
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import msgspec
 
 from inescape.kernel.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from inescape.modules.auth.deid import (
+    AGE_OVER_89,
+    DEFAULT_POLICY,
+    RESTRICTED_ZIP3,
+    DateMode,
+    DeidentificationInvalid,
+    Deidentifier,
+    DeidPolicy,
+    IdentifierKind,
+)
 
 MODULE = "auth"
 ROLES = ("admin", "clinician", "researcher", "data_steward", "auditor")
@@ -75,21 +86,48 @@ def principal_of(connection: Any) -> Principal | None:
     return user if isinstance(user, Principal) else None
 
 
+def deidentifier_of(services: Any) -> Deidentifier:
+    """The one de-identifier of this install (its secret derives from the encryption HMAC key,
+    so every replica and every export gives a patient the same research id and date shift)."""
+    deidentifier: Deidentifier = services.extensions["auth"].deidentifier
+    return deidentifier
+
+
+def for_viewer(
+    principal: Principal | None, deidentifier: Deidentifier, record: Mapping[str, Any], *, patient_id: str
+) -> dict[str, Any]:
+    """What ``principal`` may see of a patient record: researchers only ever get it
+    de-identified (HIPAA Safe Harbor); other permitted roles get it whole."""
+    if principal is None or principal.is_researcher_only:
+        return deidentifier.deidentify(record, patient_id=patient_id)
+    return dict(record)
+
+
 def audit_of(services: Any) -> AuditPort:
     audit: AuditPort = services.extensions["auth"].audit
     return audit
 
 
 __all__ = [
+    "AGE_OVER_89",
+    "DEFAULT_POLICY",
     "MODULE",
+    "RESTRICTED_ZIP3",
     "ROLES",
     "AuditPort",
     "BadCredentials",
+    "DateMode",
+    "DeidPolicy",
+    "DeidentificationInvalid",
+    "Deidentifier",
+    "IdentifierKind",
     "NotAllowed",
     "Principal",
     "UserNotFound",
     "UsernameTaken",
     "WeakPassword",
     "audit_of",
+    "deidentifier_of",
+    "for_viewer",
     "principal_of",
 ]

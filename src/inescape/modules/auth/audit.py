@@ -122,7 +122,7 @@ class AuditTrail:
                 except Exception:
                     self._head = None  # unknown outcome: read the head again next time
                     raise
-                self._head = (seq + 1, doc["hash"])
+                self._head = (seq + 1, str(doc["hash"]))
                 return msgspec.convert(doc, AuditEvent)
         raise Unavailable("The audit log is too busy to append to; try again.", backend="audit")
 

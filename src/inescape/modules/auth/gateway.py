@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inescape.infra.crypto import field_cipher
 from inescape.infra.oidc import OidcVerifier, map_roles, unverified_claims
 from inescape.infra.ratelimit import LoginPolicy, LoginThrottle, rate_limiter_for
 from inescape.infra.tokens import TokenSigner, load_or_create_key_file
 from inescape.modules.auth.api import ROLES, Principal
 from inescape.modules.auth.audit import AuditTrail
+from inescape.modules.auth.deid import Deidentifier
 from inescape.modules.auth.service import Accounts, Sessions
 from inescape.modules.auth.settings import AuthSettings
 
@@ -22,6 +24,7 @@ class Gateway:
     accounts: Accounts
     sessions: Sessions
     audit: AuditTrail
+    deidentifier: Deidentifier | None = None
     throttle: LoginThrottle | None = None
     oidc: OidcVerifier | None = None
 
@@ -69,4 +72,11 @@ def build_gateway(services: Any, settings: AuthSettings) -> Gateway:
             ),
         ),
         oidc=oidc,
+        deidentifier=Deidentifier(research_secret()),
     )
+
+
+def research_secret() -> bytes:
+    """The de-identification secret, derived from the encryption HMAC key: shared by every
+    replica that shares the keys, never stored on its own."""
+    return bytes.fromhex(field_cipher().blind_index("research identities", context="inescape.deid.v1"))
