@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from inescape.modules.auth.api import Deidentifier, Principal, for_viewer
 
-RECORD = {"name": "Maryam Rahimi", "mrn": "MRN-558812", "birth_date": "1961-04-02",
-          "province": "Golestan", "histology": "squamous cell carcinoma",
-          "conditions": [{"diagnosis_date": "2024-02-11", "stage_group": "IIIA"}]}
+RECORD = {
+    "name": "Maryam Rahimi",
+    "mrn": "MRN-558812",
+    "birth_date": "1961-04-02",
+    "province": "Golestan",
+    "histology": "squamous cell carcinoma",
+    "conditions": [{"diagnosis_date": "2024-02-11", "stage_group": "IIIA"}],
+}
 
 
 def viewer(*roles: str) -> Principal:
@@ -25,8 +30,7 @@ def test_a_researcher_gets_a_de_identified_record():
 
 
 def test_a_clinician_who_is_also_a_researcher_sees_the_record_whole():
-    seen = for_viewer(viewer("clinician", "researcher"), Deidentifier(b"k" * 32), RECORD,
-                      patient_id="p1")
+    seen = for_viewer(viewer("clinician", "researcher"), Deidentifier(b"k" * 32), RECORD, patient_id="p1")
 
     assert seen == RECORD
 
