@@ -14,6 +14,13 @@ config = context.config
 target_metadata = metadata
 
 
+def render_item(kind: str, obj: object, _autogen_context: object) -> str | bool:
+    """Encrypted columns are text in the database: migrations never import the cipher."""
+    if kind == "type" and type(obj).__name__ == "EncryptedString":
+        return "sa.Text()"
+    return False
+
+
 def run_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
@@ -33,6 +40,7 @@ def run_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -16,6 +16,8 @@ PUBLIC = "public"  # no token needed: health, metrics, docs, login, JWKS
 AUTHENTICATED = "authenticated"  # any valid token: /auth/me, logout
 
 USERS_MANAGE = "users.manage"
+PATIENTS_READ = "patients.read"  # researchers get de-identified records only
+PATIENTS_WRITE = "patients.write"
 AUDIT_READ = "audit.read"
 
 
@@ -39,9 +41,11 @@ def _jobs(modules: Iterable[str], *, manage: bool) -> set[str]:
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({USERS_MANAGE, AUDIT_READ} | _jobs(JOB_MODULES, manage=True)),
-    "clinician": frozenset(_jobs(("patients", "cds"), manage=False)),
-    "researcher": frozenset(_jobs(("generation", "training", "cds"), manage=True)),
-    "data_steward": frozenset(_jobs(("patients", "collection", "generation"), manage=True)),
+    "clinician": frozenset({PATIENTS_READ, PATIENTS_WRITE} | _jobs(("patients", "cds"), manage=False)),
+    "researcher": frozenset({PATIENTS_READ} | _jobs(("generation", "training", "cds"), manage=True)),
+    "data_steward": frozenset(
+        {PATIENTS_READ, PATIENTS_WRITE} | _jobs(("patients", "collection", "generation"), manage=True)
+    ),
     "auditor": frozenset({AUDIT_READ} | _jobs(JOB_MODULES, manage=False)),
 }
 

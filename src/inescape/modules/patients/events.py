@@ -1,5 +1,27 @@
-"""Events the patients module publishes (tags ``patients.<entity>.<past_verb>.v<N>``)."""
+"""Events the clinical core publishes; they leave the process (outbox) so generation,
+collection, training and caches elsewhere can react."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from inescape.kernel.events import Event
+
+
+class PatientCreated(Event, frozen=True, tag="patients.patient.created.v1"):
+    leaves_process = True
+    patient_id: str
+    origin: str
+    source: str | None = None
+
+
+class PatientUpdated(Event, frozen=True, tag="patients.patient.updated.v1"):
+    leaves_process = True
+    patient_id: str
+    version: int
+
+
+class PatientDeleted(Event, frozen=True, tag="patients.patient.deleted.v1"):
+    leaves_process = True
+    patient_id: str
+
+
+__all__ = ["PatientCreated", "PatientDeleted", "PatientUpdated"]

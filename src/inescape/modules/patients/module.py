@@ -1,12 +1,32 @@
-"""The patients module's contribution to the composition root."""
+"""The clinical core's contribution to the composition root."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from inescape.kernel.bus import Subscription
 from inescape.kernel.modules import ModuleSpec
+from inescape.modules.patients.controllers import ROUTES
+from inescape.modules.patients.events import PatientDeleted, PatientUpdated
+from inescape.modules.patients.service import PatientService
+
+
+async def start(services: Any) -> None:
+    svc = PatientService(services.clock, services.cache)
+    services.extensions["patients"] = svc
+
+    async def forget(event: Any) -> None:  # another process changed a record: drop our copy
+        await svc.forget(event.patient_id)
+
+    services.bus.subscribe(Subscription(PatientUpdated, forget, "patients.cache.updated"))
+    services.bus.subscribe(Subscription(PatientDeleted, forget, "patients.cache.deleted"))
+
 
 spec = ModuleSpec(
     name="patients",
     title="Clinical core: the esophageal cancer record",
     port=8000,
     needs=("database", "cache"),
+    route_handlers=ROUTES,
+    on_startup=[start],
 )

@@ -1,0 +1,142 @@
+"""Tables of the clinical core. Identifying fields are encrypted (AES-256-GCM, key id per
+value) with a keyed hash beside the ones looked up by exact value (MRN, national id)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+)
+
+from inescape.infra.crypto import EncryptedString
+from inescape.infra.db import metadata
+
+
+def _child(name: str, *columns: Column) -> Table:  # type: ignore[type-arg]
+    return Table(
+        name,
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("patient_id", String(36), ForeignKey("patients.id", ondelete="CASCADE"), nullable=False),
+        *columns,
+        Index(f"ix_{name}_patient", "patient_id"),
+    )
+
+
+patients = Table(
+    "patients",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("version", Integer, nullable=False, default=1),
+    Column("sex", String(8), nullable=False),
+    Column("birth_date", EncryptedString("patients.birth_date"), nullable=False),
+    Column("birth_year", Integer, nullable=False),  # Safe Harbor keeps the year; it filters ages
+    Column("given_name", EncryptedString("patients.given_name")),
+    Column("family_name", EncryptedString("patients.family_name")),
+    Column("mrn", EncryptedString("patients.mrn")),
+    Column("mrn_index", String(64), index=True),
+    Column("national_id", EncryptedString("patients.national_id")),
+    Column("national_id_index", String(64), index=True),
+    Column("address", EncryptedString("patients.address")),
+    Column("phone", EncryptedString("patients.phone")),
+    Column("email", EncryptedString("patients.email")),
+    Column("ethnicity", String(200)),
+    Column("country", String(2)),
+    Column("province", String(200)),
+    Column("origin", String(16), nullable=False),
+    Column("source", String(200)),
+    Column("source_record_id", String(200)),
+    Column("synthetic_risk", Float),
+    Column("risk_factors", JSON, nullable=False),
+    # The primary condition's facts, copied here so lists and cohorts filter without joins.
+    Column("histology", String(32)),
+    Column("location", String(16)),
+    Column("stage_group", String(8)),
+    Column("diagnosis_date", Date),
+    # Outcome (one per patient): what survival analysis reads.
+    Column("vital_status", String(8)),
+    Column("last_follow_up", Date),
+    Column("death_date", Date),
+    Column("cause_of_death", String(200)),
+    Column("recurrence_date", Date),
+    Column("recurrence_site", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+    Index("ix_patients_cohort", "histology", "stage_group", "sex"),
+    Index("ix_patients_origin_source", "origin", "source"),
+)
+
+conditions = _child(
+    "patient_conditions",
+    Column("diagnosis_date", Date, nullable=False),
+    Column("histology", String(32), nullable=False),
+    Column("morphology_code", String(8), nullable=False),
+    Column("topography_code", String(8), nullable=False),
+    Column("location", String(16), nullable=False),
+    Column("siewert", String(4)),
+    Column("grade", String(4), nullable=False),
+    Column("tumour_length_cm", Float),
+)
+
+staging = _child(
+    "patient_staging",
+    Column("kind", String(20), nullable=False),
+    Column("t", String(8), nullable=False),
+    Column("n", String(8), nullable=False),
+    Column("m", String(8), nullable=False),
+    Column("grade", String(4)),
+    Column("location", String(16)),
+    Column("stage_group", String(8), nullable=False),
+    Column("assessed_on", Date, nullable=False),
+    Column("method", String(200), nullable=False),
+)
+
+biomarkers = _child(
+    "patient_biomarkers",
+    Column("kind", String(16), nullable=False),
+    Column("value", String(16), nullable=False),
+    Column("measured_on", Date, nullable=False),
+)
+
+treatments = _child(
+    "patient_treatments",
+    Column("kind", String(24), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("intent", String(16)),
+    Column("procedure", String(200)),
+    Column("regimen", String(200)),
+    Column("agents", JSON, nullable=False),
+    Column("line", Integer),
+    Column("margin", String(4)),
+    Column("dose_gy", Float),
+    Column("fractions", Integer),
+    Column("pathologic_complete_response", Boolean),
+    Column("tumour_regression_grade", Integer),
+)
+
+observations = _child(
+    "patient_observations",
+    Column("code", String(16), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("unit", String(32)),
+    Column("observed_on", Date, nullable=False),
+)
+
+CHILDREN = {
+    "conditions": conditions,
+    "staging": staging,
+    "biomarkers": biomarkers,
+    "treatments": treatments,
+    "observations": observations,
+}
