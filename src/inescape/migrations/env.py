@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import create_engine, pool
 
@@ -14,7 +16,7 @@ config = context.config
 target_metadata = metadata
 
 
-def render_item(kind: str, obj: object, _autogen_context: object) -> str | bool:
+def render_item(kind: str, obj: Any, _autogen_context: Any) -> str | Literal[False]:
     """Encrypted columns are text in the database: migrations never import the cipher."""
     if kind == "type" and type(obj).__name__ == "EncryptedString":
         return "sa.Text()"

@@ -6,8 +6,9 @@ from typing import Any
 
 from inescape.kernel.bus import Subscription
 from inescape.kernel.modules import ModuleSpec
+from inescape.modules.patients.cohort_routes import COHORT_ROUTES, GENERATION_KEY
 from inescape.modules.patients.controllers import ROUTES
-from inescape.modules.patients.events import PatientDeleted, PatientUpdated
+from inescape.modules.patients.events import PatientCreated, PatientDeleted, PatientUpdated
 from inescape.modules.patients.service import PatientService
 
 
@@ -21,12 +22,18 @@ async def start(services: Any) -> None:
     services.bus.subscribe(Subscription(PatientUpdated, forget, "patients.cache.updated"))
     services.bus.subscribe(Subscription(PatientDeleted, forget, "patients.cache.deleted"))
 
+    async def new_generation(_: Any) -> None:  # cached cohort answers are stale now
+        await services.cache.incr(GENERATION_KEY)
+
+    for kind in (PatientCreated, PatientUpdated, PatientDeleted):
+        services.bus.subscribe(Subscription(kind, new_generation, f"patients.cohort.{kind.__name__}"))
+
 
 spec = ModuleSpec(
     name="patients",
     title="Clinical core: the esophageal cancer record",
     port=8000,
     needs=("database", "cache"),
-    route_handlers=ROUTES,
+    route_handlers=[*COHORT_ROUTES, *ROUTES],
     on_startup=[start],
 )

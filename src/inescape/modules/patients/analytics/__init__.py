@@ -1,0 +1,35 @@
+"""Cohort analytics for the clinical core: counts, ages and survival, with pictures.
+
+Pure functions over polars frames, for notebooks and the API alike:
+
+- ``counts``, ``age_distribution``, ``age_summary``: who is in the cohort;
+- ``kaplan_meier``, ``number_at_risk``, ``median_survival``, ``log_rank``: how long they live;
+- ``km_svg``, ``histogram_svg``: the same as self-contained SVG pictures.
+
+Bad input raises ``inescape.kernel.errors.Invalid`` naming the column to fix.
+"""
+
+from __future__ import annotations
+
+from inescape.modules.patients.analytics.descriptive import age_distribution, age_summary, counts
+from inescape.modules.patients.analytics.distributions import chi2_sf, regularized_gamma_q
+from inescape.modules.patients.analytics.histogram_plot import histogram_svg
+from inescape.modules.patients.analytics.km_plot import km_svg
+from inescape.modules.patients.analytics.log_rank import GroupTally, LogRankResult, log_rank
+from inescape.modules.patients.analytics.survival import kaplan_meier, median_survival, number_at_risk
+
+__all__ = [
+    "GroupTally",
+    "LogRankResult",
+    "age_distribution",
+    "age_summary",
+    "chi2_sf",
+    "counts",
+    "histogram_svg",
+    "kaplan_meier",
+    "km_svg",
+    "log_rank",
+    "median_survival",
+    "number_at_risk",
+    "regularized_gamma_q",
+]

@@ -1,0 +1,126 @@
+"""Cohorts as polars DataFrames: for the cohort endpoints and for notebooks without a server.
+
+``load_cohort`` reads the configured database directly (the same settings as the server:
+``INESCAPE_DATABASE_URL``, keys). By default no identifying column leaves the database; ask
+for ``identifiers=True`` to get them decrypted (the caller then holds identified data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Select, select
+from sqlalchemy.engine import Connection
+
+from inescape.modules.patients import repository as repo
+from inescape.modules.patients.models import CHILDREN, patients
+
+IDENTIFYING = (
+    "given_name",
+    "family_name",
+    "mrn",
+    "mrn_index",
+    "national_id",
+    "national_id_index",
+    "address",
+    "phone",
+    "email",
+    "birth_date",
+)
+SURVIVAL_COLUMNS = (
+    "id",
+    "sex",
+    "birth_year",
+    "histology",
+    "location",
+    "stage_group",
+    "origin",
+    "diagnosis_date",
+    "vital_status",
+    "last_follow_up",
+    "death_date",
+)
+
+
+def _patient_columns(identifiers: bool) -> list[Any]:
+    return [c for c in patients.c if identifiers or c.name not in IDENTIFYING]
+
+
+def _frame(conn: Connection, query: Select[Any]) -> pl.DataFrame:
+    result = conn.execute(query)
+    names = [str(k) for k in result.keys()]  # noqa: SIM118 - a result's keys, not a dict
+    rows = [tuple(r) for r in result]
+    return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+
+
+def read_cohort(
+    conn: Connection,
+    filters: Mapping[str, Any],
+    *,
+    today: date,
+    identifiers: bool = False,
+    tables: tuple[str, ...] = tuple(CHILDREN),
+) -> dict[str, pl.DataFrame]:
+    """The filtered patients and their child rows, one DataFrame per table."""
+    chosen = repo.filtered(filters, today=today).with_only_columns(*_patient_columns(identifiers))
+    frames = {"patients": _frame(conn, chosen)}
+    ids = chosen.with_only_columns(patients.c.id).scalar_subquery()
+    for name in tables:
+        table = CHILDREN[name]
+        frames[name] = _frame(conn, select(table).where(table.c.patient_id.in_(ids)))
+    return frames
+
+
+def survival_frame(patients_frame: pl.DataFrame, *, today: date) -> pl.DataFrame:
+    """One row per diagnosed patient: months from diagnosis to death (event 1) or to the last
+    follow-up (event 0, censored), plus the grouping columns and age at diagnosis."""
+    dates = [c for c in ("diagnosis_date", "death_date", "last_follow_up") if c in patients_frame.columns]
+    frame = patients_frame.with_columns(  # an empty or all-null column has no type of its own
+        *[pl.col(c).cast(pl.Date) for c in dates], pl.col("birth_year").cast(pl.Int32)
+    ).filter(pl.col("diagnosis_date").is_not_null())
+    end = pl.coalesce(pl.col("death_date"), pl.col("last_follow_up"), pl.lit(today))
+    return frame.with_columns(
+        time=((end - pl.col("diagnosis_date")).dt.total_days() / 30.4375).clip(lower_bound=0.0),
+        event=(pl.col("vital_status") == "dead").cast(pl.Int8),
+        age=pl.col("diagnosis_date").dt.year() - pl.col("birth_year"),
+    ).select(*[c for c in SURVIVAL_COLUMNS if c in frame.columns], "time", "event", "age")
+
+
+def load_cohort(
+    *, wide: bool = False, identifiers: bool = False, settings: Any = None, **filters: Any
+) -> dict[str, pl.DataFrame] | pl.DataFrame:
+    """The cohort matching ``filters`` (the list endpoint's: ``histology``, ``stage_group``,
+    ``sex``, ``min_age``...) from the configured database, without a server.
+
+    Returns one DataFrame per table, or with ``wide=True`` one row per patient with the
+    survival columns (``time`` in months, ``event``) ready for ``kaplan_meier``."""
+    from sqlalchemy import create_engine
+
+    from inescape.infra.crypto import FieldCipher, load_keyring, set_field_cipher
+    from inescape.migrate import sync_url
+    from inescape.settings import load_settings
+
+    settings = settings or load_settings()
+    if identifiers:
+        enc = settings.encryption
+        set_field_cipher(
+            FieldCipher(
+                load_keyring(
+                    keys=enc.keys,
+                    key_file=enc.key_file,
+                    hmac_key=enc.hmac_key,
+                    active_id=enc.active_key_id,
+                    generated_file=settings.data_path / "keys" / "encryption.json",
+                )
+            )
+        )
+    engine = create_engine(sync_url(settings.database_url))
+    try:
+        with engine.connect() as conn:
+            frames = read_cohort(conn, filters, today=date.today(), identifiers=identifiers)
+    finally:
+        engine.dispose()
+    return survival_frame(frames["patients"], today=date.today()) if wide else frames
