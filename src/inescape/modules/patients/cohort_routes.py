@@ -135,6 +135,8 @@ async def cohort_survival(
         km = kaplan_meier(frame, group=group, confidence=confidence)
         if format == "svg":
             title = "Overall survival" + (f" by {group.replace('_', ' ')}" if group else "")
+            if group:  # "squamous_cell_carcinoma" reads better as "squamous cell carcinoma"
+                km = km.with_columns(pl.col(group).cast(pl.Utf8).str.replace_all("_", " "))
             return km_svg(km, title=title, at_risk_times=AT_RISK_MONTHS).encode()
         test = None
         if group and frame[group].n_unique() >= 2:
