@@ -248,3 +248,36 @@ async def test_an_admin_or_auditor_cannot_read_patient_data(client):
 
     assert (await client.get("/api/v1/patients")).status_code == 403  # the admin
     assert (await client.get("/api/v1/patients", headers=auditor)).status_code == 403
+
+
+async def test_a_clinician_exports_the_record_as_a_fhir_bundle_that_imports_back(
+    client, clinician, researcher
+):
+    from fhir.resources.R4B.bundle import Bundle
+
+    from inescape.modules.patients.api import from_bundle
+
+    patient_id = (await client.post("/api/v1/patients", json=RECORD, headers=clinician)).json()["id"]
+
+    response = await client.get(f"/api/v1/patients/{patient_id}/fhir", headers=clinician)
+    refused = await client.get(f"/api/v1/patients/{patient_id}/fhir", headers=researcher)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    Bundle.model_validate(response.json())
+    back = from_bundle(response.json())
+    assert back.mrn == "GOL-0045812"
+    assert [t.kind for t in back.treatments] == ["systemic", "radiotherapy", "surgery"]
+    assert refused.status_code == 403
+
+
+async def test_a_cohort_streams_as_fhir_ndjson(client, clinician):
+    import json
+
+    await client.post("/api/v1/patients/bulk", json=[record(), record(sex="female")], headers=clinician)
+
+    response = await client.get("/api/v1/patients/export.ndjson", headers=clinician)
+
+    resources = [json.loads(line) for line in response.text.splitlines()]
+    assert response.headers["content-type"].startswith("application/fhir+ndjson")
+    assert sum(r["resourceType"] == "Patient" for r in resources) == 2

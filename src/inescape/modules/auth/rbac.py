@@ -18,6 +18,7 @@ AUTHENTICATED = "authenticated"  # any valid token: /auth/me, logout
 USERS_MANAGE = "users.manage"
 PATIENTS_READ = "patients.read"  # researchers get de-identified records only
 PATIENTS_WRITE = "patients.write"
+PATIENTS_EXPORT = "patients.export"  # identified FHIR bundles and NDJSON (not for researchers)
 AUDIT_READ = "audit.read"
 
 
@@ -41,10 +42,13 @@ def _jobs(modules: Iterable[str], *, manage: bool) -> set[str]:
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({USERS_MANAGE, AUDIT_READ} | _jobs(JOB_MODULES, manage=True)),
-    "clinician": frozenset({PATIENTS_READ, PATIENTS_WRITE} | _jobs(("patients", "cds"), manage=False)),
+    "clinician": frozenset(
+        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT} | _jobs(("patients", "cds"), manage=False)
+    ),
     "researcher": frozenset({PATIENTS_READ} | _jobs(("generation", "training", "cds"), manage=True)),
     "data_steward": frozenset(
-        {PATIENTS_READ, PATIENTS_WRITE} | _jobs(("patients", "collection", "generation"), manage=True)
+        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT}
+        | _jobs(("patients", "collection", "generation"), manage=True)
     ),
     "auditor": frozenset({AUDIT_READ} | _jobs(JOB_MODULES, manage=False)),
 }

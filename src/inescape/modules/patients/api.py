@@ -16,6 +16,7 @@ from inescape.modules.patients.analytics import (
     number_at_risk,
 )
 from inescape.modules.patients.cohort import load_cohort, survival_frame
+from inescape.modules.patients.fhir import from_bundle, to_bundle, to_ndjson
 from inescape.modules.patients.schemas import (
     Biomarker,
     Condition,
@@ -51,6 +52,7 @@ __all__ = [
     "age_distribution",
     "age_summary",
     "counts",
+    "from_bundle",
     "histogram_svg",
     "kaplan_meier",
     "km_svg",
@@ -59,4 +61,6 @@ __all__ = [
     "median_survival",
     "number_at_risk",
     "survival_frame",
+    "to_bundle",
+    "to_ndjson",
 ]

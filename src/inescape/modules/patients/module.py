@@ -9,6 +9,7 @@ from inescape.kernel.modules import ModuleSpec
 from inescape.modules.patients.cohort_routes import COHORT_ROUTES, GENERATION_KEY
 from inescape.modules.patients.controllers import ROUTES
 from inescape.modules.patients.events import PatientCreated, PatientDeleted, PatientUpdated
+from inescape.modules.patients.fhir_routes import FHIR_ROUTES
 from inescape.modules.patients.service import PatientService
 
 
@@ -34,6 +35,6 @@ spec = ModuleSpec(
     title="Clinical core: the esophageal cancer record",
     port=8000,
     needs=("database", "cache"),
-    route_handlers=[*COHORT_ROUTES, *ROUTES],
+    route_handlers=[*COHORT_ROUTES, *FHIR_ROUTES, *ROUTES],
     on_startup=[start],
 )

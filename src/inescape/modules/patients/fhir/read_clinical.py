@@ -1,0 +1,232 @@
+"""FHIR -> record: the primary condition, staging and the Observations (inverse of ``export``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from inescape.modules.patients import vocab
+from inescape.modules.patients.fhir import codes as c
+from inescape.modules.patients.fhir.codes import Json
+from inescape.modules.patients.fhir.reading import (
+    Unmappable,
+    code_in,
+    codings,
+    describe,
+    display_of,
+    ext_value,
+    label,
+    optional_date,
+    profiles,
+    read_date,
+    required,
+)
+
+Resolve = Callable[[Any], Json | None]
+
+_SITE = re.compile(r"C15\.\d|C16\.0")
+# A tumour location follows from these topographies alone (domain.md §1.1); the others need ours.
+LOCATION_OF = {"C15.0": "cervical", "C15.3": "upper", "C15.4": "middle", "C15.5": "lower", "C16.0": "egj"}
+STAGE_KIND = {code: kind for kind, code in c.STAGE_GROUP_LOINC.items()} | c.STAGE_GROUP_SNOMED
+CATEGORY_AXIS = {code: axis for (axis, _), code in c.CATEGORY_LOINC.items()}
+_CATEGORY_VALUE = re.compile(r"(?:yp|c|p)?([TNM].*)")
+BIOMARKER_OF_LOINC = {code: kind for kind, (code, _) in c.BIOMARKER_LOINC.items()}
+RISK_BOOLEAN = ("opium", "hot_beverages", "gerd", "barretts", "family_history")
+RISK_NUMBER = ("pack_years", "alcohol_g_per_day", "bmi")
+
+
+def topography(resource: Json) -> str | None:
+    """ICD-O-3 topography from bodySite, else an ICD-10(-CM)/ICD-O-3 C15.x or C16.0 code."""
+    for site in resource.get("bodySite") or []:
+        code = code_in(site, c.ICDO3)
+        if code and _SITE.fullmatch(code):
+            return code
+    for system in (c.ICDO3, c.ICD10CM, c.ICD10):
+        code = code_in(resource.get("code"), system)
+        if code and _SITE.fullmatch(code):
+            return code
+    return None
+
+
+def read_condition(res: Json) -> Json | None:
+    """A primary cancer condition of the esophagus or cardia; ``None`` for other conditions
+    (comorbidities are not part of the record). A primary cancer elsewhere cannot be mapped."""
+    site = topography(res)
+    if site is None:
+        if c.PRIMARY_CANCER_CONDITION in profiles(res):
+            raise Unmappable("code", f"{describe(res.get('code'))} is not an esophageal or EGJ cancer")
+        return None
+    morphology_cc = ext_value(res, c.HISTOLOGY_MORPHOLOGY_EXT, "valueCodeableConcept")
+    morphology = code_in(morphology_cc, c.ICDO3)
+    if morphology is None:
+        found = describe(morphology_cc) if morphology_cc else "no histology-morphology-behavior extension"
+        raise Unmappable("extension[histology-morphology-behavior]", f"needs an ICD-O-3 morphology ({found})")
+    onset = res.get("onsetDateTime") or (res.get("onsetPeriod") or {}).get("start")
+    out: Json = {
+        "diagnosis_date": read_date(onset, "onsetDateTime"),
+        "histology": code_in(morphology_cc, c.HISTOLOGY_SYSTEM) or _histology_of(morphology),
+        "morphology_code": morphology,
+        "topography_code": site,
+        "location": ext_value(res, c.LOCATION_EXT, "valueCode") or LOCATION_OF.get(site),
+    }
+    if out["location"] is None:
+        raise Unmappable("extension[tumour-location]", f"{site} does not say where the tumour lies")
+    for key, url in (("siewert", c.SIEWERT_EXT), ("grade", c.GRADE_EXT)):
+        value = ext_value(res, url, "valueCode")
+        if value is not None:
+            out[key] = value
+    length = ext_value(res, c.LENGTH_EXT, "valueQuantity")
+    if length is not None:
+        out["tumour_length_cm"] = length.get("value") / (10 if length.get("code") == "mm" else 1)
+    return out
+
+
+def _histology_of(morphology: str) -> str:
+    number = int(morphology.split("/")[0]) if morphology[:4].isdigit() else -1
+    families = vocab.MORPHOLOGY_FAMILIES.items()
+    return next((name for name, (low, high) in families if low <= number <= high), "other")
+
+
+def read_stage_group(res: Json, resolve: Resolve) -> Json:
+    kind = next((STAGE_KIND[code] for _, code in codings(res.get("code")) if code in STAGE_KIND), None)
+    group = code_in(res.get("valueCodeableConcept"), c.AJCC)
+    if group is None:
+        found = describe(res.get("valueCodeableConcept"))
+        raise Unmappable("valueCodeableConcept", f"needs a http://cancerstaging.org stage group ({found})")
+    out: Json = {"kind": kind, "stage_group": c.stage_group_from_code(group)}
+    out["assessed_on"] = read_date(res.get("effectiveDateTime"), "effectiveDateTime")
+    for i, member in enumerate(res.get("hasMember") or []):
+        category = resolve(member)
+        if category is None:
+            raise Unmappable(f"hasMember[{i}]", f"{member.get('reference')!r} is not in the bundle")
+        axis, value = read_category(category)
+        out[axis] = value
+    missing = [axis.upper() for axis in ("t", "n", "m") if axis not in out]
+    if missing:
+        raise Unmappable("hasMember", f"no {'/'.join(missing)} category Observation")
+    method = read_method(res.get("method"))
+    if method:
+        out["method"] = method
+    for key, url in (("grade", c.GRADE_EXT), ("location", c.LOCATION_EXT)):
+        value = ext_value(res, url, "valueCode")
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def read_category(res: Json) -> tuple[str, str]:
+    loinc = [code for s, code in codings(res.get("code")) if s == c.LOINC and code in CATEGORY_AXIS]
+    axis = CATEGORY_AXIS[loinc[0]] if loinc else None
+    value = code_in(res.get("valueCodeableConcept"), c.AJCC)
+    found = _CATEGORY_VALUE.fullmatch(value or "")
+    if axis is None or found is None:
+        what = f"code {describe(res.get('code'))}, value {describe(res.get('valueCodeableConcept'))}"
+        raise Unmappable(
+            f"hasMember {label(res)}", f"not a LOINC TNM category with a cancerstaging.org value ({what})"
+        )
+    return axis, found[1]
+
+
+def read_method(method: Any) -> str | None:
+    """The staging system as the record names it: text, a known SNOMED method, else the coding."""
+    if not method:
+        return None
+    known = code_in(method, c.SNOMED)
+    if method.get("text"):
+        return str(method["text"])
+    if known in c.STAGING_METHODS:
+        return c.STAGING_METHODS[known]
+    return display_of(method) or describe(method)
+
+
+def observation_kind(res: Json) -> str:
+    found = codings(res.get("code"))
+    systems = {s for s, _ in found}
+    loinc = {code for s, code in found if s == c.LOINC}
+    snomed = {code for s, code in found if s == c.SNOMED}
+    marker = bool({c.TUMOR_MARKER_TEST, c.TUMOR_MARKER_STU1} & set(profiles(res)))
+    checks = (
+        ("stage", bool(loinc & set(c.STAGE_GROUP_LOINC.values()) or snomed & set(c.STAGE_GROUP_SNOMED))),
+        ("risk", c.RISK_FACTOR_SYSTEM in systems or c.TOBACCO_STATUS in loinc),
+        ("biomarker", c.BIOMARKER_SYSTEM in systems or bool(loinc & set(BIOMARKER_OF_LOINC)) or marker),
+        ("vital", c.VITAL_STATUS in loinc),
+        ("recurrence", (c.OUTCOME_SYSTEM, "recurrence") in found),
+        ("category", bool(loinc & set(CATEGORY_AXIS))),
+        ("measurement", bool(loinc)),
+    )
+    return next((kind for kind, hit in checks if hit), "unknown")
+
+
+def read_marker(res: Json) -> Json:
+    code = res.get("code")
+    kind = code_in(code, c.BIOMARKER_SYSTEM) or BIOMARKER_OF_LOINC.get(code_in(code, c.LOINC) or "")
+    if kind not in vocab.BIOMARKERS:
+        raise Unmappable(
+            "code", f"{describe(code)} is not a tumour marker of the record (HER2, PD-L1, MSI, MMR)"
+        )
+    value = res.get("valueString")
+    if value is None and res.get("valueQuantity"):
+        value = f"{res['valueQuantity'].get('value'):g}"
+    if value is None:
+        value = display_of(res.get("valueCodeableConcept"))
+    if value is None:
+        raise Unmappable("value[x]", "a tumour marker needs a string, number or text value")
+    return {
+        "kind": kind,
+        "value": value,
+        "measured_on": read_date(res.get("effectiveDateTime"), "effectiveDateTime"),
+    }
+
+
+def read_measurement(res: Json) -> Json:
+    out: Json = {"code": code_in(res.get("code"), c.LOINC)}
+    qty = res.get("valueQuantity")
+    if "valueInteger" in res:
+        out["value"] = float(res["valueInteger"])
+    elif qty and qty.get("value") is not None:
+        out["value"] = float(qty["value"])
+        if qty.get("unit") or qty.get("code"):
+            out["unit"] = qty.get("unit") or qty.get("code")
+    else:
+        raise Unmappable(
+            "value[x]", f"LOINC {out['code']} needs a numeric value (valueQuantity or valueInteger)"
+        )
+    out["observed_on"] = read_date(res.get("effectiveDateTime"), "effectiveDateTime")
+    return out
+
+
+def read_risk(res: Json) -> tuple[str, Any]:
+    field = code_in(res.get("code"), c.RISK_FACTOR_SYSTEM) or "tobacco"
+    if field in RISK_BOOLEAN:
+        return field, required(res, "valueBoolean")
+    if field in RISK_NUMBER:
+        return field, float(required(res, "valueQuantity").get("value"))
+    if field in ("tobacco", "socioeconomic_status"):
+        value = code_in(res.get("valueCodeableConcept"), c.RISK_VALUE_SYSTEM)
+        if value is None:
+            found = describe(res.get("valueCodeableConcept"))
+            raise Unmappable("valueCodeableConcept", f"{field} answer cannot be mapped ({found})")
+        return field, value
+    raise Unmappable("code", f"{field!r} is not a risk factor of the record")
+
+
+def read_vital(res: Json) -> Json:
+    status = code_in(res.get("valueCodeableConcept"), c.OUTCOME_SYSTEM)
+    if status not in vocab.VITAL_STATUSES:
+        found = describe(res.get("valueCodeableConcept"))
+        raise Unmappable("valueCodeableConcept", f"vital status cannot be mapped ({found})")
+    out: Json = {"vital_status": status}
+    out["last_follow_up"] = read_date(res.get("effectiveDateTime"), "effectiveDateTime")
+    for part in res.get("component") or []:
+        if (c.OUTCOME_SYSTEM, "cause-of-death") in codings(part.get("code")):
+            out["cause_of_death"] = part.get("valueString")
+    return out
+
+
+def read_recurrence(res: Json) -> Json:
+    out: Json = {"recurrence_date": optional_date(res.get("effectiveDateTime"), "effectiveDateTime")}
+    site = display_of(res.get("bodySite"))
+    if site:
+        out["recurrence_site"] = site
+    return out
