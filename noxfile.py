@@ -38,3 +38,4 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: each prints ratios against a baseline measured in the same run."""
     session.run(sys.executable, "benchmarks/bench_http.py", *session.posargs)
     session.run(sys.executable, "benchmarks/bench_auth.py")
+    session.run(sys.executable, "benchmarks/bench_patients.py", "--quick")
