@@ -162,7 +162,12 @@ def build_inescape(data_dir: str, *, access_log: bool = True) -> Any:
 
     spec = ModuleSpec(name="bench", title="bench", port=8009, route_handlers=[litestar_handler()])
     # worker=False: the embedded job worker's polling threads are not on the request path.
-    env = {"INESCAPE_DATA_DIR": data_dir, "INESCAPE_LOG_ACCESS": str(access_log).lower()}
+    # the rate limiter runs (its cost is part of the stack) with a limit the load never reaches
+    env = {
+        "INESCAPE_DATA_DIR": data_dir,
+        "INESCAPE_LOG_ACCESS": str(access_log).lower(),
+        "INESCAPE_RATE_LIMITS": "api=100000/1,default=100000/1",
+    }
     return create_app(load_settings(env), modules=[spec], worker=False)
 
 
