@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from bench_http import LOOPBACK, free_port, rotated, versions  # noqa: E402
+from bench_http import LOOPBACK, free_port, rotated, stop_server, versions  # noqa: E402
 
 from inescape.modules.patients.models import CHILDREN, patients  # noqa: E402
 from inescape.modules.patients.schemas import PatientCreate  # noqa: E402
@@ -735,16 +735,6 @@ def wait_ready(server: Server, path: str, headers: Mapping[str, str], timeout: f
         time.sleep(0.3)
     tail = server.log_path.read_text(errors="replace")[-3000:]
     raise RuntimeError(f"{server.variant} did not come up on port {server.port}:\n{tail}")
-
-
-def stop_server(server: Server) -> None:
-    if server.proc.poll() is None:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait()
 
 
 def issue_token(key_file: Path) -> str:

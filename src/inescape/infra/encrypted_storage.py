@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from inescape.infra.crypto import TAG_BYTES, DecryptionFailed, KeyRing
-from inescape.infra.storage import BUCKETS, check_location
+from inescape.infra.storage import BUCKETS, check_location, single_chunk
 from inescape.kernel.ports import ObjectStore
 
 MAGIC = b"IEOB"
@@ -124,10 +124,7 @@ class EncryptedObjectStore:
     async def put(
         self, bucket: str, key: str, data: bytes, *, content_type: str = "application/octet-stream"
     ) -> None:
-        async def one() -> AsyncIterator[bytes]:
-            yield data
-
-        await self.put_stream(bucket, key, one(), content_type=content_type)
+        await self.put_stream(bucket, key, single_chunk(data), content_type=content_type)
 
     async def put_stream(
         self,

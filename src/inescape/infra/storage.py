@@ -40,6 +40,11 @@ def sse_arguments(mode: str | None, kms_key_id: str | None = None) -> dict[str, 
     return {"ServerSideEncryption": mode} | ({"SSEKMSKeyId": kms_key_id} if kms_key_id else {})
 
 
+async def single_chunk(data: bytes) -> AsyncIterator[bytes]:
+    """``data`` as a one-chunk stream: ``put`` is ``put_stream`` of one chunk in every store."""
+    yield data
+
+
 def check_location(bucket: str, key: str) -> None:
     if bucket not in BUCKETS:
         raise Invalid(f"unknown bucket {bucket!r}; use one of {', '.join(BUCKETS)}")
@@ -240,10 +245,7 @@ class LocalObjectStore:
     async def put(
         self, bucket: str, key: str, data: bytes, *, content_type: str = "application/octet-stream"
     ) -> None:
-        async def one() -> AsyncIterator[bytes]:
-            yield data
-
-        await self.put_stream(bucket, key, one(), content_type=content_type)
+        await self.put_stream(bucket, key, single_chunk(data), content_type=content_type)
 
     async def put_stream(
         self,
