@@ -269,6 +269,7 @@ async def test_a_clinician_exports_the_record_as_a_fhir_bundle_that_imports_back
     assert back.mrn == "GOL-0045812"
     assert [t.kind for t in back.treatments] == ["systemic", "radiotherapy", "surgery"]
     assert refused.status_code == 403
+    assert [e.patient_id for e in await audit_of(client, "patients.export_fhir")] == [patient_id]
 
 
 async def test_a_cohort_streams_as_fhir_ndjson(client, clinician):
@@ -281,3 +282,4 @@ async def test_a_cohort_streams_as_fhir_ndjson(client, clinician):
     resources = [json.loads(line) for line in response.text.splitlines()]
     assert response.headers["content-type"].startswith("application/fhir+ndjson")
     assert sum(r["resourceType"] == "Patient" for r in resources) == 2
+    assert [e.detail for e in await audit_of(client, "patients.export_ndjson")] == ["2 records"]
