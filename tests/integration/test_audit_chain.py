@@ -85,6 +85,35 @@ async def test_concurrent_appends_keep_one_linear_chain(trail, services):
     assert report.checked == 20
 
 
+async def test_concurrent_requests_share_commits_and_each_gets_its_own_event(trail, services):
+    other = AuditTrail(services.documents, services.clock)
+    await other.record(action="first", outcome="success")  # the other process holds an old head
+
+    events = await asyncio.gather(
+        *(trail.record(action="read", outcome="success", request_id=f"r{i}") for i in range(200)),
+        *(other.record(action="write", outcome="success", request_id=f"w{i}") for i in range(50)),
+    )
+
+    assert sorted(e.seq for e in events) == list(range(2, 252))
+    stored = await services.documents.find(COLLECTION, {"request_id": "r137"})
+    assert [d["seq"] for d in stored] == [events[137].seq]
+    report = await trail.verify()
+    assert report.ok
+    assert report.checked == 251
+
+
+async def test_an_event_is_written_even_when_its_caller_stops_waiting(trail, services):
+    waiting = asyncio.create_task(trail.record(action="read", outcome="success", request_id="gone"))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await trail.record(action="read", outcome="success", request_id="next")
+
+    assert [d["request_id"] for d in await services.documents.find(COLLECTION, sort=[("id", 1)])] == [
+        "gone",
+        "next",
+    ]
+
+
 async def test_the_audit_query_filters_and_pages_newest_first(trail):
     await fill(trail, 9)
 

@@ -52,6 +52,22 @@ async def test_a_duplicate_document_id_is_a_conflict(services):
     assert await services.documents.get("c", "same") == {"id": "same"}
 
 
+async def test_a_batch_of_documents_is_inserted_in_order_and_stops_at_a_taken_id(services):
+    docs = services.documents
+    assert await docs.insert_many("batch", [{"id": f"a{i}", "n": i} for i in range(5)]) == 5
+    await docs.insert("batch", {"id": "b2", "n": "taken"})
+
+    inserted = await docs.insert_many("batch", [{"id": f"b{i}", "n": i} for i in range(5)])
+
+    # a prefix is committed (MongoDB keeps what came before the conflict, SQL none of it)
+    present = {d["id"] for d in await docs.find("batch", {"id": {"$in": [f"b{i}" for i in range(5)]}})}
+    assert present == {f"b{i}" for i in range(inserted)} | {"b2"}
+    assert inserted in (0, 2)
+    assert (await docs.get("batch", "b2"))["n"] == "taken"
+    first = await docs.find("batch", {"id": {"$lt": "b"}}, sort=[("id", 1)])
+    assert [d["n"] for d in first] == [0, 1, 2, 3, 4]
+
+
 async def test_an_unsupported_query_operator_is_refused(services):
     with pytest.raises(Invalid, match=r"\$where"):
         await services.documents.find("c", {"age": {"$where": "1"}})

@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import stat
+import unicodedata
 
 import pytest
 import sqlalchemy as sa
@@ -20,8 +21,10 @@ from inescape.infra.crypto import (
     FieldCipherMissing,
     KeyRing,
     UnknownKeyId,
+    _b64e,
     generate_key_file,
     load_keyring,
+    normalise,
     set_field_cipher,
 )
 from inescape.kernel.errors import ConfigurationError, Invalid
@@ -279,3 +282,15 @@ def test_an_encrypted_column_refuses_sql_comparison_but_allows_null_checks():
         _ = people.c.mrn == "MRN-1"
     assert "IS NULL" in str(people.c.mrn.is_(None))
     assert "IS NULL" in str(people.c.mrn == None)  # noqa: E711
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=30))
+def test_ascii_values_normalise_exactly_as_the_full_unicode_path_does(value):
+    full = " ".join(unicodedata.normalize("NFKC", value).split()).casefold()
+
+    assert normalise(value) == full
+
+
+@given(st.binary(max_size=64))
+def test_tokens_use_unpadded_url_safe_base64(data):
+    assert _b64e(data) == base64.urlsafe_b64encode(data).rstrip(b"=").decode()

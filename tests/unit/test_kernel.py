@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inescape.kernel.bus import RetryPolicy
-from inescape.kernel.ids import is_id, new_id
+from inescape.kernel.ids import is_id, new_id, new_ids
 
 
 def test_ids_are_uuid7_and_sort_by_creation_time():
@@ -26,6 +26,18 @@ def test_ids_carry_their_creation_millisecond():
     after = time.time_ns() // 1_000_000
 
     assert before <= uuid.UUID(made).int >> 80 <= after
+
+
+def test_a_batch_of_ids_is_as_valid_as_single_ones_and_all_distinct():
+    first = new_id()
+    time.sleep(0.002)
+    batch = new_ids(5000)
+
+    parsed = [uuid.UUID(i) for i in batch]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 and is_id(str(u)) for u in parsed)
+    assert len(set(batch)) == 5000
+    assert all(first < i for i in batch)  # after every id made before the batch
+    assert new_ids(0) == []
 
 
 @given(st.text(max_size=40))

@@ -126,3 +126,58 @@ class MemoryCache:
 
     async def close(self) -> None:
         self._data.clear()
+
+
+class ReadThrough:
+    """Cache-aside reads with stampede protection.
+
+    In this process, concurrent misses of one key share one computation. Across processes,
+    the first miss takes a short lease (an atomic counter with a TTL) and computes; the
+    others poll the cache for its answer, and compute themselves only if the lease holder
+    has not answered within ``lease_s`` (it died, or is slow): a lost holder delays readers,
+    it never blocks them.
+    """
+
+    def __init__(self, cache: Any, *, lease_s: float = 10.0, poll_s: float = 0.05) -> None:
+        self._cache = cache
+        self._lease_s = lease_s
+        self._poll_s = poll_s
+        self._inflight: dict[str, asyncio.Future[bytes]] = {}
+
+    async def get(self, key: str, compute: Callable[[], Coroutine[Any, Any, bytes]], *, ttl: float) -> bytes:
+        hit: bytes | None = await self._cache.get(key)
+        if hit is not None:
+            return hit
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.get_running_loop().create_future()
+        self._inflight[key] = pending
+        try:
+            body = await self._fill(key, compute, ttl=ttl)
+            pending.set_result(body)
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved: no "never retrieved" warning when nobody waited
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        return body
+
+    async def _fill(
+        self, key: str, compute: Callable[[], Coroutine[Any, Any, bytes]], *, ttl: float
+    ) -> bytes:
+        lease = f"{key}:lease"
+        if await self._cache.incr(lease, ttl=self._lease_s) > 1:  # another process computes
+            deadline = time.monotonic() + self._lease_s
+            while time.monotonic() < deadline:
+                await asyncio.sleep(self._poll_s)
+                hit: bytes | None = await self._cache.get(key)
+                if hit is not None:
+                    return hit
+        try:
+            body = await compute()
+            await self._cache.set(key, body, ttl=ttl)
+        finally:
+            await self._cache.delete(lease)
+        return body

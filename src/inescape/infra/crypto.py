@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import hmac
 import json
@@ -78,8 +79,12 @@ def _b64decode(text: str) -> bytes:
         raise ValueError(str(exc)) from None
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """URL-safe base64 without padding (what ``base64.urlsafe_b64encode`` gives, stripped)."""
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_URLSAFE).decode("ascii")
 
 
 def new_key_id() -> str:
@@ -287,11 +292,14 @@ def load_keyring(
 
 def normalise(value: str) -> str:
     """What exact lookup compares: NFKC, any script's digits as ASCII, case and spacing folded."""
+    if value.isascii():  # NFKC leaves ASCII as it is, and its digits are ASCII already
+        return " ".join(value.split()).casefold()
     text = unicodedata.normalize("NFKC", value)
     text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in text)
     return " ".join(text.split()).casefold()
 
 
+@functools.lru_cache(maxsize=1024)
 def _aad(key_id: str, context: str) -> bytes:
     return f"inescape.field.{VERSION}\x00{key_id}\x00{context}".encode()
 

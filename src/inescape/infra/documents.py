@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -23,6 +23,7 @@ from inescape.kernel.errors import Conflict, Invalid, Unavailable
 from inescape.kernel.ids import new_id
 from inescape.kernel.ports import Document
 
+DUPLICATE_KEY = 11000
 OPERATORS = ("$gt", "$gte", "$lt", "$lte", "$in", "$ne")
 SQL_OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "$gt": lambda t, a: t > a,
@@ -89,6 +90,31 @@ class MongoDocumentStore:
         doc_id = str(body.pop("id", None) or new_id())
         await self._guard(self.db[collection].insert_one({"_id": doc_id, **body}))
         return doc_id
+
+    async def insert_many(self, collection: str, docs: Sequence[Document]) -> int:
+        if not docs:
+            return 0
+        bodies = []
+        for doc in docs:
+            body = copy.deepcopy(dict(doc))
+            bodies.append({"_id": str(body.pop("id", None) or new_id()), **body})
+        try:
+            await self.db[collection].insert_many(bodies, ordered=True)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if errors and all(e.get("code") == DUPLICATE_KEY for e in errors):
+                # ordered: everything before the first failing index was inserted, nothing after
+                return int(errors[0]["index"])
+            raise Unavailable(
+                "The document store (MongoDB) refused a batch; try again shortly.", backend="mongodb"
+            ) from exc
+        except PyMongoError as exc:
+            raise Unavailable(
+                "The document store (MongoDB) is unreachable; try again shortly.",
+                backend="mongodb",
+                retry_after=5,
+            ) from exc
+        return len(bodies)
 
     async def get(self, collection: str, doc_id: str) -> Document | None:
         return self._out(await self._guard(self.db[collection].find_one({"_id": doc_id})))
@@ -195,6 +221,24 @@ class SqlDocumentStore:
         except IntegrityError:  # the primary key decides, also between processes
             raise Conflict("a document with this id exists already") from None
         return doc_id
+
+    async def insert_many(self, collection: str, docs: Sequence[Document]) -> int:
+        if not docs:
+            return 0
+        now = self._clock.now()
+        rows = []
+        for doc in docs:
+            body = copy.deepcopy(dict(doc))
+            doc_id = str(body.pop("id", None) or new_id())
+            rows.append(
+                {"collection": collection, "id": doc_id, "body": body, "created_at": now, "updated_at": now}
+            )
+        try:
+            async with self._db.sessions() as session, session.begin():
+                await session.execute(insert(documents), rows)
+        except IntegrityError:  # one transaction: a taken id leaves the whole batch out
+            return 0
+        return len(rows)
 
     async def get(self, collection: str, doc_id: str) -> Document | None:
         async with self._db.sessions() as session:

@@ -65,6 +65,15 @@ class DocumentStore(Protocol):
 
     async def insert(self, collection: str, doc: Document) -> str: ...
 
+    async def insert_many(self, collection: str, docs: Sequence[Document]) -> int:
+        """Insert ``docs`` in order, stopping at the first whose id exists already.
+
+        Returns how many were inserted: always a prefix of ``docs``, committed, and the rest
+        absent (the SQL store inserts all or none; MongoDB may keep the prefix before the
+        conflict). Any other failure raises ``Unavailable`` with nothing known to be written.
+        """
+        ...
+
     async def get(self, collection: str, doc_id: str) -> Document | None: ...
 
     async def replace(self, collection: str, doc_id: str, doc: Document) -> bool: ...

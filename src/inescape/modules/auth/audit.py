@@ -3,7 +3,7 @@
 Each event stores the hash of the one before it (``prev_hash``) and its own hash over its
 canonical JSON, with a gap-free sequence number as its id. ``verify`` walks the chain and
 names the first deleted, altered or reordered event. Appending reads the head and inserts
-the next sequence number; a concurrent writer that got there first makes the insert a
+the next sequence numbers; a concurrent writer that got there first makes the insert a
 conflict, and the append retries on the new head, so the chain stays linear across
 processes. If the store is down, ``record`` raises ``Unavailable``: callers fail closed.
 """
@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from inescape.kernel.clock import Clock
-from inescape.kernel.errors import Conflict, Unavailable
+from inescape.kernel.errors import Unavailable
 from inescape.kernel.ports import DocumentStore
 
 COLLECTION = "audit_logs"
@@ -74,11 +74,19 @@ def event_hash(doc: Mapping[str, Any]) -> str:
 
 
 class AuditTrail:
+    """Appends in group commits: requests that arrive while a batch is being written wait
+    for the next one, so under load many requests share one round trip and one commit. A
+    caller returns only once its own event is committed; a failed batch fails every caller
+    in it (closed, never silently dropped)."""
+
+    BATCH = 256
+
     def __init__(self, documents: DocumentStore, clock: Clock) -> None:
         self._docs = documents
         self._clock = clock
-        self._lock = asyncio.Lock()  # one appender per process; Conflict covers the others
         self._head: tuple[int, str] | None = None  # (seq, hash) of the last event we know
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[AuditEvent]]] = []
+        self._writer: asyncio.Task[None] | None = None  # the one appender of this process
 
     async def record(
         self,
@@ -107,23 +115,65 @@ class AuditTrail:
             "client_ip": client_ip,
             "detail": detail,
         }
-        async with self._lock:
-            for _ in range(50):
-                if self._head is None:
-                    self._head = await self._read_head()
-                seq, prev = self._head
-                doc = {**base, "seq": seq + 1, "prev_hash": prev}
-                doc["hash"] = event_hash(doc)
-                try:
-                    await self._docs.insert(COLLECTION, {"id": _doc_id(seq + 1), **doc})
-                except Conflict:
-                    self._head = None  # another process appended: chain onto its event
-                    continue
-                except Exception:
-                    self._head = None  # unknown outcome: read the head again next time
-                    raise
-                self._head = (seq + 1, str(doc["hash"]))
-                return msgspec.convert(doc, AuditEvent)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[AuditEvent] = loop.create_future()
+        self._pending.append((base, done))
+        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
+            self._writer = loop.create_task(self._drain())
+        # a caller that gives up (client gone) stops waiting; its event is still written
+        return await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.BATCH], self._pending[self.BATCH :]
+            try:
+                events = await self._append(batch)
+            except Exception as exc:
+                self._head = None  # unknown outcome: read the head again next time
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            except BaseException:  # the writer itself is stopped (shutdown): fail every waiter
+                self._head = None
+                stopped = Unavailable("The audit log writer stopped; try again.", backend="audit")
+                for _, done in batch + self._pending:
+                    if not done.done():
+                        done.set_exception(stopped)
+                self._pending = []
+                raise
+            for (_, done), event in zip(batch, events, strict=True):
+                if not done.done():
+                    done.set_result(event)
+
+    async def _append(
+        self, batch: list[tuple[dict[str, Any], asyncio.Future[AuditEvent]]]
+    ) -> list[AuditEvent]:
+        """Chain ``batch`` onto the head and insert it; on a conflict (another process appended
+        first) keep what was committed and chain the rest onto the new head."""
+        written: list[AuditEvent] = []
+        bases = [base for base, _ in batch]
+        for _ in range(50):
+            if self._head is None:
+                self._head = await self._read_head()
+            seq, prev = self._head
+            docs = []
+            for base in bases:
+                seq += 1
+                doc = {**base, "seq": seq, "prev_hash": prev}
+                prev = doc["hash"] = event_hash(doc)
+                docs.append(doc)
+            inserted = await self._docs.insert_many(
+                COLLECTION, [{"id": _doc_id(int(d["seq"])), **d} for d in docs]
+            )
+            if inserted:
+                last = docs[inserted - 1]
+                self._head = (int(last["seq"]), str(last["hash"]))
+                written.extend(msgspec.convert(d, AuditEvent) for d in docs[:inserted])
+                bases = bases[inserted:]
+            if not bases:
+                return written
+            self._head = None  # another process appended: chain onto its event
         raise Unavailable("The audit log is too busy to append to; try again.", backend="audit")
 
     async def _read_head(self) -> tuple[int, str]:

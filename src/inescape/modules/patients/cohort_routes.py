@@ -13,6 +13,7 @@ import polars as pl
 from litestar import Request, Response, get
 from litestar.params import FromQuery, QueryParameter
 
+from inescape.infra.cache import ReadThrough
 from inescape.kernel.errors import Invalid
 from inescape.kernel.ports import Cache
 from inescape.modules.patients.analytics import (
@@ -58,17 +59,16 @@ async def cohort_frame(request: Request[Any, Any, Any]) -> pl.DataFrame:
 
 
 async def cached(request: Request[Any, Any, Any], compute: Any) -> bytes:
-    """Answers keyed by the query and a generation counter that every patient event bumps."""
+    """Answers keyed by the query and a generation counter that every patient event bumps,
+    computed once however many readers miss at the same moment (``ReadThrough``)."""
     cache: Cache = request.app.state.services.cache
     generation = (await cache.get(GENERATION_KEY) or b"0").decode()
     digest = hashlib.sha256(f"{request.url.path}?{request.url.query}".encode()).hexdigest()[:32]
     key = f"inescape:patients:cohort:{generation}:{digest}"
-    hit = await cache.get(key)
-    if hit is not None:
-        return hit
-    body: bytes = await compute()
-    await cache.set(key, body, ttl=600)
-    return body
+    reads: ReadThrough | None = getattr(request.app.state, "patients_cohort_reads", None)
+    if reads is None:  # one per app: concurrent misses of one answer compute it once
+        reads = request.app.state.patients_cohort_reads = ReadThrough(cache)
+    return await reads.get(key, compute, ttl=600)
 
 
 def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from sqlalchemy.types import BigInteger, SmallInteger, TypeDecorator, TypeEngine
 
 from inescape.infra.crypto import field_cipher
 from inescape.kernel.clock import as_utc
-from inescape.kernel.ids import new_id
+from inescape.kernel.ids import new_id, new_ids
 from inescape.modules.patients.models import CHILDREN, patients
 from inescape.modules.patients.schemas import (
     Biomarker,
@@ -171,8 +171,10 @@ async def insert_records(
             continue
         # the rows child_rows() makes (a new id, the patient's id, the item's fields), as tuples
         names = ["id", "patient_id", *CHILD_TYPES[name].__struct_fields__]
+        items = [(i, item) for r, i in pairs for item in getattr(r, name)]
         values = (
-            (new_id(), i, *msgspec.structs.astuple(item)) for r, i in pairs for item in getattr(r, name)
+            (child_id, i, *msgspec.structs.astuple(item))
+            for child_id, (i, item) in zip(new_ids(len(items)), items, strict=True)
         )
         await _copy_or_insert(session, driver, table, names, values)
 

@@ -14,7 +14,7 @@ from inescape.infra.crypto import field_cipher
 from inescape.infra.uow import UnitOfWork
 from inescape.kernel.clock import Clock
 from inescape.kernel.errors import Invalid, NotFound
-from inescape.kernel.ids import is_id, new_id
+from inescape.kernel.ids import is_id, new_id, new_ids
 from inescape.kernel.ports import Cache
 from inescape.modules.patients import repository as repo
 from inescape.modules.patients.events import PatientCreated, PatientDeleted, PatientUpdated
@@ -58,7 +58,7 @@ class PatientService:
                 "nothing was written",
                 errors=problems,
             )
-        ids = [new_id() for _ in records]
+        ids = new_ids(len(records))
         await repo.insert_records(uow.session, records, ids=ids, now=self.clock.now())
         for record, patient_id in zip(records, ids, strict=True):
             uow.publish(PatientCreated(patient_id=patient_id, origin=record.origin, source=record.source))
