@@ -80,5 +80,5 @@ def test_a_model_round_trips_and_a_malformed_one_is_refused():
 
     with pytest.raises(Invalid, match="coefficients and covariance"):
         load_model(msgspec.json.encode(broken))
-    with pytest.raises(Invalid, match="inescape.cox.v1"):
+    with pytest.raises(Invalid, match=r"inescape\.cox\.v1"):
         load_model(b'{"format": "pickle"}')

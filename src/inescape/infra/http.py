@@ -22,6 +22,7 @@ from inescape.kernel.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    PreconditionFailed,
     Unauthorized,
     Unavailable,
 )
@@ -36,6 +37,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (Forbidden, 403),
     (Unauthorized, 401),
     (Invalid, 422),
+    (PreconditionFailed, 412),
     (Unavailable, 503),
     (TooManyAttempts, 429),
 )

@@ -27,6 +27,10 @@ class Forbidden(DomainError):
     """The caller is known but not allowed to do this."""
 
 
+class PreconditionFailed(DomainError):
+    """Data the operation needs was neither given nor obtainable (CDS Hooks' missing prefetch)."""
+
+
 class Unauthorized(DomainError):
     """The caller could not be identified (no, bad or expired credentials)."""
 

@@ -20,6 +20,10 @@ PATIENTS_READ = "patients.read"  # researchers get de-identified records only
 PATIENTS_WRITE = "patients.write"
 PATIENTS_EXPORT = "patients.export"  # identified FHIR bundles and NDJSON (not for researchers)
 AUDIT_READ = "audit.read"
+CDS_USE = "cds.use"  # staging, recommendations and risk on facts sent in the request
+CDS_PATIENTS = "cds.patients.read"  # decision support on a stored patient's record
+CDS_HOOKS = "cds.hooks"  # CDS Hooks calls and feedback from an EHR
+DATASETS_READ = "datasets.read"  # dataset metadata, fidelity reports and files (synthetic, de-identified)
 
 
 def jobs_read(module: str) -> str:
@@ -43,11 +47,14 @@ def _jobs(modules: Iterable[str], *, manage: bool) -> set[str]:
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({USERS_MANAGE, AUDIT_READ} | _jobs(JOB_MODULES, manage=True)),
     "clinician": frozenset(
-        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT} | _jobs(("patients", "cds"), manage=False)
+        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT, CDS_USE, CDS_PATIENTS, CDS_HOOKS}
+        | _jobs(("patients", "cds"), manage=False)
     ),
-    "researcher": frozenset({PATIENTS_READ} | _jobs(("generation", "training", "cds"), manage=True)),
+    "researcher": frozenset(
+        {PATIENTS_READ, CDS_USE, DATASETS_READ} | _jobs(("generation", "training", "cds"), manage=True)
+    ),
     "data_steward": frozenset(
-        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT}
+        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT, DATASETS_READ}
         | _jobs(("patients", "collection", "generation"), manage=True)
     ),
     "auditor": frozenset({AUDIT_READ} | _jobs(JOB_MODULES, manage=False)),

@@ -3,6 +3,9 @@ notebook needs (``load_cohort`` and the survival analytics) without a server."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from inescape.modules.patients.analytics import (
     LogRankResult,
     age_distribution,
@@ -16,7 +19,8 @@ from inescape.modules.patients.analytics import (
     number_at_risk,
 )
 from inescape.modules.patients.cohort import load_cohort, survival_frame
-from inescape.modules.patients.fhir import from_bundle, to_bundle, to_ndjson
+from inescape.modules.patients.cohort_routes import GENERATION_KEY
+from inescape.modules.patients.fhir import from_bundle, read_bundle, to_bundle, to_ndjson
 from inescape.modules.patients.schemas import (
     Biomarker,
     Condition,
@@ -30,9 +34,37 @@ from inescape.modules.patients.schemas import (
     Staging,
     Treatment,
 )
-from inescape.modules.patients.service import PatientNotFound
+from inescape.modules.patients.service import PatientNotFound, PatientService
 
 MODULE = "patients"
+
+
+def _service(services: Any) -> PatientService:
+    service = services.extensions.get("patients")
+    if not isinstance(service, PatientService):  # a split process that does not serve patients
+        service = PatientService(services.clock, services.cache)
+    return service
+
+
+async def load_records(services: Any, session: Any, records: Sequence[PatientCreate]) -> list[str]:
+    """The bulk path for other modules' jobs (generation, collection): validate every record and
+    write them in the caller's transaction (binary COPY on PostgreSQL), all or nothing; their
+    ids. No event per record: the caller announces the load (``generation.dataset.generated``)
+    and calls ``records_changed`` once it has committed."""
+    return await _service(services).insert_many(session, records)
+
+
+async def records_changed(services: Any) -> None:
+    """Cohort answers cached before a bulk load are stale now."""
+    await services.cache.incr(GENERATION_KEY)
+
+
+async def read_record(services: Any, patient_id: str) -> PatientRecord:
+    """One stored record for another module's use case (decision support), through the same
+    read-through cache as ``GET /api/v1/patients/{id}``. Access control and audit are the
+    caller's: this is the in-process facade, not an endpoint. ``PatientNotFound`` if absent."""
+    return await _service(services).get(services.db.sessions, patient_id)
+
 
 __all__ = [
     "MODULE",
@@ -57,9 +89,13 @@ __all__ = [
     "kaplan_meier",
     "km_svg",
     "load_cohort",
+    "load_records",
     "log_rank",
     "median_survival",
     "number_at_risk",
+    "read_bundle",
+    "read_record",
+    "records_changed",
     "survival_frame",
     "to_bundle",
     "to_ndjson",

@@ -44,6 +44,14 @@ class PatientService:
 
     async def create_many(self, uow: UnitOfWork, records: Sequence[PatientCreate]) -> list[str]:
         """All or nothing: every record is validated first, then one insert per table."""
+        ids = await self.insert_many(uow.session, records)
+        for record, patient_id in zip(records, ids, strict=True):
+            uow.publish(PatientCreated(patient_id=patient_id, origin=record.origin, source=record.source))
+        return ids
+
+    async def insert_many(self, session: Any, records: Sequence[PatientCreate]) -> list[str]:
+        """Validate every record, then write them all in ``session``'s transaction (COPY on
+        PostgreSQL); ``Invalid`` naming ``[i].field`` of each problem, and nothing written."""
         today = self._today()
         problems: list[dict[str, str]] = []
         for i, record in enumerate(records):
@@ -59,9 +67,7 @@ class PatientService:
                 errors=problems,
             )
         ids = new_ids(len(records))
-        await repo.insert_records(uow.session, records, ids=ids, now=self.clock.now())
-        for record, patient_id in zip(records, ids, strict=True):
-            uow.publish(PatientCreated(patient_id=patient_id, origin=record.origin, source=record.source))
+        await repo.insert_records(session, records, ids=ids, now=self.clock.now())
         return ids
 
     async def get(self, session_factory: Any, patient_id: str) -> PatientRecord:

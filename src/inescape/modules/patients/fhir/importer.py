@@ -149,6 +149,19 @@ class _Reader:
 def from_bundle(bundle: dict[str, Any]) -> PatientCreate:
     """The record a Bundle describes (its Patient and what refers to it); ``Invalid`` if it lacks
     a Patient or holds codes, dates or references the record cannot take."""
+    record, _ = _read(bundle, strict=True)
+    return record
+
+
+def read_bundle(bundle: dict[str, Any]) -> tuple[PatientCreate, list[dict[str, str]]]:
+    """What of a Bundle the record can take, and the problems of what it cannot (each naming
+    ``<Type>/<id>.<element>``), skipped instead of refused: for reading an EHR's data (CDS Hooks
+    prefetch), where other observations and codes are expected. Still ``Invalid`` without exactly
+    one Patient, or when what was kept does not make a record."""
+    return _read(bundle, strict=False)
+
+
+def _read(bundle: dict[str, Any], *, strict: bool) -> tuple[PatientCreate, list[dict[str, str]]]:
     index = _Index(bundle)
     patients = [r for r in index.resources if r.get("resourceType") == "Patient"]
     if len(patients) != 1:
@@ -162,10 +175,10 @@ def from_bundle(bundle: dict[str, Any]) -> PatientCreate:
     patient = reader.guard(patients[0], _patient, patients[0]) or {}
     data = {**patient, **reader.data, "risk_factors": reader.risk}
     reader.guard(patients[0], _outcome, reader, patients[0], data)
-    if reader.problems:
+    if reader.problems and strict:
         raise Invalid(_summary(reader.problems), errors=reader.problems)
     try:
-        return msgspec.convert(data, PatientCreate)
+        return msgspec.convert(data, PatientCreate), reader.problems
     except msgspec.ValidationError as exc:
         field, _, where = str(exc).partition(" - at `$.")
         path = where.rstrip("`") or "Bundle"

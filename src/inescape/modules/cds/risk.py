@@ -1,0 +1,105 @@
+"""1-, 3- and 5-year survival from the model registry's production model.
+
+The model is read once and kept; a promotion (``training.model.promoted.v1``) marks it stale, and
+so does time (``refresh_s``), so a process that missed the event (another process promoted it)
+still reloads within that interval. Until a model is in production the answer says so, and gives
+no number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from inescape.modules.training.api import CoxModel, ModelCard, ModelRegistry, missing_facts, predict
+
+HORIZONS_MONTHS = (12.0, 36.0, 60.0)
+NO_MODEL = (
+    "No survival model is in production, so no risk estimate is given. Train a model and promote "
+    "it in the model registry (training module); answers use it from then on."
+)
+INTERVAL_NOTE = (
+    "95% interval from the model's coefficient covariance (delta method on the linear predictor); "
+    "the baseline hazard is taken as known."
+)
+
+
+class Horizon(msgspec.Struct, frozen=True, kw_only=True):
+    years: int
+    survival: float | None
+    lower: float | None
+    upper: float | None
+
+
+class RiskAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    available: bool
+    message: str
+    model: str | None = None
+    version: int | None = None
+    trained_on: dict[str, Any] = {}
+    metrics: dict[str, float] = {}
+    horizons: list[Horizon] = []
+    missing: list[str] = []  # facts the model needs that were not given
+    interval: str | None = None
+
+
+class RiskService:
+    def __init__(self, services: Any, *, model_name: str, refresh_s: float = 30.0) -> None:
+        self._registry = ModelRegistry(services)
+        self.model_name = model_name
+        self._refresh_s = refresh_s
+        self._loaded: tuple[ModelCard, CoxModel] | None = None
+        self._checked_at = -float("inf")
+        self._lock = asyncio.Lock()
+
+    def mark_stale(self) -> None:
+        self._checked_at = -float("inf")
+
+    async def on_promoted(self, event: Any) -> None:
+        if event.name == self.model_name:
+            self.mark_stale()
+
+    async def current(self) -> tuple[ModelCard, CoxModel] | None:
+        if time.monotonic() - self._checked_at < self._refresh_s:
+            return self._loaded
+        async with self._lock:
+            if time.monotonic() - self._checked_at >= self._refresh_s:
+                self._loaded = await self._registry.production(self.model_name)
+                self._checked_at = time.monotonic()
+        return self._loaded
+
+    async def assess(self, facts: Mapping[str, Any]) -> RiskAnswer:
+        loaded = await self.current()
+        if loaded is None:
+            return RiskAnswer(available=False, message=NO_MODEL)
+        card, model = loaded
+        absent = missing_facts(model, facts)
+        if absent:
+            return RiskAnswer(
+                available=False,
+                message=f"The production model needs {', '.join(absent)} to give an estimate.",
+                missing=absent,
+                metrics=card.metrics,
+                model=card.name,
+                version=card.version,
+                trained_on=card.trained_on,
+            )
+        points = predict(model, facts, months=HORIZONS_MONTHS)
+        horizons = [
+            Horizon(years=int(p.months // 12), survival=p.survival, lower=p.lower, upper=p.upper)
+            for p in points
+        ]
+        return RiskAnswer(
+            available=True,
+            message=f"Estimated by {card.name} version {card.version}.",
+            horizons=horizons,
+            metrics=card.metrics,
+            interval=INTERVAL_NOTE,
+            model=card.name,
+            version=card.version,
+            trained_on=card.trained_on,
+        )
