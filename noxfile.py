@@ -40,3 +40,4 @@ def bench(session: nox.Session) -> None:
     session.run(sys.executable, "benchmarks/bench_auth.py")
     session.run(sys.executable, "benchmarks/bench_patients.py", "--quick")
     session.run(sys.executable, "benchmarks/bench_cds.py", "--quick")
+    session.run(sys.executable, "benchmarks/bench_generation.py", "--quick")

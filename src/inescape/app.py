@@ -137,7 +137,7 @@ def create_app(
     guards = [g for spec in runtime.specs for g in spec.guards]
     for spec in runtime.specs:
         handlers.extend(spec.route_handlers)
-        handlers.append(job_router(spec.name))
+        handlers.append(job_router(spec.name, extra=spec.job_routes))
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],

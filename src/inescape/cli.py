@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -266,6 +267,45 @@ def create_user(
         click.echo(f"inescape: {exc.detail}", err=True)
         sys.exit(1)
     click.echo(f"inescape: created {user.username} ({', '.join(user.roles)}), id {user.id}")
+
+
+@main.command()
+@click.option("--profile", required=True, help="A profile name (`inescape profiles` lists them).")
+@click.option("--n", "n", type=click.IntRange(1, 10_000_000), required=True, help="Patients.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same profile, seed and n: same bytes.")
+@click.option(
+    "--quota",
+    "quotas",
+    multiple=True,
+    help='JSON, repeatable: \'{"where": {"histology": "adenocarcinoma", "stage_group": "III"}, "share": 1}\'',
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="cohort.parquet, .csv or .ndjson"
+)
+@click.option("--to-database", is_flag=True, help="Load the configured clinical database (bulk path).")
+@_one_line_errors
+def generate(
+    profile: str, n: int, seed: int, quotas: tuple[str, ...], out: Path | None, to_database: bool
+) -> None:
+    """Generate a synthetic cohort, with a progress bar and its fidelity report."""
+    from inescape.kernel.errors import DomainError
+    from inescape.modules.generation.api import cli_generate
+
+    if out is None and not to_database:
+        raise click.UsageError("say where the cohort goes: --out FILE and/or --to-database")
+    settings = _settings() if to_database else None
+    with click.progressbar(length=n, label=f"Generating {n:,} patients ({profile})", show_pos=True) as bar:
+        try:
+            summary = cli_generate(
+                profile, n, seed=seed, quotas=list(quotas), out=out, settings=settings, on_chunk=bar.update
+            )
+        except DomainError as exc:
+            click.echo(f"\ninescape: {exc.detail}", err=True)
+            for error in getattr(exc, "errors", [])[:10]:
+                click.echo(f"  {error.get('field')}: {error.get('message')}", err=True)
+            sys.exit(1)
+    for line in summary:
+        click.echo(line)
 
 
 @main.group()

@@ -31,7 +31,11 @@ CUT = {  # backend -> (health entries that go down, request that needs it, modul
         ("POST", "/api/v1/demo/jobs/{job}/retry"),
         {"auth", "patients", "cds", "generation", "collection", "training", "demo"},
     ),
-    "mongodb": ({"documents"}, ("GET", "/api/v1/demo/notes"), {"auth", "cds", "collection", "training"}),
+    "mongodb": (
+        {"documents"},
+        ("GET", "/api/v1/demo/notes"),
+        {"auth", "cds", "collection", "generation", "training"},
+    ),
     "s3": (
         {"storage"},
         ("GET", "/api/v1/demo/objects/generation/x.bin"),

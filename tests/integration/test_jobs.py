@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from inescape import migrate
 from inescape.infra.tables import jobs as jobs_table
+from inescape.infra.tables import outbox
 from inescape.kernel.bus import RetryPolicy
 from inescape.kernel.jobs import JobStatus
 from inescape.runtime import Runtime
@@ -167,6 +168,9 @@ async def test_a_job_another_worker_holds_is_left_alone_until_its_lease_expires(
         assert done.status == JobStatus.SUCCEEDED
         assert done.attempts == 2
         assert await rows_of(services, job.id) == list(range(20, 30))  # resumed, not redone
+        async with services.db.sessions() as s:  # its chunk's event went out with the chunk
+            names = (await s.execute(select(outbox.c.name))).scalars().all()
+        assert names == ["demo.chunk.written.v1"]
     finally:
         await rt.stop()
 

@@ -17,6 +17,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from inescape.kernel.errors import Invalid
+from inescape.kernel.events import Event
 from inescape.kernel.jobs import JobContext, JobView, RetryLater
 from inescape.kernel.modules import ModuleSpec
 
@@ -30,6 +31,14 @@ demo_rows = Table(
 
 
 BROKEN_KEY = "inescape:demo:broken"
+
+
+class ChunkWritten(Event, frozen=True, tag="demo.chunk.written.v1"):
+    """Announced with each chunk, in its transaction: only the lease holder's chunks count."""
+
+    leaves_process = True
+    job_id: str
+    last: int
 
 
 class WriteRows(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -57,6 +66,7 @@ async def write_rows(ctx: JobContext) -> dict[str, Any]:
             )
             unit.checkpoint({"next": last})
             unit.count(written=last - first)
+            unit.publish(ChunkWritten(job_id=ctx.job_id, last=last))
         await ctx.progress(last / params.rows)
         if params.delay_s:
             await asyncio.sleep(params.delay_s)

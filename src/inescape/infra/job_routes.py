@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -23,8 +24,9 @@ def services_of(state: State) -> Services:
     return services
 
 
-def job_router(module: str) -> Router:
-    """Routes bound to one module: a job of another module is 404 here."""
+def job_router(module: str, *, extra: Sequence[Any] = ()) -> Router:
+    """Routes bound to one module: a job of another module is 404 here. ``extra``: the
+    module's own handlers on the same path (``POST /`` to start a job of its kind)."""
 
     read = {"permission": f"{module}.jobs.read"}  # the names the gateway's RBAC table uses
     manage = {"permission": f"{module}.jobs.manage"}
@@ -70,6 +72,6 @@ def job_router(module: str) -> Router:
 
     return Router(
         path=f"/api/v1/{module}/jobs",
-        route_handlers=[list_jobs, read_job, cancel_job, retry_job],
+        route_handlers=[list_jobs, read_job, cancel_job, retry_job, *extra],
         tags=[module],
     )

@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inescape.infra.db import Database
 from inescape.infra.health import describe
 from inescape.infra.tables import jobs
+from inescape.infra.uow import write_outbox
 from inescape.kernel.bus import RetryPolicy
 from inescape.kernel.clock import Clock, SystemClock, as_utc
 from inescape.kernel.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
+from inescape.kernel.events import Event
 from inescape.kernel.ids import is_id, new_id
 from inescape.kernel.jobs import (
     UNFINISHED,
@@ -251,7 +253,11 @@ class _Unit:
         self.session = session
         self.state: dict[str, Any] | None = None
         self.increments: dict[str, int] = {}
+        self.events: list[Event] = []
         self._counts = counts
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
 
     def checkpoint(self, state: Mapping[str, Any]) -> None:
         self.state = dict(state)
@@ -292,6 +298,9 @@ class RunningJob:
             result = await session.execute(self._fenced().values(**values))
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise LeaseLost(self.job_id)  # rolls back this unit's side effects too
+            await write_outbox(session, unit.events, self._runner.clock.now())
+        if unit.events:  # announced only once committed, and only by the lease holder
+            await self.services.bus.deliver(unit.events)
         self.counts = counts
         if unit.state is not None:
             self.checkpoint = unit.state

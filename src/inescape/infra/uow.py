@@ -9,7 +9,8 @@ and drops every buffered side effect, so a rolled-back change is never announced
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -25,6 +26,17 @@ from inescape.kernel.events import Event, encode_event, event_name
 log = logging.getLogger("inescape.uow")
 
 AfterCommit = Callable[[], Awaitable[None]]
+
+
+async def write_outbox(session: AsyncSession, events: Sequence[Event], now: datetime) -> None:
+    """The events that leave the process, as outbox rows in ``session``'s transaction."""
+    outgoing = [e for e in events if type(e).leaves_process]
+    if outgoing:
+        rows = [
+            {"id": e.id, "name": event_name(e), "payload": encode_event(e), "created_at": now, "attempts": 0}
+            for e in outgoing
+        ]
+        await session.execute(insert(outbox), rows)
 
 
 class UnitOfWork:
@@ -54,22 +66,7 @@ class UnitOfWork:
                 self._events.clear()
                 self._after.clear()
                 return
-            outgoing = [e for e in self._events if type(e).leaves_process]
-            if outgoing:
-                now = self._clock.now()
-                await self.session.execute(
-                    insert(outbox),
-                    [
-                        {
-                            "id": e.id,
-                            "name": event_name(e),
-                            "payload": encode_event(e),
-                            "created_at": now,
-                            "attempts": 0,
-                        }
-                        for e in outgoing
-                    ],
-                )
+            await write_outbox(self.session, self._events, self._clock.now())
             await self.session.commit()
         finally:
             await self.session.close()

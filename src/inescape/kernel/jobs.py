@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from inescape.kernel.events import Event
+
 
 class JobStatus(enum.StrEnum):
     QUEUED = "queued"
@@ -70,6 +72,11 @@ class JobUnit(Protocol):
     def checkpoint(self, state: Mapping[str, Any]) -> None: ...
 
     def count(self, **increments: int) -> None: ...
+
+    def publish(self, event: Event) -> None:
+        """Announce ``event`` with this unit: written to the outbox in its transaction (if it
+        leaves the process) and delivered after commit, only while the job holds its lease."""
+        ...
 
 
 class JobContext(Protocol):

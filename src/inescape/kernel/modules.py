@@ -27,6 +27,7 @@ class ModuleSpec:
     title: str
     port: int
     route_handlers: Sequence[Any] = ()
+    job_routes: Sequence[Any] = ()  # more handlers under /api/v1/<name>/jobs (e.g. POST to start one)
     subscriptions: Sequence[Subscription] = ()
     job_kinds: Mapping[str, JobHandler] = field(default_factory=dict)
     documents: Sequence[type] = ()

@@ -1,0 +1,159 @@
+"""One chunk of patients, [start, stop) of a cohort of n: every step vectorised over the chunk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from inescape.modules.generation import codes
+from inescape.modules.generation.engine import care, outcome, rows
+from inescape.modules.generation.engine.frames import PATIENT_COLUMNS, Cohort
+from inescape.modules.generation.engine.joint import Joint
+from inescape.modules.generation.engine.people import ages_and_dates, identity
+from inescape.modules.generation.engine.quotas import Cell
+from inescape.modules.generation.engine.risk import risk_factors
+from inescape.modules.generation.engine.streams import Cat, Draws, Row, choose
+from inescape.modules.generation.engine.tumour import biomarkers, condition
+from inescape.modules.generation.profile_model import Profile
+
+
+def _joint_rows(joint: Joint, cells: list[Cell], labels: np.ndarray | None, u: np.ndarray) -> Row:
+    """Each patient's joint-table row, drawn from the distribution of the patient's quota cell."""
+    index = np.empty(len(u), dtype=np.int64)
+    for i, cell in enumerate(cells):
+        mine = slice(None) if labels is None else labels == i
+        index[mine] = np.minimum(np.searchsorted(cell.cdf, u[mine], side="right"), len(cell.cdf) - 1)
+    return joint.rows(index)
+
+
+def _cure_end(regimen: Cat, days: dict[str, np.ndarray], operated: np.ndarray) -> np.ndarray:
+    """The day curative treatment ended: recurrences are counted after it."""
+    neo = regimen.isin(codes.NEOADJUVANT)
+    return np.select(
+        [
+            regimen.isin(["endoscopic_resection", "esophagectomy"]),
+            neo & operated,
+            neo,
+            regimen.is_("definitive_CRT"),
+        ],
+        [days["first_day"], days["surgery_day"], days["neo_end_day"], days["dcrt_end_day"]],
+        default=np.iinfo(np.int32).max,
+    )
+
+
+def _cut(days: dict[str, np.ndarray], state: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Steps after the end of follow-up did not happen; those under way stop at its end."""
+    end, regimen = state["end_day"], state["regimen"]
+    resected = state["operated"] & (days["surgery_day"] <= end)
+    recurred = state["recurrence_day"]
+    relapsed_first = (recurred >= 0) & (recurred < days["adjuvant_start_day"])  # no adjuvant after relapse
+    adjuvant = state["adjuvant"] & resected & (days["adjuvant_start_day"] <= end) & ~relapsed_first
+    stop = np.where(recurred >= days["adjuvant_start_day"], recurred, end)
+    cut = {k: np.minimum(v, end) for k, v in days.items()}
+    cut["adjuvant_end_day"] = np.minimum(cut["adjuvant_end_day"], stop)
+    return {
+        **cut,
+        "resected": resected,
+        "flot2": regimen.is_("FLOT") & resected & (days["flot2_start_day"] <= end),
+        "adjuvant_given": adjuvant,
+    }
+
+
+def _patients(profile: Profile, wide: pl.DataFrame, seed: int) -> pl.DataFrame:
+    dead = pl.col("dead")
+    return wide.select(
+        pl.col("birth_day").cast(pl.Int32).cast(pl.Date).alias("birth_date"),
+        *[c for c in PATIENT_COLUMNS if c in wide.columns and c != "birth_date"],
+        origin=pl.lit("synthetic"),
+        source=pl.lit(f"inescape-generator/{profile.name}@{profile.version}"),
+        source_record_id=pl.concat_str(pl.lit(f"{seed}:"), pl.col("_index").cast(pl.String)),
+        vital_status=pl.when(dead).then(pl.lit("dead")).otherwise(pl.lit("alive")),
+        last_follow_up=rows.date_of("end_day"),
+        death_date=pl.when(dead).then(rows.date_of("end_day")),
+        cause_of_death=pl.when(dead).then(pl.lit("esophageal cancer")),
+        recurrence_date=pl.when(pl.col("recurrence_day") >= 0).then(rows.date_of("recurrence_day")),
+    ).select(PATIENT_COLUMNS)
+
+
+def _series(columns: dict[str, Any]) -> list[pl.Series]:
+    return [v.series(k) if isinstance(v, Cat) else pl.Series(k, v) for k, v in columns.items()]
+
+
+def _fate(
+    profile: Profile,
+    row: Row,
+    age: np.ndarray,
+    days: dict[str, np.ndarray],
+    care_: dict[str, Any],
+    draws: Draws,
+) -> dict[str, Any]:
+    """Death, follow-up and recurrence, given the patient's care."""
+    factors = outcome.multipliers(profile, row, age, care_)
+    change = np.where(care_["operated"], days["surgery_day"] / outcome.YEAR, 0.0)
+    years, log_hazard = outcome.death_years(profile, row["stage_group"], factors, change, draws)
+    diagnosed = care_["diagnosis_day"]
+    follow = outcome.follow_up(profile, diagnosed, years, days["first_day"], draws)
+    cure_end = _cure_end(row["regimen"], days, care_["operated"])
+    relapse = outcome.recurrence(profile, row, cure_end, follow["death_day"], follow["end_day"], draws)
+    return {**follow, **relapse, "synthetic_risk": log_hazard}
+
+
+def _wide(
+    profile: Profile, joint: Joint, cells: list[Cell], labels: np.ndarray | None, draws: Draws
+) -> pl.DataFrame:
+    """Every patient of the chunk as one wide row: the draws happen here, in a fixed order."""
+    row = _joint_rows(joint, cells, labels, draws.uniform())
+    ids = draws.uuids()
+    people = ages_and_dates(profile, row, draws)
+    who = identity(profile, row, ids, draws)
+    tumour = condition(profile, row, draws)
+    risk = risk_factors(profile, row["histology"], draws)
+    markers = biomarkers(profile, row, draws)
+    days = care.timeline(profile, row, draws)
+    operation = care.surgery(profile, row, draws)
+    shifts = care.pathology(profile, row, operation["pcr"], draws)
+    therapy = care.palliative(profile, row, markers, draws)
+    given = {**operation, **therapy, "diagnosis_day": people["diagnosis_day"]}
+    fate = _fate(profile, row, people["age"], days, given, draws)
+    er_procedure = choose(draws.uniform(), profile.treatment.endoscopic_procedure.shares)
+    cut = _cut(days, {"regimen": row["regimen"], **operation, **fate})
+    columns = {
+        **row,
+        **people,
+        **tumour,
+        **markers,
+        **shifts,
+        **given,
+        **fate,
+        **cut,
+        "er_procedure": er_procedure,
+    }
+    return pl.concat([who, risk, pl.DataFrame(_series(columns))], how="horizontal")
+
+
+def chunk(
+    profile: Profile,
+    joint: Joint,
+    cells: list[Cell],
+    labels: np.ndarray | None,
+    *,
+    seed: int,
+    n: int,
+    start: int,
+    stop: int,
+) -> Cohort:
+    draws = Draws(seed, n, start, stop)
+    mine = None if labels is None else labels[start:stop]
+    wide = _wide(profile, joint, cells, mine, draws).with_columns(
+        _row=pl.int_range(pl.len(), dtype=pl.Int64), _index=pl.int_range(pl.len(), dtype=pl.Int64) + start
+    )
+    return Cohort(
+        patients=_patients(profile, wide, seed),
+        conditions=rows.conditions(wide),
+        staging=rows.staging(wide),
+        biomarkers=rows.biomarkers(wide),
+        treatments=rows.treatments(wide),
+        observations=rows.observations(wide),
+    )

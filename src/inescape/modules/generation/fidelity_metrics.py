@@ -1,0 +1,203 @@
+"""What a generated cohort achieves on each target: one row per patient (``analysis_frame``),
+then a share, an age statistic or a Kaplan-Meier estimate over the patients a target names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from inescape.modules.generation.codes import HER2_POSITIVE
+from inescape.modules.generation.engine.frames import RISK_COLUMNS
+from inescape.modules.generation.targets import SURVIVAL_TIMES, TargetSpec
+from inescape.modules.patients.api import kaplan_meier, median_survival
+
+MONTH = 30.4375  # days, as the clinical core's survival_frame
+# Pathway of a patient read back from the treatments, most specific first.
+_PATHWAY_FLAGS = (
+    ("CROSS", pl.col("regimen") == "CROSS"),
+    ("FLOT", pl.col("regimen") == "FLOT"),
+    ("endoscopic_resection", pl.col("kind") == "endoscopic_resection"),
+    ("definitive_CRT", (pl.col("kind") == "radiotherapy") & (pl.col("intent") == "definitive")),
+    ("palliative_systemic", pl.col("intent") == "palliative"),
+    ("esophagectomy", pl.col("kind") == "surgery"),
+)
+_RISK = {  # metric → (value, whether recorded)
+    "tobacco_ever": (pl.col("rf_tobacco").is_in(["former", "current"]), pl.col("rf_tobacco") != "unknown"),
+    "tobacco_current": (pl.col("rf_tobacco") == "current", pl.col("rf_tobacco") != "unknown"),
+    "obesity": (pl.col("rf_bmi") >= 30, pl.col("rf_bmi").is_not_null()),
+    "ses_low": (pl.col("rf_socioeconomic_status") == "low", pl.col("rf_socioeconomic_status") != "unknown"),
+    "alcohol_80plus": (pl.col("rf_alcohol_g_per_day") >= 80, pl.col("rf_alcohol_g_per_day").is_not_null()),
+}
+_SUMMARY = {  # SEER summary stage from cTNM: localized = confined (T <= T3, N0, M0)
+    "distant": pl.col("m") == "M1",
+    "localized": (pl.col("m") == "M0") & (pl.col("n") == "N0") & ~pl.col("t").is_in(["T4a", "T4b"]),
+}
+
+
+ANALYSIS_COLUMNS = (
+    "sex",
+    "histology",
+    "location",
+    "t",
+    "n",
+    "m",
+    "stage_group",
+    *RISK_COLUMNS,
+    "her2",
+    "msi",
+    "pdl1_cps",
+    "pdl1_tps",
+    "margin",
+    "pcr",
+    "pathway",
+    "age",
+    "time",
+    "event",
+)
+
+
+def _pathways(treatments: pl.DataFrame) -> pl.DataFrame:
+    flags = treatments.group_by("patient_id").agg(*[f.any().alias(name) for name, f in _PATHWAY_FLAGS])
+    chosen = pl.lit("best_supportive_care")
+    for name, _ in reversed(_PATHWAY_FLAGS):
+        chosen = pl.when(pl.col(name)).then(pl.lit(name)).otherwise(chosen)
+    return flags.select(pl.col("patient_id").alias("id"), chosen.alias("pathway"))
+
+
+def _biomarker_columns(biomarkers: pl.DataFrame) -> pl.DataFrame:
+    wide = biomarkers.group_by("patient_id").agg(
+        *[
+            pl.col("value").filter(pl.col("kind") == k).first().alias(k)
+            for k in ("her2", "msi", "pdl1_cps", "pdl1_tps")
+        ]
+    )
+    return wide.select(
+        pl.col("patient_id").alias("id"),
+        "her2",
+        "msi",
+        pl.col("pdl1_cps").cast(pl.Int16),
+        pl.col("pdl1_tps").cast(pl.Int16),
+    )
+
+
+def analysis_frame(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """One narrow row per patient with everything a target or the survival table reads: clinical
+    stage, pathway, age, time (months) and event, risk factors, biomarkers, resection margin and
+    pathologic response. Chunks can be reduced to it one by one and concatenated."""
+    clinical = (
+        frames["staging"]
+        .filter(pl.col("kind") == "clinical")
+        .select(pl.col("patient_id").alias("id"), "t", "n", "m", "stage_group")
+    )
+    condition = frames["conditions"].select(
+        pl.col("patient_id").alias("id"), "histology", "location", "diagnosis_date"
+    )
+    surgery = (
+        frames["treatments"]
+        .filter(pl.col("kind") == "surgery")
+        .select(pl.col("patient_id").alias("id"), "margin", pcr="pathologic_complete_response")
+    )
+    end = pl.coalesce("death_date", "last_follow_up")
+    people = (
+        frames["patients"]
+        .select("id", "sex", "birth_date", "death_date", "last_follow_up", "vital_status", *RISK_COLUMNS)
+        .join(condition, on="id", how="left")
+        .join(clinical, on="id", how="left")
+        .join(_pathways(frames["treatments"]), on="id", how="left")
+        .join(_biomarker_columns(frames["biomarkers"]), on="id", how="left")
+        .join(surgery, on="id", how="left")
+    )
+    return people.select(
+        *ANALYSIS_COLUMNS[:-4],
+        pathway=pl.col("pathway").fill_null("best_supportive_care"),
+        age=(pl.col("diagnosis_date") - pl.col("birth_date")).dt.total_days() / 365.25,
+        time=(end - pl.col("diagnosis_date")).dt.total_days() / MONTH,
+        event=(pl.col("vital_status") == "dead").cast(pl.Int8),
+    )
+
+
+def _population(spec: TargetSpec) -> pl.Expr:
+    keep = pl.lit(True)
+    if spec.histology:
+        keep &= pl.col("histology") == spec.histology
+    if spec.sex:
+        keep &= pl.col("sex") == spec.sex
+    return keep
+
+
+def _stage(metric: str) -> pl.Expr:
+    """cTNM group test: I, II, III, IV also count their A/B/C groups (targets.stage_matches)."""
+    if metric in _SUMMARY:
+        return _SUMMARY[metric]
+    if metric == "regional":
+        return ~_SUMMARY["distant"] & ~_SUMMARY["localized"]
+    if metric in ("0", "I", "II", "III", "IV"):
+        return pl.col("stage_group").str.replace(r"[ABC]$", "") == metric
+    return pl.col("stage_group") == metric
+
+
+def _share(frame: pl.DataFrame, value: pl.Expr, recorded: pl.Expr | None = None) -> tuple[float | None, int]:
+    chosen = frame.filter(recorded) if recorded is not None else frame
+    if chosen.height == 0:
+        return None, 0
+    return float(chosen.select(value.cast(pl.Float64).mean()).item()), chosen.height
+
+
+def _biomarker(people: pl.DataFrame, metric: str) -> tuple[float | None, int]:
+    column, value = {
+        "her2_positive": ("her2", pl.col("her2").is_in(HER2_POSITIVE)),
+        "msi_high": ("msi", pl.col("msi") == "MSI-H"),
+        "pdl1_cps_5": ("pdl1_cps", pl.col("pdl1_cps") >= 5),
+        "pdl1_tps_1": ("pdl1_tps", pl.col("pdl1_tps") >= 1),
+    }[metric]
+    return _share(people, value, pl.col(column).is_not_null())
+
+
+def survival_at(frame: pl.DataFrame, months: float) -> float | None:
+    """Kaplan-Meier survival at ``months`` (None when nobody is followed that long)."""
+    if frame.height == 0 or frame["time"].max() < months:  # type: ignore[operator]
+        return None
+    curve = kaplan_meier(frame.select("time", "event"))
+    return float(curve.filter(pl.col("time") <= months)["survival"][-1])
+
+
+def _survival(people: pl.DataFrame, spec: TargetSpec) -> tuple[float | None, int]:
+    group = spec.group or "overall"
+    chosen = people
+    if group.startswith("stage_"):
+        chosen = people.filter(_stage(group.removeprefix("stage_")))
+    elif group != "overall":
+        chosen = people.filter(
+            _stage(group) if group in ("localized", "regional", "distant") else pl.col("pathway") == group
+        )
+    if chosen.height == 0:
+        return None, 0
+    if spec.metric == "median_months":
+        median = median_survival(chosen.select("time", "event"))["median"][0]
+        return (float(median) if median is not None else None), chosen.height
+    return survival_at(chosen, SURVIVAL_TIMES[spec.metric]), chosen.height
+
+
+def achieved(people: pl.DataFrame, spec: TargetSpec) -> tuple[float | None, int]:
+    """The cohort's value for a target, and how many patients it rests on."""
+    chosen = people.filter(_population(spec))
+    column = {"histology": "histology", "sex": "sex", "location": "location", "treatment": "pathway"}
+    if spec.family in column:
+        return _share(chosen, pl.col(column[spec.family]) == spec.metric)
+    if spec.family == "age":
+        stat = pl.col("age").median() if spec.metric == "median" else pl.col("age").mean()
+        return float(chosen.select(stat).item()), chosen.height
+    if spec.family == "stage":
+        return _share(chosen, _stage(spec.metric))
+    if spec.family == "risk":
+        value, recorded = _RISK.get(
+            spec.metric, (pl.col(f"rf_{spec.metric}"), pl.col(f"rf_{spec.metric}").is_not_null())
+        )
+        return _share(chosen, value, recorded)
+    if spec.family == "biomarker":
+        return _biomarker(chosen, spec.metric)
+    if spec.family in ("pcr", "r0"):
+        value = pl.col("pcr") if spec.family == "pcr" else pl.col("margin") == "R0"
+        return _share(chosen.filter(pl.col("pathway") == spec.metric), value, pl.col("margin").is_not_null())
+    return _survival(chosen, spec)

@@ -1,0 +1,222 @@
+"""The shape of a generator profile (``profiles/*.toml``): every parameter the engine uses.
+
+Every group of figures carries the ``source`` it comes from: a citation from
+shared/reference/domain.md, or "engineer's choice" where no source gives the number.
+``profile_checks`` holds the rules beyond the types (shares sum to 1, codes exist...).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+
+
+class Base(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class Figure(Base, frozen=True, kw_only=True):
+    value: float
+    source: str
+
+
+class Shares(Base, frozen=True, kw_only=True):
+    """A categorical distribution: code → share, the shares summing to 1."""
+
+    shares: dict[str, float]
+    source: str
+
+
+class Span(Base, frozen=True, kw_only=True):
+    """A range of days or fractions, drawn uniformly."""
+
+    low: float
+    high: float
+    source: str
+
+
+class Identity(Base, frozen=True, kw_only=True):
+    regions: Shares | None = None  # provinces / states, drawn independently of the tumour
+    countries: Shares | None = None  # ISO 3166-1 codes, for a multi-country profile
+    ethnicity: dict[str, Shares]  # by histology
+    email: Figure  # share of patients with an e-mail address on file
+    phone: Figure
+    mrn_prefix: str
+
+
+class AgeModel(Base, frozen=True, kw_only=True):
+    """Age at diagnosis: a skew-normal with this mean and SD, cut to [min, max] years."""
+
+    mean: float
+    sd: float
+    skew: float = 0.0  # shape alpha; negative = a longer tail towards younger ages
+    min: int = 20
+    max: int = 95
+    source: str
+
+
+class StageMix(Base, frozen=True, kw_only=True):
+    """cTNM stage group shares; inside a group, T and N combinations weighted t × n."""
+
+    groups: dict[str, float]
+    t_weights: dict[str, float]
+    n_weights: dict[str, float]
+    source: str
+
+
+class TumourLength(Base, frozen=True, kw_only=True):
+    median_cm: dict[str, float]  # by cT
+    sigma: float  # of the log
+    source: str
+
+
+class RiskFactor(Base, frozen=True, kw_only=True):
+    """Level shares in the population the cases come from, tilted by each level's odds ratio
+    (versus the first level) to give the shares among cases: p_case ∝ p × OR."""
+
+    population: dict[str, float]
+    odds_ratios: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)  # histology → level
+    missing: float = 0.0  # share recorded as unknown
+    source: str
+
+
+class Correlation(Base, frozen=True, kw_only=True):
+    """Correlation of two factors' latent normals (a Gaussian copula)."""
+
+    between: list[str]
+    rho: float
+    source: str
+
+
+class LogNormal(Base, frozen=True, kw_only=True):
+    median: float
+    sigma: float
+    source: str
+
+
+class Normal(Base, frozen=True, kw_only=True):
+    mean: float
+    sd: float
+    source: str
+
+
+class RiskModel(Base, frozen=True, kw_only=True):
+    factors: dict[str, RiskFactor]
+    correlations: list[Correlation] = msgspec.field(default_factory=list)
+    pack_years: LogNormal  # among former and current smokers
+    bmi: Normal  # population BMI, read inside the sampled BMI band
+    alcohol_abstainers: Figure  # share of the 0-39 g/day band drinking none
+
+
+class Biomarkers(Base, frozen=True, kw_only=True):
+    tested: dict[str, Figure]  # "advanced" (palliative, supportive care) and "early" (curative)
+    her2: Shares  # IHC / ISH result among adenocarcinomas tested
+    pdl1_cps: Shares  # CPS band among adenocarcinomas tested
+    pdl1_tps: Shares  # tumour-cell PD-L1 band among squamous (and other) tested
+    msi: dict[str, Shares]  # by histology
+
+
+class Modifier(Base, frozen=True, kw_only=True):
+    """Multiply pathway weights where every ``when`` column is one of its values."""
+
+    when: dict[str, list[str]]
+    factors: dict[str, float]
+    source: str
+
+
+class Treatment(Base, frozen=True, kw_only=True):
+    allocation: dict[str, dict[str, Shares]]  # histology → cTNM stage group → pathway shares
+    modifiers: list[Modifier] = msgspec.field(default_factory=list)
+    surgery_after_neoadjuvant: dict[str, Figure]  # pathway → share reaching resection
+    r0: dict[str, Figure]  # pathway → R0 share among resections
+    r1_of_positive: Figure  # R1 share among R1 + R2
+    pcr: dict[str, dict[str, Figure]]  # pathway → histology → pCR share among resections
+    adjuvant_nivolumab: Figure  # uptake after CROSS + R0 with residual disease
+    immunotherapy: Figure  # uptake of a first-line PD-1 inhibitor when PD-L1 qualifies
+    trastuzumab: Figure  # uptake for HER2-positive adenocarcinoma
+    endoscopic_procedure: Shares  # ESD / EMR
+    delays: dict[str, Span]  # days between steps of care
+
+
+class Pathology(Base, frozen=True, kw_only=True):
+    """How pTNM / ypTNM follows cTNM: shifts along the T and N orders, in steps."""
+
+    pt_shift: Shares  # upfront surgery: "-1", "0", "+1"
+    pn_shift: Shares  # "-1", "0", "+1", "+2"
+    ypt_down: Shares  # residual disease after neoadjuvant therapy: steps down, "0".."3"
+    ypn_down: Shares  # "0".."3"
+    residual_trg: Shares  # Mandard TRG of residual disease, "2".."5"
+
+
+class Survival(Base, frozen=True, kw_only=True):
+    """Piecewise-constant cancer hazard: baseline(stage) × time_shape(period) × exp(lp)."""
+
+    breaks_years: list[float]
+    time_shape: list[float]  # one multiplier per period: before the first break ... after the last
+    time_shape_source: str
+    baseline: dict[str, Figure]  # cTNM stage group → annual hazard in year 1, reference pathway
+    pathway_hr: dict[str, dict[str, Figure]]  # histology → pathway → HR vs esophagectomy alone
+    age_hr_per_decade: Figure  # per 10 years from 65
+    ecog_hr: dict[str, Figure]
+    pcr_hr: Figure  # pCR vs residual disease, within a neoadjuvant pathway
+    margin_hr: dict[str, Figure]  # R1, R2 vs R0
+    immunotherapy_hr: dict[str, Figure]  # histology → PD-1 + chemotherapy vs chemotherapy
+    trastuzumab_hr: Figure
+    adjuvant_nivolumab_hr: Figure
+
+
+class Recurrence(Base, frozen=True, kw_only=True):
+    recorded: Figure  # share of cancer deaths after curative treatment with a recorded recurrence
+    timing: Span  # recurrence at this fraction of the way from end of treatment to death
+    sites: Shares
+
+
+class FollowUp(Base, frozen=True, kw_only=True):
+    diagnosed_from: date
+    diagnosed_to: date
+    censoring_date: date  # administrative: no follow-up after it
+    loss_per_year: Figure  # loss to follow-up hazard
+    source: str
+
+
+class Target(Base, frozen=True, kw_only=True):
+    """A figure the fidelity report checks: |achieved - value| <= tolerance."""
+
+    name: str
+    value: float
+    tolerance: float
+    source: str
+
+
+class Profile(Base, frozen=True, kw_only=True):
+    name: str
+    title: str
+    version: str
+    description: str
+    locale: str  # Faker locale of names and addresses
+    country: str  # ISO 3166-1 alpha-2; "ZZ" (unspecified) when identity.countries draws it
+    identity: Identity
+    histology: Shares
+    morphology: dict[str, Shares]  # histology → ICD-O-3 morphology code
+    sex: dict[str, Figure]  # histology → share male
+    age: dict[str, dict[str, AgeModel]]  # histology → sex
+    location: dict[str, Shares]  # histology → tumour epicentre
+    siewert: Shares  # among EGJ tumours
+    grade: dict[str, Shares]
+    tumour_length: TumourLength
+    stage: dict[str, StageMix]  # histology → cTNM
+    ecog: dict[str, Shares]  # M0 / M1 → ECOG score
+    risk_factors: RiskModel
+    biomarkers: Biomarkers
+    treatment: Treatment
+    pathology: Pathology
+    survival: Survival
+    recurrence: Recurrence
+    follow_up: FollowUp
+    targets: list[Target]
+
+    @property
+    def histologies(self) -> tuple[str, ...]:
+        """The histologies this profile generates (share > 0)."""
+        return tuple(h for h, share in self.histology.shares.items() if share > 0)

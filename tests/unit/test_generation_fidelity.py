@@ -1,0 +1,90 @@
+"""Calibration: a 100,000-patient cohort of each shipped profile meets every one of the profile's
+targets within the profile's own tolerance (never loosened here)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from inescape.kernel.errors import Invalid
+from inescape.modules.generation.engine import Cohort, concat, generate
+from inescape.modules.generation.fidelity import NOT_FITTED, FidelityReport, fidelity_frame, fidelity_report
+from inescape.modules.generation.profiles import get_profile
+
+SHIPPED = ("global", "iran-golestan", "us-seer")
+N = 100_000
+
+
+@pytest.fixture(scope="module", params=SHIPPED)
+def calibrated(request: pytest.FixtureRequest) -> tuple[str, FidelityReport]:
+    profile = get_profile(request.param)
+    chunks = [fidelity_frame(c) for c in generate(profile, N, seed=2024)]  # memory-bounded path
+    return request.param, fidelity_report(profile, pl.concat(chunks))
+
+
+@pytest.fixture(scope="module")
+def small() -> Cohort:
+    return concat(generate(get_profile("us-seer"), 5_000, seed=1))
+
+
+def test_every_target_is_met_within_the_profiles_tolerance(calibrated):
+    name, report = calibrated
+
+    missed = [f"{t.name}: {t.achieved} vs {t.target} ± {t.tolerance}" for t in report.targets if not t.ok]
+    assert missed == [], f"{name} misses its targets"
+    assert report.all_ok
+    assert report.patients == N
+
+
+def test_survival_is_reported_at_one_three_and_five_years_by_stage(calibrated):
+    _, report = calibrated
+
+    stages = {row.stage: row for row in report.survival_by_stage}
+    assert {"I", "II", "III", "IV"} <= set(stages)
+    for row in stages.values():
+        s = row.survival
+        assert s["1y"] is not None
+        assert s["3y"] is not None
+        assert s["5y"] is not None
+        assert 1 >= s["1y"] >= s["3y"] >= s["5y"] >= 0
+    assert stages["I"].survival["5y"] > stages["IV"].survival["5y"]  # type: ignore[operator]
+
+
+def test_the_report_draws_kaplan_meier_curves_by_stage(calibrated):
+    _, report = calibrated
+
+    assert report.km_svg.startswith("<svg")
+    assert "Stage IV" in report.km_svg
+
+
+def test_privacy_is_not_applicable_to_profiles_not_fitted_to_data(calibrated):
+    _, report = calibrated
+
+    assert report.privacy.status == NOT_FITTED == "not applicable: profile not fitted to real data"
+
+
+def test_a_cohort_and_its_reduced_frame_give_the_same_report(small):
+    profile = get_profile("us-seer")
+
+    whole = fidelity_report(profile, small)
+    reduced = fidelity_report(profile, fidelity_frame(small))
+
+    assert whole.targets == reduced.targets
+    assert whole.survival_by_stage == reduced.survival_by_stage
+
+
+def test_a_bare_patients_frame_is_refused(small):
+    with pytest.raises(Invalid, match="fidelity_frame"):
+        fidelity_report(get_profile("us-seer"), small.patients)
+
+
+def test_a_target_without_patients_is_reported_as_missed(small):
+    only_squamous = small.frames()
+    adeno = small.conditions.filter(pl.col("histology") == "adenocarcinoma")["patient_id"]
+    only_squamous["patients"] = small.patients.filter(~pl.col("id").is_in(adeno.implode()))
+
+    report = fidelity_report(get_profile("us-seer"), only_squamous)
+
+    her2 = next(t for t in report.targets if t.name == "sex.male.adenocarcinoma")
+    assert her2.achieved is None
+    assert not her2.ok
