@@ -55,7 +55,7 @@ def faker_patient(fake: Any, rng: random.Random, today: dt.date) -> dict[str, An
     """One complete record, one Faker/random call per field: the row-by-row baseline."""
     histology = rng.choices(HISTOLOGY, weights=(0.33, 0.62, 0.05))[0]
     birth = fake.date_of_birth(minimum_age=40, maximum_age=90)
-    diagnosed = fake.date_between(start_date=birth + dt.timedelta(days=365 * 40), end_date=today)
+    diagnosed = fake.date_between(start_date=birth + dt.timedelta(days=365 * 39), end_date=today)
     t, n, m, group = rng.choice(STAGES)
     dead = rng.random() < 0.6
     follow_up = fake.date_between(start_date=diagnosed, end_date=today)
@@ -127,7 +127,7 @@ def faker_rate(n: int) -> float:
 
     fake = Faker("en_US")
     Faker.seed(7)
-    rng, today = random.Random(7), dt.date(2025, 12, 31)
+    rng, today = random.Random(7), dt.date.today()
     started = time.perf_counter()
     rows = [faker_patient(fake, rng, today) for _ in range(n)]
     elapsed = time.perf_counter() - started
