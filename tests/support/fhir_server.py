@@ -4,6 +4,7 @@ token required, and faults on demand (an error status, or no answer in time)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -22,17 +23,27 @@ class FhirServer:
         self.requests: list[tuple[str, str | None]] = []  # (path?query, Authorization)
         self.fail: dict[str, int] = {}  # resource type -> status to answer with
         self.stall_s = 0.0
+        # faults for the next requests, in order: {"status": 429, "headers": {"Retry-After": "1"}},
+        # {"status": 500}, {"stall_s": 2.0} (no answer in time), {"truncate": True} (body cut short)
+        self.script: list[dict[str, Any]] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests.append((self.path, self.headers.get("Authorization")))
+                fault = server.script.pop(0) if server.script else {}
                 status, body = server.answer(self.path, self.headers.get("Authorization"))
-                time.sleep(server.stall_s)
-                self.send_response(status)
+                time.sleep(fault.get("stall_s", server.stall_s))
+                payload = json.dumps(body).encode()
+                if fault.get("truncate"):
+                    payload = payload[: len(payload) // 2]
+                self.send_response(fault.get("status", status))
                 self.send_header("Content-Type", "application/fhir+json")
+                for name, value in fault.get("headers", {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(json.dumps(body).encode())
+                with contextlib.suppress(OSError):  # the client gave up waiting
+                    self.wfile.write(payload)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -61,6 +72,8 @@ class FhirServer:
         query = parse_qs(url.query)
         patient = query.get("patient", [""])[0]
         page = int(query.get("_page", ["1"])[0])
+        if kind == "Patient" and not patient:  # a Patient search: every Patient, paged
+            return 200, self._patients(page)
         matches = [
             r for r in self.resources if r["resourceType"] == kind and _subject(r) == f"Patient/{patient}"
         ]
@@ -76,6 +89,19 @@ class FhirServer:
                 {"relation": "next", "url": f"{self.base}/{kind}?patient={patient}&_page={page + 1}"}
             ]
         return 200, bundle
+
+    def _patients(self, page: int) -> dict[str, Any]:
+        matches = [r for r in self.resources if r["resourceType"] == "Patient"]
+        chunk = matches[(page - 1) * self.page_size : page * self.page_size]
+        bundle: dict[str, Any] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(matches),
+            "entry": [{"fullUrl": f"{self.base}/Patient/{r['id']}", "resource": r} for r in chunk],
+        }
+        if page * self.page_size < len(matches):
+            bundle["link"] = [{"relation": "next", "url": f"{self.base}/Patient?_page={page + 1}"}]
+        return bundle
 
 
 def _subject(resource: dict[str, Any]) -> str | None:

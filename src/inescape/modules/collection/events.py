@@ -2,4 +2,23 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from inescape.kernel.events import Event
+
+
+class DatasetCollected(Event, frozen=True, tag="collection.dataset.collected.v1"):
+    """A collection run is complete: its records are upserted, its rejects and provenance
+    (``dataset_metadata``) written."""
+
+    leaves_process = True
+    dataset_id: str
+    source: str
+    connector: str
+    research_only: bool
+    read: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    origin: str = "real"
+
+
+__all__ = ["DatasetCollected"]

@@ -34,7 +34,7 @@ from inescape.modules.patients.schemas import (
     Staging,
     Treatment,
 )
-from inescape.modules.patients.service import PatientNotFound, PatientService
+from inescape.modules.patients.service import PatientNotFound, PatientService, Upserted, record_digest
 
 MODULE = "patients"
 
@@ -54,9 +54,26 @@ async def load_records(services: Any, session: Any, records: Sequence[PatientCre
     return await _service(services).insert_many(session, records)
 
 
-async def records_changed(services: Any) -> None:
-    """Cohort answers cached before a bulk load are stale now."""
+def check_record(services: Any, record: PatientCreate) -> None:
+    """Validate one record as every write does: ``Invalid`` with ``errors=[{"field",
+    "message"}]`` naming each problem; nothing is written."""
+    _service(services).check(record)
+
+
+async def upsert_records(services: Any, session: Any, records: Sequence[PatientCreate]) -> list[Upserted]:
+    """The collection path: real records keyed by (source, source_record_id), written in the
+    caller's transaction; a record already stored identically changes nothing, a changed one
+    replaces ours (same id, next version). Call ``records_changed`` with the updated ids once
+    committed."""
+    return await _service(services).upsert_many(session, records)
+
+
+async def records_changed(services: Any, patient_ids: Sequence[str] = ()) -> None:
+    """Cohort answers cached before a bulk load are stale now, and so are the cached records of
+    ``patient_ids`` (ones a collection updated)."""
     await services.cache.incr(GENERATION_KEY)
+    for patient_id in patient_ids:
+        await _service(services).forget(patient_id)
 
 
 async def read_record(services: Any, patient_id: str) -> PatientRecord:
@@ -81,8 +98,10 @@ __all__ = [
     "RiskFactors",
     "Staging",
     "Treatment",
+    "Upserted",
     "age_distribution",
     "age_summary",
+    "check_record",
     "counts",
     "from_bundle",
     "histogram_svg",
@@ -95,8 +114,10 @@ __all__ = [
     "number_at_risk",
     "read_bundle",
     "read_record",
+    "record_digest",
     "records_changed",
     "survival_frame",
     "to_bundle",
     "to_ndjson",
+    "upsert_records",
 ]

@@ -15,10 +15,13 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    text,
 )
 
 from inescape.infra.crypto import EncryptedString
 from inescape.infra.db import metadata
+
+SOURCE_KEYED = "origin = 'real' AND source IS NOT NULL AND source_record_id IS NOT NULL"
 
 
 def _child(name: str, *columns: Column) -> Table:  # type: ignore[type-arg]
@@ -55,6 +58,7 @@ patients = Table(
     Column("origin", String(16), nullable=False),
     Column("source", String(200)),
     Column("source_record_id", String(200)),
+    Column("source_digest", String(64)),  # SHA-256 of the collected record: unchanged is a no-op
     Column("synthetic_risk", Float),
     Column("risk_factors", JSON, nullable=False),
     # The primary condition's facts, copied here so lists and cohorts filter without joins.
@@ -74,6 +78,15 @@ patients = Table(
     Column("deleted_at", DateTime(timezone=True)),
     Index("ix_patients_cohort", "histology", "stage_group", "sex"),
     Index("ix_patients_origin_source", "origin", "source"),
+    # A collected (real) record is keyed by where it came from: collecting it again upserts.
+    Index(
+        "uq_patients_source_record",
+        "source",
+        "source_record_id",
+        unique=True,
+        postgresql_where=text(SOURCE_KEYED),
+        sqlite_where=text(SOURCE_KEYED),
+    ),
 )
 
 conditions = _child(

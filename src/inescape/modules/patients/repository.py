@@ -21,6 +21,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    delete,
     insert,
     select,
     update,
@@ -89,7 +90,9 @@ def outcome_columns(outcome: Outcome | None) -> dict[str, Any]:
     return msgspec.structs.asdict(outcome)
 
 
-def patient_row(record: PatientCreate, *, patient_id: str, now: datetime) -> dict[str, Any]:
+def patient_row(
+    record: PatientCreate, *, patient_id: str, now: datetime, digest: str | None = None
+) -> dict[str, Any]:
     row = {
         "id": patient_id,
         "version": 1,
@@ -111,6 +114,7 @@ def patient_row(record: PatientCreate, *, patient_id: str, now: datetime) -> dic
         "origin": record.origin,
         "source": record.source,
         "source_record_id": record.source_record_id,
+        "source_digest": digest,
         "synthetic_risk": record.synthetic_risk,
         "risk_factors": msgspec.to_builtins(record.risk_factors),
         "created_at": now,
@@ -136,7 +140,12 @@ COPY_MIN_RECORDS = 2
 
 
 async def insert_records(
-    session: AsyncSession, records: Sequence[PatientCreate], *, ids: Sequence[str], now: datetime
+    session: AsyncSession,
+    records: Sequence[PatientCreate],
+    *,
+    ids: Sequence[str],
+    now: datetime,
+    digests: Sequence[str | None] | None = None,
 ) -> None:
     """Every row of ``records`` in the caller's transaction: all or nothing, never committed here.
 
@@ -148,9 +157,13 @@ async def insert_records(
     pairs = list(zip(records, ids, strict=True))
     if not pairs:
         return
+    digest_of = dict(zip(ids, digests, strict=True)) if digests is not None else {}
     connection = await session.connection()
     if connection.dialect.name != "postgresql" or len(pairs) < COPY_MIN_RECORDS:
-        await session.execute(insert(patients), [patient_row(r, patient_id=i, now=now) for r, i in pairs])
+        await session.execute(
+            insert(patients),
+            [patient_row(r, patient_id=i, now=now, digest=digest_of.get(i)) for r, i in pairs],
+        )
         children: dict[str, list[dict[str, Any]]] = {name: [] for name in CHILDREN}
         for r, i in pairs:
             for name, rows in child_rows(r, i).items():
@@ -161,10 +174,10 @@ async def insert_records(
         return
     driver = (await connection.get_raw_connection()).driver_connection
     # Rows are made while COPY streams them: the server works on the first ones meanwhile.
-    first = patient_row(pairs[0][0], patient_id=pairs[0][1], now=now)
+    first = patient_row(pairs[0][0], patient_id=pairs[0][1], now=now, digest=digest_of.get(pairs[0][1]))
     names = list(first)
     pick = itemgetter(*names)
-    rest = (pick(patient_row(r, patient_id=i, now=now)) for r, i in pairs[1:])
+    rest = (pick(patient_row(r, patient_id=i, now=now, digest=digest_of.get(i))) for r, i in pairs[1:])
     await _copy_or_insert(session, driver, patients, names, chain([pick(first)], rest))
     for name, table in CHILDREN.items():
         if not any(getattr(r, name) for r, _ in pairs):
@@ -371,3 +384,38 @@ async def touch(
     )
     row = result.first()
     return None if row is None else int(row.version)
+
+
+class SourceRow(msgspec.Struct, frozen=True):
+    patient_id: str
+    digest: str | None
+    deleted: bool
+
+
+async def find_by_source(session: AsyncSession, source: str, ids: Sequence[str]) -> dict[str, SourceRow]:
+    """The stored real records of ``source`` with these source ids (deleted ones too), by id."""
+    if not ids:
+        return {}
+    query = select(
+        patients.c.id, patients.c.source_record_id, patients.c.source_digest, patients.c.deleted_at
+    ).where(patients.c.origin == "real", patients.c.source == source, patients.c.source_record_id.in_(ids))
+    rows = (await session.execute(query)).all()
+    return {r.source_record_id: SourceRow(r.id, r.source_digest, r.deleted_at is not None) for r in rows}
+
+
+async def replace_record(
+    session: AsyncSession, patient_id: str, record: PatientCreate, *, digest: str, now: datetime
+) -> None:
+    """The whole record in place of the stored one (same id, version bumped, children anew)."""
+    row = patient_row(record, patient_id=patient_id, now=now, digest=digest)
+    for kept in ("id", "version", "created_at", "deleted_at"):
+        row.pop(kept)
+    await session.execute(
+        update(patients).where(patients.c.id == patient_id).values(**row, version=patients.c.version + 1)
+    )
+    children = child_rows(record, patient_id)
+    for name, table in CHILDREN.items():
+        await session.execute(delete(table).where(table.c.patient_id == patient_id))
+        rows = children[name]
+        if rows:
+            await session.execute(insert(table), rows)

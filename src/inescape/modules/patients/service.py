@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -69,6 +70,38 @@ class PatientService:
         ids = new_ids(len(records))
         await repo.insert_records(session, records, ids=ids, now=self.clock.now())
         return ids
+
+    def check(self, record: PatientCreate) -> None:
+        """``Invalid`` naming each field of ``record`` the clinical core refuses."""
+        validate(record, today=self._today())
+
+    async def upsert_many(self, session: Any, records: Sequence[PatientCreate]) -> list[Upserted]:
+        """Real records keyed by (source, source_record_id), in ``session``'s transaction: a new
+        one is inserted, a changed one replaces ours (same id, next version), an identical one
+        (same SHA-256) is left alone. Every record is validated first; all or nothing."""
+        _check_keys(records)
+        for record in records:
+            self.check(record)
+        found: dict[tuple[str, str], repo.SourceRow] = {}
+        for source in {str(r.source) for r in records}:
+            ids = [str(r.source_record_id) for r in records if r.source == source]
+            found |= {(source, k): v for k, v in (await repo.find_by_source(session, source, ids)).items()}
+        now, done, fresh = self.clock.now(), [], []
+        for record in records:
+            digest = record_digest(record)
+            stored = found.get((str(record.source), str(record.source_record_id)))
+            if stored is None:
+                fresh.append((record, digest))
+            elif stored.digest == digest or stored.deleted:  # a deleted record stays deleted
+                done.append(Upserted(stored.patient_id, "unchanged"))
+            else:
+                await repo.replace_record(session, stored.patient_id, record, digest=digest, now=now)
+                done.append(Upserted(stored.patient_id, "updated"))
+        ids = new_ids(len(fresh))
+        await repo.insert_records(
+            session, [r for r, _ in fresh], ids=ids, now=now, digests=[d for _, d in fresh]
+        )
+        return done + [Upserted(i, "created") for i in ids]
 
     async def get(self, session_factory: Any, patient_id: str) -> PatientRecord:
         """Read-through cache (values encrypted, since they hold identifiers); concurrent
@@ -188,9 +221,24 @@ class PatientService:
         uow.after_commit(lambda: self.forget(patient_id))
 
 
+class Upserted(msgspec.Struct, frozen=True):
+    patient_id: str
+    outcome: str  # "created", "updated" or "unchanged"
+
+
+def _check_keys(records: Sequence[PatientCreate]) -> None:
+    keyed = {(r.source, r.source_record_id) for r in records if r.origin == "real"}
+    if len(keyed) != len(records) or any(None in key for key in keyed):
+        raise Invalid("each record to upsert needs origin 'real' and a unique (source, source_record_id)")
+
+
+def record_digest(record: PatientCreate) -> str:
+    return hashlib.sha256(msgspec.json.encode(record)).hexdigest()
+
+
 def _as_create(record: PatientRecord) -> PatientCreate:
     fields = {f: getattr(record, f) for f in PatientCreate.__struct_fields__}
     return PatientCreate(**fields)
 
 
-__all__ = ["PatientNotFound", "PatientService"]
+__all__ = ["PatientNotFound", "PatientService", "Upserted", "record_digest"]

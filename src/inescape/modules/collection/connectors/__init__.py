@@ -1,0 +1,1 @@
+"""Connectors: where collected records come from. ``base`` holds the protocol and registry."""

@@ -1,0 +1,167 @@
+"""A FHIR R4 server: Patients searched page by page (``next`` links), and for each Patient its
+Conditions, Observations, Procedures and MedicationRequests, with a bearer token.
+
+Timeouts, 429 (its ``Retry-After`` honoured) and 5xx answers, and a body cut short are retried
+with exponential backoff and jitter; past ``max_retries`` the page is ``Unavailable`` and the
+job retries later from its checkpoint (the last page committed). Another 4xx (a bad token, a
+wrong base URL) fails the job with the server's answer. ``next`` links must stay on the
+configured server: the token is never sent elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Annotated, Any, ClassVar
+
+import httpx
+import msgspec
+
+from inescape.kernel.errors import Invalid, Unavailable
+from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, register
+from inescape.modules.patients.api import PatientCreate, from_bundle
+
+RELATED = ("Condition", "Observation", "Procedure", "MedicationRequest")
+MAX_WAIT_S = 120.0
+
+
+class FhirConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    base_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]+$", max_length=500)]
+    token: str | None = None
+    page_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 30.0
+    max_retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 5
+    backoff_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+
+
+def backoff(config: FhirConfig, attempt: int) -> float:
+    """Exponential, capped, with full jitter in its upper half (retries of many jobs spread)."""
+    jitter = 0.5 + random.random() / 2  # noqa: S311  (spread, not secrecy)
+    return float(min(MAX_WAIT_S, config.backoff_s * 2**attempt) * jitter)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return min(MAX_WAIT_S, float(value))
+    when = email.utils.parsedate_to_datetime(value)
+    return min(MAX_WAIT_S, max(0.0, when.timestamp() - time.time())) if when else None
+
+
+async def fetch(client: httpx.AsyncClient, url: str, config: FhirConfig) -> tuple[bytes, dict[str, Any]]:
+    """The JSON body at ``url`` (raw and parsed), retried as the module docstring says."""
+    problem = ""
+    for attempt in range(config.max_retries + 1):
+        wait: float | None = None
+        try:
+            response = await client.get(url, timeout=config.timeout_s)
+        except httpx.TransportError as exc:  # timeouts included
+            problem = f"{type(exc).__name__} for {url}"
+        else:
+            if response.status_code == 429 or response.status_code >= 500:
+                problem, wait = f"HTTP {response.status_code} for {url}", retry_after(response)
+            elif response.status_code >= 400:
+                raise Invalid(
+                    f"the FHIR server answered HTTP {response.status_code} for {url}; "
+                    "check the base URL and the token"
+                )
+            else:
+                try:
+                    return response.content, json.loads(response.content)
+                except ValueError:
+                    problem = f"a body cut short or not JSON for {url}"
+        if attempt < config.max_retries:
+            await asyncio.sleep(wait if wait is not None else backoff(config, attempt))
+    raise Unavailable(
+        f"the FHIR server failed {config.max_retries + 1} times: {problem}; the job retries later",
+        backend="fhir",
+    )
+
+
+def _next(bundle: Mapping[str, Any], config: FhirConfig) -> str | None:
+    link = next((x.get("url") for x in bundle.get("link") or [] if x.get("relation") == "next"), None)
+    if link and not str(link).startswith(config.base_url.rstrip("/")):
+        raise Invalid(f"the FHIR server's next link {link!r} leaves {config.base_url}; refusing to follow it")
+    return str(link) if link else None
+
+
+def _resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        e["resource"]
+        for e in bundle.get("entry") or []
+        if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+    ]
+
+
+class FhirServerConnector:
+    name: ClassVar[str] = "fhir"
+    title: ClassVar[str] = (
+        "FHIR R4 server: Patient search with Condition, Observation, Procedure, MedicationRequest"
+    )
+    config_type: ClassVar[type[msgspec.Struct]] = FhirConfig
+    secrets: ClassVar[tuple[str, ...]] = ("token",)
+
+    def check(self, config: FhirConfig) -> None:
+        return None
+
+    async def payloads(self, services: Any, config: FhirConfig) -> list[dict[str, Any]]:
+        return []
+
+    async def pages(
+        self, services: Any, config: FhirConfig, cursor: Mapping[str, Any] | None
+    ) -> AsyncIterator[Page]:
+        base = config.base_url.rstrip("/")
+        url: str | None = (cursor or {}).get("next") or f"{base}/Patient?_count={config.page_size}"
+        headers = {"Accept": "application/fhir+json"} | (
+            {"Authorization": f"Bearer {config.token}"} if config.token else {}
+        )
+        async with httpx.AsyncClient(headers=headers) as client:
+            while url is not None:
+                raw, bundle = await fetch(client, url, config)
+                bodies, items = [raw], []
+                for patient in (r for r in _resources(bundle) if r.get("resourceType") == "Patient"):
+                    related = await self._related(client, base, str(patient.get("id")), config, bodies)
+                    items.append(
+                        Item(
+                            location=f"Patient/{patient.get('id')}",
+                            source_id=patient.get("id"),
+                            data=[patient, *related],
+                        )
+                    )
+                url = _next(bundle, config)
+                yield Page(
+                    items=items, cursor={"next": url} if url else None, raw=b"[" + b",".join(bodies) + b"]"
+                )
+
+    async def _related(
+        self, client: httpx.AsyncClient, base: str, patient_id: str, config: FhirConfig, bodies: list[bytes]
+    ) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for kind in RELATED:
+            url: str | None = f"{base}/{kind}?patient={patient_id}&_count={config.page_size}"
+            while url is not None:
+                raw, bundle = await fetch(client, url, config)
+                bodies.append(raw)
+                found += [r for r in _resources(bundle) if r.get("resourceType") == kind]
+                url = _next(bundle, config)
+        return found
+
+    def to_record(self, item: Item, config: FhirConfig) -> PatientCreate:
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in item.data],
+        }
+        try:
+            return from_bundle(bundle)
+        except Invalid as exc:
+            raise MappingFailed(exc.detail, errors=exc.errors) from None
+
+
+register(FhirServerConnector())

@@ -1,0 +1,175 @@
+"""``/api/v1/collection/...``: the connectors, file uploads (streamed to the ``datasets``
+bucket, never whole in memory), collection jobs and each job's reject report."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Stream
+
+from inescape.infra.telemetry import request_id_var
+from inescape.kernel.errors import Invalid
+from inescape.kernel.ids import new_id
+from inescape.kernel.jobs import JobView
+from inescape.modules.auth.api import audit_of, principal_of
+from inescape.modules.collection import service
+from inescape.modules.collection.connectors.base import connectors, get_connector, schema_of
+from inescape.modules.collection.connectors.lines import BUCKET
+from inescape.modules.collection.connectors.upload import UPLOADS
+from inescape.modules.collection.schemas import CollectionRequest, SourceKind, UploadView
+from inescape.modules.collection.secrets import seal_secrets
+
+READ = {"permission": "collection.jobs.read"}
+MANAGE = {"permission": "collection.jobs.manage"}
+MAX_UPLOAD_BYTES = 10 * 1024**3
+
+
+async def audited(
+    request: Request[Any, Any, Any], action: str, *, resource_id: str | None, detail: str | None = None
+) -> None:
+    who = principal_of(request)
+    await audit_of(request.app.state.services).record(
+        action=action,
+        outcome="success",
+        user=who.username if who else None,
+        roles=who.roles if who else [],
+        resource_type="collection",
+        resource_id=resource_id,
+        request_id=request_id_var.get(),
+        client_ip=request.client.host if request.client else None,
+        detail=detail,
+    )
+
+
+@get(
+    "/api/v1/collection/sources", opt=READ, tags=["collection"], summary="Connectors and their config schemas"
+)
+async def list_sources() -> list[SourceKind]:
+    return [SourceKind(name=c.name, title=c.title, config_schema=schema_of(c)) for c in connectors()]
+
+
+async def _counted(body: AsyncIterator[bytes], digest: Any, size: list[int]) -> AsyncIterator[bytes]:
+    async for chunk in body:
+        size[0] += len(chunk)
+        if size[0] > MAX_UPLOAD_BYTES:
+            raise Invalid("an upload is at most 10 GiB", errors=[{"field": "body", "message": "too large"}])
+        digest.update(chunk)
+        yield chunk
+
+
+@post(
+    "/api/v1/collection/uploads",
+    opt=MANAGE,
+    status_code=201,
+    tags=["collection"],
+    summary="Upload a file (the request body: CSV, FHIR NDJSON or a Bundle), streamed to storage",
+    description="Send the file as the body; `?filename=` names it. Then POST a job with "
+    '`{"connector": "upload", "config": {"upload_id": ..., "format": ...}}`.',
+)
+async def upload(request: Request[Any, Any, Any], filename: FromQuery[str | None] = None) -> UploadView:
+    services = request.app.state.services
+    upload_id = new_id()
+    key = f"collection/upload/{upload_id}/payload"
+    content_type = request.headers.get("Content-Type", "application/octet-stream")
+    digest, size = hashlib.sha256(), [0]
+    await services.storage.put_stream(
+        BUCKET, key, _counted(request.stream(), digest, size), content_type=content_type
+    )
+    if size[0] == 0:
+        await services.storage.delete(BUCKET, key)
+        raise Invalid(
+            "the upload is empty: send the file as the request body",
+            errors=[{"field": "body", "message": "empty"}],
+        )
+    who = principal_of(request)
+    view = UploadView(
+        id=upload_id,
+        filename=filename,
+        content_type=content_type,
+        bytes=size[0],
+        sha256=digest.hexdigest(),
+        key=key,
+    )
+    doc = msgspec.to_builtins(view) | {
+        "created_by": who.username if who else None,
+        "created_at": services.clock.now().isoformat(),
+    }
+    await services.documents.insert(UPLOADS, doc)
+    await audited(request, "collection.uploaded", resource_id=upload_id, detail=filename)
+    return view
+
+
+@post(
+    "/",  # under the module's job router: /api/v1/collection/jobs
+    opt=MANAGE,
+    status_code=202,
+    tags=["collection"],
+    summary="Collect from a source (a job: progress and counts in GET /api/v1/collection/jobs/{id})",
+)
+async def submit(request: Request[Any, Any, Any], data: JSONBody[CollectionRequest]) -> JobView:
+    services = request.app.state.services
+    config = service.check_request(data)  # 404 / 422 now, not in the job
+    if data.connector == "upload":
+        await service.upload_exists(services, config)
+    connector = get_connector(data.connector)
+    params = msgspec.to_builtins(data) | {"config": seal_secrets(connector, data.config)}
+    who = principal_of(request)
+    async with services.uow() as uow:
+        job: JobView = await services.submit_job(
+            uow,
+            module="collection",
+            kind="collection.collect",
+            queue="collection",
+            params=params,
+            owner=who.username if who else None,
+        )
+    await audited(
+        request, "collection.job_submitted", resource_id=job.id, detail=f"{data.connector} {data.source}"
+    )
+    return job
+
+
+async def _report(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["location", "source_id", "field", "message"])
+    async for doc in rows:
+        for error in doc.get("errors") or [{"field": "record", "message": doc.get("reason", "")}]:
+            writer.writerow(
+                [
+                    doc["location"],
+                    doc.get("source_id") or "",
+                    error.get("field", ""),
+                    error.get("message", ""),
+                ]
+            )
+        yield out.getvalue().encode()
+        out.seek(0)
+        out.truncate()
+    if out.getvalue():
+        yield out.getvalue().encode()
+
+
+@get(
+    "/{job_id:str}/rejects",
+    opt=READ,
+    tags=["collection"],
+    summary="The job's rejected records as CSV: where each was in the source, and why",
+)
+async def rejects(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Stream:
+    services = request.app.state.services
+    await services.jobs.get(job_id, module="collection")  # 404 for another module's job
+    await audited(request, "collection.rejects_read", resource_id=job_id)
+    headers = {"Content-Disposition": f'attachment; filename="rejects-{job_id}.csv"'}
+    return Stream(_report(service.rejects_of(services, job_id)), media_type="text/csv", headers=headers)
+
+
+ROUTES = [list_sources, upload]
+JOB_ROUTES = [submit, rejects]

@@ -1,0 +1,74 @@
+"""One page of source items into records: mapped, stamped with their source, de-identified
+when asked, validated one by one by the clinical core. A bad item becomes a reject with its
+location and reason; it never fails the page or the job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from inescape.kernel.errors import Invalid
+from inescape.modules.collection.connectors.base import Connector, Item
+from inescape.modules.collection.deid import deidentified
+from inescape.modules.patients.api import PatientCreate, check_record
+
+
+class Reject(msgspec.Struct, frozen=True, kw_only=True):
+    location: str
+    source_id: str | None
+    reason: str
+    errors: list[dict[str, str]]
+
+
+class Mapped(msgspec.Struct, kw_only=True):
+    records: list[PatientCreate]
+    rejects: list[Reject]
+    repeats: int  # a source id seen earlier in the same page: the first one counts
+
+
+def _reject(item: Item, reason: str, errors: list[dict[str, str]] | None = None) -> Reject:
+    return Reject(
+        location=item.location,
+        source_id=item.source_id,
+        reason=reason,
+        errors=errors or [{"field": "record", "message": reason}],
+    )
+
+
+def _record(services: Any, connector: Connector, config: Any, item: Item, *, source: str, deid: Any) -> Any:
+    """The record, or the Reject saying why not."""
+    if item.problem:
+        return _reject(item, item.problem)
+    if not item.source_id:
+        return _reject(
+            item, "the record has no id in the source", [{"field": "source_record_id", "message": "missing"}]
+        )
+    try:
+        record = connector.to_record(item, config)
+        record = msgspec.structs.replace(
+            record, origin="real", source=source, source_record_id=item.source_id
+        )
+        check_record(services, record)
+        if deid is not None:
+            record = deidentified(deid, record)
+    except Invalid as exc:
+        return _reject(item, exc.detail, list(exc.errors) or None)
+    return record
+
+
+def map_page(
+    services: Any, connector: Connector, config: Any, items: list[Item], *, source: str, deid: Any
+) -> Mapped:
+    mapped = Mapped(records=[], rejects=[], repeats=0)
+    seen: set[str] = set()
+    for item in items:
+        found = _record(services, connector, config, item, source=source, deid=deid)
+        if isinstance(found, Reject):
+            mapped.rejects.append(found)
+        elif found.source_record_id in seen:
+            mapped.repeats += 1
+        else:
+            seen.add(str(found.source_record_id))
+            mapped.records.append(found)
+    return mapped
