@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
 from inescape.infra.telemetry import request_id_var
@@ -93,7 +93,7 @@ async def add_profile(request: Request[Any, Any, Any]) -> ProfileSummary:
     tags=["generation"],
     summary="Generate a cohort (a job: progress in GET /api/v1/generation/jobs/{id})",
 )
-async def submit(request: Request[Any, Any, Any], data: GenerationRequest) -> JobView:
+async def submit(request: Request[Any, Any, Any], data: JSONBody[GenerationRequest]) -> JobView:
     services = request.app.state.services
     profile = await service.find_profile(services, data.profile)  # 404 now, not in the job
     service.check_request(profile, data)
