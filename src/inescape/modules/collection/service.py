@@ -16,7 +16,12 @@ import msgspec
 
 from inescape.kernel.errors import Conflict, NotFound
 from inescape.modules.auth.api import deidentifier_of
-from inescape.modules.collection.connectors import fhir_server, upload  # noqa: F401  (registers them)
+from inescape.modules.collection.connectors import (  # noqa: F401  (registers them)
+    cbioportal,
+    fhir_server,
+    gdc,
+    upload,
+)
 from inescape.modules.collection.connectors.base import (
     Connector,
     Page,

@@ -2,31 +2,26 @@
 Conditions, Observations, Procedures and MedicationRequests, with a bearer token.
 
 Timeouts, 429 (its ``Retry-After`` honoured) and 5xx answers, and a body cut short are retried
-with exponential backoff and jitter; past ``max_retries`` the page is ``Unavailable`` and the
-job retries later from its checkpoint (the last page committed). Another 4xx (a bad token, a
-wrong base URL) fails the job with the server's answer. ``next`` links must stay on the
-configured server: the token is never sent elsewhere.
+(``connectors.http``) with exponential backoff and jitter; past ``max_retries`` the page is
+``Unavailable`` and the job retries later from its checkpoint (the last page committed).
+Another 4xx (a bad token, a wrong base URL) fails the job with the server's answer. ``next``
+links must stay on the configured server: the token is never sent elsewhere.
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
-import json
-import random
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, ClassVar
 
 import httpx
 import msgspec
 
-from inescape.kernel.errors import Invalid, Unavailable
+from inescape.kernel.errors import Invalid
 from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, register
+from inescape.modules.collection.connectors.http import Retry, fetch_json
 from inescape.modules.patients.api import PatientCreate, from_bundle
 
 RELATED = ("Condition", "Observation", "Procedure", "MedicationRequest")
-MAX_WAIT_S = 120.0
 
 
 class FhirConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -38,50 +33,23 @@ class FhirConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     backoff_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
 
 
-def backoff(config: FhirConfig, attempt: int) -> float:
-    """Exponential, capped, with full jitter in its upper half (retries of many jobs spread)."""
-    jitter = 0.5 + random.random() / 2  # noqa: S311  (spread, not secrecy)
-    return float(min(MAX_WAIT_S, config.backoff_s * 2**attempt) * jitter)
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return min(MAX_WAIT_S, float(value))
-    when = email.utils.parsedate_to_datetime(value)
-    return min(MAX_WAIT_S, max(0.0, when.timestamp() - time.time())) if when else None
+def retry_of(config: FhirConfig) -> Retry:
+    return Retry(
+        what="the FHIR server",
+        hint="check the base URL and the token",
+        backend="fhir",
+        timeout_s=config.timeout_s,
+        max_retries=config.max_retries,
+        backoff_s=config.backoff_s,
+    )
 
 
 async def fetch(client: httpx.AsyncClient, url: str, config: FhirConfig) -> tuple[bytes, dict[str, Any]]:
     """The JSON body at ``url`` (raw and parsed), retried as the module docstring says."""
-    problem = ""
-    for attempt in range(config.max_retries + 1):
-        wait: float | None = None
-        try:
-            response = await client.get(url, timeout=config.timeout_s)
-        except httpx.TransportError as exc:  # timeouts included
-            problem = f"{type(exc).__name__} for {url}"
-        else:
-            if response.status_code == 429 or response.status_code >= 500:
-                problem, wait = f"HTTP {response.status_code} for {url}", retry_after(response)
-            elif response.status_code >= 400:
-                raise Invalid(
-                    f"the FHIR server answered HTTP {response.status_code} for {url}; "
-                    "check the base URL and the token"
-                )
-            else:
-                try:
-                    return response.content, json.loads(response.content)
-                except ValueError:
-                    problem = f"a body cut short or not JSON for {url}"
-        if attempt < config.max_retries:
-            await asyncio.sleep(wait if wait is not None else backoff(config, attempt))
-    raise Unavailable(
-        f"the FHIR server failed {config.max_retries + 1} times: {problem}; the job retries later",
-        backend="fhir",
-    )
+    raw, parsed = await fetch_json(client, url, retry_of(config))
+    if not isinstance(parsed, dict):
+        raise Invalid(f"the FHIR server answered {url} with JSON that is not a Bundle; check the base URL")
+    return raw, parsed
 
 
 def _next(bundle: Mapping[str, Any], config: FhirConfig) -> str | None:

@@ -85,11 +85,7 @@ class UploadConnector:
     def to_record(self, item: Item, config: UploadConfig) -> PatientCreate:
         if config.format == "csv":
             return _convert(record_from_row(item.data, config.mapping))
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": r} for r in item.data],
-        }
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": item.data}
         try:
             return from_bundle(bundle)
         except Invalid as exc:
@@ -139,7 +135,7 @@ async def _ndjson_resources(storage: Any, key: str) -> AsyncIterator[tuple[str, 
         number += 1
         if line.strip():
             try:
-                yield f"line {number}", json.loads(line)
+                yield f"line {number}", {"resource": json.loads(line)}
             except ValueError as exc:
                 yield f"line {number}", exc
 
@@ -155,19 +151,18 @@ async def _bundle_resources(storage: Any, key: str) -> AsyncIterator[tuple[str, 
     except ValueError as exc:
         raise Invalid(f"the upload is not a JSON FHIR Bundle: {exc}") from None
     for i, entry in enumerate(bundle.get("entry") or [] if isinstance(bundle, dict) else []):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        yield (
-            f"entry {i}",
-            resource if isinstance(resource, dict) else ValueError("an entry without a resource"),
-        )
+        # the whole entry: its fullUrl resolves the Bundle's urn:uuid references
+        yield f"entry {i}", entry if isinstance(entry, dict) else ValueError("an entry that is not an object")
 
 
-async def _fhir_items(resources: AsyncIterator[tuple[str, Any]]) -> AsyncIterator[Item]:
-    """Each Patient with the resources that follow it (bulk-data order), as one item."""
+async def _fhir_items(entries: AsyncIterator[tuple[str, Any]]) -> AsyncIterator[Item]:
+    """Each Patient with the resources that follow it (bulk-data order), as one item whose
+    data are Bundle entries (``{"resource", "fullUrl"?}``)."""
     held: list[dict[str, Any]] = []
     where = ""
-    async for location, resource in resources:
-        if isinstance(resource, Exception) or not isinstance(resource, dict):
+    async for location, entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else entry
+        if not isinstance(resource, dict):
             yield Item(
                 location=location, source_id=None, data=None, problem=f"not a FHIR resource: {resource}"
             )
@@ -177,17 +172,17 @@ async def _fhir_items(resources: AsyncIterator[tuple[str, Any]]) -> AsyncIterato
             held = []
         if not held:
             where = location
-        held.append(resource)
+        held.append(entry)
     if held:
         yield _patient_item(where, held)
 
 
-def _patient_item(location: str, resources: list[dict[str, Any]]) -> Item:
-    first = resources[0]
+def _patient_item(location: str, entries: list[dict[str, Any]]) -> Item:
+    first = entries[0]["resource"]
     if first.get("resourceType") != "Patient":
-        return Item(location=location, source_id=None, data=resources, problem="resources before any Patient")
+        return Item(location=location, source_id=None, data=entries, problem="resources before any Patient")
     patient_id = str(first.get("id") or "") or None
-    return Item(location=f"Patient/{patient_id} ({location})", source_id=patient_id, data=resources)
+    return Item(location=f"Patient/{patient_id} ({location})", source_id=patient_id, data=entries)
 
 
 register(UploadConnector())
