@@ -52,13 +52,16 @@ STAGES = [
 
 
 def faker_patient(fake: Any, rng: random.Random, today: dt.date) -> dict[str, Any]:
-    """One complete record, one Faker/random call per field: the row-by-row baseline."""
+    """One complete record with the engine's fields (``to_records``' keys), one Faker/random
+    call per field: the row-by-row baseline."""
     histology = rng.choices(HISTOLOGY, weights=(0.33, 0.62, 0.05))[0]
     birth = fake.date_of_birth(minimum_age=40, maximum_age=90)
     diagnosed = fake.date_between(start_date=birth + dt.timedelta(days=365 * 39), end_date=today)
     t, n, m, group = rng.choice(STAGES)
+    operated = m == "M0" and rng.random() < 0.5
     dead = rng.random() < 0.6
     follow_up = fake.date_between(start_date=diagnosed, end_date=today)
+    recurred = not dead and rng.random() < 0.2
     return {
         "sex": rng.choice(("male", "female")),
         "birth_date": birth,
@@ -66,17 +69,27 @@ def faker_patient(fake: Any, rng: random.Random, today: dt.date) -> dict[str, An
         "family_name": fake.last_name(),
         "mrn": fake.bothify("SEER-#######"),
         "national_id": fake.ssn(),
+        "ethnicity": rng.choice(("White", "Black", "Asian", "Hispanic")),
+        "country": "US",
+        "province": fake.state(),
         "address": fake.address(),
         "phone": fake.phone_number(),
         "email": fake.email(),
         "origin": "synthetic",
+        "source": "faker-baseline",
+        "source_record_id": fake.uuid4(),
+        "synthetic_risk": rng.gauss(0, 1),
         "risk_factors": {
             "tobacco": rng.choice(("never", "former", "current")),
             "pack_years": round(rng.uniform(0, 60), 1),
             "alcohol_g_per_day": round(rng.uniform(0, 80), 1),
+            "opium": False,
+            "hot_beverages": rng.random() < 0.1,
             "gerd": rng.random() < 0.3,
             "barretts": rng.random() < 0.1,
             "bmi": round(rng.gauss(28, 5), 1),
+            "family_history": rng.random() < 0.05,
+            "socioeconomic_status": rng.choice(("low", "middle", "high")),
         },
         "conditions": [
             {
@@ -85,25 +98,59 @@ def faker_patient(fake: Any, rng: random.Random, today: dt.date) -> dict[str, An
                 "morphology_code": "8140/3" if histology == "adenocarcinoma" else "8070/3",
                 "topography_code": "C15.5",
                 "location": rng.choice(LOCATION[histology]),
+                "siewert": rng.choice(("I", "II", "III")) if histology == "adenocarcinoma" else None,
                 "grade": rng.choice(("G1", "G2", "G3")),
                 "tumour_length_cm": round(rng.uniform(1, 10), 1),
             }
         ],
         "staging": [
-            {"kind": "clinical", "t": t, "n": n, "m": m, "stage_group": group, "assessed_on": diagnosed}
+            {"kind": "clinical", "t": t, "n": n, "m": m, "stage_group": group, "assessed_on": diagnosed},
+            *(
+                [
+                    {
+                        "kind": "post_neoadjuvant",
+                        "t": "T2",
+                        "n": "N0",
+                        "m": "M0",
+                        "stage_group": "I",
+                        "assessed_on": diagnosed + dt.timedelta(days=rng.randint(90, 150)),
+                    }
+                ]
+                if operated
+                else []
+            ),
         ],
-        "biomarkers": [{"kind": "pdl1_cps", "value": str(rng.randint(0, 50)), "measured_on": diagnosed}],
+        "biomarkers": [
+            {"kind": "pdl1_cps", "value": str(rng.randint(0, 50)), "measured_on": diagnosed},
+            {"kind": "her2", "value": rng.choice(("0", "1+", "2+ ISH-", "3+")), "measured_on": diagnosed},
+        ],
         "treatments": [
             {
                 "kind": "systemic",
                 "start_date": diagnosed + dt.timedelta(days=rng.randint(10, 40)),
-                "intent": "neoadjuvant",
+                "end_date": diagnosed + dt.timedelta(days=rng.randint(50, 80)),
+                "intent": "neoadjuvant" if operated else "palliative",
+                "regimen": rng.choice(("CROSS", "FLOT", "FOLFOX")),
+                "agents": [
+                    rng.choice(("carboplatin", "oxaliplatin")),
+                    rng.choice(("paclitaxel", "docetaxel")),
+                ],
+                "line": 1,
             },
-            {
-                "kind": "surgery",
-                "start_date": diagnosed + dt.timedelta(days=rng.randint(60, 120)),
-                "margin": "R0",
-            },
+            *(
+                [
+                    {
+                        "kind": "surgery",
+                        "start_date": diagnosed + dt.timedelta(days=rng.randint(90, 150)),
+                        "procedure": "esophagectomy",
+                        "margin": rng.choice(("R0", "R1")),
+                        "pathologic_complete_response": rng.random() < 0.3,
+                        "tumour_regression_grade": rng.randint(1, 5),
+                    }
+                ]
+                if operated
+                else []
+            ),
         ],
         "observations": [
             {"code": "89247-1", "value": rng.randint(0, 2), "observed_on": diagnosed},
@@ -118,6 +165,9 @@ def faker_patient(fake: Any, rng: random.Random, today: dt.date) -> dict[str, An
             "vital_status": "dead" if dead else "alive",
             "last_follow_up": follow_up,
             "death_date": follow_up if dead else None,
+            "cause_of_death": "esophageal cancer" if dead else None,
+            "recurrence_date": follow_up if recurred else None,
+            "recurrence_site": rng.choice(("local", "distant")) if recurred else None,
         },
     }
 
