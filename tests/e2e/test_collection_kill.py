@@ -4,14 +4,12 @@ exactly once, with the job's counts exact."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 from sqlalchemy import create_engine, text
 
 from inescape.migrate import sync_url
-from tests.e2e.test_kill_mid_job import admin
 from tests.support.processes import Served
+from tests.support.served_jobs import admin, wait_finished, wait_job
 
 N, PAGE = 3_000, 15
 SOURCE = "kill-test-registry"
@@ -83,10 +81,18 @@ def test_a_collection_job_killed_mid_job_resumes_without_losing_or_doubling_a_re
     )
     try:
         job_id = submit(server.url)
-        midway = _wait_midway(server.url, job_id)
+        midway = wait_job(
+            server.url,
+            "collection",
+            job_id,
+            lambda j: 0.1 * N < int((j.get("counts") or {}).get("read", 0)) < 0.7 * N,
+            timeout=120,
+            poll=0.02,
+            while_active=True,
+        )
         victim.kill()
         (worker if real else server).start()
-        done = _wait_done(server.url, job_id)
+        done = wait_finished(server.url, "collection", job_id)
     finally:
         for process in (worker, server):
             if process is not None:
@@ -103,28 +109,3 @@ def test_a_collection_job_killed_mid_job_resumes_without_losing_or_doubling_a_re
         "rejected": 0,
     }
     assert collected(database_url) == (N, N)
-
-
-def job_state(base: str, job_id: str) -> dict:
-    return httpx.get(f"{base}/api/v1/collection/jobs/{job_id}", timeout=5, headers=admin(base)).json()
-
-
-def _wait_midway(base: str, job_id: str) -> dict:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = job_state(base, job_id)
-        if 0.1 * N < int((job.get("counts") or {}).get("read", 0)) < 0.7 * N:
-            return job
-        assert job["status"] in ("queued", "running"), job
-        time.sleep(0.02)
-    raise AssertionError(f"the job never got going: {job}")
-
-
-def _wait_done(base: str, job_id: str) -> dict:
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        job = job_state(base, job_id)
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"the job is stuck: {job}")

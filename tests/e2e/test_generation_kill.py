@@ -6,16 +6,10 @@ from __future__ import annotations
 from sqlalchemy import create_engine, text
 
 from inescape.migrate import sync_url
-from tests.e2e.test_kill_mid_job import admin
 from tests.support.processes import Served
+from tests.support.served_jobs import admin, wait_finished, wait_job
 
 N, CHUNK = 12_000, 1_000
-
-
-def job_state(base: str, job_id: str) -> dict:
-    import httpx
-
-    return httpx.get(f"{base}/api/v1/generation/jobs/{job_id}", timeout=5, headers=admin(base)).json()
 
 
 def synthetic_patients(database_url: str) -> tuple[int, int]:
@@ -59,7 +53,14 @@ def test_a_generation_job_killed_mid_load_resumes_without_losing_or_doubling_a_p
             },
         ).json()
         assert "id" in job, job
-        midway = _wait_progress(server.url, job["id"])
+        midway = wait_job(
+            server.url,
+            "generation",
+            job["id"],
+            lambda j: 0.15 < j["progress"] < 0.85,
+            timeout=120,
+            while_active=True,
+        )
         assert 0 < midway["progress"] < 1
 
         victim.kill()
@@ -67,7 +68,7 @@ def test_a_generation_job_killed_mid_load_resumes_without_losing_or_doubling_a_p
             server.start()
         else:
             worker.start()
-        done = _wait_done(server.url, job["id"])
+        done = wait_finished(server.url, "generation", job["id"])
     finally:
         for process in (worker, server):
             if process is not None:
@@ -77,28 +78,3 @@ def test_a_generation_job_killed_mid_load_resumes_without_losing_or_doubling_a_p
     assert done["attempts"] == 2
     assert done["counts"]["loaded"] == N
     assert synthetic_patients(database_url) == (N, N)
-
-
-def _wait_progress(base: str, job_id: str) -> dict:
-    import time
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = job_state(base, job_id)
-        if 0.15 < job["progress"] < 0.85:
-            return job
-        assert job["status"] in ("queued", "running"), job
-        time.sleep(0.05)
-    raise AssertionError(f"job never got going: {job}")
-
-
-def _wait_done(base: str, job_id: str) -> dict:
-    import time
-
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        job = job_state(base, job_id)
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job stuck: {job}")

@@ -4,40 +4,23 @@ Real servers: a separate worker takes jobs from Redis, so the worker is killed."
 
 from __future__ import annotations
 
-import time
-
 import httpx
 from sqlalchemy import create_engine, text
 
 from inescape.migrate import sync_url
-from tests.support.auth import http_bearer
+from tests.support import served_jobs
 from tests.support.processes import Served
+from tests.support.served_jobs import admin
 
 ROWS = 400
 
 
-_tokens: dict[str, dict[str, str]] = {}
-
-
-def admin(base: str) -> dict[str, str]:
-    """One login per server (tokens outlive a restart: the signing keys are in the data dir)."""
-    if base not in _tokens:
-        _tokens[base] = http_bearer(base, "admin")
-    return _tokens[base]
-
-
 def job_state(base: str, job_id: str) -> dict:
-    return httpx.get(f"{base}/api/v1/demo/jobs/{job_id}", timeout=5, headers=admin(base)).json()
+    return served_jobs.job_state(base, "demo", job_id)
 
 
 def wait(base: str, job_id: str, until, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = job_state(base, job_id)
-        if until(job):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job stuck: {job}")
+    return served_jobs.wait_job(base, "demo", job_id, until, timeout=timeout)
 
 
 def rows_written(database_url: str, job_id: str) -> tuple[int, int]:

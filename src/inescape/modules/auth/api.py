@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from inescape.infra.telemetry import request_id_var
 from inescape.kernel.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from inescape.modules.auth.deid import (
     AGE_OVER_89,
@@ -108,6 +109,33 @@ def audit_of(services: Any) -> AuditPort:
     return audit
 
 
+async def audit_request(
+    request: Any,
+    action: str,
+    *,
+    resource_type: str,
+    resource_id: str | None = None,
+    patient_id: str | None = None,
+    outcome: str = "success",
+    detail: str | None = None,
+) -> None:
+    """The audit event of one HTTP request: who (from the token), from where, which request.
+    Raises ``Unavailable`` while the audit store is down, so no access goes unaudited."""
+    who = principal_of(request)
+    await audit_of(request.app.state.services).record(
+        action=action,
+        outcome=outcome,
+        user=who.username if who else None,
+        roles=who.roles if who else [],
+        resource_type=resource_type,
+        resource_id=resource_id,
+        patient_id=patient_id,
+        request_id=request_id_var.get(),
+        client_ip=request.client.host if request.client else None,
+        detail=detail,
+    )
+
+
 __all__ = [
     "AGE_OVER_89",
     "DEFAULT_POLICY",
@@ -127,6 +155,7 @@ __all__ = [
     "UsernameTaken",
     "WeakPassword",
     "audit_of",
+    "audit_request",
     "deidentifier_of",
     "for_viewer",
     "principal_of",

@@ -9,10 +9,9 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from inescape.infra.telemetry import request_id_var
 from inescape.kernel.errors import NotFound
 from inescape.kernel.ids import new_id
-from inescape.modules.auth.api import audit_of, principal_of
+from inescape.modules.auth.api import audit_request, principal_of
 from inescape.modules.cds import hooks
 from inescape.modules.cds.cards import cards_for
 from inescape.modules.cds.facts import facts_of
@@ -48,17 +47,12 @@ async def audited(
     resource_id: str | None = None,
     detail: str | None = None,
 ) -> None:
-    who = principal_of(request)
-    await audit_of(request.app.state.services).record(
-        action=action,
-        outcome="success",
-        user=who.username if who else None,
-        roles=who.roles if who else [],
+    await audit_request(
+        request,
+        action,
         resource_type=resource_type,
         resource_id=resource_id or patient_id,
         patient_id=patient_id,
-        request_id=request_id_var.get(),
-        client_ip=request.client.host if request.client else None,
         detail=detail,
     )
 

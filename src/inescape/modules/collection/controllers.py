@@ -14,11 +14,10 @@ from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
-from inescape.infra.telemetry import request_id_var
 from inescape.kernel.errors import Invalid
 from inescape.kernel.ids import new_id
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import audit_of, principal_of
+from inescape.modules.auth.api import audit_request, principal_of
 from inescape.modules.collection import service
 from inescape.modules.collection.connectors.base import connectors, get_connector, schema_of
 from inescape.modules.collection.connectors.lines import BUCKET
@@ -34,18 +33,7 @@ MAX_UPLOAD_BYTES = 10 * 1024**3
 async def audited(
     request: Request[Any, Any, Any], action: str, *, resource_id: str | None, detail: str | None = None
 ) -> None:
-    who = principal_of(request)
-    await audit_of(request.app.state.services).record(
-        action=action,
-        outcome="success",
-        user=who.username if who else None,
-        roles=who.roles if who else [],
-        resource_type="collection",
-        resource_id=resource_id,
-        request_id=request_id_var.get(),
-        client_ip=request.client.host if request.client else None,
-        detail=detail,
-    )
+    await audit_request(request, action, resource_type="collection", resource_id=resource_id, detail=detail)
 
 
 @get(

@@ -10,10 +10,9 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
-from inescape.infra.telemetry import request_id_var
 from inescape.kernel.errors import Invalid, NotFound
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import audit_of, principal_of
+from inescape.modules.auth.api import audit_request, principal_of
 from inescape.modules.generation import service
 from inescape.modules.generation.outputs import BUCKET, CONTENT_TYPES
 from inescape.modules.generation.schemas import GenerationRequest, ProfileSummary
@@ -27,18 +26,7 @@ MAX_PROFILE_BYTES = 256 * 1024
 async def audited(
     request: Request[Any, Any, Any], action: str, *, resource_id: str | None, detail: str | None = None
 ) -> None:
-    who = principal_of(request)
-    await audit_of(request.app.state.services).record(
-        action=action,
-        outcome="success",
-        user=who.username if who else None,
-        roles=who.roles if who else [],
-        resource_type="dataset",
-        resource_id=resource_id,
-        request_id=request_id_var.get(),
-        client_ip=request.client.host if request.client else None,
-        detail=detail,
-    )
+    await audit_request(request, action, resource_type="dataset", resource_id=resource_id, detail=detail)
 
 
 @get("/api/v1/generation/profiles", opt=READ, tags=["generation"], summary="Profiles: shipped and added")

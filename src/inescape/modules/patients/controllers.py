@@ -10,8 +10,7 @@ import msgspec
 from litestar import Request, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from inescape.infra.telemetry import request_id_var
-from inescape.modules.auth.api import audit_of, deidentifier_of, for_viewer, principal_of
+from inescape.modules.auth.api import audit_request, deidentifier_of, for_viewer, principal_of
 from inescape.modules.patients.schemas import (
     Biomarker,
     Condition,
@@ -62,17 +61,13 @@ async def audited(
     detail: str | None = None,
 ) -> None:
     """Write the audit event; if the audit store is down this raises (503): no unaudited access."""
-    who = principal_of(request)
-    await audit_of(request.app.state.services).record(
-        action=action,
-        outcome=outcome,
-        user=who.username if who else None,
-        roles=who.roles if who else [],
+    await audit_request(
+        request,
+        action,
         resource_type="patient",
         resource_id=patient_id,
         patient_id=patient_id,
-        request_id=request_id_var.get(),
-        client_ip=request.client.host if request.client else None,
+        outcome=outcome,
         detail=detail,
     )
 
