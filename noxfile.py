@@ -41,3 +41,4 @@ def bench(session: nox.Session) -> None:
     session.run(sys.executable, "benchmarks/bench_patients.py", "--quick")
     session.run(sys.executable, "benchmarks/bench_cds.py", "--quick")
     session.run(sys.executable, "benchmarks/bench_generation.py", "--quick")
+    session.run(sys.executable, "benchmarks/bench_collection.py", "--quick")

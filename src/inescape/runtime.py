@@ -28,7 +28,7 @@ from inescape.infra.telemetry import Metrics
 from inescape.kernel.clock import SystemClock
 from inescape.kernel.errors import ConfigurationError, Unavailable
 from inescape.kernel.health import ComponentHealth
-from inescape.kernel.modules import ModuleSpec
+from inescape.kernel.modules import ModuleSpec, Periodic
 from inescape.modules_loader import import_all_models, load_specs
 from inescape.settings import Settings, read_settings
 
@@ -116,6 +116,7 @@ class Runtime:
             lease=timedelta(seconds=settings.jobs.lease_seconds),
         )
         self._sweeper: asyncio.Task[None] | None = None
+        self._periodic: list[asyncio.Task[None]] = []
 
     # --- start-up -------------------------------------------------------------------------
     async def check_backends(self) -> None:
@@ -163,6 +164,9 @@ class Runtime:
             self.services.queue.start_worker(threads=self.settings.jobs.worker_threads)
             await self.requeue(startup=True)
             self._sweeper = asyncio.create_task(self._sweep())
+            self._periodic = [
+                asyncio.create_task(self._repeat(work)) for spec in self.specs for work in spec.periodic
+            ]
 
     def _run_job_from_thread(self, job_id: str) -> None:
         """The dramatiq actor body: run the job on the runtime's event loop, wait for it."""
@@ -192,9 +196,20 @@ class Runtime:
             except Exception:  # a backend blip: the next sweep tries again
                 log.warning("job sweep failed", exc_info=True)
 
+    async def _repeat(self, work: Periodic) -> None:
+        while True:
+            try:
+                await work.run(self.services)
+            except Exception:  # a backend blip: the next round tries again
+                log.warning("periodic work failed", extra={"work": work.name}, exc_info=True)
+            await asyncio.sleep(work.every_s)
+
     async def stop(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        for task in self._periodic:
+            task.cancel()
+        await asyncio.gather(*self._periodic, return_exceptions=True)
         await asyncio.to_thread(self.services.queue.stop_worker)
         await self.services.bus.drain()
         for closable in (

@@ -38,7 +38,9 @@ def ehr():
 
 
 def config_for(server: FhirServer, **extra) -> FhirConfig:
-    return FhirConfig(base_url=server.base, token=server.token, page_size=2, backoff_s=0.01, **extra)
+    return FhirConfig(
+        base_url=server.base, token=server.token, page_size=2, backoff_s=0.01, requests_per_s=1000, **extra
+    )
 
 
 async def read_all(config: FhirConfig, cursor=None) -> list:

@@ -14,6 +14,16 @@ MODULE_NAMES = ("auth", "patients", "generation", "collection", "training", "cds
 
 
 @dataclass(frozen=True, kw_only=True)
+class Periodic:
+    """Work a worker repeats: ``run(services)`` at start, then every ``every_s`` seconds.
+    Every worker process runs it, so it must be safe to run in several at once."""
+
+    name: str
+    every_s: float
+    run: Callable[[Any], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModuleSpec:
     """One module: its routes, subscriptions, job kinds, documents, health, port.
 
@@ -33,6 +43,7 @@ class ModuleSpec:
     documents: Sequence[type] = ()
     health: Callable[[Any], HealthCheck] | None = None
     on_startup: Sequence[Callable[[Any], Awaitable[None]]] = ()
+    periodic: Sequence[Periodic] = ()  # run only where jobs run (a worker)
     queue: str | None = None
     needs: tuple[str, ...] = ("database",)
     middleware: Sequence[Any] = ()  # Litestar middleware applied to every route of the app

@@ -4,7 +4,6 @@ bucket, never whole in memory), collection jobs and each job's reject report."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,20 +13,18 @@ from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
-from inescape.kernel.errors import Invalid
 from inescape.kernel.ids import new_id
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import audit_request, principal_of
 from inescape.modules.collection import service
 from inescape.modules.collection.connectors.base import connectors, get_connector, schema_of
-from inescape.modules.collection.connectors.lines import BUCKET
 from inescape.modules.collection.connectors.upload import UPLOADS
 from inescape.modules.collection.schemas import CollectionRequest, SourceKind, UploadView
 from inescape.modules.collection.secrets import seal_secrets
+from inescape.modules.collection.uploads import MAX_UPLOAD_BYTES, store_upload
 
 READ = {"permission": "collection.jobs.read"}
 MANAGE = {"permission": "collection.jobs.manage"}
-MAX_UPLOAD_BYTES = 10 * 1024**3
 
 
 async def audited(
@@ -43,54 +40,44 @@ async def list_sources() -> list[SourceKind]:
     return [SourceKind(name=c.name, title=c.title, config_schema=schema_of(c)) for c in connectors()]
 
 
-async def _counted(body: AsyncIterator[bytes], digest: Any, size: list[int]) -> AsyncIterator[bytes]:
-    async for chunk in body:
-        size[0] += len(chunk)
-        if size[0] > MAX_UPLOAD_BYTES:
-            raise Invalid("an upload is at most 10 GiB", errors=[{"field": "body", "message": "too large"}])
-        digest.update(chunk)
-        yield chunk
-
-
 @post(
     "/api/v1/collection/uploads",
     opt=MANAGE,
     status_code=201,
     tags=["collection"],
-    summary="Upload a file (the request body: CSV, FHIR NDJSON or a Bundle), streamed to storage",
-    description="Send the file as the body; `?filename=` names it. Then POST a job with "
+    summary="Upload a file (CSV, Parquet, FHIR NDJSON or a Bundle), streamed to storage",
+    description="Send a `multipart/form-data` form with the file as its `file` part (and optionally "
+    "`format`), or the file as the body with `?filename=` naming it. Then POST a job with "
     '`{"connector": "upload", "config": {"upload_id": ..., "format": ...}}`.',
+    request_max_body_size=MAX_UPLOAD_BYTES,
 )
 async def upload(request: Request[Any, Any, Any], filename: FromQuery[str | None] = None) -> UploadView:
     services = request.app.state.services
     upload_id = new_id()
     key = f"collection/upload/{upload_id}/payload"
-    content_type = request.headers.get("Content-Type", "application/octet-stream")
-    digest, size = hashlib.sha256(), [0]
-    await services.storage.put_stream(
-        BUCKET, key, _counted(request.stream(), digest, size), content_type=content_type
+    received = await store_upload(
+        services.storage,
+        key,
+        request.stream(),
+        content_type=request.headers.get("Content-Type", "application/octet-stream"),
+        filename=filename,
     )
-    if size[0] == 0:
-        await services.storage.delete(BUCKET, key)
-        raise Invalid(
-            "the upload is empty: send the file as the request body",
-            errors=[{"field": "body", "message": "empty"}],
-        )
     who = principal_of(request)
     view = UploadView(
         id=upload_id,
-        filename=filename,
-        content_type=content_type,
-        bytes=size[0],
-        sha256=digest.hexdigest(),
+        filename=received.filename,
+        content_type=received.content_type,
+        bytes=received.size,
+        sha256=received.sha256,
         key=key,
+        format=received.format,
     )
     doc = msgspec.to_builtins(view) | {
         "created_by": who.username if who else None,
         "created_at": services.clock.now().isoformat(),
     }
     await services.documents.insert(UPLOADS, doc)
-    await audited(request, "collection.uploaded", resource_id=upload_id, detail=filename)
+    await audited(request, "collection.uploaded", resource_id=upload_id, detail=received.filename)
     return view
 
 

@@ -18,6 +18,7 @@ from inescape.kernel.errors import Conflict, NotFound
 from inescape.modules.auth.api import deidentifier_of
 from inescape.modules.collection.connectors import (  # noqa: F401  (registers them)
     cbioportal,
+    fhir_bulk,
     fhir_server,
     gdc,
     upload,

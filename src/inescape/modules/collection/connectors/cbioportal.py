@@ -32,7 +32,7 @@ import msgspec
 from inescape.kernel.errors import Invalid
 from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, field_of, register
 from inescape.modules.collection.connectors.gdc_mapping import ajcc, fail, reported, tumour
-from inescape.modules.collection.connectors.http import Retry, fetch_json
+from inescape.modules.collection.connectors.http import DEFAULT_RATE, Retry, fetch_json, paced_client
 from inescape.modules.patients.api import PatientCreate
 
 DAYS_A_MONTH = 365.25 / 12
@@ -48,6 +48,7 @@ class CbioportalConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 60.0
     max_retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 5
     backoff_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+    requests_per_s: Annotated[float, msgspec.Meta(gt=0, le=1000)] = DEFAULT_RATE  # to the host, all jobs
 
 
 def retry_of(config: CbioportalConfig) -> Retry:
@@ -112,7 +113,9 @@ class CbioportalConnector:
         self, services: Any, config: CbioportalConfig, cursor: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
         bodies: list[bytes] = []
-        async with httpx.AsyncClient(headers={"Accept": "application/json"}) as client:
+        async with paced_client(
+            services, config.requests_per_s, headers={"Accept": "application/json"}
+        ) as client:
             patients = await clinical_rows(client, config, "PATIENT", bodies)
             samples = await clinical_rows(client, config, "SAMPLE", bodies)
         wide = pivot(patients, samples)

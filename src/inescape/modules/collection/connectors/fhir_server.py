@@ -1,5 +1,6 @@
 """A FHIR R4 server: Patients searched page by page (``next`` links), and for each Patient its
-Conditions, Observations, Procedures and MedicationRequests, with a bearer token.
+Conditions, Observations, Procedures and MedicationRequests, signed in with a bearer token or
+SMART Backend Services (``fhir_auth``), at most ``requests_per_s`` requests a second.
 
 Timeouts, 429 (its ``Retry-After`` honoured) and 5xx answers, and a body cut short are retried
 (``connectors.http``) with exponential backoff and jitter; past ``max_retries`` the page is
@@ -18,22 +19,25 @@ import msgspec
 
 from inescape.kernel.errors import Invalid
 from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, register
+from inescape.modules.collection.connectors.fhir_auth import (
+    SECRETS,
+    URL,
+    FhirAuthConfig,
+    check_auth,
+    fhir_client,
+)
 from inescape.modules.collection.connectors.http import Retry, fetch_json
 from inescape.modules.patients.api import PatientCreate, from_bundle
 
 RELATED = ("Condition", "Observation", "Procedure", "MedicationRequest")
 
 
-class FhirConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    base_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]+$", max_length=500)]
-    token: str | None = None
+class FhirConfig(FhirAuthConfig, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    base_url: URL
     page_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
-    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 30.0
-    max_retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 5
-    backoff_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
 
 
-def retry_of(config: FhirConfig) -> Retry:
+def retry_of(config: FhirAuthConfig) -> Retry:
     return Retry(
         what="the FHIR server",
         hint="check the base URL and the token",
@@ -44,7 +48,7 @@ def retry_of(config: FhirConfig) -> Retry:
     )
 
 
-async def fetch(client: httpx.AsyncClient, url: str, config: FhirConfig) -> tuple[bytes, dict[str, Any]]:
+async def fetch(client: httpx.AsyncClient, url: str, config: FhirAuthConfig) -> tuple[bytes, dict[str, Any]]:
     """The JSON body at ``url`` (raw and parsed), retried as the module docstring says."""
     raw, parsed = await fetch_json(client, url, retry_of(config))
     if not isinstance(parsed, dict):
@@ -73,10 +77,10 @@ class FhirServerConnector:
         "FHIR R4 server: Patient search with Condition, Observation, Procedure, MedicationRequest"
     )
     config_type: ClassVar[type[msgspec.Struct]] = FhirConfig
-    secrets: ClassVar[tuple[str, ...]] = ("token",)
+    secrets: ClassVar[tuple[str, ...]] = SECRETS
 
     def check(self, config: FhirConfig) -> None:
-        return None
+        check_auth(config)
 
     async def payloads(self, services: Any, config: FhirConfig) -> list[dict[str, Any]]:
         return []
@@ -86,10 +90,7 @@ class FhirServerConnector:
     ) -> AsyncIterator[Page]:
         base = config.base_url.rstrip("/")
         url: str | None = (cursor or {}).get("next") or f"{base}/Patient?_count={config.page_size}"
-        headers = {"Accept": "application/fhir+json"} | (
-            {"Authorization": f"Bearer {config.token}"} if config.token else {}
-        )
-        async with httpx.AsyncClient(headers=headers) as client:
+        async with fhir_client(services, config) as client:
             while url is not None:
                 raw, bundle = await fetch(client, url, config)
                 bodies, items = [raw], []
@@ -121,15 +122,16 @@ class FhirServerConnector:
         return found
 
     def to_record(self, item: Item, config: FhirConfig) -> PatientCreate:
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": r} for r in item.data],
-        }
-        try:
-            return from_bundle(bundle)
-        except Invalid as exc:
-            raise MappingFailed(exc.detail, errors=exc.errors) from None
+        return record_of(item.data)
+
+
+def record_of(resources: list[dict[str, Any]]) -> PatientCreate:
+    """The record a Patient and its related resources give (the clinical core's FHIR mapping)."""
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+    try:
+        return from_bundle(bundle)
+    except Invalid as exc:
+        raise MappingFailed(exc.detail, errors=exc.errors) from None
 
 
 register(FhirServerConnector())

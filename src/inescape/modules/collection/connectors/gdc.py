@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, ClassVar
 
-import httpx
 import msgspec
 
 from inescape.kernel.errors import Invalid
 from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, field_of, register
 from inescape.modules.collection.connectors.gdc_mapping import case_record
-from inescape.modules.collection.connectors.http import Retry, fetch_json
+from inescape.modules.collection.connectors.http import DEFAULT_RATE, Retry, fetch_json, paced_client
 from inescape.modules.patients.api import PatientCreate
 
 EXPAND = "demographic,diagnoses,diagnoses.treatments,exposures,follow_ups"
@@ -34,6 +33,7 @@ class GdcConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 60.0
     max_retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 5
     backoff_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+    requests_per_s: Annotated[float, msgspec.Meta(gt=0, le=1000)] = DEFAULT_RATE  # to the host, all jobs
 
 
 def retry_of(config: GdcConfig) -> Retry:
@@ -94,7 +94,9 @@ class GdcConnector:
     ) -> AsyncIterator[Page]:
         url = f"{config.base_url.rstrip('/')}/cases"
         start = int((cursor or {}).get("from", 0))
-        async with httpx.AsyncClient(headers={"Accept": "application/json"}) as client:
+        async with paced_client(
+            services, config.requests_per_s, headers={"Accept": "application/json"}
+        ) as client:
             while True:
                 raw, envelope = await fetch_json(
                     client, url, retry_of(config), method="POST", body=query(config, start)

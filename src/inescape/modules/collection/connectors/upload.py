@@ -1,9 +1,11 @@
-"""Files uploaded to ``POST /api/v1/collection/uploads``: CSV with a column mapping, FHIR R4
-NDJSON (bulk data: each Patient followed by the resources about it) and a FHIR Bundle.
+"""Files uploaded to ``POST /api/v1/collection/uploads``: CSV or Parquet with a column
+mapping, FHIR R4 NDJSON (bulk data: each Patient followed by the resources about it) and a FHIR
+Bundle.
 
 CSV and NDJSON are read line by line from the ``datasets`` bucket; a Bundle is one JSON
 document and is read whole (at most ``MAX_BUNDLE_BYTES``). The cursor is the number of items
-already ingested: a resumed job reads past them again without ingesting them twice.
+already ingested: a resumed job reads past them again without ingesting them twice. Parquet is
+read a slice of rows at a time (``connectors/parquet.py``); its cursor is the row offset.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import AsyncIterator, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import msgspec
 
@@ -19,16 +21,20 @@ from inescape.kernel.errors import Invalid, NotFound
 from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, field_of, register
 from inescape.modules.collection.connectors.lines import BUCKET, lines_of, logical_lines
 from inescape.modules.collection.connectors.mapping import record_from_row, unknown_fields
+from inescape.modules.collection.connectors.parquet import parquet_pages
 from inescape.modules.patients.api import PatientCreate, from_bundle
 
 UPLOADS = "collection_uploads"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+Format = Literal["csv", "parquet", "ndjson", "bundle"]
+FORMATS: tuple[str, ...] = get_args(Format)
+MAPPED = ("csv", "parquet")  # rows: need a column mapping
 
 
 class UploadConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     upload_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    format: Literal["csv", "ndjson", "bundle"]
-    # record field -> CSV column; CSV needs at least source_record_id (the source's own id)
+    format: Format
+    # record field -> column; CSV and Parquet need at least source_record_id (the source's own id)
     mapping: dict[str, str] = {}
     delimiter: Annotated[str, msgspec.Meta(min_length=1, max_length=1)] = ","
     page_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
@@ -52,7 +58,7 @@ class UploadConnector:
     secrets: ClassVar[tuple[str, ...]] = ()
 
     def check(self, config: UploadConfig) -> None:
-        if config.format != "csv":
+        if config.format not in MAPPED:
             return
         if "source_record_id" not in config.mapping:
             raise _config_error("config.mapping", "map source_record_id to the column holding each row's id")
@@ -68,6 +74,10 @@ class UploadConnector:
         self, services: Any, config: UploadConfig, cursor: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
         upload = await upload_of(services, config.upload_id)
+        if config.format == "parquet":
+            async for rows in _parquet(services.storage, upload["key"], config, cursor):
+                yield rows
+            return
         done = int((cursor or {}).get("items", 0))
         items = _items(services.storage, upload["key"], config)
         page: list[Item] = []
@@ -83,7 +93,7 @@ class UploadConnector:
         yield Page(items=page, cursor=None)
 
     def to_record(self, item: Item, config: UploadConfig) -> PatientCreate:
-        if config.format == "csv":
+        if config.format in MAPPED:
             return _convert(record_from_row(item.data, config.mapping))
         bundle = {"resourceType": "Bundle", "type": "collection", "entry": item.data}
         try:
@@ -102,6 +112,19 @@ def _convert(data: dict[str, Any]) -> PatientCreate:
     except msgspec.ValidationError as exc:
         field, message = field_of(exc)
         raise MappingFailed(f"{field}: {message}", errors=[{"field": field, "message": message}]) from None
+
+
+def _parquet(
+    storage: Any, key: str, config: UploadConfig, cursor: Mapping[str, Any] | None
+) -> AsyncIterator[Page]:
+    return parquet_pages(
+        storage,
+        key,
+        columns=list(config.mapping.values()),
+        id_column=config.mapping["source_record_id"],
+        page_size=config.page_size,
+        start=int((cursor or {}).get("rows", 0)),
+    )
 
 
 def _items(storage: Any, key: str, config: UploadConfig) -> AsyncIterator[Item]:

@@ -1,0 +1,66 @@
+"""``/api/v1/collection/schedules``: collections submitted when a cron expression comes due,
+with the same permission, checks and sealed secrets as ``POST /api/v1/collection/jobs``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, delete, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from inescape.modules.auth.api import principal_of
+from inescape.modules.collection import schedules
+from inescape.modules.collection.controllers import MANAGE, READ, audited
+from inescape.modules.collection.schemas import Schedule, ScheduleCreate, ScheduleList
+
+PATH = "/api/v1/collection/schedules"
+
+
+@post(
+    PATH,
+    opt=MANAGE,
+    status_code=201,
+    tags=["collection"],
+    summary="Schedule a collection (a cron expression: minute hour day-of-month month day-of-week, UTC)",
+    description="The body is a job request plus `cron` and `enabled`. A bad config or cron is a 422 "
+    "naming the field, and nothing is stored. When due, the worker submits the job once.",
+)
+async def create_schedule(request: Request[Any, Any, Any], data: JSONBody[ScheduleCreate]) -> Schedule:
+    who = principal_of(request)
+    created = await schedules.create(request.app.state.services, data, owner=who.username if who else None)
+    await audited(
+        request,
+        "collection.schedule_created",
+        resource_id=created.id,
+        detail=f"{data.connector} {data.source} {created.cron}",
+    )
+    return created
+
+
+@get(PATH, opt=READ, tags=["collection"], summary="List collection schedules, newest first")
+async def list_schedules(
+    request: Request[Any, Any, Any],
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    cursor: FromQuery[str | None] = None,
+) -> ScheduleList:
+    return await schedules.list_schedules(request.app.state.services, limit=limit, cursor=cursor)
+
+
+@get(f"{PATH}/{{schedule_id:str}}", opt=READ, tags=["collection"], summary="Read a collection schedule")
+async def read_schedule(request: Request[Any, Any, Any], schedule_id: FromPath[str]) -> Schedule:
+    return await schedules.get(request.app.state.services, schedule_id)
+
+
+@delete(
+    f"{PATH}/{{schedule_id:str}}",
+    opt=MANAGE,
+    status_code=204,
+    tags=["collection"],
+    summary="Delete a collection schedule (jobs it submitted stay)",
+)
+async def delete_schedule(request: Request[Any, Any, Any], schedule_id: FromPath[str]) -> None:
+    removed = await schedules.remove(request.app.state.services, schedule_id)
+    await audited(request, "collection.schedule_deleted", resource_id=removed.id, detail=f"{removed.source}")
+
+
+SCHEDULE_ROUTES = [create_schedule, list_schedules, read_schedule, delete_schedule]
