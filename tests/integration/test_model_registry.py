@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from inescape.kernel.bus import Subscription
-from inescape.modules.training.api import ModelNotFound, ModelPromoted, ModelRegistry, load_model
+from inescape.modules.training.api import ModelNotFound, ModelPromoted, ModelRegistry, load_portable
 from tests.unit.test_survival_model_format import MODEL
 
 
@@ -62,7 +62,7 @@ async def test_concurrent_registrations_take_distinct_versions_each_with_its_own
 
     assert sorted(c.version for c in cards) == [1, 2, 3, 4]
     for card, model in zip(cards, models, strict=True):
-        assert load_model(await services.storage.get("models", card.artifact)) == model
+        assert load_portable(await services.storage.get("models", card.artifact)) == model
 
 
 async def test_promoting_an_unknown_version_is_not_found(services):

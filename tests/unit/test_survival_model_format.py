@@ -13,8 +13,8 @@ from inescape.modules.training.api import (
     Baseline,
     CoxModel,
     Feature,
-    dump_model,
-    load_model,
+    dump_portable,
+    load_portable,
     predict,
 )
 
@@ -74,11 +74,11 @@ def test_missing_or_mistyped_facts_are_named():
 
 
 def test_a_model_round_trips_and_a_malformed_one_is_refused():
-    assert load_model(dump_model(MODEL)) == MODEL
-    broken = msgspec.json.decode(dump_model(MODEL))
+    assert load_portable(dump_portable(MODEL)) == MODEL
+    broken = msgspec.json.decode(dump_portable(MODEL))
     broken["coefficients"] = [0.03]
 
     with pytest.raises(Invalid, match="coefficients and covariance"):
-        load_model(msgspec.json.encode(broken))
+        load_portable(msgspec.json.encode(broken))
     with pytest.raises(Invalid, match=r"inescape\.cox\.v1"):
-        load_model(b'{"format": "pickle"}')
+        load_portable(b'{"format": "pickle"}')

@@ -61,6 +61,8 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Respons
     headers: dict[str, str] = {}
     if isinstance(exc, Invalid) and exc.errors:
         body["errors"] = exc.errors
+    if isinstance(exc, Conflict) and exc.extra:  # what the conflict was about (failed gates)
+        body.update({k: v for k, v in exc.extra.items() if k not in body})
     if isinstance(exc, Unavailable):
         body["backend"] = exc.backend
         headers["Retry-After"] = str(exc.retry_after or 5)

@@ -24,6 +24,8 @@ CDS_USE = "cds.use"  # staging, recommendations and risk on facts sent in the re
 CDS_PATIENTS = "cds.patients.read"  # decision support on a stored patient's record
 CDS_HOOKS = "cds.hooks"  # CDS Hooks calls and feedback from an EHR
 DATASETS_READ = "datasets.read"  # dataset metadata, fidelity reports and files (synthetic, de-identified)
+MODELS_READ = "models.read"  # the model registry: versions, model cards, their pictures
+MODELS_PROMOTE = "models.promote"  # make a version the production model (through its gates)
 
 
 def jobs_read(module: str) -> str:
@@ -45,17 +47,21 @@ def _jobs(modules: Iterable[str], *, manage: bool) -> set[str]:
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({USERS_MANAGE, AUDIT_READ} | _jobs(JOB_MODULES, manage=True)),
+    "admin": frozenset(
+        {USERS_MANAGE, AUDIT_READ, MODELS_READ, MODELS_PROMOTE} | _jobs(JOB_MODULES, manage=True)
+    ),
     "clinician": frozenset(
-        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT, CDS_USE, CDS_PATIENTS, CDS_HOOKS}
+        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT, CDS_USE, CDS_PATIENTS, CDS_HOOKS, MODELS_READ}
         | _jobs(("patients", "cds"), manage=False)
     ),
     "researcher": frozenset(
-        {PATIENTS_READ, CDS_USE, DATASETS_READ} | _jobs(("generation", "training", "cds"), manage=True)
+        {PATIENTS_READ, CDS_USE, DATASETS_READ, MODELS_READ}
+        | _jobs(("generation", "training", "cds"), manage=True)
     ),
     "data_steward": frozenset(
-        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT, DATASETS_READ}
+        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT, DATASETS_READ, MODELS_READ, MODELS_PROMOTE}
         | _jobs(("patients", "collection", "generation"), manage=True)
+        | _jobs(("training",), manage=False)
     ),
     "auditor": frozenset({AUDIT_READ} | _jobs(JOB_MODULES, manage=False)),
 }

@@ -52,7 +52,7 @@ class RiskService:
         self._registry = ModelRegistry(services)
         self.model_name = model_name
         self._refresh_s = refresh_s
-        self._loaded: tuple[ModelCard, CoxModel] | None = None
+        self._loaded: tuple[ModelCard, CoxModel | None] | None = None
         self._checked_at = -float("inf")
         self._lock = asyncio.Lock()
 
@@ -63,7 +63,7 @@ class RiskService:
         if event.name == self.model_name:
             self.mark_stale()
 
-    async def current(self) -> tuple[ModelCard, CoxModel] | None:
+    async def current(self) -> tuple[ModelCard, CoxModel | None] | None:
         if time.monotonic() - self._checked_at < self._refresh_s:
             return self._loaded
         async with self._lock:
@@ -77,6 +77,19 @@ class RiskService:
         if loaded is None:
             return RiskAnswer(available=False, message=NO_MODEL)
         card, model = loaded
+        if model is None:
+            return RiskAnswer(
+                available=False,
+                message=(
+                    f"The production version of {card.name} (v{card.version}) is a {card.kind} model in "
+                    f"{card.format}, which decision support cannot evaluate; promote a linear Cox model "
+                    "(inescape.cox.v1) under this name."
+                ),
+                model=card.name,
+                version=card.version,
+                metrics=card.metrics,
+                trained_on=card.trained_on,
+            )
         absent = missing_facts(model, facts)
         if absent:
             return RiskAnswer(

@@ -18,7 +18,7 @@ from inescape.modules.patients.analytics import (
     median_survival,
     number_at_risk,
 )
-from inescape.modules.patients.cohort import load_cohort, survival_frame
+from inescape.modules.patients.cohort import load_cohort, read_cohort, survival_frame
 from inescape.modules.patients.cohort_routes import GENERATION_KEY
 from inescape.modules.patients.fhir import from_bundle, read_bundle, to_bundle, to_ndjson
 from inescape.modules.patients.schemas import (
@@ -83,6 +83,17 @@ async def read_record(services: Any, patient_id: str) -> PatientRecord:
     return await _service(services).get(services.db.sessions, patient_id)
 
 
+async def cohort_tables(services: Any, filters: dict[str, Any]) -> dict[str, Any]:
+    """The stored cohort ``filters`` selects (the list endpoint's filters), one polars DataFrame
+    per table, without identifying columns (for training: researchers see de-identified data)."""
+    today = services.clock.now().date()
+    async with services.db.sessions() as session:
+        frames: dict[str, Any] = await session.run_sync(
+            lambda s: read_cohort(s.connection(), filters, today=today, identifiers=False)
+        )
+    return frames
+
+
 __all__ = [
     "MODULE",
     "Biomarker",
@@ -102,6 +113,7 @@ __all__ = [
     "age_distribution",
     "age_summary",
     "check_record",
+    "cohort_tables",
     "counts",
     "from_bundle",
     "histogram_svg",

@@ -16,7 +16,7 @@ import msgspec
 from inescape.kernel.errors import Conflict, NotFound
 from inescape.kernel.ids import new_id
 from inescape.modules.training.events import ModelPromoted, ModelRegistered
-from inescape.modules.training.portable import CoxModel, dump_model, load_model
+from inescape.modules.training.portable import FORMAT, CoxModel, dump_model, load_model
 
 COLLECTION = "training_models"
 BUCKET = "models"
@@ -30,15 +30,22 @@ class ModelNotFound(NotFound):
 class ModelCard(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     version: int
-    task: str  # "survival"
-    format: str  # "inescape.cox.v1"
+    task: str  # "survival" or "classification"
+    format: str  # "inescape.cox.v1" (decision support evaluates it) or "inescape.torch.v1"
     stage: Stage
-    artifact: str  # key in the models bucket
+    artifact: str  # key in the models bucket: the model a reader loads
     created_at: datetime
     promoted_at: datetime | None = None
     metrics: dict[str, float] = {}
-    trained_on: dict[str, Any] = {}  # dataset, rows, filters: where the numbers come from
+    trained_on: dict[str, Any] = {}  # dataset, rows, origins, features: where the numbers come from
     description: str = ""
+    kind: str = "cox"  # cox, deepsurv, logistic_hazard, pcr
+    artifacts: dict[str, str] = {}  # every file of the model (weights, preprocessing, card) -> key
+    run_id: str | None = None  # the training run (job) that made it
+    settings: dict[str, Any] = {}  # hyper-parameters, seed, split
+    code_version: str = ""
+    report: dict[str, Any] = {}  # calibration by decile, subgroups, training history
+    promotion: dict[str, Any] | None = None  # who promoted it, when, the gates, any override
 
     @property
     def id(self) -> str:
@@ -64,23 +71,43 @@ class ModelRegistry:
         description: str = "",
     ) -> ModelCard:
         """A new version of ``name`` (one more than the last), as a candidate."""
+        return await self.register_files(
+            name,
+            {"model.json": dump_model(model)},
+            main="model.json",
+            format=model.format,
+            task=task,
+            metrics=dict(metrics or {}),
+            trained_on=dict(trained_on or {}),
+            description=description,
+        )
+
+    async def register_files(
+        self,
+        name: str,
+        files: dict[str, bytes],
+        *,
+        main: str,
+        format: str,
+        **card: Any,
+    ) -> ModelCard:
+        """A new candidate version made of ``files`` (name -> bytes, ``main`` the one a reader
+        loads), stored under one prefix of the models bucket before the card is written."""
         services = self._services
-        # the artifact's key is its own (not the version, which a concurrent register may take)
-        key = f"training/model/{name}/{new_id()}/model.json"
-        await services.storage.put(BUCKET, key, dump_model(model), content_type="application/json")
+        # the files' prefix is their own (not the version, which a concurrent register may take)
+        prefix = f"training/model/{name}/{new_id()}"
+        keys = {}
+        for file, data in files.items():
+            keys[file] = f"{prefix}/{file}"
+            await services.storage.put(BUCKET, keys[file], data, content_type=_content_type(file))
+        return await self._insert_card(name, artifact=keys[main], format=format, artifacts=keys, **card)
+
+    async def _insert_card(self, name: str, **fields: Any) -> ModelCard:
+        services = self._services
         for _ in range(20):  # a concurrent register of the same name takes the version: try the next
             version = await self._last_version(name) + 1
             card = ModelCard(
-                name=name,
-                version=version,
-                task=task,
-                format=model.format,
-                stage="candidate",
-                artifact=key,
-                created_at=services.clock.now(),
-                metrics=dict(metrics or {}),
-                trained_on=dict(trained_on or {}),
-                description=description,
+                name=name, version=version, stage="candidate", created_at=services.clock.now(), **fields
             )
             try:
                 await services.documents.insert(COLLECTION, {"id": card.id, **msgspec.to_builtins(card)})
@@ -90,14 +117,22 @@ class ModelRegistry:
             return card
         raise Conflict(f"could not take a new version of {name!r}; try again")
 
-    async def promote(self, name: str, version: int) -> ModelCard:
-        """Make ``version`` the production model of ``name``; the one before is archived."""
+    async def file(self, card: ModelCard, file: str) -> bytes:
+        key = card.artifacts.get(file)
+        if key is None:
+            raise ModelNotFound(f"{card.name} version {card.version} has no file {file!r}")
+        data: bytes = await self._services.storage.get(BUCKET, key)
+        return data
+
+    async def promote(self, name: str, version: int, *, promotion: dict[str, Any] | None = None) -> ModelCard:
+        """Make ``version`` the production model of ``name``; the one before is archived.
+        No gate is checked here (``gates.promote_checked`` does, for the endpoint)."""
         card = await self.card(name, version)
         now = self._services.clock.now()
         for current in await self.cards(name, stage="production"):
             if current.version != version:
                 await self._save(msgspec.structs.replace(current, stage="archived"))
-        promoted = msgspec.structs.replace(card, stage="production", promoted_at=now)
+        promoted = msgspec.structs.replace(card, stage="production", promoted_at=now, promotion=promotion)
         await self._save(promoted)
         await self._publish(ModelPromoted(name=name, version=version))
         return promoted
@@ -113,12 +148,15 @@ class ModelRegistry:
         docs = await self._services.documents.find(COLLECTION, filters, sort=[("id", 1)], limit=1000)
         return [_card(d) for d in docs]
 
-    async def production(self, name: str) -> tuple[ModelCard, CoxModel] | None:
-        """The production card of ``name`` and its model, or None while there is none."""
+    async def production(self, name: str) -> tuple[ModelCard, CoxModel | None] | None:
+        """The production card of ``name`` and its model when it is an ``inescape.cox.v1``
+        (None for a network, which needs torch), or None while there is no production version."""
         found = await self.cards(name, stage="production")
         if not found:
             return None
         card = max(found, key=lambda c: c.promoted_at or c.created_at)
+        if card.format != FORMAT:
+            return card, None
         return card, load_model(await self._services.storage.get(BUCKET, card.artifact))
 
     async def _last_version(self, name: str) -> int:
@@ -131,6 +169,16 @@ class ModelRegistry:
     async def _publish(self, event: Any) -> None:
         async with self._services.uow() as uow:  # the outbox carries it to other processes
             uow.publish(event)
+
+
+def _content_type(file: str) -> str:
+    if file.endswith(".json"):
+        return "application/json"
+    if file.endswith(".md"):
+        return "text/markdown; charset=utf-8"
+    if file.endswith(".svg"):
+        return "image/svg+xml"
+    return "application/octet-stream"
 
 
 def _card(doc: dict[str, Any]) -> ModelCard:

@@ -1,0 +1,165 @@
+"""The networks and their losses, as Lightning modules (needs the ``ml`` extra: torch, Lightning).
+
+- ``cox``: linear Cox proportional hazards (no bias), Breslow partial likelihood with ties.
+- ``deepsurv``: the same likelihood on an MLP's output (Katzman et al., BMC Med Res Methodol 2018).
+- ``logistic_hazard``: discrete-time survival, one hazard logit per interval of the time grid
+  (Gensheimer & Narasimhan 2019; Kvamme & Borgan 2019); a patient censored inside an interval
+  counts as surviving only the intervals before it.
+- ``pcr``: a classifier of pathologic complete response (binary cross-entropy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from inescape.modules.training.metrics import auc, concordance
+
+SURVIVAL_KINDS = ("cox", "deepsurv", "logistic_hazard")
+KINDS = (*SURVIVAL_KINDS, "pcr")
+
+
+def cox_loss(eta: torch.Tensor, time: torch.Tensor, event: torch.Tensor) -> torch.Tensor:
+    """Negative Cox partial log-likelihood per event (Breslow: tied times share a risk set)."""
+    order = torch.argsort(time, descending=True)
+    eta, time, event = eta[order], time[order], event[order]
+    log_cumulative = torch.logcumsumexp(eta, dim=0)
+    _, counts = torch.unique_consecutive(time, return_counts=True)
+    last = torch.cumsum(counts, dim=0) - 1  # the risk set of a time includes all tied with it
+    log_risk = log_cumulative[last].repeat_interleave(counts)
+    return -((eta - log_risk) * event).sum() / event.sum().clamp(min=1.0)
+
+
+def logistic_hazard_loss(logits: torch.Tensor, interval: torch.Tensor, event: torch.Tensor) -> torch.Tensor:
+    target = torch.zeros_like(logits)
+    rows = torch.arange(len(interval), device=logits.device)
+    target[rows, interval] = event
+    steps = torch.arange(logits.shape[1], device=logits.device)[None, :]
+    seen = steps < (interval + event.long())[:, None]  # events include their interval
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return (bce * seen).sum(dim=1).mean()
+
+
+def mlp(n_in: int, hidden: list[int], dropout: float, n_out: int) -> nn.Module:
+    layers: list[nn.Module] = []
+    width = n_in
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Dropout(dropout)]
+        width = h
+    layers.append(nn.Linear(width, n_out))
+    return nn.Sequential(*layers)
+
+
+def build(kind: str, n_in: int, hyper: dict[str, Any], n_intervals: int = 0) -> nn.Module:
+    hidden = list(hyper.get("hidden", [32, 32]))
+    dropout = float(hyper.get("dropout", 0.1))
+    if kind == "cox":
+        return nn.Linear(n_in, 1, bias=False)
+    if kind == "deepsurv":
+        return mlp(n_in, hidden, dropout, 1)
+    if kind == "logistic_hazard":
+        return mlp(n_in, hidden, dropout, n_intervals)
+    if kind == "pcr":
+        return mlp(n_in, hidden, dropout, 1) if hidden else nn.Linear(n_in, 1)
+    raise ValueError(kind)
+
+
+class Module(pl.LightningModule):
+    """One of ``KINDS``. A batch is (x, time, event, interval) for survival (``interval``: the
+    index in the logistic-hazard grid) and (x, label, 0, 0) for the classifier."""
+
+    def __init__(self, kind: str, n_in: int, hyper: dict[str, Any], n_intervals: int = 0) -> None:
+        super().__init__()
+        self.kind = kind
+        self.hyper = hyper
+        self.net = build(kind, n_in, hyper, n_intervals)
+        self.history: list[dict[str, float]] = []
+        self._val: list[tuple[torch.Tensor, ...]] = []
+        self._train_losses: list[float] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.net(x)
+        return out.squeeze(-1) if self.kind != "logistic_hazard" else out
+
+    def loss(
+        self, out: torch.Tensor, target: torch.Tensor, event: torch.Tensor, interval: torch.Tensor
+    ) -> torch.Tensor:
+        if self.kind in ("cox", "deepsurv"):
+            return cox_loss(out, target, event)
+        if self.kind == "logistic_hazard":
+            return logistic_hazard_loss(out, interval.long(), event)
+        return F.binary_cross_entropy_with_logits(out, target)
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        x, target, event, interval = batch
+        loss = self.loss(self(x), target, event, interval)
+        self._train_losses.append(float(loss.detach()))
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self._val.append((*(t.detach() for t in batch), self(batch[0]).detach()))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val:
+            return
+        _, target, event, interval, out = (torch.cat(parts) for parts in zip(*self._val, strict=True))
+        self._val.clear()
+        val_loss = float(self.loss(out, target, event, interval))
+        metric = self.validation_metric(out, target, event)
+        self.log("val_loss", val_loss, prog_bar=False)
+        self.log("val_metric", metric, prog_bar=False)
+        if self.trainer.sanity_checking:
+            return
+        train_loss = float(np.mean(self._train_losses)) if self._train_losses else float("nan")
+        self._train_losses.clear()
+        self.history.append(
+            {
+                "epoch": float(self.current_epoch),
+                "loss": train_loss,
+                "val_loss": val_loss,
+                "val_metric": metric,
+            }
+        )
+
+    def validation_metric(self, out: torch.Tensor, target: torch.Tensor, event: torch.Tensor) -> float:
+        """The C-index on the validation split (AUC for the classifier)."""
+        scores = out.float().cpu().numpy()
+        if self.kind == "pcr":
+            return auc(target.cpu().numpy(), scores)
+        if self.kind == "logistic_hazard":  # risk = 1 - S at the end of the grid
+            hazards = torch.sigmoid(out.float())
+            scores = (1 - torch.prod(1 - hazards, dim=1)).cpu().numpy()
+        return concordance(target.cpu().numpy(), event.cpu().numpy(), scores)
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.Adam(
+            self.parameters(),
+            lr=float(self.hyper.get("lr", 1e-3)),
+            weight_decay=float(self.hyper.get("l2", 1e-4)),
+        )
+
+
+class EpochReport(pl.Callback):
+    """Calls ``report(epoch, record)`` after each validation; ``should_stop()`` cancels."""
+
+    def __init__(
+        self, report: Callable[[int, dict[str, float]], None], should_stop: Callable[[], bool]
+    ) -> None:
+        self.report = report
+        self.should_stop = should_stop
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not isinstance(module, Module) or not module.history:
+            return
+        self.report(trainer.current_epoch, module.history[-1])
+        if self.should_stop():
+            trainer.should_stop = True
+
+
+__all__ = ["KINDS", "SURVIVAL_KINDS", "EpochReport", "Module", "cox_loss", "logistic_hazard_loss"]
