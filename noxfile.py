@@ -41,4 +41,11 @@ def bench(session: nox.Session) -> None:
     session.run(sys.executable, "benchmarks/bench_patients.py", "--quick")
     session.run(sys.executable, "benchmarks/bench_cds.py", "--quick")
     session.run(sys.executable, "benchmarks/bench_generation.py", "--quick")
+    session.run(sys.executable, "benchmarks/bench_training.py", "--quick")
     session.run(sys.executable, "benchmarks/bench_collection.py", "--quick")
+
+
+@nox.session
+def gpu(session: nox.Session) -> None:
+    """Lightning on a GPU: the same fits on the GPU and the CPU (needs a CUDA machine)."""
+    session.run(sys.executable, "benchmarks/gpu_check.py", *session.posargs)
