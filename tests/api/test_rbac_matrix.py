@@ -26,7 +26,11 @@ def served_routes(app) -> list[tuple[str, str, object]]:
 
 
 def concrete(path: str) -> str:
-    return re.sub(r"\{[^}:]+(:path)?[^}]*\}", lambda m: "x/y" if m.group(1) else new_id(), path)
+    def value(m: re.Match[str]) -> str:
+        kind = m.group(1)
+        return "x/y" if kind == "path" else "1" if kind == "int" else new_id()
+
+    return re.sub(r"\{[^}:]+:?(path|int)?[^}]*\}", value, path)
 
 
 async def token_for(app, role: str) -> dict[str, str]:
