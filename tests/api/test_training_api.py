@@ -260,3 +260,31 @@ async def test_an_unknown_model_version_is_a_404(client, steward):
 
     assert response.status_code == 404
     assert response.json()["status_code"] == 404
+
+
+async def test_a_run_trains_on_the_clinical_database_with_the_patient_list_filters(client, researcher):
+    submitted = await client.post(
+        "/api/v1/generation/jobs",
+        json={"profile": "iran-golestan", "n": 900, "seed": 2, "outputs": ["database"]},
+        headers=researcher,
+    )
+    generated = await finished(client, researcher, f"/api/v1/generation/jobs/{submitted.json()['id']}")
+    assert generated["status"] == "succeeded", generated
+
+    run = await train(
+        client,
+        researcher,
+        "",
+        dataset={"source": "database", "filters": {"histology": "squamous_cell_carcinoma"}},
+        max_epochs=40,
+    )
+
+    assert run["status"] == "succeeded", run
+    card = (await client.get(f"/api/v1/models/overall-survival/versions/{run['version']}", headers=researcher)).json()
+    squamous = card["trained_on"]["rows"]
+    assert 0.6 * 900 < squamous < 900  # Golestan: mostly, not only, squamous
+    assert card["trained_on"]["dataset"] == {
+        "source": "database",
+        "filters": {"histology": "squamous_cell_carcinoma"},
+    }
+    assert card["trained_on"]["origins"] == {"synthetic": squamous}
