@@ -288,3 +288,28 @@ async def test_a_run_trains_on_the_clinical_database_with_the_patient_list_filte
         "filters": {"histology": "squamous_cell_carcinoma"},
     }
     assert card["trained_on"]["origins"] == {"synthetic": squamous}
+
+
+async def test_a_cancelled_run_stops_training_and_registers_nothing(client, researcher, dataset_id):
+    body = {
+        "name": "cancelled",
+        "model": "deepsurv",
+        "dataset": {"source": "dataset", "id": dataset_id},
+        "max_epochs": 300,
+        "patience": 300,
+        "bootstrap": 0,
+    }
+    run_id = (await client.post("/api/v1/training/runs", json=body, headers=researcher)).json()["id"]
+    for _ in range(600):
+        state = (await client.get(f"/api/v1/training/runs/{run_id}", headers=researcher)).json()
+        if state["epochs"] >= 2:
+            break
+        await asyncio.sleep(0.1)
+
+    cancel = await client.post(f"/api/v1/training/runs/{run_id}/cancel", headers=researcher)
+    done = await finished(client, researcher, f"/api/v1/training/runs/{run_id}")
+
+    assert cancel.status_code == 200, cancel.text
+    assert done["status"] == "cancelled", done
+    assert done["epochs"] < 300
+    assert (await client.get("/api/v1/models/cancelled/versions", headers=researcher)).json() == []

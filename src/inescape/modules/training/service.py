@@ -113,7 +113,12 @@ async def load_tables(
 
 async def run(ctx: Any) -> dict[str, Any]:
     """The ``training.fit`` job."""
-    from inescape.modules.training.fitting import fit  # torch and Lightning: the ml extra
+    try:
+        from inescape.modules.training.fitting import fit  # torch and Lightning: the ml extra
+    except ImportError as exc:
+        raise Invalid(
+            f"training needs the ml extra on the worker ({exc.name} is missing): pip install 'inescape[ml]'"
+        ) from None
 
     services = ctx.services
     request = msgspec.convert(ctx.params, TrainingRequest)
