@@ -164,6 +164,26 @@ async def test_a_research_only_source_is_de_identified_on_ingest(client, steward
     assert patient["birth_date"] != "1955-02-01"
 
 
+async def test_a_recent_record_that_de_identification_would_date_in_the_future_is_a_reject(client, steward):
+    today = client.app.state.services.clock.now().date()
+    rows = "".join(
+        f"r{i},MRN-R{i},Reza,1960-01-0{1 + i % 9},male,squamous_cell_carcinoma,8070/3,C15.4,middle,"
+        f"{today.replace(day=1).isoformat()},alive,{today.isoformat()}\n"
+        for i in range(12)
+    )
+    job = await collect(
+        client, steward, await upload(client, steward, HEADER + rows), source="research-b", research_only=True
+    )
+
+    # each patient's offset is its own, so some are shifted back (kept) and some forward (refused)
+    assert job["status"] == "succeeded", job
+    assert job["counts"]["accepted"] + job["counts"]["rejected"] == 12
+    assert job["counts"]["rejected"] > 0, job
+    report = (await client.get(f"/api/v1/collection/jobs/{job['id']}/rejects", headers=steward)).text
+    assert report.count("once de-identified") == job["counts"]["rejected"]
+    assert len(await stored(client, "research-b")) == job["counts"]["accepted"]
+
+
 async def test_provenance_is_kept_with_the_raw_upload_checksum(client, steward):
     body = HEADER + GOOD_1
     upload_id = await upload(client, steward, body)

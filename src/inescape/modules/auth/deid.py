@@ -222,7 +222,7 @@ class Deidentifier:
             raise DeidentificationInvalid(f"the secret must be at least {MIN_SECRET_BYTES} bytes")
         if date_mode not in ("shift", "year"):
             raise DeidentificationInvalid(f"date_mode must be 'shift' or 'year', not {date_mode!r}")
-        self._secret = secret
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256)  # copied per id: no key setup
         self.date_mode: DateMode = date_mode
         self.policy = policy
         self._rules = _Rules(policy)
@@ -244,7 +244,7 @@ class Deidentifier:
         walk = _Walk(
             self._rules,
             mode=self.date_mode,
-            offset=self._offset(patient_id),
+            offset=self.date_offset(patient_id),
             as_of=as_of or self._clock.now().astimezone(UTC).date(),
             keep_unknown_text=self.policy.unknown_text == "keep",
         )
@@ -268,7 +268,8 @@ class Deidentifier:
         for record in records:
             yield self.deidentify(record, patient_id=patient_id_of(record), as_of=day)
 
-    def _offset(self, patient_id: str) -> timedelta:
+    def date_offset(self, patient_id: str) -> timedelta:
+        """The shift every date of ``patient_id`` gets in ``date_mode="shift"``."""
         # Uniform over -365..-1 and 1..365: never 0, so no date is ever left unshifted.
         draw = int(self._mac(b"date-shift", patient_id)[:16], 16) % (2 * MAX_SHIFT_DAYS)
         days = draw - MAX_SHIFT_DAYS if draw < MAX_SHIFT_DAYS else draw - MAX_SHIFT_DAYS + 1
@@ -279,7 +280,9 @@ class Deidentifier:
             raise DeidentificationInvalid("a patient id is needed to de-identify a record")
         # The purpose label keeps the research id from revealing anything about the offset.
         message = purpose + b"\x00" + patient_id.encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        keyed = self._keyed.copy()
+        keyed.update(message)
+        return keyed.hexdigest()
 
 
 class _Walk:

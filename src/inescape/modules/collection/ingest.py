@@ -54,6 +54,15 @@ def _record(services: Any, connector: Connector, config: Any, item: Item, *, sou
             record = deidentified(deid, record)
     except Invalid as exc:
         return _reject(item, exc.detail, list(exc.errors) or None)
+    if deid is not None:
+        # the shift keeps every interval, but a recent date can move past today: the clinical
+        # core refuses that, so it is this record's reject, not the page's failure
+        try:
+            check_record(services, record)
+        except Invalid as exc:
+            shifted = " once de-identified (dates shifted by the patient's offset)"
+            errors = [{**e, "message": e.get("message", "invalid") + shifted} for e in exc.errors]
+            return _reject(item, exc.detail + shifted, errors or None)
     return record
 
 

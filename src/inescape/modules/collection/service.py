@@ -112,9 +112,16 @@ async def _keep_payload(services: Any, job_id: str, page_no: int, raw: bytes) ->
 
 
 async def _keep_rejects(services: Any, job_id: str, page_no: int, rejects: list[Any]) -> None:
-    for index, reject in enumerate(rejects):
-        doc = {"id": f"{job_id}:{page_no:05d}:{index:05d}", "job_id": job_id, "page": page_no, "index": index}
-        await _put(services, REJECTS, doc | msgspec.to_builtins(reject))
+    """One batch; a page done again after a crash finds some ids taken, and what the batch
+    left out is written one by one (each replacing the same document)."""
+    docs = [
+        {"id": f"{job_id}:{page_no:05d}:{index:05d}", "job_id": job_id, "page": page_no, "index": index}
+        | msgspec.to_builtins(reject)
+        for index, reject in enumerate(rejects)
+    ]
+    kept = await services.documents.insert_many(REJECTS, docs) if docs else 0
+    for doc in docs[kept:]:
+        await _put(services, REJECTS, doc)
 
 
 async def _put(services: Any, collection: str, doc: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ named bare (``histology``, ``stage_group``, ``vital_status``). Empty cells are l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,16 +67,21 @@ def unknown_fields(mapping: Mapping[str, str]) -> list[str]:
     return [field for field in mapping if target_of(field) is None]
 
 
+@functools.lru_cache(maxsize=64)
+def _targets(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str | None, str], ...]:
+    """(column, section, field) of each mapped field the record has a place for, in order."""
+    found = ((column, target_of(field)) for field, column in pairs)
+    return tuple((column, *target) for column, target in found if target is not None)
+
+
 def record_from_row(row: Mapping[str, str], mapping: Mapping[str, str]) -> dict[str, Any]:
     """The record (JSON-shaped, strings as read) the mapped cells of ``row`` make."""
     record: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {}
-    for field, column in mapping.items():
+    for column, section, name in _targets(tuple(mapping.items())):
         value = (row.get(column) or "").strip()
-        target = target_of(field)
-        if not value or target is None:
+        if not value:
             continue
-        section, name = target
         if section is None:
             record[name] = value
         else:
