@@ -4,13 +4,14 @@ location and reason; it never fails the page or the job."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import msgspec
 
 from inescape.kernel.errors import Invalid
 from inescape.modules.collection.connectors.base import Connector, Item
-from inescape.modules.collection.deid import deidentified
+from inescape.modules.collection.deid import deidentified, offset_of
 from inescape.modules.patients.api import PatientCreate, check_record
 
 
@@ -54,9 +55,9 @@ def _record(services: Any, connector: Connector, config: Any, item: Item, *, sou
             record = deidentified(deid, record)
     except Invalid as exc:
         return _reject(item, exc.detail, list(exc.errors) or None)
-    if deid is not None:
-        # the shift keeps every interval, but a recent date can move past today: the clinical
-        # core refuses that, so it is this record's reject, not the page's failure
+    if deid is not None and offset_of(deid, f"{source}:{item.source_id}") > timedelta(0):
+        # the shift keeps every interval, but a recent date moved later can pass today: the
+        # clinical core refuses that, so it is this record's reject, not the page's failure
         try:
             check_record(services, record)
         except Invalid as exc:

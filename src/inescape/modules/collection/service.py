@@ -83,7 +83,8 @@ async def _ingest(
     mapped = map_page(services, connector, config, page.items, source=request.source, deid=deid)
     await _keep_rejects(services, ctx.job_id, page_no, mapped.rejects)
     async with ctx.unit() as unit:
-        done = await upsert_records(services, unit.session, mapped.records)
+        # map_page passed every record through check_record, as it is now (de-identified too)
+        done = await upsert_records(services, unit.session, mapped.records, checked=True)
         outcomes = [d.outcome for d in done]
         unit.checkpoint({"page": page_no + 1, "cursor": page.cursor, "finished": page.cursor is None})
         unit.count(

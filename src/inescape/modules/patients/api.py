@@ -60,12 +60,15 @@ def check_record(services: Any, record: PatientCreate) -> None:
     _service(services).check(record)
 
 
-async def upsert_records(services: Any, session: Any, records: Sequence[PatientCreate]) -> list[Upserted]:
+async def upsert_records(
+    services: Any, session: Any, records: Sequence[PatientCreate], *, checked: bool = False
+) -> list[Upserted]:
     """The collection path: real records keyed by (source, source_record_id), written in the
     caller's transaction; a record already stored identically changes nothing, a changed one
-    replaces ours (same id, next version). Call ``records_changed`` with the updated ids once
-    committed."""
-    return await _service(services).upsert_many(session, records)
+    replaces ours (same id, next version). ``checked``: the caller passed each record through
+    ``check_record`` already (as it is now), so it is not validated twice. Call
+    ``records_changed`` with the updated ids once committed."""
+    return await _service(services).upsert_many(session, records, checked=checked)
 
 
 async def records_changed(services: Any, patient_ids: Sequence[str] = ()) -> None:

@@ -75,13 +75,17 @@ class PatientService:
         """``Invalid`` naming each field of ``record`` the clinical core refuses."""
         validate(record, today=self._today())
 
-    async def upsert_many(self, session: Any, records: Sequence[PatientCreate]) -> list[Upserted]:
+    async def upsert_many(
+        self, session: Any, records: Sequence[PatientCreate], *, checked: bool = False
+    ) -> list[Upserted]:
         """Real records keyed by (source, source_record_id), in ``session``'s transaction: a new
         one is inserted, a changed one replaces ours (same id, next version), an identical one
-        (same SHA-256) is left alone. Every record is validated first; all or nothing."""
+        (same SHA-256) is left alone. Every record is validated first (unless the caller did,
+        ``checked``); all or nothing."""
         _check_keys(records)
-        for record in records:
-            self.check(record)
+        if not checked:
+            for record in records:
+                self.check(record)
         found: dict[tuple[str, str], repo.SourceRow] = {}
         for source in {str(r.source) for r in records}:
             ids = [str(r.source_record_id) for r in records if r.source == source]
