@@ -280,7 +280,9 @@ async def test_a_run_trains_on_the_clinical_database_with_the_patient_list_filte
     )
 
     assert run["status"] == "succeeded", run
-    card = (await client.get(f"/api/v1/models/overall-survival/versions/{run['version']}", headers=researcher)).json()
+    card = (
+        await client.get(f"/api/v1/models/overall-survival/versions/{run['version']}", headers=researcher)
+    ).json()
     squamous = card["trained_on"]["rows"]
     assert 0.6 * 900 < squamous < 900  # Golestan: mostly, not only, squamous
     assert card["trained_on"]["dataset"] == {
