@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -12,10 +13,14 @@ from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from redis.asyncio import Redis
 
 from inescape import __version__
+from inescape.infra.bus import SplitBus
 from inescape.infra.http import EXCEPTION_HANDLERS, RequestObservability
 from inescape.infra.job_routes import job_router
+from inescape.infra.outbox import OutboxRelay
+from inescape.infra.proxy import Upstream, forwarding_handlers
 from inescape.infra.ratelimit import (
     RateLimitConfig,
     RateLimitMiddleware,
@@ -23,12 +28,15 @@ from inescape.infra.ratelimit import (
     parse_rate_limits,
     rate_limiter_for,
 )
+from inescape.infra.streams import RedisStreamTransport, StreamConsumer
 from inescape.infra.telemetry import configure_tracing, install_request_id_on_records
 from inescape.infra.web_security import SecurityHeaders, cors_config
 from inescape.kernel.health import ComponentHealth
 from inescape.kernel.modules import ModuleSpec
+from inescape.modules_loader import load_specs
 from inescape.runtime import Runtime
-from inescape.settings import Settings, load_settings
+from inescape.settings import Settings, load_settings, upstreams
+from inescape.web.routes import dashboard
 
 
 class Liveness(msgspec.Struct, frozen=True):
@@ -107,17 +115,74 @@ def _token_subject(runtime: Runtime) -> Callable[[str], str | None]:
     return subject
 
 
+def _upstream(settings: Settings, name: str, url: str) -> Upstream:
+    gateway = settings.gateway
+    return Upstream(name, url, timeout_s=gateway.timeout_s, connect_timeout_s=gateway.connect_timeout_s)
+
+
+class SplitEvents:
+    """Events across processes: the outbox relay sends committed events to Redis Streams,
+    the consumer hands them to this process's subscriptions."""
+
+    def __init__(self, runtime: Runtime, redis_url: str, namespace: str) -> None:
+        self._runtime = runtime
+        self._redis = Redis.from_url(redis_url)
+        self._namespace = namespace
+        self._relay = OutboxRelay(
+            runtime.services.db,
+            RedisStreamTransport(self._redis, namespace=namespace),
+            runtime.services.clock,
+        )
+        self._consumer: StreamConsumer | None = None
+        self._tasks: list[Any] = []
+        runtime.services.bus = SplitBus(self._relay.wake, observe=runtime.services.metrics.observe_event)
+
+    async def start(self) -> None:
+        events = self._runtime.settings.events
+        self._consumer = StreamConsumer(
+            self._redis,
+            self._runtime.services.bus.subscriptions,
+            namespace=self._namespace,
+            claim_idle_s=events.claim_idle_s,
+        )
+        self._consumer.start()
+        self._tasks = [asyncio.create_task(self._relay.run(interval_s=events.relay_interval_s))]
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._redis.aclose()
+
+
+def _split_events(settings: Settings, runtime: Runtime, *, split: bool) -> SplitEvents | None:
+    """Redis Streams when asked, or by default when modules run in separate processes."""
+    transport = settings.events.transport
+    if transport == "memory" or settings.redis.url is None or (transport == "auto" and not split):
+        return None
+    return SplitEvents(runtime, settings.redis.url, settings.redis.queue_namespace)
+
+
 def create_app(
     settings: Settings | None = None,
     modules: Sequence[ModuleSpec] | None = None,
     *,
     worker: bool | None = None,
+    split: bool | None = None,
 ) -> Litestar:
     """Build the app. ``modules`` defaults to the enabled ones in settings; ``worker`` runs
-    jobs in this process (the default when there is no Redis)."""
+    jobs in this process (the default when there is no Redis). ``split``: modules run in
+    separate processes (a module served alone, or a gateway with upstreams), so events that
+    leave the process travel through the outbox and Redis Streams."""
     settings = settings or load_settings()
     install_request_id_on_records()
-    runtime = Runtime(settings, modules)
+    specs = list(modules) if modules is not None else load_specs(settings.modules, settings.plugins)
+    remote = upstreams(settings.gateway)
+    runtime = Runtime(settings, [s for s in specs if s.name not in remote])
+    proxied = [(s, _upstream(settings, s.name, remote[s.name])) for s in specs if s.name in remote]
+    events = _split_events(settings, runtime, split=bool(remote) if split is None else split)
     in_process_worker = (
         worker
         if worker is not None
@@ -127,17 +192,29 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await runtime.start(worker=in_process_worker)
+        if events is not None:
+            await events.start()
         try:
             yield
         finally:
+            if events is not None:
+                await events.stop()
+            for _spec, upstream in proxied:
+                await upstream.close()
             await runtime.stop()
 
-    handlers: list[Any] = [health, health_detailed, metrics]
+    handlers: list[Any] = [health, health_detailed, metrics, dashboard]
     middleware = [m for spec in runtime.specs for m in spec.middleware]
     guards = [g for spec in runtime.specs for g in spec.guards]
     for spec in runtime.specs:
         handlers.extend(spec.route_handlers)
         handlers.append(job_router(spec.name, extra=spec.job_routes))
+    for spec, upstream in proxied:  # split mode: served by the module's own process
+        handlers.extend(
+            forwarding_handlers(
+                upstream, [*spec.route_handlers, job_router(spec.name, extra=spec.job_routes)]
+            )
+        )
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],

@@ -104,6 +104,8 @@ def serve(
     # gateway's middleware and guard come with it (its own routes too, until split mode).
     modules = (["auth", module] if module != "auth" else ["auth"]) if module else settings.modules
     specs = load_specs(modules, [] if module else settings.plugins)
+    if module:  # a module served alone is an upstream itself, never a gateway
+        settings.gateway.upstreams = []
     port = port or settings.server.port or (specs[-1].port if module else 8000)
     if settings.embedded:
         click.echo(
@@ -113,7 +115,7 @@ def serve(
             err=True,
         )
     asyncio.run(_preflight(settings, modules))
-    app = create_app(settings, specs)
+    app = create_app(settings, specs, split=True if module else None)
     click.echo(
         f"inescape: serving {', '.join(modules)} on {'https' if tls else 'http'}://"
         f"{settings.server.host}:{port} (API docs at /schema)",
@@ -365,3 +367,48 @@ def rotate_keys(batch_size: int, objects: bool) -> None:
 
     if asyncio.run(_with_runtime(_settings(), run)):
         sys.exit(1)
+
+
+@main.command()
+@click.option("--to", "location", required=True, help="A new folder, or s3://bucket/prefix.")
+@click.option("--pg-bin", default=None, help="Folder holding pg_dump (default: the server's version).")
+@_one_line_errors
+def backup(location: str, pg_bin: str | None) -> None:
+    """Back up the database, documents and objects, encrypted (INESCAPE_BACKUP_KEY, else the
+    active encryption key)."""
+    import os
+
+    from inescape.kernel.errors import DomainError
+    from inescape.ops.backup_cli import run_backup
+
+    try:
+        lines = run_backup(
+            _settings(), location, backup_key=os.environ.get("INESCAPE_BACKUP_KEY"), pg_bin=pg_bin
+        )
+    except DomainError as exc:
+        click.echo(f"inescape: {exc.detail}", err=True)
+        sys.exit(1)
+    for line in lines:
+        click.echo(line)
+
+
+@main.command()
+@click.option("--from", "location", required=True, help="A backup folder, or s3://bucket/prefix.")
+@click.option("--pg-bin", default=None, help="Folder holding pg_restore (default: the server's version).")
+@_one_line_errors
+def restore(location: str, pg_bin: str | None) -> None:
+    """Restore a backup into an empty installation; every checksum is verified first."""
+    import os
+
+    from inescape.kernel.errors import DomainError
+    from inescape.ops.backup_cli import run_restore
+
+    try:
+        lines = run_restore(
+            _settings(), location, backup_key=os.environ.get("INESCAPE_BACKUP_KEY"), pg_bin=pg_bin
+        )
+    except DomainError as exc:
+        click.echo(f"inescape: {exc.detail}", err=True)
+        sys.exit(1)
+    for line in lines:
+        click.echo(line)

@@ -88,6 +88,21 @@ class LogSettings(msgspec.Struct, kw_only=True):
     access: bool = True  # one line per request; off behind an ingress that logs access itself
 
 
+class GatewaySettings(msgspec.Struct, kw_only=True):
+    # Split mode: "module=url" entries, e.g. "generation=http://generation:8001"; the gateway
+    # forwards that module's routes there instead of serving it (auth and patients stay local).
+    upstreams: list[str] = msgspec.field(default_factory=list)
+    timeout_s: float = 60.0  # longest wait for an upstream's next bytes before a 503
+    connect_timeout_s: float = 3.0
+
+
+class EventsSettings(msgspec.Struct, kw_only=True):
+    # auto: Redis Streams when modules run in separate processes (and Redis is set), else in-process
+    transport: Literal["auto", "memory", "redis"] = "auto"
+    relay_interval_s: float = 1.0  # how often the outbox is polled (a commit wakes it sooner)
+    claim_idle_s: float = 30.0  # an event unacknowledged this long is redelivered to another consumer
+
+
 class Settings(msgspec.Struct, kw_only=True):
     data_dir: str = "./inescape-data"
     modules: list[str] = msgspec.field(default_factory=lambda: list(MODULE_NAMES))
@@ -102,6 +117,8 @@ class Settings(msgspec.Struct, kw_only=True):
     jobs: JobsSettings = msgspec.field(default_factory=JobsSettings)
     encryption: EncryptionSettings = msgspec.field(default_factory=EncryptionSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    gateway: GatewaySettings = msgspec.field(default_factory=GatewaySettings)
+    events: EventsSettings = msgspec.field(default_factory=EventsSettings)
 
     @property
     def data_path(self) -> Path:
@@ -201,6 +218,9 @@ def _check(settings: Settings) -> None:
         if ":" not in plugin:
             raise ConfigurationError("INESCAPE_PLUGINS", f"{plugin!r} is not 'package.module:spec'")
     check_server_settings(settings.server)
+    upstreams(settings.gateway)
+    if settings.events.transport == "redis" and not settings.redis.url:
+        raise ConfigurationError("INESCAPE_EVENTS_TRANSPORT", "redis needs INESCAPE_REDIS_URL")
     if settings.jobs.lease_seconds <= 0 or settings.jobs.worker_threads < 1:
         raise ConfigurationError(
             "INESCAPE_JOBS_LEASE_SECONDS", "lease must be positive and worker threads at least 1"
@@ -229,6 +249,22 @@ def check_server_settings(server: ServerSettings) -> None:
         raise ConfigurationError(
             "INESCAPE_SERVER_CORS_ORIGINS", "'*' cannot be combined with credentials; list the origins"
         )
+
+
+def upstreams(gateway: GatewaySettings) -> dict[str, str]:
+    """``INESCAPE_GATEWAY_UPSTREAMS`` as {module: base URL}; a bad entry names the variable."""
+    key = "INESCAPE_GATEWAY_UPSTREAMS"
+    found: dict[str, str] = {}
+    for entry in gateway.upstreams:
+        name, _, url = (part.strip() for part in entry.partition("="))
+        if not name or not url.startswith(("http://", "https://")):
+            raise ConfigurationError(key, f"{entry!r} is not module=http(s)://host:port")
+        if name == "auth" or name in found:
+            raise ConfigurationError(key, f"{name!r} cannot be forwarded (the gateway's own, or given twice)")
+        found[name] = url.rstrip("/")
+    if gateway.timeout_s <= 0 or gateway.connect_timeout_s <= 0:
+        raise ConfigurationError("INESCAPE_GATEWAY_TIMEOUT_S", "timeouts must be positive")
+    return found
 
 
 S = TypeVar("S", bound=msgspec.Struct)

@@ -71,3 +71,25 @@ class InProcessBus:
     async def drain(self) -> None:
         while self._inflight:
             await asyncio.gather(*tuple(self._inflight), return_exceptions=True)
+
+
+class SplitBus(InProcessBus):
+    """The bus when modules run in separate processes: an event that leaves the process
+    reaches every subscriber (this process's too) through the outbox and Redis Streams, so
+    it is handled once per subscription across processes; ``wake`` asks the outbox relay
+    to send it now. The other events are delivered in process as before."""
+
+    def __init__(
+        self,
+        wake: Callable[[], None],
+        policy: RetryPolicy | None = None,
+        observe: Observer | None = None,
+    ) -> None:
+        super().__init__(policy, observe)
+        self._wake = wake
+
+    async def deliver(self, events: Sequence[Event]) -> None:
+        local = [e for e in events if not type(e).leaves_process]
+        await super().deliver(local)
+        if len(local) < len(events):
+            self._wake()

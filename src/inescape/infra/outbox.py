@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Protocol
 
@@ -26,6 +28,24 @@ class OutboxRelay:
         self._db = db
         self._transport = transport
         self._clock = clock or SystemClock()
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Send soon: called after a commit that wrote outbox rows."""
+        self._wakeup.set()
+
+    async def run(self, *, interval_s: float, batch: int = 100) -> None:
+        """Relay until cancelled: whenever woken, and every ``interval_s`` for rows another
+        process committed (a worker's jobs) or a failed send left behind."""
+        while True:
+            try:
+                while await self.relay_once(batch=batch) == batch:
+                    pass
+            except Exception as exc:  # the database is down: the next round tries again
+                log.warning("outbox relay failed", extra={"error": describe(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=interval_s)
+            self._wakeup.clear()
 
     async def relay_once(self, *, batch: int = 100) -> int:
         """Send up to ``batch`` unpublished events in commit order; return how many went.

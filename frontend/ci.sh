@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The dashboard's checks, from a clean frontend/: install from the lockfile, typecheck, unit
+# tests, build into src/inescape/web/static, then the end-to-end run, which starts
+# `inescape serve` itself (the repository's .venv) and drives the system Chromium.
+set -euo pipefail
+cd "$(dirname "$0")"
+started=$SECONDS
+log() { printf '[frontend +%ss] %s\n' "$((SECONDS - started))" "$*"; }
+
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' \
+  || { echo "frontend/ci.sh needs Node.js >= 20.19 (found $(node --version))" >&2; exit 1; }
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] \
+  || { echo "frontend/ci.sh needs Chromium at ${CHROMIUM_PATH:-/usr/bin/chromium} (apt-get install -y chromium)" >&2; exit 1; }
+
+log "npm ci"
+npm ci --no-audit --no-fund
+log "typecheck"
+npm run typecheck
+log "unit tests"
+npx vitest run
+log "build"
+npm run build
+log "end-to-end"
+node e2e/run.mjs
+log "done"

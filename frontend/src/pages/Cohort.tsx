@@ -1,0 +1,195 @@
+import { useState } from "react";
+import { AuthImage } from "../components/AuthImage";
+import { ErrorNote, Loading } from "../components/Status";
+import { useApi } from "../hooks";
+import { useI18n } from "../i18n";
+import { label } from "../options";
+
+const GROUPS = ["histology", "sex", "stage_group", "location", "origin", "vital_status"];
+
+interface Counts {
+  items: (Record<string, string | number | null> & { n: number; share: number })[];
+}
+interface Age {
+  bins: { lower: number; upper: number; n: number; share: number }[];
+  summary: { n: number; mean: number | null; median: number | null }[];
+}
+interface Survival {
+  median: (Record<string, unknown> & { n: number; n_events: number; median: number | null })[];
+  at_risk: (Record<string, unknown> & { time: number; n_at_risk: number })[];
+  log_rank: { statistic: number; df: number; p_value: number } | null;
+}
+
+function CountsCard() {
+  const { t, num, pct } = useI18n();
+  const [by, setBy] = useState("histology");
+  const { data, error } = useApi<Counts>(`/api/v1/patients/cohort/counts?by=${by}`);
+  return (
+    <section className="card" aria-labelledby="counts-title">
+      <h2 id="counts-title">{t("counts")}</h2>
+      <label htmlFor="counts-by">{t("countBy")}</label>
+      <select id="counts-by" value={by} onChange={(e) => setBy(e.target.value)}>
+        {GROUPS.map((g) => (
+          <option key={g} value={g}>
+            {label(g)}
+          </option>
+        ))}
+      </select>
+      <ErrorNote error={error} />
+      {data ? (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{label(by)}</th>
+              <th scope="col">{t("count")}</th>
+              <th scope="col">{t("share")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.items.map((row) => (
+              <tr key={String(row[by])}>
+                <th scope="row">{label(row[by] as string | null)}</th>
+                <td>{num(row.n)}</td>
+                <td>{pct(row.share, 1)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </section>
+  );
+}
+
+function AgeCard() {
+  const { t, num, pct } = useI18n();
+  const { data, error } = useApi<Age>("/api/v1/patients/cohort/age");
+  const max = Math.max(1, ...(data?.bins.map((b) => b.n) ?? [1]));
+  const summary = data?.summary[0];
+  return (
+    <section className="card" aria-labelledby="age-title">
+      <h2 id="age-title">{t("ageDistribution")}</h2>
+      <ErrorNote error={error} />
+      {summary ? (
+        <p>
+          n = {num(summary.n)} · {t("mean")} {num(summary.mean, { maximumFractionDigits: 1 })} · {t("median")}{" "}
+          {num(summary.median, { maximumFractionDigits: 1 })}
+        </p>
+      ) : null}
+      <table className="bars">
+        <thead>
+          <tr>
+            <th scope="col">{t("ageBin")}</th>
+            <th scope="col">{t("count")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data?.bins.map((b) => (
+            <tr key={b.lower}>
+              <th scope="row">
+                {num(b.lower)}–{num(b.upper)}
+              </th>
+              <td>
+                <span className="bar" style={{ width: `${(b.n / max) * 100}%` }} aria-hidden="true" />
+                {num(b.n)} ({pct(b.share)})
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function SurvivalCard() {
+  const { t, num } = useI18n();
+  const [group, setGroup] = useState("histology");
+  const path = `/api/v1/patients/cohort/survival?group=${group}`;
+  const { data, error, loading } = useApi<Survival>(path);
+  const groups = [...new Set(data?.at_risk.map((r) => String(r[group])) ?? [])];
+  const times = [...new Set(data?.at_risk.map((r) => r.time) ?? [])].sort((a, b) => a - b);
+  const atRisk = (g: string, time: number) =>
+    data?.at_risk.find((r) => String(r[group]) === g && r.time === time)?.n_at_risk;
+  return (
+    <section className="card wide" aria-labelledby="km-title">
+      <h2 id="km-title">{t("survivalTitle")}</h2>
+      <label htmlFor="km-group">{t("groupBy")}</label>
+      <select id="km-group" value={group} onChange={(e) => setGroup(e.target.value)}>
+        {GROUPS.filter((g) => g !== "vital_status").map((g) => (
+          <option key={g} value={g}>
+            {label(g)}
+          </option>
+        ))}
+      </select>
+      <ErrorNote error={error} />
+      {loading && !data ? <Loading /> : null}
+      <AuthImage path={`${path}&format=svg`} alt={`${t("survivalTitle")}: ${label(group)}`} />
+      {data ? (
+        <>
+          <p data-testid="log-rank">
+            {t("logRankP")}:{" "}
+            {data.log_rank ? num(data.log_rank.p_value, { maximumSignificantDigits: 3 }) : "—"}
+          </p>
+          <table data-testid="at-risk">
+            <caption>{t("numbersAtRisk")}</caption>
+            <thead>
+              <tr>
+                <th scope="col">
+                  {t("group")} / {t("month")}
+                </th>
+                {times.map((time) => (
+                  <th scope="col" key={time}>
+                    {num(time)}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {groups.map((g) => (
+                <tr key={g}>
+                  <th scope="row">{label(g)}</th>
+                  {times.map((time) => (
+                    <td key={time}>{num(atRisk(g, time))}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t("group")}</th>
+                <th scope="col">n</th>
+                <th scope="col">{t("events")}</th>
+                <th scope="col">{t("medianSurvival")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.median.map((m) => (
+                <tr key={String(m[group])}>
+                  <th scope="row">{label(String(m[group]))}</th>
+                  <td>{num(m.n)}</td>
+                  <td>{num(m.n_events)}</td>
+                  <td>{num(m.median, { maximumFractionDigits: 1 })}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      ) : null}
+    </section>
+  );
+}
+
+export function CohortPage() {
+  const { t } = useI18n();
+  return (
+    <>
+      <h1>{t("cohortTitle")}</h1>
+      <div className="columns">
+        <CountsCard />
+        <AgeCard />
+      </div>
+      <SurvivalCard />
+    </>
+  );
+}

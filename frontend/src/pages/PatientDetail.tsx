@@ -1,0 +1,121 @@
+import { download } from "../api";
+import { useAuth } from "../auth";
+import { CdsPanel } from "../components/CdsPanel";
+import { ErrorNote, Loading } from "../components/Status";
+import { useApi } from "../hooks";
+import { useI18n } from "../i18n";
+import { label } from "../options";
+import { timelineOf } from "../timeline";
+import type { Decision, PatientRecord } from "../types";
+
+function Demographics({ record }: { record: PatientRecord }) {
+  const { t, date, digits } = useI18n();
+  const name = [record.given_name, record.family_name].filter(Boolean).join(" ");
+  return (
+    <section className="card" aria-labelledby="demo-title">
+      <h2 id="demo-title">{t("demographics")}</h2>
+      <dl className="facts">
+        {/* Identifying fields are shown only when the API sent them (never to researchers). */}
+        {name ? (
+          <>
+            <dt>{t("name")}</dt>
+            <dd data-testid="patient-name">{name}</dd>
+          </>
+        ) : null}
+        {record.mrn ? (
+          <>
+            <dt>{t("mrn")}</dt>
+            <dd data-testid="patient-mrn">{record.mrn}</dd>
+          </>
+        ) : null}
+        {record.birth_date ? (
+          <>
+            <dt>{t("birthDate")}</dt>
+            <dd data-testid="patient-birth-date">{date(record.birth_date)}</dd>
+          </>
+        ) : record.birth_year ? (
+          <>
+            <dt>{t("birthYear")}</dt>
+            <dd>{digits(String(record.birth_year))}</dd>
+          </>
+        ) : null}
+        <dt>{t("sex")}</dt>
+        <dd>{label(record.sex)}</dd>
+        {record.origin ? (
+          <>
+            <dt>{t("origin")}</dt>
+            <dd>{record.origin}</dd>
+          </>
+        ) : null}
+        {record.source ? (
+          <>
+            <dt>{t("source")}</dt>
+            <dd>{record.source}</dd>
+          </>
+        ) : null}
+      </dl>
+    </section>
+  );
+}
+
+function Timeline({ record }: { record: PatientRecord }) {
+  const { t, date } = useI18n();
+  return (
+    <section className="card" aria-labelledby="timeline-title">
+      <h2 id="timeline-title">{t("timeline")}</h2>
+      <ol className="timeline">
+        {timelineOf(record).map((e, i) => (
+          <li key={`${e.kind}-${i}`} className={`event event-${e.kind}`}>
+            <time dateTime={e.date}>{date(e.date)}</time>
+            <strong>{t(e.kind)}</strong>
+            <span>{e.text}</span>
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function Cds({ id }: { id: string }) {
+  const { data, error } = useApi<Decision>(`/api/v1/patients/${encodeURIComponent(id)}/cds`);
+  if (error) return <ErrorNote error={error} />;
+  return data ? <CdsPanel decision={data} /> : <Loading />;
+}
+
+export function PatientDetailPage({ id }: { id: string }) {
+  const { t } = useI18n();
+  const { can, researcherOnly } = useAuth();
+  const { data, error } = useApi<PatientRecord>(`/api/v1/patients/${encodeURIComponent(id)}`);
+  const identifiedExport = can("patients.export") && !researcherOnly;
+  return (
+    <>
+      <h1>
+        {t("patientTitle")} <code className="small">{data?.id ?? data?.research_id ?? id}</code>
+      </h1>
+      <ErrorNote error={error} />
+      {!data && !error ? <Loading /> : null}
+      {data ? (
+        <div className="columns">
+          <div>
+            <Demographics record={data} />
+            <Timeline record={data} />
+            {identifiedExport ? (
+              <button
+                type="button"
+                className="secondary"
+                onClick={() => void download(`/api/v1/patients/${encodeURIComponent(id)}/fhir`, `${id}.fhir.json`)}
+              >
+                {t("fhirExport")}
+              </button>
+            ) : null}
+          </div>
+          {can("cds.patients.read") ? (
+            <div>
+              <Cds id={id} />
+            </div>
+          ) : null}
+        </div>
+      ) : null}
+    </>
+  );
+}

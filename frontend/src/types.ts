@@ -1,0 +1,226 @@
+// The API's JSON shapes, as far as the dashboard reads them.
+
+export interface Me {
+  id: string;
+  username: string;
+  roles: string[];
+  permissions: string[];
+  source: string;
+}
+
+export interface PatientSummary {
+  id?: string;
+  research_id?: string;
+  sex: string;
+  birth_year?: number;
+  origin?: string;
+  source: string | null;
+  histology: string | null;
+  location: string | null;
+  stage_group: string | null;
+  diagnosis_date: string | null;
+  vital_status: string | null;
+  created_at: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | number | null;
+}
+
+export interface Condition {
+  diagnosis_date: string;
+  histology: string;
+  morphology_code: string;
+  topography_code: string;
+  location: string;
+  siewert: string | null;
+  grade: string;
+  tumour_length_cm: number | null;
+}
+
+export interface Staging {
+  kind?: string;
+  t: string;
+  n: string;
+  m: string;
+  stage_group: string;
+  assessed_on: string;
+  grade: string | null;
+  location: string | null;
+  method?: string;
+}
+
+export interface Treatment {
+  kind?: string;
+  start_date: string;
+  end_date: string | null;
+  intent: string | null;
+  procedure: string | null;
+  regimen: string | null;
+  agents: string[];
+  margin: string | null;
+  dose_gy: number | null;
+  pathologic_complete_response: boolean | null;
+}
+
+export interface Biomarker {
+  kind: string;
+  value: string;
+  measured_on: string;
+}
+
+export interface Observation {
+  code: string;
+  value: number;
+  observed_on: string;
+  unit: string | null;
+}
+
+export interface Outcome {
+  vital_status: string;
+  last_follow_up: string;
+  death_date: string | null;
+  cause_of_death: string | null;
+  recurrence_date: string | null;
+  recurrence_site: string | null;
+}
+
+/** A record as read back; identifier fields are absent for de-identified viewers. */
+export interface PatientRecord {
+  id?: string;
+  research_id?: string;
+  sex: string;
+  birth_date?: string;
+  birth_year?: number;
+  given_name?: string | null;
+  family_name?: string | null;
+  mrn?: string | null;
+  origin?: string;
+  source: string | null;
+  conditions: Condition[];
+  staging: Staging[];
+  biomarkers: Biomarker[];
+  treatments: Treatment[];
+  observations: Observation[];
+  outcome: Outcome | null;
+}
+
+export interface StageResult {
+  stage_group: string;
+  kind: string;
+  scheme: string;
+  table: string;
+  row: number;
+  rule: string;
+  notes: string[];
+  source: string;
+}
+
+export interface Citation {
+  id: string;
+  title: string;
+  reference: string;
+  url: string | null;
+}
+
+export interface RecommendationOption {
+  rule_id: string;
+  rank: number;
+  title: string;
+  recommendation: string;
+  intent: string;
+  strength: string;
+  evidence: Citation[];
+  evidence_summary: string;
+  because: string[];
+}
+
+export interface MissingFact {
+  fact: string;
+  why: string;
+  rules: string[];
+}
+
+export interface Horizon {
+  years: number;
+  survival: number | null;
+  lower: number | null;
+  upper: number | null;
+}
+
+export interface RiskAnswer {
+  available: boolean;
+  message: string;
+  model: string | null;
+  version: number | null;
+  horizons: Horizon[];
+  missing: string[];
+  interval: string | null;
+}
+
+export interface Decision {
+  patient_id: string | null;
+  stage: StageResult | null;
+  stage_problem: string | null;
+  recommendations: {
+    options: RecommendationOption[];
+    more_data_needed: MissingFact[];
+    rule_set: string;
+  };
+  risk: RiskAnswer;
+}
+
+export interface Job {
+  id: string;
+  module: string;
+  kind: string;
+  status: string;
+  progress: number;
+  counts: Record<string, number>;
+  error: string | null;
+  params: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+  owner: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface Profile {
+  name: string;
+  title: string;
+  version: string;
+  description: string;
+  builtin: boolean;
+}
+
+export interface DatasetFile {
+  name: string;
+  table: string;
+  format: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+export interface FidelityTarget {
+  name: string;
+  target: number;
+  achieved: number;
+  tolerance: number;
+  ok: boolean;
+  source: string;
+}
+
+export interface Dataset {
+  id: string;
+  profile: string;
+  n: number;
+  seed: number;
+  files: DatasetFile[];
+  fidelity?: { all_ok: boolean; targets: FidelityTarget[]; km_svg?: string };
+}
+
+export function isTerminal(status: string): boolean {
+  return ["succeeded", "failed", "cancelled", "dead"].includes(status);
+}

@@ -1,0 +1,1 @@
+"""The web dashboard: a single-page app built from ``frontend/`` into ``static/``."""
