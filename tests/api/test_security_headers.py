@@ -47,7 +47,7 @@ async def test_a_200_carries_the_security_headers_and_no_hsts_over_plain_http(tm
 
 async def test_a_routing_404_carries_them_too(tmp_path):
     async with serving(tmp_path) as client:
-        response = await client.get("/no/such/page")
+        response = await client.get("/api/no/such/page")  # other paths are the dashboard's
 
     assert response.status_code == 404
     assert_hardened(response.headers)

@@ -61,7 +61,7 @@ async def test_every_response_carries_a_request_id_and_keeps_a_valid_incoming_on
     fresh = await client.get("/health")
     kept = await client.get("/health", headers={"X-Request-ID": "abc-123"})
     rejected = await client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
-    unknown = await client.get("/no/such/route")
+    unknown = await client.get("/api/no/such/route")  # other paths are the dashboard's
 
     assert len(fresh.headers["x-request-id"]) == 36
     assert kept.headers["x-request-id"] == "abc-123"
