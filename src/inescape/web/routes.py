@@ -4,8 +4,9 @@ every other path the API does not own (the app routes in the browser), always re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from litestar import MediaType, Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.response import File
 
@@ -92,6 +93,11 @@ def dashboard_response(path: str, root: Path | None = None) -> Response[bytes] |
     include_in_schema=False,
     sync_to_thread=False,
 )
-def dashboard(path: str = "") -> Response[bytes] | File:
+def dashboard(request: Request[Any, Any, Any], path: str = "") -> Response[bytes] | File:
     """The dashboard's files, and its page for any path the app routes itself."""
-    return dashboard_response(path)
+    try:
+        return dashboard_response(path)
+    except NotFoundException:
+        # no route of the platform's matched: metrics, traces and logs say so, as before
+        request.scope.pop("path_template", None)  # type: ignore[misc]
+        raise
