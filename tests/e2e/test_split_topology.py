@@ -30,17 +30,57 @@ FACTS = {
 }
 
 
-def risk(gateway: Served, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(f"{gateway.url}/api/v1/cds/risk", json=FACTS, headers=headers, timeout=10)
+def risk(base: Served | str, headers: dict[str, str]) -> httpx.Response:
+    url = base if isinstance(base, str) else base.url
+    return httpx.post(f"{url}/api/v1/cds/risk", json=FACTS, headers=headers, timeout=10)
 
 
-def risk_until_available(gateway: Served, headers: dict[str, str], timeout: float = 30) -> dict:
+def risk_until_available(base: str, headers: dict[str, str], timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        answer = risk(gateway, headers)
+        answer = risk(base, headers)
         if (answer.status_code == 200 and answer.json()["available"]) or time.monotonic() > deadline:
             return {"code": answer.status_code, **answer.json()}
         time.sleep(0.2)
+
+
+def drive_the_flow(base: str, headers: dict[str, str], clinician: dict[str, str]) -> None:
+    """Generate a cohort, train a model on it, promote it, and see decision support use it."""
+    generated = httpx.post(
+        f"{base}/api/v1/generation/jobs",
+        headers=headers,
+        timeout=10,
+        json={"profile": "us-seer", "n": 2000, "seed": 3, "outputs": ["parquet"]},
+    )
+    assert generated.status_code == 202, generated.text
+    done = wait_finished(base, "generation", generated.json()["id"], timeout=120)
+    assert done["status"] == "succeeded", done
+    run = httpx.post(
+        f"{base}/api/v1/training/runs",
+        headers=headers,
+        timeout=10,
+        json={
+            "name": "overall-survival",
+            "model": "cox",
+            "dataset": {"source": "dataset", "id": generated.json()["id"]},
+            "features": "clinical",
+            "max_epochs": 40,
+            "bootstrap": 20,
+        },
+    )
+    assert run.status_code == 202, run.text
+    trained = wait_finished(base, "training", run.json()["id"], timeout=120)
+    assert trained["status"] == "succeeded", trained
+    promoted = httpx.post(
+        f"{base}/api/v1/models/overall-survival/versions/1/promote",
+        headers=headers,
+        timeout=10,
+        json={"allow_synthetic": True},
+    )
+    assert promoted.status_code == 200, promoted.text
+    answer = risk_until_available(base, clinician)
+    assert answer["available"] is True, answer
+    assert answer["version"] == 1
 
 
 @pytest.mark.parametrize("backend", ["real"], indirect=True)  # Redis: the queue and the events
@@ -68,41 +108,7 @@ def test_the_gateway_forwards_to_module_processes_and_events_cross_them(backend,
         before = risk(gateway, clinician)
         assert before.json().get("available") is False, before.text  # no model yet: the answer is kept
 
-        generated = httpx.post(
-            f"{gateway.url}/api/v1/generation/jobs",
-            headers=headers,
-            timeout=10,
-            json={"profile": "us-seer", "n": 2000, "seed": 3, "outputs": ["parquet"]},
-        )
-        assert generated.status_code == 202, generated.text
-        done = wait_finished(gateway.url, "generation", generated.json()["id"], timeout=120)
-        assert done["status"] == "succeeded", done
-        run = httpx.post(
-            f"{gateway.url}/api/v1/training/runs",
-            headers=headers,
-            timeout=10,
-            json={
-                "name": "overall-survival",
-                "model": "cox",
-                "dataset": {"source": "dataset", "id": generated.json()["id"]},
-                "features": "clinical",
-                "max_epochs": 40,
-                "bootstrap": 20,
-            },
-        )
-        assert run.status_code == 202, run.text
-        trained = wait_finished(gateway.url, "training", run.json()["id"], timeout=120)
-        assert trained["status"] == "succeeded", trained
-        promoted = httpx.post(
-            f"{gateway.url}/api/v1/models/overall-survival/versions/1/promote",
-            headers=headers,
-            timeout=10,
-            json={"allow_synthetic": True},
-        )
-        assert promoted.status_code == 200, promoted.text
-        answer = risk_until_available(gateway, clinician)
-        assert answer["available"] is True, answer
-        assert answer["version"] == 1
+        drive_the_flow(gateway.url, headers, clinician)
 
         modules["cds"].kill()
         down = risk(gateway, clinician)
@@ -120,3 +126,20 @@ def test_the_gateway_forwards_to_module_processes_and_events_cross_them(backend,
     finally:
         for process in processes:
             process.stop()
+
+
+@pytest.mark.parametrize("backend", ["real"], indirect=True)
+def test_the_same_flow_passes_on_one_process_and_a_worker(backend, served_env, tmp_path):
+    made = run_cli(
+        "create-user", "doctor", "--role", "clinician", "--password-stdin", env=served_env, stdin=PASSWORD
+    )
+    assert made.returncode == 0, made.stderr
+    server = Served("serve", env=served_env, log=tmp_path / "serve.log")
+    worker = Served("worker", env=served_env, log=tmp_path / "worker.log")
+    try:
+        server.start()
+        worker.start()
+        drive_the_flow(server.url, admin(server.url), http_bearer(server.url, "doctor"))
+    finally:
+        worker.stop()
+        server.stop()
