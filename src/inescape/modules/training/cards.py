@@ -116,8 +116,10 @@ def line_chart(
     y_label: str,
     diagonal: bool = False,
     points: bool = False,
+    note: str | None = None,
 ) -> str:
-    """Lines (or points) on shared axes, with a legend; ``diagonal`` draws y = x (calibration)."""
+    """Lines (or points) on shared axes, with a legend; ``diagonal`` draws y = x (calibration);
+    ``note``: one line under the legend."""
     width, height, left, right, top, bottom = 640, 400, 64, 170, 48, 52
     plot_w, plot_h = width - left - right, height - top - bottom
     xs = [x for s in series.values() for x, _ in s] or [0.0, 1.0]
@@ -207,27 +209,28 @@ def line_chart(
         ET.SubElement(
             root, "text", {"x": str(width - right + 32), "y": str(ly + 1), "font-size": "12"}
         ).text = label
+    if note:
+        ET.SubElement(
+            root, "text", {"x": str(width - right + 14), "y": str(height - 12), "font-size": "12"}
+        ).text = note
     return ET.tostring(root, encoding="unicode")
 
 
-def training_curve_svg(history: Sequence[Mapping[str, float]], *, metric: str = "C-index") -> str:
+def training_curve_svg(history: Sequence[Mapping[str, float]], *, kind: str) -> str:
+    """Loss per epoch; the note gives the best validation metric (AUC for the classifier)."""
+
     def curve(key: str) -> list[tuple[float, float]]:
         return [(float(h["epoch"]) + 1, float(h[key])) for h in history if key in h and h[key] == h[key]]
 
-    losses = line_chart(
+    metrics = [h["val_metric"] for h in history if h.get("val_metric") == h.get("val_metric")]
+    metric = "AUC" if kind == "pcr" else "C-index"
+    return line_chart(
         "Training curve",
         {"training loss": curve("loss"), "validation loss": curve("val_loss")},
         x_label="epoch",
         y_label="loss",
+        note=f"best validation {metric}: {max(metrics):.3f}" if metrics else None,
     )
-    return losses if not history else losses.replace("</svg>", "") + _metric_note(history, metric) + "</svg>"
-
-
-def _metric_note(history: Sequence[Mapping[str, float]], metric: str) -> str:
-    best = max((h.get("val_metric", float("nan")) for h in history), default=float("nan"))
-    text = ET.Element("text", {"x": "480", "y": "380", "font-size": "12"})
-    text.text = f"best validation {metric}: {best:.3f}"
-    return ET.tostring(text, encoding="unicode")
 
 
 def calibration_svg(calibration: Mapping[str, Sequence[Mapping[str, float]]]) -> str:

@@ -96,8 +96,8 @@ async def read_run(request: Request[Any, Any, Any], run_id: FromPath[str]) -> di
 )
 async def run_curve(request: Request[Any, Any, Any], run_id: FromPath[str]) -> Response[bytes]:
     run = await _run(request, run_id)
-    metric = "AUC" if run.get("model") == "pcr" else "C-index"
-    return Response(training_curve_svg(run.get("history") or [], metric=metric).encode(), media_type=SVG)
+    svg = training_curve_svg(run.get("history") or [], kind=str(run.get("model")))
+    return Response(svg.encode(), media_type=SVG)
 
 
 @post(
@@ -197,10 +197,8 @@ async def read_curve(
     request: Request[Any, Any, Any], name: FromPath[str], version: FromPath[int]
 ) -> Response[bytes]:
     card = await ModelRegistry(request.app.state.services).card(name, version)
-    metric = "AUC" if card.kind == "pcr" else "C-index"
-    return Response(
-        training_curve_svg(card.report.get("history") or [], metric=metric).encode(), media_type=SVG
-    )
+    svg = training_curve_svg(card.report.get("history") or [], kind=card.kind)
+    return Response(svg.encode(), media_type=SVG)
 
 
 @post(

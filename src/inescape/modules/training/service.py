@@ -12,6 +12,7 @@ same seed gives the same model, and a version is registered only once per run.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import subprocess
 import threading
@@ -41,8 +42,10 @@ class RunNotFound(NotFound):
     pass
 
 
+@functools.cache
 def code_version() -> str:
-    """The package version, and the source's commit when it runs from a checkout."""
+    """The package version, and the source's commit when it runs from a checkout (asked of git
+    once per process: runs record it at every epoch)."""
     version = inescape.__version__
     try:
         commit = subprocess.run(
