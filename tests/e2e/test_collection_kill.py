@@ -5,11 +5,8 @@ exactly once, with the job's counts exact."""
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import create_engine, text
 
-from inescape.migrate import sync_url
-from tests.support.processes import Served
-from tests.support.served_jobs import admin, wait_finished, wait_job
+from tests.support.served_jobs import admin, database_url_of, kill_mid_job, source_counts
 
 N, PAGE = 3_000, 15
 SOURCE = "kill-test-registry"
@@ -37,19 +34,6 @@ def cohort_csv(n: int) -> bytes:
     return (header + "".join(row.format(i=i) for i in range(n))).encode()
 
 
-def collected(database_url: str) -> tuple[int, int]:
-    engine = create_engine(sync_url(database_url))
-    try:
-        with engine.connect() as conn:
-            total, distinct = conn.execute(
-                text("SELECT count(*), count(DISTINCT source_record_id) FROM patients WHERE source = :s"),
-                {"s": SOURCE},
-            ).one()
-    finally:
-        engine.dispose()
-    return int(total), int(distinct)
-
-
 def submit(base: str) -> str:
     made = httpx.post(
         f"{base}/api/v1/collection/uploads?filename=cohort.csv",
@@ -72,31 +56,15 @@ def submit(base: str) -> str:
 def test_a_collection_job_killed_mid_job_resumes_without_losing_or_doubling_a_record(
     served_env, tmp_path, backend
 ):
-    real = backend == "real"
-    server = Served("serve", env=served_env, log=tmp_path / "serve.log").start()
-    worker = Served("worker", env=served_env, log=tmp_path / "worker.log").start() if real else None
-    victim = worker if real else server
-    database_url = (
-        served_env.get("INESCAPE_DATABASE_URL") or f"sqlite:///{served_env['INESCAPE_DATA_DIR']}/inescape.db"
+    midway, done, _ = kill_mid_job(
+        served_env,
+        tmp_path,
+        backend,
+        "collection",
+        submit,
+        lambda j: 0.1 * N < int((j.get("counts") or {}).get("read", 0)) < 0.7 * N,
+        poll=0.02,
     )
-    try:
-        job_id = submit(server.url)
-        midway = wait_job(
-            server.url,
-            "collection",
-            job_id,
-            lambda j: 0.1 * N < int((j.get("counts") or {}).get("read", 0)) < 0.7 * N,
-            timeout=120,
-            poll=0.02,
-            while_active=True,
-        )
-        victim.kill()
-        (worker if real else server).start()
-        done = wait_finished(server.url, "collection", job_id)
-    finally:
-        for process in (worker, server):
-            if process is not None:
-                process.stop()
 
     assert 0 < midway["counts"]["read"] < N, midway
     assert done["status"] == "succeeded", done
@@ -108,4 +76,4 @@ def test_a_collection_job_killed_mid_job_resumes_without_losing_or_doubling_a_re
         "duplicates": 0,
         "rejected": 0,
     }
-    assert collected(database_url) == (N, N)
+    assert source_counts(database_url_of(served_env), SOURCE) == (N, N)
