@@ -30,30 +30,43 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_http import FIELDS, HEADERS, SCOPE, PatientRecord, access_log_to_devnull, lifespan, versions
 
+from inescape.modules.auth.api import GatewayApi  # named in a route's signature: resolved at module level
+
 PATH = "/api/v1/bench/patients/{patient_id:int}"
 
 
 def handler(*, audited: bool) -> Any:
     from litestar import Request, get
 
-    from inescape.modules.auth.api import audit_of, principal_of
+    if not audited:
+
+        @get(PATH, opt={"permission": "patients.jobs.read"})
+        async def read_patient(patient_id: int) -> PatientRecord:
+            return PatientRecord(id=patient_id, **FIELDS)
+
+        return read_patient
 
     @get(PATH, opt={"permission": "patients.jobs.read"})
-    async def read_patient(request: Request[Any, Any, Any], patient_id: int) -> PatientRecord:
-        if audited:
-            who = principal_of(request)
-            await audit_of(request.app.state.services).record(
-                action="patients.read",
-                outcome="success",
-                user=who.username if who else None,
-                roles=who.roles if who else [],
-                resource_type="patient",
-                resource_id=str(patient_id),
-                patient_id=str(patient_id),
-            )
+    async def read_audited(
+        request: Request[Any, Any, Any], patient_id: int, gateway: GatewayApi
+    ) -> PatientRecord:
+        await gateway.audit(
+            request,
+            "patients.read",
+            resource_type="patient",
+            resource_id=str(patient_id),
+            patient_id=str(patient_id),
+        )
         return PatientRecord(id=patient_id, **FIELDS)
 
-    return read_patient
+    return read_audited
+
+
+def bind_bench(ctx: Any) -> Any:
+    """The bench module's routes get the gateway facade by name, as a module's would."""
+    from inescape.kernel.modules import Bound
+
+    return Bound(dependencies={"gateway": ctx.facades.get(GatewayApi)})
 
 
 def build(variant: str, data_dir: str) -> Any:
@@ -63,7 +76,10 @@ def build(variant: str, data_dir: str) -> Any:
     from inescape.settings import load_settings
 
     gated = variant == "gateway"
-    spec = ModuleSpec(name="bench", title="bench", port=8009, route_handlers=[handler(audited=gated)])
+    wiring: dict[str, Any] = {"requires": (GatewayApi,), "bind": bind_bench} if gated else {}
+    spec = ModuleSpec(
+        name="bench", title="bench", port=8009, route_handlers=[handler(audited=gated)], **wiring
+    )
     specs = [*load_specs(["auth"]), spec] if gated else [spec]
     env = {"INESCAPE_DATA_DIR": data_dir, "INESCAPE_RATE_LIMITS": "api=100000/1"}
     return create_app(load_settings(env), specs, worker=False)
@@ -73,7 +89,7 @@ async def clinician_token(app: Any) -> bytes:
     from inescape.kernel.ids import new_id
     from inescape.modules.auth.api import Principal
 
-    gateway = app.state.services.extensions["auth"]
+    gateway = app.state.runtime.facade(GatewayApi)
     pair = await gateway.sessions.issue(Principal(id=new_id(), username="dr.bench", roles=["clinician"]))
     return f"Bearer {pair.access_token}".encode()
 

@@ -112,8 +112,10 @@ def percentiles(samples_us: list[float]) -> tuple[float, float, float]:
 def recommend_inprocess(rounds: int) -> list[float]:
     import msgspec
 
-    from inescape.modules.cds.api import ClinicalFacts, recommend
+    from inescape.modules.cds.api import ClinicalFacts
+    from inescape.modules.cds.library import CdsLibrary
 
+    recommend = CdsLibrary().recommend  # the StagingApi facade
     facts = [msgspec.convert(v, ClinicalFacts) for v in VIGNETTES]
     for f in facts:  # warm-up: rule set loaded and compiled
         recommend(f)
@@ -136,13 +138,14 @@ def serve(workdir: Path) -> tuple[subprocess.Popen[bytes], int, str, Path]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INESCAPE_")} | {
         "INESCAPE_DATA_DIR": str(workdir / "data"),
-        "INESCAPE_MODULES": "auth,cds",
         "INESCAPE_AUTH_SIGNING_KEY_FILE": str(key_file),
         "INESCAPE_RATE_LIMITS": "api=1000000/1",
         "INESCAPE_LOG_LEVEL": "WARNING",
     }
     log_path = workdir / "serve.log"
-    cmd = [sys.executable, "-m", "inescape", "serve", "--host", LOOPBACK, "--port", str(port)]
+    # cds alone (and the gateway guarding it); the modules whose facades it requires are bound, not served
+    argv = ["serve", "--module", "cds", "--host", LOOPBACK, "--port", str(port)]
+    cmd = [sys.executable, "-m", "inescape", *argv]
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     return proc, port, issue_token(key_file), log_path

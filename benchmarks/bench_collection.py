@@ -127,7 +127,7 @@ def app_settings(data_dir: Path, database_url: str | None, keys: dict[str, str])
     env = {
         "INESCAPE_DATA_DIR": str(data_dir),
         "INESCAPE_LOG_LEVEL": "WARNING",
-        "INESCAPE_MODULES": "auth,patients,collection",
+        "INESCAPE_MODULES": "auth,patients,cds,generation,collection",  # what collection requires
     }
     if database_url is not None:
         env |= {"INESCAPE_DATABASE_URL": database_url} | keys
@@ -135,8 +135,8 @@ def app_settings(data_dir: Path, database_url: str | None, keys: dict[str, str])
 
 
 async def run_collection(settings: Any, body: bytes, page_size: int, baseline: Any) -> dict[str, Any]:
-    """The upload and the job through the app; then, on the same services (the install's
-    de-identifier and validator), ``baseline(services)``."""
+    """The upload and the job through the app; then, on the same runtime (the install's
+    de-identifier and validator), ``baseline(runtime)``."""
     from litestar.testing import AsyncTestClient
     from tests.support.auth import bearer, on_app_loop
 
@@ -174,14 +174,14 @@ async def run_collection(settings: Any, body: bytes, page_size: int, baseline: A
         seconds = time.perf_counter() - started
         assert str(done.status) == "succeeded", done.error
         result = {"seconds": seconds, "upload_s": upload_s, "counts": dict(done.counts)}
-        result["baseline"] = baseline(services)
+        result["baseline"] = baseline(app.state.runtime)
     return result
 
 
 # --------------------------------------------------------------------------- the baseline
 
 
-def run_orm(services: Any, url: str, body: bytes, n: int, page_size: int) -> dict[str, Any]:
+def run_orm(runtime: Any, url: str, body: bytes, n: int, page_size: int) -> dict[str, Any]:
     """The first ``n`` rows, per row through the ORM; a commit per page."""
     import datetime as dt
 
@@ -191,18 +191,19 @@ def run_orm(services: Any, url: str, body: bytes, n: int, page_size: int) -> dic
 
     from inescape.kernel.errors import Invalid
     from inescape.kernel.ids import new_id
-    from inescape.modules.auth.api import deidentifier_of
+    from inescape.modules.auth.api import GatewayApi
     from inescape.modules.collection.connectors.base import Item, parse_config
     from inescape.modules.collection.connectors.upload import UploadConnector
     from inescape.modules.collection.deid import deidentified
-    from inescape.modules.patients.api import check_record, record_digest
+    from inescape.modules.patients.api import ClinicalCodecs, PatientsApi
     from inescape.modules.patients.models import CHILDREN, patients
     from inescape.modules.patients.repository import patient_row
 
     patient_cls, child_cls = orm_classes({"patients": patients, **CHILDREN})
     connector = UploadConnector()
     config = parse_config(connector, {"upload_id": "-", "format": "csv", "mapping": MAPPING})
-    deid = deidentifier_of(services)
+    deid = runtime.facade(GatewayApi).deidentifier
+    patients_api, codecs = runtime.facade(PatientsApi), runtime.facade(ClinicalCodecs)
     engine = create_engine(url)
     counts = {"read": 0, "accepted": 0, "rejected": 0}
     lines = io.StringIO(body.decode()).readlines()[: n + 1]
@@ -221,11 +222,11 @@ def run_orm(services: Any, url: str, body: bytes, n: int, page_size: int) -> dic
                 item = Item(location=f"row {number}", source_id=row["PatientID"], data=row)
                 counts["read"] += 1
                 try:
-                    record = connector.to_record(item, config)
+                    record = connector.to_record(item, config, codecs=codecs)
                     record = msgspec.structs.replace(
                         record, origin="real", source=SOURCE, source_record_id=item.source_id
                     )
-                    check_record(services, record)
+                    patients_api.check_record(record)
                     record = deidentified(deid, record)
                 except Invalid:
                     counts["rejected"] += 1
@@ -239,7 +240,7 @@ def run_orm(services: Any, url: str, body: bytes, n: int, page_size: int) -> dic
                 ).first()
                 if stored is None:
                     now = dt.datetime.now(dt.UTC)
-                    digest = record_digest(record)
+                    digest = codecs.record_digest(record)
                     patient = patient_cls(**patient_row(record, patient_id=new_id(), now=now, digest=digest))
                     for name, cls in child_cls.items():
                         items = getattr(record, name)
@@ -290,8 +291,8 @@ def run_backend(args: argparse.Namespace, backend: str, server_url: str | None, 
             settings = app_settings(tmp / "data", app_url, keys)
             log(f"{backend}: collection job over {args.rows} rows, then the ORM over {args.baseline_rows}")
 
-            def baseline(services: Any) -> dict[str, Any]:
-                return run_orm(services, orm_url, body, args.baseline_rows, args.page_size)
+            def baseline(runtime: Any) -> dict[str, Any]:
+                return run_orm(runtime, orm_url, body, args.baseline_rows, args.page_size)
 
             return asyncio.run(run_collection(settings, body, args.page_size, baseline))
 

@@ -185,14 +185,20 @@ def faker_rate(n: int) -> float:
     return n / elapsed
 
 
+def generator() -> Any:
+    """Generation's backend-free ``GeneratorApi``, built by the root."""
+    from inescape.modules.generation.api import GeneratorApi
+    from inescape.runtime import library
+
+    return library(GeneratorApi)
+
+
 def engine_rate(n: int) -> tuple[float, int]:
     """Complete records as polars frames (all tables), patients per second and rows made."""
-    from inescape.modules.generation.api import get_profile
-    from inescape.modules.generation.engine import generate
-
-    profile = get_profile(PROFILE)
+    library = generator()
+    profile = library.profile(PROFILE)
     started, rows = time.perf_counter(), 0
-    for cohort in generate(profile, n, seed=7):
+    for cohort in library.chunks(profile, n, seed=7):
         rows += sum(
             getattr(cohort, t).height
             for t in ("patients", "conditions", "staging", "biomarkers", "treatments", "observations")
@@ -201,12 +207,11 @@ def engine_rate(n: int) -> tuple[float, int]:
 
 
 def parquet_rate(n: int) -> tuple[float, int]:
-    from inescape.modules.generation.api import get_profile
-    from inescape.modules.generation.files import write_files
-
+    library = generator()
+    profile = library.profile(PROFILE)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        written, _ = write_files(get_profile(PROFILE), n, seed=7, out=Path(tmp) / "cohort.parquet")
+        written, _ = library.write_files(profile, n, seed=7, out=Path(tmp) / "cohort.parquet")
         elapsed = time.perf_counter() - started
         size = sum(p.stat().st_size for p in written)
     return n / elapsed * 60, size
@@ -217,20 +222,16 @@ def load_rate(n: int) -> tuple[float, float]:
     import msgspec
     from bench_patients import encryption_env, fresh_database, install_cipher, migrate, throwaway_postgres
 
-    from inescape.modules.generation.api import get_profile, to_records
-    from inescape.modules.generation.engine import generate
     from inescape.modules.patients.api import PatientCreate
 
     env = encryption_env()
     install_cipher(env)
     with throwaway_postgres([], durable=True) as server, fresh_database(server, "gen") as url:
         migrate(url, env, Path(tempfile.mkdtemp()))
-        return asyncio.run(_load(url, n, get_profile(PROFILE), generate, to_records, PatientCreate, msgspec))
+        return asyncio.run(_load(url, n, generator(), PatientCreate, msgspec))
 
 
-async def _load(
-    url: str, n: int, profile: Any, generate: Any, to_records: Any, record_type: Any, msgspec: Any
-) -> tuple[float, float]:
+async def _load(url: str, n: int, library: Any, record_type: Any, msgspec: Any) -> tuple[float, float]:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
     from inescape.infra.cache import MemoryCache
@@ -239,16 +240,17 @@ async def _load(
     from inescape.modules.patients.service import PatientService
 
     engine = create_async_engine(normalise_url(url))
-    service = PatientService(SystemClock(), MemoryCache())
+    # only the bulk path (insert_many in the caller's session) is timed: no database handle needed
+    service = PatientService(db=None, uow=None, clock=SystemClock(), cache=MemoryCache())  # type: ignore[arg-type]
     generating = 0.0
     started = time.perf_counter()
     try:
-        for cohort in generate(profile, n, seed=7, chunk_size=10_000):
+        for cohort in library.chunks(PROFILE, n, seed=7, chunk_size=10_000):
             t0 = time.perf_counter()
-            records = [msgspec.convert(r, record_type) for r in to_records(cohort)]
+            records = [msgspec.convert(r, record_type) for r in library.to_records(cohort)]
             generating += time.perf_counter() - t0
             async with async_sessionmaker(engine)() as session, session.begin():
-                await service.insert_many(session, records)
+                await service.insert_many(session=session, records=records)
     finally:
         await engine.dispose()
     return n / (time.perf_counter() - started), generating / (time.perf_counter() - started)

@@ -67,8 +67,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench_http import LOOPBACK, free_port, rotated, stop_server, versions  # noqa: E402
 
+from inescape.modules.patients.api import PatientCreate  # noqa: E402
 from inescape.modules.patients.models import CHILDREN, patients  # noqa: E402
-from inescape.modules.patients.schemas import PatientCreate  # noqa: E402
 
 ORM_SCHEMA = "orm_bench"
 ISSUER, AUDIENCE = "inescape", "inescape-api"  # the auth module's defaults
@@ -355,14 +355,14 @@ def load_core_executemany(
     url: str, records: Sequence[PatientCreate], ids: Sequence[str], batch: int
 ) -> tuple[float, float]:
     """The same function held on its executemany path (what it did before COPY)."""
-    from inescape.modules.patients import repository as repo
+    from inescape.modules.patients.repository import bulk
 
-    saved = repo.COPY_MIN_RECORDS
-    repo.COPY_MIN_RECORDS = sys.maxsize
+    saved = bulk.COPY_MIN_RECORDS
+    bulk.COPY_MIN_RECORDS = sys.maxsize
     try:
         return asyncio.run(load_core(url, records, ids, batch))
     finally:
-        repo.COPY_MIN_RECORDS = saved
+        bulk.COPY_MIN_RECORDS = saved
 
 
 def load_orm(

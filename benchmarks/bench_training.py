@@ -62,12 +62,14 @@ def main() -> None:
 
     import polars as pl
 
-    from inescape.modules.generation.api import generate
-    from inescape.modules.training.api import load_portable, predict
+    from inescape.modules.training.api import SurvivalModels
     from inescape.modules.training.features import cohort_frame
     from inescape.modules.training.fitting import fit
     from inescape.modules.training.preprocess import stratified_split
+    from inescape.notebook import generate
+    from inescape.runtime import library
 
+    survival = library(SurvivalModels)  # the facade decision support calls
     frame = cohort_frame(generate("us-seer", n, seed=1))
     print(f"training on a us-seer cohort of {n} patients (DeepSurv, CPU)")
 
@@ -94,7 +96,7 @@ def main() -> None:
     print(f"  held-out C-index {c:.3f} ({ratio:.3f} x oracle)")
 
     cox = fit(frame, "cox", features="clinical", seed=1, bootstrap=0, accelerator="cpu")
-    portable = load_portable(cox.artifacts()["model.json"])
+    portable = survival.load_portable(cox.artifacts()["model.json"])
     row = frame.drop_nulls(["ecog"]).head(1)
     facts = {
         f: row[f].item()
@@ -112,7 +114,7 @@ def main() -> None:
             out.append((time.perf_counter_ns() - t0) / 1000)
         return out
 
-    portable_us = timed(lambda: predict(portable, facts, months=months))
+    portable_us = timed(lambda: survival.predict(portable, facts, months=months))
     torch_us = timed(lambda: cox.predict_survival(row, months))
     print(f"single-patient inference, 1/3/5-year survival, {calls} calls:")
     for label, values in (

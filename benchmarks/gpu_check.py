@@ -25,8 +25,7 @@ import polars as pl
 def cohort(args: argparse.Namespace) -> pl.DataFrame:
     if args.cohort:
         return pl.read_parquet(args.cohort)
-    from inescape.modules.generation.api import generate
-    from inescape.modules.training.features import cohort_frame
+    from inescape.notebook import cohort_frame, generate
 
     return cohort_frame(generate("us-seer", args.n, seed=args.seed))
 

@@ -1,8 +1,8 @@
 """INEsCape: a platform for esophageal cancer data.
 
 Synthetic cohorts, collection from real sources, survival models and clinical decision
-support, as modules of one Litestar process. A notebook starts from a module's public
-surface, e.g. ``from inescape.modules.cds.api import ...``.
+support, as modules of one Litestar process. A notebook starts from
+``inescape.notebook`` (``from inescape.notebook import generate, fit, stage, load_cohort``).
 """
 
 from importlib.metadata import PackageNotFoundError, version

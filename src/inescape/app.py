@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
-from litestar import Litestar, MediaType, Response, get
+from litestar import Litestar, MediaType, Response, Router, get
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from redis.asyncio import Redis
@@ -20,6 +21,7 @@ from inescape.infra.bus import SplitBus
 from inescape.infra.http import EXCEPTION_HANDLERS, RequestObservability
 from inescape.infra.job_routes import job_router
 from inescape.infra.outbox import OutboxRelay
+from inescape.infra.platform import Platform
 from inescape.infra.proxy import Upstream, forwarding_handlers
 from inescape.infra.ratelimit import (
     RateLimitConfig,
@@ -32,7 +34,8 @@ from inescape.infra.streams import RedisStreamTransport, StreamConsumer
 from inescape.infra.telemetry import configure_tracing, install_request_id_on_records
 from inescape.infra.web_security import SecurityHeaders, cors_config
 from inescape.kernel.health import ComponentHealth
-from inescape.kernel.modules import ModuleSpec
+from inescape.kernel.modules import Bound, ModuleSpec
+from inescape.modules.auth.api import GatewayApi
 from inescape.modules_loader import load_specs
 from inescape.runtime import Runtime
 from inescape.settings import Settings, load_settings, upstreams
@@ -107,12 +110,33 @@ def _token_subject(runtime: Runtime) -> Callable[[str], str | None]:
     subjects are remembered (a token's subject never changes), so the limiter does not pay
     for a second signature check per request; expiry and revocation stay the gateway's."""
 
+    gateway = runtime.facades.get(GatewayApi) if GatewayApi in runtime.facades else None
+
     @functools.lru_cache(maxsize=8192)
     def subject(token: str) -> str | None:
-        gateway = runtime.services.extensions.get("auth")
-        return None if gateway is None else str(gateway.signer.verify(token)["sub"])
+        return None if gateway is None else gateway.token_subject(token)
 
     return subject
+
+
+def _module_router(spec: ModuleSpec, bound: Bound) -> Router:
+    """A module's routes (and its job resource), each given by name what its ``bind``
+    built for it: the module's typed dependencies, never the platform as a whole."""
+    return Router(
+        path="/",
+        route_handlers=[*spec.route_handlers, job_router(spec.name, extra=spec.job_routes)],
+        dependencies={
+            name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
+            for name, value in bound.dependencies.items()
+        },
+    )
+
+
+def _constant(value: object) -> Callable[[], object]:
+    def provide() -> object:
+        return value
+
+    return provide
 
 
 def _upstream(settings: Settings, name: str, url: str) -> Upstream:
@@ -124,24 +148,30 @@ class SplitEvents:
     """Events across processes: the outbox relay sends committed events to Redis Streams,
     the consumer hands them to this process's subscriptions."""
 
-    def __init__(self, runtime: Runtime, redis_url: str, namespace: str) -> None:
-        self._runtime = runtime
+    def __init__(self, settings: Settings, redis_url: str, namespace: str) -> None:
+        self._settings = settings
         self._redis = Redis.from_url(redis_url)
         self._namespace = namespace
-        self._relay = OutboxRelay(
-            runtime.services.db,
-            RedisStreamTransport(self._redis, namespace=namespace),
-            runtime.services.clock,
-        )
+        self._relay: OutboxRelay | None = None
+        self._bus: SplitBus | None = None
         self._consumer: StreamConsumer | None = None
         self._tasks: list[Any] = []
-        runtime.services.bus = SplitBus(self._relay.wake, observe=runtime.services.metrics.observe_event)
+
+    def configure(self, platform: Platform) -> None:
+        """Before modules are bound: the platform publishes through the outbox relay."""
+        self._relay = OutboxRelay(
+            platform.db, RedisStreamTransport(self._redis, namespace=self._namespace), platform.clock
+        )
+        self._bus = SplitBus(self._relay.wake, observe=platform.metrics.observe_event)
+        platform.bus = self._bus
 
     async def start(self) -> None:
-        events = self._runtime.settings.events
+        assert self._relay is not None, "configure() first"
+        assert self._bus is not None, "configure() first"
+        events = self._settings.events
         self._consumer = StreamConsumer(
             self._redis,
-            self._runtime.services.bus.subscriptions,
+            self._bus.subscriptions,
             namespace=self._namespace,
             claim_idle_s=events.claim_idle_s,
         )
@@ -157,12 +187,12 @@ class SplitEvents:
         await self._redis.aclose()
 
 
-def _split_events(settings: Settings, runtime: Runtime, *, split: bool) -> SplitEvents | None:
+def _split_events(settings: Settings, *, split: bool) -> SplitEvents | None:
     """Redis Streams when asked, or by default when modules run in separate processes."""
     transport = settings.events.transport
     if transport == "memory" or settings.redis.url is None or (transport == "auto" and not split):
         return None
-    return SplitEvents(runtime, settings.redis.url, settings.redis.queue_namespace)
+    return SplitEvents(settings, settings.redis.url, settings.redis.queue_namespace)
 
 
 def create_app(
@@ -180,9 +210,13 @@ def create_app(
     install_request_id_on_records()
     specs = list(modules) if modules is not None else load_specs(settings.modules, settings.plugins)
     remote = upstreams(settings.gateway)
-    runtime = Runtime(settings, [s for s in specs if s.name not in remote])
+    events = _split_events(settings, split=bool(remote) if split is None else split)
+    runtime = Runtime(
+        settings,
+        [s for s in specs if s.name not in remote],
+        configure=events.configure if events is not None else None,
+    )
     proxied = [(s, _upstream(settings, s.name, remote[s.name])) for s in specs if s.name in remote]
-    events = _split_events(settings, runtime, split=bool(remote) if split is None else split)
     in_process_worker = (
         worker
         if worker is not None
@@ -204,11 +238,11 @@ def create_app(
             await runtime.stop()
 
     handlers: list[Any] = [health, health_detailed, metrics, dashboard]
-    middleware = [m for spec in runtime.specs for m in spec.middleware]
-    guards = [g for spec in runtime.specs for g in spec.guards]
+    bound = [runtime.bound[spec.name] for spec in runtime.specs]
+    middleware = [m for b in bound for m in b.middleware]
+    guards = [g for b in bound for g in b.guards]
     for spec in runtime.specs:
-        handlers.extend(spec.route_handlers)
-        handlers.append(job_router(spec.name, extra=spec.job_routes))
+        handlers.append(_module_router(spec, runtime.bound[spec.name]))
     for spec, upstream in proxied:  # split mode: served by the module's own process
         handlers.extend(
             forwarding_handlers(

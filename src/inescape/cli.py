@@ -7,15 +7,18 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import msgspec
 
 from inescape import __version__
 from inescape.kernel.errors import ConfigurationError
 from inescape.kernel.modules import MODULE_NAMES
 from inescape.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from inescape.modules.auth.api import User
+    from inescape.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,9 +52,9 @@ def _settings(**overrides: Any) -> Settings:
 async def _preflight(settings: Settings, modules: list[str]) -> None:
     """Reach every configured backend before serving, so a wrong URL fails in one line."""
     from inescape.migrate import current
-    from inescape.runtime import Runtime
+    from inescape.runtime import Runtime, served_specs
 
-    runtime = Runtime(msgspec.structs.replace(settings, modules=modules))
+    runtime = Runtime(settings, served_specs(settings, modules))
     try:
         await runtime.prepare()
         if runtime.services.db.backend == "postgresql":
@@ -205,15 +208,15 @@ def migrate(revision: str) -> None:
     click.echo(f"inescape: database at revision {migrations.current(settings.database_url)}")
 
 
-async def _with_runtime(settings: Settings, action: Callable[[Any], Any]) -> Any:
+async def _with_runtime(settings: Settings, action: Callable[[Runtime], Any]) -> Any:
     """Start the platform without serving (migrating an embedded database), run ``action``
-    with its services, stop."""
+    with it (its facades, its platform), stop."""
     from inescape.runtime import Runtime
 
     runtime = Runtime(settings)
     await runtime.start(worker=False)
     try:
-        return await action(runtime.services)
+        return await action(runtime)
     finally:
         await runtime.stop()
 
@@ -243,25 +246,16 @@ def create_user(
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = _settings()
 
-    async def create(services: Any) -> Any:
-        gateway = services.extensions["auth"]
-        async with services.uow() as uow:
-            user = await gateway.accounts.create(
-                uow.session,
-                username=username,
-                roles=list(roles),
-                display_name=display_name or username,
-                password=password,
-            )
-        await gateway.audit.record(
-            action="users.create",
-            outcome="success",
-            user="cli",
-            resource_type="user",
-            resource_id=user.id,
-            detail=f"{user.username} with roles {','.join(user.roles)}",
+    async def create(runtime: Runtime) -> User:
+        from inescape.modules.auth.api import GatewayApi
+
+        return await runtime.facade(GatewayApi).create_user(
+            username=username,
+            display_name=display_name or username,
+            roles=list(roles),
+            password=password,
+            by="cli",
         )
-        return user
 
     try:
         user = asyncio.run(_with_runtime(settings, create))
@@ -291,14 +285,13 @@ def generate(
 ) -> None:
     """Generate a synthetic cohort, with a progress bar and its fidelity report."""
     from inescape.kernel.errors import DomainError
-    from inescape.modules.generation.api import cli_generate
 
     if out is None and not to_database:
         raise click.UsageError("say where the cohort goes: --out FILE and/or --to-database")
     settings = _settings() if to_database else None
     with click.progressbar(length=n, label=f"Generating {n:,} patients ({profile})", show_pos=True) as bar:
         try:
-            summary = cli_generate(
+            summary = _generate(
                 profile, n, seed=seed, quotas=list(quotas), out=out, settings=settings, on_chunk=bar.update
             )
         except DomainError as exc:
@@ -308,6 +301,59 @@ def generate(
             sys.exit(1)
     for line in summary:
         click.echo(line)
+
+
+def _generate(
+    profile: str,
+    n: int,
+    *,
+    seed: int,
+    quotas: list[str],
+    out: Path | None,
+    settings: Settings | None,
+    on_chunk: Callable[[int], Any],
+) -> list[str]:
+    """To files (no backend needed) and/or the configured database, loaded through generation's
+    own service as a job loads it; the lines to print. The profile and quotas are checked
+    before anything is written."""
+    from inescape.modules.generation.api import FidelityReport, report_lines
+
+    generator = _generator()
+    chosen = generator.profile(profile)
+    wanted = generator.quotas(quotas)
+    lines: list[str] = []
+    report: FidelityReport | None = None
+    if out is not None:
+        written, report = generator.write_files(
+            chosen, n, seed=seed, out=out, quotas=wanted, on_chunk=on_chunk
+        )
+        lines += [f"wrote {p} ({p.stat().st_size:,} bytes)" for p in written]
+    if settings is not None:
+        loading = _load_cohort(
+            settings, chosen, n, seed=seed, quotas=wanted, on_chunk=None if out else on_chunk
+        )
+        lines.append(f"loaded {asyncio.run(loading):,} patients into the clinical database")
+    if report is not None:
+        lines += report_lines(report)
+    return lines
+
+
+def _generator() -> Any:
+    """Generation's backend-free ``GeneratorApi``, built by the root."""
+    from inescape.modules.generation.api import GeneratorApi
+    from inescape.runtime import library
+
+    return library(GeneratorApi)
+
+
+async def _load_cohort(settings: Settings, profile: Any, n: int, **options: Any) -> int:
+    from inescape.modules.generation.api import GenerationApi
+
+    async def load(runtime: Runtime) -> int:
+        return await runtime.facade(GenerationApi).load_cohort(profile=profile, n=n, **options)
+
+    loaded: int = await _with_runtime(settings, load)
+    return loaded
 
 
 @main.group()
@@ -320,8 +366,10 @@ def audit() -> None:
 def audit_verify() -> None:
     """Walk the hash chain; exit 1 naming the first deleted, altered or reordered event."""
 
-    async def verify(services: Any) -> Any:
-        return await services.extensions["auth"].audit.verify()
+    async def verify(runtime: Runtime) -> Any:
+        from inescape.modules.auth.api import GatewayApi
+
+        return await runtime.facade(GatewayApi).verify_audit()
 
     report = asyncio.run(_with_runtime(_settings(), verify))
     if report.ok:
@@ -346,7 +394,8 @@ def rotate_keys(batch_size: int, objects: bool) -> None:
 
     import_all_models()
 
-    async def run(services: Any) -> int:
+    async def run(runtime: Runtime) -> int:
+        services = runtime.platform
         failed = 0
         for table in encrypted_tables(metadata):
             report = await rotate(

@@ -7,32 +7,37 @@ Creating a ``Runtime`` opens no connection; ``start()`` does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from inescape import migrate
 from inescape.infra.bus import InProcessBus
 from inescape.infra.cache import MemoryCache, RedisCache
-from inescape.infra.crypto import FieldCipher, load_keyring, set_field_cipher
+from inescape.infra.crypto import FieldCipher, KeyRing, load_keyring, set_field_cipher
 from inescape.infra.db import Database
 from inescape.infra.documents import MongoDocumentStore, SqlDocumentStore
 from inescape.infra.encrypted_storage import EncryptedObjectStore
 from inescape.infra.health import describe, probe
 from inescape.infra.jobs import JobRunner, JobService
-from inescape.infra.platform import Services
+from inescape.infra.owned import OwnedDocuments, OwnedObjects, owners
+from inescape.infra.platform import FacadeRegistry, ModuleContext, Platform
 from inescape.infra.queue import JobQueue
 from inescape.infra.storage import LocalObjectStore, S3ObjectStore
 from inescape.infra.telemetry import Metrics
-from inescape.kernel.clock import SystemClock
+from inescape.kernel.clock import Clock, SystemClock
 from inescape.kernel.errors import ConfigurationError, Unavailable
 from inescape.kernel.health import ComponentHealth
-from inescape.kernel.modules import ModuleSpec, Periodic
+from inescape.kernel.modules import MODULE_NAMES, Bound, ModuleSpec, Periodic, binding_order
 from inescape.modules_loader import import_all_models, load_specs
-from inescape.settings import Settings, read_settings
+from inescape.settings import Settings, load_settings, read_settings
 
 log = logging.getLogger("inescape")
+F = TypeVar("F")
 
 BACKEND_SETTING = {
     "database": "INESCAPE_DATABASE_URL",
@@ -43,31 +48,31 @@ BACKEND_SETTING = {
 }
 
 
-def build_services(settings: Settings) -> Services:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Stores:
+    """The stores the settings describe, opened without connecting."""
+
+    db: Database
+    documents: Any
+    storage: Any
+    keyring: KeyRing
+
+
+def open_stores(settings: Settings, *, clock: Clock | None = None, pool_size: int | None = None) -> Stores:
+    """The one place that turns settings into stores (the web and worker roots, notebooks,
+    the CLI and backups all come here). The key ring follows one rule: generated in the data
+    folder only for the embedded database; with a database server, keys must be configured."""
     data = settings.data_path
-    clock = SystemClock()
-    metrics = Metrics()
-    db = Database(settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo)
+    clock = clock or SystemClock()
+    db = Database(
+        settings.database_url, pool_size=pool_size or settings.database.pool_size, echo=settings.database.echo
+    )
     documents: Any = (
         MongoDocumentStore(settings.mongodb.url, settings.mongodb.database, clock=clock)
         if settings.mongodb.url
         else SqlDocumentStore(db, clock=clock)
     )
-    cache: Any = RedisCache(settings.redis.url) if settings.redis.url else MemoryCache()
-    queue = (
-        JobQueue.redis(settings.redis.url, namespace=settings.redis.queue_namespace)
-        if settings.redis.url
-        else JobQueue.embedded()
-    )
-    enc = settings.encryption
-    keyring = load_keyring(
-        keys=enc.keys,
-        key_file=enc.key_file,
-        hmac_key=enc.hmac_key,
-        active_id=enc.active_key_id,
-        generated_file=data / "keys" / "encryption.json" if settings.database.url is None else None,
-    )
-    set_field_cipher(FieldCipher(keyring))  # for EncryptedString columns (process-wide)
+    keyring = key_ring(settings)
     storage: Any = (
         S3ObjectStore(
             endpoint_url=settings.s3.endpoint_url,
@@ -79,44 +84,184 @@ def build_services(settings: Settings) -> Services:
         if settings.s3_enabled
         else EncryptedObjectStore(LocalObjectStore(data / "objects"), keyring)
     )
-    return Services(
-        db=db,
-        documents=documents,
+    return Stores(db=db, documents=documents, storage=storage, keyring=keyring)
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    """The encryption keys the settings name, or (embedded only) the generated key file."""
+    enc = settings.encryption
+    return load_keyring(
+        keys=enc.keys,
+        key_file=enc.key_file,
+        hmac_key=enc.hmac_key,
+        active_id=enc.active_key_id,
+        generated_file=embedded_key_file(settings),
+    )
+
+
+def embedded_key_file(settings: Settings) -> Path | None:
+    """Where the embedded install keeps its generated key ring (None with a database server)."""
+    return settings.data_path / "keys" / "encryption.json" if settings.database.url is None else None
+
+
+def install_field_cipher(settings: Settings) -> KeyRing:
+    """The key ring by the one rule (see ``open_stores``), set as the process's field cipher
+    for encrypted columns."""
+    keyring = key_ring(settings)
+    set_field_cipher(FieldCipher(keyring))
+    return keyring
+
+
+def library(face: type[F]) -> F:
+    """A backend-free facade (``ModuleSpec.library``) of the built-in modules, for notebooks
+    and the CLI; ``LookupError`` when no module offers it."""
+    registry = FacadeRegistry()
+    for spec in load_specs(MODULE_NAMES):
+        registry.add_library(spec)
+    if face not in registry:
+        raise LookupError(f"no module offers {face.__name__}")
+    return registry.get(face)
+
+
+@contextlib.contextmanager
+def open_cohort_reader(settings: Settings | None = None, *, identifiers: bool = False) -> Iterator[Any]:
+    """A synchronous connection to the configured database, for reading a cohort without a
+    server. With ``identifiers``, the field cipher is set by the same key-ring rule as
+    ``inescape serve`` (a database server without configured keys is refused, never given
+    a new key file)."""
+    from sqlalchemy import create_engine
+
+    settings = settings or load_settings()
+    if identifiers:
+        install_field_cipher(settings)
+    engine = create_engine(migrate.sync_url(settings.database_url))
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def build_platform(settings: Settings) -> Platform:
+    clock = SystemClock()
+    metrics = Metrics()
+    stores = open_stores(settings, clock=clock)
+    set_field_cipher(FieldCipher(stores.keyring))  # for EncryptedString columns (process-wide)
+    cache: Any = RedisCache(settings.redis.url) if settings.redis.url else MemoryCache()
+    queue = (
+        JobQueue.redis(settings.redis.url, namespace=settings.redis.queue_namespace)
+        if settings.redis.url
+        else JobQueue.embedded()
+    )
+    return Platform(
+        db=stores.db,
+        documents=stores.documents,
         cache=cache,
-        storage=storage,
+        storage=stores.storage,
         queue=queue,
         bus=InProcessBus(observe=metrics.observe_event),
-        jobs=JobService(db, clock=clock, observe=metrics.observe_job),
+        jobs=JobService(stores.db, clock=clock, observe=metrics.observe_job),
         metrics=metrics,
         clock=clock,
-        data_dir=data,
+        data_dir=settings.data_path,
         requeue_stale_after=timedelta(seconds=max(settings.jobs.lease_seconds * 10, 60)),
         job_max_attempts=settings.jobs.max_attempts,
     )
 
 
-class Runtime:
-    """The services plus the modules mounted on them; one per process."""
+def served_specs(settings: Settings, names: Sequence[str] | None = None) -> list[ModuleSpec]:
+    """The enabled modules (plugins included) a process serves: ``names`` or all of them.
+    A name that is not a built-in module nor an enabled plugin is loaded as a built-in
+    (``serve --module`` names one that may be disabled)."""
+    enabled = load_specs(settings.modules, settings.plugins)
+    if names is None:
+        return enabled
+    by_name = {spec.name: spec for spec in enabled}
+    return [by_name.get(n) or load_specs([n])[0] for n in names]
 
-    def __init__(self, settings: Settings, specs: Sequence[ModuleSpec] | None = None) -> None:
+
+class Runtime:
+    """The platform plus the modules bound on it; one per process.
+
+    ``specs`` are the modules this process serves (routes, jobs, subscriptions); the other
+    enabled modules whose facades they require are bound too, without serving anything.
+    A requirement no enabled module provides stops the construction, naming the module.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        specs: Sequence[ModuleSpec] | None = None,
+        *,
+        configure: Callable[[Platform], None] | None = None,
+    ) -> None:
+        """``configure`` adjusts the platform before any module is bound (the web root sets
+        the split bus there, so every module publishes on the transport it will use)."""
         self.settings = settings
-        self.specs = list(specs) if specs is not None else load_specs(settings.modules, settings.plugins)
-        self.services = build_services(settings)
-        self.services.module_settings = {
-            spec.name: read_settings(spec.settings, f"INESCAPE_{spec.name.upper()}_")
-            for spec in self.specs
-            if spec.settings is not None
-        }
+        enabled = load_specs(settings.modules, settings.plugins)
+        served = list(specs) if specs is not None else enabled
+        names = {spec.name for spec in served}
+        known = load_specs([n for n in MODULE_NAMES if n not in names])
+        order = binding_order(served, [s for s in enabled if s.name not in names], known=known)
+        self.services = build_platform(settings)
+        if configure is not None:
+            configure(self.services)
+        self.owners = owners({spec.name: spec.owns for spec in order})
+        self.facades = FacadeRegistry()
+        for spec in [*enabled, *(s for s in served if s not in enabled)]:
+            self.facades.add_library(spec)
+        self.bound: dict[str, Bound] = {}
+        for spec in order:
+            bound = spec.bind(
+                ModuleContext(
+                    platform=self._platform_for(spec),
+                    settings=read_settings(spec.settings, f"INESCAPE_{spec.name.upper()}_")
+                    if spec.settings is not None
+                    else None,
+                    facades=self.facades.only(spec.name, (*spec.requires, *spec.library)),
+                )
+            )
+            missing = [face.__name__ for face in spec.provides if face not in bound.facades]
+            if missing:
+                raise ConfigurationError(
+                    "INESCAPE_MODULES", f"module {spec.name!r} does not bind {', '.join(missing)}"
+                )
+            for face, impl in bound.facades.items():
+                self.facades.provide(face, impl)
+            if spec.name in names:
+                self.bound[spec.name] = bound
+        self.specs = [spec for spec in order if spec.name in names]
         self.loop: asyncio.AbstractEventLoop | None = None
         self.runner = JobRunner(
             self.services.jobs,
-            {kind: handler for spec in self.specs for kind, handler in spec.job_kinds.items()},
+            {kind: handler for bound in self.bound.values() for kind, handler in bound.job_kinds.items()},
             send=self.services.enqueue,
-            services=self.services,
+            bus=self.services.bus,
             lease=timedelta(seconds=settings.jobs.lease_seconds),
         )
         self._sweeper: asyncio.Task[None] | None = None
         self._periodic: list[asyncio.Task[None]] = []
+
+    def _platform_for(self, spec: ModuleSpec) -> Platform:
+        """The platform as ``spec`` sees it: its own collections and bucket prefixes only."""
+        owned = spec.owns
+        return dataclasses.replace(
+            self.services,
+            documents=OwnedDocuments(
+                self.services.documents, module=spec.name, collections=[n for n in owned if "/" not in n]
+            ),
+            storage=OwnedObjects(
+                self.services.storage, module=spec.name, prefixes=[n for n in owned if "/" in n]
+            ),
+        )
+
+    @property
+    def platform(self) -> Platform:
+        return self.services
+
+    def facade(self, face: type[F]) -> F:
+        """The bound implementation of a facade Protocol (for the CLI, notebooks and tests)."""
+        return self.facades.get(face)
 
     # --- start-up -------------------------------------------------------------------------
     async def check_backends(self) -> None:
@@ -154,18 +299,20 @@ class Runtime:
             [d for spec in self.specs for d in spec.documents]
         )
         for spec in self.specs:
-            for subscription in spec.subscriptions:
+            for subscription in self.bound[spec.name].subscriptions:
                 self.services.bus.subscribe(subscription)
             self.services.queue.declare(spec.queue_name, self._run_job_from_thread)
         for spec in self.specs:
-            for hook in spec.on_startup:
-                await hook(self.services)
+            for hook in self.bound[spec.name].on_startup:
+                await hook()
         if worker:
             self.services.queue.start_worker(threads=self.settings.jobs.worker_threads)
             await self.requeue(startup=True)
             self._sweeper = asyncio.create_task(self._sweep())
             self._periodic = [
-                asyncio.create_task(self._repeat(work)) for spec in self.specs for work in spec.periodic
+                asyncio.create_task(self._repeat(work))
+                for bound in self.bound.values()
+                for work in bound.periodic
             ]
 
     def _run_job_from_thread(self, job_id: str) -> None:
@@ -199,7 +346,7 @@ class Runtime:
     async def _repeat(self, work: Periodic) -> None:
         while True:
             try:
-                await work.run(self.services)
+                await work.run()
             except Exception:  # a backend blip: the next round tries again
                 log.warning("periodic work failed", extra={"work": work.name}, exc_info=True)
             await asyncio.sleep(work.every_s)
@@ -250,8 +397,8 @@ class Runtime:
             }
             if missing:
                 entry["detail"] = f"needs {', '.join(missing)}"
-            elif spec.health is not None:
-                own = await spec.health(self.services)()
+            elif (check := self.bound[spec.name].health) is not None:
+                own = await check()
                 entry["status"], entry["detail"] = own.status, own.detail
             result.append(entry)
         return result

@@ -14,16 +14,14 @@ import signal
 import threading
 from collections.abc import Sequence
 
-import msgspec
-
-from inescape.runtime import Runtime
+from inescape.runtime import Runtime, served_specs
 from inescape.settings import Settings
 
 log = logging.getLogger("inescape.worker")
 
 
 def run_worker(settings: Settings, *, modules: Sequence[str] | None = None) -> int:
-    runtime = Runtime(msgspec.structs.replace(settings, modules=list(modules or settings.modules)))
+    runtime = Runtime(settings, served_specs(settings, modules))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="inescape-runtime", daemon=True)
     thread.start()

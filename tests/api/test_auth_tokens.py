@@ -11,7 +11,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
 
 from inescape.infra.tokens import TokenSigner
-from tests.support.auth import PASSWORD, login, make_user, on_app_loop
+from tests.support.auth import PASSWORD, gateway_of, login, make_user, on_app_loop
 
 
 def b64(data: dict) -> str:
@@ -25,9 +25,7 @@ async def anon(client):
 
 
 async def audit_actions(client, app) -> list[tuple[str, str, str | None]]:
-    events = await on_app_loop(
-        app, app.state.services.extensions["auth"].audit.query(filters={}, before_seq=None, limit=100)
-    )
+    events = await on_app_loop(app, gateway_of(app).audit.query(filters={}, before_seq=None, limit=100))
     return [(e.action, e.outcome, e.user) for e in reversed(events)]
 
 
@@ -106,8 +104,7 @@ async def test_the_jwks_publishes_the_signing_key_without_its_private_part(anon)
 
 
 def forged_tokens(app) -> dict[str, str]:
-    gateway = app.state.services.extensions["auth"]
-    signer = gateway.signer
+    signer = gateway_of(app).signer
     now = int(time.time())
     claims = {
         "iss": signer.issuer,

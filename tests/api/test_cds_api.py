@@ -6,8 +6,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from inescape.modules.training.api import ModelRegistry
-from tests.support.auth import bearer, on_app_loop
+from inescape.modules.training.api import RegistryApi
+from tests.support.auth import bearer, gateway_of, on_app_loop
 from tests.support.records import RECORD
 from tests.unit.test_survival_model_format import MODEL
 
@@ -38,15 +38,13 @@ async def researcher(client):
 async def audit_actions(client, action: str) -> list:
     return await on_app_loop(
         client.app,
-        client.app.state.services.extensions["auth"].audit.query(
-            filters={"action": action}, before_seq=None, limit=50
-        ),
+        gateway_of(client.app).audit.query(filters={"action": action}, before_seq=None, limit=50),
     )
 
 
 async def promote(client, model=MODEL) -> int:
     async def register_and_promote() -> int:
-        registry = ModelRegistry(client.app.state.services)
+        registry = client.app.state.runtime.facade(RegistryApi)  # the ModelRegistry
         card = await registry.register("overall-survival", model, metrics={"c_index": 0.72})
         await registry.promote("overall-survival", card.version)
         return card.version

@@ -14,9 +14,9 @@ from litestar.testing import AsyncTestClient
 
 from inescape import migrate
 from inescape.app import create_app
-from inescape.modules.patients.api import PatientRecord, to_bundle
+from inescape.modules.patients.api import ClinicalCodecs, PatientRecord
 from inescape.modules_loader import load_specs
-from tests.support.auth import bearer, on_app_loop
+from tests.support.auth import bearer, gateway_of, on_app_loop
 from tests.support.cds_hooks import problems_of_card, problems_of_discovery, problems_of_response
 from tests.support.fhir_server import FhirServer
 from tests.support.records import RECORD
@@ -57,7 +57,9 @@ async def patient_resources(client, ehr, fhir):
     """RECORD as the EHR's FHIR server holds it (mCODE resources referring to Patient/<id>)."""
     created = (await client.post("/api/v1/patients", json=RECORD, headers=ehr)).json()
     stored = (await client.get(f"/api/v1/patients/{created['id']}", headers=ehr)).json()
-    bundle = to_bundle(msgspec.convert(stored, PatientRecord), base_url=fhir.base)
+    bundle = client.app.state.runtime.facade(ClinicalCodecs).to_bundle(
+        msgspec.convert(stored, PatientRecord), base_url=fhir.base
+    )
     fhir.resources = [entry["resource"] for entry in bundle["entry"]]
     return fhir.resources
 
@@ -83,7 +85,7 @@ def searchset(resources: list[dict], kind: str) -> dict:
 
 
 async def audit(client, action: str) -> list:
-    audit_trail = client.app.state.services.extensions["auth"].audit
+    audit_trail = gateway_of(client.app).audit
     return await on_app_loop(
         client.app, audit_trail.query(filters={"action": action}, before_seq=None, limit=50)
     )

@@ -9,10 +9,13 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from inescape.modules.patients.api import PatientCreate, PatientRecord, to_bundle, to_ndjson
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate, PatientRecord
+from inescape.runtime import library
 from tests.api.test_collection_api import stored
 from tests.support.auth import bearer
 from tests.support.records import RECORD
+
+CODECS = library(ClinicalCodecs)
 
 STAMP = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -56,7 +59,7 @@ async def submit(client, headers, body: bytes, fmt: str, content_type: str) -> d
 
 def ndjson_with_a_bad_line(records: list[PatientRecord]) -> tuple[bytes, int]:
     """The export with a cut-short line just before the second Patient; its 1-based number."""
-    lines = list(to_ndjson(records))
+    lines = list(CODECS.to_ndjson(records))
     second = [i for i, line in enumerate(lines) if json.loads(line)["resourceType"] == "Patient"][1]
     lines.insert(second, '{"resourceType": "Observation", "id": "cut-sh\n')
     return "".join(lines).encode(), second + 1
@@ -84,7 +87,7 @@ async def test_an_ndjson_export_lands_and_a_malformed_line_is_a_reject_with_its_
 
 async def test_the_same_ndjson_collected_again_changes_nothing(client):
     steward = await bearer(client, client.app, "steward.ndjson2", ["data_steward"])
-    body = "".join(to_ndjson(exported(2))).encode()
+    body = "".join(CODECS.to_ndjson(exported(2))).encode()
     await submit(client, steward, body, "ndjson", "application/fhir+ndjson")
     before = await stored(client, "ehr-export")
 
@@ -97,7 +100,7 @@ async def test_the_same_ndjson_collected_again_changes_nothing(client):
 
 async def test_a_bundle_of_two_patients_lands_and_again_changes_nothing(client):
     steward = await bearer(client, client.app, "steward.bundle", ["data_steward"])
-    bundles = [to_bundle(r) for r in exported(2)]
+    bundles = [CODECS.to_bundle(r) for r in exported(2)]
     body = json.dumps({**bundles[0], "entry": bundles[0]["entry"] + bundles[1]["entry"]}).encode()
 
     job = await submit(client, steward, body, "bundle", "application/fhir+json")

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from inescape.kernel.clock import FrozenClock
-from inescape.modules.collection.schedules import run_due
+from inescape.modules.collection.schedules import ScheduleService
 from tests.api.test_collection_api import GOOD_1, HEADER, MAPPING, upload
-from tests.support.auth import bearer, on_app_loop
+from tests.support.auth import bearer, gateway_of, on_app_loop
 from tests.support.jobs import wait_for_job
 
 PATH = "/api/v1/collection/schedules"
@@ -29,7 +29,14 @@ def clock(client) -> FrozenClock:
     """The app's clock, standing still at ``NOW`` until a test moves it."""
     frozen = FrozenClock(NOW)
     client.app.state.services.clock = frozen
+    bound = client.app.state.runtime.bound["collection"].dependencies
+    bound["schedules"].clock = bound["collection"].clock = frozen
     return frozen
+
+
+def scheduler_of(app) -> ScheduleService:
+    """The app's bound schedule service (what a worker's periodic work runs)."""
+    return app.state.runtime.bound["collection"].dependencies["schedules"]
 
 
 def body(upload_id: str, **changes) -> dict:
@@ -50,9 +57,7 @@ async def collection_jobs(client, headers) -> list[dict]:
 async def audit_of(client, action: str) -> list:
     return await on_app_loop(
         client.app,
-        client.app.state.services.extensions["auth"].audit.query(
-            filters={"action": action}, before_seq=None, limit=50
-        ),
+        gateway_of(client.app).audit.query(filters={"action": action}, before_seq=None, limit=50),
     )
 
 
@@ -79,7 +84,7 @@ async def test_a_due_schedule_submits_the_job_a_post_to_jobs_would_and_records_i
     posted = (await client.post("/api/v1/collection/jobs", json=request, headers=steward)).json()
 
     clock.advance(timedelta(minutes=3))  # 10:20:30, past the 10:20 due time
-    await on_app_loop(client.app, run_due(client.app.state.services))
+    await on_app_loop(client.app, scheduler_of(client.app).run_due())
 
     after = (await client.get(f"{PATH}/{schedule['id']}", headers=steward)).json()
     assert after["last_job_id"] is not None
@@ -98,7 +103,7 @@ async def test_a_due_time_gives_one_job_however_often_the_scheduler_looks(client
 
     clock.advance(timedelta(minutes=3))
     for _ in range(3):
-        await on_app_loop(client.app, run_due(client.app.state.services))
+        await on_app_loop(client.app, scheduler_of(client.app).run_due())
 
     assert len(await collection_jobs(client, steward)) == 1
 
@@ -108,7 +113,7 @@ async def test_times_missed_while_nothing_ran_give_one_job_not_one_per_time(clie
     schedule = (await client.post(PATH, json=body(upload_id), headers=steward)).json()
 
     clock.advance(timedelta(hours=5))  # 60 due times went by
-    await on_app_loop(client.app, run_due(client.app.state.services))
+    await on_app_loop(client.app, scheduler_of(client.app).run_due())
 
     assert len(await collection_jobs(client, steward)) == 1
     after = (await client.get(f"{PATH}/{schedule['id']}", headers=steward)).json()
@@ -120,7 +125,7 @@ async def test_a_disabled_schedule_has_no_next_time_and_submits_nothing(client, 
 
     created = (await client.post(PATH, json=body(upload_id, enabled=False), headers=steward)).json()
     clock.advance(timedelta(days=1))
-    await on_app_loop(client.app, run_due(client.app.state.services))
+    await on_app_loop(client.app, scheduler_of(client.app).run_due())
 
     assert created["next_run_at"] is None
     assert await collection_jobs(client, steward) == []
@@ -202,7 +207,7 @@ async def test_creating_and_deleting_a_schedule_is_audited_and_deleting_stops_it
 
     deleted = await client.delete(f"{PATH}/{schedule['id']}", headers=steward)
     clock.advance(timedelta(hours=1))
-    await on_app_loop(client.app, run_due(client.app.state.services))
+    await on_app_loop(client.app, scheduler_of(client.app).run_due())
 
     assert deleted.status_code == 204
     assert (await client.get(f"{PATH}/{schedule['id']}", headers=steward)).status_code == 404

@@ -16,10 +16,10 @@ import polars as pl
 import pytest
 
 from inescape.infra.storage import PART_SIZE
-from inescape.modules.collection.connectors.lines import BUCKET
 from inescape.modules.collection.connectors.upload import UPLOADS
+from inescape.modules.generation.api import BUCKET
 from tests.api.test_collection_api import BAD_CODE, BAD_DATE, GOOD_1, GOOD_2, HEADER, MAPPING, stored
-from tests.support.auth import bearer, on_app_loop
+from tests.support.auth import bearer, gateway_of, on_app_loop
 
 BOUNDARY = "inescape-test-boundary"
 FORM = f"multipart/form-data; boundary={BOUNDARY}"
@@ -157,7 +157,7 @@ async def test_the_upload_is_audited_and_needs_the_manage_permission(client, ste
 
     assert refused.status_code == 403, refused.text
     assert made.status_code == 201, made.text
-    audit = client.app.state.services.extensions["auth"].audit
+    audit = gateway_of(client.app).audit
     events = await on_app_loop(
         client.app, audit.query(filters={"action": "collection.uploaded"}, before_seq=None, limit=10)
     )

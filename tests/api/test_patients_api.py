@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.support.auth import bearer, on_app_loop
+from tests.support.auth import bearer, gateway_of, on_app_loop
 from tests.support.records import RECORD, record
 
 
@@ -31,9 +31,7 @@ async def count_patients(client) -> int:
 async def audit_of(client, action: str) -> list:
     return await on_app_loop(
         client.app,
-        client.app.state.services.extensions["auth"].audit.query(
-            filters={"action": action}, before_seq=None, limit=50
-        ),
+        gateway_of(client.app).audit.query(filters={"action": action}, before_seq=None, limit=50),
     )
 
 
@@ -255,7 +253,7 @@ async def test_a_clinician_exports_the_record_as_a_fhir_bundle_that_imports_back
 ):
     from fhir.resources.R4B.bundle import Bundle
 
-    from inescape.modules.patients.api import from_bundle
+    from inescape.modules.patients.fhir import from_bundle
 
     patient_id = (await client.post("/api/v1/patients", json=RECORD, headers=clinician)).json()["id"]
 

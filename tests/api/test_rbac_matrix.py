@@ -8,9 +8,9 @@ import re
 import pytest
 
 from inescape.kernel.ids import new_id
-from inescape.modules.auth.api import Principal
-from inescape.modules.auth.rbac import PUBLIC, ROLES, allowed
-from tests.support.auth import on_app_loop
+from inescape.modules.auth.api import ROLES, Principal
+from inescape.modules.auth.rbac import PUBLIC, allowed
+from tests.support.auth import gateway_of, on_app_loop
 
 SKIP_METHODS = {"HEAD", "OPTIONS"}
 
@@ -34,7 +34,7 @@ def concrete(path: str) -> str:
 
 
 async def token_for(app, role: str) -> dict[str, str]:
-    gateway = app.state.services.extensions["auth"]
+    gateway = gateway_of(app)
     principal = Principal(id=new_id(), username=f"{role}-probe", roles=[role])
     pair = await on_app_loop(app, gateway.sessions.issue(principal))
     return {"Authorization": f"Bearer {pair.access_token}"}

@@ -9,8 +9,9 @@ import asyncio
 import msgspec
 import pytest
 
-from inescape.modules.training.api import ModelRegistry, load_portable
-from tests.support.auth import bearer, on_app_loop
+from inescape.modules.training.api import RegistryApi
+from tests.support.auth import bearer, gateway_of, on_app_loop
+from tests.unit.test_survival_model_format import load_portable
 
 FACTS = {
     "histology": "adenocarcinoma",
@@ -64,9 +65,7 @@ async def dataset_id(client, researcher) -> str:
 async def audit_actions(client, action: str) -> list:
     return await on_app_loop(
         client.app,
-        client.app.state.services.extensions["auth"].audit.query(
-            filters={"action": action}, before_seq=None, limit=50
-        ),
+        gateway_of(client.app).audit.query(filters={"action": action}, before_seq=None, limit=50),
     )
 
 
@@ -153,7 +152,7 @@ async def test_a_run_trains_with_progress_per_epoch_registers_a_candidate_and_pr
 
     # a second version, worse prognosis for everyone: promoting it changes the answer
     async def register_worse() -> int:
-        registry = ModelRegistry(client.app.state.services)
+        registry = client.app.state.runtime.facade(RegistryApi)  # the ModelRegistry
         first = await registry.card("overall-survival", 1)
         model = load_portable(await registry.file(first, "model.json"))
         hazard = [h * 2 for h in model.baseline.cumulative_hazard]
@@ -195,7 +194,7 @@ async def test_a_version_that_fails_a_gate_is_refused_with_the_reason(client, st
     async def register_poor() -> int:
         from tests.unit.test_survival_model_format import MODEL
 
-        card = await ModelRegistry(client.app.state.services).register(
+        card = await client.app.state.runtime.facade(RegistryApi).register(
             "poor",
             MODEL,
             metrics={

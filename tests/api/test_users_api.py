@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.auth import PASSWORD, bearer, on_app_loop
+from tests.support.auth import PASSWORD, bearer, gateway_of, on_app_loop
 
 
 async def users_named(client) -> list[str]:
@@ -32,7 +32,7 @@ async def test_an_admin_creates_lists_and_changes_the_roles_of_a_user(client):
     assert "dr.ahmadi" in await users_named(client)
     events = await on_app_loop(
         client.app,
-        client.app.state.services.extensions["auth"].audit.query(
+        gateway_of(client.app).audit.query(
             filters={"action": "users.roles_changed"}, before_seq=None, limit=10
         ),
     )
@@ -99,3 +99,23 @@ async def test_only_an_admin_manages_users(client, role):
 
     assert response.status_code == 403
     assert "sneaky" not in await users_named(client)
+
+
+async def test_a_user_created_outside_a_request_is_audited_as_done_by_its_creator(client):
+    gateway = gateway_of(client.app)
+
+    user = await on_app_loop(
+        client.app,
+        gateway.create_user(
+            username="dr.cli", display_name="Dr Cli", roles=["clinician"], password=PASSWORD, by="cli"
+        ),
+    )
+    events = await on_app_loop(
+        client.app, gateway.audit.query(filters={"action": "users.create"}, before_seq=None, limit=10)
+    )
+    report = await on_app_loop(client.app, gateway.verify_audit())
+
+    assert "dr.cli" in await users_named(client)
+    assert (events[0].user, events[0].resource_id) == ("cli", user.id)
+    assert events[0].detail == "dr.cli with roles clinician"
+    assert report.ok

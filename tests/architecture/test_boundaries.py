@@ -87,3 +87,44 @@ def test_the_web_process_never_imports_torch(tmp_path):
 
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_a_module_importing_the_runtime_breaks_the_layers(tree_copy):
+    (tree_copy / "src/inescape/modules/generation/leak.py").write_text("import inescape.runtime\n")
+
+    result = lint_imports(tree_copy)
+
+    assert result.returncode != 0
+    assert "layers: cli > roots > runtime" in result.stdout
+    assert "inescape.modules.generation.leak -> inescape.runtime" in result.stdout
+
+
+def test_infra_importing_the_settings_breaks_the_layers(tree_copy):
+    (tree_copy / "src/inescape/infra/leak.py").write_text("import inescape.settings\n")
+
+    result = lint_imports(tree_copy)
+
+    assert result.returncode != 0
+    assert "inescape.infra.leak -> inescape.settings" in result.stdout
+
+
+def test_a_face_importing_the_web_framework_breaks_the_lint(tree_copy):
+    api = tree_copy / "src/inescape/modules/cds/api.py"
+    api.write_text(api.read_text() + "\nimport litestar  # noqa\n")
+
+    result = lint_imports(tree_copy)
+
+    assert result.returncode != 0
+    assert "faces (api, events) import no framework and no internals BROKEN" in result.stdout
+    assert "inescape.modules.cds.api is not allowed to import litestar" in result.stdout
+
+
+def test_a_face_importing_its_own_internals_breaks_the_lint(tree_copy):
+    api = tree_copy / "src/inescape/modules/training/api.py"
+    api.write_text(api.read_text() + "\nfrom inescape.modules.training import registry  # noqa\n")
+
+    result = lint_imports(tree_copy)
+
+    assert result.returncode != 0
+    assert "faces (api, events) import no framework and no internals BROKEN" in result.stdout
+    assert "inescape.modules.training.api -> inescape.modules.training.registry" in result.stdout

@@ -38,7 +38,7 @@ CUT = {  # backend -> (health entries that go down, request that needs it, modul
     ),
     "s3": (
         {"storage"},
-        ("GET", "/api/v1/demo/objects/generation/x.bin"),
+        ("GET", "/api/v1/demo/objects/x.bin"),
         {"generation", "collection", "training"},
     ),
 }

@@ -62,23 +62,23 @@ def installation(
 
 
 def fill(settings: Settings) -> None:
-    from inescape.modules.generation.api import cli_generate
-
     if settings.database.url:
         migrate.upgrade(settings.database_url)
-    cli_generate("global", 25, seed=3, quotas=[], out=None, settings=settings)
     asyncio.run(_fill_documents_and_objects(settings))
 
 
 async def _fill_documents_and_objects(settings: Settings) -> None:
+    from inescape.modules.auth.api import GatewayApi
+    from inescape.modules.generation.api import GenerationApi
     from inescape.runtime import Runtime
 
     runtime = Runtime(settings)
     await runtime.start(worker=False)
     services = runtime.services
     try:
+        await runtime.facade(GenerationApi).load_cohort(profile="global", n=25, seed=3)
         for i in range(3):
-            await services.extensions["auth"].audit.record(
+            await runtime.facade(GatewayApi).record(
                 action="patients.read",
                 outcome="success",
                 user="alice",

@@ -9,10 +9,16 @@ import time
 
 import pytest
 
+from inescape.infra.ratelimit import MemoryRateLimiter
 from inescape.kernel.errors import Invalid, Unavailable
-from inescape.modules.collection.connectors.base import Item, MappingFailed
+from inescape.modules.collection.connectors.base import Item, MappingFailed, Reach
 from inescape.modules.collection.connectors.cbioportal import CbioportalConfig, CbioportalConnector
+from inescape.modules.patients.api import ClinicalCodecs
+from inescape.runtime import library
 from tests.support.cbioportal_server import CbioportalServer, esca_patient
+
+REACH = Reach(limiter=MemoryRateLimiter())  # this process's own pace: no Redis here
+CODECS = library(ClinicalCodecs)
 
 CBIO = CbioportalConnector()
 
@@ -29,13 +35,15 @@ def config_for(server: CbioportalServer, **extra) -> CbioportalConfig:
 
 
 async def read_all(config: CbioportalConfig, cursor=None) -> list:
-    return [page async for page in CBIO.pages(None, config, cursor)]
+    return [page async for page in CBIO.pages(REACH, config, cursor)]
 
 
 def record_of(**changes: str):
     rows = esca_patient(1, **changes)
     attrs = {r["clinicalAttributeId"]: r["value"] for r in rows}
-    return CBIO.to_record(Item(location="patient x", source_id="x", data=attrs), CbioportalConfig())
+    return CBIO.to_record(
+        Item(location="patient x", source_id="x", data=attrs), CbioportalConfig(), codecs=CODECS
+    )
 
 
 async def test_the_studys_patients_are_read_in_api_pages_and_ingested_a_few_at_a_time(portal):

@@ -11,11 +11,17 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
+from inescape.infra.ratelimit import MemoryRateLimiter
 from inescape.kernel.errors import Invalid, Unavailable
+from inescape.modules.collection.connectors.base import Reach
 from inescape.modules.collection.connectors.fhir_server import FhirConfig, FhirServerConnector
-from inescape.modules.patients.api import PatientCreate, PatientRecord, to_ndjson
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate, PatientRecord
+from inescape.runtime import library
 from tests.support.fhir_server import FhirServer
 from tests.support.records import RECORD
+
+REACH = Reach(limiter=MemoryRateLimiter())  # this process's own pace: no Redis here
+CODECS = library(ClinicalCodecs)
 
 
 def resources_of(n: int) -> list[dict]:
@@ -27,7 +33,7 @@ def resources_of(n: int) -> list[dict]:
         )
         for i in range(n)
     ]
-    return [json.loads(line) for line in to_ndjson(records)]
+    return [json.loads(line) for line in CODECS.to_ndjson(records)]
 
 
 @pytest.fixture
@@ -44,7 +50,7 @@ def config_for(server: FhirServer, **extra) -> FhirConfig:
 
 
 async def read_all(config: FhirConfig, cursor=None) -> list:
-    return [page async for page in FhirServerConnector().pages(None, config, cursor)]
+    return [page async for page in FhirServerConnector().pages(REACH, config, cursor)]
 
 
 async def test_patients_are_paged_by_next_links_with_their_related_resources(ehr):
@@ -55,7 +61,7 @@ async def test_patients_are_paged_by_next_links_with_their_related_resources(ehr
     assert pages[-1].cursor is None
     kinds = {r["resourceType"] for r in pages[0].items[0].data}
     assert {"Patient", "Condition"} <= kinds
-    record = FhirServerConnector().to_record(pages[0].items[0], config_for(ehr))
+    record = FhirServerConnector().to_record(pages[0].items[0], config_for(ehr), codecs=CODECS)
     assert record.conditions[0].histology == "squamous_cell_carcinoma"
     assert all(auth == f"Bearer {ehr.token}" for _, auth in ehr.requests)
 

@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
 
 import httpx
 import pytest
 from joserfc.jwk import ECKey, RSAKey
 
 from inescape.infra.cache import RedisCache
+from inescape.infra.ratelimit import MemoryRateLimiter
 from inescape.kernel.errors import Invalid
-from inescape.modules.collection.connectors.base import parse_config, public_config
+from inescape.modules.collection.connectors.base import Reach, parse_config, public_config
 from inescape.modules.collection.connectors.fhir_bulk import FhirBulkConfig, FhirBulkConnector
 from inescape.modules.collection.connectors.http import limiter_of, wait_turn
+from inescape.modules.patients.api import ClinicalCodecs
+from inescape.runtime import library
 from tests.support.fhir_bulk_server import FhirBulkServer, resources_of
+
+REACH = Reach(limiter=MemoryRateLimiter())  # this process's own pace: no Redis here
+CODECS = library(ClinicalCodecs)
 
 CONNECTOR = FhirBulkConnector()
 FAST = {"backoff_s": 0.01, "poll_s": 0.01, "requests_per_s": 1000.0, "page_size": 2}
@@ -35,14 +40,14 @@ def config_for(server: FhirBulkServer, **extra) -> FhirBulkConfig:
     return FhirBulkConfig(**({"base_url": server.base, "token": server.token} | FAST | extra))
 
 
-async def read_all(config: FhirBulkConfig, cursor=None, services=None) -> list:
-    return [page async for page in CONNECTOR.pages(services, config, cursor)]
+async def read_all(config: FhirBulkConfig, cursor=None) -> list:
+    return [page async for page in CONNECTOR.pages(REACH, config, cursor)]
 
 
 async def read_until(config: FhirBulkConfig, stop, cursor=None) -> list:
     """The pages up to the first that ``stop`` picks, the read then broken off (a killed worker)."""
     pages = []
-    reader = CONNECTOR.pages(None, config, cursor)
+    reader = CONNECTOR.pages(REACH, config, cursor)
     async for page in reader:
         pages.append(page)
         if stop(page):
@@ -62,7 +67,10 @@ async def test_an_export_is_kicked_off_and_every_patient_read_with_its_related_r
     assert pages[-1].cursor is None
     item = next(i for p in pages for i in p.items if i.source_id)
     assert {"Patient", "Condition"} <= {r["resourceType"] for r in item.data}
-    assert CONNECTOR.to_record(item, config_for(ehr)).conditions[0].histology == "squamous_cell_carcinoma"
+    assert (
+        CONNECTOR.to_record(item, config_for(ehr), codecs=CODECS).conditions[0].histology
+        == "squamous_cell_carcinoma"
+    )
     _, kickoff, _ = ehr.requests[0]
     assert "/fhir/Patient/$export?_type=Patient,Condition" in kickoff
     assert ehr.requests[-1][0] == "DELETE"  # the export is let go once every page is read
@@ -255,7 +263,7 @@ async def test_the_pace_holds_across_processes_through_redis(servers):
     if servers is None:
         pytest.skip("needs Redis (.ci/run starts it)")
     caches = [RedisCache(servers.redis), RedisCache(servers.redis)]  # two workers' own connections
-    limiters = [limiter_of(SimpleNamespace(cache=c)) for c in caches]
+    limiters = [limiter_of(c) for c in caches]
     url = httpx.URL(f"http://pace-{time.monotonic_ns()}.example:8080/x")
 
     started = time.monotonic()

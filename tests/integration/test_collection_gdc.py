@@ -10,10 +10,16 @@ import time
 
 import pytest
 
+from inescape.infra.ratelimit import MemoryRateLimiter
 from inescape.kernel.errors import Invalid, Unavailable
-from inescape.modules.collection.connectors.base import MappingFailed, parse_config
+from inescape.modules.collection.connectors.base import MappingFailed, Reach, parse_config
 from inescape.modules.collection.connectors.gdc import EXPAND, GdcConfig, GdcConnector, item_of
+from inescape.modules.patients.api import ClinicalCodecs
+from inescape.runtime import library
 from tests.support.gdc_server import BRCA_CASE, GdcServer, esca_case, real_brca_case, real_lusc_case
+
+REACH = Reach(limiter=MemoryRateLimiter())  # this process's own pace: no Redis here
+CODECS = library(ClinicalCodecs)
 
 GDC = GdcConnector()
 
@@ -31,7 +37,7 @@ def config_for(server: GdcServer, **extra) -> GdcConfig:
 
 
 async def read_all(config: GdcConfig, cursor=None) -> list:
-    return [page async for page in GDC.pages(None, config, cursor)]
+    return [page async for page in GDC.pages(REACH, config, cursor)]
 
 
 async def test_the_projects_cases_are_paged_by_from_and_size_until_the_total(api):
@@ -119,7 +125,7 @@ def test_a_bad_project_id_is_refused_naming_the_field():
 
 
 def test_an_esca_case_maps_with_its_dates_derived_from_the_index_date():
-    record = GDC.to_record(item_of(esca_case(1), 0), GdcConfig())
+    record = GDC.to_record(item_of(esca_case(1), 0), GdcConfig(), codecs=CODECS)
 
     [condition] = record.conditions
     assert str(condition.diagnosis_date) == "2011-07-01"  # 1 July of year_of_diagnosis
@@ -158,7 +164,7 @@ def test_a_death_is_dated_from_days_to_death():
     case = esca_case(2)
     case["demographic"] |= {"vital_status": "Dead", "days_to_death": 900}
 
-    record = GDC.to_record(item_of(case, 0), GdcConfig())
+    record = GDC.to_record(item_of(case, 0), GdcConfig(), codecs=CODECS)
 
     assert record.outcome is not None
     assert (str(record.outcome.death_date), str(record.outcome.last_follow_up)) == (
@@ -169,7 +175,9 @@ def test_a_death_is_dated_from_days_to_death():
 
 def test_a_7th_edition_stage_outside_the_8th_value_set_is_left_out_not_rejected():
     record = GDC.to_record(
-        item_of(esca_case(3, ajcc_pathologic_stage="Stage IV", ajcc_pathologic_m="M1"), 0), GdcConfig()
+        item_of(esca_case(3, ajcc_pathologic_stage="Stage IV", ajcc_pathologic_m="M1"), 0),
+        GdcConfig(),
+        codecs=CODECS,
     )
 
     assert record.staging == []
@@ -193,7 +201,7 @@ def test_a_7th_edition_stage_outside_the_8th_value_set_is_left_out_not_rejected(
 )
 def test_what_cannot_be_mapped_is_a_reject_naming_the_gdc_field(case, field, says):
     with pytest.raises(MappingFailed) as refused:
-        GDC.to_record(item_of(case, 0), GdcConfig())
+        GDC.to_record(item_of(case, 0), GdcConfig(), codecs=CODECS)
 
     assert refused.value.errors[0]["field"] == field
     assert says in refused.value.detail
@@ -204,4 +212,4 @@ def test_a_dead_patient_without_days_to_death_is_a_reject():
     case["demographic"] |= {"vital_status": "Dead"}
 
     with pytest.raises(MappingFailed, match="days to death"):
-        GDC.to_record(item_of(case, 0), GdcConfig())
+        GDC.to_record(item_of(case, 0), GdcConfig(), codecs=CODECS)

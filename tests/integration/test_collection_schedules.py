@@ -12,8 +12,8 @@ from sqlalchemy import select
 from inescape import migrate
 from inescape.infra.tables import jobs
 from inescape.kernel.clock import FrozenClock
-from inescape.modules.collection import schedules
 from inescape.modules.collection.module import spec as collection
+from inescape.modules.collection.schedules import ScheduleService
 from inescape.modules.collection.schemas import ScheduleCreate
 from inescape.runtime import Runtime
 
@@ -31,60 +31,66 @@ async def two_workers(settings):
             if rt.services.db.backend == "postgresql" and not started:
                 migrate.upgrade(settings.database_url)
             await rt.start(worker=False)
-            rt.services.clock = clock
+            scheduler_of(rt).clock = clock
             started.append(rt)
-        yield clock, started[0].services, started[1].services
+        yield clock, scheduler_of(started[0]), scheduler_of(started[1]), started[0].platform
     finally:
         for rt in started:
             await rt.stop()
 
 
-async def collect_jobs(services) -> list[tuple[str, dict]]:
-    async with services.db.sessions() as s:
+def scheduler_of(runtime: Runtime) -> ScheduleService:
+    """The worker's bound schedule service (what its periodic work runs)."""
+    found: ScheduleService = runtime.bound["collection"].dependencies["schedules"]
+    return found
+
+
+async def collect_jobs(platform) -> list[tuple[str, dict]]:
+    async with platform.db.sessions() as s:
         rows = await s.execute(
             select(jobs.c.id, jobs.c.params).where(jobs.c.kind == "collection.collect").order_by(jobs.c.id)
         )
         return [(r.id, r.params) for r in rows]
 
 
-async def a_schedule(services, cron: str = "*/5 * * * *"):
+async def a_schedule(scheduler: ScheduleService, cron: str = "*/5 * * * *"):
     data = ScheduleCreate(
         connector="fhir",
         source="ehr-race",
         config={"base_url": "https://fhir.example.org/r4"},
         cron=cron,
     )
-    return await schedules.create(services, data, owner="steward")
+    return await scheduler.create(data=data, owner="steward")
 
 
 async def test_two_schedulers_racing_make_one_job_per_due_time(two_workers):
-    clock, first, second = two_workers
+    clock, first, second, platform = two_workers
     schedule = await a_schedule(first)
     claimed: list[str] = []
 
     for _ in range(4):
         clock.advance(timedelta(minutes=5))
-        rounds = await asyncio.gather(*(schedules.run_due(s) for s in (first, second, first, second)))
+        rounds = await asyncio.gather(*(s.run_due() for s in (first, second, first, second)))
         claimed.extend(job_id for found in rounds for job_id in found)
 
-    made = await collect_jobs(first)
+    made = await collect_jobs(platform)
     assert sorted(claimed) == [job_id for job_id, _ in made]
     assert len(made) == 4
     assert {params["source"] for _, params in made} == {"ehr-race"}
-    after = await schedules.get(second, schedule.id)
+    after = await second.get(schedule_id=schedule.id)
     assert after.last_job_id == made[-1][0]
     assert after.last_run_at == datetime(2026, 3, 4, 10, 35, tzinfo=UTC)
     assert after.next_run_at == datetime(2026, 3, 4, 10, 40, tzinfo=UTC)
 
 
 async def test_a_restart_after_missed_times_runs_once_then_keeps_to_the_expression(two_workers):
-    clock, first, second = two_workers
+    clock, first, second, platform = two_workers
     schedule = await a_schedule(first, cron="0 * * * *")
 
     clock.advance(timedelta(days=2))  # 48 due times missed while everything was down
-    await asyncio.gather(schedules.run_due(first), schedules.run_due(second))
-    await asyncio.gather(schedules.run_due(first), schedules.run_due(second))
+    await asyncio.gather(first.run_due(), second.run_due())
+    await asyncio.gather(first.run_due(), second.run_due())
 
-    assert len(await collect_jobs(first)) == 1
-    after = await schedules.get(first, schedule.id)
+    assert len(await collect_jobs(platform)) == 1
+    after = await first.get(schedule_id=schedule.id)
     assert after.next_run_at == datetime(2026, 3, 6, 11, 0, tzinfo=UTC)

@@ -9,12 +9,20 @@ import msgspec
 import pytest
 
 from inescape.kernel.bus import Subscription
-from inescape.modules.training.api import ModelNotFound, ModelPromoted, ModelRegistry, load_portable
-from tests.unit.test_survival_model_format import MODEL
+from inescape.modules.training.api import ModelNotFound, ModelNotPortable
+from inescape.modules.training.events import ModelPromoted
+from inescape.modules.training.registry import ModelRegistry
+from tests.unit.test_survival_model_format import MODEL, load_portable
+
+
+def registry_on(services) -> ModelRegistry:
+    return ModelRegistry(
+        documents=services.documents, storage=services.storage, clock=services.clock, uow=services.uow
+    )
 
 
 async def test_versions_count_up_and_each_keeps_its_artifact(services):
-    registry = ModelRegistry(services)
+    registry = registry_on(services)
 
     first = await registry.register("os", MODEL, metrics={"c_index": 0.71}, trained_on={"rows": 900})
     second = await registry.register("os", MODEL, metrics={"c_index": 0.73})
@@ -26,14 +34,14 @@ async def test_versions_count_up_and_each_keeps_its_artifact(services):
 
 
 async def test_there_is_no_production_model_until_one_is_promoted(services):
-    registry = ModelRegistry(services)
+    registry = registry_on(services)
     await registry.register("os", MODEL)
 
     assert await registry.production("os") is None
 
 
 async def test_promoting_a_version_archives_the_previous_one_and_announces_it(services):
-    registry = ModelRegistry(services)
+    registry = registry_on(services)
     heard: list[ModelPromoted] = []
 
     async def listen(event: ModelPromoted) -> None:
@@ -47,15 +55,15 @@ async def test_promoting_a_version_archives_the_previous_one_and_announces_it(se
     await registry.promote("os", 2)
     await asyncio.sleep(0.05)
 
-    card, model = await registry.production("os")
+    card = await registry.production("os")
     assert card.version == 2
-    assert model == MODEL
+    assert await registry.portable("os", card.version) == MODEL
     assert {c.version: c.stage for c in await registry.cards("os")} == {1: "archived", 2: "production"}
     assert [(e.name, e.version) for e in heard] == [("os", 1), ("os", 2)]
 
 
 async def test_concurrent_registrations_take_distinct_versions_each_with_its_own_model(services):
-    registry = ModelRegistry(services)
+    registry = registry_on(services)
     models = [msgspec.structs.replace(MODEL, coefficients=[0.01 * i, -0.2]) for i in range(4)]
 
     cards = await asyncio.gather(*(registry.register("os", m) for m in models))
@@ -67,4 +75,21 @@ async def test_concurrent_registrations_take_distinct_versions_each_with_its_own
 
 async def test_promoting_an_unknown_version_is_not_found(services):
     with pytest.raises(ModelNotFound):
-        await ModelRegistry(services).promote("os", 7)
+        await registry_on(services).promote("os", 7)
+
+
+async def test_a_network_has_no_portable_model(services):
+    registry = registry_on(services)
+    await registry.register_files(
+        "os",
+        {"spec.json": b"{}"},
+        main="spec.json",
+        format="inescape.torch.v1",
+        task="survival",
+        kind="deepsurv",
+    )
+
+    with pytest.raises(ModelNotPortable):
+        await registry.portable("os", 1)
+    with pytest.raises(ModelNotFound):
+        await registry.portable("os", 2)

@@ -1,30 +1,39 @@
-"""From a notebook, without a server: the cohort as polars DataFrames."""
+"""From a notebook, without a server: the cohort as polars DataFrames, read on a plain
+synchronous connection to the configured database (what ``inescape.notebook.load_cohort``
+opens and hands to ``ClinicalCodecs.read_cohort``)."""
 
 from __future__ import annotations
 
-import msgspec
+import asyncio
+from datetime import date
+from typing import Any
 
-from inescape.modules.patients.api import load_cohort
-from inescape.modules.patients.schemas import PatientCreate
+import msgspec
+from sqlalchemy import create_engine
+
+from inescape.migrate import sync_url
+from inescape.modules.patients.api import PatientCreate
+from inescape.modules.patients.facade import Codecs
+from inescape.modules.patients.service import PatientService
 from tests.support.records import record
 
 
-async def test_load_cohort_reads_the_configured_database_without_identifiers(services, settings):
-    svc = services.extensions.get("patients")
-    if svc is None:
-        from inescape.modules.patients.service import PatientService
+def read_cohort(url: str, **options: Any) -> Any:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            return Codecs().read_cohort(conn, today=date.today(), **options)
+    finally:
+        engine.dispose()
 
-        svc = PatientService(services.clock, services.cache)
-    async with services.uow() as uow:
-        await svc.create_many(
-            uow,
-            [msgspec.convert(record(), PatientCreate), msgspec.convert(record(sex="female"), PatientCreate)],
-        )
 
-    import asyncio
+async def test_a_notebook_reads_the_cohort_of_the_configured_database_without_identifiers(services, settings):
+    patients = PatientService(db=services.db, uow=services.uow, clock=services.clock, cache=services.cache)
+    two = [record(), record(sex="female")]
+    await patients.create_many(records=[msgspec.convert(r, PatientCreate) for r in two])
 
-    frames = await asyncio.to_thread(load_cohort, settings=settings)
-    wide = await asyncio.to_thread(load_cohort, settings=settings, wide=True, sex="female")
+    frames = await asyncio.to_thread(read_cohort, settings.database_url)
+    wide = await asyncio.to_thread(read_cohort, settings.database_url, wide=True, filters={"sex": "female"})
 
     assert frames["patients"].height == 2
     assert "mrn" not in frames["patients"].columns

@@ -14,13 +14,13 @@ from inescape.infra.cache import MemoryCache, RedisCache
 from inescape.infra.ratelimit import (
     KEY_PREFIX,
     Decision,
-    LoginThrottle,
     MemoryRateLimiter,
     RateLimiter,
     RedisRateLimiter,
     TooManyAttempts,
 )
 from inescape.kernel.errors import Unavailable
+from inescape.modules.auth.throttle import LoginThrottle
 
 
 class Ticks:

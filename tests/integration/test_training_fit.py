@@ -10,9 +10,7 @@ import polars as pl
 import pytest
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.generation.api import generate
-from inescape.modules.training.api import fit, load_model, load_portable, predict
-from inescape.modules.training.features import cohort_frame
+from inescape.notebook import cohort_frame, fit, generate, load_model, load_portable, predict
 
 
 @pytest.fixture(scope="module")

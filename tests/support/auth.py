@@ -15,15 +15,22 @@ def on_app_loop(app: Any, coro: Any) -> Any:
     return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, app.state.runtime.loop))
 
 
+def gateway_of(app: Any) -> Any:
+    """The app's bound gateway (the ``Gateway`` behind ``GatewayApi``: tests may use its
+    ``accounts``, ``sessions``, ``signer`` and ``audit``)."""
+    from inescape.modules.auth.api import GatewayApi
+
+    return app.state.runtime.facade(GatewayApi)
+
+
 async def make_user(app: Any, username: str, roles: list[str], password: str = PASSWORD) -> str:
-    services = app.state.services
+    accounts = gateway_of(app).accounts
 
     async def create() -> str:
-        async with services.uow() as uow:
-            user = await services.extensions["auth"].accounts.create(
-                uow.session, username=username, display_name=username.title(), roles=roles, password=password
-            )
-        return user.id
+        user = await accounts.create(
+            username=username, display_name=username.title(), roles=roles, password=password
+        )
+        return str(user.id)
 
     return await on_app_loop(app, create())
 

@@ -12,14 +12,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get, post
-from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
+from inescape.infra.platform import ModuleContext
 from inescape.kernel.errors import Invalid
 from inescape.kernel.events import Event
 from inescape.kernel.jobs import JobContext, JobView, RetryLater
-from inescape.kernel.modules import ModuleSpec
+from inescape.kernel.modules import Bound, ModuleSpec
 
 demo_metadata = MetaData()
 demo_rows = Table(
@@ -49,59 +49,76 @@ class WriteRows(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     invalid: bool = False
 
 
-async def write_rows(ctx: JobContext) -> dict[str, Any]:
-    params = msgspec.convert(ctx.params, WriteRows)
-    if params.invalid:
-        raise Invalid("the demo job was told its input is invalid")
-    if await ctx.services.cache.get(BROKEN_KEY):
-        raise Invalid("the demo source is broken")
-    if ctx.attempt <= params.fail_times:
-        raise RetryLater(f"transient failure on attempt {ctx.attempt}")
-    start = int((ctx.checkpoint or {}).get("next", 0))
-    for first in range(start, params.rows, params.chunk):
-        last = min(first + params.chunk, params.rows)
-        async with ctx.unit() as unit:
-            await unit.session.execute(
-                insert(demo_rows), [{"job_id": ctx.job_id, "n": n} for n in range(first, last)]
-            )
-            unit.checkpoint({"next": last})
-            unit.count(written=last - first)
-            unit.publish(ChunkWritten(job_id=ctx.job_id, last=last))
-        await ctx.progress(last / params.rows)
-        if params.delay_s:
-            await asyncio.sleep(params.delay_s)
-    return {"rows": params.rows}
+class Demo:
+    """The plugin's use cases, bound to the ports it was given."""
+
+    def __init__(self, ctx: ModuleContext[None]) -> None:
+        self.platform = ctx.platform
+        self.jobs = ctx.jobs
+
+    async def write_rows(self, ctx: JobContext) -> dict[str, Any]:
+        params = msgspec.convert(ctx.params, WriteRows)
+        if params.invalid:
+            raise Invalid("the demo job was told its input is invalid")
+        if await self.platform.cache.get(BROKEN_KEY):
+            raise Invalid("the demo source is broken")
+        if ctx.attempt <= params.fail_times:
+            raise RetryLater(f"transient failure on attempt {ctx.attempt}")
+        start = int((ctx.checkpoint or {}).get("next", 0))
+        for first in range(start, params.rows, params.chunk):
+            last = min(first + params.chunk, params.rows)
+            async with ctx.unit() as unit:
+                await unit.session.execute(
+                    insert(demo_rows), [{"job_id": ctx.job_id, "n": n} for n in range(first, last)]
+                )
+                unit.checkpoint({"next": last})
+                unit.count(written=last - first)
+                unit.publish(ChunkWritten(job_id=ctx.job_id, last=last))
+            await ctx.progress(last / params.rows)
+            if params.delay_s:
+                await asyncio.sleep(params.delay_s)
+        return {"rows": params.rows}
+
+    async def submit(self, data: WriteRows) -> JobView:
+        return await self.jobs.submit(
+            module="demo", kind="demo.write_rows", params=msgspec.to_builtins(data), max_attempts=3
+        )
+
+    async def notes(self) -> list[dict[str, Any]]:
+        return await self.platform.documents.find("demo_notes", {})
+
+    async def read_object(self, key: str) -> bytes:
+        return await self.platform.storage.get("images", f"demo/{key.lstrip('/')}")
+
+    async def create_table(self) -> None:
+        async with self.platform.db.engine.begin() as conn:
+            await conn.run_sync(demo_metadata.create_all)
 
 
 @post("/api/v1/demo/write-rows", status_code=202, opt={"permission": "demo.jobs.manage"})
-async def submit_write_rows(state: State, data: JSONBody[WriteRows]) -> JobView:
-    services = state.services
-    async with services.uow() as uow:
-        return await services.submit_job(
-            uow,
-            module="demo",
-            kind="demo.write_rows",
-            queue="demo",
-            params=msgspec.to_builtins(data),
-            max_attempts=3,
-        )
+async def submit_write_rows(demo: Demo, data: JSONBody[WriteRows]) -> JobView:
+    return await demo.submit(data)
 
 
 @get("/api/v1/demo/notes", opt={"permission": "demo.jobs.read"})
-async def list_notes(state: State) -> list[dict[str, Any]]:
+async def list_notes(demo: Demo) -> list[dict[str, Any]]:
     """Needs the document store."""
-    return await state.services.documents.find("demo_notes", {})
+    return await demo.notes()
 
 
 @get("/api/v1/demo/objects/{key:path}", opt={"permission": "demo.jobs.read"})
-async def read_object(state: State, key: FromPath[str]) -> bytes:
+async def read_object(demo: Demo, key: FromPath[str]) -> bytes:
     """Needs object storage."""
-    return await state.services.storage.get("datasets", key.lstrip("/"))
+    return await demo.read_object(key)
 
 
-async def create_table(services: Any) -> None:
-    async with services.db.engine.begin() as conn:
-        await conn.run_sync(demo_metadata.create_all)
+def bind(ctx: ModuleContext[None]) -> Bound:
+    demo = Demo(ctx)
+    return Bound(
+        dependencies={"demo": demo},
+        job_kinds={"demo.write_rows": demo.write_rows},
+        on_startup=[demo.create_table],
+    )
 
 
 spec = ModuleSpec(
@@ -109,7 +126,7 @@ spec = ModuleSpec(
     title="Test plugin",
     port=8099,
     needs=("database", "queue"),
+    bind=bind,
+    owns=("demo_notes", "images/demo/"),
     route_handlers=[submit_write_rows, list_notes, read_object],
-    job_kinds={"demo.write_rows": write_rows},
-    on_startup=[create_table],
 )

@@ -22,7 +22,8 @@ import msgspec
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
-from inescape.modules.patients.api import PatientCreate, PatientRecord, to_ndjson
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate, PatientRecord
+from inescape.runtime import library
 from tests.support.records import RECORD
 
 NDJSON = "application/fhir+ndjson"
@@ -38,7 +39,8 @@ def resources_of(n: int) -> list[dict[str, Any]]:
         )
         for i in range(n)
     ]
-    return [json.loads(line) for line in to_ndjson(records)]
+    codecs = library(ClinicalCodecs)
+    return [json.loads(line) for line in codecs.to_ndjson(records)]
 
 
 class FhirBulkServer:

@@ -25,12 +25,12 @@ from inescape.modules.collection.connectors.mapping import (
     target_of,
 )
 from inescape.modules.collection.deid import DATES, IDENTIFYING, deidentified, offset_of
-from inescape.modules.patients.api import PatientCreate
-from inescape.modules.patients.schemas import (
+from inescape.modules.patients.api import (
     Biomarker,
     Condition,
     Observation,
     Outcome,
+    PatientCreate,
     RiskFactors,
     Staging,
     Treatment,

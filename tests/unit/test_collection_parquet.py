@@ -13,15 +13,25 @@ import pytest
 
 from inescape.infra.storage import LocalObjectStore
 from inescape.kernel.errors import Invalid
-from inescape.modules.collection.connectors.lines import BUCKET
 from inescape.modules.collection.connectors.parquet import parquet_pages
+from inescape.modules.generation.api import BUCKET
 
 
-def stored(tmp_path, data: bytes) -> LocalObjectStore:
+class Datasets:
+    """The stored objects of the datasets, as ``DatasetsApi`` streams them."""
+
+    def __init__(self, storage: LocalObjectStore) -> None:
+        self.storage = storage
+
+    def stream(self, key: str):
+        return self.storage.stream(BUCKET, key)
+
+
+def stored(tmp_path, data: bytes) -> Datasets:
     storage = LocalObjectStore(tmp_path)
     asyncio.run(storage.ensure_buckets())
     asyncio.run(storage.put(BUCKET, "u/payload", data))
-    return storage
+    return Datasets(storage)
 
 
 def parquet(n: int) -> bytes:
@@ -38,9 +48,11 @@ def parquet(n: int) -> bytes:
     return out.getvalue()
 
 
-def pages(storage, *, start: int = 0, columns=("id", "seen", "age", "absent")) -> list:
+def pages(datasets, *, start: int = 0, columns=("id", "seen", "age", "absent")) -> list:
     async def read() -> list:
-        found = parquet_pages(storage, "u/payload", columns=columns, id_column="id", page_size=2, start=start)
+        found = parquet_pages(
+            datasets, "u/payload", columns=columns, id_column="id", page_size=2, start=start
+        )
         return [page async for page in found]
 
     return asyncio.run(read())

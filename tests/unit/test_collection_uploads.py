@@ -18,13 +18,14 @@ FORM = f"multipart/form-data; boundary={BOUNDARY}"
 
 
 class Storage:
-    """Keeps an object only once its stream was read to the end without an error."""
+    """The datasets' objects (``DatasetsApi.put_stream``): one is kept only once its stream was
+    read to the end without an error."""
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
         self.chunks: list[int] = []
 
-    async def put_stream(self, bucket: str, key: str, chunks: AsyncIterator[bytes], **_: object) -> int:
+    async def put_stream(self, key: str, chunks: AsyncIterator[bytes], **_: object) -> int:
         data = b""
         async for chunk in chunks:
             self.chunks.append(len(chunk))

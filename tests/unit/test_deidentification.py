@@ -12,13 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inescape.modules.auth.deid import (
-    AGE_OVER_89,
-    DEFAULT_POLICY,
-    RESTRICTED_ZIP3,
-    DeidentificationInvalid,
-    Deidentifier,
-)
+from inescape.modules.auth.api import AGE_OVER_89, DEFAULT_POLICY, RESTRICTED_ZIP3, DeidentificationInvalid
+from inescape.modules.auth.deid import Deidentifier
 
 SECRET = b"test-secret-0123456789abcdef"
 AS_OF = date(2026, 1, 1)

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from inescape.kernel.errors import Invalid
 from inescape.modules.patients import vocab
+from inescape.modules.patients.api import PatientCreate, PatientRecord
 from inescape.modules.patients.fhir import from_bundle, to_bundle, to_ndjson
-from inescape.modules.patients.schemas import PatientCreate, PatientRecord
 from tests.support.records import RECORD, record
 
 RECORD_ID = "0190a5b8-7c3e-7a1b-9f00-123456789abc"

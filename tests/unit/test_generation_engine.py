@@ -17,13 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.cds.api import stage
-from inescape.modules.generation.engine import Cohort, Quota, concat, generate, to_records
+from inescape.modules.cds.api import StagingApi
+from inescape.modules.generation.api import GeneratorApi, Quota
+from inescape.modules.generation.engine import Cohort, concat, to_records
 from inescape.modules.generation.engine.joint import joint_table
 from inescape.modules.generation.engine.quotas import plan
-from inescape.modules.generation.profiles import get_profile
+from inescape.modules.generation.library import Generator
 from inescape.modules.patients.api import PatientCreate
 from inescape.modules.patients.validation import validate
+from inescape.runtime import library
 
 # AJCC stages adenosquamous carcinoma (the generator's "other") with the squamous scheme.
 SCHEME = {
@@ -32,6 +34,15 @@ SCHEME = {
     "other": "squamous_cell_carcinoma",
 }
 TODAY = date(2026, 1, 1)  # after every profile's censoring date
+
+
+def standalone_generator() -> Generator:
+    """Generation's backend-free library, as the root builds it for notebooks."""
+    return library(GeneratorApi)  # type: ignore[return-value]
+
+
+GEN = standalone_generator()
+STAGING = library(StagingApi)
 
 
 def parquet_digests(cohort: Cohort) -> dict[str, str]:
@@ -44,7 +55,7 @@ def parquet_digests(cohort: Cohort) -> dict[str, str]:
 
 
 def cohort(name: str = "iran-golestan", n: int = 2_000, **options) -> Cohort:
-    return concat(generate(get_profile(name), n, **{"seed": 7, **options}))
+    return concat(GEN.chunks(name, n, **{"seed": 7, **options}))
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +76,9 @@ def test_another_seed_gives_another_cohort():
 def test_another_process_generates_the_same_bytes():
     code = (
         "import hashlib, io\n"
-        "from inescape.modules.generation.profiles import get_profile\n"
-        "from inescape.modules.generation.engine import concat, generate\n"
-        "c = concat(generate(get_profile('iran-golestan'), 2000, seed=11))\n"
+        "from inescape.modules.generation.engine import concat\n"
+        "from tests.unit.test_generation_engine import standalone_generator\n"
+        "c = concat(standalone_generator().chunks('iran-golestan', 2000, seed=11))\n"
         "for name, frame in c.frames().items():\n"
         "    b = io.BytesIO(); frame.write_parquet(b)\n"
         "    print(name, hashlib.sha256(b.getvalue()).hexdigest())\n"
@@ -119,7 +130,7 @@ def test_every_stored_stage_group_is_the_one_the_ajcc_tables_give(sample):
     for row in sample.staging.iter_rows(named=True):
         scheme = SCHEME[histology[row["patient_id"]]]
         tnm = {k: row[k] for k in ("kind", "t", "n", "m", "grade", "location")}
-        assert row["stage_group"] == stage(histology=scheme, **tnm).stage_group, row
+        assert row["stage_group"] == STAGING.stage(histology=scheme, **tnm).stage_group, row
 
 
 def test_operated_patients_have_p_or_yp_tnm_and_pcr_is_yp_t0_n0(sample):
@@ -224,7 +235,7 @@ def test_a_nested_quota_is_exact_over_the_whole_cohort():
 
 
 def test_counts_round_by_largest_remainder_with_ties_to_the_first_quota():
-    joint = joint_table(get_profile("us-seer"))
+    joint = joint_table(GEN.profile("us-seer"), GEN.tables)
     thirds = tuple(
         Quota(where={"histology": h}, share=1 / 3)
         for h in ("adenocarcinoma", "squamous_cell_carcinoma", "other")
@@ -239,7 +250,7 @@ def test_counts_round_by_largest_remainder_with_ties_to_the_first_quota():
     shares=st.lists(st.floats(min_value=0, max_value=0.33), min_size=1, max_size=3),
 )
 def test_quota_counts_are_whole_and_sum_to_n(n, shares):
-    joint = joint_table(get_profile("us-seer"))
+    joint = joint_table(GEN.profile("us-seer"), GEN.tables)
     locations = ("lower", "middle", "egj")
     quotas = tuple(Quota(where={"location": loc}, share=s) for loc, s in zip(locations, shares, strict=False))
 
@@ -282,7 +293,7 @@ IMPOSSIBLE = {
 @pytest.mark.parametrize(("quotas", "field"), list(IMPOSSIBLE.values()), ids=list(IMPOSSIBLE))
 def test_an_impossible_quota_is_refused_naming_its_field(quotas, field):
     with pytest.raises(Invalid) as caught:
-        generate(get_profile("us-seer"), 100, seed=1, quotas=quotas)
+        GEN.chunks("us-seer", 100, seed=1, quotas=quotas)
 
     assert caught.value.errors[0]["field"] == field
 
@@ -290,7 +301,7 @@ def test_an_impossible_quota_is_refused_naming_its_field(quotas, field):
 def test_memory_is_bounded_by_the_chunk_size():
     sizes = [
         (c.size, sum(f.estimated_size() for f in c.frames().values()))
-        for c in generate(get_profile("us-seer"), 300_000, seed=2, chunk_size=50_000)
+        for c in GEN.chunks("us-seer", 300_000, seed=2, chunk_size=50_000)
     ]
 
     assert [size for size, _ in sizes] == [50_000] * 6
@@ -299,7 +310,7 @@ def test_memory_is_bounded_by_the_chunk_size():
 
 def test_a_bad_size_or_seed_is_invalid():
     with pytest.raises(Invalid) as caught:
-        generate(get_profile("us-seer"), -1, seed=-2)
+        GEN.chunks("us-seer", -1, seed=-2)
 
     assert {e["field"] for e in caught.value.errors} == {"n", "seed"}
 

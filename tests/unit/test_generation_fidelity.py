@@ -7,24 +7,34 @@ import polars as pl
 import pytest
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.generation.engine import Cohort, concat, generate
-from inescape.modules.generation.fidelity import NOT_FITTED, FidelityReport, fidelity_frame, fidelity_report
-from inescape.modules.generation.profiles import get_profile
+from inescape.modules.generation.api import FidelityReport, GeneratorApi
+from inescape.modules.generation.engine import Cohort, concat
+from inescape.modules.generation.fidelity import NOT_FITTED, fidelity_frame
+from inescape.modules.generation.library import Generator
+from inescape.runtime import library
 
 SHIPPED = ("global", "iran-golestan", "us-seer")
 N = 100_000
 
 
+def standalone_generator() -> Generator:
+    """Generation's backend-free library, as the root builds it for notebooks."""
+    return library(GeneratorApi)  # type: ignore[return-value]
+
+
+GEN = standalone_generator()
+
+
 @pytest.fixture(scope="module", params=SHIPPED)
 def calibrated(request: pytest.FixtureRequest) -> tuple[str, FidelityReport]:
-    profile = get_profile(request.param)
-    chunks = [fidelity_frame(c) for c in generate(profile, N, seed=2024)]  # memory-bounded path
-    return request.param, fidelity_report(profile, pl.concat(chunks))
+    profile = GEN.profile(request.param)
+    chunks = [fidelity_frame(c) for c in GEN.chunks(profile, N, seed=2024)]  # memory-bounded path
+    return request.param, GEN.fidelity_report(profile, pl.concat(chunks))
 
 
 @pytest.fixture(scope="module")
 def small() -> Cohort:
-    return concat(generate(get_profile("us-seer"), 5_000, seed=1))
+    return concat(GEN.chunks("us-seer", 5_000, seed=1))
 
 
 def test_every_target_is_met_within_the_profiles_tolerance(calibrated):
@@ -64,10 +74,10 @@ def test_privacy_is_not_applicable_to_profiles_not_fitted_to_data(calibrated):
 
 
 def test_a_cohort_and_its_reduced_frame_give_the_same_report(small):
-    profile = get_profile("us-seer")
+    profile = GEN.profile("us-seer")
 
-    whole = fidelity_report(profile, small)
-    reduced = fidelity_report(profile, fidelity_frame(small))
+    whole = GEN.fidelity_report(profile, small)
+    reduced = GEN.fidelity_report(profile, fidelity_frame(small))
 
     assert whole.targets == reduced.targets
     assert whole.survival_by_stage == reduced.survival_by_stage
@@ -75,7 +85,7 @@ def test_a_cohort_and_its_reduced_frame_give_the_same_report(small):
 
 def test_a_bare_patients_frame_is_refused(small):
     with pytest.raises(Invalid, match="fidelity_frame"):
-        fidelity_report(get_profile("us-seer"), small.patients)
+        GEN.fidelity_report("us-seer", small.patients)
 
 
 def test_a_target_without_patients_is_reported_as_missed(small):
@@ -83,7 +93,7 @@ def test_a_target_without_patients_is_reported_as_missed(small):
     adeno = small.conditions.filter(pl.col("histology") == "adenocarcinoma")["patient_id"]
     only_squamous["patients"] = small.patients.filter(~pl.col("id").is_in(adeno.implode()))
 
-    report = fidelity_report(get_profile("us-seer"), only_squamous)
+    report = GEN.fidelity_report("us-seer", only_squamous)
 
     her2 = next(t for t in report.targets if t.name == "sex.male.adenocarcinoma")
     assert her2.achieved is None

@@ -15,8 +15,6 @@ from inescape.infra.ratelimit import (
     RECOMMENDED_RATE_LIMITS,
     SETTING,
     Decision,
-    LoginPolicy,
-    LoginThrottle,
     MemoryRateLimiter,
     RateLimitConfig,
     RateLimitRule,
@@ -25,6 +23,7 @@ from inescape.infra.ratelimit import (
     parse_rate_limits,
 )
 from inescape.kernel.errors import ConfigurationError
+from inescape.modules.auth.throttle import LoginPolicy, LoginThrottle
 
 
 class Ticks:

@@ -24,3 +24,17 @@ def test_the_readme_shows_the_permission_table_as_the_code_has_it():
     from inescape.modules.auth.rbac import matrix_markdown
 
     assert matrix_markdown() in README
+
+
+def test_every_import_the_readme_shows_works():
+    import importlib
+    import re
+
+    shown = re.findall(r"^from (inescape[\w.]*) import ([\w, ]+)$", README, flags=re.M)
+    shown += [(m, names) for m, names in re.findall(r"`from (inescape[\w.]*) import ([\w, ]+)`", README)]
+
+    assert shown
+    for module, names in shown:
+        imported = importlib.import_module(module)
+        missing = [n.strip() for n in names.split(",") if not hasattr(imported, n.strip())]
+        assert missing == [], f"{module}: {missing}"

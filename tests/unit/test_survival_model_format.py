@@ -9,14 +9,11 @@ import msgspec
 import pytest
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.training.api import (
-    Baseline,
-    CoxModel,
-    Feature,
-    dump_portable,
-    load_portable,
-    predict,
-)
+from inescape.modules.training.api import Baseline, CoxModel, Feature
+from inescape.modules.training.portable import PortableModels
+
+SURVIVAL = PortableModels()  # the SurvivalModels facade (library)
+predict, load_portable, dump_portable = SURVIVAL.predict, SURVIVAL.load_portable, SURVIVAL.dump_portable
 
 MODEL = CoxModel(
     format="inescape.cox.v1",
@@ -82,3 +79,9 @@ def test_a_model_round_trips_and_a_malformed_one_is_refused():
         load_portable(msgspec.json.encode(broken))
     with pytest.raises(Invalid, match=r"inescape\.cox\.v1"):
         load_portable(b'{"format": "pickle"}')
+
+
+def test_a_model_is_read_from_its_decoded_json_as_well():
+    assert load_portable(msgspec.json.decode(dump_portable(MODEL))) == MODEL
+    with pytest.raises(Invalid, match=r"inescape\.cox\.v1"):
+        load_portable({"format": "pickle"})

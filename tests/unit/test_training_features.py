@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.generation.api import generate
 from inescape.modules.training.features import FEATURES, cohort_frame, feature_names, plan_of
 from inescape.modules.training.preprocess import fit_preprocessor, stratified_split
+from inescape.notebook import generate
 
 NAMES = [f.name for f in FEATURES]
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from inescape.modules.auth.api import Deidentifier, Principal, for_viewer
+from inescape.modules.auth.api import Principal
+from inescape.modules.auth.deid import Deidentifier, for_viewer
 
 RECORD = {
     "name": "Maryam Rahimi",

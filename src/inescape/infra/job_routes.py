@@ -10,7 +10,7 @@ from litestar import Router, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from inescape.infra.platform import Services
+from inescape.infra.platform import Platform
 from inescape.kernel.jobs import JobStatus, JobView
 
 
@@ -19,9 +19,9 @@ class JobList(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
-def services_of(state: State) -> Services:
-    services: Services = state.services
-    return services
+def services_of(state: State) -> Platform:
+    platform: Platform = state.services
+    return platform
 
 
 def job_router(module: str, *, extra: Sequence[Any] = ()) -> Router:

@@ -270,7 +270,7 @@ class _Unit:
 class RunningJob:
     """The ``JobContext`` a handler receives."""
 
-    def __init__(self, runner: JobRunner, row: Any, token: str, services: Any) -> None:
+    def __init__(self, runner: JobRunner, row: Any, token: str) -> None:
         self._runner = runner
         self._token = token
         self.job_id: str = row.id
@@ -279,7 +279,7 @@ class RunningJob:
         self.checkpoint: Mapping[str, Any] | None = row.checkpoint
         self.attempt: int = row.attempts
         self.counts: dict[str, int] = dict(row.counts or {})
-        self.services = services
+        self.owner: str | None = row.owner
 
     def _fenced(self) -> Any:
         return update(jobs).where(jobs.c.id == self.job_id, jobs.c.lease_token == self._token)
@@ -300,7 +300,7 @@ class RunningJob:
                 raise LeaseLost(self.job_id)  # rolls back this unit's side effects too
             await write_outbox(session, unit.events, self._runner.clock.now())
         if unit.events:  # announced only once committed, and only by the lease holder
-            await self.services.bus.deliver(unit.events)
+            await self._runner.bus.deliver(unit.events)
         self.counts = counts
         if unit.state is not None:
             self.checkpoint = unit.state
@@ -333,7 +333,7 @@ class JobRunner:
         handlers: Mapping[str, JobHandler],
         *,
         send: Send,
-        services: Any,
+        bus: Any,
         lease: timedelta = timedelta(seconds=30),
         retry: RetryPolicy | None = None,
     ) -> None:
@@ -342,7 +342,7 @@ class JobRunner:
         self.clock = jobs_service.clock
         self.handlers = dict(handlers)
         self.send = send
-        self.services = services
+        self.bus = bus
         self.lease = lease
         self.retry = retry or RetryPolicy(attempts=1, base_delay=2.0, max_delay=300.0)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -352,7 +352,7 @@ class JobRunner:
         if claimed is None:
             return
         row, token = claimed
-        ctx = RunningJob(self, row, token, self.services)
+        ctx = RunningJob(self, row, token)
         handler = self.handlers.get(row.kind)
         if handler is None:
             await self._finish(ctx, JobStatus.FAILED, error=f"no handler for job kind {row.kind!r}")

@@ -85,7 +85,7 @@ class JobContext(Protocol):
     params: Mapping[str, Any]
     checkpoint: Mapping[str, Any] | None
     attempt: int
-    services: Any
+    owner: str | None
 
     def unit(self) -> AbstractAsyncContextManager[JobUnit]: ...
 

@@ -41,6 +41,7 @@ from inescape.ops.backup_crypto import (
     resolve_key,
 )
 from inescape.ops.backup_targets import Target
+from inescape.runtime import embedded_key_file, open_stores
 from inescape.settings import Settings
 
 MANIFEST = "manifest.json"
@@ -426,16 +427,11 @@ async def restore(
 def open_installation(
     settings: Settings, *, create_keys: bool, pg_bin_dir: str | None = None
 ) -> Installation:
-    """The stores the settings describe, opened without start-up work. A restore
-    (``create_keys=False``) never generates the embedded key file: a new key could not read
-    the backup's encrypted fields."""
-    from inescape.infra.crypto import load_keyring
-    from inescape.infra.documents import MongoDocumentStore, SqlDocumentStore
-    from inescape.infra.encrypted_storage import EncryptedObjectStore
-    from inescape.infra.storage import LocalObjectStore, S3ObjectStore
-
-    enc, data_path = settings.encryption, settings.data_path
-    generated = data_path / "keys" / "encryption.json" if settings.database.url is None else None
+    """The stores the settings describe, opened through the root without start-up work. A
+    restore (``create_keys=False``) never generates the embedded key file: a new key could
+    not read the backup's encrypted fields."""
+    enc = settings.encryption
+    generated = embedded_key_file(settings)
     if (
         generated is not None
         and not (enc.keys or enc.key_file)
@@ -446,31 +442,10 @@ def open_installation(
             f"no encryption key ring at {generated}: copy the source installation's key file there "
             "(or set INESCAPE_ENCRYPTION_KEYS) before restoring"
         )
-    ring = load_keyring(
-        keys=enc.keys,
-        key_file=enc.key_file,
-        hmac_key=enc.hmac_key,
-        active_id=enc.active_key_id,
-        generated_file=generated,
+    stores = open_stores(settings, pool_size=2)
+    return Installation(
+        settings.database_url, stores.db, stores.documents, stores.storage, stores.keyring, pg_bin_dir
     )
-    db = Database(settings.database_url, pool_size=2)
-    documents: DocumentStore = (
-        MongoDocumentStore(settings.mongodb.url, settings.mongodb.database)
-        if settings.mongodb.url
-        else SqlDocumentStore(db)
-    )
-    storage: ObjectStore = (
-        S3ObjectStore(
-            endpoint_url=settings.s3.endpoint_url,
-            region=settings.s3.region,
-            bucket_prefix=settings.s3.bucket_prefix,
-            server_side_encryption=settings.s3.sse,
-            kms_key_id=settings.s3.sse_kms_key_id,
-        )
-        if settings.s3_enabled
-        else EncryptedObjectStore(LocalObjectStore(data_path / "objects"), ring)
-    )
-    return Installation(settings.database_url, db, documents, storage, ring, pg_bin_dir)
 
 
 async def close_installation(inst: Installation) -> None:

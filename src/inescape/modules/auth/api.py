@@ -1,29 +1,21 @@
-"""Public surface of the gateway: who is calling, what they may do, and the audit trail.
+"""Public surface of the gateway: who is calling, the audit trail, and de-identification.
 
-Other modules use ``principal_of(request)`` in their controllers, declare
-``opt={"permission": ...}`` on every route (names in ``PERMISSIONS``), and record patient
-data access with ``audit_of(services).record(...)``, which fails closed (``Unavailable``).
+Other modules read the caller with ``principal_of(request)``, declare
+``opt={"permission": ...}`` on every route (names in ``rbac``), and reach the rest through
+the ``GatewayApi`` facade their ``bind`` asks for (``ctx.facades.get(GatewayApi)``): the audit
+event of a request, an audit event outside one, the viewer policy, the install's one
+de-identifier. Framework-free: the gateway's implementation lives inside the module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 import msgspec
 
-from inescape.infra.telemetry import request_id_var
 from inescape.kernel.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from inescape.modules.auth.deid import (
-    AGE_OVER_89,
-    DEFAULT_POLICY,
-    RESTRICTED_ZIP3,
-    DateMode,
-    DeidentificationInvalid,
-    Deidentifier,
-    DeidPolicy,
-    IdentifierKind,
-)
 
 MODULE = "auth"
 ROLES = ("admin", "clinician", "researcher", "data_steward", "auditor")
@@ -42,6 +34,31 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     def is_researcher_only(self) -> bool:
         """Sees de-identified data only."""
         return "researcher" in self.roles and not {"admin", "clinician", "data_steward"} & set(self.roles)
+
+
+class User(msgspec.Struct, frozen=True, kw_only=True):
+    """A user account as an administrator sees it (never its password hash)."""
+
+    id: str
+    username: str
+    display_name: str
+    roles: list[str]
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None
+
+
+class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The audit chain walked end to end: ``problems`` name the first breaks found."""
+
+    ok: bool
+    checked: int
+    head_hash: str
+    problems: list[str]
+
+
+# --- errors --------------------------------------------------------------------------------
 
 
 class UserNotFound(NotFound):
@@ -64,76 +81,214 @@ class NotAllowed(Forbidden):
     pass
 
 
-class AuditPort(Protocol):
+class DeidentificationInvalid(Invalid):
+    """The de-identifier was set up or called with something it cannot work with."""
+
+
+# --- de-identification policy (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)) --------------------
+
+IdentifierKind = Literal[
+    "name",
+    "date",
+    "birth_date",
+    "age",
+    "geo_subdivision",
+    "postal_code",
+    "contact",
+    "identifier",
+    "free_text",
+    "keep",
+]
+DateMode = Literal["shift", "year"]
+
+AGE_OVER_89: Final = "90+"
+# Safe Harbor: these ZIP3 areas hold 20,000 people or fewer, so they become "000".
+RESTRICTED_ZIP3: Final = frozenset(
+    {"036", "059", "063", "102", "203", "556", "692", "790", "821"}
+    | {"823", "830", "831", "878", "879", "884", "890", "893"}
+)
+
+
+class DeidPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """Which fields hold which kind of identifier.
+
+    ``fields`` maps a key name (matched at any depth) or a dotted path of key names
+    (``"treatments.name"``, list levels skipped, matched against the end of the path) to a
+    kind. ``prefixes`` and ``suffixes`` classify the remaining keys by name. A longer path
+    beats a shorter one, any ``fields`` entry beats a pattern, a longer pattern beats a
+    shorter one. Keys compare in snake_case: ``birthDate`` is ``birth_date``.
+    """
+
+    fields: dict[str, IdentifierKind] = msgspec.field(default_factory=dict)
+    prefixes: dict[str, IdentifierKind] = msgspec.field(default_factory=dict)
+    suffixes: dict[str, IdentifierKind] = msgspec.field(default_factory=dict)
+    unknown_text: Literal["drop", "keep"] = "drop"
+
+    def extended(self, fields: Mapping[str, IdentifierKind]) -> DeidPolicy:
+        """This policy with more (or overriding) ``fields`` entries."""
+        return msgspec.structs.replace(self, fields={**self.fields, **fields})
+
+
+def _kinds(kind: IdentifierKind, *keys: str) -> dict[str, IdentifierKind]:
+    return dict.fromkeys(keys, kind)
+
+
+# Field names of the mCODE-shaped patient record (and the usual names of identifiers).
+DEFAULT_POLICY: Final = DeidPolicy(
+    fields={
+        **_kinds("name", "name", "names", "full_name", "given_name", "given_names", "first_name"),
+        **_kinds("name", "middle_name", "family_name", "last_name", "surname", "maiden_name"),
+        **_kinds("name", "given", "family", "nickname", "alias", "next_of_kin", "signature"),
+        **_kinds("identifier", "id", "patient_id", "mrn", "medical_record_number", "national_id"),
+        **_kinds("identifier", "national_code", "ssn", "social_security_number", "passport"),
+        **_kinds("identifier", "insurance", "health_plan", "account", "license", "license_plate"),
+        **_kinds("identifier", "certificate", "vehicle", "device", "serial", "udi", "biometric"),
+        **_kinds("identifier", "fingerprint", "photo", "photograph", "image", "identifier"),
+        **_kinds("identifier", "identifiers", "username", "user", "research_id"),
+        **_kinds("contact", "phone", "phones", "mobile", "telephone", "tel", "fax", "email"),
+        **_kinds("contact", "emails", "url", "website", "homepage", "ip", "ip_address"),
+        **_kinds("contact", "telecom", "contact", "contacts", "emergency_contact", "area_code"),
+        **_kinds("geo_subdivision", "address", "addresses", "line", "lines", "street", "city"),
+        **_kinds("geo_subdivision", "house_number", "building", "apartment", "town", "village"),
+        **_kinds("geo_subdivision", "district", "county", "municipality", "neighborhood"),
+        **_kinds("geo_subdivision", "neighbourhood", "locality", "suburb", "coordinates"),
+        **_kinds("geo_subdivision", "latitude", "longitude", "lat", "lon", "lng", "geolocation"),
+        **_kinds("geo_subdivision", "place_of_birth", "birth_place", "region"),
+        **_kinds("postal_code", "postal_code", "postcode", "zip", "zip_code", "zipcode"),
+        **_kinds("birth_date", "birth_date", "birthdate", "date_of_birth", "dob", "birth_year"),
+        **_kinds("birth_date", "year_of_birth"),
+        **_kinds("age", "age"),
+        **_kinds("date", "date", "datetime", "timestamp"),
+        **_kinds("free_text", "note", "notes", "comment", "comments", "text", "narrative"),
+        **_kinds("free_text", "description", "remarks", "free_text", "summary", "report"),
+        # Clinical content: demographics Safe Harbor allows, and the cancer record itself.
+        **_kinds("keep", "sex", "gender", "ethnicity", "race", "country", "province", "state"),
+        **_kinds("keep", "vital_status", "status", "condition", "conditions", "diagnosis"),
+        **_kinds("keep", "histology", "histology_code", "morphology", "morphology_code"),
+        **_kinds("keep", "topography", "topography_code", "location", "tumor_location"),
+        **_kinds("keep", "tumour_location", "primary_site", "site", "grade", "differentiation"),
+        **_kinds("keep", "stage", "stage_group", "group", "staging", "clinical_stage"),
+        **_kinds("keep", "pathological_stage", "stage_type", "staging_system", "edition"),
+        **_kinds("keep", "t", "n", "m", "t_category", "n_category", "m_category"),
+        **_kinds("keep", "ct", "cn", "cm", "pt", "pn", "pm", "ypt", "ypn", "ypm"),
+        **_kinds("keep", "cT", "cN", "cM", "pT", "pN", "pM", "ypT", "ypN", "ypM"),
+        **_kinds("keep", "biomarker", "biomarkers", "her2", "her2_status", "pd_l1", "pd_l1_cps"),
+        **_kinds("keep", "msi", "msi_status", "mmr", "treatment", "treatments", "treatment_type"),
+        **_kinds("keep", "type", "category", "intent", "modality", "procedure", "procedure_name"),
+        **_kinds("keep", "drug", "drug_name", "regimen", "regimen_name", "dose", "dose_gy"),
+        **_kinds("keep", "fractions", "cycles", "cycle_number", "line_of_therapy"),
+        **_kinds("keep", "observation", "observations", "lab", "labs", "test", "test_name"),
+        **_kinds("keep", "value", "unit", "units", "result", "interpretation", "ecog"),
+        **_kinds("keep", "outcome", "outcomes", "response", "recurrence", "recurrence_type"),
+        **_kinds("keep", "recurrence_site", "cause_of_death", "smoking_status", "alcohol_use"),
+        **_kinds("keep", "risk_factors", "code", "system", "display", "coding", "loinc_code"),
+        **_kinds("keep", "snomed_code", "icd10_code", "icdo3_code"),
+    },
+    prefixes={"date_of_": "date", "age_": "age"},
+    suffixes={
+        **_kinds("date", "_date", "_datetime", "_date_time", "_at", "_timestamp"),
+        **_kinds("age", "_age"),
+        **_kinds("name", "_name", "_names"),
+        **_kinds("identifier", "_id", "_ids", "_number", "_no", "_mrn", "_ssn", "_identifier"),
+        **_kinds("contact", "_phone", "_mobile", "_fax", "_email", "_url", "_ip", "_contact"),
+        **_kinds("geo_subdivision", "_address", "_city", "_street", "_district", "_county"),
+        **_kinds("postal_code", "_postal_code", "_zip", "_zip_code", "_postcode"),
+        **_kinds("free_text", "_note", "_notes", "_comment", "_comments", "_text"),
+    },
+)
+
+
+# --- helpers and facades -------------------------------------------------------------------
+
+
+def principal_of(connection: Any) -> Principal | None:
+    """The caller of a request (None when anonymous): the user the gateway's authentication
+    put in the connection's scope."""
+    user = connection.scope.get("user")
+    return user if isinstance(user, Principal) else None
+
+
+class Deidentifying(Protocol):
+    """The install's one de-identifier: its secret derives from the encryption HMAC key, so
+    every replica and every export gives a patient the same research id and date shift."""
+
+    date_mode: DateMode
+
+    def research_id(self, patient_id: str) -> str:
+        """The pseudonym that stands for ``patient_id`` in everything a researcher sees."""
+        ...
+
+    def date_offset(self, patient_id: str) -> timedelta:
+        """The shift every date of ``patient_id`` gets in ``date_mode="shift"``."""
+        ...
+
+    def deidentify(self, record: Mapping[str, Any], *, patient_id: str) -> dict[str, Any]:
+        """A de-identified, JSON-friendly copy of ``record`` (Safe Harbor)."""
+        ...
+
+
+@runtime_checkable  # a route may take it by name (``gateway: GatewayApi``): Litestar checks the type
+class GatewayApi(Protocol):
+    """What other modules, the CLI and notebooks may ask of the gateway."""
+
+    @property
+    def deidentifier(self) -> Deidentifying: ...
+
+    def view_for(
+        self, principal: Principal | None, record: Mapping[str, Any], *, patient_id: str
+    ) -> dict[str, Any]:
+        """The viewer policy, in one place: researchers (or anonymous) get the record de-identified."""
+        ...
+
+    async def audit(
+        self,
+        connection: Any,
+        action: str,
+        *,
+        resource_type: str,
+        resource_id: str | None = None,
+        patient_id: str | None = None,
+        outcome: str = "success",
+        detail: str | None = None,
+    ) -> None:
+        """The audit event of one HTTP request (who from the token, client ip, request id).
+        Raises ``Unavailable`` while the audit store is down (fail closed)."""
+        ...
+
     async def record(
         self,
         *,
         action: str,
         outcome: str,
-        user: str | None = ...,
-        roles: list[str] | None = ...,
-        resource_type: str | None = ...,
-        resource_id: str | None = ...,
-        patient_id: str | None = ...,
-        request_id: str | None = ...,
-        client_ip: str | None = ...,
-        detail: str | None = ...,
-    ) -> Any: ...
+        user: str | None = None,
+        roles: list[str] | None = None,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        patient_id: str | None = None,
+        request_id: str | None = None,
+        client_ip: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """An audit event outside a request (CLI, jobs). Raises ``Unavailable`` like ``audit``."""
+        ...
 
+    async def audit_ready(self) -> None:
+        """Raise ``Unavailable`` while the audit store is down (call before a write that must be audited)."""
+        ...
 
-def principal_of(connection: Any) -> Principal | None:
-    """The caller of a Litestar request (None when anonymous)."""
-    user = connection.scope.get("user")
-    return user if isinstance(user, Principal) else None
+    def token_subject(self, token: str) -> str | None:
+        """The subject of one of our access tokens; raises ``InvalidToken`` for one that does not verify."""
+        ...
 
+    async def create_user(
+        self, *, username: str, display_name: str, roles: list[str], password: str, by: str
+    ) -> User:
+        """Create an account outside a request (the CLI), audited as done by ``by``."""
+        ...
 
-def deidentifier_of(services: Any) -> Deidentifier:
-    """The one de-identifier of this install (its secret derives from the encryption HMAC key,
-    so every replica and every export gives a patient the same research id and date shift)."""
-    deidentifier: Deidentifier = services.extensions["auth"].deidentifier
-    return deidentifier
-
-
-def for_viewer(
-    principal: Principal | None, deidentifier: Deidentifier, record: Mapping[str, Any], *, patient_id: str
-) -> dict[str, Any]:
-    """What ``principal`` may see of a patient record: researchers only ever get it
-    de-identified (HIPAA Safe Harbor); other permitted roles get it whole."""
-    if principal is None or principal.is_researcher_only:
-        return deidentifier.deidentify(record, patient_id=patient_id)
-    return dict(record)
-
-
-def audit_of(services: Any) -> AuditPort:
-    audit: AuditPort = services.extensions["auth"].audit
-    return audit
-
-
-async def audit_request(
-    request: Any,
-    action: str,
-    *,
-    resource_type: str,
-    resource_id: str | None = None,
-    patient_id: str | None = None,
-    outcome: str = "success",
-    detail: str | None = None,
-) -> None:
-    """The audit event of one HTTP request: who (from the token), from where, which request.
-    Raises ``Unavailable`` while the audit store is down, so no access goes unaudited."""
-    who = principal_of(request)
-    await audit_of(request.app.state.services).record(
-        action=action,
-        outcome=outcome,
-        user=who.username if who else None,
-        roles=who.roles if who else [],
-        resource_type=resource_type,
-        resource_id=resource_id,
-        patient_id=patient_id,
-        request_id=request_id_var.get(),
-        client_ip=request.client.host if request.client else None,
-        detail=detail,
-    )
+    async def verify_audit(self) -> VerifyReport:
+        """Walk the audit hash chain; the report names the first deleted, altered or reordered event."""
+        ...
 
 
 __all__ = [
@@ -142,21 +297,19 @@ __all__ = [
     "MODULE",
     "RESTRICTED_ZIP3",
     "ROLES",
-    "AuditPort",
     "BadCredentials",
     "DateMode",
     "DeidPolicy",
     "DeidentificationInvalid",
-    "Deidentifier",
+    "Deidentifying",
+    "GatewayApi",
     "IdentifierKind",
     "NotAllowed",
     "Principal",
+    "User",
     "UserNotFound",
     "UsernameTaken",
+    "VerifyReport",
     "WeakPassword",
-    "audit_of",
-    "audit_request",
-    "deidentifier_of",
-    "for_viewer",
     "principal_of",
 ]

@@ -22,6 +22,7 @@ import msgspec
 from inescape.kernel.clock import Clock
 from inescape.kernel.errors import Unavailable
 from inescape.kernel.ports import DocumentStore
+from inescape.modules.auth.api import VerifyReport
 
 COLLECTION = "audit_logs"
 GENESIS = "0" * 64
@@ -57,13 +58,6 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
     detail: str | None
     prev_hash: str
     hash: str
-
-
-class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
-    ok: bool
-    checked: int
-    head_hash: str
-    problems: list[str]
 
 
 def event_hash(doc: Mapping[str, Any]) -> str:
@@ -180,6 +174,18 @@ class AuditTrail:
         # ids are zero-padded sequence numbers: the primary key orders them, no scan
         found = await self._docs.find(COLLECTION, {}, sort=[("id", -1)], limit=1)
         return (int(found[0]["seq"]), str(found[0]["hash"])) if found else (0, GENESIS)
+
+    async def ready(self) -> None:
+        """Raise ``Unavailable`` while the audit store is down, before a write that must be
+        audited: the write is refused rather than done unaudited."""
+        try:
+            await self._docs.ping()
+        except Exception as exc:
+            raise Unavailable(
+                "The audit log is unreachable; patient data cannot be changed now.",
+                backend="audit",
+                retry_after=5,
+            ) from exc
 
     async def query(
         self, *, filters: Mapping[str, Any], before_seq: int | None, limit: int

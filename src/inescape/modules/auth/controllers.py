@@ -1,4 +1,5 @@
-"""Routes of the gateway: tokens, users, the audit log, JWKS."""
+"""Routes of the gateway: tokens, users, the audit log, JWKS. Each receives by name what the
+module's ``bind`` built (``gateway``, ``accounts``, ``sign_in``) and calls one of its methods."""
 
 from __future__ import annotations
 
@@ -6,13 +7,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, patch, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from inescape.infra.ratelimit import TooManyAttempts
-from inescape.infra.telemetry import request_id_var
-from inescape.kernel.errors import Unauthorized
-from inescape.modules.auth.api import Principal, principal_of
+from inescape.modules.auth.accounts import Accounts
+from inescape.modules.auth.api import User, principal_of
 from inescape.modules.auth.audit import AuditEvent
 from inescape.modules.auth.gateway import Gateway
 from inescape.modules.auth.rbac import AUDIT_READ, AUTHENTICATED, PUBLIC, USERS_MANAGE, permissions_of
@@ -21,43 +20,17 @@ from inescape.modules.auth.schemas import (
     RefreshRequest,
     TokenPair,
     TokenRequest,
-    User,
     UserCreate,
     UserList,
     UserUpdate,
 )
+from inescape.modules.auth.service import SignIn
 
 PUBLIC_OPT = {"permission": PUBLIC, "no_auth": True}
 
 
-def gateway_of(state: State) -> Gateway:
-    gateway: Gateway = state.services.extensions["auth"]
-    return gateway
-
-
 def client_ip(request: Request[Any, Any, Any]) -> str | None:
     return request.client.host if request.client else None
-
-
-async def audit(
-    request: Request[Any, Any, Any],
-    action: str,
-    outcome: str,
-    *,
-    who: Principal | None = None,
-    username: str | None = None,
-    **fields: Any,
-) -> None:
-    who = who or principal_of(request)
-    await gateway_of(request.app.state).audit.record(
-        action=action,
-        outcome=outcome,
-        user=who.username if who else username,
-        roles=who.roles if who else [],
-        request_id=request_id_var.get(),
-        client_ip=client_ip(request),
-        **fields,
-    )
 
 
 class AuthController(Controller):
@@ -65,47 +38,27 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/token", opt=PUBLIC_OPT, status_code=200, summary="Log in: username + password → tokens")
-    async def token(self, request: Request[Any, Any, Any], data: JSONBody[TokenRequest]) -> TokenPair:
-        gateway = gateway_of(request.app.state)
-        services = request.app.state.services
-        ip = client_ip(request) or "unknown"
-        throttle = gateway.throttle
-        try:
-            if throttle:
-                await throttle.check(data.username, ip)  # before argon2: refusals stay cheap
-            async with services.uow() as uow:
-                principal = await gateway.accounts.check_password(uow.session, data.username, data.password)
-        except (Unauthorized, TooManyAttempts) as exc:
-            if throttle and isinstance(exc, Unauthorized):
-                await throttle.record_failure(data.username, ip)
-            await audit(request, "auth.login", "failure", username=data.username, detail=exc.detail)
-            raise
-        if throttle:
-            await throttle.record_success(data.username, ip)
-        pair = await gateway.sessions.issue(principal)
-        await audit(request, "auth.login", "success", who=principal)
-        return pair
+    async def token(
+        self, request: Request[Any, Any, Any], data: JSONBody[TokenRequest], sign_in: NamedDependency[SignIn]
+    ) -> TokenPair:
+        return await sign_in.login(
+            username=data.username, password=data.password, client_ip=client_ip(request)
+        )
 
     @post("/refresh", opt=PUBLIC_OPT, status_code=200, summary="New tokens for a refresh token (it rotates)")
-    async def refresh(self, request: Request[Any, Any, Any], data: JSONBody[RefreshRequest]) -> TokenPair:
-        gateway = gateway_of(request.app.state)
-        try:
-            user_id, family = await gateway.sessions.rotate(data.refresh_token)
-            async with request.app.state.services.db.sessions() as session:
-                principal = await gateway.accounts.current(session, user_id)
-        except Unauthorized as exc:
-            await audit(request, "auth.refresh", "failure", detail=exc.detail)
-            raise
-        await audit(request, "auth.refresh", "success", who=principal)
-        return await gateway.sessions.issue(principal, family=family)
+    async def refresh(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[RefreshRequest],
+        sign_in: NamedDependency[SignIn],
+    ) -> TokenPair:
+        return await sign_in.refresh(refresh_token=data.refresh_token, client_ip=client_ip(request))
 
     @post("/logout", opt={"permission": AUTHENTICATED}, status_code=204, summary="End this session")
-    async def logout(self, request: Request[Any, Any, Any]) -> None:
+    async def logout(self, request: Request[Any, Any, Any], sign_in: NamedDependency[SignIn]) -> None:
         principal = principal_of(request)
         assert principal is not None  # the guard let only authenticated callers in
-        if principal.session:
-            await gateway_of(request.app.state).sessions.revoke(principal.session)
-        await audit(request, "auth.logout", "success")
+        await sign_in.logout(principal=principal, client_ip=client_ip(request))
 
     @get("/me", opt={"permission": AUTHENTICATED}, summary="Who am I, and what may I do")
     async def me(self, request: Request[Any, Any, Any]) -> Me:
@@ -126,20 +79,22 @@ class UserController(Controller):
     opt = {"permission": USERS_MANAGE}
 
     @post("/", status_code=201, summary="Create a user (admin)")
-    async def create(self, request: Request[Any, Any, Any], data: JSONBody[UserCreate]) -> User:
-        services = request.app.state.services
-        async with services.uow() as uow:
-            user = await gateway_of(request.app.state).accounts.create(
-                uow.session,
-                username=data.username,
-                display_name=data.display_name,
-                roles=list(data.roles),
-                password=data.password,
-            )
-        await audit(
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[UserCreate],
+        accounts: NamedDependency[Accounts],
+        gateway: NamedDependency[Gateway],
+    ) -> User:
+        user = await accounts.create(
+            username=data.username,
+            display_name=data.display_name,
+            roles=list(data.roles),
+            password=data.password,
+        )
+        await gateway.audit(
             request,
             "users.create",
-            "success",
             resource_type="user",
             resource_id=user.id,
             detail=f"{user.username} with roles {','.join(user.roles)}",
@@ -149,49 +104,43 @@ class UserController(Controller):
     @get("/", summary="List users (admin)")
     async def list_users(
         self,
-        request: Request[Any, Any, Any],
+        accounts: NamedDependency[Accounts],
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> UserList:
-        async with request.app.state.services.db.sessions() as session:
-            accounts = gateway_of(request.app.state).accounts
-            items, nxt = await accounts.page(session, limit=limit, cursor=cursor)
+        items, nxt = await accounts.page(limit=limit, cursor=cursor)
         return UserList(items=items, next_cursor=nxt)
 
     @get("/{user_id:str}", summary="Read a user (admin)")
-    async def read(self, request: Request[Any, Any, Any], user_id: FromPath[str]) -> User:
-        async with request.app.state.services.db.sessions() as session:
-            return await gateway_of(request.app.state).accounts.get(session, user_id)
+    async def read(self, user_id: FromPath[str], accounts: NamedDependency[Accounts]) -> User:
+        return await accounts.get(user_id=user_id)
 
     @patch("/{user_id:str}", summary="Change roles, name, or deactivate (admin)")
     async def update(
-        self, request: Request[Any, Any, Any], user_id: FromPath[str], data: JSONBody[UserUpdate]
+        self,
+        request: Request[Any, Any, Any],
+        user_id: FromPath[str],
+        data: JSONBody[UserUpdate],
+        accounts: NamedDependency[Accounts],
+        gateway: NamedDependency[Gateway],
     ) -> User:
-        async with request.app.state.services.uow() as uow:
-            before, after = await gateway_of(request.app.state).accounts.update(
-                uow.session,
-                user_id,
-                roles=data.roles and list(data.roles),
-                display_name=data.display_name,
-                active=data.active,
-            )
+        before, after = await accounts.update(
+            user_id=user_id,
+            roles=data.roles and list(data.roles),
+            display_name=data.display_name,
+            active=data.active,
+        )
         if before.roles != after.roles:
-            await audit(
+            await gateway.audit(
                 request,
                 "users.roles_changed",
-                "success",
                 resource_type="user",
                 resource_id=user_id,
                 detail=f"{before.roles} -> {after.roles}",
             )
         if before.active != after.active:
-            await audit(
-                request,
-                "users.deactivated" if not after.active else "users.reactivated",
-                "success",
-                resource_type="user",
-                resource_id=user_id,
-            )
+            action = "users.deactivated" if not after.active else "users.reactivated"
+            await gateway.audit(request, action, resource_type="user", resource_id=user_id)
         return after
 
 
@@ -207,7 +156,7 @@ class AuditEvents(msgspec.Struct, frozen=True, kw_only=True):
     summary="Audit events, newest first (auditor, admin)",
 )
 async def audit_events(
-    request: Request[Any, Any, Any],
+    gateway: NamedDependency[Gateway],
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     cursor: Annotated[int | None, QueryParameter(ge=1)] = None,
     user: FromQuery[str | None] = None,
@@ -223,10 +172,10 @@ async def audit_events(
         "patient_id": patient_id,
         "resource_type": resource_type,
     }
-    items = await gateway_of(request.app.state).audit.query(filters=filters, before_seq=cursor, limit=limit)
+    items = await gateway.audit_events(filters=filters, before_seq=cursor, limit=limit)
     return AuditEvents(items=items, next_cursor=items[-1].seq if len(items) == limit else None)
 
 
 @get("/.well-known/jwks.json", opt=PUBLIC_OPT, tags=["auth"], summary="Public keys of our tokens")
-async def jwks(state: State) -> dict[str, Any]:
-    return gateway_of(state).signer.jwks()
+async def jwks(gateway: NamedDependency[Gateway]) -> dict[str, Any]:
+    return gateway.jwks()

@@ -1,32 +1,95 @@
-"""The gateway's runtime: what its middleware and controllers use, built at start-up."""
+"""The gateway: the ``GatewayApi`` implementation, and what the module's middleware and
+controllers use (token signer, accounts, sessions, sign-in, login throttle, OIDC)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from inescape.infra.crypto import field_cipher
 from inescape.infra.oidc import OidcVerifier, map_roles, unverified_claims
-from inescape.infra.ratelimit import LoginPolicy, LoginThrottle, rate_limiter_for
+from inescape.infra.ratelimit import rate_limiter_for
+from inescape.infra.telemetry import request_id_var
 from inescape.infra.tokens import TokenSigner, load_or_create_key_file
-from inescape.modules.auth.api import ROLES, Principal
-from inescape.modules.auth.audit import AuditTrail
-from inescape.modules.auth.deid import Deidentifier
-from inescape.modules.auth.service import Accounts, Sessions
+from inescape.infra.uow import UnitOfWork
+from inescape.kernel.clock import Clock
+from inescape.kernel.ports import Cache, DocumentStore
+from inescape.modules.auth.accounts import Accounts
+from inescape.modules.auth.api import ROLES, Principal, User, VerifyReport, principal_of
+from inescape.modules.auth.audit import AuditEvent, AuditTrail
+from inescape.modules.auth.deid import Deidentifier, for_viewer
+from inescape.modules.auth.service import SignIn
+from inescape.modules.auth.sessions import Sessions
 from inescape.modules.auth.settings import AuthSettings
+from inescape.modules.auth.throttle import LoginPolicy, LoginThrottle
 
 
-@dataclass
+class AuditLog:
+    """``gateway.audit``. Called with a request, it records that request's event: who (from
+    the token), from where, which request. ``record``, ``query``, ``verify`` and ``ready`` are
+    the hash-chained trail's. Every write raises ``Unavailable`` while the store is down, so
+    no access goes unaudited."""
+
+    def __init__(self, trail: AuditTrail) -> None:
+        self.trail = trail
+        self.record = trail.record
+        self.query = trail.query
+        self.verify = trail.verify
+        self.ready = trail.ready
+
+    async def __call__(
+        self,
+        connection: Any,
+        action: str,
+        *,
+        resource_type: str,
+        resource_id: str | None = None,
+        patient_id: str | None = None,
+        outcome: str = "success",
+        detail: str | None = None,
+    ) -> None:
+        who = principal_of(connection)
+        await self.trail.record(
+            action=action,
+            outcome=outcome,
+            user=who.username if who else None,
+            roles=who.roles if who else [],
+            resource_type=resource_type,
+            resource_id=resource_id,
+            patient_id=patient_id,
+            request_id=request_id_var.get(),
+            client_ip=connection.client.host if connection.client else None,
+            detail=detail,
+        )
+
+
 class Gateway:
-    settings: AuthSettings
-    signer: TokenSigner
-    accounts: Accounts
-    sessions: Sessions
-    audit: AuditTrail
-    deidentifier: Deidentifier | None = None
-    throttle: LoginThrottle | None = None
-    oidc: OidcVerifier | None = None
+    """Implements ``GatewayApi``; one per process, built by the module's ``bind``."""
+
+    def __init__(
+        self,
+        *,
+        settings: AuthSettings,
+        signer: TokenSigner,
+        accounts: Accounts,
+        sessions: Sessions,
+        trail: AuditTrail,
+        deidentifier: Deidentifier,
+        throttle: LoginThrottle | None = None,
+        oidc: OidcVerifier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.signer = signer
+        self.accounts = accounts
+        self.sessions = sessions
+        self.audit = AuditLog(trail)
+        self.deidentifier = deidentifier
+        self.throttle = throttle
+        self.oidc = oidc
+        self.sign_in = SignIn(accounts=accounts, sessions=sessions, trail=trail, throttle=throttle)
 
     async def authenticate(self, token: str) -> Principal:
         """Our own access tokens, or the hospital provider's when its issuer is configured."""
@@ -37,12 +100,90 @@ class Gateway:
             return Principal(id=f"oidc:{claims['sub']}", username=str(name), roles=roles, source="oidc")
         return await self.sessions.authenticate(token)
 
+    def view_for(
+        self, principal: Principal | None, record: Mapping[str, Any], *, patient_id: str
+    ) -> dict[str, Any]:
+        return for_viewer(principal, self.deidentifier, record, patient_id=patient_id)
 
-def build_gateway(services: Any, settings: AuthSettings) -> Gateway:
+    async def record(
+        self,
+        *,
+        action: str,
+        outcome: str,
+        user: str | None = None,
+        roles: list[str] | None = None,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        patient_id: str | None = None,
+        request_id: str | None = None,
+        client_ip: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        await self.audit.record(
+            action=action,
+            outcome=outcome,
+            user=user,
+            roles=roles,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            patient_id=patient_id,
+            request_id=request_id,
+            client_ip=client_ip,
+            detail=detail,
+        )
+
+    async def audit_ready(self) -> None:
+        await self.audit.ready()
+
+    async def audit_events(
+        self, *, filters: Mapping[str, Any], before_seq: int | None, limit: int
+    ) -> list[AuditEvent]:
+        """Audit events, newest first, below ``before_seq``."""
+        return await self.audit.query(filters=filters, before_seq=before_seq, limit=limit)
+
+    def token_subject(self, token: str) -> str | None:
+        return str(self.signer.verify(token)["sub"])
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys of our access tokens."""
+        return self.signer.jwks()
+
+    async def create_user(
+        self, *, username: str, display_name: str, roles: list[str], password: str, by: str
+    ) -> User:
+        user = await self.accounts.create(
+            username=username, display_name=display_name, roles=roles, password=password
+        )
+        await self.audit.record(
+            action="users.create",
+            outcome="success",
+            user=by,
+            resource_type="user",
+            resource_id=user.id,
+            detail=f"{user.username} with roles {','.join(user.roles)}",
+        )
+        return user
+
+    async def verify_audit(self) -> VerifyReport:
+        return await self.audit.verify()
+
+
+def build_gateway(
+    *,
+    settings: AuthSettings,
+    clock: Clock,
+    cache: Cache,
+    documents: DocumentStore,
+    sessions: Callable[[], AsyncSession],
+    transaction: Callable[[], UnitOfWork],
+    data_dir: Path,
+) -> Gateway:
+    """The gateway on the platform's ports. The signing keys are read (or created) here;
+    the de-identification secret needs the process-wide field cipher the root installs first."""
     key_file = (
         Path(settings.signing_key_file)
         if settings.signing_key_file
-        else services.data_dir / "keys" / "jwt-signing.json"
+        else data_dir / "keys" / "jwt-signing.json"
     )
     signer = TokenSigner(
         load_or_create_key_file(key_file), issuer=settings.issuer, audience=settings.audience
@@ -55,24 +196,24 @@ def build_gateway(services: Any, settings: AuthSettings) -> Gateway:
     return Gateway(
         settings=settings,
         signer=signer,
-        accounts=Accounts(services.clock),
+        accounts=Accounts(clock=clock, sessions=sessions, transaction=transaction),
         sessions=Sessions(
-            signer, services.cache, access_ttl_s=settings.access_ttl_s, refresh_ttl_s=settings.refresh_ttl_s
+            signer, cache, access_ttl_s=settings.access_ttl_s, refresh_ttl_s=settings.refresh_ttl_s
         ),
-        audit=AuditTrail(services.documents, services.clock),
-        throttle=LoginThrottle(
-            rate_limiter_for(services.cache),
-            services.cache,
-            policy=LoginPolicy(
-                free_failures=settings.login_free_failures,
-                backoff_max_s=settings.login_backoff_max_s,
-                ip_failures=settings.login_ip_max_failures,
-                account_failures=settings.login_account_max_failures,
-                account_delay_s=settings.login_account_delay_s,
-            ),
-        ),
+        trail=AuditTrail(documents, clock),
+        throttle=LoginThrottle(rate_limiter_for(cache), cache, policy=login_policy(settings)),
         oidc=oidc,
         deidentifier=Deidentifier(research_secret()),
+    )
+
+
+def login_policy(settings: AuthSettings) -> LoginPolicy:
+    return LoginPolicy(
+        free_failures=settings.login_free_failures,
+        backoff_max_s=settings.login_backoff_max_s,
+        ip_failures=settings.login_ip_max_failures,
+        account_failures=settings.login_account_max_failures,
+        account_delay_s=settings.login_account_delay_s,
     )
 
 

@@ -7,15 +7,21 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
+from litestar.types import ASGIApp
 
 from inescape.kernel.errors import Forbidden, Unauthorized
 from inescape.modules.auth.api import Principal
+from inescape.modules.auth.gateway import Gateway
 from inescape.modules.auth.rbac import AUTHENTICATED, PUBLIC, allowed
 
 
 class BearerAuthentication(AbstractAuthenticationMiddleware):
     """A request without ``Authorization`` is anonymous (the guard decides whether that is
     enough); one with a bad token is refused with 401 whatever the route."""
+
+    def __init__(self, app: ASGIApp, *, gateway: Gateway, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.gateway = gateway
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -26,12 +32,14 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Send the access token as 'Authorization: Bearer <token>'.")
-        gateway = connection.app.state.services.extensions["auth"]
-        principal = await gateway.authenticate(token.strip())
+        principal = await self.gateway.authenticate(token.strip())
         return AuthenticationResult(user=principal, auth=token)
 
 
-authentication = DefineMiddleware(BearerAuthentication, exclude_from_auth_key="no_auth")
+def authentication(gateway: Gateway) -> DefineMiddleware:
+    """The middleware, bound to the gateway that checks the tokens; routes marked
+    ``opt={"no_auth": True}`` (login, JWKS) are left alone."""
+    return DefineMiddleware(BearerAuthentication, gateway=gateway, exclude_from_auth_key="no_auth")
 
 
 def permission_of(handler: BaseRouteHandler, route_path: str, openapi_path: str) -> str | None:

@@ -1,39 +1,63 @@
-"""The gateway module: authentication, RBAC, users, tokens, audit."""
+"""The gateway module: authentication, RBAC, users, tokens, audit, de-identification."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from inescape.kernel.modules import ModuleSpec
+from inescape.infra.platform import ModuleContext
+from inescape.kernel.modules import Bound, ModuleSpec
+from inescape.modules.auth.accounts import Accounts
+from inescape.modules.auth.api import GatewayApi
+from inescape.modules.auth.audit import COLLECTION
 from inescape.modules.auth.controllers import AuthController, UserController, audit_events, jwks
 from inescape.modules.auth.gateway import build_gateway
 from inescape.modules.auth.middleware import authentication, rbac_guard
 from inescape.modules.auth.settings import AuthSettings
 
+log = logging.getLogger("inescape.auth")
 
-async def start_gateway(services: Any) -> None:
-    gateway = build_gateway(services, services.module_settings["auth"])
-    services.extensions["auth"] = gateway
-    async with services.db.sessions() as session:
-        if not await gateway.accounts.any_user(session):
+
+def bind(ctx: ModuleContext[AuthSettings]) -> Bound:
+    platform = ctx.platform
+    gateway = build_gateway(
+        settings=ctx.settings,
+        clock=platform.clock,
+        cache=platform.cache,
+        documents=platform.documents,
+        sessions=platform.db.sessions,
+        transaction=platform.uow,
+        data_dir=platform.data_dir,
+    )
+    facade: GatewayApi = gateway  # mypy checks here that the gateway implements the facade
+    return Bound(
+        facades={GatewayApi: facade},
+        dependencies={"gateway": gateway, "accounts": gateway.accounts, "sign_in": gateway.sign_in},
+        on_startup=[warn_without_users(gateway.accounts)],
+        middleware=[authentication(gateway)],
+        guards=[rbac_guard],
+    )
+
+
+def warn_without_users(accounts: Accounts) -> Callable[[], Awaitable[None]]:
+    async def warn() -> None:
+        if not await accounts.any_user():
             log.warning(
                 "no user accounts yet: create the first administrator with "
                 "`inescape create-user NAME --role admin` (there is no default password)"
             )
 
-
-log = logging.getLogger("inescape.auth")
+    return warn
 
 
 spec = ModuleSpec(
     name="auth",
     title="Gateway: accounts, tokens, RBAC, rate limits, audit query API",
     port=8000,
+    bind=bind,
+    provides=(GatewayApi,),
+    owns=(COLLECTION,),
     needs=("database", "cache", "documents"),
     route_handlers=[AuthController, UserController, audit_events, jwks],
-    middleware=[authentication],
-    guards=[rbac_guard],
-    on_startup=[start_gateway],
     settings=AuthSettings,
 )

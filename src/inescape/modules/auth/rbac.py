@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-ROLES = ("admin", "clinician", "researcher", "data_steward", "auditor")
+from inescape.modules.auth.api import ROLES
 
 PUBLIC = "public"  # no token needed: health, metrics, docs, login, JWKS
 AUTHENTICATED = "authenticated"  # any valid token: /auth/me, logout

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
-from inescape.modules.auth.rbac import ROLES
+from inescape.modules.auth.api import ROLES, User
 
 Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 Role = Annotated[str, msgspec.Meta(pattern="^(" + "|".join(ROLES) + ")$")]
@@ -35,17 +34,6 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
     roles: list[str]
     permissions: list[str]
     source: str
-
-
-class User(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    username: str
-    display_name: str
-    roles: list[str]
-    active: bool
-    created_at: datetime
-    updated_at: datetime
-    last_login_at: datetime | None
 
 
 class UserCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from inescape.modules.cds.schemas import ClinicalFacts, PriorTreatment
+from inescape.modules.cds.api import ClinicalFacts, PriorTreatment
 
 ECOG_LOINC = "89247-1"
 STAGE_ORDER = {"post_neoadjuvant": 3, "pathological": 2, "clinical": 1}

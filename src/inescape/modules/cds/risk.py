@@ -13,9 +13,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
-
-from inescape.modules.training.api import CoxModel, ModelCard, ModelRegistry, missing_facts, predict
+from inescape.kernel.events import Event
+from inescape.modules.cds.api import Horizon, RiskAnswer
+from inescape.modules.training.api import FORMAT, CoxModel, ModelCard, RegistryApi, SurvivalModels
+from inescape.modules.training.events import ModelPromoted
 
 HORIZONS_MONTHS = (12.0, 36.0, 60.0)
 NO_MODEL = (
@@ -28,28 +29,12 @@ INTERVAL_NOTE = (
 )
 
 
-class Horizon(msgspec.Struct, frozen=True, kw_only=True):
-    years: int
-    survival: float | None
-    lower: float | None
-    upper: float | None
-
-
-class RiskAnswer(msgspec.Struct, frozen=True, kw_only=True):
-    available: bool
-    message: str
-    model: str | None = None
-    version: int | None = None
-    trained_on: dict[str, Any] = {}
-    metrics: dict[str, float] = {}
-    horizons: list[Horizon] = []
-    missing: list[str] = []  # facts the model needs that were not given
-    interval: str | None = None
-
-
 class RiskService:
-    def __init__(self, services: Any, *, model_name: str, refresh_s: float = 30.0) -> None:
-        self._registry = ModelRegistry(services)
+    def __init__(
+        self, *, registry: RegistryApi, models: SurvivalModels, model_name: str, refresh_s: float = 30.0
+    ) -> None:
+        self._registry = registry
+        self._models = models
         self.model_name = model_name
         self._refresh_s = refresh_s
         self._loaded: tuple[ModelCard, CoxModel | None] | None = None
@@ -59,8 +44,9 @@ class RiskService:
     def mark_stale(self) -> None:
         self._checked_at = -float("inf")
 
-    async def on_promoted(self, event: Any) -> None:
-        if event.name == self.model_name:
+    async def on_promoted(self, event: Event) -> None:
+        """``training.model.promoted.v1``: reload at the next answer if it is this model."""
+        if isinstance(event, ModelPromoted) and event.name == self.model_name:
             self.mark_stale()
 
     async def current(self) -> tuple[ModelCard, CoxModel | None] | None:
@@ -68,11 +54,21 @@ class RiskService:
             return self._loaded
         async with self._lock:
             if time.monotonic() - self._checked_at >= self._refresh_s:
-                self._loaded = await self._registry.production(self.model_name)
+                self._loaded = await self._load()
                 self._checked_at = time.monotonic()
         return self._loaded
 
-    async def assess(self, facts: Mapping[str, Any]) -> RiskAnswer:
+    async def _load(self) -> tuple[ModelCard, CoxModel | None] | None:
+        """The production card and its model when it is an ``inescape.cox.v1`` (None for a
+        network, which needs torch), or None while there is no production version."""
+        card = await self._registry.production(self.model_name)
+        if card is None:
+            return None
+        if card.format != FORMAT:
+            return card, None
+        return card, await self._registry.portable(card.name, card.version)
+
+    async def assess(self, *, facts: Mapping[str, Any]) -> RiskAnswer:
         loaded = await self.current()
         if loaded is None:
             return RiskAnswer(available=False, message=NO_MODEL)
@@ -90,7 +86,7 @@ class RiskService:
                 metrics=card.metrics,
                 trained_on=card.trained_on,
             )
-        absent = missing_facts(model, facts)
+        absent = self._models.missing_facts(model, facts)
         if absent:
             return RiskAnswer(
                 available=False,
@@ -101,7 +97,7 @@ class RiskService:
                 version=card.version,
                 trained_on=card.trained_on,
             )
-        points = predict(model, facts, months=HORIZONS_MONTHS)
+        points = self._models.predict(model, facts, months=HORIZONS_MONTHS)
         horizons = [
             Horizon(years=int(p.months // 12), survival=p.survival, lower=p.lower, upper=p.upper)
             for p in points

@@ -8,9 +8,19 @@ import msgspec
 
 from inescape.kernel.errors import Invalid
 from inescape.modules.cds import guidelines
-from inescape.modules.cds.risk import RiskAnswer, RiskService
-from inescape.modules.cds.schemas import ClinicalFacts, Decision, StagingRequest
-from inescape.modules.cds.staging import StageResult, StagingError, stage
+from inescape.modules.cds.api import (
+    ClinicalFacts,
+    Decision,
+    Recommendations,
+    RiskAnswer,
+    StageResult,
+    StagingError,
+)
+from inescape.modules.cds.facts import facts_of
+from inescape.modules.cds.risk import RiskService
+from inescape.modules.cds.schemas import StagingRequest
+from inescape.modules.cds.staging import stage
+from inescape.modules.patients.api import PatientsApi
 
 STAGEABLE = ("squamous_cell_carcinoma", "adenocarcinoma")
 RISK_FACTS = ("age", "sex", "histology", "location", "kind", "t", "n", "m", "grade", "stage_group", "ecog")
@@ -66,7 +76,9 @@ def guideline_facts(facts: ClinicalFacts) -> guidelines.Facts:
     return guidelines.Facts(**values)
 
 
-def recommend(facts: ClinicalFacts, *, strict: bool = True) -> tuple[Any, StageResult | None, str | None]:
+def recommend(
+    facts: ClinicalFacts, *, strict: bool = True
+) -> tuple[Recommendations, StageResult | None, str | None]:
     resolved, staged, problem = resolve_stage(facts, strict=strict)
     return guidelines.recommend(guideline_facts(resolved)), staged, problem
 
@@ -76,17 +88,27 @@ def risk_facts(facts: ClinicalFacts) -> dict[str, Any]:
 
 
 class DecisionService:
-    def __init__(self, risk: RiskService) -> None:
+    """Stage, recommendations and risk, for given facts or a stored patient."""
+
+    def __init__(self, *, risk: RiskService, patients: PatientsApi) -> None:
         self.risk = risk
+        self._patients = patients
 
-    async def assess_risk(self, facts: ClinicalFacts) -> RiskAnswer:
+    def stage(self, *, request: StagingRequest) -> StageResult:
+        return stage_request(request)
+
+    def recommend(self, *, facts: ClinicalFacts) -> tuple[Recommendations, StageResult | None, str | None]:
+        """Recommendations for facts from a request (a stage group contradicting TNM is refused)."""
+        return recommend(facts, strict=True)
+
+    async def assess_risk(self, *, facts: ClinicalFacts) -> RiskAnswer:
         resolved, _, _ = resolve_stage(facts, strict=False)
-        return await self.risk.assess(risk_facts(resolved))
+        return await self.risk.assess(facts=risk_facts(resolved))
 
-    async def decide(self, facts: ClinicalFacts, *, patient_id: str | None, strict: bool) -> Decision:
+    async def decide(self, *, facts: ClinicalFacts, patient_id: str | None, strict: bool) -> Decision:
         resolved, staged, problem = resolve_stage(facts, strict=strict)
         recommendations = guidelines.recommend(guideline_facts(resolved))
-        risk = await self.risk.assess(risk_facts(resolved))
+        risk = await self.risk.assess(facts=risk_facts(resolved))
         return Decision(
             patient_id=patient_id,
             facts=msgspec.to_builtins(resolved),
@@ -95,3 +117,8 @@ class DecisionService:
             recommendations=recommendations,
             risk=risk,
         )
+
+    async def for_patient(self, *, patient_id: str) -> Decision:
+        """All three for a stored patient (``PatientNotFound`` if absent)."""
+        record = await self._patients.read_record(patient_id)
+        return await self.decide(facts=facts_of(record), patient_id=patient_id, strict=False)

@@ -8,29 +8,25 @@ import io
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
 from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
-from inescape.kernel.ids import new_id
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import audit_request, principal_of
-from inescape.modules.collection import service
-from inescape.modules.collection.connectors.base import connectors, get_connector, schema_of
-from inescape.modules.collection.connectors.upload import UPLOADS
+from inescape.modules.auth.api import GatewayApi, principal_of
+from inescape.modules.collection.connectors.base import connectors, schema_of
 from inescape.modules.collection.schemas import CollectionRequest, SourceKind, UploadView
-from inescape.modules.collection.secrets import seal_secrets
-from inescape.modules.collection.uploads import MAX_UPLOAD_BYTES, store_upload
+from inescape.modules.collection.service import CollectionService
+from inescape.modules.collection.uploads import MAX_UPLOAD_BYTES
 
 READ = {"permission": "collection.jobs.read"}
 MANAGE = {"permission": "collection.jobs.manage"}
+RESOURCE = "collection"  # the audit events' resource type
 
 
-async def audited(
-    request: Request[Any, Any, Any], action: str, *, resource_id: str | None, detail: str | None = None
-) -> None:
-    await audit_request(request, action, resource_type="collection", resource_id=resource_id, detail=detail)
+def username(request: Request[Any, Any, Any]) -> str | None:
+    who = principal_of(request)
+    return who.username if who else None
 
 
 @get(
@@ -51,33 +47,21 @@ async def list_sources() -> list[SourceKind]:
     '`{"connector": "upload", "config": {"upload_id": ..., "format": ...}}`.',
     request_max_body_size=MAX_UPLOAD_BYTES,
 )
-async def upload(request: Request[Any, Any, Any], filename: FromQuery[str | None] = None) -> UploadView:
-    services = request.app.state.services
-    upload_id = new_id()
-    key = f"collection/upload/{upload_id}/payload"
-    received = await store_upload(
-        services.storage,
-        key,
-        request.stream(),
+async def upload(
+    request: Request[Any, Any, Any],
+    collection: CollectionService,
+    gateway: GatewayApi,
+    filename: FromQuery[str | None] = None,
+) -> UploadView:
+    view = await collection.receive_upload(
+        body=request.stream(),
         content_type=request.headers.get("Content-Type", "application/octet-stream"),
         filename=filename,
+        owner=username(request),
     )
-    who = principal_of(request)
-    view = UploadView(
-        id=upload_id,
-        filename=received.filename,
-        content_type=received.content_type,
-        bytes=received.size,
-        sha256=received.sha256,
-        key=key,
-        format=received.format,
+    await gateway.audit(
+        request, "collection.uploaded", resource_type=RESOURCE, resource_id=view.id, detail=view.filename
     )
-    doc = msgspec.to_builtins(view) | {
-        "created_by": who.username if who else None,
-        "created_at": services.clock.now().isoformat(),
-    }
-    await services.documents.insert(UPLOADS, doc)
-    await audited(request, "collection.uploaded", resource_id=upload_id, detail=received.filename)
     return view
 
 
@@ -88,25 +72,19 @@ async def upload(request: Request[Any, Any, Any], filename: FromQuery[str | None
     tags=["collection"],
     summary="Collect from a source (a job: progress and counts in GET /api/v1/collection/jobs/{id})",
 )
-async def submit(request: Request[Any, Any, Any], data: JSONBody[CollectionRequest]) -> JobView:
-    services = request.app.state.services
-    config = service.check_request(data)  # 404 / 422 now, not in the job
-    if data.connector == "upload":
-        await service.upload_exists(services, config)
-    connector = get_connector(data.connector)
-    params = msgspec.to_builtins(data) | {"config": seal_secrets(connector, data.config)}
-    who = principal_of(request)
-    async with services.uow() as uow:
-        job: JobView = await services.submit_job(
-            uow,
-            module="collection",
-            kind="collection.collect",
-            queue="collection",
-            params=params,
-            owner=who.username if who else None,
-        )
-    await audited(
-        request, "collection.job_submitted", resource_id=job.id, detail=f"{data.connector} {data.source}"
+async def submit(
+    request: Request[Any, Any, Any],
+    data: JSONBody[CollectionRequest],
+    collection: CollectionService,
+    gateway: GatewayApi,
+) -> JobView:
+    job = await collection.submit(request=data, owner=username(request))
+    await gateway.audit(
+        request,
+        "collection.job_submitted",
+        resource_type=RESOURCE,
+        resource_id=job.id,
+        detail=f"{data.connector} {data.source}",
     )
     return job
 
@@ -138,12 +116,13 @@ async def _report(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     tags=["collection"],
     summary="The job's rejected records as CSV: where each was in the source, and why",
 )
-async def rejects(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Stream:
-    services = request.app.state.services
-    await services.jobs.get(job_id, module="collection")  # 404 for another module's job
-    await audited(request, "collection.rejects_read", resource_id=job_id)
+async def rejects(
+    request: Request[Any, Any, Any], job_id: FromPath[str], collection: CollectionService, gateway: GatewayApi
+) -> Stream:
+    rows = await collection.rejects(job_id=job_id)  # 404 for another module's job
+    await gateway.audit(request, "collection.rejects_read", resource_type=RESOURCE, resource_id=job_id)
     headers = {"Content-Disposition": f'attachment; filename="rejects-{job_id}.csv"'}
-    return Stream(_report(service.rejects_of(services, job_id)), media_type="text/csv", headers=headers)
+    return Stream(_report(rows), media_type="text/csv", headers=headers)
 
 
 ROUTES = [list_sources, upload]

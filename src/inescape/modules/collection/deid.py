@@ -17,7 +17,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.auth.api import Deidentifier
+from inescape.modules.auth.api import Deidentifying
 from inescape.modules.patients.api import PatientCreate
 
 IDENTIFYING = ("given_name", "family_name", "mrn", "national_id", "address", "phone", "email")
@@ -39,7 +39,7 @@ DATES = frozenset(
 Shift = Callable[[Any, timedelta], Any]
 
 
-def offset_of(deidentifier: Deidentifier, key: str) -> timedelta:
+def offset_of(deidentifier: Deidentifying, key: str) -> timedelta:
     if deidentifier.date_mode != "shift":
         raise Invalid("de-identification on ingest needs the de-identifier's date mode 'shift'")
     return deidentifier.date_offset(key)
@@ -122,7 +122,7 @@ def _record_plan() -> tuple[list[str], list[tuple[str, Shift]], dict[str, Any]]:
 _DATES, _NESTED, _CLEARED = _record_plan()
 
 
-def deidentified(deidentifier: Deidentifier, record: PatientCreate) -> PatientCreate:
+def deidentified(deidentifier: Deidentifying, record: PatientCreate) -> PatientCreate:
     key = f"{record.source}:{record.source_record_id}"
     changes = _changes(record, offset_of(deidentifier, key), _DATES, _NESTED)
     return msgspec.structs.replace(

@@ -10,9 +10,10 @@ from typing import Any
 import msgspec
 
 from inescape.kernel.errors import Invalid
+from inescape.modules.auth.api import Deidentifying
 from inescape.modules.collection.connectors.base import Connector, Item
 from inescape.modules.collection.deid import deidentified, offset_of
-from inescape.modules.patients.api import PatientCreate, check_record
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate, PatientsApi
 
 
 class Reject(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,8 +38,19 @@ def _reject(item: Item, reason: str, errors: list[dict[str, str]] | None = None)
     )
 
 
-def _record(services: Any, connector: Connector, config: Any, item: Item, *, source: str, deid: Any) -> Any:
+class Checks:
+    """What an item is checked with: the clinical core's rules and codecs, and the install's
+    de-identifier when the source is research-only."""
+
+    def __init__(self, *, patients: PatientsApi, codecs: ClinicalCodecs, deid: Deidentifying | None) -> None:
+        self.patients = patients
+        self.codecs = codecs
+        self.deid = deid
+
+
+def _record(checks: Checks, connector: Connector, config: Any, item: Item, *, source: str) -> Any:
     """The record, or the Reject saying why not."""
+    deid = checks.deid
     if item.problem:
         return _reject(item, item.problem)
     if not item.source_id:
@@ -46,11 +58,11 @@ def _record(services: Any, connector: Connector, config: Any, item: Item, *, sou
             item, "the record has no id in the source", [{"field": "source_record_id", "message": "missing"}]
         )
     try:
-        record = connector.to_record(item, config)
+        record = connector.to_record(item, config, codecs=checks.codecs)
         record = msgspec.structs.replace(
             record, origin="real", source=source, source_record_id=item.source_id
         )
-        check_record(services, record)
+        checks.patients.check_record(record)
         if deid is not None:
             record = deidentified(deid, record)
     except Invalid as exc:
@@ -59,7 +71,7 @@ def _record(services: Any, connector: Connector, config: Any, item: Item, *, sou
         # the shift keeps every interval, but a recent date moved later can pass today: the
         # clinical core refuses that, so it is this record's reject, not the page's failure
         try:
-            check_record(services, record)
+            checks.patients.check_record(record)
         except Invalid as exc:
             shifted = " once de-identified (dates shifted by the patient's offset)"
             errors = [{**e, "message": e.get("message", "invalid") + shifted} for e in exc.errors]
@@ -67,13 +79,11 @@ def _record(services: Any, connector: Connector, config: Any, item: Item, *, sou
     return record
 
 
-def map_page(
-    services: Any, connector: Connector, config: Any, items: list[Item], *, source: str, deid: Any
-) -> Mapped:
+def map_page(checks: Checks, connector: Connector, config: Any, items: list[Item], *, source: str) -> Mapped:
     mapped = Mapped(records=[], rejects=[], repeats=0)
     seen: set[str] = set()
     for item in items:
-        found = _record(services, connector, config, item, source=source, deid=deid)
+        found = _record(checks, connector, config, item, source=source)
         if isinstance(found, Reject):
             mapped.rejects.append(found)
         elif found.source_record_id in seen:

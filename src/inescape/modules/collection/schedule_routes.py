@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from litestar import Request, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from inescape.modules.auth.api import principal_of
-from inescape.modules.collection import schedules
-from inescape.modules.collection.controllers import MANAGE, READ, audited
+from inescape.modules.auth.api import GatewayApi
+from inescape.modules.collection.controllers import MANAGE, READ, RESOURCE, username
+from inescape.modules.collection.schedules import ScheduleService
 from inescape.modules.collection.schemas import Schedule, ScheduleCreate, ScheduleList
 
 PATH = "/api/v1/collection/schedules"
@@ -25,12 +25,17 @@ PATH = "/api/v1/collection/schedules"
     description="The body is a job request plus `cron` and `enabled`. A bad config or cron is a 422 "
     "naming the field, and nothing is stored. When due, the worker submits the job once.",
 )
-async def create_schedule(request: Request[Any, Any, Any], data: JSONBody[ScheduleCreate]) -> Schedule:
-    who = principal_of(request)
-    created = await schedules.create(request.app.state.services, data, owner=who.username if who else None)
-    await audited(
+async def create_schedule(
+    request: Request[Any, Any, Any],
+    data: JSONBody[ScheduleCreate],
+    schedules: ScheduleService,
+    gateway: GatewayApi,
+) -> Schedule:
+    created = await schedules.create(data=data, owner=username(request))
+    await gateway.audit(
         request,
         "collection.schedule_created",
+        resource_type=RESOURCE,
         resource_id=created.id,
         detail=f"{data.connector} {data.source} {created.cron}",
     )
@@ -39,16 +44,16 @@ async def create_schedule(request: Request[Any, Any, Any], data: JSONBody[Schedu
 
 @get(PATH, opt=READ, tags=["collection"], summary="List collection schedules, newest first")
 async def list_schedules(
-    request: Request[Any, Any, Any],
+    schedules: ScheduleService,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> ScheduleList:
-    return await schedules.list_schedules(request.app.state.services, limit=limit, cursor=cursor)
+    return await schedules.list_schedules(limit=limit, cursor=cursor)
 
 
 @get(f"{PATH}/{{schedule_id:str}}", opt=READ, tags=["collection"], summary="Read a collection schedule")
-async def read_schedule(request: Request[Any, Any, Any], schedule_id: FromPath[str]) -> Schedule:
-    return await schedules.get(request.app.state.services, schedule_id)
+async def read_schedule(schedules: ScheduleService, schedule_id: FromPath[str]) -> Schedule:
+    return await schedules.get(schedule_id=schedule_id)
 
 
 @delete(
@@ -58,9 +63,20 @@ async def read_schedule(request: Request[Any, Any, Any], schedule_id: FromPath[s
     tags=["collection"],
     summary="Delete a collection schedule (jobs it submitted stay)",
 )
-async def delete_schedule(request: Request[Any, Any, Any], schedule_id: FromPath[str]) -> None:
-    removed = await schedules.remove(request.app.state.services, schedule_id)
-    await audited(request, "collection.schedule_deleted", resource_id=removed.id, detail=f"{removed.source}")
+async def delete_schedule(
+    request: Request[Any, Any, Any],
+    schedule_id: FromPath[str],
+    schedules: ScheduleService,
+    gateway: GatewayApi,
+) -> None:
+    removed = await schedules.remove(schedule_id=schedule_id)
+    await gateway.audit(
+        request,
+        "collection.schedule_deleted",
+        resource_type=RESOURCE,
+        resource_id=removed.id,
+        detail=f"{removed.source}",
+    )
 
 
 SCHEDULE_ROUTES = [create_schedule, list_schedules, read_schedule, delete_schedule]

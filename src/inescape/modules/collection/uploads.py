@@ -17,8 +17,8 @@ from typing import Any
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.collection.connectors.lines import BUCKET
 from inescape.modules.collection.connectors.upload import FORMATS
+from inescape.modules.generation.api import DatasetsApi
 
 MAX_UPLOAD_BYTES = 10 * 1024**3
 MAX_FIELD_BYTES = 1024
@@ -123,12 +123,12 @@ async def _raw_bytes(body: AsyncIterator[bytes], received: Received) -> AsyncIte
 
 
 async def store_upload(
-    storage: Any, key: str, body: AsyncIterator[bytes], *, content_type: str, filename: str | None
+    datasets: DatasetsApi, key: str, body: AsyncIterator[bytes], *, content_type: str, filename: str | None
 ) -> Received:
-    """Streams the uploaded file to ``datasets/<key>``; what it was, once stored whole."""
+    """Streams the uploaded file to the datasets' ``key``; what it was, once stored whole."""
     if parse_options_header(content_type)[0] != "multipart/form-data":
         received = Received(filename, content_type)
-        await storage.put_stream(BUCKET, key, _raw_bytes(body, received), content_type=content_type)
+        await datasets.put_stream(key, _raw_bytes(body, received), content_type=content_type)
         return received
     form = Form(body, content_type)
     part = await form.file_part()
@@ -136,5 +136,5 @@ async def store_upload(
         raise _invalid(FILE_PART, "missing", "the form has no file part: send the file as 'file'")
     received = Received(part.filename or filename, part.content_type or "application/octet-stream")
     chunks = form.file_bytes(received)
-    await storage.put_stream(BUCKET, key, chunks, content_type=received.content_type)
+    await datasets.put_stream(key, chunks, content_type=received.content_type)
     return received

@@ -1,120 +1,292 @@
-"""Public surface of generation: calibrated synthetic cohorts from a notebook, no server needed.
+"""Public face of generation: its DTOs, errors and the facades other modules and notebooks call.
 
-from inescape.modules.generation.api import generate, list_profiles
-frames = generate("us-seer", 10_000, seed=7)          # polars DataFrames, one per table
-frames["patients"].group_by("histology").len()
+- ``GeneratorApi`` (no backend): calibrated synthetic cohorts in memory or to files.
+  In a notebook, from ``inescape.notebook``::
+
+      frames = generator.generate("us-seer", 10_000, seed=7)   # polars DataFrames, one per table
+      frames["patients"].group_by("histology").len()
+
+- ``DatasetsApi`` (bound: documents and storage): the datasets, generated and collected.
+  Generation owns the ``dataset_metadata`` document collection and the layout of the
+  ``datasets`` bucket; collection and training read and write datasets only through it.
+- ``GenerationApi`` (bound): a cohort loaded into the clinical database as a job loads it.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
-import polars as pl
+from msgspec import UNSET, UnsetType
 
-from inescape.kernel.errors import Invalid
-from inescape.modules.generation import engine, files, outputs
-from inescape.modules.generation.engine import Quota, to_records
-from inescape.modules.generation.events import DatasetGenerated
-from inescape.modules.generation.fidelity import FidelityReport, fidelity_report
-from inescape.modules.generation.profiles import (
-    Profile,
-    ProfileInvalid,
-    get_profile,
-    list_profiles,
-    parse_profile,
-)
+from inescape.kernel.errors import Invalid, NotFound
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MODULE = "generation"
+DATASETS = "dataset_metadata"  # the document collection of every dataset's metadata
+PROFILES = "generation_profiles"  # user-added profiles
+BUCKET = "datasets"
+GENERATOR_VERSION = "inescape-generation/1"
+TABLES = ("patients", "conditions", "staging", "biomarkers", "treatments", "observations")
 
 
-def profile_of(name_or_path: str | Profile) -> Profile:
-    """A shipped profile by name, or a profile file (``.toml``) by path."""
-    if isinstance(name_or_path, Profile):
-        return name_or_path
-    if name_or_path.endswith(".toml") and Path(name_or_path).is_file():
-        return parse_profile(Path(name_or_path).read_text(encoding="utf-8"), source=name_or_path)
-    return get_profile(name_or_path)
+# --- errors --------------------------------------------------------------------------------
 
 
-def generate(
-    profile: str | Profile, n: int, *, seed: int = 0, quotas: Sequence[Quota | dict[str, Any]] = ()
-) -> dict[str, pl.DataFrame]:
-    """The whole cohort in memory, one DataFrame per table (for n that fits in memory; the
-    job and the CLI write chunk by chunk)."""
-    chosen = profile_of(profile)
-    chunks = list(engine.generate(chosen, n, seed=seed, quotas=_quotas(quotas)))
-    return {t: pl.concat([c.frames()[t] for c in chunks]) for t in outputs.TABLES}
+class ProfileInvalid(Invalid):
+    """The profile breaks a rule; ``errors`` holds one ``{"field", "message"}`` per problem."""
 
 
-def _quotas(quotas: Sequence[Quota | dict[str, Any] | str]) -> list[Quota]:
-    found = []
-    for i, quota in enumerate(quotas):
-        try:
-            raw = json.loads(quota) if isinstance(quota, str) else quota
-            found.append(raw if isinstance(raw, Quota) else msgspec.convert(raw, Quota))
-        except (ValueError, msgspec.ValidationError) as exc:
-            raise Invalid(
-                f"quota {i + 1} is malformed: {exc}", errors=[{"field": f"quotas[{i}]", "message": str(exc)}]
-            ) from None
-    return found
+class ProfileNotFound(NotFound):
+    """No profile (shipped or added) has this name."""
 
 
-def cli_generate(
-    profile: str,
-    n: int,
-    *,
-    seed: int,
-    quotas: Sequence[str],
-    out: Path | None,
-    settings: Any | None,
-    on_chunk: Callable[[int], Any] | None = None,
-) -> list[str]:
-    """``inescape generate``: to files and/or the configured database; the lines to print."""
-    import asyncio
-
-    chosen = profile_of(profile)
-    wanted = _quotas(quotas)
-    lines: list[str] = []
-    report: FidelityReport | None = None
-    if out is not None:
-        written, report = files.write_files(chosen, n, seed=seed, out=out, quotas=wanted, on_chunk=on_chunk)
-        lines += [f"wrote {p} ({p.stat().st_size:,} bytes)" for p in written]
-    if settings is not None:
-        loaded = asyncio.run(_load(settings, chosen, n, seed, wanted, None if out is not None else on_chunk))
-        lines.append(f"loaded {loaded:,} patients into the clinical database")
-    if report is not None:
-        lines += report_lines(report)
-    return lines
+class DatasetNotFound(NotFound):
+    """No dataset has this id, or it has no such file."""
 
 
-async def _load(
-    settings: Any, profile: Profile, n: int, seed: int, quotas: list[Quota], on_chunk: Any
-) -> int:
-    from inescape.modules.patients.api import PatientCreate, load_records, records_changed
-    from inescape.runtime import Runtime
+# --- DTOs ----------------------------------------------------------------------------------
 
-    runtime = Runtime(settings)
-    await runtime.start(worker=False)
-    services, loaded = runtime.services, 0
-    try:
-        for cohort in engine.generate(profile, n, seed=seed, quotas=quotas):
-            records = [msgspec.convert(r, PatientCreate) for r in to_records(cohort)]
-            async with services.uow() as uow:
-                await load_records(services, uow.session, records)
-            loaded += len(records)
-            if on_chunk is not None:
-                on_chunk(len(records))
-        await records_changed(services)
-    finally:
-        await runtime.stop()
-    return loaded
+
+class Quota(msgspec.Struct, frozen=True, kw_only=True):
+    """``Quota(where={"histology": "adenocarcinoma", "stage_group": "III"}, share=1.0)``: a
+    share of the whole cohort whose joint-table fields take these values, met exactly."""
+
+    where: dict[str, str | list[str]]
+    share: float
+
+
+class TargetResult(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    target: float
+    achieved: float | None  # None: the cohort has no patient the target is about
+    tolerance: float
+    ok: bool
+    n: int  # patients (or rows) the achieved value rests on
+    source: str
+
+
+class StageSurvival(msgspec.Struct, frozen=True, kw_only=True):
+    """Kaplan-Meier overall survival by clinical stage (cTNM, A/B groups pooled)."""
+
+    stage: str
+    patients: int
+    deaths: int
+    survival: dict[str, float | None]  # "1y", "3y", "5y"
+
+
+class Privacy(msgspec.Struct, frozen=True, kw_only=True):
+    """Disclosure risk against real training data: only meaningful for a profile fitted to data."""
+
+    status: str
+    metrics: dict[str, float] = msgspec.field(default_factory=dict)
+
+
+class FidelityReport(msgspec.Struct, frozen=True, kw_only=True):
+    profile: str
+    version: str
+    patients: int
+    all_ok: bool  # every target within its tolerance
+    targets: list[TargetResult]
+    survival_by_stage: list[StageSurvival]
+    km_svg: str  # Kaplan-Meier curves by clinical stage
+    privacy: Privacy
+
+
+class DatasetFile(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored file of a dataset."""
+
+    name: str  # "patients.parquet", "cohort.ndjson"
+    table: str | None  # None for the FHIR NDJSON (every table in one)
+    format: str  # "parquet", "csv" or "ndjson"
+    key: str  # in the datasets bucket
+    rows: int
+    bytes: int
+    sha256: str
+
+
+class DatasetInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A dataset's metadata, as ``GET /api/v1/datasets/{id}`` shows it. Fields of the other
+    kind stay ``UNSET`` (falsy, and left out of the document)."""
+
+    id: str
+    kind: str  # "synthetic" (generated) or "collected"
+    origin: str  # "synthetic" or "real"
+    created_at: str  # ISO 8601
+    # a generated dataset's
+    profile: str | UnsetType = UNSET
+    profile_version: str | UnsetType = UNSET
+    seed: int | UnsetType = UNSET
+    n: int | UnsetType = UNSET
+    quotas: list[dict[str, Any]] | UnsetType = UNSET
+    outputs: list[str] | UnsetType = UNSET
+    generator_version: str | UnsetType = UNSET
+    files: list[DatasetFile] | UnsetType = UNSET
+    rows: dict[str, int] | UnsetType = UNSET
+    fidelity: dict[str, Any] | UnsetType = UNSET
+    # a collected dataset's
+    source: str | UnsetType = UNSET
+    connector: str | UnsetType = UNSET
+    config: dict[str, Any] | UnsetType = UNSET
+    research_only: bool | UnsetType = UNSET
+    started_at: str | UnsetType | None = UNSET
+    finished_at: str | UnsetType = UNSET
+    counts: dict[str, int] | UnsetType = UNSET
+    payloads: list[dict[str, Any]] | UnsetType = UNSET
+
+    def file(self, name: str) -> DatasetFile | None:
+        """The file called ``name``, if the dataset has one."""
+        return next((f for f in self.files or [] if f.name == name), None)
+
+    def tables(self, fmt: str = "parquet") -> dict[str, DatasetFile]:
+        """Table name -> its file in format ``fmt`` (a collected dataset has none)."""
+        return {f.table: f for f in self.files or [] if f.table in TABLES and f.format == fmt}
+
+
+# --- facades -------------------------------------------------------------------------------
+
+
+class DatasetsApi(Protocol):
+    """The datasets: metadata in the ``dataset_metadata`` collection, files in the ``datasets``
+    bucket. The only way other modules read or write either; keys are made here."""
+
+    async def describe(self, dataset_id: str) -> DatasetInfo:
+        """The dataset's metadata. Raises ``DatasetNotFound`` (404) for an unknown id."""
+        ...
+
+    async def latest(self, *, limit: int = 200) -> list[DatasetInfo]:
+        """Datasets, newest first (``created_at`` descending), at most ``limit``."""
+        ...
+
+    async def register(self, info: DatasetInfo) -> None:
+        """Write a dataset's metadata; idempotent: registering the same id again (a retried
+        job) replaces it."""
+        ...
+
+    async def read_file(self, dataset_id: str, name: str) -> bytes:
+        """The whole bytes of the dataset's file ``name`` (as listed in ``info.files``).
+        Raises ``DatasetNotFound`` for an unknown dataset or file."""
+        ...
+
+    def upload_key(self, upload_id: str, filename: str | None = None) -> str:
+        """The key in the ``datasets`` bucket where an upload's raw bytes go
+        (``collection/upload/<id>/payload``; the filename is kept in the upload's record)."""
+        ...
+
+    def payload_key(self, job_id: str, page: int) -> str:
+        """The key of a collection job's raw page ``page`` (``collection/run/<job>/page-NNNNN.json``)."""
+        ...
+
+    async def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        """Store ``data`` at ``key`` (a key made by ``upload_key`` or ``payload_key``)."""
+        ...
+
+    async def put_stream(self, key: str, chunks: AsyncIterator[bytes], *, content_type: str) -> int:
+        """Store the chunks at ``key`` as they arrive, never whole in memory; the bytes stored.
+        An exception raised by ``chunks`` leaves no object behind."""
+        ...
+
+    def stream(self, key: str) -> AsyncIterator[bytes]:
+        """The object at ``key``, chunk by chunk."""
+        ...
+
+
+class GeneratorApi(Protocol):
+    """Synthetic cohorts without a server. ``profile`` arguments take a shipped profile's
+    name, a ``.toml`` path, or a ``Profile``; ``quotas`` take ``Quota``s, dicts or JSON text."""
+
+    def profile(self, name_or_path: str | Any) -> Any:
+        """The ``Profile``; ``ProfileNotFound`` / ``ProfileInvalid`` naming the field."""
+        ...
+
+    def profiles(self) -> list[Any]:
+        """The shipped profiles, by name."""
+        ...
+
+    def parse_profile(self, text: str, *, source: str = "<text>") -> Any:
+        """A profile written in TOML, checked; ``ProfileInvalid`` names every field to fix."""
+        ...
+
+    def quotas(self, quotas: Sequence[Quota | Mapping[str, Any] | str]) -> list[Quota]:
+        """The quotas, read; ``Invalid`` naming ``quotas[i]`` for a malformed one."""
+        ...
+
+    def generate(
+        self,
+        profile: str | Any,
+        n: int,
+        *,
+        seed: int = 0,
+        quotas: Sequence[Quota | Mapping[str, Any] | str] = (),
+    ) -> dict[str, pl.DataFrame]:
+        """The whole cohort in memory, one DataFrame per table (``TABLES``)."""
+        ...
+
+    def chunks(
+        self,
+        profile: str | Any,
+        n: int,
+        *,
+        seed: int = 0,
+        quotas: Sequence[Quota | Mapping[str, Any] | str] = (),
+        chunk_size: int = 50_000,
+    ) -> Iterator[Any]:
+        """The cohort as consecutive ``Cohort`` chunks (``.frames()``, ``.size``); the same
+        bytes whatever ``chunk_size``. An impossible quota raises before the first chunk."""
+        ...
+
+    def to_records(self, cohort: Any) -> list[dict[str, Any]]:
+        """A chunk as clinical-record dicts (``PatientCreate``'s shape)."""
+        ...
+
+    def fidelity_report(self, profile: str | Any, frames: Any) -> FidelityReport:
+        """Each target against the profile's tolerance, survival by stage and its SVG.
+        ``frames``: a ``Cohort``, its frames by table, or concatenated ``fidelity_frame``s."""
+        ...
+
+    def fidelity_frame(self, cohort: Any) -> pl.DataFrame:
+        """A chunk reduced to the one row per patient ``fidelity_report`` reads."""
+        ...
+
+    def write_files(
+        self,
+        profile: str | Any,
+        n: int,
+        *,
+        seed: int = 0,
+        out: Path,
+        quotas: Sequence[Quota | Mapping[str, Any] | str] = (),
+        on_chunk: Callable[[int], Any] | None = None,
+    ) -> tuple[list[Path], FidelityReport]:
+        """Generate into ``out`` (``.parquet``, ``.csv`` or ``.ndjson``; each other table beside
+        it as ``<stem>.<table><suffix>``) chunk by chunk; the paths and the fidelity report."""
+        ...
+
+
+class GenerationApi(Protocol):
+    """Generation's bound use cases other edges (the CLI) call."""
+
+    async def load_cohort(
+        self,
+        *,
+        profile: str | Any,
+        n: int,
+        seed: int = 0,
+        quotas: Sequence[Quota | Mapping[str, Any] | str] = (),
+        on_chunk: Callable[[int], Any] | None = None,
+    ) -> int:
+        """Generate and load the cohort into the clinical database chunk by chunk, one
+        transaction each, through the same path as a job's ``database`` output; the number
+        of patients loaded."""
+        ...
 
 
 def report_lines(report: FidelityReport) -> list[str]:
+    """The fidelity summary as the CLI prints it."""
     targets = report.targets
     missed = [t for t in targets if not t.ok]
     lines = [
@@ -125,19 +297,24 @@ def report_lines(report: FidelityReport) -> list[str]:
 
 
 __all__ = [
+    "BUCKET",
+    "DATASETS",
+    "GENERATOR_VERSION",
     "MODULE",
-    "DatasetGenerated",
+    "PROFILES",
+    "TABLES",
+    "DatasetFile",
+    "DatasetInfo",
+    "DatasetNotFound",
+    "DatasetsApi",
     "FidelityReport",
-    "Profile",
+    "GenerationApi",
+    "GeneratorApi",
+    "Privacy",
     "ProfileInvalid",
+    "ProfileNotFound",
     "Quota",
-    "cli_generate",
-    "fidelity_report",
-    "generate",
-    "get_profile",
-    "list_profiles",
-    "parse_profile",
-    "profile_of",
+    "StageSurvival",
+    "TargetResult",
     "report_lines",
-    "to_records",
 ]

@@ -10,7 +10,7 @@ import polars as pl
 from inescape.modules.generation.codes import HER2_POSITIVE
 from inescape.modules.generation.engine.frames import RISK_COLUMNS
 from inescape.modules.generation.targets import SURVIVAL_TIMES, TargetSpec
-from inescape.modules.patients.api import kaplan_meier, median_survival
+from inescape.modules.patients.api import ClinicalCodecs
 
 MONTH = 30.4375  # days, as the clinical core's survival_frame
 # Pathway of a patient read back from the treatments, most specific first.
@@ -154,15 +154,15 @@ def _biomarker(people: pl.DataFrame, metric: str) -> tuple[float | None, int]:
     return _share(people, value, pl.col(column).is_not_null())
 
 
-def survival_at(frame: pl.DataFrame, months: float) -> float | None:
+def survival_at(codecs: ClinicalCodecs, frame: pl.DataFrame, months: float) -> float | None:
     """Kaplan-Meier survival at ``months`` (None when nobody is followed that long)."""
     if frame.height == 0 or frame["time"].max() < months:  # type: ignore[operator]
         return None
-    curve = kaplan_meier(frame.select("time", "event"))
+    curve = codecs.kaplan_meier(frame.select("time", "event"))
     return float(curve.filter(pl.col("time") <= months)["survival"][-1])
 
 
-def _survival(people: pl.DataFrame, spec: TargetSpec) -> tuple[float | None, int]:
+def _survival(codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec) -> tuple[float | None, int]:
     group = spec.group or "overall"
     chosen = people
     if group.startswith("stage_"):
@@ -174,13 +174,14 @@ def _survival(people: pl.DataFrame, spec: TargetSpec) -> tuple[float | None, int
     if chosen.height == 0:
         return None, 0
     if spec.metric == "median_months":
-        median = median_survival(chosen.select("time", "event"))["median"][0]
+        median = codecs.median_survival(chosen.select("time", "event"))["median"][0]
         return (float(median) if median is not None else None), chosen.height
-    return survival_at(chosen, SURVIVAL_TIMES[spec.metric]), chosen.height
+    return survival_at(codecs, chosen, SURVIVAL_TIMES[spec.metric]), chosen.height
 
 
-def achieved(people: pl.DataFrame, spec: TargetSpec) -> tuple[float | None, int]:
-    """The cohort's value for a target, and how many patients it rests on."""
+def achieved(codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec) -> tuple[float | None, int]:
+    """The cohort's value for a target, and how many patients it rests on (survival through
+    the clinical core's Kaplan-Meier estimate)."""
     chosen = people.filter(_population(spec))
     column = {"histology": "histology", "sex": "sex", "location": "location", "treatment": "pathway"}
     if spec.family in column:
@@ -200,4 +201,4 @@ def achieved(people: pl.DataFrame, spec: TargetSpec) -> tuple[float | None, int]
     if spec.family in ("pcr", "r0"):
         value = pl.col("pcr") if spec.family == "pcr" else pl.col("margin") == "R0"
         return _share(chosen.filter(pl.col("pathway") == spec.metric), value, pl.col("margin").is_not_null())
-    return _survival(chosen, spec)
+    return _survival(codecs, chosen, spec)

@@ -1,6 +1,6 @@
 """Datasets as files: each chunk of a cohort goes to local part files (memory stays bounded for
 any n), then each table becomes one Parquet / CSV file, and the cohort one FHIR R4 NDJSON file,
-streamed to the ``datasets`` bucket with a SHA-256 of exactly the bytes stored.
+streamed to the ``datasets`` bucket (``datasets.py``) with a SHA-256 of exactly the bytes stored.
 
 Parquet parts are joined with a streaming ``scan_parquet(...).sink_parquet`` (never the whole
 table in memory); CSV parts are appended with the header once; NDJSON is written record by
@@ -9,9 +9,7 @@ record through the clinical core's FHIR export.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,27 +18,15 @@ import msgspec
 import polars as pl
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.patients.api import PatientCreate, PatientRecord, to_ndjson
+from inescape.modules.generation.api import TABLES
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate, PatientRecord
 
 FORMATS = ("parquet", "csv", "ndjson")
-TABLES = ("patients", "conditions", "staging", "biomarkers", "treatments", "observations")
 CONTENT_TYPES = {
     "parquet": "application/vnd.apache.parquet",
     "csv": "text/csv",
     "ndjson": "application/fhir+ndjson",
 }
-BUCKET = "datasets"
-READ_CHUNK = 1 << 20
-
-
-class DatasetFile(msgspec.Struct, frozen=True, kw_only=True):
-    name: str  # "patients.parquet", "cohort.ndjson"
-    table: str | None  # None for the FHIR NDJSON (every table in one)
-    format: str
-    key: str  # in the datasets bucket
-    rows: int
-    bytes: int
-    sha256: str
 
 
 def check_formats(formats: Sequence[str]) -> list[str]:
@@ -54,10 +40,12 @@ def check_formats(formats: Sequence[str]) -> list[str]:
 
 
 class LocalParts:
-    """Part files under ``workdir`` as chunks arrive; ``finish`` makes one file per output."""
+    """Part files under ``workdir`` as chunks arrive; ``finish`` makes one file per output.
+    FHIR NDJSON is written by the clinical core's export (``codecs``)."""
 
-    def __init__(self, workdir: Path, formats: Sequence[str]) -> None:
+    def __init__(self, workdir: Path, formats: Sequence[str], *, codecs: ClinicalCodecs) -> None:
         self.workdir = workdir
+        self.codecs = codecs
         self.formats = check_formats(formats)
         self.chunks = 0
         self.rows: dict[str, int] = dict.fromkeys(TABLES, 0)
@@ -78,7 +66,7 @@ class LocalParts:
             if records is None:
                 raise ValueError("FHIR NDJSON needs the chunk's records")
             with open(self.workdir / "cohort.ndjson", "a", encoding="utf-8") as out:
-                out.writelines(to_ndjson(fhir_records(records)))
+                out.writelines(self.codecs.to_ndjson(fhir_records(records)))
         self.chunks += 1
 
     def finish(self) -> list[tuple[str, str | None, str, Path, int]]:
@@ -120,29 +108,3 @@ def fhir_records(records: Iterable[Mapping[str, Any]]) -> Iterable[PatientRecord
             {**fields, "id": synthetic_id, "version": 1, "created_at": stamp, "updated_at": stamp},
             PatientRecord,
         )
-
-
-async def upload(
-    storage: Any, dataset_id: str, files: Sequence[tuple[str, str | None, str, Path, int]]
-) -> list[DatasetFile]:
-    stored = []
-    for name, table, fmt, path, rows in files:
-        key = f"generation/dataset/{dataset_id}/{name}"
-        digest = hashlib.sha256()
-        size = await storage.put_stream(BUCKET, key, _read(path, digest), content_type=CONTENT_TYPES[fmt])
-        stored.append(
-            DatasetFile(
-                name=name, table=table, format=fmt, key=key, rows=rows, bytes=size, sha256=digest.hexdigest()
-            )
-        )
-    return stored
-
-
-async def _read(path: Path, digest: Any) -> AsyncIterator[bytes]:
-    source = await asyncio.to_thread(path.open, "rb")  # local disk, off the event loop all the same
-    try:
-        while block := await asyncio.to_thread(source.read, READ_CHUNK):
-            digest.update(block)
-            yield block
-    finally:
-        source.close()

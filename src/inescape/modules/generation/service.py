@@ -3,7 +3,7 @@
 The job regenerates its cohort deterministically from (profile, seed, n, quotas) on every
 attempt, so files need no checkpoint; loading into the clinical database is checkpointed per
 chunk in the same transaction as the chunk's rows, so a worker killed mid-job resumes without
-losing or doubling a patient.
+losing or doubling a patient. ``inescape generate --to-database`` loads through the same path.
 """
 
 from __future__ import annotations
@@ -11,93 +11,150 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import polars as pl
 
-from inescape.kernel.errors import Conflict, Invalid, NotFound
+from inescape.infra.platform import Jobs
+from inescape.infra.uow import UnitOfWork
+from inescape.kernel.clock import Clock
+from inescape.kernel.errors import Conflict, Invalid
+from inescape.kernel.jobs import JobContext, JobView
+from inescape.kernel.ports import DocumentStore
 from inescape.modules.generation import outputs
-from inescape.modules.generation.engine import Quota, generate, to_records
+from inescape.modules.generation.api import (
+    GENERATOR_VERSION,
+    PROFILES,
+    DatasetFile,
+    DatasetInfo,
+    FidelityReport,
+    ProfileNotFound,
+    Quota,
+)
+from inescape.modules.generation.datasets import Datasets
 from inescape.modules.generation.events import DatasetGenerated
-from inescape.modules.generation.fidelity import fidelity_frame, fidelity_report
-from inescape.modules.generation.profiles import Profile, get_profile, list_profiles, parse_profile
+from inescape.modules.generation.library import Generator
+from inescape.modules.generation.profiles import Profile
 from inescape.modules.generation.schemas import GenerationRequest, ProfileSummary
-from inescape.modules.patients.api import PatientCreate, load_records, records_changed
+from inescape.modules.patients.api import PatientCreate, PatientsApi
 
-PROFILES = "generation_profiles"
-DATASETS = "dataset_metadata"
-GENERATOR_VERSION = "inescape-generation/1"
+JOB_KIND = "generation.generate"
 
 
-class ProfileNotFound(NotFound):
-    pass
+class ProfileService:
+    """The shipped profiles and those users add (kept in ``generation_profiles``)."""
+
+    def __init__(self, *, documents: DocumentStore, clock: Clock, generator: Generator) -> None:
+        self._documents = documents
+        self._clock = clock
+        self._generator = generator
+
+    async def summaries(self) -> list[ProfileSummary]:
+        shipped = [summary(p, builtin=True) for p in self._generator.profiles()]
+        stored = await self._documents.find(PROFILES, {}, sort=[("id", 1)], limit=500)
+        return shipped + [
+            summary(self._generator.parse_profile(d["text"], source=d["id"]), builtin=False) for d in stored
+        ]
+
+    async def find(self, *, name: str) -> Profile:
+        if name in {p.name for p in self._generator.profiles()}:
+            return self._generator.profile(name)
+        stored = await self._documents.get(PROFILES, name)
+        if stored is None:
+            raise ProfileNotFound(f"no profile {name!r}; GET /api/v1/generation/profiles lists them")
+        return self._generator.parse_profile(stored["text"], source=name)
+
+    async def add(self, *, text: str, user: str | None) -> Profile:
+        profile = self._generator.parse_profile(text, source="request body")  # ProfileInvalid: 422
+        if profile.name in {p.name for p in self._generator.profiles()}:
+            raise Conflict(f"{profile.name!r} is a shipped profile; give yours another name")
+        doc = {
+            "id": profile.name,
+            "text": text,
+            "created_by": user,
+            "created_at": self._clock.now().isoformat(),
+        }
+        await self._documents.insert(PROFILES, doc)  # Conflict if the name is taken
+        return profile
 
 
-class DatasetNotFound(NotFound):
-    pass
+class GenerationService:
+    """Generation jobs (submitted, then run by a worker) and loading a cohort into the
+    clinical database (implements ``GenerationApi``)."""
 
+    def __init__(
+        self,
+        *,
+        generator: Generator,
+        profiles: ProfileService,
+        datasets: Datasets,
+        patients: PatientsApi,
+        jobs: Jobs,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+    ) -> None:
+        self._generator = generator
+        self._profiles = profiles
+        self._datasets = datasets
+        self._patients = patients
+        self._jobs = jobs
+        self._uow = uow
+        self._clock = clock
 
-async def all_profiles(services: Any) -> list[ProfileSummary]:
-    shipped = [_summary(p, builtin=True) for p in list_profiles()]
-    stored = await services.documents.find(PROFILES, {}, sort=[("id", 1)], limit=500)
-    return shipped + [_summary(parse_profile(d["text"], source=d["id"]), builtin=False) for d in stored]
+    async def submit(self, *, request: GenerationRequest, owner: str | None) -> JobView:
+        """Check now what the job would fail on (404 for an unknown profile, 422 naming an
+        impossible quota), then submit the job."""
+        profile = await self._profiles.find(name=request.profile)
+        self._check(profile, request)
+        return await self._jobs.submit(
+            module="generation", kind=JOB_KIND, params=msgspec.to_builtins(request), owner=owner
+        )
 
+    def _check(self, profile: Profile, request: GenerationRequest) -> None:
+        """The engine plans the quotas when the generator is made, before any patient is drawn."""
+        self._generator.chunks(
+            profile, request.n, seed=request.seed, quotas=quotas_of(request), chunk_size=request.chunk_size
+        )
 
-async def find_profile(services: Any, name: str) -> Profile:
-    if name in {p.name for p in list_profiles()}:
-        return get_profile(name)
-    stored = await services.documents.get(PROFILES, name)
-    if stored is None:
-        raise ProfileNotFound(f"no profile {name!r}; GET /api/v1/generation/profiles lists them")
-    return parse_profile(stored["text"], source=name)
+    async def run(self, ctx: JobContext) -> dict[str, Any]:
+        """The ``generation.generate`` job. The numeric work runs in a thread, so the event loop
+        keeps renewing the job's lease while a chunk is made."""
+        request = msgspec.convert(ctx.params, GenerationRequest)
+        profile = await self._profiles.find(name=request.profile)
+        workdir = Path(tempfile.mkdtemp(prefix=f"inescape-gen-{ctx.job_id}-"))
+        try:
+            files, report = await self._make(ctx, request, profile, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        await self._datasets.register(
+            _info(ctx.job_id, request, profile, files, report, self._clock.now().isoformat())
+        )
+        async with ctx.unit() as unit:  # fenced: only the job's lease holder announces the dataset
+            unit.publish(
+                DatasetGenerated(
+                    dataset_id=ctx.job_id,
+                    profile=profile.name,
+                    n=request.n,
+                    seed=request.seed,
+                    loaded_to_database="database" in request.outputs,
+                )
+            )
+        return {"dataset_id": ctx.job_id, "files": len(files), "within_tolerance": report.all_ok}
 
-
-async def add_profile(services: Any, text: str, *, user: str | None) -> Profile:
-    profile = parse_profile(text, source="request body")  # ProfileInvalid (422) names the field
-    if profile.name in {p.name for p in list_profiles()}:
-        raise Conflict(f"{profile.name!r} is a shipped profile; give yours another name")
-    doc = {
-        "id": profile.name,
-        "text": text,
-        "created_by": user,
-        "created_at": services.clock.now().isoformat(),
-    }
-    await services.documents.insert(PROFILES, doc)  # Conflict if the name is taken
-    return profile
-
-
-def check_request(profile: Profile, request: GenerationRequest) -> None:
-    """Refuse an impossible quota now (422 naming it), not later in the job: the engine plans
-    the quotas when the generator is made, before any patient is drawn."""
-    generate(profile, request.n, seed=request.seed, quotas=quotas_of(request), chunk_size=request.chunk_size)
-
-
-def quotas_of(request: GenerationRequest) -> list[Quota]:
-    try:
-        return [msgspec.convert(q, Quota) for q in request.quotas]
-    except msgspec.ValidationError as exc:
-        raise Invalid(
-            f"a quota is malformed: {exc}", errors=[{"field": "quotas", "message": str(exc)}]
-        ) from None
-
-
-async def run(ctx: Any) -> dict[str, Any]:
-    """The ``generation.generate`` job. The numeric work runs in a thread, so the event loop
-    keeps renewing the job's lease while a chunk is made."""
-    request = msgspec.convert(ctx.params, GenerationRequest)
-    services = ctx.services
-    profile = await find_profile(services, request.profile)
-    files_wanted = [o for o in request.outputs if o != "database"]
-    to_database = "database" in request.outputs
-    loaded = int((ctx.checkpoint or {}).get("next_chunk", 0))  # chunks already in the database
-    workdir = Path(tempfile.mkdtemp(prefix=f"inescape-gen-{ctx.job_id}-"))
-    try:
-        parts = outputs.LocalParts(workdir, files_wanted) if files_wanted else None
+    async def _make(
+        self, ctx: JobContext, request: GenerationRequest, profile: Profile, workdir: Path
+    ) -> tuple[list[DatasetFile], FidelityReport]:
+        files_wanted = [o for o in request.outputs if o != "database"]
+        to_database = "database" in request.outputs
+        loaded = int((ctx.checkpoint or {}).get("next_chunk", 0))  # chunks already in the database
+        parts = (
+            outputs.LocalParts(workdir, files_wanted, codecs=self._generator.codecs) if files_wanted else None
+        )
         chunks = await asyncio.to_thread(
-            generate,
+            self._generator.chunks,
             profile,
             request.n,
             seed=request.seed,
@@ -109,92 +166,89 @@ async def run(ctx: Any) -> dict[str, Any]:
         for index in range(total):
             cohort = await asyncio.to_thread(next, chunks)
             wanted = (to_database and index >= loaded) or "ndjson" in files_wanted
-            records = await asyncio.to_thread(to_records, cohort) if wanted else None
+            records = await asyncio.to_thread(self._generator.to_records, cohort) if wanted else None
             if parts is not None:
                 await asyncio.to_thread(parts.add, cohort.frames(), records)
-            slim.append(fidelity_frame(cohort))  # one small row per patient: memory stays bounded
+            slim.append(self._generator.fidelity_frame(cohort))  # one small row per patient
             if to_database and index >= loaded and records is not None:
-                await _load(ctx, records, index)
+                await self._load_in_job(ctx, records, index)
             await ctx.progress(
                 (index + 1) / total, generated=min((index + 1) * request.chunk_size, request.n)
             )
-        report = await asyncio.to_thread(fidelity_report, profile, pl.concat(slim))
+        report = await asyncio.to_thread(self._generator.fidelity_report, profile, pl.concat(slim))
         finished = await asyncio.to_thread(parts.finish) if parts else []
-        files = await outputs.upload(services.storage, ctx.job_id, finished)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    await _save_metadata(
-        services, dataset_metadata(ctx.job_id, request, profile, files, report, services.clock.now())
-    )
-    async with ctx.unit() as unit:  # fenced: only the job's lease holder announces the dataset
-        unit.publish(
-            DatasetGenerated(
-                dataset_id=ctx.job_id,
-                profile=profile.name,
-                n=request.n,
-                seed=request.seed,
-                loaded_to_database=to_database,
-            )
-        )
-    return {"dataset_id": ctx.job_id, "files": len(files), "within_tolerance": report.all_ok}
+        return await self._datasets.store_files(ctx.job_id, finished), report
+
+    async def _load_in_job(self, ctx: JobContext, records: list[dict[str, Any]], index: int) -> None:
+        """One chunk into the clinical database with its checkpoint, in one transaction."""
+        typed = await asyncio.to_thread(_typed, records)
+        async with ctx.unit() as unit:
+            await self._patients.load_records(unit.session, typed)
+            unit.checkpoint({"next_chunk": index + 1})
+            unit.count(loaded=len(typed))
+        await self._patients.records_changed()
+
+    async def load_cohort(
+        self,
+        *,
+        profile: str | Profile,
+        n: int,
+        seed: int = 0,
+        quotas: Sequence[Quota | Mapping[str, Any] | str] = (),
+        on_chunk: Callable[[int], Any] | None = None,
+    ) -> int:
+        loaded = 0
+        for cohort in self._generator.chunks(profile, n, seed=seed, quotas=quotas):
+            typed = _typed(self._generator.to_records(cohort))
+            async with self._uow() as uow:
+                await self._patients.load_records(uow.session, typed)
+            loaded += len(typed)
+            if on_chunk is not None:
+                on_chunk(len(typed))
+        await self._patients.records_changed()
+        return loaded
 
 
-async def _load(ctx: Any, records: list[dict[str, Any]], index: int) -> None:
-    """One chunk into the clinical database with its checkpoint, in one transaction."""
-    typed = await asyncio.to_thread(lambda: [msgspec.convert(r, PatientCreate) for r in records])
-    async with ctx.unit() as unit:
-        await load_records(ctx.services, unit.session, typed)
-        unit.checkpoint({"next_chunk": index + 1})
-        unit.count(loaded=len(typed))
-    await records_changed(ctx.services)
+def quotas_of(request: GenerationRequest) -> list[Quota]:
+    try:
+        return [msgspec.convert(q, Quota) for q in request.quotas]
+    except msgspec.ValidationError as exc:
+        raise Invalid(
+            f"a quota is malformed: {exc}", errors=[{"field": "quotas", "message": str(exc)}]
+        ) from None
 
 
-def frames_of(cohort: Any) -> dict[str, pl.DataFrame]:
-    frames: dict[str, pl.DataFrame] = cohort.frames()
-    return frames
+def _typed(records: list[dict[str, Any]]) -> list[PatientCreate]:
+    return [msgspec.convert(r, PatientCreate) for r in records]
 
 
-def dataset_metadata(
+def _info(
     dataset_id: str,
     request: GenerationRequest,
     profile: Profile,
-    files: list[outputs.DatasetFile],
-    report: Any,
-    now: datetime,
-) -> dict[str, Any]:
-    return {
-        "id": dataset_id,
-        "kind": "synthetic",
-        "origin": "synthetic",
-        "profile": profile.name,
-        "profile_version": profile.version,
-        "seed": request.seed,
-        "n": request.n,
-        "quotas": request.quotas,
-        "outputs": request.outputs,
-        "generator_version": GENERATOR_VERSION,
-        "files": msgspec.to_builtins(files),
-        "rows": {f.table or "fhir_resources": f.rows for f in files},
-        "fidelity": msgspec.to_builtins(report),
-        "created_at": now.isoformat(),
-    }
+    files: list[DatasetFile],
+    report: FidelityReport,
+    now: str,
+) -> DatasetInfo:
+    return DatasetInfo(
+        id=dataset_id,
+        kind="synthetic",
+        origin="synthetic",
+        profile=profile.name,
+        profile_version=profile.version,
+        seed=request.seed,
+        n=request.n,
+        quotas=request.quotas,
+        outputs=list(request.outputs),
+        generator_version=GENERATOR_VERSION,
+        files=files,
+        rows={f.table or "fhir_resources": f.rows for f in files},
+        fidelity=msgspec.to_builtins(report),
+        created_at=now,
+    )
 
 
-async def _save_metadata(services: Any, metadata: dict[str, Any]) -> None:
-    try:
-        await services.documents.insert(DATASETS, metadata)
-    except Conflict:  # a retry after the metadata was written: the new one is the same dataset
-        await services.documents.replace(DATASETS, metadata["id"], metadata)
-
-
-async def dataset(services: Any, dataset_id: str) -> dict[str, Any]:
-    found = await services.documents.get(DATASETS, dataset_id)
-    if found is None:
-        raise DatasetNotFound(f"no dataset {dataset_id!r}")
-    return dict(found)
-
-
-def _summary(profile: Profile, *, builtin: bool) -> ProfileSummary:
+def summary(profile: Profile, *, builtin: bool) -> ProfileSummary:
     return ProfileSummary(
         name=profile.name,
         title=profile.title,

@@ -1,8 +1,9 @@
-"""Cohorts as polars DataFrames: for the cohort endpoints and for notebooks without a server.
+"""Cohorts as polars DataFrames, read on an open synchronous connection: for the cohort
+endpoints (``CohortService`` runs them in its session) and for notebooks without a server
+(``inescape.notebook.load_cohort`` opens the configured database and calls ``read_for``).
 
-``load_cohort`` reads the configured database directly (the same settings as the server:
-``INESCAPE_DATABASE_URL``, keys). By default no identifying column leaves the database; ask
-for ``identifiers=True`` to get them decrypted (the caller then holds identified data).
+By default no identifying column leaves the database; with ``identifiers=True`` they come
+decrypted (the field cipher must be set; the caller then holds identified data).
 """
 
 from __future__ import annotations
@@ -89,38 +90,16 @@ def survival_frame(patients_frame: pl.DataFrame, *, today: date) -> pl.DataFrame
     ).select(*[c for c in SURVIVAL_COLUMNS if c in frame.columns], "time", "event", "age")
 
 
-def load_cohort(
-    *, wide: bool = False, identifiers: bool = False, settings: Any = None, **filters: Any
+def read_for(
+    conn: Connection,
+    *,
+    today: date,
+    wide: bool = False,
+    identifiers: bool = False,
+    filters: Mapping[str, Any] | None = None,
 ) -> dict[str, pl.DataFrame] | pl.DataFrame:
-    """The cohort matching ``filters`` (the list endpoint's: ``histology``, ``stage_group``,
-    ``sex``, ``min_age``...) from the configured database, without a server.
-
-    Returns one DataFrame per table, or with ``wide=True`` one row per patient with the
-    survival columns (``time`` in months, ``event``) ready for ``kaplan_meier``."""
-    from sqlalchemy import create_engine
-
-    from inescape.infra.crypto import FieldCipher, load_keyring, set_field_cipher
-    from inescape.migrate import sync_url
-    from inescape.settings import load_settings
-
-    settings = settings or load_settings()
-    if identifiers:
-        enc = settings.encryption
-        set_field_cipher(
-            FieldCipher(
-                load_keyring(
-                    keys=enc.keys,
-                    key_file=enc.key_file,
-                    hmac_key=enc.hmac_key,
-                    active_id=enc.active_key_id,
-                    generated_file=settings.data_path / "keys" / "encryption.json",
-                )
-            )
-        )
-    engine = create_engine(sync_url(settings.database_url))
-    try:
-        with engine.connect() as conn:
-            frames = read_cohort(conn, filters, today=date.today(), identifiers=identifiers)
-    finally:
-        engine.dispose()
-    return survival_frame(frames["patients"], today=date.today()) if wide else frames
+    """The cohort ``filters`` selects (the list endpoint's: ``histology``, ``stage_group``,
+    ``sex``, ``min_age``...): one DataFrame per table, or with ``wide=True`` one row per
+    patient with the survival columns (``time`` in months, ``event``) for ``kaplan_meier``."""
+    frames = read_cohort(conn, filters or {}, today=today, identifiers=identifiers)
+    return survival_frame(frames["patients"], today=today) if wide else frames

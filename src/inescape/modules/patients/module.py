@@ -4,30 +4,53 @@ from __future__ import annotations
 
 from typing import Any
 
+from inescape.infra.platform import ModuleContext
 from inescape.kernel.bus import Subscription
-from inescape.kernel.modules import ModuleSpec
-from inescape.modules.patients.cohort_routes import COHORT_ROUTES, GENERATION_KEY
+from inescape.kernel.modules import Bound, ModuleSpec
+from inescape.modules.auth.api import GatewayApi
+from inescape.modules.patients.api import ClinicalCodecs, PatientsApi
+from inescape.modules.patients.cohort_service import CohortService
 from inescape.modules.patients.controllers import ROUTES
 from inescape.modules.patients.events import PatientCreated, PatientDeleted, PatientUpdated
-from inescape.modules.patients.fhir_routes import FHIR_ROUTES
+from inescape.modules.patients.facade import Codecs, Patients
+from inescape.modules.patients.routes.cohort import COHORT_ROUTES
+from inescape.modules.patients.routes.fhir import FHIR_ROUTES
 from inescape.modules.patients.service import PatientService
+from inescape.modules.patients.views import PatientViews
 
 
-async def start(services: Any) -> None:
-    svc = PatientService(services.clock, services.cache)
-    services.extensions["patients"] = svc
+def bind(ctx: ModuleContext[None]) -> Bound:
+    platform = ctx.platform
+    records = PatientService(db=platform.db, uow=platform.uow, clock=platform.clock, cache=platform.cache)
+    cohorts = CohortService(db=platform.db, cache=platform.cache, clock=platform.clock)
+    gateway = ctx.facades.get(GatewayApi)
+    return Bound(
+        facades={PatientsApi: Patients(records=records, cohorts=cohorts)},
+        dependencies={
+            "patients": records,
+            "cohorts": cohorts,
+            "views": PatientViews(gateway=gateway),
+            "gateway": gateway,
+        },
+        subscriptions=_subscriptions(records, cohorts),
+    )
 
+
+def _subscriptions(records: PatientService, cohorts: CohortService) -> list[Subscription]:
     async def forget(event: Any) -> None:  # another process changed a record: drop our copy
-        await svc.forget(event.patient_id)
-
-    services.bus.subscribe(Subscription(PatientUpdated, forget, "patients.cache.updated"))
-    services.bus.subscribe(Subscription(PatientDeleted, forget, "patients.cache.deleted"))
+        await records.forget(patient_id=event.patient_id)
 
     async def new_generation(_: Any) -> None:  # cached cohort answers are stale now
-        await services.cache.incr(GENERATION_KEY)
+        await cohorts.records_changed()
 
-    for kind in (PatientCreated, PatientUpdated, PatientDeleted):
-        services.bus.subscribe(Subscription(kind, new_generation, f"patients.cohort.{kind.__name__}"))
+    return [
+        Subscription(PatientUpdated, forget, "patients.cache.updated"),
+        Subscription(PatientDeleted, forget, "patients.cache.deleted"),
+        *[
+            Subscription(kind, new_generation, f"patients.cohort.{kind.__name__}")
+            for kind in (PatientCreated, PatientUpdated, PatientDeleted)
+        ],
+    ]
 
 
 spec = ModuleSpec(
@@ -35,6 +58,10 @@ spec = ModuleSpec(
     title="Clinical core: the esophageal cancer record",
     port=8000,
     needs=("database", "cache"),
+    bind=bind,
+    library={ClinicalCodecs: lambda _: Codecs()},
+    provides=(PatientsApi,),
+    requires=(GatewayApi,),
+    owns=(),  # no document collection or bucket: the record lives in its SQL tables (models.py)
     route_handlers=[*COHORT_ROUTES, *FHIR_ROUTES, *ROUTES],
-    on_startup=[start],
 )

@@ -1,59 +1,74 @@
-"""Use cases of the clinical core. Callers pass a unit of work; nothing here commits."""
+"""Use cases of the clinical core's records. A write either runs in its own unit of work
+(the HTTP edge) or in the caller's session (other modules' jobs); nothing here commits a
+session it was given."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 import msgspec
-from sqlalchemy import insert, update
 
 from inescape.infra.crypto import field_cipher
+from inescape.infra.db import Database
 from inescape.infra.uow import UnitOfWork
 from inescape.kernel.clock import Clock
-from inescape.kernel.errors import Invalid, NotFound
-from inescape.kernel.ids import is_id, new_id, new_ids
+from inescape.kernel.errors import Invalid
+from inescape.kernel.ids import is_id, new_ids
 from inescape.kernel.ports import Cache
 from inescape.modules.patients import repository as repo
+from inescape.modules.patients.api import (
+    PatientCreate,
+    PatientNotFound,
+    PatientRecord,
+    PatientSummary,
+    PatientUpdate,
+    Upserted,
+)
+from inescape.modules.patients.digest import record_digest
 from inescape.modules.patients.events import PatientCreated, PatientDeleted, PatientUpdated
-from inescape.modules.patients.models import CHILDREN, patients
-from inescape.modules.patients.schemas import PatientCreate, PatientRecord, PatientSummary, PatientUpdate
 from inescape.modules.patients.validation import validate
 
 CACHE_TTL_S = 300
+EXPORT_PAGE = 200  # records read per session while an export streams: memory stays flat
 _record_decoder = msgspec.json.Decoder(PatientRecord)
 
 
-class PatientNotFound(NotFound):
-    pass
+def record_key(patient_id: str) -> str:
+    return f"inescape:patients:record:{patient_id}"
 
 
 class PatientService:
-    def __init__(self, clock: Clock, cache: Cache) -> None:
-        self.clock = clock
-        self.cache = cache
+    """Records: create, read (through an encrypted read-through cache), list, change, delete."""
+
+    def __init__(self, *, db: Database, uow: Callable[[], UnitOfWork], clock: Clock, cache: Cache) -> None:
+        self._db = db
+        self._uow = uow
+        self._clock = clock
+        self._cache = cache
         self._inflight: dict[str, asyncio.Future[PatientRecord | None]] = {}
 
-    def _today(self) -> date:
-        return self.clock.now().date()
+    def today(self) -> date:
+        return self._clock.now().date()
 
-    async def create(self, uow: UnitOfWork, record: PatientCreate) -> str:
-        return (await self.create_many(uow, [record]))[0]
+    # --- writes ---------------------------------------------------------------------------
+    async def create(self, *, record: PatientCreate) -> str:
+        return (await self.create_many(records=[record]))[0]
 
-    async def create_many(self, uow: UnitOfWork, records: Sequence[PatientCreate]) -> list[str]:
-        """All or nothing: every record is validated first, then one insert per table."""
-        ids = await self.insert_many(uow.session, records)
-        for record, patient_id in zip(records, ids, strict=True):
-            uow.publish(PatientCreated(patient_id=patient_id, origin=record.origin, source=record.source))
+    async def create_many(self, *, records: Sequence[PatientCreate]) -> list[str]:
+        """All or nothing, in one transaction: every record is validated first, then written."""
+        async with self._uow() as uow:
+            ids = await self.insert_many(session=uow.session, records=records)
+            for record, patient_id in zip(records, ids, strict=True):
+                uow.publish(PatientCreated(patient_id=patient_id, origin=record.origin, source=record.source))
         return ids
 
-    async def insert_many(self, session: Any, records: Sequence[PatientCreate]) -> list[str]:
+    async def insert_many(self, *, session: Any, records: Sequence[PatientCreate]) -> list[str]:
         """Validate every record, then write them all in ``session``'s transaction (COPY on
         PostgreSQL); ``Invalid`` naming ``[i].field`` of each problem, and nothing written."""
-        today = self._today()
+        today = self.today()
         problems: list[dict[str, str]] = []
         for i, record in enumerate(records):
             try:
@@ -68,15 +83,15 @@ class PatientService:
                 errors=problems,
             )
         ids = new_ids(len(records))
-        await repo.insert_records(session, records, ids=ids, now=self.clock.now())
+        await repo.insert_records(session, records, ids=ids, now=self._clock.now())
         return ids
 
-    def check(self, record: PatientCreate) -> None:
+    def check(self, *, record: PatientCreate) -> None:
         """``Invalid`` naming each field of ``record`` the clinical core refuses."""
-        validate(record, today=self._today())
+        validate(record, today=self.today())
 
     async def upsert_many(
-        self, session: Any, records: Sequence[PatientCreate], *, checked: bool = False
+        self, *, session: Any, records: Sequence[PatientCreate], checked: bool = False
     ) -> list[Upserted]:
         """Real records keyed by (source, source_record_id), in ``session``'s transaction: a new
         one is inserted, a changed one replaces ours (same id, next version), an identical one
@@ -85,12 +100,12 @@ class PatientService:
         _check_keys(records)
         if not checked:
             for record in records:
-                self.check(record)
+                self.check(record=record)
         found: dict[tuple[str, str], repo.SourceRow] = {}
         for source in {str(r.source) for r in records}:
             ids = [str(r.source_record_id) for r in records if r.source == source]
             found |= {(source, k): v for k, v in (await repo.find_by_source(session, source, ids)).items()}
-        now, done, fresh = self.clock.now(), [], []
+        now, done, fresh = self._clock.now(), [], []
         for record in records:
             digest = record_digest(record)
             stored = found.get((str(record.source), str(record.source_record_id)))
@@ -107,13 +122,64 @@ class PatientService:
         )
         return done + [Upserted(i, "created") for i in ids]
 
-    async def get(self, session_factory: Any, patient_id: str) -> PatientRecord:
+    async def update(self, *, patient_id: str, change: PatientUpdate) -> int:
+        """Demographics, risk factors, outcome; the record's new version."""
+        async with self._uow() as uow:
+            current = await self._current(uow, patient_id)
+            values = {
+                k: v
+                for k, v in msgspec.structs.asdict(change).items()
+                if v is not None and k not in ("risk_factors", "outcome")
+            }
+            if change.risk_factors is not None:
+                values["risk_factors"] = msgspec.to_builtins(change.risk_factors)
+            changed = {
+                k: getattr(change, k) for k in ("outcome", "risk_factors") if getattr(change, k) is not None
+            }
+            validate(msgspec.structs.replace(_as_create(current), **changed), today=self.today())
+            if change.outcome is not None:
+                values |= repo.outcome_columns(change.outcome)
+            return await self._touched(uow, patient_id, values)
+
+    async def add(self, *, patient_id: str, kind: str, item: msgspec.Struct) -> int:
+        """Add a staging, treatment, observation, biomarker or condition to a record."""
+        async with self._uow() as uow:
+            merged = _as_create(await self._current(uow, patient_id))
+            merged = msgspec.structs.replace(merged, **{kind: [*getattr(merged, kind), item]})
+            validate(merged, today=self.today())
+            await repo.add_child(uow.session, patient_id, kind, item)
+            return await self._touched(uow, patient_id, repo.summary_columns(merged))
+
+    async def delete(self, *, patient_id: str) -> None:
+        """Soft delete: the row stays (provenance, audit) but is gone from every read."""
+        if not is_id(patient_id):
+            raise PatientNotFound(f"no patient {patient_id!r}")
+        async with self._uow() as uow:
+            if not await repo.soft_delete(uow.session, patient_id, now=self._clock.now()):
+                raise PatientNotFound(f"no patient {patient_id}")
+            uow.publish(PatientDeleted(patient_id=patient_id))
+            uow.after_commit(lambda: self.forget(patient_id=patient_id))
+
+    async def _current(self, uow: UnitOfWork, patient_id: str) -> PatientRecord:
+        current = await repo.load(uow.session, patient_id) if is_id(patient_id) else None
+        if current is None:
+            raise PatientNotFound(f"no patient {patient_id}")
+        return current
+
+    async def _touched(self, uow: UnitOfWork, patient_id: str, values: Mapping[str, Any]) -> int:
+        version = await repo.touch(uow.session, patient_id, values, now=self._clock.now())
+        assert version is not None
+        uow.publish(PatientUpdated(patient_id=patient_id, version=version))
+        uow.after_commit(lambda: self.forget(patient_id=patient_id))
+        return version
+
+    # --- reads ----------------------------------------------------------------------------
+    async def get(self, *, patient_id: str) -> PatientRecord:
         """Read-through cache (values encrypted, since they hold identifiers); concurrent
         misses for one patient share one database read (no stampede)."""
         if not is_id(patient_id):
             raise PatientNotFound(f"no patient {patient_id!r}")
-        key = f"inescape:patients:record:{patient_id}"
-        cached = await self.cache.get(key)
+        cached = await self._cache.get(record_key(patient_id))
         if cached is not None:
             plain = field_cipher().decrypt(cached.decode(), context="patients.cache")
             return _record_decoder.decode(plain)
@@ -122,14 +188,7 @@ class PatientService:
             pending = asyncio.get_running_loop().create_future()
             self._inflight[patient_id] = pending
             try:
-                async with session_factory() as session:
-                    found = await repo.load(session, patient_id)
-                if found is not None:
-                    token = field_cipher().encrypt(
-                        msgspec.json.encode(found).decode(), context="patients.cache"
-                    )
-                    await self.cache.set(key, token.encode(), ttl=CACHE_TTL_S)
-                pending.set_result(found)
+                pending.set_result(await self._load_and_cache(patient_id))
             except BaseException as exc:
                 pending.set_exception(exc)
                 raise
@@ -140,94 +199,53 @@ class PatientService:
             raise PatientNotFound(f"no patient {patient_id}")
         return record
 
-    async def forget(self, patient_id: str) -> None:
-        await self.cache.delete(f"inescape:patients:record:{patient_id}")
+    async def _load_and_cache(self, patient_id: str) -> PatientRecord | None:
+        async with self._db.sessions() as session:
+            found = await repo.load(session, patient_id)
+        if found is not None:
+            token = field_cipher().encrypt(msgspec.json.encode(found).decode(), context="patients.cache")
+            await self._cache.set(record_key(patient_id), token.encode(), ttl=CACHE_TTL_S)
+        return found
+
+    async def forget(self, *, patient_id: str) -> None:
+        """Drop the cached copy of a record (it changed, here or in another process)."""
+        await self._cache.delete(record_key(patient_id))
 
     async def page(
-        self, session_factory: Any, *, filters: Mapping[str, Any], limit: int, cursor: str | None, sort: str
+        self, *, filters: Mapping[str, Any], limit: int, cursor: str | None, sort: str
     ) -> tuple[list[PatientSummary], str | None]:
-        from sqlalchemy import asc, desc
-
-        column, direction = sort.lstrip("-"), desc if sort.startswith("-") else asc
-        query = repo.filtered(filters, today=self._today())
-        if cursor:
-            if not is_id(cursor):
-                raise Invalid(
-                    "cursor is not a patient id", errors=[{"field": "cursor", "message": "invalid"}]
-                )
-            query = query.where(patients.c.id < cursor if direction is desc else patients.c.id > cursor)
-        if column != "id":
+        """One page of list rows and the cursor of the next (None at the end)."""
+        if cursor and not is_id(cursor):
+            raise Invalid("cursor is not a patient id", errors=[{"field": "cursor", "message": "invalid"}])
+        if sort.lstrip("-") != "id":
             raise Invalid(
                 "only sorting by id (creation order) is supported with a cursor",
                 errors=[{"field": "sort", "message": "use id or -id"}],
             )
-        query = query.order_by(direction(patients.c.id)).limit(limit + 1)
-        async with session_factory() as session:
-            rows = (await session.execute(query)).all()
-        items = [repo.summary_of(r) for r in rows[:limit]]
+        async with self._db.sessions() as session:
+            rows = await repo.page(
+                session,
+                filters,
+                today=self.today(),
+                limit=limit + 1,
+                after=cursor,
+                descending=sort.startswith("-"),
+            )
+        items = rows[:limit]
         return items, (items[-1].id if len(rows) > limit else None)
 
-    async def update(self, uow: UnitOfWork, patient_id: str, change: PatientUpdate) -> int:
-        current = await repo.load(uow.session, patient_id) if is_id(patient_id) else None
-        if current is None:
-            raise PatientNotFound(f"no patient {patient_id}")
-        values = {
-            k: v
-            for k, v in msgspec.structs.asdict(change).items()
-            if v is not None and k not in ("risk_factors", "outcome")
-        }
-        if change.risk_factors is not None:
-            values["risk_factors"] = msgspec.to_builtins(change.risk_factors)
-        merged = msgspec.structs.replace(
-            _as_create(current),
-            **{k: getattr(change, k) for k in ("outcome", "risk_factors") if getattr(change, k) is not None},
-        )
-        validate(merged, today=self._today())
-        if change.outcome is not None:
-            values |= repo.outcome_columns(change.outcome)
-        version = await repo.touch(uow.session, patient_id, values, now=self.clock.now())
-        assert version is not None
-        uow.publish(PatientUpdated(patient_id=patient_id, version=version))
-        uow.after_commit(lambda: self.forget(patient_id))
-        return version
+    async def matching_ids(self, *, filters: Mapping[str, Any]) -> list[str]:
+        """The ids of the live records ``filters`` selects, in id order."""
+        async with self._db.sessions() as session:
+            return await repo.matching_ids(session, filters, today=self.today())
 
-    async def add(self, uow: UnitOfWork, patient_id: str, kind: str, item: msgspec.Struct) -> int:
-        """Add a staging, treatment, observation, biomarker or condition to a record."""
-        current = await repo.load(uow.session, patient_id) if is_id(patient_id) else None
-        if current is None:
-            raise PatientNotFound(f"no patient {patient_id}")
-        merged = _as_create(current)
-        merged = msgspec.structs.replace(merged, **{kind: [*getattr(merged, kind), item]})
-        validate(merged, today=self._today())
-        await uow.session.execute(
-            insert(CHILDREN[kind]).values(id=new_id(), patient_id=patient_id, **msgspec.structs.asdict(item))
-        )
-        version = await repo.touch(
-            uow.session, patient_id, repo.summary_columns(merged), now=self.clock.now()
-        )
-        assert version is not None
-        uow.publish(PatientUpdated(patient_id=patient_id, version=version))
-        uow.after_commit(lambda: self.forget(patient_id))
-        return version
-
-    async def delete(self, uow: UnitOfWork, patient_id: str) -> None:
-        """Soft delete: the row stays (provenance, audit) but is gone from every read."""
-        if not is_id(patient_id):
-            raise PatientNotFound(f"no patient {patient_id!r}")
-        result = await uow.session.execute(
-            update(patients)
-            .where(patients.c.id == patient_id, patients.c.deleted_at.is_(None))
-            .values(deleted_at=self.clock.now(), version=patients.c.version + 1)
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
-            raise PatientNotFound(f"no patient {patient_id}")
-        uow.publish(PatientDeleted(patient_id=patient_id))
-        uow.after_commit(lambda: self.forget(patient_id))
-
-
-class Upserted(msgspec.Struct, frozen=True):
-    patient_id: str
-    outcome: str  # "created", "updated" or "unchanged"
+    async def records(self, *, ids: Sequence[str]) -> AsyncIterator[PatientRecord]:
+        """The live records of ``ids``, a page of them per session (for streaming exports)."""
+        for start in range(0, len(ids), EXPORT_PAGE):
+            async with self._db.sessions() as session:
+                page = [r for i in ids[start : start + EXPORT_PAGE] if (r := await repo.load(session, i))]
+            for record in page:
+                yield record
 
 
 def _check_keys(records: Sequence[PatientCreate]) -> None:
@@ -236,13 +254,9 @@ def _check_keys(records: Sequence[PatientCreate]) -> None:
         raise Invalid("each record to upsert needs origin 'real' and a unique (source, source_record_id)")
 
 
-def record_digest(record: PatientCreate) -> str:
-    return hashlib.sha256(msgspec.json.encode(record)).hexdigest()
-
-
 def _as_create(record: PatientRecord) -> PatientCreate:
     fields = {f: getattr(record, f) for f in PatientCreate.__struct_fields__}
     return PatientCreate(**fields)
 
 
-__all__ = ["PatientNotFound", "PatientService", "Upserted", "record_digest"]
+__all__ = ["PatientService", "record_key"]

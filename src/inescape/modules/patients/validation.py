@@ -8,7 +8,7 @@ from datetime import date
 
 from inescape.kernel.errors import Invalid
 from inescape.modules.patients import vocab
-from inescape.modules.patients.schemas import (
+from inescape.modules.patients.api import (
     Biomarker,
     Condition,
     Observation,

@@ -1,5 +1,8 @@
 """``/api/v1/training/runs`` (training runs as jobs) and ``/api/v1/models`` (the registry:
-versions, model cards, pictures, promotion through the gates). Audited like every data access."""
+versions, model cards, pictures, promotion through the gates). Audited like every data access.
+
+Each route is given by name what the module's ``bind`` built: ``runs`` (``RunService``),
+``models`` (``ModelService``) and ``gateway`` (``GatewayApi``, for the audit trail)."""
 
 from __future__ import annotations
 
@@ -7,26 +10,25 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, SkipValidation
 
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import audit_request, principal_of
-from inescape.modules.training import gates, service
-from inescape.modules.training.cards import calibration_svg, training_curve_svg
-from inescape.modules.training.registry import ModelCard, ModelRegistry
+from inescape.modules.auth.api import GatewayApi, principal_of
+from inescape.modules.training.api import ModelCard, card_id
 from inescape.modules.training.schemas import PromotionRequest, TrainingRequest
+from inescape.modules.training.service import ModelService, RunService
 
 RUNS_READ = {"permission": "training.jobs.read"}
 RUNS_MANAGE = {"permission": "training.jobs.manage"}
 MODELS_READ = {"permission": "models.read"}
 MODELS_PROMOTE = {"permission": "models.promote"}
 SVG = "image/svg+xml"
-
-
-async def audited(
-    request: Request[Any, Any, Any], action: str, *, resource: str | None, detail: str | None = None
-) -> None:
-    await audit_request(request, action, resource_type="model", resource_id=resource, detail=detail)
+AnyRequest = Request[Any, Any, Any]
+# dependencies by name (``Bound.dependencies``); a Protocol is injected unchecked (no isinstance)
+Runs = NamedDependency[RunService]
+Models = NamedDependency[ModelService]
+Gateway = NamedDependency[SkipValidation[GatewayApi]]
 
 
 @post(
@@ -36,46 +38,24 @@ async def audited(
     tags=["training"],
     summary="Train a model (a job: progress per epoch in GET /api/v1/training/runs/{id})",
 )
-async def submit_run(request: Request[Any, Any, Any], data: JSONBody[TrainingRequest]) -> JobView:
-    services = request.app.state.services
-    service.check_request(data, service.settings_of(services))
+async def submit_run(
+    request: AnyRequest, data: JSONBody[TrainingRequest], runs: Runs, gateway: Gateway
+) -> JobView:
     who = principal_of(request)
-    async with services.uow() as uow:
-        job: JobView = await services.submit_job(
-            uow,
-            module="training",
-            kind="training.fit",
-            queue="training",
-            params=msgspec.to_builtins(data),
-            owner=who.username if who else None,
-        )
-    await audited(request, "training.run_submitted", resource=job.id, detail=f"{data.model} -> {data.name}")
+    job = await runs.submit(request=data, owner=who.username if who else None)
+    await gateway.audit(
+        request,
+        "training.run_submitted",
+        resource_type="model",
+        resource_id=job.id,
+        detail=f"{data.model} -> {data.name}",
+    )
     return job
 
 
 @get("/api/v1/training/runs", opt=RUNS_READ, tags=["training"], summary="Training runs, newest first")
-async def list_runs(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
-    docs = await request.app.state.services.documents.find(
-        service.RUNS, {}, sort=[("updated_at", -1)], limit=200
-    )
-    return [{k: v for k, v in d.items() if k != "history"} for d in docs]
-
-
-async def _run(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
-    services = request.app.state.services
-    job = await services.jobs.get(run_id, module="training")  # 404 for an unknown id
-    doc = await services.documents.get(service.RUNS, run_id) or {}
-    return {
-        **doc,
-        "id": run_id,
-        "status": str(job.status),
-        "progress": job.progress,
-        "epochs": job.counts.get("epochs", 0),
-        "error": job.error,
-        "params": job.params,
-        "created_at": job.created_at.isoformat(),
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-    }
+async def list_runs(runs: Runs) -> list[dict[str, Any]]:
+    return await runs.recent()
 
 
 @get(
@@ -84,8 +64,8 @@ async def _run(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
     tags=["training"],
     summary="A run: status, epochs, metrics",
 )
-async def read_run(request: Request[Any, Any, Any], run_id: FromPath[str]) -> dict[str, Any]:
-    return await _run(request, run_id)
+async def read_run(run_id: FromPath[str], runs: Runs) -> dict[str, Any]:
+    return await runs.read(run_id=run_id)
 
 
 @get(
@@ -94,10 +74,8 @@ async def read_run(request: Request[Any, Any, Any], run_id: FromPath[str]) -> di
     tags=["training"],
     summary="The run's training curve (loss per epoch), as it stands",
 )
-async def run_curve(request: Request[Any, Any, Any], run_id: FromPath[str]) -> Response[bytes]:
-    run = await _run(request, run_id)
-    svg = training_curve_svg(run.get("history") or [], kind=str(run.get("model")))
-    return Response(svg.encode(), media_type=SVG)
+async def run_curve(run_id: FromPath[str], runs: Runs) -> Response[bytes]:
+    return Response((await runs.curve_svg(run_id=run_id)).encode(), media_type=SVG)
 
 
 @post(
@@ -107,11 +85,9 @@ async def run_curve(request: Request[Any, Any, Any], run_id: FromPath[str]) -> R
     tags=["training"],
     summary="Cancel a run",
 )
-async def cancel_run(request: Request[Any, Any, Any], run_id: FromPath[str]) -> JobView:
-    services = request.app.state.services
-    async with services.uow() as uow:
-        job: JobView = await services.jobs.cancel(uow.session, run_id, module="training")
-    await audited(request, "training.run_cancelled", resource=run_id)
+async def cancel_run(request: AnyRequest, run_id: FromPath[str], runs: Runs, gateway: Gateway) -> JobView:
+    job = await runs.cancel(run_id=run_id)
+    await gateway.audit(request, "training.run_cancelled", resource_type="model", resource_id=run_id)
     return job
 
 
@@ -125,25 +101,15 @@ def _view(card: ModelCard) -> dict[str, Any]:
 
 
 @get("/api/v1/models", opt=MODELS_READ, tags=["models"], summary="Model names with their versions and stages")
-async def list_models(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
-    cards = await ModelRegistry(request.app.state.services).cards()
-    names: dict[str, dict[str, Any]] = {}
-    for card in cards:
-        entry = names.setdefault(
-            card.name, {"name": card.name, "versions": 0, "production": None, "latest": 0}
-        )
-        entry["versions"] += 1
-        entry["latest"] = max(entry["latest"], card.version)
-        if card.stage == "production":
-            entry["production"] = card.version
-    return list(names.values())
+async def list_models(models: Models) -> list[dict[str, Any]]:
+    return await models.names()
 
 
 @get(
     "/api/v1/models/{name:str}/versions", opt=MODELS_READ, tags=["models"], summary="Every version of a model"
 )
-async def list_versions(request: Request[Any, Any, Any], name: FromPath[str]) -> list[dict[str, Any]]:
-    return [_view(c) for c in await ModelRegistry(request.app.state.services).cards(name)]
+async def list_versions(name: FromPath[str], models: Models) -> list[dict[str, Any]]:
+    return [_view(c) for c in await models.versions(name=name)]
 
 
 @get(
@@ -153,10 +119,10 @@ async def list_versions(request: Request[Any, Any, Any], name: FromPath[str]) ->
     summary="A version's model card (JSON): metrics, data, settings, calibration, subgroups",
 )
 async def read_version(
-    request: Request[Any, Any, Any], name: FromPath[str], version: FromPath[int]
+    request: AnyRequest, name: FromPath[str], version: FromPath[int], models: Models, gateway: Gateway
 ) -> dict[str, Any]:
-    card = await ModelRegistry(request.app.state.services).card(name, version)
-    await audited(request, "models.read", resource=card.id)
+    card = await models.card(name=name, version=version)
+    await gateway.audit(request, "models.read", resource_type="model", resource_id=card.id)
     return msgspec.to_builtins(card)  # type: ignore[no-any-return]
 
 
@@ -166,12 +132,9 @@ async def read_version(
     tags=["models"],
     summary="A version's model card as Markdown",
 )
-async def read_card_markdown(
-    request: Request[Any, Any, Any], name: FromPath[str], version: FromPath[int]
-) -> Response[bytes]:
-    registry = ModelRegistry(request.app.state.services)
-    card = await registry.card(name, version)
-    return Response(await registry.file(card, "card.md"), media_type="text/markdown; charset=utf-8")
+async def read_card_markdown(name: FromPath[str], version: FromPath[int], models: Models) -> Response[bytes]:
+    markdown = await models.card_markdown(name=name, version=version)
+    return Response(markdown, media_type="text/markdown; charset=utf-8")
 
 
 @get(
@@ -180,11 +143,8 @@ async def read_card_markdown(
     tags=["models"],
     summary="Predicted against observed survival by decile, at each horizon",
 )
-async def read_calibration(
-    request: Request[Any, Any, Any], name: FromPath[str], version: FromPath[int]
-) -> Response[bytes]:
-    card = await ModelRegistry(request.app.state.services).card(name, version)
-    return Response(calibration_svg(card.report.get("calibration") or {}).encode(), media_type=SVG)
+async def read_calibration(name: FromPath[str], version: FromPath[int], models: Models) -> Response[bytes]:
+    return Response((await models.calibration_svg(name=name, version=version)).encode(), media_type=SVG)
 
 
 @get(
@@ -193,12 +153,8 @@ async def read_calibration(
     tags=["models"],
     summary="The training curve of the run that made this version",
 )
-async def read_curve(
-    request: Request[Any, Any, Any], name: FromPath[str], version: FromPath[int]
-) -> Response[bytes]:
-    card = await ModelRegistry(request.app.state.services).card(name, version)
-    svg = training_curve_svg(card.report.get("history") or [], kind=card.kind)
-    return Response(svg.encode(), media_type=SVG)
+async def read_curve(name: FromPath[str], version: FromPath[int], models: Models) -> Response[bytes]:
+    return Response((await models.curve_svg(name=name, version=version)).encode(), media_type=SVG)
 
 
 @post(
@@ -209,36 +165,29 @@ async def read_curve(
     summary="Make a version the production model, if it passes its gates (409 naming each failed gate)",
 )
 async def promote(
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     name: FromPath[str],
     version: FromPath[int],
-    data: JSONBody[PromotionRequest] | None = None,
+    models: Models,
+    gateway: Gateway,
+    data: JSONBody[PromotionRequest | None] = None,
 ) -> dict[str, Any]:
-    services = request.app.state.services
     body = data or PromotionRequest()
     who = principal_of(request)
     detail = "allow_synthetic" if body.allow_synthetic else None
     try:
-        card = await gates.promote_checked(
-            services,
-            name,
-            version,
-            by=who.username if who else None,
-            allow_synthetic=body.allow_synthetic,
-            reason=body.reason,
-            tolerance=service.settings_of(services).calibration_tolerance,
-        )
+        card = await models.promote(name=name, version=version, body=body, by=who.username if who else None)
     except Exception:
-        await audit_request(
+        await gateway.audit(
             request,
             "models.promote",
             resource_type="model",
-            resource_id=f"{name}:{version:06d}",
+            resource_id=card_id(name, version),
             outcome="failure",
             detail=detail,
         )
         raise
-    await audited(request, "models.promote", resource=card.id, detail=detail)
+    await gateway.audit(request, "models.promote", resource_type="model", resource_id=card.id, detail=detail)
     return _view(card)
 
 

@@ -17,10 +17,10 @@ A gate that was not measured fails: the card says which number is missing.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from inescape.kernel.errors import Conflict
-from inescape.modules.training.registry import ModelCard, ModelRegistry
+from inescape.modules.training.api import ModelCard
+from inescape.modules.training.registry import ModelRegistry
 from inescape.modules.training.schemas import GateResult
 
 CALIBRATION_HORIZONS = ("12m", "36m")
@@ -107,10 +107,11 @@ def check(card: ModelCard, *, allow_synthetic: bool, tolerance: float) -> list[G
 
 
 async def promote_checked(
-    services: Any,
+    registry: ModelRegistry,
+    *,
     name: str,
     version: int,
-    *,
+    at: str,
     by: str | None,
     allow_synthetic: bool,
     reason: str,
@@ -118,7 +119,6 @@ async def promote_checked(
 ) -> ModelCard:
     """Promote ``version`` of ``name`` if it passes every gate, else ``Conflict`` (409) naming
     each failed gate; the gates' results and the override are kept on the card."""
-    registry = ModelRegistry(services)
     card = await registry.card(name, version)
     results = check(card, allow_synthetic=allow_synthetic, tolerance=tolerance)
     failed = [r for r in results if not r.passed]
@@ -130,7 +130,7 @@ async def promote_checked(
         )
     promotion = {
         "by": by,
-        "at": services.clock.now().isoformat(),
+        "at": at,
         "allow_synthetic": allow_synthetic,
         "reason": reason,
         "gates": [{"gate": r.gate, "passed": r.passed, "detail": r.detail} for r in results],

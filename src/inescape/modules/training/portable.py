@@ -1,8 +1,9 @@
 """A survival model in a form the web process evaluates without torch: ``inescape.cox.v1``.
 
-A proportional-hazards model as JSON: its features (how each is made from a patient's facts),
-the coefficients and their covariance, and the baseline cumulative hazard at the centred
-covariates. Training (Lightning) exports to it; decision support reads it with plain Python.
+A proportional-hazards model as JSON (``api.CoxModel``): its features (how each is made from a
+patient's facts), the coefficients and their covariance, and the baseline cumulative hazard at
+the centred covariates. Training (Lightning) exports to it; decision support reads it with plain
+Python.
 
     S(t | x) = exp(-H0(t) * exp(lp)),  lp = sum_i beta_i * (x_i - mean_i)
 
@@ -15,55 +16,20 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from inescape.kernel.errors import Invalid
+from inescape.modules.training.api import FORMAT, Baseline, CoxModel, SurvivalPoint
 
-FORMAT = "inescape.cox.v1"
 Z = {0.9: 1.6448536269514722, 0.95: 1.959963984540054, 0.99: 2.5758293035489004}
 
 
-class Feature(msgspec.Struct, frozen=True, kw_only=True):
-    name: str  # "age", "histology=adenocarcinoma"
-    fact: str  # the fact it is made from: "age", "histology"
-    kind: Literal["numeric", "indicator"]
-    mean: float = 0.0  # what the coefficient is centred on (the training mean)
-    value: str | None = None  # for an indicator: the fact's value that makes it 1
-
-
-class Baseline(msgspec.Struct, frozen=True, kw_only=True):
-    months: list[float]
-    cumulative_hazard: list[float]
-
-
-class CoxModel(msgspec.Struct, frozen=True, kw_only=True):
-    format: Literal["inescape.cox.v1"]
-    features: list[Feature]
-    coefficients: list[float]
-    covariance: list[list[float]]
-    baseline: Baseline
-
-    def __post_init__(self) -> None:
-        n = len(self.features)
-        square = len(self.covariance) == n and all(len(row) == n for row in self.covariance)
-        if len(self.coefficients) != n or not square:
-            raise msgspec.ValidationError("coefficients and covariance must match the features")
-        months = self.baseline.months
-        if len(months) != len(self.baseline.cumulative_hazard) or months != sorted(months):
-            raise msgspec.ValidationError("the baseline must be sorted months with one hazard each")
-
-
-class SurvivalPoint(msgspec.Struct, frozen=True, kw_only=True):
-    months: float
-    survival: float | None  # None beyond the model's follow-up
-    lower: float | None
-    upper: float | None
-
-
-def load_model(data: bytes) -> CoxModel:
+def load_model(data: bytes | Mapping[str, Any]) -> CoxModel:
     try:
+        if isinstance(data, Mapping):
+            return msgspec.convert(data, CoxModel)
         return msgspec.json.decode(data, type=CoxModel)
     except msgspec.ValidationError as exc:
         raise Invalid(f"not an {FORMAT} model: {exc}") from None
@@ -128,3 +94,21 @@ def _point(baseline: Baseline, t: float, lp: float, half_width: float) -> Surviv
         return math.exp(-h0 * math.exp(linear))
 
     return SurvivalPoint(months=t, survival=s(lp), lower=s(lp + half_width), upper=s(lp - half_width))
+
+
+class PortableModels:
+    """``SurvivalModels``: the functions above as the library facade."""
+
+    def load_portable(self, data: bytes | Mapping[str, Any]) -> CoxModel:
+        return load_model(data)
+
+    def dump_portable(self, model: CoxModel) -> bytes:
+        return dump_model(model)
+
+    def missing_facts(self, model: CoxModel, facts: Mapping[str, Any]) -> list[str]:
+        return missing_facts(model, facts)
+
+    def predict(
+        self, model: CoxModel, facts: Mapping[str, Any], *, months: Sequence[float], confidence: float = 0.95
+    ) -> list[SurvivalPoint]:
+        return predict(model, facts, months=months, confidence=confidence)

@@ -8,57 +8,49 @@ so every process that caches the production model reloads it.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
-from inescape.kernel.errors import Conflict, NotFound
+from inescape.infra.uow import UnitOfWork
+from inescape.kernel.clock import Clock
+from inescape.kernel.errors import Conflict
+from inescape.kernel.events import Event
 from inescape.kernel.ids import new_id
+from inescape.kernel.ports import DocumentStore, ObjectStore
+from inescape.modules.training.api import (
+    FORMAT,
+    CoxModel,
+    ModelCard,
+    ModelNotFound,
+    ModelNotPortable,
+    Stage,
+    card_id,
+)
 from inescape.modules.training.events import ModelPromoted, ModelRegistered
-from inescape.modules.training.portable import FORMAT, CoxModel, dump_model, load_model
+from inescape.modules.training.portable import dump_model, load_model
 
 COLLECTION = "training_models"
 BUCKET = "models"
-Stage = Literal["candidate", "production", "archived"]
-
-
-class ModelNotFound(NotFound):
-    pass
-
-
-class ModelCard(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    version: int
-    task: str  # "survival" or "classification"
-    format: str  # "inescape.cox.v1" (decision support evaluates it) or "inescape.torch.v1"
-    stage: Stage
-    artifact: str  # key in the models bucket: the model a reader loads
-    created_at: datetime
-    promoted_at: datetime | None = None
-    metrics: dict[str, float] = {}
-    trained_on: dict[str, Any] = {}  # dataset, rows, origins, features: where the numbers come from
-    description: str = ""
-    kind: str = "cox"  # cox, deepsurv, logistic_hazard, pcr
-    artifacts: dict[str, str] = {}  # every file of the model (weights, preprocessing, card) -> key
-    run_id: str | None = None  # the training run (job) that made it
-    settings: dict[str, Any] = {}  # hyper-parameters, seed, split
-    code_version: str = ""
-    report: dict[str, Any] = {}  # calibration by decile, subgroups, training history
-    promotion: dict[str, Any] | None = None  # who promoted it, when, the gates, any override
-
-    @property
-    def id(self) -> str:
-        return card_id(self.name, self.version)
-
-
-def card_id(name: str, version: int) -> str:
-    return f"{name}:{version:06d}"
+PREFIX = "training/model"
 
 
 class ModelRegistry:
-    def __init__(self, services: Any) -> None:
-        self._services = services
+    """``RegistryApi``, and what training itself does with the registry."""
+
+    def __init__(
+        self,
+        *,
+        documents: DocumentStore,
+        storage: ObjectStore,
+        clock: Clock,
+        uow: Callable[[], UnitOfWork],
+    ) -> None:
+        self._documents = documents
+        self._storage = storage
+        self._clock = clock
+        self._uow = uow
 
     async def register(
         self,
@@ -93,24 +85,22 @@ class ModelRegistry:
     ) -> ModelCard:
         """A new candidate version made of ``files`` (name -> bytes, ``main`` the one a reader
         loads), stored under one prefix of the models bucket before the card is written."""
-        services = self._services
         # the files' prefix is their own (not the version, which a concurrent register may take)
-        prefix = f"training/model/{name}/{new_id()}"
+        prefix = f"{PREFIX}/{name}/{new_id()}"
         keys = {}
         for file, data in files.items():
             keys[file] = f"{prefix}/{file}"
-            await services.storage.put(BUCKET, keys[file], data, content_type=_content_type(file))
+            await self._storage.put(BUCKET, keys[file], data, content_type=_content_type(file))
         return await self._insert_card(name, artifact=keys[main], format=format, artifacts=keys, **card)
 
     async def _insert_card(self, name: str, **fields: Any) -> ModelCard:
-        services = self._services
         for _ in range(20):  # a concurrent register of the same name takes the version: try the next
             version = await self._last_version(name) + 1
             card = ModelCard(
-                name=name, version=version, stage="candidate", created_at=services.clock.now(), **fields
+                name=name, version=version, stage="candidate", created_at=self._clock.now(), **fields
             )
             try:
-                await services.documents.insert(COLLECTION, {"id": card.id, **msgspec.to_builtins(card)})
+                await self._documents.insert(COLLECTION, {"id": card.id, **msgspec.to_builtins(card)})
             except Conflict:
                 continue
             await self._publish(ModelRegistered(name=name, version=version))
@@ -121,14 +111,14 @@ class ModelRegistry:
         key = card.artifacts.get(file)
         if key is None:
             raise ModelNotFound(f"{card.name} version {card.version} has no file {file!r}")
-        data: bytes = await self._services.storage.get(BUCKET, key)
+        data: bytes = await self._storage.get(BUCKET, key)
         return data
 
     async def promote(self, name: str, version: int, *, promotion: dict[str, Any] | None = None) -> ModelCard:
         """Make ``version`` the production model of ``name``; the one before is archived.
         No gate is checked here (``gates.promote_checked`` does, for the endpoint)."""
         card = await self.card(name, version)
-        now = self._services.clock.now()
+        now = self._clock.now()
         for current in await self.cards(name, stage="production"):
             if current.version != version:
                 await self._save(msgspec.structs.replace(current, stage="archived"))
@@ -138,36 +128,46 @@ class ModelRegistry:
         return promoted
 
     async def card(self, name: str, version: int) -> ModelCard:
-        doc = await self._services.documents.get(COLLECTION, card_id(name, version))
+        doc = await self._documents.get(COLLECTION, card_id(name, version))
         if doc is None:
             raise ModelNotFound(f"no model {name!r} version {version}")
         return _card(doc)
 
     async def cards(self, name: str | None = None, *, stage: Stage | None = None) -> list[ModelCard]:
         filters = {k: v for k, v in (("name", name), ("stage", stage)) if v is not None}
-        docs = await self._services.documents.find(COLLECTION, filters, sort=[("id", 1)], limit=1000)
+        docs = await self._documents.find(COLLECTION, filters, sort=[("id", 1)], limit=1000)
         return [_card(d) for d in docs]
 
-    async def production(self, name: str) -> tuple[ModelCard, CoxModel | None] | None:
-        """The production card of ``name`` and its model when it is an ``inescape.cox.v1``
-        (None for a network, which needs torch), or None while there is no production version."""
+    async def cards_of_run(self, run_id: str) -> list[ModelCard]:
+        """The version a training run registered (none yet, or one)."""
+        docs = await self._documents.find(COLLECTION, {"run_id": run_id}, limit=1)
+        return [_card(d) for d in docs]
+
+    async def production(self, name: str) -> ModelCard | None:
+        """The card of the version of ``name`` in production, or None while there is none."""
         found = await self.cards(name, stage="production")
         if not found:
             return None
-        card = max(found, key=lambda c: c.promoted_at or c.created_at)
+        return max(found, key=lambda c: c.promoted_at or c.created_at)
+
+    async def portable(self, name: str, version: int) -> CoxModel:
+        """The ``inescape.cox.v1`` model of a version (a network needs torch: ``ModelNotPortable``)."""
+        card = await self.card(name, version)
         if card.format != FORMAT:
-            return card, None
-        return card, load_model(await self._services.storage.get(BUCKET, card.artifact))
+            raise ModelNotPortable(
+                f"{name} version {version} is a {card.kind} model in {card.format}, not {FORMAT}"
+            )
+        return load_model(await self._storage.get(BUCKET, card.artifact))
 
     async def _last_version(self, name: str) -> int:
-        docs = await self._services.documents.find(COLLECTION, {"name": name}, sort=[("id", -1)], limit=1)
+        docs = await self._documents.find(COLLECTION, {"name": name}, sort=[("id", -1)], limit=1)
         return int(docs[0]["version"]) if docs else 0
 
     async def _save(self, card: ModelCard) -> None:
-        await self._services.documents.replace(COLLECTION, card.id, msgspec.to_builtins(card))
+        await self._documents.replace(COLLECTION, card.id, msgspec.to_builtins(card))
 
-    async def _publish(self, event: Any) -> None:
-        async with self._services.uow() as uow:  # the outbox carries it to other processes
+    async def _publish(self, event: Event) -> None:
+        async with self._uow() as uow:  # the outbox carries it to other processes
             uow.publish(event)
 
 

@@ -1,69 +1,30 @@
-"""Training's use cases: a training run as a job, and the model cards it registers.
-
-The ``training.fit`` job reads its cohort (the clinical database, de-identified, or a generated
-dataset's Parquet tables), fits in a worker thread (the event loop keeps the job's lease), reports
-each epoch (loss and validation metric) to the run document and the job's progress, stops when
-the job is cancelled, and registers the fitted model as a candidate version with its artifacts
-and model card. A failure names its reason (too few patients, an unknown feature, a dataset
-without tables) and the job's error says it. A run that is killed re-runs from the start: the
-same seed gives the same model, and a version is registered only once per run.
-"""
+"""Training's use cases behind its endpoints: runs (submit, read, cancel: a run is a
+``training.fit`` job, see ``job.py``) and the registry (versions, model cards, pictures,
+promotion through the gates)."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import io
-import subprocess
-import threading
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
-import polars as pl
 
-import inescape
-from inescape.kernel.errors import Conflict, Invalid, NotFound
-from inescape.kernel.jobs import JobCancelled
-from inescape.modules.patients.api import cohort_tables
-from inescape.modules.training.cards import card_markdown
+from inescape.infra.jobs import JobService
+from inescape.infra.platform import Jobs
+from inescape.infra.uow import UnitOfWork
+from inescape.kernel.clock import Clock
+from inescape.kernel.errors import Invalid
+from inescape.kernel.jobs import JobView
+from inescape.modules.training import gates
+from inescape.modules.training.api import MODULE, ModelCard
+from inescape.modules.training.cards import calibration_svg, training_curve_svg
 from inescape.modules.training.features import feature_names
-from inescape.modules.training.registry import COLLECTION, ModelCard, ModelRegistry
-from inescape.modules.training.schemas import TrainingRequest
+from inescape.modules.training.registry import ModelRegistry
+from inescape.modules.training.runs import RunStore
+from inescape.modules.training.schemas import PromotionRequest, TrainingRequest
 from inescape.modules.training.settings import TrainingSettings
 
-RUNS = "training_runs"
-DATASETS = "dataset_metadata"
-DATASET_BUCKET = "datasets"
-TABLES = ("patients", "conditions", "staging", "biomarkers", "treatments", "observations")
-
-
-class RunNotFound(NotFound):
-    pass
-
-
-@functools.cache
-def code_version() -> str:
-    """The package version, and the source's commit when it runs from a checkout (asked of git
-    once per process: runs record it at every epoch)."""
-    version = inescape.__version__
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            cwd=Path(inescape.__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=2,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return f"{version}+{commit}" if commit else version
-
-
-def settings_of(services: Any) -> TrainingSettings:
-    found = services.module_settings.get("training")
-    return found if isinstance(found, TrainingSettings) else TrainingSettings()
+FIT = "training.fit"
 
 
 def check_request(request: TrainingRequest, settings: TrainingSettings) -> None:
@@ -81,193 +42,109 @@ def check_request(request: TrainingRequest, settings: TrainingSettings) -> None:
         )
 
 
-async def load_tables(
-    services: Any, request: TrainingRequest
-) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
-    """The cohort's tables and what to record of where they came from."""
-    ref = request.dataset
-    if ref.source == "database":
-        frames = await cohort_tables(services, {str(k): v for k, v in ref.filters.items()})
-        return frames, {"source": "database", "filters": {str(k): v for k, v in ref.filters.items()}}
-    meta = await services.documents.get(DATASETS, ref.id)
-    if meta is None:
-        raise NotFound(f"no dataset {ref.id!r}; GET /api/v1/datasets lists them")
-    files = {
-        f["table"]: f
-        for f in meta.get("files", [])
-        if f.get("table") in TABLES and f.get("format") == "parquet"
-    }
-    if "patients" not in files:
-        raise Invalid(
-            f"dataset {ref.id} has no Parquet tables to train on; generate it with the parquet output",
-            errors=[{"field": "dataset.id", "message": "no parquet tables"}],
+class RunService:
+    """Training runs: each a ``training.fit`` job, with the document the job writes."""
+
+    def __init__(
+        self,
+        *,
+        jobs: Jobs,
+        job_rows: JobService,
+        uow: Callable[[], UnitOfWork],
+        runs: RunStore,
+        settings: TrainingSettings,
+    ) -> None:
+        self._jobs = jobs
+        self._job_rows = job_rows
+        self._uow = uow
+        self._runs = runs
+        self._settings = settings
+
+    async def submit(self, *, request: TrainingRequest, owner: str | None) -> JobView:
+        check_request(request, self._settings)
+        return await self._jobs.submit(
+            module=MODULE, kind=FIT, queue=MODULE, params=msgspec.to_builtins(request), owner=owner
         )
-    frames = {}
-    for table, file in files.items():
-        data = await services.storage.get(DATASET_BUCKET, file["key"])
-        frames[table] = await asyncio.to_thread(pl.read_parquet, io.BytesIO(data))
-    return frames, {
-        "source": "dataset",
-        "id": ref.id,
-        "origin": meta.get("origin"),
-        "profile": meta.get("profile"),
-    }
+
+    async def recent(self) -> list[dict[str, Any]]:
+        return await self._runs.recent()
+
+    async def read(self, *, run_id: str) -> dict[str, Any]:
+        """The run as its job stands (404 for an unknown id) with what the job wrote about it."""
+        job = await self._job_rows.get(run_id, module=MODULE)
+        doc = await self._runs.get(run_id) or {}
+        return {
+            **doc,
+            "id": run_id,
+            "status": str(job.status),
+            "progress": job.progress,
+            "epochs": job.counts.get("epochs", 0),
+            "error": job.error,
+            "params": job.params,
+            "created_at": job.created_at.isoformat(),
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        }
+
+    async def curve_svg(self, *, run_id: str) -> str:
+        run = await self.read(run_id=run_id)
+        return training_curve_svg(run.get("history") or [], kind=str(run.get("model")))
+
+    async def cancel(self, *, run_id: str) -> JobView:
+        async with self._uow() as uow:
+            return await self._job_rows.cancel(uow.session, run_id, module=MODULE)
 
 
-async def run(ctx: Any) -> dict[str, Any]:
-    """The ``training.fit`` job."""
-    try:
-        from inescape.modules.training.fitting import fit  # torch and Lightning: the ml extra
-    except ImportError as exc:
-        raise Invalid(
-            f"training needs the ml extra on the worker ({exc.name} is missing): pip install 'inescape[ml]'"
-        ) from None
+class ModelService:
+    """The registry as the endpoints show it, and promotion through the gates."""
 
-    services = ctx.services
-    request = msgspec.convert(ctx.params, TrainingRequest)
-    settings = settings_of(services)
-    existing = await services.documents.find(COLLECTION, {"run_id": ctx.job_id}, limit=1)
-    if existing:  # registered before the worker stopped: the run is done
-        return {"name": existing[0]["name"], "version": existing[0]["version"]}
-    tables, source = await load_tables(services, request)
-    await _save_run(services, ctx.job_id, request, status="training", history=[])
-    loop = asyncio.get_running_loop()
-    cancelled = threading.Event()
-    history: list[dict[str, float]] = []
-    max_epochs = request.max_epochs
+    def __init__(self, *, registry: ModelRegistry, clock: Clock, settings: TrainingSettings) -> None:
+        self._registry = registry
+        self._clock = clock
+        self._settings = settings
 
-    def on_epoch(epoch: int, record: dict[str, float]) -> None:
-        history.append(record)
-        future = asyncio.run_coroutine_threadsafe(_epoch(ctx, request, history, epoch, max_epochs), loop)
-        try:
-            future.result(timeout=60)
-        except JobCancelled:
-            cancelled.set()
-        except Exception:  # noqa: S110 - a missed progress write must not stop training
-            pass
+    async def names(self) -> list[dict[str, Any]]:
+        """Each model name with its count of versions, its production and latest version."""
+        names: dict[str, dict[str, Any]] = {}
+        for card in await self._registry.cards():
+            entry = names.setdefault(
+                card.name, {"name": card.name, "versions": 0, "production": None, "latest": 0}
+            )
+            entry["versions"] += 1
+            entry["latest"] = max(entry["latest"], card.version)
+            if card.stage == "production":
+                entry["production"] = card.version
+        return list(names.values())
 
-    options = {
-        k: v
-        for k, v in msgspec.to_builtins(request).items()
-        if k
-        in (
-            "features",
-            "seed",
-            "max_epochs",
-            "patience",
-            "batch_size",
-            "lr",
-            "l2",
-            "hidden",
-            "dropout",
-            "bootstrap",
+    async def versions(self, *, name: str) -> list[ModelCard]:
+        return await self._registry.cards(name)
+
+    async def card(self, *, name: str, version: int) -> ModelCard:
+        return await self._registry.card(name, version)
+
+    async def card_markdown(self, *, name: str, version: int) -> bytes:
+        card = await self._registry.card(name, version)
+        return await self._registry.file(card, "card.md")
+
+    async def calibration_svg(self, *, name: str, version: int) -> str:
+        card = await self._registry.card(name, version)
+        return calibration_svg(card.report.get("calibration") or {})
+
+    async def curve_svg(self, *, name: str, version: int) -> str:
+        card = await self._registry.card(name, version)
+        return training_curve_svg(card.report.get("history") or [], kind=card.kind)
+
+    async def promote(self, *, name: str, version: int, body: PromotionRequest, by: str | None) -> ModelCard:
+        """Promote through the gates (``Conflict`` naming each failed gate)."""
+        return await gates.promote_checked(
+            self._registry,
+            name=name,
+            version=version,
+            at=self._clock.now().isoformat(),
+            by=by,
+            allow_synthetic=body.allow_synthetic,
+            reason=body.reason,
+            tolerance=self._settings.calibration_tolerance,
         )
-        and v is not None
-    }
-    fitted = await asyncio.to_thread(
-        fit,
-        tables,
-        request.model,
-        on_epoch=on_epoch,
-        should_stop=cancelled.is_set,
-        trained_on={"dataset": source},
-        accelerator=settings.accelerator,
-        devices=_devices(settings.devices),
-        strategy=settings.strategy,
-        num_nodes=settings.num_nodes,
-        **options,
-    )
-    if cancelled.is_set():
-        raise JobCancelled()
-    await ctx.progress(0.98, epochs=len(fitted.history))
-    card = await register(services, request, fitted, run_id=ctx.job_id)
-    await _save_run(
-        services,
-        ctx.job_id,
-        request,
-        status="registered",
-        history=fitted.history,
-        metrics=fitted.metrics,
-        version=card.version,
-    )
-    return {
-        "name": card.name,
-        "version": card.version,
-        "c_index": fitted.metrics.get("c_index", fitted.metrics.get("auc")),
-    }
 
 
-def _devices(raw: str) -> int | str | list[int]:
-    if raw.isdigit():
-        return int(raw)
-    if "," in raw:
-        return [int(p) for p in raw.split(",") if p.strip()]
-    return raw
-
-
-async def _epoch(
-    ctx: Any, request: TrainingRequest, history: list[dict[str, float]], epoch: int, max_epochs: int | None
-) -> None:
-    total = max_epochs or 300
-    await _save_run(ctx.services, ctx.job_id, request, status="training", history=list(history))
-    await ctx.progress(min(0.95, (epoch + 1) / total), epochs=epoch + 1)
-
-
-async def register(services: Any, request: TrainingRequest, fitted: Any, *, run_id: str | None) -> ModelCard:
-    registry = ModelRegistry(services)
-    files = fitted.artifacts()
-    portable = "model.json" in files
-    version = code_version()
-    card_fields: dict[str, Any] = {
-        "task": "classification" if fitted.kind == "pcr" else "survival",
-        "kind": fitted.kind,
-        "metrics": {k: float(v) for k, v in fitted.metrics.items()},
-        "trained_on": dict(fitted.trained_on),
-        "description": request.description,
-        "run_id": run_id,
-        "settings": msgspec.to_builtins(fitted.settings),
-        "code_version": version,
-        "report": {k: v for k, v in fitted.report.items() if k != "covariance"} | {"history": fitted.history},
-    }
-    files["card.md"] = card_markdown(request.name, None, fitted, card_fields).encode()
-    card = await registry.register_files(
-        request.name,
-        files,
-        main="model.json" if portable else "spec.json",
-        format="inescape.cox.v1" if portable else "inescape.torch.v1",
-        **card_fields,
-    )
-    return card
-
-
-async def _save_run(
-    services: Any, run_id: str, request: TrainingRequest, *, status: str, **fields: Any
-) -> None:
-    doc = {
-        "id": run_id,
-        "name": request.name,
-        "model": request.model,
-        "dataset": msgspec.to_builtins(request.dataset),
-        "features": msgspec.to_builtins(request.features),
-        "settings": msgspec.to_builtins(request),
-        "code_version": code_version(),
-        "stage": status,
-        "updated_at": services.clock.now().isoformat(),
-        **fields,
-    }
-    doc["id"] = run_id
-    if not await services.documents.replace(RUNS, run_id, doc):
-        try:
-            await services.documents.insert(RUNS, doc)
-        except Conflict:  # written meanwhile (the first epoch's report raced the start)
-            await services.documents.replace(RUNS, run_id, doc)
-
-
-async def read_run(services: Any, run_id: str) -> dict[str, Any]:
-    doc = await services.documents.get(RUNS, run_id)
-    if doc is None:
-        raise RunNotFound(f"no training run {run_id!r}; GET /api/v1/training/runs lists them")
-    return dict(doc)
-
-
-__all__ = ["RUNS", "check_request", "code_version", "read_run", "register", "run"]
+__all__ = ["FIT", "ModelService", "RunService", "check_request"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
+from inescape.modules.cds.api import Citation, MissingFact, Option, Recommendations
+
 # Value sets copied from the clinical core (patients/vocab.py, domain.md §1) rather than
 # imported: cds may only see another module's api, and the rule file is checked against these.
 VOCAB: dict[str, tuple[str, ...]] = {
@@ -81,40 +83,20 @@ class Facts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 FACT_NAMES: tuple[str, ...] = Facts.__struct_fields__
 
 
-class Citation(msgspec.Struct, frozen=True):
-    id: str
-    title: str
-    reference: str
-    url: str | None = None
-
-
-class Option(msgspec.Struct, frozen=True, kw_only=True):
-    rule_id: str
-    rank: int
-    title: str
-    recommendation: str
-    intent: str
-    strength: str
-    evidence: list[Citation]
-    evidence_summary: str
-    guideline_page: str | None
-    because: list[str]  # the facts that made the rule fire, as a clinician reads them
-
-
-class MissingFact(msgspec.Struct, frozen=True, kw_only=True):
-    fact: str
-    why: str
-    rules: list[str]  # the rules this fact would decide
-
-
-class Recommendations(msgspec.Struct, frozen=True, kw_only=True):
-    options: list[Option]  # ranked, best first
-    more_data_needed: list[MissingFact]
-    rule_set: str  # "esophagus-<version>"
-    facts_used: dict[str, object]
-
-
 def known_facts(facts: Facts) -> dict[str, object]:
     """The facts that were given (not None, prior treatments only when there are some)."""
     found = {name: getattr(facts, name) for name in FACT_NAMES}
     return {k: v for k, v in found.items() if v is not None and v != []}
+
+
+__all__ = [
+    "FACT_NAMES",
+    "VOCAB",
+    "Citation",
+    "Facts",
+    "MissingFact",
+    "Option",
+    "PriorTreatment",
+    "Recommendations",
+    "known_facts",
+]

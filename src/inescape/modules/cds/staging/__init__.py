@@ -12,8 +12,8 @@ domain.md §1). The decisions the tables leave open are listed in ``engine``.
 
 from __future__ import annotations
 
-from inescape.modules.cds.staging.engine import StageResult, stage
-from inescape.modules.cds.staging.inputs import StagingError
+from inescape.modules.cds.api import StageResult, StagingError
+from inescape.modules.cds.staging.engine import stage
 from inescape.modules.cds.staging.tables import STAGE_GROUPS, TABLES, Row, Table
 
 __all__ = ["STAGE_GROUPS", "TABLES", "Row", "StageResult", "StagingError", "Table", "stage"]

@@ -22,24 +22,9 @@ from __future__ import annotations
 
 import msgspec
 
-from inescape.modules.cds.staging.inputs import Inputs, StagingError, parse, staging_error
+from inescape.modules.cds.api import StageResult, StagingError
+from inescape.modules.cds.staging.inputs import Inputs, parse, staging_error
 from inescape.modules.cds.staging.tables import L_OF_LOCATION, TABLES, Row, Table
-
-
-class StageResult(msgspec.Struct, frozen=True, kw_only=True):
-    """A stage group with the row that produced it, so a clinician can check it against the manual."""
-
-    stage_group: str
-    kind: str
-    scheme: str
-    table: str
-    row: int
-    rule: str
-    used: dict[str, str]
-    ignored: list[str]
-    notes: list[str]
-    source: str
-
 
 _AMBIGUOUS_SCC_T3_NOTE = (
     "ambiguous cell (domain.md §1.9): SCC pT3 N0 M0 GX with a lower epicentre "

@@ -10,7 +10,7 @@ import re
 
 import msgspec
 
-from inescape.kernel.errors import Invalid
+from inescape.modules.cds.api import StagingError
 from inescape.modules.cds.staging.tables import (
     GRADES,
     HISTOLOGIES,
@@ -35,14 +35,6 @@ _G4 = (
     "G4 was removed in the 8th edition (Rice 2017 primer): undifferentiated tumours are G3, "
     "staged as adenocarcinoma if glandular, otherwise as squamous cell carcinoma; allowed: "
 )
-
-
-class StagingError(Invalid):
-    """The inputs are outside the vocabulary, or the AJCC table does not stage their combination.
-
-    ``errors`` holds one ``{"field", "message"}`` per input to fix; the message says what would
-    make the case stageable.
-    """
 
 
 def staging_error(errors: list[dict[str, str]]) -> StagingError:

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
 
+from inescape.infra.ratelimit import RateLimiter
 from inescape.kernel.errors import Invalid, NotFound
-from inescape.modules.patients.api import PatientCreate
+from inescape.modules.generation.api import DatasetsApi
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate
+
+if TYPE_CHECKING:
+    from inescape.modules.collection.connectors.upload import UploadRecords
 
 
 class Item(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +52,17 @@ class ConnectorNotFound(NotFound):
     pass
 
 
+@dataclass(frozen=True, kw_only=True)
+class Reach:
+    """What a connector may reach besides its source: the outbound pace (``limiter``, shared
+    by every worker when the platform's cache is Redis) and, for files uploaded to the
+    platform, the stored bytes (``datasets``) and the uploads' records (``uploads``)."""
+
+    limiter: RateLimiter
+    datasets: DatasetsApi | None = None
+    uploads: UploadRecords | None = None
+
+
 class Connector(Protocol):
     name: ClassVar[str]
     title: ClassVar[str]
@@ -56,16 +73,17 @@ class Connector(Protocol):
         """Rules across fields the Struct cannot say; ``Invalid`` naming ``config.<field>``."""
         ...
 
-    async def payloads(self, services: Any, config: Any) -> list[dict[str, Any]]:
+    async def payloads(self, reach: Reach, config: Any) -> list[dict[str, Any]]:
         """Raw payloads stored before the job ran (an upload): ``key``, ``sha256``, ``bytes``."""
         ...
 
-    def pages(self, services: Any, config: Any, cursor: Mapping[str, Any] | None) -> AsyncIterator[Page]:
+    def pages(self, reach: Reach, config: Any, cursor: Mapping[str, Any] | None) -> AsyncIterator[Page]:
         """Pages from ``cursor`` (None: the start) to the end of the source."""
         ...
 
-    def to_record(self, item: Item, config: Any) -> PatientCreate:
-        """The record ``item`` describes (source and origin are set by the job)."""
+    def to_record(self, item: Item, config: Any, *, codecs: ClinicalCodecs) -> PatientCreate:
+        """The record ``item`` describes (source and origin are set by the job); FHIR through
+        the clinical core's ``codecs``."""
         ...
 
 

@@ -30,10 +30,10 @@ import httpx
 import msgspec
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, field_of, register
+from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, Reach, field_of, register
 from inescape.modules.collection.connectors.gdc_mapping import ajcc, fail, reported, tumour
 from inescape.modules.collection.connectors.http import DEFAULT_RATE, Retry, fetch_json, paced_client
-from inescape.modules.patients.api import PatientCreate
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate
 
 DAYS_A_MONTH = 365.25 / 12
 
@@ -106,15 +106,15 @@ class CbioportalConnector:
     def check(self, config: CbioportalConfig) -> None:
         return None
 
-    async def payloads(self, services: Any, config: CbioportalConfig) -> list[dict[str, Any]]:
+    async def payloads(self, reach: Reach, config: CbioportalConfig) -> list[dict[str, Any]]:
         return []
 
     async def pages(
-        self, services: Any, config: CbioportalConfig, cursor: Mapping[str, Any] | None
+        self, reach: Reach, config: CbioportalConfig, cursor: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
         bodies: list[bytes] = []
         async with paced_client(
-            services, config.requests_per_s, headers={"Accept": "application/json"}
+            reach.limiter, config.requests_per_s, headers={"Accept": "application/json"}
         ) as client:
             patients = await clinical_rows(client, config, "PATIENT", bodies)
             samples = await clinical_rows(client, config, "SAMPLE", bodies)
@@ -137,7 +137,7 @@ class CbioportalConnector:
                 return
             raw = b""  # the study's answers are kept once a run
 
-    def to_record(self, item: Item, config: CbioportalConfig) -> PatientCreate:
+    def to_record(self, item: Item, config: CbioportalConfig, *, codecs: ClinicalCodecs) -> PatientCreate:
         try:
             return msgspec.convert(patient_record(item.data), PatientCreate, strict=False)
         except msgspec.ValidationError as exc:

@@ -21,6 +21,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey, import_key
 
+from inescape.infra.ratelimit import RateLimiter
 from inescape.kernel.errors import DomainError, Invalid
 from inescape.modules.collection.connectors.http import DEFAULT_RATE, Retry, fetch, outcome_text, paced_client
 
@@ -126,8 +127,8 @@ _TOKENS: dict[tuple[str, ...], tuple[str, float]] = {}  # (token_url, client_id,
 class Tokens:
     """Access tokens from a SMART token endpoint, kept until shortly before they expire."""
 
-    def __init__(self, services: Any, config: FhirAuthConfig) -> None:
-        self.services = services
+    def __init__(self, limiter: RateLimiter, config: FhirAuthConfig) -> None:
+        self.limiter = limiter
         self.config = config
         self.key = (str(config.token_url), str(config.client_id), str(config.kid), config.scope)
 
@@ -148,7 +149,7 @@ class Tokens:
             "client_assertion": assertion(config, time.time()),
         }
         async with paced_client(
-            self.services, config.requests_per_s, headers={"Accept": "application/json"}
+            self.limiter, config.requests_per_s, headers={"Accept": "application/json"}
         ) as http:
             _, body = await fetch(
                 http, str(config.token_url), token_retry(config), method="POST", data=form, refuse=_refused
@@ -162,9 +163,9 @@ class Tokens:
 class FhirAuth(httpx.Auth):
     """Adds the bearer token to each request; with SMART, a 401 fetches a new token once."""
 
-    def __init__(self, services: Any, config: FhirAuthConfig) -> None:
+    def __init__(self, limiter: RateLimiter, config: FhirAuthConfig) -> None:
         self.token = config.token
-        self.tokens = Tokens(services, config) if config.token_url else None
+        self.tokens = Tokens(limiter, config) if config.token_url else None
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         if self.tokens is None:
@@ -179,9 +180,9 @@ class FhirAuth(httpx.Auth):
             yield request
 
 
-def fhir_client(services: Any, config: FhirAuthConfig, **options: Any) -> httpx.AsyncClient:
+def fhir_client(limiter: RateLimiter, config: FhirAuthConfig, **options: Any) -> httpx.AsyncClient:
     """A client for the FHIR server: signed in as the config says, at the source's pace."""
     headers = {"Accept": "application/fhir+json"} | options.pop("headers", {})
     return paced_client(
-        services, config.requests_per_s, headers=headers, auth=FhirAuth(services, config), **options
+        limiter, config.requests_per_s, headers=headers, auth=FhirAuth(limiter, config), **options
     )

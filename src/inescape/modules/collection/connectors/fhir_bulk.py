@@ -24,8 +24,9 @@ from typing import Annotated, Any, ClassVar, Literal
 import httpx
 import msgspec
 
+from inescape.infra.ratelimit import RateLimiter
 from inescape.kernel.errors import Invalid
-from inescape.modules.collection.connectors.base import Item, Page, register
+from inescape.modules.collection.connectors.base import Item, Page, Reach, register
 from inescape.modules.collection.connectors.fhir_auth import (
     SECRETS,
     URL,
@@ -45,7 +46,7 @@ from inescape.modules.collection.connectors.fhir_export import (
 )
 from inescape.modules.collection.connectors.fhir_server import record_of, retry_of
 from inescape.modules.collection.connectors.http import paced_client
-from inescape.modules.patients.api import PatientCreate
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate
 
 ResourceType = Literal["Patient", "Condition", "Observation", "Procedure", "MedicationRequest"]
 TYPES: tuple[ResourceType, ...] = ("Patient", "Condition", "Observation", "Procedure", "MedicationRequest")
@@ -102,14 +103,14 @@ class FhirBulkConnector:
             message = "must hold Patient: records are made from Patients"
             raise Invalid(f"config.types: {message}", errors=[{"field": "config.types", "message": message}])
 
-    async def payloads(self, services: Any, config: FhirBulkConfig) -> list[dict[str, Any]]:
+    async def payloads(self, reach: Reach, config: FhirBulkConfig) -> list[dict[str, Any]]:
         return []
 
     async def pages(
-        self, services: Any, config: FhirBulkConfig, cursor: Mapping[str, Any] | None
+        self, reach: Reach, config: FhirBulkConfig, cursor: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
         state = dict(cursor or {})
-        async with fhir_client(services, config) as fhir:
+        async with fhir_client(reach.limiter, config) as fhir:
             if not state.get("status_url"):
                 url = kickoff_url(config.base_url, config.group_id, list(config.types), config.since)
                 state = {"status_url": await kick_off(fhir, url, retry_of(config))}
@@ -118,7 +119,7 @@ class FhirBulkConnector:
                 async for page in self._export(fhir, state, config):
                     yield page
             manifest = msgspec.convert(state["manifest"], Manifest)
-            async with self._files(services, fhir, manifest, config) as files:
+            async with self._files(reach.limiter, fhir, manifest, config) as files:
                 related, problems = await self._related(files, manifest, config)
                 if state.get("file") is None:  # the manifest is new: checkpoint it with its rejects
                     state = state | {"file": 0, "line": 0}
@@ -159,17 +160,17 @@ class FhirBulkConnector:
             await asyncio.sleep(status.wait_s or config.poll_s)
 
     def _files(
-        self, services: Any, fhir: httpx.AsyncClient, manifest: Manifest, config: FhirBulkConfig
+        self, limiter: RateLimiter, fhir: httpx.AsyncClient, manifest: Manifest, config: FhirBulkConfig
     ) -> httpx.AsyncClient:
         if not manifest.requires_access_token:
-            return paced_client(services, config.requests_per_s, headers=NDJSON_HEADERS)
+            return paced_client(limiter, config.requests_per_s, headers=NDJSON_HEADERS)
         for output in [*manifest.output, *manifest.error]:
             if not same_origin(output.url, config.base_url):
                 raise Invalid(
                     f"the export's file {output.url} needs the access token but is not on "
                     f"{config.base_url}; refusing to send the token there"
                 )
-        return fhir_client(services, config)
+        return fhir_client(limiter, config)
 
     async def _related(
         self, files: httpx.AsyncClient, manifest: Manifest, config: FhirBulkConfig
@@ -227,8 +228,8 @@ class FhirBulkConnector:
                     fraction=_fraction(manifest, index, at, len(lines)),
                 )
 
-    def to_record(self, item: Item, config: FhirBulkConfig) -> PatientCreate:
-        return record_of(item.data)
+    def to_record(self, item: Item, config: FhirBulkConfig, *, codecs: ClinicalCodecs) -> PatientCreate:
+        return record_of(item.data, codecs)
 
 
 def _cut(where: str) -> str:

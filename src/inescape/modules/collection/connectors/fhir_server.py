@@ -18,7 +18,7 @@ import httpx
 import msgspec
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, register
+from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, Reach, register
 from inescape.modules.collection.connectors.fhir_auth import (
     SECRETS,
     URL,
@@ -27,7 +27,7 @@ from inescape.modules.collection.connectors.fhir_auth import (
     fhir_client,
 )
 from inescape.modules.collection.connectors.http import Retry, fetch_json
-from inescape.modules.patients.api import PatientCreate, from_bundle
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate
 
 RELATED = ("Condition", "Observation", "Procedure", "MedicationRequest")
 
@@ -82,15 +82,15 @@ class FhirServerConnector:
     def check(self, config: FhirConfig) -> None:
         check_auth(config)
 
-    async def payloads(self, services: Any, config: FhirConfig) -> list[dict[str, Any]]:
+    async def payloads(self, reach: Reach, config: FhirConfig) -> list[dict[str, Any]]:
         return []
 
     async def pages(
-        self, services: Any, config: FhirConfig, cursor: Mapping[str, Any] | None
+        self, reach: Reach, config: FhirConfig, cursor: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
         base = config.base_url.rstrip("/")
         url: str | None = (cursor or {}).get("next") or f"{base}/Patient?_count={config.page_size}"
-        async with fhir_client(services, config) as client:
+        async with fhir_client(reach.limiter, config) as client:
             while url is not None:
                 raw, bundle = await fetch(client, url, config)
                 bodies, items = [raw], []
@@ -121,15 +121,15 @@ class FhirServerConnector:
                 url = _next(bundle, config)
         return found
 
-    def to_record(self, item: Item, config: FhirConfig) -> PatientCreate:
-        return record_of(item.data)
+    def to_record(self, item: Item, config: FhirConfig, *, codecs: ClinicalCodecs) -> PatientCreate:
+        return record_of(item.data, codecs)
 
 
-def record_of(resources: list[dict[str, Any]]) -> PatientCreate:
+def record_of(resources: list[dict[str, Any]], codecs: ClinicalCodecs) -> PatientCreate:
     """The record a Patient and its related resources give (the clinical core's FHIR mapping)."""
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
     try:
-        return from_bundle(bundle)
+        return codecs.from_bundle(bundle)
     except Invalid as exc:
         raise MappingFailed(exc.detail, errors=exc.errors) from None
 

@@ -16,10 +16,10 @@ from typing import Annotated, Any, ClassVar
 import msgspec
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, field_of, register
+from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, Reach, field_of, register
 from inescape.modules.collection.connectors.gdc_mapping import case_record
 from inescape.modules.collection.connectors.http import DEFAULT_RATE, Retry, fetch_json, paced_client
-from inescape.modules.patients.api import PatientCreate
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate
 
 EXPAND = "demographic,diagnoses,diagnoses.treatments,exposures,follow_ups"
 
@@ -86,16 +86,16 @@ class GdcConnector:
     def check(self, config: GdcConfig) -> None:
         return None
 
-    async def payloads(self, services: Any, config: GdcConfig) -> list[dict[str, Any]]:
+    async def payloads(self, reach: Reach, config: GdcConfig) -> list[dict[str, Any]]:
         return []
 
     async def pages(
-        self, services: Any, config: GdcConfig, cursor: Mapping[str, Any] | None
+        self, reach: Reach, config: GdcConfig, cursor: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
         url = f"{config.base_url.rstrip('/')}/cases"
         start = int((cursor or {}).get("from", 0))
         async with paced_client(
-            services, config.requests_per_s, headers={"Accept": "application/json"}
+            reach.limiter, config.requests_per_s, headers={"Accept": "application/json"}
         ) as client:
             while True:
                 raw, envelope = await fetch_json(
@@ -114,7 +114,7 @@ class GdcConnector:
                 if done:
                     return
 
-    def to_record(self, item: Item, config: GdcConfig) -> PatientCreate:
+    def to_record(self, item: Item, config: GdcConfig, *, codecs: ClinicalCodecs) -> PatientCreate:
         try:
             return msgspec.convert(case_record(item.data), PatientCreate, strict=False)
         except msgspec.ValidationError as exc:

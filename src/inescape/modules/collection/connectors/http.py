@@ -28,6 +28,7 @@ import msgspec
 
 from inescape.infra.ratelimit import MemoryRateLimiter, RateLimiter, rate_limiter_for
 from inescape.kernel.errors import DomainError, Invalid, Unavailable
+from inescape.kernel.ports import Cache
 
 MAX_WAIT_S = 120.0
 DEFAULT_RATE = 10.0  # requests a second to one source host, unless its config says otherwise
@@ -68,9 +69,8 @@ def retry_after(response: httpx.Response) -> float | None:
 # --- the outbound rate limit ---------------------------------------------------------------
 
 
-def limiter_of(services: Any) -> RateLimiter:
+def limiter_of(cache: Cache | None) -> RateLimiter:
     """The platform's limiter when it is Redis (shared across processes), else this process's."""
-    cache = getattr(services, "cache", None)
     limiter = rate_limiter_for(cache) if cache is not None else _LOCAL
     return limiter if limiter.backend == "redis" else _LOCAL
 
@@ -88,9 +88,8 @@ async def wait_turn(limiter: RateLimiter, url: httpx.URL, rate_per_s: float) -> 
         await asyncio.sleep(decision.retry_after_s)
 
 
-def paced_client(services: Any, rate_per_s: float, **options: Any) -> httpx.AsyncClient:
+def paced_client(limiter: RateLimiter, rate_per_s: float, **options: Any) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` whose every request waits its turn at its host."""
-    limiter = limiter_of(services)
 
     async def pace(request: httpx.Request) -> None:
         await wait_turn(limiter, request.url, rate_per_s)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import AsyncIterator
-from typing import Any
 
-BUCKET = "datasets"
+from inescape.modules.generation.api import DatasetsApi
 
 
-async def lines_of(storage: Any, key: str) -> AsyncIterator[str]:
-    """Each line of the UTF-8 object at ``key`` (a BOM dropped), without its line ending."""
+async def lines_of(datasets: DatasetsApi, key: str) -> AsyncIterator[str]:
+    """Each line of the UTF-8 object at ``key`` of the datasets (a BOM dropped), without its line ending."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
     pending = ""
-    async for chunk in storage.stream(BUCKET, key):
+    async for chunk in datasets.stream(key):
         pending += decoder.decode(chunk)
         *complete, pending = pending.split("\n")
         for line in complete:

@@ -19,7 +19,7 @@ import polars as pl
 
 from inescape.kernel.errors import Invalid
 from inescape.modules.collection.connectors.base import Item, Page
-from inescape.modules.collection.connectors.lines import BUCKET
+from inescape.modules.generation.api import DatasetsApi
 
 _ROW = "__inescape_row__"
 
@@ -54,9 +54,9 @@ def _rows(path: Path, columns: list[str], offset: int, limit: int) -> list[dict[
     return list(frame.collect().iter_rows(named=True))
 
 
-async def _copy(storage: Any, key: str, path: Path) -> None:
+async def _copy(datasets: DatasetsApi, key: str, path: Path) -> None:
     with path.open("wb") as out:
-        async for chunk in storage.stream(BUCKET, key):
+        async for chunk in datasets.stream(key):
             await asyncio.to_thread(out.write, chunk)
 
 
@@ -67,12 +67,12 @@ def _item(number: int, row: dict[str, Any], id_column: str) -> Item:
 
 
 async def parquet_pages(
-    storage: Any, key: str, *, columns: Sequence[str], id_column: str, page_size: int, start: int
+    datasets: DatasetsApi, key: str, *, columns: Sequence[str], id_column: str, page_size: int, start: int
 ) -> AsyncIterator[Page]:
     """Pages of ``page_size`` rows from row offset ``start``; the last one's cursor is None."""
     with tempfile.TemporaryDirectory(prefix="inescape-parquet-") as folder:
         path = Path(folder) / "upload.parquet"
-        await _copy(storage, key, path)
+        await _copy(datasets, key, path)
         total, present = await asyncio.to_thread(_shape, path, columns)
         offset = start
         while True:

@@ -18,11 +18,13 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 import msgspec
 
 from inescape.kernel.errors import Invalid, NotFound
-from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, field_of, register
-from inescape.modules.collection.connectors.lines import BUCKET, lines_of, logical_lines
+from inescape.kernel.ports import DocumentStore
+from inescape.modules.collection.connectors.base import Item, MappingFailed, Page, Reach, field_of, register
+from inescape.modules.collection.connectors.lines import lines_of, logical_lines
 from inescape.modules.collection.connectors.mapping import record_from_row, unknown_fields
 from inescape.modules.collection.connectors.parquet import parquet_pages
-from inescape.modules.patients.api import PatientCreate, from_bundle
+from inescape.modules.generation.api import DatasetsApi
+from inescape.modules.patients.api import ClinicalCodecs, PatientCreate
 
 UPLOADS = "collection_uploads"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
@@ -44,11 +46,29 @@ class UploadNotFound(NotFound):
     pass
 
 
-async def upload_of(services: Any, upload_id: str) -> dict[str, Any]:
-    found = await services.documents.get(UPLOADS, upload_id)
-    if found is None:
-        raise UploadNotFound(f"no upload {upload_id!r}; POST the file to /api/v1/collection/uploads first")
-    return dict(found)
+class UploadRecords:
+    """What is known of each uploaded file (``collection_uploads``); its bytes are a dataset
+    object (``DatasetsApi.upload_key``)."""
+
+    def __init__(self, documents: DocumentStore) -> None:
+        self._documents = documents
+
+    async def get(self, upload_id: str) -> dict[str, Any]:
+        found = await self._documents.get(UPLOADS, upload_id)
+        if found is None:
+            raise UploadNotFound(
+                f"no upload {upload_id!r}; POST the file to /api/v1/collection/uploads first"
+            )
+        return dict(found)
+
+    async def add(self, doc: dict[str, Any]) -> None:
+        await self._documents.insert(UPLOADS, doc)
+
+
+def _stores(reach: Reach) -> tuple[DatasetsApi, UploadRecords]:
+    if reach.datasets is None or reach.uploads is None:
+        raise RuntimeError("the upload connector reads uploads: give it the datasets and the upload records")
+    return reach.datasets, reach.uploads
 
 
 class UploadConnector:
@@ -66,20 +86,21 @@ class UploadConnector:
         if unknown:
             raise _config_error("config.mapping", f"the record has no field {unknown[0]!r}")
 
-    async def payloads(self, services: Any, config: UploadConfig) -> list[dict[str, Any]]:
-        upload = await upload_of(services, config.upload_id)
+    async def payloads(self, reach: Reach, config: UploadConfig) -> list[dict[str, Any]]:
+        upload = await _stores(reach)[1].get(config.upload_id)
         return [{k: upload[k] for k in ("key", "sha256", "bytes", "filename")}]
 
     async def pages(
-        self, services: Any, config: UploadConfig, cursor: Mapping[str, Any] | None
+        self, reach: Reach, config: UploadConfig, cursor: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
-        upload = await upload_of(services, config.upload_id)
+        datasets, uploads = _stores(reach)
+        upload = await uploads.get(config.upload_id)
         if config.format == "parquet":
-            async for rows in _parquet(services.storage, upload["key"], config, cursor):
+            async for rows in _parquet(datasets, upload["key"], config, cursor):
                 yield rows
             return
         done = int((cursor or {}).get("items", 0))
-        items = _items(services.storage, upload["key"], config)
+        items = _items(datasets, upload["key"], config)
         page: list[Item] = []
         seen = 0
         async for item in items:
@@ -92,12 +113,12 @@ class UploadConnector:
                 page = []
         yield Page(items=page, cursor=None)
 
-    def to_record(self, item: Item, config: UploadConfig) -> PatientCreate:
+    def to_record(self, item: Item, config: UploadConfig, *, codecs: ClinicalCodecs) -> PatientCreate:
         if config.format in MAPPED:
             return _convert(record_from_row(item.data, config.mapping))
         bundle = {"resourceType": "Bundle", "type": "collection", "entry": item.data}
         try:
-            return from_bundle(bundle)
+            return codecs.from_bundle(bundle)
         except Invalid as exc:
             raise MappingFailed(exc.detail, errors=exc.errors) from None
 
@@ -115,10 +136,10 @@ def _convert(data: dict[str, Any]) -> PatientCreate:
 
 
 def _parquet(
-    storage: Any, key: str, config: UploadConfig, cursor: Mapping[str, Any] | None
+    datasets: DatasetsApi, key: str, config: UploadConfig, cursor: Mapping[str, Any] | None
 ) -> AsyncIterator[Page]:
     return parquet_pages(
-        storage,
+        datasets,
         key,
         columns=list(config.mapping.values()),
         id_column=config.mapping["source_record_id"],
@@ -127,19 +148,19 @@ def _parquet(
     )
 
 
-def _items(storage: Any, key: str, config: UploadConfig) -> AsyncIterator[Item]:
+def _items(datasets: DatasetsApi, key: str, config: UploadConfig) -> AsyncIterator[Item]:
     if config.format == "csv":
-        return _csv_items(storage, key, config)
+        return _csv_items(datasets, key, config)
     if config.format == "ndjson":
-        return _fhir_items(_ndjson_resources(storage, key))
-    return _fhir_items(_bundle_resources(storage, key))
+        return _fhir_items(_ndjson_resources(datasets, key))
+    return _fhir_items(_bundle_resources(datasets, key))
 
 
-async def _csv_items(storage: Any, key: str, config: UploadConfig) -> AsyncIterator[Item]:
+async def _csv_items(datasets: DatasetsApi, key: str, config: UploadConfig) -> AsyncIterator[Item]:
     """Rows numbered as a spreadsheet shows them (the header is row 1)."""
     header: list[str] | None = None
     id_column = config.mapping["source_record_id"]
-    async for number, text in logical_lines(lines_of(storage, key)):
+    async for number, text in logical_lines(lines_of(datasets, key)):
         cells = next(csv.reader([text], delimiter=config.delimiter), [])
         if header is None:
             header = [c.strip() for c in cells]
@@ -152,9 +173,9 @@ async def _csv_items(storage: Any, key: str, config: UploadConfig) -> AsyncItera
         yield Item(location=f"row {number}", source_id=source_id, data=row, problem=problem)
 
 
-async def _ndjson_resources(storage: Any, key: str) -> AsyncIterator[tuple[str, Any]]:
+async def _ndjson_resources(datasets: DatasetsApi, key: str) -> AsyncIterator[tuple[str, Any]]:
     number = 0
-    async for line in lines_of(storage, key):
+    async for line in lines_of(datasets, key):
         number += 1
         if line.strip():
             try:
@@ -163,9 +184,9 @@ async def _ndjson_resources(storage: Any, key: str) -> AsyncIterator[tuple[str, 
                 yield f"line {number}", exc
 
 
-async def _bundle_resources(storage: Any, key: str) -> AsyncIterator[tuple[str, Any]]:
+async def _bundle_resources(datasets: DatasetsApi, key: str) -> AsyncIterator[tuple[str, Any]]:
     raw = bytearray()
-    async for chunk in storage.stream(BUCKET, key):
+    async for chunk in datasets.stream(key):
         raw += chunk
         if len(raw) > MAX_BUNDLE_BYTES:
             raise Invalid("a Bundle upload is at most 64 MiB; upload FHIR NDJSON for more")

@@ -14,7 +14,7 @@ import numpy as np
 
 from inescape.modules.generation import codes
 from inescape.modules.generation.engine.streams import Cat, Draws, Row, choose
-from inescape.modules.generation.profile_model import Profile
+from inescape.modules.generation.profiles.model import Profile
 
 # T orders along which pathology shifts: ypTNM has T0 but no Tis; pTNM after upfront surgery
 # keeps the T1/T4 subcategories (undivided T1/T4 would not stage, domain.md §1.9).

@@ -14,9 +14,10 @@ from inescape.modules.generation.engine.joint import Joint
 from inescape.modules.generation.engine.people import ages_and_dates, identity
 from inescape.modules.generation.engine.quotas import Cell
 from inescape.modules.generation.engine.risk import risk_factors
+from inescape.modules.generation.engine.staging import StageTables
 from inescape.modules.generation.engine.streams import Cat, Draws, Row, choose
 from inescape.modules.generation.engine.tumour import biomarkers, condition
-from inescape.modules.generation.profile_model import Profile
+from inescape.modules.generation.profiles.model import Profile
 
 
 def _joint_rows(joint: Joint, cells: list[Cell], labels: np.ndarray | None, u: np.ndarray) -> Row:
@@ -143,6 +144,7 @@ def chunk(
     n: int,
     start: int,
     stop: int,
+    tables: StageTables,
 ) -> Cohort:
     draws = Draws(seed, n, start, stop)
     mine = None if labels is None else labels[start:stop]
@@ -152,7 +154,7 @@ def chunk(
     return Cohort(
         patients=_patients(profile, wide, seed),
         conditions=rows.conditions(wide),
-        staging=rows.staging(wide),
+        staging=rows.staging(wide, tables),
         biomarkers=rows.biomarkers(wide),
         treatments=rows.treatments(wide),
         observations=rows.observations(wide),

@@ -18,9 +18,9 @@ import numpy as np
 import polars as pl
 
 from inescape.modules.generation import codes
-from inescape.modules.generation.engine.staging import clinical_table
+from inescape.modules.generation.engine.staging import StageTables
 from inescape.modules.generation.engine.streams import Cat
-from inescape.modules.generation.profile_model import AgeModel, Profile
+from inescape.modules.generation.profiles.model import AgeModel, Profile
 
 COLUMNS = codes.QUOTA_FIELDS
 
@@ -70,12 +70,12 @@ def _locations(profile: Profile) -> pl.DataFrame:
     return _frame(rows, ["histology", "location", "p"]).rename({"p": "p_location"})
 
 
-def _tnm(profile: Profile) -> pl.DataFrame:
+def _tnm(profile: Profile, tables: StageTables) -> pl.DataFrame:
     """cTNM rows per histology: the stage group's share spread over its T × N weights."""
     parts = []
     for h in profile.histologies:
         mix = profile.stage[h]
-        table = clinical_table().filter(pl.col("scheme") == codes.STAGING_SCHEME[h])
+        table = tables.clinical.filter(pl.col("scheme") == codes.STAGING_SCHEME[h])
         weighted = table.with_columns(
             histology=pl.lit(h),
             w=pl.col("t").replace_strict(mix.t_weights, default=0.0, return_dtype=pl.Float64)
@@ -149,12 +149,12 @@ def _with_pathways(profile: Profile, patients: pl.DataFrame) -> pl.DataFrame:
 
 
 @lru_cache(maxsize=16)
-def _joint(encoded: bytes) -> pl.DataFrame:
+def _joint(encoded: bytes, tables: StageTables) -> pl.DataFrame:
     profile = msgspec.json.decode(encoded, type=Profile)
     rows = (
         _demography(profile)
         .join(_locations(profile), on="histology")
-        .join(_tnm(profile), on="histology")
+        .join(_tnm(profile, tables), on="histology")
         .join(_ecog(profile), on="m")
         .with_columns(p=pl.col("p") * pl.col("p_location") * pl.col("p_tnm") * pl.col("p_ecog"))
         .drop("p_location", "p_tnm", "p_ecog")
@@ -163,13 +163,13 @@ def _joint(encoded: bytes) -> pl.DataFrame:
     return joint.sort(COLUMNS).with_columns(p=pl.col("p") / pl.col("p").sum())
 
 
-def joint_table(profile: Profile) -> pl.DataFrame:
-    """The profile's joint table (cached on the profile's content)."""
-    return _joint(msgspec.json.encode(profile))
+def joint_table(profile: Profile, tables: StageTables) -> pl.DataFrame:
+    """The profile's joint table (cached on the profile's content and the stage tables)."""
+    return _joint(msgspec.json.encode(profile), tables)
 
 
-def joint(profile: Profile) -> Joint:
-    frame = joint_table(profile)
+def joint(profile: Profile, tables: StageTables) -> Joint:
+    frame = joint_table(profile, tables)
     return Joint(
         frame=frame,
         codes={

@@ -17,7 +17,7 @@ import numpy as np
 from inescape.modules.generation import codes
 from inescape.modules.generation.engine.people import day_number
 from inescape.modules.generation.engine.streams import Cat, Draws, Row, choose
-from inescape.modules.generation.profile_model import Profile
+from inescape.modules.generation.profiles.model import Profile
 
 YEAR = 365.25
 _HORIZON_YEARS = 5.0  # synthetic_risk is the log cumulative hazard at 5 years

@@ -19,7 +19,7 @@ import polars as pl
 from inescape.modules.generation import codes
 from inescape.modules.generation.engine.joint import age_pmf
 from inescape.modules.generation.engine.streams import Draws, Row, categorical, choose, choose_by
-from inescape.modules.generation.profile_model import Profile
+from inescape.modules.generation.profiles.model import Profile
 
 _POOL_SEED = 20_240_101  # fixed: the pools are part of the generator, not of a cohort's seed
 _EPOCH = date(1970, 1, 1)

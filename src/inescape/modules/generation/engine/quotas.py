@@ -28,20 +28,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import msgspec
 import numpy as np
 import polars as pl
 
 from inescape.kernel.errors import Invalid
+from inescape.modules.generation.api import Quota
 from inescape.modules.generation.codes import QUOTA_FIELDS
 from inescape.modules.generation.engine.streams import QUOTA_KEY, stream
 
 _EPSILON = 1e-9
-
-
-class Quota(msgspec.Struct, frozen=True, kw_only=True):
-    where: dict[str, str | list[str]]
-    share: float
 
 
 @dataclass

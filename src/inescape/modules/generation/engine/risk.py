@@ -16,7 +16,7 @@ import polars as pl
 
 from inescape.modules.generation import codes
 from inescape.modules.generation.engine.streams import Cat, Draws
-from inescape.modules.generation.profile_model import Profile, RiskFactor
+from inescape.modules.generation.profiles.model import Profile, RiskFactor
 
 _BOOLEAN = ("opium", "hot_beverages", "gerd", "barretts", "family_history")
 _STANDARD = NormalDist()

@@ -12,7 +12,7 @@ import polars as pl
 from inescape.modules.generation import codes
 from inescape.modules.generation.engine.care import REGIMEN_AGENTS
 from inescape.modules.generation.engine.frames import SCHEMAS, STRING_LIST
-from inescape.modules.generation.engine.staging import pathological_table, post_neoadjuvant_table
+from inescape.modules.generation.engine.staging import StageTables
 
 _PROCEDURE = {  # approach by epicentre: thoracic tumours need a neck anastomosis (McKeown)
     "cervical": "McKeown esophagectomy",
@@ -64,7 +64,7 @@ def _rows(frame: pl.DataFrame, slot: int, **columns: object) -> pl.DataFrame:
     return frame.select("_row", "patient_id", _slot=pl.lit(slot), **values)
 
 
-def _pathological(resected: pl.DataFrame) -> pl.DataFrame:
+def _pathological(resected: pl.DataFrame, tables: StageTables) -> pl.DataFrame:
     """pTNM after upfront surgery (grade and location matter), ypTNM after neoadjuvant therapy."""
     day = date_of("pathology_day")
     upfront = resected.filter(pl.col("regimen") == "esophagectomy")
@@ -80,18 +80,18 @@ def _pathological(resected: pl.DataFrame) -> pl.DataFrame:
         kind="pathological",
         assessed_on=day,
     )
-    p_tnm = p_tnm.join(pathological_table(), on=["scheme", "t", "n", "m", "grade", "location"], how="left")
+    p_tnm = p_tnm.join(tables.pathological, on=["scheme", "t", "n", "m", "grade", "location"], how="left")
     after = resected.filter(pl.col("regimen") != "esophagectomy")
     yp_tnm = _rows(
         after, 1, t=pl.col("yp_t"), n=pl.col("yp_n"), m="M0", kind="post_neoadjuvant", assessed_on=day
     )
-    yp_tnm = yp_tnm.join(post_neoadjuvant_table(), on=["t", "n", "m"], how="left")
+    yp_tnm = yp_tnm.join(tables.post_neoadjuvant, on=["t", "n", "m"], how="left")
     if p_tnm["stage_group"].null_count() or yp_tnm["stage_group"].null_count():
         raise RuntimeError("a pathological T/N/G/L combination missing from the AJCC lookup")
     return pl.concat([p_tnm.drop("scheme"), yp_tnm], how="diagonal")
 
 
-def staging(wide: pl.DataFrame) -> pl.DataFrame:
+def staging(wide: pl.DataFrame, tables: StageTables) -> pl.DataFrame:
     scheme = pl.col("histology").replace_strict(codes.STAGING_SCHEME).alias("scheme")
     base = wide.with_columns(scheme, pl.col("id").alias("patient_id"))
     clinical = _rows(
@@ -105,7 +105,7 @@ def staging(wide: pl.DataFrame) -> pl.DataFrame:
         assessed_on=date_of("staging_day"),
     )
     method = pl.lit("AJCC 8th edition").alias("method")
-    parts = (clinical, _pathological(base.filter("resected")))
+    parts = (clinical, _pathological(base.filter("resected"), tables))
     return _finish("staging", [part.with_columns(method) for part in parts])
 
 

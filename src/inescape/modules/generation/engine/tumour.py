@@ -8,7 +8,7 @@ import numpy as np
 
 from inescape.modules.generation import codes
 from inescape.modules.generation.engine.streams import Cat, Draws, Row, choose, choose_by
-from inescape.modules.generation.profile_model import Profile
+from inescape.modules.generation.profiles.model import Profile
 
 _TOPOGRAPHY = tuple(codes.TOPOGRAPHY[location] for location in codes.LOCATIONS)
 

@@ -15,12 +15,10 @@ from inescape.modules.patients.analytics.descriptive import age_distribution, ag
 from inescape.modules.patients.analytics.distributions import chi2_sf, regularized_gamma_q
 from inescape.modules.patients.analytics.histogram_plot import histogram_svg
 from inescape.modules.patients.analytics.km_plot import km_svg
-from inescape.modules.patients.analytics.log_rank import GroupTally, LogRankResult, log_rank
+from inescape.modules.patients.analytics.log_rank import log_rank
 from inescape.modules.patients.analytics.survival import kaplan_meier, median_survival, number_at_risk
 
 __all__ = [
-    "GroupTally",
-    "LogRankResult",
     "age_distribution",
     "age_summary",
     "chi2_sf",

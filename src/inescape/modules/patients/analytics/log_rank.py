@@ -4,36 +4,14 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
-import msgspec
 import polars as pl
 
 from inescape.modules.patients.analytics._inputs import invalid, survival_input
 from inescape.modules.patients.analytics.distributions import chi2_sf
+from inescape.modules.patients.api import GroupTally, LogRankResult
 
 # A pivot this small next to the largest variance means that group adds no information.
 _SINGULAR = 1e-10
-
-
-class GroupTally(msgspec.Struct, frozen=True):
-    """One group's observed events and those expected were survival the same everywhere."""
-
-    group: str
-    n: int
-    observed: int
-    expected: float
-
-
-class LogRankResult(msgspec.Struct, frozen=True):
-    """The k-group log-rank chi-square; ``df`` is the rank of its covariance (k - 1 as a rule)."""
-
-    statistic: float
-    df: int
-    p_value: float
-    groups: tuple[GroupTally, ...]
-
-    def table(self) -> pl.DataFrame:
-        """The per-group tallies as a frame, for a notebook or a report."""
-        return pl.DataFrame([msgspec.structs.asdict(g) for g in self.groups])
 
 
 def log_rank(frame: pl.DataFrame, *, time: str = "time", event: str = "event", group: str) -> LogRankResult:

@@ -6,8 +6,8 @@ import re
 import uuid
 
 from inescape.kernel.errors import Invalid
+from inescape.modules.patients.api import PatientRecord
 from inescape.modules.patients.fhir.codes import LOCAL, Json
-from inescape.modules.patients.schemas import PatientRecord
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, LOCAL)
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")

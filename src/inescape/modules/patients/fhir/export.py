@@ -7,11 +7,7 @@ from collections.abc import Iterable, Iterator
 import msgspec
 
 from inescape.modules.patients import vocab
-from inescape.modules.patients.fhir import codes as c
-from inescape.modules.patients.fhir.codes import Json, coding, concept, extension, quantity
-from inescape.modules.patients.fhir.context import Context
-from inescape.modules.patients.fhir.treatments import treatment_resources
-from inescape.modules.patients.schemas import (
+from inescape.modules.patients.api import (
     Biomarker,
     Condition,
     Observation,
@@ -19,6 +15,10 @@ from inescape.modules.patients.schemas import (
     RiskFactors,
     Staging,
 )
+from inescape.modules.patients.fhir import codes as c
+from inescape.modules.patients.fhir.codes import Json, coding, concept, extension, quantity
+from inescape.modules.patients.fhir.context import Context
+from inescape.modules.patients.fhir.treatments import treatment_resources
 
 BIOMARKER_NAMES = {
     "her2": "HER2",

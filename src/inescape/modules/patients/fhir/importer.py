@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from inescape.kernel.errors import Invalid
+from inescape.modules.patients.api import PatientCreate
 from inescape.modules.patients.fhir import codes as c
 from inescape.modules.patients.fhir import read_clinical as clinical
 from inescape.modules.patients.fhir import read_treatments as treatments
@@ -28,7 +29,6 @@ from inescape.modules.patients.fhir.reading import (
     label,
     read_date,
 )
-from inescape.modules.patients.schemas import PatientCreate
 
 MEDICATIONS = ("MedicationRequest", "MedicationAdministration")
 _MALFORMED = (AttributeError, TypeError, KeyError, ValueError, IndexError)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from inescape.modules.patients.api import Treatment
 from inescape.modules.patients.fhir import codes as c
 from inescape.modules.patients.fhir.codes import Json, coding, concept, extension
 from inescape.modules.patients.fhir.context import Context
-from inescape.modules.patients.schemas import Treatment
 
 KIND_NAMES = {
     "surgery": "Cancer surgery",

@@ -10,13 +10,11 @@ from litestar import Request, Response, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
-from inescape.modules.patients import repository as repo
-from inescape.modules.patients.controllers import audited, service_of
+from inescape.modules.patients.controllers import RESOURCE, Gateway
 from inescape.modules.patients.fhir import to_bundle, to_ndjson
-from inescape.modules.patients.models import patients
+from inescape.modules.patients.service import PatientService
 
 EXPORT = {"permission": "patients.export"}
-PAGE = 200
 
 
 @get(
@@ -25,9 +23,13 @@ PAGE = 200
     tags=["fhir"],
     summary="The record as a FHIR R4 Bundle with mCODE profiles",
 )
-async def patient_bundle(request: Request[Any, Any, Any], patient_id: FromPath[str]) -> Response[Any]:
-    record = await service_of(request).get(request.app.state.services.db.sessions, patient_id)
-    await audited(request, "patients.export_fhir", patient_id=patient_id)
+async def patient_bundle(
+    request: Request[Any, Any, Any], patient_id: FromPath[str], patients: PatientService, gateway: Gateway
+) -> Response[Any]:
+    record = await patients.get(patient_id=patient_id)
+    await gateway.audit(
+        request, "patients.export_fhir", resource_type=RESOURCE, resource_id=patient_id, patient_id=patient_id
+    )
     return Response(to_bundle(record), media_type="application/fhir+json")
 
 
@@ -39,13 +41,14 @@ async def patient_bundle(request: Request[Any, Any, Any], patient_id: FromPath[s
 )
 async def cohort_ndjson(
     request: Request[Any, Any, Any],
+    patients: PatientService,
+    gateway: Gateway,
     histology: FromQuery[str | None] = None,
     stage_group: FromQuery[str | None] = None,
     sex: FromQuery[str | None] = None,
     origin: FromQuery[str | None] = None,
     source: FromQuery[str | None] = None,
 ) -> Stream:
-    services = request.app.state.services
     filters = {
         "histology": histology,
         "stage_group": stage_group,
@@ -53,16 +56,14 @@ async def cohort_ndjson(
         "origin": origin,
         "source": source,
     }
-    query = repo.filtered(filters, today=services.clock.now().date()).with_only_columns(patients.c.id)
-    async with services.db.sessions() as session:
-        ids = list((await session.scalars(query.order_by(patients.c.id))).all())
-    await audited(request, "patients.export_ndjson", detail=f"{len(ids)} records")
+    ids = await patients.matching_ids(filters=filters)
+    await gateway.audit(
+        request, "patients.export_ndjson", resource_type=RESOURCE, detail=f"{len(ids)} records"
+    )
 
     async def lines() -> AsyncIterator[str]:
-        for start in range(0, len(ids), PAGE):  # a page of records at a time: memory stays flat
-            async with services.db.sessions() as session:
-                records = [r for i in ids[start : start + PAGE] if (r := await repo.load(session, i))]
-            for line in to_ndjson(records):
+        async for record in patients.records(ids=ids):
+            for line in to_ndjson([record]):
                 yield line
 
     return Stream(lines(), media_type="application/fhir+ndjson")

@@ -11,8 +11,8 @@ import msgspec
 import polars as pl
 
 from inescape.modules.generation import codes
-from inescape.modules.generation.engine.staging import clinical_groups, clinical_table
-from inescape.modules.generation.profile_model import Figure, Profile, Shares, StageMix
+from inescape.modules.generation.engine.staging import StageTables
+from inescape.modules.generation.profiles.model import Figure, Profile, Shares, StageMix
 from inescape.modules.generation.targets import parse_target
 
 Problem = tuple[str, str]
@@ -107,7 +107,7 @@ def check_meta(p: Profile) -> Iterator[Problem]:
     yield from rate(p.identity.phone, "identity.phone")
 
 
-def check_tumour(p: Profile) -> Iterator[Problem]:
+def check_tumour(p: Profile, tables: StageTables) -> Iterator[Problem]:
     needed = p.histologies
     yield from shares(p.histology, "histology", codes.HISTOLOGIES)
     for field in ("morphology", "sex", "age", "location", "grade", "stage"):
@@ -126,7 +126,7 @@ def check_tumour(p: Profile) -> Iterator[Problem]:
     yield from shares(p.siewert, "siewert", codes.SIEWERT_TYPES)
     yield from weights(p.tumour_length.median_cm, "tumour_length.median_cm", codes.CLINICAL_T)
     for h, stage_mix in p.stage.items():
-        yield from _stage(h, stage_mix, f"stage.{h}")
+        yield from _stage(h, stage_mix, f"stage.{h}", tables)
     for m in ("M0", "M1"):
         if m not in p.ecog:
             yield f"ecog.{m}", "missing: ECOG mix for M0 and M1"
@@ -158,12 +158,12 @@ def _ages(by_sex: Mapping[str, Any], at: str) -> Iterator[Problem]:
             yield f"{at}.{sex}.min", "need 0 <= min < max <= 110"
 
 
-def _stage(h: str, mix: StageMix, at: str) -> Iterator[Problem]:
-    groups = clinical_groups(codes.STAGING_SCHEME.get(h, h))
+def _stage(h: str, mix: StageMix, at: str, tables: StageTables) -> Iterator[Problem]:
+    groups = tables.clinical_groups(codes.STAGING_SCHEME.get(h, h))
     yield from distribution(mix.groups, f"{at}.groups", groups)
     yield from weights(mix.t_weights, f"{at}.t_weights", codes.CLINICAL_T)
     yield from weights(mix.n_weights, f"{at}.n_weights", codes.N_ORDER)
-    table = clinical_table().filter(pl.col("scheme") == codes.STAGING_SCHEME.get(h, h))
+    table = tables.clinical.filter(pl.col("scheme") == codes.STAGING_SCHEME.get(h, h))
     for group, share in mix.groups.items():
         combos = table.filter(pl.col("stage_group") == group).select("t", "n").rows()
         if share > 0 and not any(mix.t_weights.get(t, 0) * mix.n_weights.get(n, 0) > 0 for t, n in combos):

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from inescape.modules.generation import codes
-from inescape.modules.generation.engine.staging import clinical_groups
-from inescape.modules.generation.profile_checks import (
+from inescape.modules.generation.engine.staging import StageTables
+from inescape.modules.generation.profiles.checks import (
     Problem,
     distribution,
     per_histology,
@@ -17,7 +17,7 @@ from inescape.modules.generation.profile_checks import (
     shares,
     weights,
 )
-from inescape.modules.generation.profile_model import Figure, Profile, RiskModel
+from inescape.modules.generation.profiles.model import Figure, Profile, RiskModel
 
 # Columns of the joint table a treatment modifier may test, with their values.
 MODIFIER_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -109,12 +109,12 @@ def check_biomarkers(p: Profile) -> Iterator[Problem]:
         yield from shares(mix, f"biomarkers.msi.{h}", codes.MSI_RESULTS)
 
 
-def check_treatment(p: Profile) -> Iterator[Problem]:
+def check_treatment(p: Profile, tables: StageTables) -> Iterator[Problem]:
     t, at = p.treatment, "treatment"
     yield from per_histology(t.allocation, f"{at}.allocation", p.histologies)
     for h, used in stage_groups_used(p).items():
         by_stage = t.allocation.get(h, {})
-        groups = clinical_groups(codes.STAGING_SCHEME[h])
+        groups = tables.clinical_groups(codes.STAGING_SCHEME[h])
         for group in by_stage:
             if group not in groups:
                 yield f"{at}.allocation.{h}.{group}", f"not a cTNM group of {h} ({', '.join(groups)})"

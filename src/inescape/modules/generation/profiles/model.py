@@ -2,7 +2,7 @@
 
 Every group of figures carries the ``source`` it comes from: a citation from
 shared/reference/domain.md, or "engineer's choice" where no source gives the number.
-``profile_checks`` holds the rules beyond the types (shares sum to 1, codes exist...).
+``profiles.checks`` holds the rules beyond the types (shares sum to 1, codes exist...).
 """
 
 from __future__ import annotations

@@ -1,0 +1,179 @@
+"""Writing many records at once: binary COPY on PostgreSQL, multi-row INSERT elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from itertools import chain
+from operator import itemgetter
+from typing import Any
+
+import msgspec
+from psycopg.types.json import Json, set_json_dumps
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Table,
+    insert,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import BigInteger, SmallInteger, TypeDecorator, TypeEngine
+
+from inescape.kernel.ids import new_ids
+from inescape.modules.patients.api import PatientCreate
+from inescape.modules.patients.models import CHILDREN, patients
+from inescape.modules.patients.repository.rows import CHILD_TYPES, child_rows, patient_row
+
+JSON_NULL = Json(None)  # what a JSON column stores for None (not SQL NULL), as INSERT does
+
+# A batch of at least this many records goes through COPY on PostgreSQL; below it the two
+# round trips per table of a COPY cost more than the multi-row INSERT they replace.
+COPY_MIN_RECORDS = 2
+
+
+async def insert_records(
+    session: AsyncSession,
+    records: Sequence[PatientCreate],
+    *,
+    ids: Sequence[str],
+    now: datetime,
+    digests: Sequence[str | None] | None = None,
+) -> None:
+    """Every row of ``records`` in the caller's transaction: all or nothing, never committed here.
+
+    On PostgreSQL a batch is one binary ``COPY ... FROM STDIN`` per table on the session's own
+    connection (so inside its transaction), each value passed through its column type's bind
+    step first (the identifying fields are encrypted exactly as an INSERT would encrypt them).
+    Elsewhere (SQLite) and for a single record: one multi-row INSERT per table (executemany).
+    """
+    pairs = list(zip(records, ids, strict=True))
+    if not pairs:
+        return
+    digest_of = dict(zip(ids, digests, strict=True)) if digests is not None else {}
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql" or len(pairs) < COPY_MIN_RECORDS:
+        await session.execute(
+            insert(patients),
+            [patient_row(r, patient_id=i, now=now, digest=digest_of.get(i)) for r, i in pairs],
+        )
+        children: dict[str, list[dict[str, Any]]] = {name: [] for name in CHILDREN}
+        for r, i in pairs:
+            for name, rows in child_rows(r, i).items():
+                children[name] += rows
+        for name, rows in children.items():
+            if rows:
+                await session.execute(insert(CHILDREN[name]), rows)
+        return
+    driver = (await connection.get_raw_connection()).driver_connection
+    # Rows are made while COPY streams them: the server works on the first ones meanwhile.
+    first = patient_row(pairs[0][0], patient_id=pairs[0][1], now=now, digest=digest_of.get(pairs[0][1]))
+    names = list(first)
+    pick = itemgetter(*names)
+    rest = (pick(patient_row(r, patient_id=i, now=now, digest=digest_of.get(i))) for r, i in pairs[1:])
+    await _copy_or_insert(session, driver, patients, names, chain([pick(first)], rest))
+    for name, table in CHILDREN.items():
+        if not any(getattr(r, name) for r, _ in pairs):
+            continue
+        # the rows child_rows() makes (a new id, the patient's id, the item's fields), as tuples
+        names = ["id", "patient_id", *CHILD_TYPES[name].__struct_fields__]
+        items = [(i, item) for r, i in pairs for item in getattr(r, name)]
+        values = (
+            (child_id, i, *msgspec.structs.astuple(item))
+            for child_id, (i, item) in zip(new_ids(len(items)), items, strict=True)
+        )
+        await _copy_or_insert(session, driver, table, names, values)
+
+
+class _CopyPlan(msgspec.Struct, frozen=True):
+    statement: str
+    pg_types: list[str]
+    binds: list[tuple[int, Any]]  # (position, the column type's bind step) where it has one
+
+
+def _pg_type(column_type: TypeEngine[Any]) -> str | None:
+    """The PostgreSQL type whose binary format psycopg must write for the column's values."""
+    if isinstance(column_type, JSONB):
+        return "jsonb"
+    if isinstance(column_type, JSON):
+        return "json"
+    if isinstance(column_type, Boolean):
+        return "bool"
+    if isinstance(column_type, BigInteger):
+        return "int8"
+    if isinstance(column_type, SmallInteger):
+        return "int2"
+    if isinstance(column_type, Integer):
+        return "int4"
+    if isinstance(column_type, Float):
+        precision = column_type.precision
+        return "float4" if precision is not None and precision <= 24 else "float8"
+    if isinstance(column_type, DateTime):
+        return "timestamptz" if column_type.timezone else "timestamp"
+    if isinstance(column_type, Date):
+        return "date"
+    if isinstance(column_type, String):  # text and varchar share their binary format
+        return "text"
+    return None
+
+
+def _copy_plan(table: Table, names: Sequence[str], dialect: Dialect) -> _CopyPlan | None:
+    """How to COPY values of the columns ``names`` (in that order) into ``table``; None when
+    an INSERT would do something COPY does not: fill in a Python-side default of a column left
+    out, or bind a type that has no binary mapping here."""
+    if any(c.name not in names and c.default is not None for c in table.columns):
+        return None
+    columns: list[Column[Any]] = [table.c[name] for name in names]
+    pg_types: list[str] = []
+    binds: list[tuple[int, Any]] = []
+    for position, column in enumerate(columns):
+        column_type: TypeEngine[Any] = column.type
+        if isinstance(column_type, TypeDecorator):  # e.g. EncryptedString: encrypt, as INSERT does
+            decorator = column_type
+            binds.append((position, lambda v, d=decorator: d.process_bind_param(v, dialect)))
+            column_type = decorator.impl_instance
+        pg_type = _pg_type(column_type)
+        if pg_type is None:
+            return None
+        if isinstance(column_type, JSON) and not column_type.none_as_null:
+            binds.append((position, _json_null_as_json))
+        pg_types.append(pg_type)
+    preparer = dialect.identifier_preparer
+    statement = (
+        f"COPY {preparer.format_table(table)} "
+        f"({', '.join(preparer.quote(c.name) for c in columns)}) FROM STDIN (FORMAT BINARY)"
+    )
+    return _CopyPlan(statement, pg_types, binds)
+
+
+def _json_null_as_json(value: Any) -> Any:
+    return JSON_NULL if value is None else value
+
+
+async def _copy_or_insert(
+    session: AsyncSession, driver: Any, table: Table, names: Sequence[str], values: Iterable[Sequence[Any]]
+) -> None:
+    """Write ``values`` (tuples in the order of ``names``) through one binary COPY on the
+    psycopg connection ``driver`` (the session's, so its transaction), or an INSERT."""
+    plan = _copy_plan(table, names, (await session.connection()).dialect)
+    if plan is None:
+        await session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in values])
+        return
+    binds = plan.binds
+    async with driver.cursor() as cursor:
+        set_json_dumps(msgspec.json.encode, cursor)  # this cursor's JSON values only
+        async with cursor.copy(plan.statement) as copy:
+            copy.set_types(plan.pg_types)
+            for row in values:
+                if binds:
+                    row = list(row)
+                    for position, bind in binds:
+                        row[position] = bind(row[position])
+                await copy.write_row(row)

@@ -1,0 +1,150 @@
+"""Reading records back: one whole record, list rows, and the list's filters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import msgspec
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inescape.kernel.clock import as_utc
+from inescape.modules.patients.api import Outcome, PatientRecord, PatientSummary, RiskFactors
+from inescape.modules.patients.models import CHILDREN, patients
+from inescape.modules.patients.repository.rows import CHILD_TYPES, lookup_index
+
+
+async def load(session: AsyncSession, patient_id: str) -> PatientRecord | None:
+    row = (
+        await session.execute(
+            select(patients).where(patients.c.id == patient_id, patients.c.deleted_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        return None
+    children: dict[str, list[Any]] = {}
+    for name, table in CHILDREN.items():
+        found = (await session.execute(select(table).where(table.c.patient_id == patient_id))).all()
+        children[name] = [
+            msgspec.convert(
+                {str(k): v for k, v in r._asdict().items() if k not in ("id", "patient_id")},
+                CHILD_TYPES[name],
+            )
+            for r in found
+        ]
+    return record_of(row, children)
+
+
+def record_of(row: Any, children: Mapping[str, list[Any]]) -> PatientRecord:
+    outcome = None
+    if row.vital_status is not None:
+        outcome = Outcome(
+            vital_status=row.vital_status,
+            last_follow_up=row.last_follow_up,
+            death_date=row.death_date,
+            cause_of_death=row.cause_of_death,
+            recurrence_date=row.recurrence_date,
+            recurrence_site=row.recurrence_site,
+        )
+    return PatientRecord(
+        id=row.id,
+        version=row.version,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        sex=row.sex,
+        birth_date=date.fromisoformat(row.birth_date),
+        given_name=row.given_name,
+        family_name=row.family_name,
+        mrn=row.mrn,
+        national_id=row.national_id,
+        ethnicity=row.ethnicity,
+        country=row.country,
+        province=row.province,
+        address=row.address,
+        phone=row.phone,
+        email=row.email,
+        origin=row.origin,
+        source=row.source,
+        source_record_id=row.source_record_id,
+        synthetic_risk=row.synthetic_risk,
+        risk_factors=msgspec.convert(row.risk_factors, RiskFactors),
+        outcome=outcome,
+        **children,
+    )
+
+
+def summary_of(row: Any) -> PatientSummary:
+    return PatientSummary(
+        id=row.id,
+        sex=row.sex,
+        birth_year=row.birth_year,
+        origin=row.origin,
+        source=row.source,
+        histology=row.histology,
+        location=row.location,
+        stage_group=row.stage_group,
+        diagnosis_date=row.diagnosis_date,
+        vital_status=row.vital_status,
+        created_at=as_utc(row.created_at),
+    )
+
+
+def filtered(filters: Mapping[str, Any], *, today: date) -> Select[Any]:
+    query = select(patients).where(patients.c.deleted_at.is_(None))
+    for name in ("sex", "histology", "location", "stage_group", "vital_status", "origin", "source"):
+        if filters.get(name) is not None:
+            query = query.where(patients.c[name] == filters[name])
+    if filters.get("min_age") is not None:
+        query = query.where(patients.c.birth_year <= today.year - filters["min_age"])
+    if filters.get("max_age") is not None:
+        query = query.where(patients.c.birth_year >= today.year - filters["max_age"] - 1)
+    if filters.get("diagnosed_from") is not None:
+        query = query.where(patients.c.diagnosis_date >= filters["diagnosed_from"])
+    if filters.get("diagnosed_to") is not None:
+        query = query.where(patients.c.diagnosis_date <= filters["diagnosed_to"])
+    if filters.get("mrn") is not None:
+        query = query.where(patients.c.mrn_index == lookup_index(filters["mrn"], "mrn"))
+    return query
+
+
+class SourceRow(msgspec.Struct, frozen=True):
+    patient_id: str
+    digest: str | None
+    deleted: bool
+
+
+async def find_by_source(session: AsyncSession, source: str, ids: Sequence[str]) -> dict[str, SourceRow]:
+    """The stored real records of ``source`` with these source ids (deleted ones too), by id."""
+    if not ids:
+        return {}
+    query = select(
+        patients.c.id, patients.c.source_record_id, patients.c.source_digest, patients.c.deleted_at
+    ).where(patients.c.origin == "real", patients.c.source == source, patients.c.source_record_id.in_(ids))
+    rows = (await session.execute(query)).all()
+    return {r.source_record_id: SourceRow(r.id, r.source_digest, r.deleted_at is not None) for r in rows}
+
+
+async def page(
+    session: AsyncSession,
+    filters: Mapping[str, Any],
+    *,
+    today: date,
+    limit: int,
+    after: str | None,
+    descending: bool,
+) -> list[PatientSummary]:
+    """Up to ``limit`` list rows in id (creation) order, those past the cursor id ``after``."""
+    query = filtered(filters, today=today)
+    if after:
+        query = query.where(patients.c.id < after if descending else patients.c.id > after)
+    order = patients.c.id.desc() if descending else patients.c.id.asc()
+    rows = (await session.execute(query.order_by(order).limit(limit))).all()
+    return [summary_of(r) for r in rows]
+
+
+async def matching_ids(session: AsyncSession, filters: Mapping[str, Any], *, today: date) -> list[str]:
+    """The ids of the live records ``filters`` selects, in id order."""
+    query = filtered(filters, today=today).with_only_columns(patients.c.id).order_by(patients.c.id)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,104 @@
+"""``/api/v1/patients/cohort/...``: counts, ages and survival of a filtered cohort, as JSON
+and as pictures. Aggregates only (no identifier leaves), audited, cached until a record of
+the clinical core changes (``CohortService``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from litestar import Request, Response, get
+from litestar.params import FromQuery, QueryParameter
+
+from inescape.kernel.errors import Invalid
+from inescape.modules.auth.api import GatewayApi
+from inescape.modules.patients.cohort_service import CohortService
+from inescape.modules.patients.controllers import READ, RESOURCE, Gateway
+
+GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
+Group = Literal["histology", "stage_group", "sex", "location", "origin", "vital_status"]
+
+
+def cohort_filters(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The list endpoint's filters, from the query."""
+    filters: dict[str, Any] = {
+        k: request.query_params.get(k)
+        for k in ("sex", "histology", "location", "stage_group", "vital_status", "origin", "source")
+    }
+    for name in ("min_age", "max_age"):
+        raw = request.query_params.get(name)
+        if raw is not None:
+            if not raw.isdigit():
+                raise Invalid(
+                    f"{name} is a whole number of years", errors=[{"field": name, "message": "not a number"}]
+                )
+            filters[name] = int(raw)
+    return filters
+
+
+def _query(request: Request[Any, Any, Any]) -> str:
+    return f"{request.url.path}?{request.url.query}"
+
+
+async def _audit(request: Request[Any, Any, Any], gateway: GatewayApi, action: str) -> None:
+    await gateway.audit(request, action, resource_type=RESOURCE, detail=request.url.query or None)
+
+
+@get("/api/v1/patients/cohort/counts", opt=READ, tags=["cohort"], summary="Counts by one or more columns")
+async def cohort_counts(
+    request: Request[Any, Any, Any],
+    cohorts: CohortService,
+    gateway: Gateway,
+    by: FromQuery[str] = "histology",
+) -> Response[bytes]:
+    columns = [c.strip() for c in by.split(",") if c.strip()]
+    unknown = [c for c in columns if c not in GROUPS]
+    if unknown or not columns:
+        raise Invalid(
+            f"count by one of {', '.join(GROUPS)}", errors=[{"field": "by", "message": "unknown column"}]
+        )
+    body = await cohorts.counts(query=_query(request), filters=cohort_filters(request), by=columns)
+    await _audit(request, gateway, "patients.cohort_counts")
+    return Response(body, media_type="application/json")
+
+
+@get(
+    "/api/v1/patients/cohort/age",
+    opt=READ,
+    tags=["cohort"],
+    summary="Age at diagnosis: histogram and summary",
+)
+async def cohort_age(
+    request: Request[Any, Any, Any],
+    cohorts: CohortService,
+    gateway: Gateway,
+    format: FromQuery[Literal["json", "svg"]] = "json",
+) -> Response[bytes]:
+    svg = format == "svg"
+    body = await cohorts.ages(query=_query(request), filters=cohort_filters(request), svg=svg)
+    await _audit(request, gateway, "patients.cohort_age")
+    return Response(body, media_type="image/svg+xml" if svg else "application/json")
+
+
+@get(
+    "/api/v1/patients/cohort/survival",
+    opt=READ,
+    tags=["cohort"],
+    summary="Kaplan-Meier survival (months from diagnosis) with bands, numbers at risk, medians and log-rank",
+)
+async def cohort_survival(
+    request: Request[Any, Any, Any],
+    cohorts: CohortService,
+    gateway: Gateway,
+    group: FromQuery[Group | None] = None,
+    format: FromQuery[Literal["json", "svg"]] = "json",
+    confidence: Annotated[float, QueryParameter(gt=0.5, lt=1)] = 0.95,
+) -> Response[bytes]:
+    svg = format == "svg"
+    body = await cohorts.survival_curves(
+        query=_query(request), filters=cohort_filters(request), group=group, confidence=confidence, svg=svg
+    )
+    await _audit(request, gateway, "patients.cohort_survival")
+    return Response(body, media_type="image/svg+xml" if svg else "application/json")
+
+
+COHORT_ROUTES = [cohort_counts, cohort_age, cohort_survival]
