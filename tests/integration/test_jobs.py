@@ -33,10 +33,7 @@ async def working(settings):
 
 
 async def submit(services, **params):
-    async with services.uow() as uow:
-        return await services.submit_job(
-            uow, module="demo", kind="demo.write_rows", queue="demo", params=params
-        )
+    return await services.submitter.submit(module="demo", kind="demo.write_rows", params=params)
 
 
 async def test_a_submitted_job_runs_to_completion_with_progress_and_counts(working):
