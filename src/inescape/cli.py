@@ -387,7 +387,8 @@ def audit_verify() -> None:
 def rotate_keys(batch_size: int, objects: bool) -> None:
     """Re-encrypt identifying fields (and embedded objects) under the active key, in short
     batches: safe while the platform serves, and resumable if stopped."""
-    from inescape.infra.crypto import encrypted_tables, field_cipher, rotate
+    from inescape.infra.crypto.column import field_cipher
+    from inescape.infra.crypto.rotation import encrypted_tables, rotate
     from inescape.infra.db import metadata
     from inescape.infra.encrypted_storage import EncryptedObjectStore
     from inescape.modules_loader import import_all_models

@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 from inescape import migrate
 from inescape.infra.bus import InProcessBus
 from inescape.infra.cache import MemoryCache, RedisCache
-from inescape.infra.crypto import FieldCipher, KeyRing, load_keyring, set_field_cipher
+from inescape.infra.crypto.cipher import FieldCipher
+from inescape.infra.crypto.column import set_field_cipher
+from inescape.infra.crypto.keyring import KeyRing, load_keyring
 from inescape.infra.db import Database
 from inescape.infra.documents import MongoDocumentStore, SqlDocumentStore
 from inescape.infra.encrypted_storage import EncryptedObjectStore

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from inescape import migrate
-from inescape.infra.crypto import KeyRing
+from inescape.infra.crypto.keyring import KeyRing
 from inescape.infra.db import Database
 from inescape.kernel.errors import Conflict, Invalid
 from inescape.kernel.ports import DocumentStore, ObjectStore
