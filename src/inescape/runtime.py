@@ -25,7 +25,8 @@ from inescape.infra.db import Database
 from inescape.infra.documents import MongoDocumentStore, SqlDocumentStore
 from inescape.infra.encrypted_storage import EncryptedObjectStore
 from inescape.infra.health import describe, probe
-from inescape.infra.jobs import JobRunner, JobService
+from inescape.infra.jobs.runner import JobRunner
+from inescape.infra.jobs.service import JobService
 from inescape.infra.owned import OwnedDocuments, OwnedObjects, owners
 from inescape.infra.platform import FacadeRegistry, ModuleContext, Platform
 from inescape.infra.queue import JobQueue
