@@ -18,7 +18,7 @@ from inescape.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from inescape.modules.auth.api import User
-    from inescape.runtime import Runtime
+    from inescape.runtime.process import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,7 +52,7 @@ def _settings(**overrides: Any) -> Settings:
 async def _preflight(settings: Settings, modules: list[str]) -> None:
     """Reach every configured backend before serving, so a wrong URL fails in one line."""
     from inescape.migrate import current
-    from inescape.runtime import Runtime, served_specs
+    from inescape.runtime.process import Runtime, served_specs
 
     runtime = Runtime(settings, served_specs(settings, modules))
     try:
@@ -211,7 +211,7 @@ def migrate(revision: str) -> None:
 async def _with_runtime(settings: Settings, action: Callable[[Runtime], Any]) -> Any:
     """Start the platform without serving (migrating an embedded database), run ``action``
     with it (its facades, its platform), stop."""
-    from inescape.runtime import Runtime
+    from inescape.runtime.process import Runtime
 
     runtime = Runtime(settings)
     await runtime.start(worker=False)
@@ -341,7 +341,7 @@ def _generate(
 def _generator() -> Any:
     """Generation's backend-free ``GeneratorApi``, built by the root."""
     from inescape.modules.generation.api import GeneratorApi
-    from inescape.runtime import library
+    from inescape.runtime.wiring import library
 
     return library(GeneratorApi)
 

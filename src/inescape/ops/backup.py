@@ -41,7 +41,7 @@ from inescape.ops.backup_crypto import (
     resolve_key,
 )
 from inescape.ops.backup_targets import Target
-from inescape.runtime import embedded_key_file, open_stores
+from inescape.runtime.wiring import embedded_key_file, open_stores
 from inescape.settings import Settings
 
 MANIFEST = "manifest.json"
