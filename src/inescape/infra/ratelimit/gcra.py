@@ -1,7 +1,7 @@
 """The GCRA arithmetic both limiters share, and the ``RateLimiter`` port.
 
-Integer microseconds throughout, so the memory and Redis backends (``_LUA`` mirrors ``gcra``)
-give the same decisions for the same sequence of hits.
+Integer microseconds throughout, so the memory and Redis backends (whose Lua script,
+``backends._LUA``, mirrors ``gcra``) give the same decisions for the same sequence of hits.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def interval_us(limit: int, window_s: float) -> int:
 
 
 def gcra(stored: int | None, now: int, limit: int, interval: int, consume: bool) -> tuple[int, int, int]:
-    """(allowed 0/1, microseconds of quota in use, microseconds to wait). Mirrored in ``_LUA``."""
+    """(allowed 0/1, microseconds of quota in use, microseconds to wait). Mirrored in
+    ``backends._LUA``."""
     burst = limit * interval
     tat = max(stored or now, now)
     new_tat = tat + interval
