@@ -110,7 +110,7 @@ def pinning(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
 def encryption_env() -> dict[str, str]:
     """Fresh keys, as production passes them (as tests/support/backends.py makes them)."""
-    from inescape.infra.crypto import KeyRing
+    from inescape.infra.crypto.keyring import KeyRing
 
     ring = json.loads(KeyRing.generate().to_json())
     keys = ",".join(f"{kid}:{key}" for kid, key in ring["keys"].items())
@@ -118,7 +118,9 @@ def encryption_env() -> dict[str, str]:
 
 
 def install_cipher(env: Mapping[str, str]) -> None:
-    from inescape.infra.crypto import FieldCipher, KeyRing, set_field_cipher
+    from inescape.infra.crypto.cipher import FieldCipher
+    from inescape.infra.crypto.column import set_field_cipher
+    from inescape.infra.crypto.keyring import KeyRing
 
     ring = KeyRing.parse(env["INESCAPE_ENCRYPTION_KEYS"], hmac_key=env["INESCAPE_ENCRYPTION_HMAC_KEY"])
     set_field_cipher(FieldCipher(ring))

@@ -21,7 +21,7 @@ from inescape.modules.cds.api import StagingApi
 from inescape.modules.generation.api import GeneratorApi
 from inescape.modules.patients.api import ClinicalCodecs
 from inescape.modules.training.api import FittingApi, SurvivalModels
-from inescape.runtime import library, open_cohort_reader
+from inescape.runtime.wiring import library, open_cohort_reader
 
 F = TypeVar("F")
 

@@ -206,7 +206,7 @@ def _check(settings: Settings) -> None:
     for key, url in urls.items():
         if url and not url.startswith(_SCHEMES[key]):
             raise ConfigurationError(key, f"expected a URL starting with {' or '.join(_SCHEMES[key])}")
-    from inescape.infra.ratelimit import parse_rate_limits
+    from inescape.infra.ratelimit.rules import parse_rate_limits
 
     parse_rate_limits(settings.rate_limits)  # a bad rule stops start-up, naming the variable
     unknown = [m for m in settings.modules if m not in MODULE_NAMES]

@@ -14,7 +14,7 @@ import signal
 import threading
 from collections.abc import Sequence
 
-from inescape.runtime import Runtime, served_specs
+from inescape.runtime.process import Runtime, served_specs
 from inescape.settings import Settings
 
 log = logging.getLogger("inescape.worker")

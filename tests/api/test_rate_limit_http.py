@@ -12,14 +12,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from inescape.app import create_app
-from inescape.infra.ratelimit import (
-    Decision,
-    MemoryRateLimiter,
-    RateLimiter,
-    RateLimitMiddleware,
-    RedisRateLimiter,
-    parse_rate_limits,
-)
+from inescape.infra.ratelimit.backends import MemoryRateLimiter, RedisRateLimiter
+from inescape.infra.ratelimit.gcra import Decision, RateLimiter
+from inescape.infra.ratelimit.middleware import RateLimitMiddleware
+from inescape.infra.ratelimit.rules import parse_rate_limits
 from inescape.kernel.errors import Unavailable
 from inescape.modules_loader import load_specs
 from inescape.settings import load_settings

@@ -22,17 +22,12 @@ from click.testing import CliRunner
 from inescape import migrate
 from inescape.cli import main
 from inescape.infra.storage import BUCKETS
-from inescape.ops import backup_data as data
-from inescape.ops import backup_sql as sql
-from inescape.ops.backup import (
-    RestoreRefused,
-    backup,
-    close_installation,
-    open_installation,
-    restore,
-)
-from inescape.ops.backup_crypto import BackupCorrupt, BackupKeyMismatch, backup_key_from
-from inescape.ops.backup_targets import DirectoryTarget, S3Target, Target
+from inescape.ops.backup import data, sql
+from inescape.ops.backup.backing_up import backup
+from inescape.ops.backup.crypto import BackupCorrupt, BackupKeyMismatch, backup_key_from
+from inescape.ops.backup.installation import RestoreRefused, close_installation, open_installation
+from inescape.ops.backup.restoring import restore
+from inescape.ops.backup.targets import DirectoryTarget, S3Target, Target
 from inescape.settings import Settings, load_settings
 from tests.support.backends import RealServers, _drop_mongo_database, _drop_pg_database, env_for
 

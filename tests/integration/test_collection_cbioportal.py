@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from inescape.infra.ratelimit import MemoryRateLimiter
+from inescape.infra.ratelimit.backends import MemoryRateLimiter
 from inescape.kernel.errors import Invalid, Unavailable
 from inescape.modules.collection.connectors.base import Item, MappingFailed, Reach
 from inescape.modules.collection.connectors.cbioportal import CbioportalConfig, CbioportalConnector

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from inescape.infra.ratelimit import MemoryRateLimiter
+from inescape.infra.ratelimit.backends import MemoryRateLimiter
 from inescape.kernel.errors import Invalid, Unavailable
 from inescape.modules.collection.connectors.base import Reach
 from inescape.modules.collection.connectors.fhir_server import FhirConfig, FhirServerConnector

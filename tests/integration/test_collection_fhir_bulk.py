@@ -13,7 +13,7 @@ import pytest
 from joserfc.jwk import ECKey, RSAKey
 
 from inescape.infra.cache import RedisCache
-from inescape.infra.ratelimit import MemoryRateLimiter
+from inescape.infra.ratelimit.backends import MemoryRateLimiter
 from inescape.kernel.errors import Invalid
 from inescape.modules.collection.connectors.base import Reach, parse_config, public_config
 from inescape.modules.collection.connectors.fhir_bulk import FhirBulkConfig, FhirBulkConnector

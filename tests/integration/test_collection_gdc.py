@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from inescape.infra.ratelimit import MemoryRateLimiter
+from inescape.infra.ratelimit.backends import MemoryRateLimiter
 from inescape.kernel.errors import Invalid, Unavailable
 from inescape.modules.collection.connectors.base import MappingFailed, Reach, parse_config
 from inescape.modules.collection.connectors.gdc import EXPAND, GdcConfig, GdcConnector, item_of

@@ -9,7 +9,10 @@ import boto3
 import pytest
 import sqlalchemy as sa
 
-from inescape.infra.crypto import EncryptedString, FieldCipher, KeyRing, rotate, set_field_cipher
+from inescape.infra.crypto.cipher import FieldCipher
+from inescape.infra.crypto.column import EncryptedString, set_field_cipher
+from inescape.infra.crypto.keyring import KeyRing
+from inescape.infra.crypto.rotation import rotate
 from inescape.infra.encrypted_storage import CHUNK_SIZE, EncryptedObjectStore, new_header
 from inescape.infra.storage import LocalObjectStore, S3ObjectStore
 from inescape.kernel.errors import Invalid, NotFound

@@ -11,14 +11,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from inescape.infra.cache import MemoryCache, RedisCache
-from inescape.infra.ratelimit import (
-    KEY_PREFIX,
-    Decision,
-    MemoryRateLimiter,
-    RateLimiter,
-    RedisRateLimiter,
-    TooManyAttempts,
-)
+from inescape.infra.ratelimit.backends import MemoryRateLimiter, RedisRateLimiter
+from inescape.infra.ratelimit.errors import TooManyAttempts
+from inescape.infra.ratelimit.gcra import KEY_PREFIX, Decision, RateLimiter
 from inescape.kernel.errors import Unavailable
 from inescape.modules.auth.throttle import LoginThrottle
 

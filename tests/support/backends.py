@@ -36,7 +36,7 @@ def encryption_env() -> dict[str, str]:
     """Fresh keys, as production passes them (the embedded default makes its own file)."""
     import json
 
-    from inescape.infra.crypto import KeyRing
+    from inescape.infra.crypto.keyring import KeyRing
 
     ring = json.loads(KeyRing.generate().to_json())
     keys = ",".join(f"{kid}:{key}" for kid, key in ring["keys"].items())

@@ -14,19 +14,11 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inescape.infra.crypto import (
-    DecryptionFailed,
-    EncryptedString,
-    FieldCipher,
-    FieldCipherMissing,
-    KeyRing,
-    UnknownKeyId,
-    _b64e,
-    generate_key_file,
-    load_keyring,
-    normalise,
-    set_field_cipher,
-)
+from inescape.infra.crypto.cipher import FieldCipher, normalise
+from inescape.infra.crypto.column import EncryptedString, set_field_cipher
+from inescape.infra.crypto.encoding import b64e
+from inescape.infra.crypto.errors import DecryptionFailed, FieldCipherMissing, UnknownKeyId
+from inescape.infra.crypto.keyring import KeyRing, generate_key_file, load_keyring
 from inescape.kernel.errors import ConfigurationError, Invalid
 
 OLD = KeyRing({"k2025": b"\x01" * 32}, active_id="k2025", hmac_key=b"\x09" * 32)
@@ -293,4 +285,4 @@ def test_ascii_values_normalise_exactly_as_the_full_unicode_path_does(value):
 
 @given(st.binary(max_size=64))
 def test_tokens_use_unpadded_url_safe_base64(data):
-    assert _b64e(data) == base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    assert b64e(data) == base64.urlsafe_b64encode(data).rstrip(b"=").decode()

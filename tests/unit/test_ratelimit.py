@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 
 from inescape.infra.cache import MemoryCache
 from inescape.infra.http import domain_error_handler
-from inescape.infra.ratelimit import (
+from inescape.infra.ratelimit.backends import MemoryRateLimiter
+from inescape.infra.ratelimit.errors import TooManyAttempts
+from inescape.infra.ratelimit.gcra import Decision
+from inescape.infra.ratelimit.middleware import bearer_identity
+from inescape.infra.ratelimit.rules import (
     RECOMMENDED_RATE_LIMITS,
     SETTING,
-    Decision,
-    MemoryRateLimiter,
     RateLimitConfig,
     RateLimitRule,
-    TooManyAttempts,
-    bearer_identity,
     parse_rate_limits,
 )
 from inescape.kernel.errors import ConfigurationError

@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from inescape.infra.crypto import TAG_BYTES, DecryptionFailed, KeyRing
+from inescape.infra.crypto.cipher import TAG_BYTES
+from inescape.infra.crypto.errors import DecryptionFailed
+from inescape.infra.crypto.keyring import KeyRing
 from inescape.infra.storage import BUCKETS, check_location, single_chunk
 from inescape.kernel.ports import ObjectStore
 

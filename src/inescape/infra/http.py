@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
-from inescape.infra.ratelimit import TooManyAttempts
+from inescape.infra.ratelimit.errors import TooManyAttempts
 from inescape.infra.telemetry import Metrics, request_id_var
 from inescape.kernel.errors import (
     Conflict,

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from inescape.infra.bus import InProcessBus
 from inescape.infra.db import Database
-from inescape.infra.jobs import JobService
+from inescape.infra.jobs.service import JobService
 from inescape.infra.queue import JobQueue
 from inescape.infra.telemetry import Metrics
 from inescape.infra.uow import UnitOfWork

@@ -1,17 +1,62 @@
-"""What ``inescape backup`` and ``inescape restore`` run: progress bars and the summary."""
+"""``inescape backup`` and ``inescape restore``: progress bars on stderr and the summary; the
+work itself is ``inescape.ops.backup``'s (imported when a command runs)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from inescape.ops import backup as ops
-from inescape.ops.backup_crypto import backup_key_from
-from inescape.ops.backup_targets import Target, open_target
+from inescape.cli.common import cli_settings, one_line_errors
 from inescape.settings import Settings
+
+if TYPE_CHECKING:
+    from inescape.ops.backup.targets import Target
+
+
+@click.command()
+@click.option("--to", "location", required=True, help="A new folder, or s3://bucket/prefix.")
+@click.option("--pg-bin", default=None, help="Folder holding pg_dump (default: the server's version).")
+@one_line_errors
+def backup(location: str, pg_bin: str | None) -> None:
+    """Back up the database, documents and objects, encrypted (INESCAPE_BACKUP_KEY, else the
+    active encryption key)."""
+    import os
+
+    from inescape.kernel.errors import DomainError
+
+    try:
+        lines = run_backup(
+            cli_settings(), location, backup_key=os.environ.get("INESCAPE_BACKUP_KEY"), pg_bin=pg_bin
+        )
+    except DomainError as exc:
+        click.echo(f"inescape: {exc.detail}", err=True)
+        sys.exit(1)
+    for line in lines:
+        click.echo(line)
+
+
+@click.command()
+@click.option("--from", "location", required=True, help="A backup folder, or s3://bucket/prefix.")
+@click.option("--pg-bin", default=None, help="Folder holding pg_restore (default: the server's version).")
+@one_line_errors
+def restore(location: str, pg_bin: str | None) -> None:
+    """Restore a backup into an empty installation; every checksum is verified first."""
+    import os
+
+    from inescape.kernel.errors import DomainError
+
+    try:
+        lines = run_restore(
+            cli_settings(), location, backup_key=os.environ.get("INESCAPE_BACKUP_KEY"), pg_bin=pg_bin
+        )
+    except DomainError as exc:
+        click.echo(f"inescape: {exc.detail}", err=True)
+        sys.exit(1)
+    for line in lines:
+        click.echo(line)
 
 
 class ClickReporter:
@@ -41,6 +86,8 @@ class ClickReporter:
 
 
 def _target(location: str, settings: Settings) -> Target:
+    from inescape.ops.backup.targets import open_target
+
     client = None
     if location.startswith("s3://"):
         import boto3
@@ -51,6 +98,8 @@ def _target(location: str, settings: Settings) -> Target:
 
 def run_backup(settings: Settings, location: str, *, backup_key: str | None, pg_bin: str | None) -> list[str]:
     from inescape import __version__
+    from inescape.ops import backup as ops
+    from inescape.ops.backup.crypto import backup_key_from
 
     async def go() -> dict[str, Any]:
         inst = ops.open_installation(settings, create_keys=True, pg_bin_dir=pg_bin)
@@ -75,6 +124,9 @@ def run_backup(settings: Settings, location: str, *, backup_key: str | None, pg_
 def run_restore(
     settings: Settings, location: str, *, backup_key: str | None, pg_bin: str | None
 ) -> list[str]:
+    from inescape.ops import backup as ops
+    from inescape.ops.backup.crypto import backup_key_from
+
     async def go() -> list[str]:
         inst = ops.open_installation(settings, create_keys=False, pg_bin_dir=pg_bin)
         try:

@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from inescape.infra.crypto import KeyRing, UnknownKeyId
+from inescape.infra.crypto.errors import UnknownKeyId
+from inescape.infra.crypto.keyring import KeyRing
 from inescape.kernel.errors import ConfigurationError, Invalid
 
 BACKUP_KEY_SETTING = "INESCAPE_BACKUP_KEY"

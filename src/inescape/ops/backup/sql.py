@@ -17,7 +17,7 @@ from typing import IO, Any
 from sqlalchemy.engine import make_url
 
 from inescape.kernel.errors import ConfigurationError, Unavailable
-from inescape.ops.backup_crypto import SealedWriter
+from inescape.ops.backup.crypto import SealedWriter
 
 READ_SIZE = 1024 * 1024
 SKIPPED_TABLES = ("alembic_version",)

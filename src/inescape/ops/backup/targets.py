@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from inescape.kernel.errors import Invalid
-from inescape.ops.backup_crypto import Sink
+from inescape.ops.backup.crypto import Sink
 
 PART_SIZE = 8 * 1024 * 1024  # S3's multipart minimum is 5 MiB
 

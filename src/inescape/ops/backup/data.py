@@ -29,7 +29,7 @@ from inescape.infra.storage import BUCKETS
 from inescape.infra.tables import documents as documents_table
 from inescape.kernel.errors import Unavailable
 from inescape.kernel.ports import DocumentStore, ObjectStore
-from inescape.ops.backup_crypto import BackupCorrupt, SealedWriter
+from inescape.ops.backup.crypto import BackupCorrupt, SealedWriter
 
 PAGE = 500
 _FRAME = struct.Struct(">I")

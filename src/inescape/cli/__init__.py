@@ -1,0 +1,30 @@
+"""The ``inescape`` command: one group, its commands in a file per family (``serve``: serve,
+worker, migrate; ``accounts``: create-user, audit; ``generate``; ``keys``: rotate-keys;
+``backup``: backup, restore)."""
+
+from __future__ import annotations
+
+import click
+
+from inescape import __version__
+from inescape.cli import accounts, backup, generate, keys, serve
+
+
+@click.group()
+@click.version_option(__version__, prog_name="inescape")
+def main() -> None:
+    """INEsCape: esophageal cancer data platform."""
+
+
+for command in (
+    serve.serve,
+    serve.worker,
+    serve.migrate,
+    accounts.create_user,
+    accounts.audit,
+    generate.generate,
+    keys.rotate_keys,
+    backup.backup,
+    backup.restore,
+):
+    main.add_command(command)
