@@ -56,10 +56,11 @@ def audit_down(client, monkeypatch):
             raise ConnectionError("document store down")
         return await insert_many(collection, docs)
 
-    def down(*, ping_too: bool = True) -> None:
+    def down(*, ping_too: bool = True, appends_too: bool = True) -> None:
         if ping_too:
             monkeypatch.setattr(store, "ping", ping)
-        monkeypatch.setattr(store, "insert_many", refuse_audit)
+        if appends_too:
+            monkeypatch.setattr(store, "insert_many", refuse_audit)
 
     return down
 
@@ -122,6 +123,20 @@ async def test_a_stream_is_refused_before_its_first_byte_when_its_event_cannot_b
 
     assert_unavailable(export)
     assert "resourceType" not in export.text
+
+
+async def test_a_question_sent_as_a_post_skips_the_store_check_and_is_still_audited(
+    client, clinician, audit_down
+):
+    audit_down(appends_too=False)  # the check would fail; the append does not
+    facts = {"kind": "clinical", "histology": "adenocarcinoma", "t": "cT2", "n": "N0", "m": "M0"}
+
+    staged = await client.post("/api/v1/cds/staging", json=facts, headers=clinician)
+    refused = await client.post("/api/v1/patients", json=RECORD, headers=clinician)
+
+    assert staged.status_code == 200, staged.text
+    assert len(await events(client, "cds.staging")) == 1
+    assert_unavailable(refused)
 
 
 async def test_the_handlers_note_lands_in_the_event(client, clinician):

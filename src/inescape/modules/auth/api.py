@@ -238,13 +238,16 @@ class Audit(msgspec.Struct, frozen=True):
     it names none. ``resource_id`` and ``patient_id`` name the path parameters that hold them.
     An answer in 2xx or 3xx is written as a ``"success"``; an error answer is written only
     with the outcome a handler noted (a refusal it audits as a ``"failure"``). Before an
-    unsafe method (POST, PUT, PATCH, DELETE) the audit store must answer, or nothing is done.
+    unsafe method (POST, PUT, PATCH, DELETE) the audit store must answer, or nothing is done;
+    ``read_only``: the route changes nothing though its method is unsafe (a question sent as
+    a POST), so it skips that check (its event is still written before the answer).
     """
 
     action: str | None
     resource_type: str
     resource_id: str | None = None
     patient_id: str | None = None
+    read_only: bool = False
 
 
 AUDIT_NOTES: Final = "inescape.audit_notes"  # key in the connection's scope state

@@ -127,11 +127,16 @@ def request_audit(trail: AuditTrail) -> DefineMiddleware:
 
 
 def audit_ready(trail: AuditTrail) -> Guard:
-    """The guard (after RBAC): an unsafe method on a route that declares an audit runs only
-    while the audit store answers."""
+    """The guard (after RBAC): an unsafe method on a route that declares an audit (and may
+    change something) runs only while the audit store answers."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-        if connection.scope.get("method") in UNSAFE and isinstance(handler.opt.get("audit"), Audit):
+        declared = handler.opt.get("audit")
+        if (
+            isinstance(declared, Audit)
+            and not declared.read_only
+            and connection.scope.get("method") in UNSAFE
+        ):
             await trail.ready()
 
     return guard

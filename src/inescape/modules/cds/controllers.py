@@ -29,8 +29,8 @@ Hooks = NamedDependency[HookService]
 
 
 def use(action: str) -> dict[str, Any]:
-    """Decision support on facts sent in the request."""
-    return {"permission": "cds.use", "audit": Audit(action, "cds")}
+    """Decision support on facts sent in the request: a question, which changes nothing."""
+    return {"permission": "cds.use", "audit": Audit(action, "cds", read_only=True)}
 
 
 def hooks_call(action: str, resource_type: str, resource_id: str | None = None) -> dict[str, Any]:
