@@ -25,7 +25,7 @@ async def anon(client):
 
 
 async def audit_actions(client, app) -> list[tuple[str, str, str | None]]:
-    events = await on_app_loop(app, gateway_of(app).audit.query(filters={}, before_seq=None, limit=100))
+    events = await on_app_loop(app, gateway_of(app).trail.query(filters={}, before_seq=None, limit=100))
     return [(e.action, e.outcome, e.user) for e in reversed(events)]
 
 

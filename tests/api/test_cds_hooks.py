@@ -85,7 +85,7 @@ def searchset(resources: list[dict], kind: str) -> dict:
 
 
 async def audit(client, action: str) -> list:
-    audit_trail = gateway_of(client.app).audit
+    audit_trail = gateway_of(client.app).trail
     return await on_app_loop(
         client.app, audit_trail.query(filters={"action": action}, before_seq=None, limit=50)
     )

@@ -57,7 +57,7 @@ async def collection_jobs(client, headers) -> list[dict]:
 async def audit_of(client, action: str) -> list:
     return await on_app_loop(
         client.app,
-        gateway_of(client.app).audit.query(filters={"action": action}, before_seq=None, limit=50),
+        gateway_of(client.app).trail.query(filters={"action": action}, before_seq=None, limit=50),
     )
 
 

@@ -157,7 +157,7 @@ async def test_the_upload_is_audited_and_needs_the_manage_permission(client, ste
 
     assert refused.status_code == 403, refused.text
     assert made.status_code == 201, made.text
-    audit = gateway_of(client.app).audit
+    audit = gateway_of(client.app).trail
     events = await on_app_loop(
         client.app, audit.query(filters={"action": "collection.uploaded"}, before_seq=None, limit=10)
     )

@@ -54,3 +54,18 @@ async def test_the_modules_the_gateway_serves_keep_answering(gateway):
 
     assert me.status_code == 200
     assert profiles.status_code == 200
+
+
+async def test_a_forwarded_route_keeps_its_permission_and_leaves_its_audit_to_the_module(gateway):
+    forwarded = [
+        handler
+        for route in gateway.app.routes
+        if route.path == "/api/v1/patients/{patient_id:str}/cds"
+        for handler in getattr(route, "route_handlers", [])
+        if "GET" in handler.http_methods
+    ]
+
+    assert [(h.opt.get("permission"), h.opt.get("upstream")) for h in forwarded] == [
+        ("cds.patients.read", "cds")
+    ]
+    assert "audit" not in forwarded[0].opt  # cds's own process writes it

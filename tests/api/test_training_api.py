@@ -65,7 +65,7 @@ async def dataset_id(client, researcher) -> str:
 async def audit_actions(client, action: str) -> list:
     return await on_app_loop(
         client.app,
-        gateway_of(client.app).audit.query(filters={"action": action}, before_seq=None, limit=50),
+        gateway_of(client.app).trail.query(filters={"action": action}, before_seq=None, limit=50),
     )
 
 

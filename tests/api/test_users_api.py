@@ -32,7 +32,7 @@ async def test_an_admin_creates_lists_and_changes_the_roles_of_a_user(client):
     assert "dr.ahmadi" in await users_named(client)
     events = await on_app_loop(
         client.app,
-        gateway_of(client.app).audit.query(
+        gateway_of(client.app).trail.query(
             filters={"action": "users.roles_changed"}, before_seq=None, limit=10
         ),
     )
@@ -111,7 +111,7 @@ async def test_a_user_created_outside_a_request_is_audited_as_done_by_its_creato
         ),
     )
     events = await on_app_loop(
-        client.app, gateway.audit.query(filters={"action": "users.create"}, before_seq=None, limit=10)
+        client.app, gateway.trail.query(filters={"action": "users.create"}, before_seq=None, limit=10)
     )
     report = await on_app_loop(client.app, gateway.verify_audit())
 

@@ -17,7 +17,7 @@ def on_app_loop(app: Any, coro: Any) -> Any:
 
 def gateway_of(app: Any) -> Any:
     """The app's bound gateway (the ``Gateway`` behind ``GatewayApi``: tests may use its
-    ``accounts``, ``sessions``, ``signer`` and ``audit``)."""
+    ``accounts``, ``sessions``, ``signer`` and audit ``trail``)."""
     from inescape.modules.auth.api import GatewayApi
 
     return app.state.runtime.facade(GatewayApi)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
@@ -96,18 +97,18 @@ class Demo:
 
 
 @post("/api/v1/demo/write-rows", status_code=202, opt={"permission": "demo.jobs.manage"})
-async def submit_write_rows(demo: Demo, data: JSONBody[WriteRows]) -> JobView:
+async def submit_write_rows(demo: NamedDependency[Demo], data: JSONBody[WriteRows]) -> JobView:
     return await demo.submit(data)
 
 
 @get("/api/v1/demo/notes", opt={"permission": "demo.jobs.read"})
-async def list_notes(demo: Demo) -> list[dict[str, Any]]:
+async def list_notes(demo: NamedDependency[Demo]) -> list[dict[str, Any]]:
     """Needs the document store."""
     return await demo.notes()
 
 
 @get("/api/v1/demo/objects/{key:path}", opt={"permission": "demo.jobs.read"})
-async def read_object(demo: Demo, key: FromPath[str]) -> bytes:
+async def read_object(demo: NamedDependency[Demo], key: FromPath[str]) -> bytes:
     """Needs object storage."""
     return await demo.read_object(key)
 

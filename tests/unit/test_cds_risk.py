@@ -111,7 +111,6 @@ class Facades:
 
 
 def test_bind_gives_the_routes_their_services_and_subscribes_to_promotions():
-    gateway = object()
     ctx = SimpleNamespace(
         platform=SimpleNamespace(documents=object(), clock=object()),
         settings=None,
@@ -120,15 +119,14 @@ def test_bind_gives_the_routes_their_services_and_subscribes_to_promotions():
             SurvivalModels=PortableModels(),
             PatientsApi=object(),
             ClinicalCodecs=object(),
-            GatewayApi=gateway,
+            GatewayApi=object(),
         ),
     )
 
     bound = spec.bind(ctx)
 
-    assert set(bound.dependencies) == {"decisions", "hook_service", "gateway"}
+    assert set(bound.dependencies) == {"decisions", "hook_service"}  # audit is the gateway's
     assert isinstance(bound.dependencies["decisions"], DecisionService)
-    assert bound.dependencies["gateway"] is gateway
     (subscription,) = bound.subscriptions
     assert subscription.event_type is ModelPromoted
     assert spec.owns == ("cds_cards", "cds_feedback")

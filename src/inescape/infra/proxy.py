@@ -145,7 +145,9 @@ def _forwarder(upstream: Upstream, path: str, handler: HTTPRouteHandler) -> HTTP
     return route(
         path,
         http_method=methods,
-        opt={**handler.opt, "upstream": upstream.name},
+        # the permission is checked here, before forwarding; the audit event is written by
+        # the module's own process, which serves the route
+        opt={**{k: v for k, v in handler.opt.items() if k != "audit"}, "upstream": upstream.name},
         include_in_schema=False,
         request_max_body_size=None,  # the module enforces its own limits
         status_code=200,  # the upstream's own status is the one sent

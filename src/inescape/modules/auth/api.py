@@ -1,17 +1,19 @@
 """Public surface of the gateway: who is calling, the audit trail, and de-identification.
 
-Other modules read the caller with ``principal_of(request)``, declare
-``opt={"permission": ...}`` on every route (names in ``rbac``), and reach the rest through
-the ``GatewayApi`` facade their ``bind`` asks for (``ctx.facades.get(GatewayApi)``): the audit
-event of a request, an audit event outside one, the viewer policy, the install's one
-de-identifier. Framework-free: the gateway's implementation lives inside the module.
+Other modules read the caller with ``principal_of(request)``, declare on every route its
+permission and, for an audited one, its audit event (``opt={"permission": ..., "audit":
+Audit(...)}``; a handler adds what only it knows with ``audit_note``), and reach the rest
+through the ``GatewayApi`` facade their ``bind`` asks for (``ctx.facades.get(GatewayApi)``):
+an audit event outside a request, the viewer policy, the install's one de-identifier.
+Framework-free: the gateway's implementation (and the middleware that writes a route's
+declared event) lives inside the module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol
 
 import msgspec
 
@@ -227,9 +229,62 @@ class Deidentifying(Protocol):
         ...
 
 
-@runtime_checkable  # a route may take it by name (``gateway: GatewayApi``): Litestar checks the type
+class Audit(msgspec.Struct, frozen=True):
+    """The audit event a route declares beside its permission; the gateway writes it before
+    the response starts (no event, no answer: a write failure is a 503 instead).
+
+    ``action`` may name path parameters in braces (``"patients.add_{kind}"``); ``None``: the
+    handler names each event it writes with ``audit_note(action=...)``, and writes none when
+    it names none. ``resource_id`` and ``patient_id`` name the path parameters that hold them.
+    An answer in 2xx or 3xx is written as a ``"success"``; an error answer is written only
+    with the outcome a handler noted (a refusal it audits as a ``"failure"``). Before an
+    unsafe method (POST, PUT, PATCH, DELETE) the audit store must answer, or nothing is done;
+    ``read_only``: the route changes nothing though its method is unsafe (a question sent as
+    a POST), so it skips that check (its event is still written before the answer).
+    """
+
+    action: str | None
+    resource_type: str
+    resource_id: str | None = None
+    patient_id: str | None = None
+    read_only: bool = False
+
+
+AUDIT_NOTES: Final = "inescape.audit_notes"  # key in the connection's scope state
+
+
+def audit_note(
+    connection: Any,
+    *,
+    action: str | None = None,
+    detail: str | None = None,
+    resource_id: str | None = None,
+    patient_id: str | None = None,
+    outcome: str | None = None,
+) -> None:
+    """Add to the route's declared audit event what only the handler knows (a count, the id
+    of what it created, an outcome); a later note overrides an earlier one field by field.
+    With ``action``, a further event of the request (the declaration's resource type)."""
+    given = {
+        key: value
+        for key, value in (
+            ("detail", detail),
+            ("resource_id", resource_id),
+            ("patient_id", patient_id),
+            ("outcome", outcome),
+        )
+        if value is not None
+    }
+    notes: list[dict[str, str]] = connection.scope.setdefault("state", {}).setdefault(AUDIT_NOTES, [{}])
+    if action is None:
+        notes[0].update(given)
+    else:
+        notes.append({"action": action, **given})
+
+
 class GatewayApi(Protocol):
-    """What other modules, the CLI and notebooks may ask of the gateway."""
+    """What other modules, the CLI and notebooks may ask of the gateway (a route takes it by
+    name as ``NamedDependency[SkipValidation[GatewayApi]]``: a Protocol is injected unchecked)."""
 
     @property
     def deidentifier(self) -> Deidentifying: ...
@@ -238,21 +293,6 @@ class GatewayApi(Protocol):
         self, principal: Principal | None, record: Mapping[str, Any], *, patient_id: str
     ) -> dict[str, Any]:
         """The viewer policy, in one place: researchers (or anonymous) get the record de-identified."""
-        ...
-
-    async def audit(
-        self,
-        connection: Any,
-        action: str,
-        *,
-        resource_type: str,
-        resource_id: str | None = None,
-        patient_id: str | None = None,
-        outcome: str = "success",
-        detail: str | None = None,
-    ) -> None:
-        """The audit event of one HTTP request (who from the token, client ip, request id).
-        Raises ``Unavailable`` while the audit store is down (fail closed)."""
         ...
 
     async def record(
@@ -269,11 +309,13 @@ class GatewayApi(Protocol):
         client_ip: str | None = None,
         detail: str | None = None,
     ) -> None:
-        """An audit event outside a request (CLI, jobs). Raises ``Unavailable`` like ``audit``."""
+        """An audit event outside a request (CLI, jobs); a route declares its own (``Audit``).
+        Raises ``Unavailable`` while the audit store is down (fail closed)."""
         ...
 
     async def audit_ready(self) -> None:
-        """Raise ``Unavailable`` while the audit store is down (call before a write that must be audited)."""
+        """Raise ``Unavailable`` while the audit store is down (before a write that must be
+        audited outside a request; a route's declaration checks it by itself)."""
         ...
 
     def token_subject(self, token: str) -> str | None:
@@ -293,10 +335,12 @@ class GatewayApi(Protocol):
 
 __all__ = [
     "AGE_OVER_89",
+    "AUDIT_NOTES",
     "DEFAULT_POLICY",
     "MODULE",
     "RESTRICTED_ZIP3",
     "ROLES",
+    "Audit",
     "BadCredentials",
     "DateMode",
     "DeidPolicy",
@@ -311,5 +355,6 @@ __all__ = [
     "UsernameTaken",
     "VerifyReport",
     "WeakPassword",
+    "audit_note",
     "principal_of",
 ]

@@ -26,6 +26,7 @@ from inescape.modules.auth.api import VerifyReport
 
 COLLECTION = "audit_logs"
 GENESIS = "0" * 64
+UNREACHABLE = "The audit log is unreachable; patient data cannot be changed now."
 FIELDS = (
     "seq",
     "time",
@@ -181,11 +182,7 @@ class AuditTrail:
         try:
             await self._docs.ping()
         except Exception as exc:
-            raise Unavailable(
-                "The audit log is unreachable; patient data cannot be changed now.",
-                backend="audit",
-                retry_after=5,
-            ) from exc
+            raise Unavailable(UNREACHABLE, backend="audit", retry_after=5) from exc
 
     async def query(
         self, *, filters: Mapping[str, Any], before_seq: int | None, limit: int

@@ -1,5 +1,7 @@
 """Routes of the gateway: tokens, users, the audit log, JWKS. Each receives by name what the
-module's ``bind`` built (``gateway``, ``accounts``, ``sign_in``) and calls one of its methods."""
+module's ``bind`` built (``gateway``, ``accounts``, ``sign_in``) and calls one of its methods.
+Changes to users are audited by declaration (``Audit``); signing in, refreshing and logging
+out write their own events (the caller is not yet, or no longer, the request's principal)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from inescape.modules.auth.accounts import Accounts
-from inescape.modules.auth.api import User, principal_of
+from inescape.modules.auth.api import Audit, User, audit_note, principal_of
 from inescape.modules.auth.audit import AuditEvent
 from inescape.modules.auth.gateway import Gateway
 from inescape.modules.auth.rbac import AUDIT_READ, AUTHENTICATED, PUBLIC, USERS_MANAGE, permissions_of
@@ -78,13 +80,14 @@ class UserController(Controller):
     tags = ["users"]
     opt = {"permission": USERS_MANAGE}
 
-    @post("/", status_code=201, summary="Create a user (admin)")
+    @post(
+        "/",
+        status_code=201,
+        opt={"audit": Audit("users.create", "user")},
+        summary="Create a user (admin)",
+    )
     async def create(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[UserCreate],
-        accounts: NamedDependency[Accounts],
-        gateway: NamedDependency[Gateway],
+        self, request: Request[Any, Any, Any], data: JSONBody[UserCreate], accounts: NamedDependency[Accounts]
     ) -> User:
         user = await accounts.create(
             username=data.username,
@@ -92,13 +95,7 @@ class UserController(Controller):
             roles=list(data.roles),
             password=data.password,
         )
-        await gateway.audit(
-            request,
-            "users.create",
-            resource_type="user",
-            resource_id=user.id,
-            detail=f"{user.username} with roles {','.join(user.roles)}",
-        )
+        audit_note(request, resource_id=user.id, detail=f"{user.username} with roles {','.join(user.roles)}")
         return user
 
     @get("/", summary="List users (admin)")
@@ -115,14 +112,18 @@ class UserController(Controller):
     async def read(self, user_id: FromPath[str], accounts: NamedDependency[Accounts]) -> User:
         return await accounts.get(user_id=user_id)
 
-    @patch("/{user_id:str}", summary="Change roles, name, or deactivate (admin)")
+    @patch(
+        "/{user_id:str}",
+        # an event for each change that matters: roles, active (none for a new display name)
+        opt={"audit": Audit(None, "user", resource_id="user_id")},
+        summary="Change roles, name, or deactivate (admin)",
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],
         user_id: FromPath[str],
         data: JSONBody[UserUpdate],
         accounts: NamedDependency[Accounts],
-        gateway: NamedDependency[Gateway],
     ) -> User:
         before, after = await accounts.update(
             user_id=user_id,
@@ -131,16 +132,9 @@ class UserController(Controller):
             active=data.active,
         )
         if before.roles != after.roles:
-            await gateway.audit(
-                request,
-                "users.roles_changed",
-                resource_type="user",
-                resource_id=user_id,
-                detail=f"{before.roles} -> {after.roles}",
-            )
+            audit_note(request, action="users.roles_changed", detail=f"{before.roles} -> {after.roles}")
         if before.active != after.active:
-            action = "users.deactivated" if not after.active else "users.reactivated"
-            await gateway.audit(request, action, resource_type="user", resource_id=user_id)
+            audit_note(request, action="users.deactivated" if not after.active else "users.reactivated")
         return after
 
 
@@ -172,7 +166,7 @@ async def audit_events(
         "patient_id": patient_id,
         "resource_type": resource_type,
     }
-    items = await gateway.audit_events(filters=filters, before_seq=cursor, limit=limit)
+    items = await gateway.trail.query(filters=filters, before_seq=cursor, limit=limit)
     return AuditEvents(items=items, next_cursor=items[-1].seq if len(items) == limit else None)
 
 

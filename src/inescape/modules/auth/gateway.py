@@ -12,14 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inescape.infra.crypto import field_cipher
 from inescape.infra.oidc import OidcVerifier, map_roles, unverified_claims
 from inescape.infra.ratelimit import rate_limiter_for
-from inescape.infra.telemetry import request_id_var
 from inescape.infra.tokens import TokenSigner, load_or_create_key_file
 from inescape.infra.uow import UnitOfWork
 from inescape.kernel.clock import Clock
 from inescape.kernel.ports import Cache, DocumentStore
 from inescape.modules.auth.accounts import Accounts
-from inescape.modules.auth.api import ROLES, Principal, User, VerifyReport, principal_of
-from inescape.modules.auth.audit import AuditEvent, AuditTrail
+from inescape.modules.auth.api import ROLES, Principal, User, VerifyReport
+from inescape.modules.auth.audit import AuditTrail
 from inescape.modules.auth.deid import Deidentifier, for_viewer
 from inescape.modules.auth.service import SignIn
 from inescape.modules.auth.sessions import Sessions
@@ -27,47 +26,10 @@ from inescape.modules.auth.settings import AuthSettings
 from inescape.modules.auth.throttle import LoginPolicy, LoginThrottle
 
 
-class AuditLog:
-    """``gateway.audit``. Called with a request, it records that request's event: who (from
-    the token), from where, which request. ``record``, ``query``, ``verify`` and ``ready`` are
-    the hash-chained trail's. Every write raises ``Unavailable`` while the store is down, so
-    no access goes unaudited."""
-
-    def __init__(self, trail: AuditTrail) -> None:
-        self.trail = trail
-        self.record = trail.record
-        self.query = trail.query
-        self.verify = trail.verify
-        self.ready = trail.ready
-
-    async def __call__(
-        self,
-        connection: Any,
-        action: str,
-        *,
-        resource_type: str,
-        resource_id: str | None = None,
-        patient_id: str | None = None,
-        outcome: str = "success",
-        detail: str | None = None,
-    ) -> None:
-        who = principal_of(connection)
-        await self.trail.record(
-            action=action,
-            outcome=outcome,
-            user=who.username if who else None,
-            roles=who.roles if who else [],
-            resource_type=resource_type,
-            resource_id=resource_id,
-            patient_id=patient_id,
-            request_id=request_id_var.get(),
-            client_ip=connection.client.host if connection.client else None,
-            detail=detail,
-        )
-
-
 class Gateway:
-    """Implements ``GatewayApi``; one per process, built by the module's ``bind``."""
+    """Implements ``GatewayApi``; one per process, built by the module's ``bind``. ``trail``
+    is the hash-chained audit trail (the module's middleware writes each route's declared
+    event to it; the audit API and tests query it)."""
 
     def __init__(
         self,
@@ -85,7 +47,7 @@ class Gateway:
         self.signer = signer
         self.accounts = accounts
         self.sessions = sessions
-        self.audit = AuditLog(trail)
+        self.trail = trail
         self.deidentifier = deidentifier
         self.throttle = throttle
         self.oidc = oidc
@@ -119,7 +81,7 @@ class Gateway:
         client_ip: str | None = None,
         detail: str | None = None,
     ) -> None:
-        await self.audit.record(
+        await self.trail.record(
             action=action,
             outcome=outcome,
             user=user,
@@ -133,13 +95,7 @@ class Gateway:
         )
 
     async def audit_ready(self) -> None:
-        await self.audit.ready()
-
-    async def audit_events(
-        self, *, filters: Mapping[str, Any], before_seq: int | None, limit: int
-    ) -> list[AuditEvent]:
-        """Audit events, newest first, below ``before_seq``."""
-        return await self.audit.query(filters=filters, before_seq=before_seq, limit=limit)
+        await self.trail.ready()
 
     def token_subject(self, token: str) -> str | None:
         return str(self.signer.verify(token)["sub"])
@@ -154,7 +110,7 @@ class Gateway:
         user = await self.accounts.create(
             username=username, display_name=display_name, roles=roles, password=password
         )
-        await self.audit.record(
+        await self.trail.record(
             action="users.create",
             outcome="success",
             user=by,
@@ -165,7 +121,7 @@ class Gateway:
         return user
 
     async def verify_audit(self) -> VerifyReport:
-        return await self.audit.verify()
+        return await self.trail.verify()
 
 
 def build_gateway(

@@ -13,6 +13,7 @@ from inescape.modules.auth.audit import COLLECTION
 from inescape.modules.auth.controllers import AuthController, UserController, audit_events, jwks
 from inescape.modules.auth.gateway import build_gateway
 from inescape.modules.auth.middleware import authentication, rbac_guard
+from inescape.modules.auth.request_audit import audit_ready, request_audit
 from inescape.modules.auth.settings import AuthSettings
 
 log = logging.getLogger("inescape.auth")
@@ -34,8 +35,9 @@ def bind(ctx: ModuleContext[AuthSettings]) -> Bound:
         facades={GatewayApi: facade},
         dependencies={"gateway": gateway, "accounts": gateway.accounts, "sign_in": gateway.sign_in},
         on_startup=[warn_without_users(gateway.accounts)],
-        middleware=[authentication(gateway)],
-        guards=[rbac_guard],
+        # authentication first: the audit middleware inside it names the caller
+        middleware=[authentication(gateway), request_audit(gateway.trail)],
+        guards=[rbac_guard, audit_ready(gateway.trail)],
     )
 
 

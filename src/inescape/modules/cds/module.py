@@ -45,7 +45,6 @@ def bind(ctx: ModuleContext[CdsSettings | None]) -> Bound:
         dependencies={
             "decisions": decisions,
             "hook_service": hook_service,
-            "gateway": ctx.facades.get(GatewayApi),
         },
         subscriptions=[Subscription(ModelPromoted, risk.on_promoted, "cds.risk.model_promoted")],
         on_startup=[check_rules],
@@ -59,6 +58,7 @@ spec = ModuleSpec(
     needs=("database", "cache", "documents"),  # storage only when the risk model is (re)loaded
     bind=bind,
     library={StagingApi: lambda _: CdsLibrary()},
+    # GatewayApi: the gateway (auth) writes the audit events the routes declare
     requires=(RegistryApi, SurvivalModels, PatientsApi, ClinicalCodecs, GatewayApi),
     route_handlers=ROUTES,
     owns=(CARDS, FEEDBACK),

@@ -8,8 +8,8 @@ from inescape.modules.auth.api import GatewayApi
 from inescape.modules.collection.connectors.base import Reach
 from inescape.modules.collection.connectors.http import limiter_of
 from inescape.modules.collection.connectors.upload import UPLOADS, UploadRecords
-from inescape.modules.collection.controllers import JOB_ROUTES, ROUTES
-from inescape.modules.collection.schedule_routes import SCHEDULE_ROUTES
+from inescape.modules.collection.routes.collect import JOB_ROUTES, ROUTES
+from inescape.modules.collection.routes.schedules import SCHEDULE_ROUTES
 from inescape.modules.collection.schedules import TICK_S, ScheduleService
 from inescape.modules.collection.service import JOB_KIND, PAYLOADS, REJECTS, CollectionService
 from inescape.modules.generation.api import DatasetsApi
@@ -37,7 +37,7 @@ def bind(ctx: ModuleContext[None]) -> Bound:
         db=platform.db, uow=platform.uow, clock=platform.clock, jobs=ctx.jobs, collection=collection
     )
     return Bound(
-        dependencies={"collection": collection, "schedules": schedules, "gateway": gateway},
+        dependencies={"collection": collection, "schedules": schedules},
         job_kinds={JOB_KIND: collection.run},
         periodic=[Periodic(name="collection.schedules", every_s=TICK_S, run=schedules.tick)],
     )

@@ -1,8 +1,9 @@
 """``/api/v1/generation/...`` and ``/api/v1/datasets``: profiles, generation jobs, and the
-datasets they make (metadata, fidelity report, files streamed). Audited like every data access.
+datasets they make (metadata, fidelity report, files streamed). Audited like every data access
+(declared beside the permission, written by the gateway before the answer).
 
-Each handler is given by name what the module's ``bind`` built: ``profiles``, ``generation``,
-``datasets`` and the auth ``gateway``."""
+Each handler is given by name what the module's ``bind`` built: ``profiles``, ``generation``
+and ``datasets``."""
 
 from __future__ import annotations
 
@@ -10,22 +11,31 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
 from inescape.kernel.errors import Invalid, NotFound
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import GatewayApi, principal_of
+from inescape.modules.auth.api import Audit, audit_note, principal_of
 from inescape.modules.generation.datasets import Datasets
 from inescape.modules.generation.outputs import CONTENT_TYPES
 from inescape.modules.generation.schemas import GenerationRequest, ProfileSummary
 from inescape.modules.generation.service import GenerationService, ProfileService, summary
 
 READ = {"permission": "generation.jobs.read"}
-MANAGE = {"permission": "generation.jobs.manage"}
 DATASETS = {"permission": "datasets.read"}
 MAX_PROFILE_BYTES = 256 * 1024
 DATASET = "dataset"  # the audit events' resource type
+# dependencies by name (``Bound.dependencies``)
+Profiles = NamedDependency[ProfileService]
+Generation = NamedDependency[GenerationService]
+DatasetFiles = NamedDependency[Datasets]
+
+
+def audited(permission: str, action: str, *, resource_id: str | None = None) -> dict[str, Any]:
+    """A route's permission and its audit event (on a dataset, or what makes one)."""
+    return {"permission": permission, "audit": Audit(action, DATASET, resource_id=resource_id)}
 
 
 def _username(request: Request[Any, Any, Any]) -> str | None:
@@ -34,7 +44,7 @@ def _username(request: Request[Any, Any, Any]) -> str | None:
 
 
 @get("/api/v1/generation/profiles", opt=READ, tags=["generation"], summary="Profiles: shipped and added")
-async def list_profiles(profiles: ProfileService) -> list[ProfileSummary]:
+async def list_profiles(profiles: Profiles) -> list[ProfileSummary]:
     return await profiles.summaries()
 
 
@@ -44,21 +54,19 @@ async def list_profiles(profiles: ProfileService) -> list[ProfileSummary]:
     tags=["generation"],
     summary="A whole profile, with sources",
 )
-async def read_profile(profiles: ProfileService, name: FromPath[str]) -> Response[bytes]:
+async def read_profile(profiles: Profiles, name: FromPath[str]) -> Response[bytes]:
     profile = await profiles.find(name=name)
     return Response(msgspec.json.encode(profile), media_type="application/json")
 
 
 @post(
     "/api/v1/generation/profiles",
-    opt=MANAGE,
+    opt=audited("generation.jobs.manage", "generation.profile_added"),
     status_code=201,
     tags=["generation"],
     summary="Add a profile (TOML, as the shipped ones); a bad one is a 422 naming the field",
 )
-async def add_profile(
-    request: Request[Any, Any, Any], profiles: ProfileService, gateway: GatewayApi
-) -> ProfileSummary:
+async def add_profile(request: Request[Any, Any, Any], profiles: Profiles) -> ProfileSummary:
     raw = await request.body()
     if len(raw) > MAX_PROFILE_BYTES:
         raise Invalid("a profile is at most 256 KiB", errors=[{"field": "body", "message": "too large"}])
@@ -69,58 +77,46 @@ async def add_profile(
             "a profile is UTF-8 TOML text", errors=[{"field": "body", "message": "not UTF-8"}]
         ) from None
     profile = await profiles.add(text=text, user=_username(request))
-    await gateway.audit(request, "generation.profile_added", resource_type=DATASET, resource_id=profile.name)
+    audit_note(request, resource_id=profile.name)
     return summary(profile, builtin=False)
 
 
 @post(
     "/",  # under the module's job router: /api/v1/generation/jobs
-    opt=MANAGE,
+    opt=audited("generation.jobs.manage", "generation.job_submitted"),
     status_code=202,
     tags=["generation"],
     summary="Generate a cohort (a job: progress in GET /api/v1/generation/jobs/{id})",
 )
 async def submit(
-    request: Request[Any, Any, Any],
-    data: JSONBody[GenerationRequest],
-    generation: GenerationService,
-    gateway: GatewayApi,
+    request: Request[Any, Any, Any], data: JSONBody[GenerationRequest], generation: Generation
 ) -> JobView:
     job = await generation.submit(request=data, owner=_username(request))
-    await gateway.audit(
-        request,
-        "generation.job_submitted",
-        resource_type=DATASET,
-        resource_id=job.id,
-        detail=f"{data.profile} n={data.n}",
-    )
+    audit_note(request, resource_id=job.id, detail=f"{data.profile} n={data.n}")
     return job
 
 
 @get("/api/v1/datasets", opt=DATASETS, tags=["datasets"], summary="Datasets, newest first")
-async def list_datasets(datasets: Datasets) -> list[dict[str, Any]]:
+async def list_datasets(datasets: DatasetFiles) -> list[dict[str, Any]]:
     found = await datasets.latest(limit=200)
     return [{k: v for k, v in msgspec.to_builtins(d).items() if k != "fidelity"} for d in found]
 
 
 @get(
     "/api/v1/datasets/{dataset_id:str}",
-    opt=DATASETS,
+    opt=audited("datasets.read", "datasets.read", resource_id="dataset_id"),
     tags=["datasets"],
     summary="A dataset: metadata and fidelity report",
 )
-async def read_dataset(
-    request: Request[Any, Any, Any], dataset_id: FromPath[str], datasets: Datasets, gateway: GatewayApi
-) -> dict[str, Any]:
+async def read_dataset(dataset_id: FromPath[str], datasets: DatasetFiles) -> dict[str, Any]:
     found = await datasets.describe(dataset_id)
-    await gateway.audit(request, "datasets.read", resource_type=DATASET, resource_id=dataset_id)
     shown: dict[str, Any] = msgspec.to_builtins(found)
     return shown
 
 
 @get(
     "/api/v1/datasets/{dataset_id:str}/files/{name:str}",
-    opt=DATASETS,
+    opt=audited("datasets.read", "datasets.download", resource_id="dataset_id"),
     tags=["datasets"],
     summary="Download one file of a dataset (streamed)",
 )
@@ -128,13 +124,10 @@ async def download(
     request: Request[Any, Any, Any],
     dataset_id: FromPath[str],
     name: FromPath[str],
-    datasets: Datasets,
-    gateway: GatewayApi,
+    datasets: DatasetFiles,
 ) -> Stream:
     file = await datasets.file(dataset_id, name)
-    await gateway.audit(
-        request, "datasets.download", resource_type=DATASET, resource_id=dataset_id, detail=name
-    )
+    audit_note(request, detail=name)
     headers = {
         "Content-Disposition": f'attachment; filename="{name}"',
         "Content-Length": str(file.bytes),
@@ -149,7 +142,7 @@ async def download(
     tags=["datasets"],
     summary="Kaplan-Meier survival by stage of the dataset (the fidelity report's picture)",
 )
-async def survival_picture(dataset_id: FromPath[str], datasets: Datasets) -> Response[bytes]:
+async def survival_picture(dataset_id: FromPath[str], datasets: DatasetFiles) -> Response[bytes]:
     found = await datasets.describe(dataset_id)
     svg = (found.fidelity or {}).get("km_svg")
     if not svg:

@@ -31,7 +31,6 @@ def generator(facades: Facades) -> Generator:
 def bind(ctx: ModuleContext[None]) -> Bound:
     platform, facades = ctx.platform, ctx.facades
     patients = facades.get(PatientsApi)
-    gateway = facades.get(GatewayApi)
     library = generator(facades)
     datasets = Datasets(documents=platform.documents, storage=platform.storage)
     profiles = ProfileService(documents=platform.documents, clock=platform.clock, generator=library)
@@ -46,12 +45,7 @@ def bind(ctx: ModuleContext[None]) -> Bound:
     )
     return Bound(
         facades={DatasetsApi: datasets, GenerationApi: generation},
-        dependencies={
-            "profiles": profiles,
-            "generation": generation,
-            "datasets": datasets,
-            "gateway": gateway,
-        },
+        dependencies={"profiles": profiles, "generation": generation, "datasets": datasets},
         job_kinds={JOB_KIND: generation.run},
     )
 
@@ -64,6 +58,7 @@ spec = ModuleSpec(
     bind=bind,
     library={GeneratorApi: generator},
     provides=(DatasetsApi, GenerationApi),
+    # GatewayApi: the gateway (auth) writes the audit events the routes declare
     requires=(StagingApi, ClinicalCodecs, PatientsApi, GatewayApi),
     route_handlers=ROUTES,
     job_routes=JOB_ROUTES,

@@ -30,7 +30,6 @@ def bind(ctx: ModuleContext[None]) -> Bound:
             "patients": records,
             "cohorts": cohorts,
             "views": PatientViews(gateway=gateway),
-            "gateway": gateway,
         },
         subscriptions=_subscriptions(records, cohorts),
     )

@@ -1,8 +1,9 @@
 """``/api/v1/training/runs`` (training runs as jobs) and ``/api/v1/models`` (the registry:
-versions, model cards, pictures, promotion through the gates). Audited like every data access.
+versions, model cards, pictures, promotion through the gates). Audited like every data access
+(declared beside the permission, written by the gateway before the answer).
 
-Each route is given by name what the module's ``bind`` built: ``runs`` (``RunService``),
-``models`` (``ModelService``) and ``gateway`` (``GatewayApi``, for the audit trail)."""
+Each route is given by name what the module's ``bind`` built: ``runs`` (``RunService``) and
+``models`` (``ModelService``)."""
 
 from __future__ import annotations
 
@@ -11,45 +12,39 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, SkipValidation
+from litestar.params import FromPath, JSONBody
 
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import GatewayApi, principal_of
+from inescape.modules.auth.api import Audit, audit_note, principal_of
 from inescape.modules.training.api import ModelCard, card_id
 from inescape.modules.training.schemas import PromotionRequest, TrainingRequest
 from inescape.modules.training.service import ModelService, RunService
 
 RUNS_READ = {"permission": "training.jobs.read"}
-RUNS_MANAGE = {"permission": "training.jobs.manage"}
 MODELS_READ = {"permission": "models.read"}
-MODELS_PROMOTE = {"permission": "models.promote"}
 SVG = "image/svg+xml"
 AnyRequest = Request[Any, Any, Any]
-# dependencies by name (``Bound.dependencies``); a Protocol is injected unchecked (no isinstance)
+# dependencies by name (``Bound.dependencies``)
 Runs = NamedDependency[RunService]
 Models = NamedDependency[ModelService]
-Gateway = NamedDependency[SkipValidation[GatewayApi]]
+
+
+def audited(permission: str, action: str, *, resource_id: str | None = None) -> dict[str, Any]:
+    """A route's permission and its audit event (on a model, or the run that makes one)."""
+    return {"permission": permission, "audit": Audit(action, "model", resource_id=resource_id)}
 
 
 @post(
     "/api/v1/training/runs",
-    opt=RUNS_MANAGE,
+    opt=audited("training.jobs.manage", "training.run_submitted"),
     status_code=202,
     tags=["training"],
     summary="Train a model (a job: progress per epoch in GET /api/v1/training/runs/{id})",
 )
-async def submit_run(
-    request: AnyRequest, data: JSONBody[TrainingRequest], runs: Runs, gateway: Gateway
-) -> JobView:
+async def submit_run(request: AnyRequest, data: JSONBody[TrainingRequest], runs: Runs) -> JobView:
     who = principal_of(request)
     job = await runs.submit(request=data, owner=who.username if who else None)
-    await gateway.audit(
-        request,
-        "training.run_submitted",
-        resource_type="model",
-        resource_id=job.id,
-        detail=f"{data.model} -> {data.name}",
-    )
+    audit_note(request, resource_id=job.id, detail=f"{data.model} -> {data.name}")
     return job
 
 
@@ -80,15 +75,13 @@ async def run_curve(run_id: FromPath[str], runs: Runs) -> Response[bytes]:
 
 @post(
     "/api/v1/training/runs/{run_id:str}/cancel",
-    opt=RUNS_MANAGE,
+    opt=audited("training.jobs.manage", "training.run_cancelled", resource_id="run_id"),
     status_code=200,
     tags=["training"],
     summary="Cancel a run",
 )
-async def cancel_run(request: AnyRequest, run_id: FromPath[str], runs: Runs, gateway: Gateway) -> JobView:
-    job = await runs.cancel(run_id=run_id)
-    await gateway.audit(request, "training.run_cancelled", resource_type="model", resource_id=run_id)
-    return job
+async def cancel_run(run_id: FromPath[str], runs: Runs) -> JobView:
+    return await runs.cancel(run_id=run_id)
 
 
 # --- the registry -----------------------------------------------------------------------------
@@ -114,15 +107,15 @@ async def list_versions(name: FromPath[str], models: Models) -> list[dict[str, A
 
 @get(
     "/api/v1/models/{name:str}/versions/{version:int}",
-    opt=MODELS_READ,
+    opt=audited("models.read", "models.read"),
     tags=["models"],
     summary="A version's model card (JSON): metrics, data, settings, calibration, subgroups",
 )
 async def read_version(
-    request: AnyRequest, name: FromPath[str], version: FromPath[int], models: Models, gateway: Gateway
+    request: AnyRequest, name: FromPath[str], version: FromPath[int], models: Models
 ) -> dict[str, Any]:
     card = await models.card(name=name, version=version)
-    await gateway.audit(request, "models.read", resource_type="model", resource_id=card.id)
+    audit_note(request, resource_id=card.id)
     return msgspec.to_builtins(card)  # type: ignore[no-any-return]
 
 
@@ -159,7 +152,7 @@ async def read_curve(name: FromPath[str], version: FromPath[int], models: Models
 
 @post(
     "/api/v1/models/{name:str}/versions/{version:int}/promote",
-    opt=MODELS_PROMOTE,
+    opt=audited("models.promote", "models.promote"),
     status_code=200,
     tags=["models"],
     summary="Make a version the production model, if it passes its gates (409 naming each failed gate)",
@@ -169,25 +162,19 @@ async def promote(
     name: FromPath[str],
     version: FromPath[int],
     models: Models,
-    gateway: Gateway,
     data: JSONBody[PromotionRequest | None] = None,
 ) -> dict[str, Any]:
     body = data or PromotionRequest()
     who = principal_of(request)
-    detail = "allow_synthetic" if body.allow_synthetic else None
-    try:
-        card = await models.promote(name=name, version=version, body=body, by=who.username if who else None)
-    except Exception:
-        await gateway.audit(
-            request,
-            "models.promote",
-            resource_type="model",
-            resource_id=card_id(name, version),
-            outcome="failure",
-            detail=detail,
-        )
-        raise
-    await gateway.audit(request, "models.promote", resource_type="model", resource_id=card.id, detail=detail)
+    # a refused promotion (failed gates, unknown version) is audited too, as a failure
+    audit_note(
+        request,
+        resource_id=card_id(name, version),
+        outcome="failure",
+        detail="allow_synthetic" if body.allow_synthetic else None,
+    )
+    card = await models.promote(name=name, version=version, body=body, by=who.username if who else None)
+    audit_note(request, resource_id=card.id, outcome="success")
     return _view(card)
 
 

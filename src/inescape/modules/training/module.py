@@ -31,7 +31,6 @@ def bind(ctx: ModuleContext[TrainingSettings | None]) -> Bound:
         dependencies={
             "runs": RunService(jobs=ctx.jobs, job_rows=p.jobs, uow=p.uow, runs=runs, settings=settings),
             "models": ModelService(registry=registry, clock=p.clock, settings=settings),
-            "gateway": ctx.facades.get(GatewayApi),
         },
         job_kinds={FIT: FitJob(registry=registry, runs=runs, cohorts=cohorts, settings=settings)},
     )
@@ -45,6 +44,7 @@ spec = ModuleSpec(
     bind=bind,
     library={SurvivalModels: lambda _: PortableModels(), FittingApi: lambda _: Fitting()},
     provides=(RegistryApi,),
+    # GatewayApi: the gateway (auth) writes the audit events the routes declare
     requires=(PatientsApi, DatasetsApi, GatewayApi),
     route_handlers=ROUTES,
     owns=(RUNS, COLLECTION, f"{BUCKET}/{PREFIX}/"),

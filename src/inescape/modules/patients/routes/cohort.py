@@ -7,15 +7,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.auth.api import GatewayApi
+from inescape.modules.auth.api import audit_note
 from inescape.modules.patients.cohort_service import CohortService
-from inescape.modules.patients.controllers import READ, RESOURCE, Gateway
+from inescape.modules.patients.controllers import READ, audited
 
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
 Group = Literal["histology", "stage_group", "sex", "location", "origin", "vital_status"]
+Cohorts = NamedDependency[CohortService]
 
 
 def cohort_filters(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -36,19 +38,19 @@ def cohort_filters(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 def _query(request: Request[Any, Any, Any]) -> str:
+    """The answer's cache key; the audit event notes its query (the cohort asked for)."""
+    audit_note(request, detail=request.url.query or None)
     return f"{request.url.path}?{request.url.query}"
 
 
-async def _audit(request: Request[Any, Any, Any], gateway: GatewayApi, action: str) -> None:
-    await gateway.audit(request, action, resource_type=RESOURCE, detail=request.url.query or None)
-
-
-@get("/api/v1/patients/cohort/counts", opt=READ, tags=["cohort"], summary="Counts by one or more columns")
+@get(
+    "/api/v1/patients/cohort/counts",
+    opt=audited(READ, "patients.cohort_counts"),
+    tags=["cohort"],
+    summary="Counts by one or more columns",
+)
 async def cohort_counts(
-    request: Request[Any, Any, Any],
-    cohorts: CohortService,
-    gateway: Gateway,
-    by: FromQuery[str] = "histology",
+    request: Request[Any, Any, Any], cohorts: Cohorts, by: FromQuery[str] = "histology"
 ) -> Response[bytes]:
     columns = [c.strip() for c in by.split(",") if c.strip()]
     unknown = [c for c in columns if c not in GROUPS]
@@ -57,38 +59,32 @@ async def cohort_counts(
             f"count by one of {', '.join(GROUPS)}", errors=[{"field": "by", "message": "unknown column"}]
         )
     body = await cohorts.counts(query=_query(request), filters=cohort_filters(request), by=columns)
-    await _audit(request, gateway, "patients.cohort_counts")
     return Response(body, media_type="application/json")
 
 
 @get(
     "/api/v1/patients/cohort/age",
-    opt=READ,
+    opt=audited(READ, "patients.cohort_age"),
     tags=["cohort"],
     summary="Age at diagnosis: histogram and summary",
 )
 async def cohort_age(
-    request: Request[Any, Any, Any],
-    cohorts: CohortService,
-    gateway: Gateway,
-    format: FromQuery[Literal["json", "svg"]] = "json",
+    request: Request[Any, Any, Any], cohorts: Cohorts, format: FromQuery[Literal["json", "svg"]] = "json"
 ) -> Response[bytes]:
     svg = format == "svg"
     body = await cohorts.ages(query=_query(request), filters=cohort_filters(request), svg=svg)
-    await _audit(request, gateway, "patients.cohort_age")
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
 
 
 @get(
     "/api/v1/patients/cohort/survival",
-    opt=READ,
+    opt=audited(READ, "patients.cohort_survival"),
     tags=["cohort"],
     summary="Kaplan-Meier survival (months from diagnosis) with bands, numbers at risk, medians and log-rank",
 )
 async def cohort_survival(
     request: Request[Any, Any, Any],
-    cohorts: CohortService,
-    gateway: Gateway,
+    cohorts: Cohorts,
     group: FromQuery[Group | None] = None,
     format: FromQuery[Literal["json", "svg"]] = "json",
     confidence: Annotated[float, QueryParameter(gt=0.5, lt=1)] = 0.95,
@@ -97,7 +93,6 @@ async def cohort_survival(
     body = await cohorts.survival_curves(
         query=_query(request), filters=cohort_filters(request), group=group, confidence=confidence, svg=svg
     )
-    await _audit(request, gateway, "patients.cohort_survival")
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
 
 

@@ -10,39 +10,33 @@ from litestar import Request, Response, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
-from inescape.modules.patients.controllers import RESOURCE, Gateway
+from inescape.modules.auth.api import audit_note
+from inescape.modules.patients.controllers import Patients, audited
 from inescape.modules.patients.fhir import to_bundle, to_ndjson
-from inescape.modules.patients.service import PatientService
 
-EXPORT = {"permission": "patients.export"}
+EXPORT = "patients.export"
 
 
 @get(
     "/api/v1/patients/{patient_id:str}/fhir",
-    opt=EXPORT,
+    opt=audited(EXPORT, "patients.export_fhir", one=True),
     tags=["fhir"],
     summary="The record as a FHIR R4 Bundle with mCODE profiles",
 )
-async def patient_bundle(
-    request: Request[Any, Any, Any], patient_id: FromPath[str], patients: PatientService, gateway: Gateway
-) -> Response[Any]:
+async def patient_bundle(patient_id: FromPath[str], patients: Patients) -> Response[Any]:
     record = await patients.get(patient_id=patient_id)
-    await gateway.audit(
-        request, "patients.export_fhir", resource_type=RESOURCE, resource_id=patient_id, patient_id=patient_id
-    )
     return Response(to_bundle(record), media_type="application/fhir+json")
 
 
 @get(
     "/api/v1/patients/export.ndjson",
-    opt=EXPORT,
+    opt=audited(EXPORT, "patients.export_ndjson"),  # written when the answer starts: before a byte
     tags=["fhir"],
     summary="A cohort as FHIR NDJSON (bulk-data style), streamed; the list's filters apply",
 )
 async def cohort_ndjson(
     request: Request[Any, Any, Any],
-    patients: PatientService,
-    gateway: Gateway,
+    patients: Patients,
     histology: FromQuery[str | None] = None,
     stage_group: FromQuery[str | None] = None,
     sex: FromQuery[str | None] = None,
@@ -57,9 +51,7 @@ async def cohort_ndjson(
         "source": source,
     }
     ids = await patients.matching_ids(filters=filters)
-    await gateway.audit(
-        request, "patients.export_ndjson", resource_type=RESOURCE, detail=f"{len(ids)} records"
-    )
+    audit_note(request, detail=f"{len(ids)} records")
 
     async def lines() -> AsyncIterator[str]:
         async for record in patients.records(ids=ids):

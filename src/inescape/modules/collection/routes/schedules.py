@@ -6,19 +6,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from inescape.modules.auth.api import GatewayApi
-from inescape.modules.collection.controllers import MANAGE, READ, RESOURCE, username
+from inescape.modules.auth.api import audit_note
+from inescape.modules.collection.routes.collect import READ, audited, username
 from inescape.modules.collection.schedules import ScheduleService
 from inescape.modules.collection.schemas import Schedule, ScheduleCreate, ScheduleList
 
 PATH = "/api/v1/collection/schedules"
+Schedules = NamedDependency[ScheduleService]
 
 
 @post(
     PATH,
-    opt=MANAGE,
+    opt=audited("manage", "collection.schedule_created"),
     status_code=201,
     tags=["collection"],
     summary="Schedule a collection (a cron expression: minute hour day-of-month month day-of-week, UTC)",
@@ -26,25 +28,16 @@ PATH = "/api/v1/collection/schedules"
     "naming the field, and nothing is stored. When due, the worker submits the job once.",
 )
 async def create_schedule(
-    request: Request[Any, Any, Any],
-    data: JSONBody[ScheduleCreate],
-    schedules: ScheduleService,
-    gateway: GatewayApi,
+    request: Request[Any, Any, Any], data: JSONBody[ScheduleCreate], schedules: Schedules
 ) -> Schedule:
     created = await schedules.create(data=data, owner=username(request))
-    await gateway.audit(
-        request,
-        "collection.schedule_created",
-        resource_type=RESOURCE,
-        resource_id=created.id,
-        detail=f"{data.connector} {data.source} {created.cron}",
-    )
+    audit_note(request, resource_id=created.id, detail=f"{data.connector} {data.source} {created.cron}")
     return created
 
 
 @get(PATH, opt=READ, tags=["collection"], summary="List collection schedules, newest first")
 async def list_schedules(
-    schedules: ScheduleService,
+    schedules: Schedules,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> ScheduleList:
@@ -52,31 +45,22 @@ async def list_schedules(
 
 
 @get(f"{PATH}/{{schedule_id:str}}", opt=READ, tags=["collection"], summary="Read a collection schedule")
-async def read_schedule(schedules: ScheduleService, schedule_id: FromPath[str]) -> Schedule:
+async def read_schedule(schedules: Schedules, schedule_id: FromPath[str]) -> Schedule:
     return await schedules.get(schedule_id=schedule_id)
 
 
 @delete(
     f"{PATH}/{{schedule_id:str}}",
-    opt=MANAGE,
+    opt=audited("manage", "collection.schedule_deleted", resource_id="schedule_id"),
     status_code=204,
     tags=["collection"],
     summary="Delete a collection schedule (jobs it submitted stay)",
 )
 async def delete_schedule(
-    request: Request[Any, Any, Any],
-    schedule_id: FromPath[str],
-    schedules: ScheduleService,
-    gateway: GatewayApi,
+    request: Request[Any, Any, Any], schedule_id: FromPath[str], schedules: Schedules
 ) -> None:
     removed = await schedules.remove(schedule_id=schedule_id)
-    await gateway.audit(
-        request,
-        "collection.schedule_deleted",
-        resource_type=RESOURCE,
-        resource_id=removed.id,
-        detail=f"{removed.source}",
-    )
+    audit_note(request, resource_id=removed.id, detail=f"{removed.source}")
 
 
 SCHEDULE_ROUTES = [create_schedule, list_schedules, read_schedule, delete_schedule]

@@ -9,19 +9,28 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import GatewayApi, principal_of
+from inescape.modules.auth.api import Audit, audit_note, principal_of
 from inescape.modules.collection.connectors.base import connectors, schema_of
 from inescape.modules.collection.schemas import CollectionRequest, SourceKind, UploadView
 from inescape.modules.collection.service import CollectionService
 from inescape.modules.collection.uploads import MAX_UPLOAD_BYTES
 
 READ = {"permission": "collection.jobs.read"}
-MANAGE = {"permission": "collection.jobs.manage"}
 RESOURCE = "collection"  # the audit events' resource type
+Collection = NamedDependency[CollectionService]
+
+
+def audited(permission: str, action: str, *, resource_id: str | None = None) -> dict[str, Any]:
+    """A route's permission (``read`` or ``manage`` collection jobs) and its audit event."""
+    return {
+        "permission": f"collection.jobs.{permission}",
+        "audit": Audit(action, RESOURCE, resource_id=resource_id),
+    }
 
 
 def username(request: Request[Any, Any, Any]) -> str | None:
@@ -38,7 +47,7 @@ async def list_sources() -> list[SourceKind]:
 
 @post(
     "/api/v1/collection/uploads",
-    opt=MANAGE,
+    opt=audited("manage", "collection.uploaded"),
     status_code=201,
     tags=["collection"],
     summary="Upload a file (CSV, Parquet, FHIR NDJSON or a Bundle), streamed to storage",
@@ -48,10 +57,7 @@ async def list_sources() -> list[SourceKind]:
     request_max_body_size=MAX_UPLOAD_BYTES,
 )
 async def upload(
-    request: Request[Any, Any, Any],
-    collection: CollectionService,
-    gateway: GatewayApi,
-    filename: FromQuery[str | None] = None,
+    request: Request[Any, Any, Any], collection: Collection, filename: FromQuery[str | None] = None
 ) -> UploadView:
     view = await collection.receive_upload(
         body=request.stream(),
@@ -59,33 +65,22 @@ async def upload(
         filename=filename,
         owner=username(request),
     )
-    await gateway.audit(
-        request, "collection.uploaded", resource_type=RESOURCE, resource_id=view.id, detail=view.filename
-    )
+    audit_note(request, resource_id=view.id, detail=view.filename)
     return view
 
 
 @post(
     "/",  # under the module's job router: /api/v1/collection/jobs
-    opt=MANAGE,
+    opt=audited("manage", "collection.job_submitted"),
     status_code=202,
     tags=["collection"],
     summary="Collect from a source (a job: progress and counts in GET /api/v1/collection/jobs/{id})",
 )
 async def submit(
-    request: Request[Any, Any, Any],
-    data: JSONBody[CollectionRequest],
-    collection: CollectionService,
-    gateway: GatewayApi,
+    request: Request[Any, Any, Any], data: JSONBody[CollectionRequest], collection: Collection
 ) -> JobView:
     job = await collection.submit(request=data, owner=username(request))
-    await gateway.audit(
-        request,
-        "collection.job_submitted",
-        resource_type=RESOURCE,
-        resource_id=job.id,
-        detail=f"{data.connector} {data.source}",
-    )
+    audit_note(request, resource_id=job.id, detail=f"{data.connector} {data.source}")
     return job
 
 
@@ -112,15 +107,12 @@ async def _report(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
 
 @get(
     "/{job_id:str}/rejects",
-    opt=READ,
+    opt=audited("read", "collection.rejects_read", resource_id="job_id"),
     tags=["collection"],
     summary="The job's rejected records as CSV: where each was in the source, and why",
 )
-async def rejects(
-    request: Request[Any, Any, Any], job_id: FromPath[str], collection: CollectionService, gateway: GatewayApi
-) -> Stream:
+async def rejects(job_id: FromPath[str], collection: Collection) -> Stream:
     rows = await collection.rejects(job_id=job_id)  # 404 for another module's job
-    await gateway.audit(request, "collection.rejects_read", resource_type=RESOURCE, resource_id=job_id)
     headers = {"Content-Disposition": f'attachment; filename="rejects-{job_id}.csv"'}
     return Stream(_report(rows), media_type="text/csv", headers=headers)
 

@@ -1,0 +1,142 @@
+"""The audit event a route declares (``opt={"audit": Audit(...)}``), written in one place.
+
+Before an unsafe method runs, the guard asks the audit store to answer (a write is refused
+rather than done unaudited). When the route's answer starts, the middleware writes the
+event (who from the token, client ip, request id, action and resource from the declaration,
+its path parameters and the handler's ``audit_note``) and only then lets the answer out; if
+the write fails, the client gets a 503 in the error shape and nothing of the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.handlers import BaseRouteHandler
+from litestar.middleware import DefineMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from inescape.infra.http import error_body
+from inescape.infra.telemetry import request_id_var
+from inescape.kernel.errors import Unavailable
+from inescape.modules.auth.api import AUDIT_NOTES, Audit, Principal
+from inescape.modules.auth.audit import UNREACHABLE, AuditTrail
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+
+
+class _Refused(Exception):
+    """The answer was replaced by a 503: whatever the handler still sends goes nowhere."""
+
+
+def declared_audit(scope: Scope) -> Audit | None:
+    handler = scope.get("route_handler")
+    declared = handler.opt.get("audit") if handler is not None else None
+    return declared if isinstance(declared, Audit) else None
+
+
+def events_of(declared: Audit, scope: Scope, status: int) -> list[dict[str, Any]]:
+    """The events to write for an answer with ``status``: the declared one amended by the
+    handler's first note, then each further event it named; an error answer writes only
+    the events the handler gave an outcome."""
+    params = {name: str(value) for name, value in (scope.get("path_params") or {}).items()}
+    notes: list[dict[str, str]] = (scope.get("state") or {}).get(AUDIT_NOTES) or [{}]
+    base: dict[str, Any] = {
+        "resource_type": declared.resource_type,
+        "resource_id": params.get(declared.resource_id) if declared.resource_id else None,
+        "patient_id": params.get(declared.patient_id) if declared.patient_id else None,
+        "detail": None,
+    }
+    wanted = [{**base, **note} for note in notes[1:]]
+    if declared.action is not None:
+        wanted.insert(0, {**base, "action": declared.action.format(**params), **notes[0]})
+    answered = status < 400
+    return [{"outcome": "success", **event} for event in wanted if answered or "outcome" in event]
+
+
+class RequestAudit:
+    """The middleware: on every route that declares an audit, the event before the answer."""
+
+    def __init__(self, app: ASGIApp, *, trail: AuditTrail) -> None:
+        self.app = app
+        self.trail = trail
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        declared = declared_audit(scope) if scope["type"] == ScopeType.HTTP else None
+        if declared is None:
+            await self.app(scope, receive, send)
+            return
+        refused = False
+
+        async def written_first(message: Message) -> None:
+            nonlocal refused
+            if refused:
+                raise _Refused
+            if message["type"] == "http.response.start":
+                try:
+                    await self.write(declared, scope, message["status"])
+                except Exception as exc:
+                    refused = True
+                    await send_unavailable(send, exc)
+                    raise _Refused from exc
+            await send(message)
+
+        try:
+            await self.app(scope, receive, written_first)
+        except Exception:
+            if not refused:
+                raise
+
+    async def write(self, declared: Audit, scope: Scope, status: int) -> None:
+        who = scope.get("user")
+        who = who if isinstance(who, Principal) else None
+        client = scope.get("client")
+        for event in events_of(declared, scope, status):
+            await self.trail.record(
+                **event,
+                user=who.username if who else None,
+                roles=who.roles if who else [],
+                request_id=request_id_var.get(),
+                client_ip=client[0] if client else None,
+            )
+
+
+async def send_unavailable(send: Send, exc: Exception) -> None:
+    """The 503 a failed audit write answers, in the shape of every error."""
+    down = exc if isinstance(exc, Unavailable) else Unavailable(UNREACHABLE, backend="audit")
+    detail, retry_after = down.detail, down.retry_after or 5
+    body = error_body(detail, 503, backend=down.backend)
+    if rid := request_id_var.get():
+        body["request_id"] = rid
+    payload = msgspec.json.encode(body)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"retry-after", str(retry_after).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+def request_audit(trail: AuditTrail) -> DefineMiddleware:
+    return DefineMiddleware(RequestAudit, trail=trail)
+
+
+def audit_ready(trail: AuditTrail) -> Guard:
+    """The guard (after RBAC): an unsafe method on a route that declares an audit (and may
+    change something) runs only while the audit store answers."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        declared = handler.opt.get("audit")
+        if (
+            isinstance(declared, Audit)
+            and not declared.read_only
+            and connection.scope.get("method") in UNSAFE
+        ):
+            await trail.ready()
+
+    return guard
