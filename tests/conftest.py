@@ -14,6 +14,8 @@ import pytest
 
 from tests.support.backends import RealServers, real_servers, settings_for
 
+pytest_plugins = ["tests.support.app_client"]  # the in-process app: ``client``, ``app_services``
+
 REAL_REQUIRED = os.environ.get("INESCAPE_TEST_REAL", "").lower() == "required"
 
 

@@ -21,6 +21,22 @@ async def wait_for_job(services, job_id: str, *, timeout: float = 20.0, until=No
         await asyncio.sleep(0.05)
 
 
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+async def finished(client, path: str, headers=None, *, timeout: float = 120.0, poll: float = 0.2) -> dict:
+    """Poll a job's (or training run's) resource through the API until it has finished; the
+    one HTTP polling loop of the in-process API tests (served processes: ``served_jobs``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = (await client.get(path, headers=headers)).json()
+        if job.get("status") in FINISHED:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job still {job.get('status')} after {timeout}s: {job}")
+        await asyncio.sleep(poll)
+
+
 async def rows_of(services, job_id: str) -> list[int]:
     async with services.db.sessions() as s:
         return list(

@@ -7,7 +7,7 @@ staging, ECOG and BMI measured by then, the patient's risk factors, and the firs
 (which pathway, and whether it adds immunotherapy or trastuzumab). Nothing recorded later is
 read: not the surgical margin, the pathologic response, post-neoadjuvant or pathological
 staging, adjuvant treatment, later lines, recurrence, or any date of the outcome.
-``tests/unit/test_training_features.py`` changes every later record and
+``tests/modules/training/test_features.py`` changes every later record and
 checks that no feature moves.
 
 The outcome is overall survival from diagnosis: ``time`` in months to death (``event`` 1) or to

@@ -17,7 +17,7 @@ from inescape.modules.training.api import ModelCard
 from inescape.modules.training.events import ModelPromoted, ModelRegistered
 from inescape.modules.training.portable import PortableModels
 from inescape.runtime import library
-from tests.unit.test_survival_model_format import MODEL
+from tests.modules.training.test_survival_model_format import MODEL
 
 FACTS = {"age": 70, "histology": "adenocarcinoma"}
 

@@ -11,8 +11,9 @@ import msgspec
 
 from inescape.modules.patients.api import ClinicalCodecs, PatientCreate, PatientRecord
 from inescape.runtime import library
-from tests.api.test_collection_api import stored
+from tests.modules.collection.test_collection_api import stored
 from tests.support.auth import bearer
+from tests.support.jobs import finished
 from tests.support.records import RECORD
 
 CODECS = library(ClinicalCodecs)
@@ -31,7 +32,6 @@ def exported(n: int) -> list[PatientRecord]:
 
 
 async def submit(client, headers, body: bytes, fmt: str, content_type: str) -> dict:
-    import asyncio
 
     made = await client.post(
         f"/api/v1/collection/uploads?filename=export.{fmt}",
@@ -49,12 +49,7 @@ async def submit(client, headers, body: bytes, fmt: str, content_type: str) -> d
         headers=headers,
     )
     assert submitted.status_code == 202, submitted.text
-    for _ in range(300):
-        job = (await client.get(f"/api/v1/collection/jobs/{submitted.json()['id']}", headers=headers)).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"job still {job['status']}")
+    return await finished(client, f"/api/v1/collection/jobs/{submitted.json()['id']}", headers, poll=0.1)
 
 
 def ndjson_with_a_bad_line(records: list[PatientRecord]) -> tuple[bytes, int]:

@@ -77,7 +77,7 @@ def test_another_process_generates_the_same_bytes():
     code = (
         "import hashlib, io\n"
         "from inescape.modules.generation.engine import concat\n"
-        "from tests.unit.test_generation_engine import standalone_generator\n"
+        "from tests.modules.generation.test_engine import standalone_generator\n"
         "c = concat(standalone_generator().chunks('iran-golestan', 2000, seed=11))\n"
         "for name, frame in c.frames().items():\n"
         "    b = io.BytesIO(); frame.write_parquet(b)\n"

@@ -12,7 +12,7 @@ from inescape.kernel.bus import Subscription
 from inescape.modules.training.api import ModelNotFound, ModelNotPortable
 from inescape.modules.training.events import ModelPromoted
 from inescape.modules.training.registry import ModelRegistry
-from tests.unit.test_survival_model_format import MODEL, load_portable
+from tests.modules.training.test_survival_model_format import MODEL, load_portable
 
 
 def registry_on(services) -> ModelRegistry:

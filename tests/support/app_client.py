@@ -1,3 +1,5 @@
+"""The in-process app fixtures (``client``, ``app_services``) for every test that drives the API."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,13 +4,12 @@ the raw answers are kept with their checksums, and collecting again changes noth
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from tests.api.test_collection_api import stored
+from tests.modules.collection.test_collection_api import stored
 from tests.support.auth import bearer
 from tests.support.gdc_server import GdcServer, esca_case
+from tests.support.jobs import finished
 
 
 @pytest.fixture
@@ -29,12 +28,7 @@ async def collect(client, headers, server: GdcServer, **extra) -> dict:
         headers=headers,
     )
     assert submitted.status_code == 202, submitted.text
-    for _ in range(300):
-        job = (await client.get(f"/api/v1/collection/jobs/{submitted.json()['id']}", headers=headers)).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"job still {job['status']}")
+    return await finished(client, f"/api/v1/collection/jobs/{submitted.json()['id']}", headers, poll=0.1)
 
 
 async def test_gdc_cases_land_once_and_an_unmappable_case_is_reported(client, api):

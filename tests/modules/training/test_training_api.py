@@ -10,8 +10,9 @@ import msgspec
 import pytest
 
 from inescape.modules.training.api import RegistryApi
+from tests.modules.training.test_survival_model_format import load_portable
 from tests.support.auth import bearer, gateway_of, on_app_loop
-from tests.unit.test_survival_model_format import load_portable
+from tests.support.jobs import finished
 
 FACTS = {
     "histology": "adenocarcinoma",
@@ -41,15 +42,6 @@ async def clinician(client):
     return await bearer(client, client.app, "dr.train", ["clinician"])
 
 
-async def finished(client, headers, path: str, timeout: float = 300) -> dict:
-    for _ in range(int(timeout / 0.25)):
-        job = (await client.get(path, headers=headers)).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"still {job['status']}")
-
-
 @pytest.fixture
 async def dataset_id(client, researcher) -> str:
     submitted = await client.post(
@@ -57,7 +49,7 @@ async def dataset_id(client, researcher) -> str:
         json={"profile": "us-seer", "n": 2500, "seed": 11, "outputs": ["parquet"]},
         headers=researcher,
     )
-    job = await finished(client, researcher, f"/api/v1/generation/jobs/{submitted.json()['id']}")
+    job = await finished(client, f"/api/v1/generation/jobs/{submitted.json()['id']}", researcher, timeout=300)
     assert job["status"] == "succeeded", job
     return str(job["id"])
 
@@ -81,7 +73,7 @@ async def train(client, researcher, dataset_id: str, **extra) -> dict:
     }
     submitted = await client.post("/api/v1/training/runs", json=body, headers=researcher)
     assert submitted.status_code == 202, submitted.text
-    return await finished(client, researcher, f"/api/v1/training/runs/{submitted.json()['id']}")
+    return await finished(client, f"/api/v1/training/runs/{submitted.json()['id']}", researcher, timeout=300)
 
 
 async def test_a_run_trains_with_progress_per_epoch_registers_a_candidate_and_promotion_changes_risk(
@@ -192,7 +184,7 @@ async def _settle(client) -> None:
 
 async def test_a_version_that_fails_a_gate_is_refused_with_the_reason(client, steward):
     async def register_poor() -> int:
-        from tests.unit.test_survival_model_format import MODEL
+        from tests.modules.training.test_survival_model_format import MODEL
 
         card = await client.app.state.runtime.facade(RegistryApi).register(
             "poor",
@@ -267,7 +259,9 @@ async def test_a_run_trains_on_the_clinical_database_with_the_patient_list_filte
         json={"profile": "iran-golestan", "n": 900, "seed": 2, "outputs": ["database"]},
         headers=researcher,
     )
-    generated = await finished(client, researcher, f"/api/v1/generation/jobs/{submitted.json()['id']}")
+    generated = await finished(
+        client, f"/api/v1/generation/jobs/{submitted.json()['id']}", researcher, timeout=300
+    )
     assert generated["status"] == "succeeded", generated
 
     run = await train(
@@ -308,7 +302,7 @@ async def test_a_cancelled_run_stops_training_and_registers_nothing(client, rese
         await asyncio.sleep(0.1)
 
     cancel = await client.post(f"/api/v1/training/runs/{run_id}/cancel", headers=researcher)
-    done = await finished(client, researcher, f"/api/v1/training/runs/{run_id}")
+    done = await finished(client, f"/api/v1/training/runs/{run_id}", researcher, timeout=300)
 
     assert cancel.status_code == 200, cancel.text
     assert done["status"] == "cancelled", done

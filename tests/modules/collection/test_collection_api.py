@@ -5,13 +5,13 @@ the field, and no job is made."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 import pytest
 from sqlalchemy import text
 
 from tests.support.auth import bearer, on_app_loop
+from tests.support.jobs import finished
 
 HEADER = "PatientID,MRN,FirstName,DOB,Sex,Histology,Morphology,Site,Location,DxDate,Vital,LastSeen\n"
 GOOD_1 = (
@@ -61,12 +61,7 @@ async def collect(client, headers, upload_id: str, *, source="hospital-a", resea
         headers=headers,
     )
     assert submitted.status_code == 202, submitted.text
-    for _ in range(300):
-        job = (await client.get(f"/api/v1/collection/jobs/{submitted.json()['id']}", headers=headers)).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"job still {job['status']}")
+    return await finished(client, f"/api/v1/collection/jobs/{submitted.json()['id']}", headers, poll=0.1)
 
 
 async def stored(client, source: str) -> list[dict]:
@@ -227,7 +222,7 @@ async def test_a_bad_config_is_refused_naming_the_field_and_no_job_is_made(clien
 
 
 async def test_a_fhir_server_is_collected_page_by_page_and_its_token_is_never_shown(client, steward):
-    from tests.integration.test_collection_fhir import resources_of
+    from tests.modules.collection.test_fhir import resources_of
     from tests.support.fhir_server import FhirServer
 
     ehr = FhirServer(resources_of(3), page_size=2)
@@ -242,13 +237,7 @@ async def test_a_fhir_server_is_collected_page_by_page_and_its_token_is_never_sh
             headers=steward,
         )
         assert submitted.status_code == 202, submitted.text
-        for _ in range(300):
-            job = (
-                await client.get(f"/api/v1/collection/jobs/{submitted.json()['id']}", headers=steward)
-            ).json()
-            if job["status"] in ("succeeded", "failed"):
-                break
-            await asyncio.sleep(0.1)
+        job = await finished(client, f"/api/v1/collection/jobs/{submitted.json()['id']}", steward, poll=0.1)
     finally:
         ehr.close()
 

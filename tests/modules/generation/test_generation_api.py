@@ -4,7 +4,6 @@ matching checksums and a fidelity report; quotas met exactly; wrong input change
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 
@@ -13,20 +12,12 @@ import pytest
 from sqlalchemy import text
 
 from tests.support.auth import bearer, on_app_loop
+from tests.support.jobs import finished
 
 
 @pytest.fixture
 async def researcher(client):
     return await bearer(client, client.app, "res.gen", ["researcher"])
-
-
-async def finished(client, headers, job_id: str, timeout: float = 120) -> dict:
-    for _ in range(int(timeout / 0.2)):
-        job = (await client.get(f"/api/v1/generation/jobs/{job_id}", headers=headers)).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"job still {job['status']}")
 
 
 async def patients_in_database(client) -> int:
@@ -72,7 +63,7 @@ async def test_a_cohort_is_generated_to_files_and_the_database_with_a_fidelity_r
         headers=researcher,
     )
     assert submitted.status_code == 202, submitted.text
-    job = await finished(client, researcher, submitted.json()["id"])
+    job = await finished(client, f"/api/v1/generation/jobs/{submitted.json()['id']}", researcher)
     assert job["status"] == "succeeded", job
     assert job["progress"] == 1
     assert job["attempts"] == 1, job
@@ -129,7 +120,7 @@ async def test_a_profile_added_by_a_user_is_listed_and_generates(client, researc
     submitted = await client.post(
         "/api/v1/generation/jobs", json={"profile": "us-seer-local", "n": 300, "seed": 1}, headers=researcher
     )
-    job = await finished(client, researcher, submitted.json()["id"])
+    job = await finished(client, f"/api/v1/generation/jobs/{submitted.json()['id']}", researcher)
 
     assert added.status_code == 201, added.text
     assert again.status_code == 409
@@ -149,7 +140,7 @@ async def test_a_quota_cohort_meets_its_quota_exactly(client, researcher):
         json={"profile": "us-seer", "n": 400, "seed": 3, "quotas": quotas},
         headers=researcher,
     )
-    job = await finished(client, researcher, submitted.json()["id"])
+    job = await finished(client, f"/api/v1/generation/jobs/{submitted.json()['id']}", researcher)
     assert job["status"] == "succeeded", job
 
     async def table(name: str) -> pl.DataFrame:

@@ -7,9 +7,9 @@ import msgspec
 import pytest
 
 from inescape.modules.training.api import RegistryApi
+from tests.modules.training.test_survival_model_format import MODEL
 from tests.support.auth import bearer, gateway_of, on_app_loop
 from tests.support.records import RECORD
-from tests.unit.test_survival_model_format import MODEL
 
 LOCALLY_ADVANCED_ADENO = {
     "histology": "adenocarcinoma",

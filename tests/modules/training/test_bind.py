@@ -13,7 +13,7 @@ from inescape.modules.training.module import spec
 from inescape.modules.training.registry import ModelRegistry
 from inescape.modules.training.service import ModelService, RunService
 from inescape.runtime import library
-from tests.unit.test_survival_model_format import MODEL
+from tests.modules.training.test_survival_model_format import MODEL
 
 
 class Facades:

@@ -18,8 +18,17 @@ import pytest
 from inescape.infra.storage import PART_SIZE
 from inescape.modules.collection.connectors.upload import UPLOADS
 from inescape.modules.generation.api import BUCKET
-from tests.api.test_collection_api import BAD_CODE, BAD_DATE, GOOD_1, GOOD_2, HEADER, MAPPING, stored
+from tests.modules.collection.test_collection_api import (
+    BAD_CODE,
+    BAD_DATE,
+    GOOD_1,
+    GOOD_2,
+    HEADER,
+    MAPPING,
+    stored,
+)
 from tests.support.auth import bearer, gateway_of, on_app_loop
+from tests.support.jobs import finished
 
 BOUNDARY = "inescape-test-boundary"
 FORM = f"multipart/form-data; boundary={BOUNDARY}"
@@ -47,12 +56,7 @@ async def collect(client, headers, upload_id: str, fmt: str) -> dict:
         headers=headers,
     )
     assert submitted.status_code == 202, submitted.text
-    for _ in range(300):
-        job = (await client.get(f"/api/v1/collection/jobs/{submitted.json()['id']}", headers=headers)).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"job still {job['status']}")
+    return await finished(client, f"/api/v1/collection/jobs/{submitted.json()['id']}", headers, poll=0.1)
 
 
 async def rejected(client, headers, job_id: str) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from inescape.kernel.clock import FrozenClock
 from inescape.modules.collection.schedules import ScheduleService
-from tests.api.test_collection_api import GOOD_1, HEADER, MAPPING, upload
+from tests.modules.collection.test_collection_api import GOOD_1, HEADER, MAPPING, upload
 from tests.support.auth import bearer, gateway_of, on_app_loop
 from tests.support.jobs import wait_for_job
 
