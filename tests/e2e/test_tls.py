@@ -72,8 +72,8 @@ def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ser
         str(certfile),
         "--ssl-keyfile",
         str(keyfile),
-        # one module: TLS is the app's edge, not any module's
-        env={"INESCAPE_DATA_DIR": str(folder / "data"), "INESCAPE_MODULES": "patients"},
+        # the gateway and the one module it requires: TLS is the app's edge, not any module's
+        env={"INESCAPE_DATA_DIR": str(folder / "data"), "INESCAPE_MODULES": "auth,patients"},
         log=folder / "serve.log",
     ).start(wait=False)
     try:
