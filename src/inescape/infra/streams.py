@@ -78,6 +78,7 @@ class StreamConsumer:
         self._namespace = namespace
         self._claim_idle_ms = max(int(claim_idle_s * 1000), 1)
         self._block_ms = max(int(block_s * 1000), 1)
+        self._stopping = False
         self._policy = policy or RetryPolicy(attempts=3)
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{new_id()[:8]}"
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,9 +88,16 @@ class StreamConsumer:
         self._tasks = [asyncio.create_task(self.run(sub)) for sub in self._subscriptions]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Let each reader finish its current blocking read (at most ``block_s``) and leave;
+        cancel only a reader that does not. A read cancelled mid-command may never answer
+        the cancellation (redis-py), so shutting down never depends on it alone."""
+        self._stopping = True
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=self._block_ms / 1000 + 2.0)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=2.0)
         self._tasks = []
 
     def _streams(self, sub: Subscription) -> list[str]:
@@ -107,7 +115,7 @@ class StreamConsumer:
         """Read and handle until cancelled; a Redis outage is logged and waited out."""
         ready = False
         next_claim = 0.0
-        while True:
+        while not self._stopping:
             try:
                 if not ready:
                     await self.ensure_groups(sub)
