@@ -68,24 +68,13 @@ class Gateway:
             name = claims.get("preferred_username") or claims.get("email") or claims["sub"]
             return Principal(id=f"oidc:{claims['sub']}", username=str(name), roles=roles, source="oidc")
         if self.cds_clients is not None and self.cds_clients.knows(issuer):
-            return await self._cds_client(token, str(issuer), url)
+            return await cds_client(self.cds_clients, token, str(issuer), url)
         if isinstance(issuer, str) and issuer != self.settings.issuer:
             raise InvalidToken(
                 f"The token's issuer {issuer!r} is unknown here: not this platform, not its "
                 "identity provider, not a configured CDS client."
             )
         return await self.sessions.authenticate(token)
-
-    async def _cds_client(self, token: str, issuer: str, url: str | None) -> Principal:
-        """An EHR's own token: only for the CDS Hooks routes, as a clinician named for audit."""
-        assert self.cds_clients is not None
-        if url is None or not is_cds_path(urlsplit(url).path):
-            raise NotAllowed(
-                f"A token signed by the CDS client {issuer} is accepted only on the CDS Hooks "
-                "routes (/cds-services/...)."
-            )
-        await self.cds_clients.verify(token, url=url)
-        return Principal(id=f"cds-client:{issuer}", username=issuer, roles=["clinician"], source="cds-client")
 
     def view_for(
         self, principal: Principal | None, record: Mapping[str, Any], *, patient_id: str
@@ -190,6 +179,17 @@ def build_gateway(
         ),
         deidentifier=Deidentifier(research_secret()),
     )
+
+
+async def cds_client(verifier: CdsClientVerifier, token: str, issuer: str, url: str | None) -> Principal:
+    """An EHR's own token: only for the CDS Hooks routes, as a clinician named for audit."""
+    if url is None or not is_cds_path(urlsplit(url).path):
+        raise NotAllowed(
+            f"A token signed by the CDS client {issuer} is accepted only on the CDS Hooks "
+            "routes (/cds-services/...)."
+        )
+    await verifier.verify(token, url=url)
+    return Principal(id=f"cds-client:{issuer}", username=issuer, roles=["clinician"], source="cds-client")
 
 
 def trusted_cds_clients(settings: AuthSettings) -> list[TrustedCdsClient]:
