@@ -29,7 +29,9 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     username: str
     roles: list[str]
-    source: str = "local"  # "local" (our tokens) or "oidc" (the hospital's provider)
+    # "local" (our tokens), "oidc" (the hospital's provider) or "cds-client" (an EHR's own
+    # token, accepted on the CDS Hooks routes only)
+    source: str = "local"
     session: str | None = None
 
     @property

@@ -6,18 +6,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inescape.infra.cds_clients import CdsClientVerifier, TrustedCdsClient, is_cds_path, parse_clients
 from inescape.infra.crypto import field_cipher
 from inescape.infra.oidc import OidcVerifier, map_roles, unverified_claims
 from inescape.infra.ratelimit import rate_limiter_for
-from inescape.infra.tokens import TokenSigner, load_or_create_key_file
+from inescape.infra.tokens import InvalidToken, TokenSigner, load_or_create_key_file
 from inescape.infra.uow import UnitOfWork
 from inescape.kernel.clock import Clock
+from inescape.kernel.errors import ConfigurationError
 from inescape.kernel.ports import Cache, DocumentStore
 from inescape.modules.auth.accounts import Accounts
-from inescape.modules.auth.api import ROLES, Principal, User, VerifyReport
+from inescape.modules.auth.api import ROLES, NotAllowed, Principal, User, VerifyReport
 from inescape.modules.auth.audit import AuditTrail
 from inescape.modules.auth.deid import Deidentifier, for_viewer
 from inescape.modules.auth.service import SignIn
@@ -42,6 +45,7 @@ class Gateway:
         deidentifier: Deidentifier,
         throttle: LoginThrottle | None = None,
         oidc: OidcVerifier | None = None,
+        cds_clients: CdsClientVerifier | None = None,
     ) -> None:
         self.settings = settings
         self.signer = signer
@@ -51,15 +55,25 @@ class Gateway:
         self.deidentifier = deidentifier
         self.throttle = throttle
         self.oidc = oidc
+        self.cds_clients = cds_clients
         self.sign_in = SignIn(accounts=accounts, sessions=sessions, trail=trail, throttle=throttle)
 
-    async def authenticate(self, token: str) -> Principal:
-        """Our own access tokens, or the hospital provider's when its issuer is configured."""
-        if self.oidc is not None and unverified_claims(token).get("iss") == self.oidc.issuer:
+    async def authenticate(self, token: str, *, url: str | None = None) -> Principal:
+        """Our own access tokens, the hospital provider's when its issuer is configured, and
+        on the CDS Hooks routes (``url``: the URL called) the tokens trusted EHRs sign."""
+        issuer = unverified_claims(token).get("iss")
+        if self.oidc is not None and issuer == self.oidc.issuer:
             claims = await self.oidc.verify(token)
             roles = map_roles(claims, self.settings.oidc_roles_claim, self.settings.oidc_role_map, ROLES)
             name = claims.get("preferred_username") or claims.get("email") or claims["sub"]
             return Principal(id=f"oidc:{claims['sub']}", username=str(name), roles=roles, source="oidc")
+        if self.cds_clients is not None and self.cds_clients.knows(issuer):
+            return await cds_client(self.cds_clients, token, str(issuer), url)
+        if isinstance(issuer, str) and issuer != self.settings.issuer:
+            raise InvalidToken(
+                f"The token's issuer {issuer!r} is unknown here: not this platform, not its "
+                "identity provider, not a configured CDS client."
+            )
         return await self.sessions.authenticate(token)
 
     def view_for(
@@ -149,6 +163,7 @@ def build_gateway(
         oidc = OidcVerifier(
             issuer=settings.oidc_issuer, jwks_url=settings.oidc_jwks_url, audience=settings.oidc_audience
         )
+    clients = trusted_cds_clients(settings)
     return Gateway(
         settings=settings,
         signer=signer,
@@ -159,8 +174,43 @@ def build_gateway(
         trail=AuditTrail(documents, clock),
         throttle=LoginThrottle(rate_limiter_for(cache), cache, policy=login_policy(settings)),
         oidc=oidc,
+        cds_clients=(
+            CdsClientVerifier(clients, cache=cache, public_url=settings.public_url) if clients else None
+        ),
         deidentifier=Deidentifier(research_secret()),
     )
+
+
+async def cds_client(verifier: CdsClientVerifier, token: str, issuer: str, url: str | None) -> Principal:
+    """An EHR's own token: only for the CDS Hooks routes, as a clinician named for audit."""
+    if url is None or not is_cds_path(urlsplit(url).path):
+        raise NotAllowed(
+            f"A token signed by the CDS client {issuer} is accepted only on the CDS Hooks "
+            "routes (/cds-services/...)."
+        )
+    await verifier.verify(token, url=url)
+    return Principal(id=f"cds-client:{issuer}", username=issuer, roles=["clinician"], source="cds-client")
+
+
+def trusted_cds_clients(settings: AuthSettings) -> list[TrustedCdsClient]:
+    """The CDS clients of ``INESCAPE_AUTH_CDS_CLIENTS`` and ``_CDS_CLIENTS_FILE`` together."""
+    clients = (
+        parse_clients(settings.cds_clients, setting="INESCAPE_AUTH_CDS_CLIENTS")
+        if settings.cds_clients
+        else []
+    )
+    if settings.cds_clients_file:
+        key = "INESCAPE_AUTH_CDS_CLIENTS_FILE"
+        try:
+            raw = Path(settings.cds_clients_file).read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(
+                key, f"cannot read {settings.cds_clients_file} ({exc.strerror})"
+            ) from None
+        clients += parse_clients(raw, setting=key)
+    if len({c.issuer for c in clients}) != len(clients):
+        raise ConfigurationError("INESCAPE_AUTH_CDS_CLIENTS", "an issuer is configured twice")
+    return clients
 
 
 def login_policy(settings: AuthSettings) -> LoginPolicy:

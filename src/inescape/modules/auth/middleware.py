@@ -32,7 +32,9 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Send the access token as 'Authorization: Bearer <token>'.")
-        principal = await self.gateway.authenticate(token.strip())
+        url = connection.url
+        called = f"{url.scheme}://{url.netloc}{url.path}"  # a CDS client token's aud names it
+        principal = await self.gateway.authenticate(token.strip(), url=called)
         return AuthenticationResult(user=principal, auth=token)
 
 

@@ -17,6 +17,13 @@ class AuthSettings(msgspec.Struct, kw_only=True):
     oidc_audience: str | None = None
     oidc_roles_claim: str = "roles"
     oidc_role_map: list[str] = msgspec.field(default_factory=list)  # "Oncologist=clinician"
+    # CDS Hooks clients (EHRs) whose self-signed JWTs the /cds-services routes accept: a JSON
+    # array of {"issuer", "jwks_url" | "jwks", "jku_hosts"} inline, or in a file (both: all).
+    cds_clients: str | None = None
+    cds_clients_file: str | None = None
+    # The platform's public base URL as EHRs call it (https://inescape.hospital.example) when a
+    # proxy stands in front: a CDS client token's aud may name a service under it.
+    public_url: str | None = None
     # Login brute-force protection (see LoginThrottle): free tries per account and IP, the
     # back-off cap, failures per IP across accounts, and the bounded slow-down of an account
     # attacked from many IPs (its owner never waits longer than this after a failure).
