@@ -21,7 +21,7 @@ from tests.support.cds_hooks import problems_of_card, problems_of_discovery, pro
 from tests.support.fhir_server import FhirServer
 from tests.support.records import RECORD
 
-SPEC = Path(__file__).parents[1] / "support" / "realworld" / "cds-hooks"
+SPEC = Path(__file__).parents[2] / "support" / "realworld" / "cds-hooks"
 SERVICE = "/cds-services/inescape-esophageal-cancer"
 
 
