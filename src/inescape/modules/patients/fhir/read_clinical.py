@@ -49,7 +49,9 @@ def site_of(resource: Json) -> tuple[str | None, str | None]:
         if term is None:
             continue
         topo, location = term.values["topography"], term.values["location"] or None
-        qualifiers = [ext.get("valueCodeableConcept") for ext in site.get("extension") or [] if isinstance(ext, dict)]
+        qualifiers = [
+            ext.get("valueCodeableConcept") for ext in site.get("extension") or [] if isinstance(ext, dict)
+        ]
         qualifiers += [ext_value(resource, c.LOCATION_QUALIFIER_EXT, "valueCodeableConcept")]
         for qualifier in qualifiers:
             found = terms.lookup("location_qualifiers.csv", codings(qualifier))
@@ -175,7 +177,8 @@ def read_category(res: Json) -> tuple[str, str]:
         what = f"code {describe(res.get('code'))}, value {describe(res.get('valueCodeableConcept'))}"
         raise Unmappable(
             f"hasMember {label(res)}",
-            f"not a LOINC or SNOMED CT TNM category with a cancerstaging.org or SNOMED CT AJCC value ({what})",
+            "not a LOINC or SNOMED CT TNM category with a cancerstaging.org or SNOMED CT AJCC "
+            f"value ({what})",
         )
     return axis, value
 
@@ -231,8 +234,13 @@ def read_marker(res: Json) -> Json:
     }
 
 
+_LOINC_CODE = re.compile(r"\d{1,7}-\d")
+
+
 def read_measurement(res: Json) -> Json:
     out: Json = {"code": code_in(res.get("code"), c.LOINC)}
+    if not _LOINC_CODE.fullmatch(out["code"] or ""):
+        raise Unmappable("code", f"{out['code']!r} is not a LOINC code (NNNNN-N), though its system says so")
     qty = res.get("valueQuantity")
     if "valueInteger" in res:
         out["value"] = float(res["valueInteger"])

@@ -58,7 +58,9 @@ def table(name: str) -> dict[tuple[str, str], Term]:
     for row in _rows(name):
         meta = {"system", "code", "display", "source"}
         values = {k: v for k, v in row.items() if k not in meta}
-        out[(row["system"], row["code"])] = Term(row["system"], row["code"], row["display"], values, row["source"])
+        out[(row["system"], row["code"])] = Term(
+            row["system"], row["code"], row["display"], values, row["source"]
+        )
     return out
 
 
