@@ -326,7 +326,10 @@ def test_pathologic_response_unknown_after_cross_and_r0_is_asked_for():
 
     assert answer.options == []
     assert asked(answer) == ["pathologic_complete_response"]
-    assert answer.more_data_needed[0].rules == ["adjuvant-nivolumab-residual-disease"]
+    assert answer.more_data_needed[0].rules == [
+        "adjuvant-nivolumab-residual-disease",
+        "surveillance-after-complete-response",
+    ]
 
 
 def test_a_complete_response_after_cross_gives_no_adjuvant_nivolumab():
@@ -624,4 +627,5 @@ def test_any_facts_give_ranked_options_whose_reasons_mention_only_given_facts(gi
     assert [o.rank for o in answer.options] == sorted(o.rank for o in answer.options)
     assert set(answer.facts_used) == {f for f in FACT_NAMES if getattr(given_facts, f) not in (None, [])}
     if given_facts.ecog is not None and given_facts.ecog >= 3:
-        assert rule_ids(answer) == ["best-supportive-care-ecog-3-4"]
+        follow_up = [r for r in rule_ids(answer) if r.startswith("surveillance-")]
+        assert rule_ids(answer) == ["best-supportive-care-ecog-3-4", *follow_up]

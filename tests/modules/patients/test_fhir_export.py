@@ -537,15 +537,25 @@ def test_something_that_is_not_a_bundle_is_refused() -> None:
     assert fields(refusal({"resourceType": "Patient"})) == ["Bundle"]
 
 
-def test_a_condition_coded_in_snomed_only_is_refused_naming_its_extension() -> None:
+def test_a_snomed_morphology_is_read_as_its_icd_o_3_code() -> None:
     bundle = exported()
     condition = resources(bundle)[1]
     condition["extension"][0]["valueCodeableConcept"] = {"coding": [{"system": SNOMED, "code": "28899001"}]}
 
+    [read] = from_bundle(bundle).conditions
+
+    assert (read.morphology_code, read.histology) == ("8070/3", "squamous_cell_carcinoma")
+
+
+def test_a_snomed_morphology_not_in_the_terminology_is_refused_naming_its_extension() -> None:
+    bundle = exported()
+    condition = resources(bundle)[1]
+    condition["extension"][0]["valueCodeableConcept"] = {"coding": [{"system": SNOMED, "code": "82711006"}]}
+
     error = refusal(bundle)
 
     assert fields(error) == [f"Condition/{condition['id']}.extension[histology-morphology-behavior]"]
-    assert "http://snomed.info/sct|28899001" in error.detail
+    assert "http://snomed.info/sct|82711006" in error.detail
 
 
 def test_a_bad_date_is_refused_naming_the_resource_and_element() -> None:
@@ -563,10 +573,18 @@ def test_a_partial_date_is_refused() -> None:
     assert fields(refusal(bundle)) == [f"Patient/{RECORD_ID}.birthDate"]
 
 
-def test_a_stage_group_in_snomed_is_refused_as_an_unknown_code_system() -> None:
+def test_a_stage_group_in_snomed_is_read_from_its_code() -> None:
     bundle = exported()
     [group] = by_profile(bundle, "mcode-tnm-stage-group")
-    group["valueCodeableConcept"] = {"coding": [{"system": SNOMED, "code": "1222806003"}]}
+    group["valueCodeableConcept"] = {"coding": [{"system": SNOMED, "code": "1222769001"}]}
+
+    assert [s.stage_group for s in from_bundle(bundle).staging] == ["IIB"]
+
+
+def test_a_stage_group_in_an_unknown_snomed_code_is_refused() -> None:
+    bundle = exported()
+    [group] = by_profile(bundle, "mcode-tnm-stage-group")
+    group["valueCodeableConcept"] = {"coding": [{"system": SNOMED, "code": "254637007"}]}
 
     error = refusal(bundle)
 

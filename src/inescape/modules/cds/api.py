@@ -136,6 +136,8 @@ class Recommendations(msgspec.Struct, frozen=True, kw_only=True):
     more_data_needed: list[MissingFact]
     rule_set: str  # "esophagus-<version>"
     facts_used: dict[str, object]
+    # Never silent: with no option and no fact to ask for, why no rule applies.
+    no_rule_applies: str | None = None
 
 
 # --- risk -------------------------------------------------------------------------------------

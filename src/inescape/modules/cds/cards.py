@@ -54,6 +54,48 @@ def stage_card(stage: Any, problem: str | None) -> dict[str, Any] | None:
     }
 
 
+def stage_conflict_card(stage: Any, problem: str | None) -> dict[str, Any] | None:
+    """A recorded stage group that contradicts the one computed from its TNM: both are named."""
+    if stage is None or problem is None:
+        return None
+    return {
+        "uuid": new_id(),
+        "summary": _summary(f"Recorded stage contradicts the computed AJCC 8th stage {stage.stage_group}"),
+        "indicator": "warning",
+        "detail": f"{problem}\n\nCheck the recorded stage group against the T, N and M it was given with.",
+        "source": _source("AJCC Cancer Staging Manual, 8th edition, chapter 16", AJCC_URL),
+    }
+
+
+def no_rule_card(reason: str | None, rule_set: str) -> dict[str, Any] | None:
+    if reason is None:
+        return None
+    return {
+        "uuid": new_id(),
+        "summary": _summary(f"No guideline rule applies ({rule_set})"),
+        "indicator": "warning",
+        "detail": reason,
+        "source": _source(f"INEsCape esophageal cancer guideline rules ({rule_set})", None),
+    }
+
+
+def skipped_card(skipped: list[dict[str, str]]) -> dict[str, Any] | None:
+    """Each FHIR resource that could not be read, and why: decision support did not see it."""
+    if not skipped:
+        return None
+    lines = [f"- `{s['field']}`: {s['message']}" for s in skipped]
+    return {
+        "uuid": new_id(),
+        "summary": _summary(f"{len(skipped)} FHIR resource(s) could not be read and were not used"),
+        "indicator": "warning" if any(s["field"].startswith(DECIDING) for s in skipped) else "info",
+        "detail": "Not used by decision support:\n" + "\n".join(lines),
+        "source": _source("INEsCape FHIR reader (patients module terminology files)", None),
+    }
+
+
+DECIDING = ("Condition/", "Procedure/", "MedicationRequest/", "MedicationAdministration/")
+
+
 def option_card(option: Any, rule_set: str) -> dict[str, Any]:
     evidence = [f"- {c.title}. {c.reference}" for c in option.evidence]
     detail = "\n".join(
@@ -137,15 +179,22 @@ def risk_card(risk: Any) -> dict[str, Any]:
     }
 
 
-def cards_for(decision: Any) -> list[tuple[dict[str, Any], str | None]]:
-    """The cards, each with the id of the guideline rule that made it (None for the others)."""
+def cards_for(
+    decision: Any, skipped: list[dict[str, str]] | None = None
+) -> list[tuple[dict[str, Any], str | None]]:
+    """The cards, each with the id of the guideline rule that made it (None for the others).
+
+    Never silent: options, the facts that would decide them, or why no rule applies."""
     recommendations = decision.recommendations
     made: list[tuple[dict[str, Any] | None, str | None]] = [
-        (stage_card(decision.stage, decision.stage_problem), None)
+        (stage_card(decision.stage, decision.stage_problem), None),
+        (stage_conflict_card(decision.stage, decision.stage_problem), None),
     ]
     made += [(option_card(o, recommendations.rule_set), o.rule_id) for o in recommendations.options[:3]]
     made.append((missing_card(recommendations.more_data_needed, recommendations.rule_set), None))
+    made.append((no_rule_card(recommendations.no_rule_applies, recommendations.rule_set), None))
     made.append((risk_card(decision.risk), None))
+    made.append((skipped_card(skipped or []), None))
     return [(card, rule) for card, rule in made if card is not None]
 
 

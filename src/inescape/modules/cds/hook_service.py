@@ -12,7 +12,7 @@ from inescape.kernel.errors import NotFound
 from inescape.kernel.ids import new_id
 from inescape.kernel.ports import DocumentStore
 from inescape.modules.cds import hooks
-from inescape.modules.cds.cards import cards_for
+from inescape.modules.cds.cards import cards_for, skipped_card
 from inescape.modules.cds.facts import facts_of
 from inescape.modules.cds.service import DecisionService
 from inescape.modules.cds.settings import CdsSettings
@@ -50,13 +50,17 @@ class HookService:
         settings = self._settings
         bundle = await hooks.gather(request, allowed=settings.fhir_servers, timeout_s=settings.fhir_timeout_s)
         record, skipped = self._codecs.read_bundle(bundle)
-        cards: list[dict[str, Any]] = []
-        if record.conditions:  # no esophageal cancer on record: nothing to say, say nothing
+        made: list[tuple[dict[str, Any], str | None]] = []
+        if record.conditions:
             decision = await self._decisions.decide(facts=facts_of(record), patient_id=None, strict=False)
-            made = cards_for(decision)
-            cards = [card for card, _ in made]
+            made = cards_for(decision, skipped)
+        elif any(s["field"].startswith("Condition/") for s in skipped):
+            # an esophageal cancer condition that could not be read: say so, never an empty list
+            made = [(card, None) for card in [skipped_card(skipped)] if card is not None]
+        # no esophageal cancer on record at all: nothing to say, say nothing
+        if made:
             await self._remember(request, made)
-        return cards, len(skipped)
+        return [card for card, _ in made], len(skipped)
 
     async def _remember(
         self, request: hooks.HookRequest, made: list[tuple[dict[str, Any], str | None]]

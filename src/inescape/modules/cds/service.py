@@ -73,6 +73,12 @@ def guideline_facts(facts: ClinicalFacts) -> guidelines.Facts:
         guidelines.PriorTreatment(kind=t.kind, intent=t.intent, margin=t.margin)
         for t in facts.prior_treatments
     ]
+    if facts.pathologic_complete_response is None and facts.kind == "post_neoadjuvant":
+        # ypT0N0 is a pathologic complete response; residual T or N disease is not (AJCC 8th).
+        if facts.t == "T0" and facts.n == "N0":
+            values["pathologic_complete_response"] = True
+        elif facts.t not in (None, "TX", "T0") or facts.n in ("N1", "N2", "N3"):
+            values["pathologic_complete_response"] = False
     return guidelines.Facts(**values)
 
 

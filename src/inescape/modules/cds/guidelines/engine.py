@@ -27,12 +27,54 @@ def recommend(facts: Facts, *, rules: RuleSet | None = None) -> Recommendations:
             undecided.append(rule)
     if fired:
         undecided = [rule for rule in undecided if rule.rank < fired[-1].rank]
+    missing = _missing(undecided, scope, ruleset)
+    reason = None
+    if not fired and not missing:
+        missing = _unrecorded_details(facts, ruleset)
+        reason = None if missing else _no_rule(facts, ruleset)
     return Recommendations(
         options=[_option(rule, scope) for rule in fired],
-        more_data_needed=_missing(undecided, scope, ruleset),
+        more_data_needed=missing,
         rule_set=ruleset.name,
         facts_used=known_facts(facts),
+        no_rule_applies=reason,
     )
+
+
+def _unrecorded_details(facts: Facts, ruleset: RuleSet) -> list[MissingFact]:
+    """Nothing fired and nothing is undecided, but a prior treatment lacks its intent (or a
+    resection its margin): the rules read those, so they are what would decide."""
+    vague = [t for t in facts.prior_treatments if t.intent is None and t.kind != "surgery"]
+    vague += [t for t in facts.prior_treatments if t.kind == "surgery" and t.margin is None]
+    if not vague or "prior_treatments" not in ruleset.facts:
+        return []
+    what = ", ".join(
+        f"{t.kind} ({'margin' if t.kind == 'surgery' else 'intent'} not recorded)" for t in vague
+    )
+    why = (
+        f"{ruleset.facts['prior_treatments'].why} Recorded without it: {what}; "
+        "e.g. neoadjuvant therapy then R0 resection leads to adjuvant or surveillance rules."
+    )
+    return [MissingFact(fact="prior_treatments", why=why, rules=[])]
+
+
+def _no_rule(facts: Facts, ruleset: RuleSet) -> str:
+    """Why no rule of the set applies, in the terms a clinician checks."""
+    if facts.histology not in (None, "squamous_cell_carcinoma", "adenocarcinoma"):
+        situation = "the rules cover squamous cell carcinoma and adenocarcinoma only"
+    elif facts.prior_treatments:
+        done = ", ".join(
+            " ".join(x for x in (t.intent, t.kind, t.margin) if x) for t in facts.prior_treatments
+        )
+        situation = (
+            f"after the recorded treatment ({done}) no rule covers what follows; the rules cover "
+            "primary treatment, adjuvant nivolumab and surveillance after resection, and "
+            "first-line treatment of metastatic disease"
+        )
+    else:
+        shown = ", ".join(f"{k} = {v}" for k, v in known_facts(facts).items()) or "no facts"
+        situation = f"no rule matches these facts ({shown})"
+    return f"No rule of {ruleset.name} applies: {situation}. Refer to the tumour board."
 
 
 def _option(rule: Rule, scope: Scope) -> Option:

@@ -5,6 +5,7 @@ A condition is a TOML table, one of:
     { fact = "histology", in = ["adenocarcinoma"] }     the fact's code is one of these
     { fact = "ecog", lte = 2 }                          also gte, gt, lt (numeric facts)
     { fact = "fit_for_surgery", is = true }             boolean facts
+    { fact = "location", known = false }                the fact was (not) given: never undecided
     { fact = "prior_treatments", has = { kind = "surgery", margin = ["R0"] } }
     { all = [...] }  { any = [...] }  { not = {...} }
     { either = [...] }   tests that answer one question: the known ones decide
@@ -27,11 +28,11 @@ from inescape.modules.cds.guidelines.facts import (
     TREATMENT_VOCAB,
     VOCAB,
 )
-from inescape.modules.cds.guidelines.leaves import Compare, Has, In, Is
+from inescape.modules.cds.guidelines.leaves import Compare, Has, In, Is, Known
 
 GROUPS = {"all": AllOf, "any": AnyOf, "either": Either}
 COMPARISONS = ("gte", "gt", "lte", "lt")
-OPERATORS = ("in", "is", "has", *COMPARISONS)
+OPERATORS = ("in", "is", "has", "known", *COMPARISONS)
 FAILED: Node = AllOf(())  # stands in for a bad condition while the other errors are collected
 
 
@@ -106,6 +107,10 @@ class Compiler:
             return Is(info, value)
         if op == "has":
             return self.has(info, value, loc)
+        if op == "known":
+            if not isinstance(value, bool):
+                return self.fail(loc, f"'known' needs true or false ({fact} known {value!r})")
+            return Known(info, value)
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if fact not in NUMBER_FACTS or not number:
             return self.fail(loc, f"{op!r} needs a numeric fact and a number ({fact} {op} {value!r})")

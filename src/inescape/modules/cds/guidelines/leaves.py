@@ -108,6 +108,27 @@ class Is(Leaf):
         out.append(self.show(scope, getattr(scope.facts, self.fact)))
 
 
+class Known(Leaf):
+    """Whether the fact was given: never undecided, so a rule can hold while a fact is unknown
+    (``{ fact = "location", known = false }``: "unless cervical" when the location is not recorded)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, info: FactInfo, value: bool) -> None:
+        super().__init__(info)
+        self.value = value
+
+    def eval(self, scope: Scope) -> Truth:
+        return (getattr(scope.facts, self.fact) not in (None, [])) is self.value
+
+    def missing(self, scope: Scope, out: set[str]) -> None:
+        return None
+
+    def explain(self, scope: Scope, want: bool, out: list[str]) -> None:
+        value = getattr(scope.facts, self.fact)
+        out.append(f"{self.info.label} not recorded" if value in (None, []) else self.show(scope, value))
+
+
 class Has(Leaf):
     """Some prior treatment matches every given attribute; an attribute not recorded on an
     otherwise matching treatment leaves it unknown. No treatments recorded: false."""

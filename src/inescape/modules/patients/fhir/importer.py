@@ -73,6 +73,7 @@ class _Reader:
     def __init__(self, index: _Index) -> None:
         self.index = index
         self.problems: list[dict[str, str]] = []
+        self.ignored: list[str] = []  # medications read and found not to be cancer therapy
         self.data: Json = {
             "conditions": [],
             "staging": [],
@@ -137,7 +138,13 @@ class _Reader:
             raise Unmappable("code", f"{_codes(res.get('code'))} cannot be mapped to the record")
 
     def _medication(self, res: Json) -> None:
+        therapy, canonical = treatments.cancer_agent(res)
+        if not therapy:  # an ordinary medication (acetaminophen, an inhaler): not cancer therapy
+            self.ignored.append(label(res))
+            return
         treatment, agent = treatments.read_medication(res)
+        if agent is not None and canonical is not None and not treatments.is_cancer_related(res):
+            agent = canonical  # "Cisplatin 50 MG Injection" -> cisplatin
         key = treatments.medication_group(res)
         if key not in self.groups:
             self.groups[key] = {**treatment, "agents": []}

@@ -8,6 +8,7 @@ from typing import Any
 
 from inescape.modules.patients import vocab
 from inescape.modules.patients.fhir import codes as c
+from inescape.modules.patients.fhir import terminology as terms
 from inescape.modules.patients.fhir.codes import Json
 from inescape.modules.patients.fhir.reading import (
     Unmappable,
@@ -25,7 +26,6 @@ from inescape.modules.patients.fhir.reading import (
 
 Resolve = Callable[[Any], Json | None]
 
-_SITE = re.compile(r"C15\.\d|C16\.0")
 # A tumour location follows from these topographies alone (domain.md §1.1); the others need ours.
 LOCATION_OF = {"C15.0": "cervical", "C15.3": "upper", "C15.4": "middle", "C15.5": "lower", "C16.0": "egj"}
 STAGE_KIND = {code: kind for kind, code in c.STAGE_GROUP_LOINC.items()} | c.STAGE_GROUP_SNOMED
@@ -37,41 +37,63 @@ RISK_NUMBER = ("pack_years", "alcohol_g_per_day", "bmi")
 
 
 def topography(resource: Json) -> str | None:
-    """ICD-O-3 topography from bodySite, else an ICD-10(-CM)/ICD-O-3 C15.x or C16.0 code."""
+    """ICD-O-3 topography of an esophageal/EGJ cancer, else ``None``."""
+    return site_of(resource)[0]
+
+
+def site_of(resource: Json) -> tuple[str | None, str | None]:
+    """Topography and tumour location from the body site (ICD-O-3 or SNOMED CT, with an mCODE
+    location qualifier), else from the condition code (``terms/conditions.csv``)."""
     for site in resource.get("bodySite") or []:
-        code = code_in(site, c.ICDO3)
-        if code and _SITE.fullmatch(code):
-            return code
-    for system in (c.ICDO3, c.ICD10CM, c.ICD10):
-        code = code_in(resource.get("code"), system)
-        if code and _SITE.fullmatch(code):
-            return code
-    return None
+        term = terms.lookup("body_sites.csv", codings(site))
+        if term is None:
+            continue
+        topo, location = term.values["topography"], term.values["location"] or None
+        qualifiers = [
+            ext.get("valueCodeableConcept") for ext in site.get("extension") or [] if isinstance(ext, dict)
+        ]
+        qualifiers += [ext_value(resource, c.LOCATION_QUALIFIER_EXT, "valueCodeableConcept")]
+        for qualifier in qualifiers:
+            found = terms.lookup("location_qualifiers.csv", codings(qualifier))
+            if found is not None and topo == "C15.9":
+                topo, location = found.values["topography"], found.values["location"]
+        return topo, location
+    term = terms.lookup("conditions.csv", codings(resource.get("code")))
+    if term is None:
+        return None, None
+    topo = term.values["topography"]
+    return topo, LOCATION_OF.get(topo)
 
 
 def read_condition(res: Json) -> Json | None:
     """A primary cancer condition of the esophagus or cardia; ``None`` for other conditions
     (comorbidities are not part of the record). A primary cancer elsewhere cannot be mapped."""
-    site = topography(res)
+    site, location = site_of(res)
     if site is None:
         if c.PRIMARY_CANCER_CONDITION in profiles(res):
             raise Unmappable("code", f"{describe(res.get('code'))} is not an esophageal or EGJ cancer")
         return None
     morphology_cc = ext_value(res, c.HISTOLOGY_MORPHOLOGY_EXT, "valueCodeableConcept")
-    morphology = code_in(morphology_cc, c.ICDO3)
+    known = terms.lookup("morphology.csv", codings(morphology_cc))
+    morphology = code_in(morphology_cc, c.ICDO3) or (known.values["icdo3"] if known else None)
     if morphology is None:
         found = describe(morphology_cc) if morphology_cc else "no histology-morphology-behavior extension"
-        raise Unmappable("extension[histology-morphology-behavior]", f"needs an ICD-O-3 morphology ({found})")
+        raise Unmappable(
+            "extension[histology-morphology-behavior]",
+            f"needs an ICD-O-3 morphology or a SNOMED CT morphology of terms/morphology.csv ({found})",
+        )
     onset = res.get("onsetDateTime") or (res.get("onsetPeriod") or {}).get("start")
     out: Json = {
         "diagnosis_date": read_date(onset, "onsetDateTime"),
         "histology": code_in(morphology_cc, c.HISTOLOGY_SYSTEM) or _histology_of(morphology),
         "morphology_code": morphology,
         "topography_code": site,
-        "location": ext_value(res, c.LOCATION_EXT, "valueCode") or LOCATION_OF.get(site),
+        "location": ext_value(res, c.LOCATION_EXT, "valueCode") or location or LOCATION_OF.get(site),
     }
     if out["location"] is None:
-        raise Unmappable("extension[tumour-location]", f"{site} does not say where the tumour lies")
+        raise Unmappable(
+            "bodySite", f"{site} does not say where the tumour lies (no upper/middle/lower qualifier)"
+        )
     for key, url in (("siewert", c.SIEWERT_EXT), ("grade", c.GRADE_EXT)):
         value = ext_value(res, url, "valueCode")
         if value is not None:
@@ -90,11 +112,14 @@ def _histology_of(morphology: str) -> str:
 
 def read_stage_group(res: Json, resolve: Resolve) -> Json:
     kind = next((STAGE_KIND[code] for _, code in codings(res.get("code")) if code in STAGE_KIND), None)
-    group = code_in(res.get("valueCodeableConcept"), c.AJCC)
+    group = ajcc_value(res.get("valueCodeableConcept"), "stage")
     if group is None:
         found = describe(res.get("valueCodeableConcept"))
-        raise Unmappable("valueCodeableConcept", f"needs a http://cancerstaging.org stage group ({found})")
-    out: Json = {"kind": kind, "stage_group": c.stage_group_from_code(group)}
+        raise Unmappable(
+            "valueCodeableConcept",
+            f"needs a http://cancerstaging.org or SNOMED CT AJCC stage group ({found})",
+        )
+    out: Json = {"kind": kind, "stage_group": group}
     out["assessed_on"] = read_date(res.get("effectiveDateTime"), "effectiveDateTime")
     for i, member in enumerate(res.get("hasMember") or []):
         category = resolve(member)
@@ -115,17 +140,47 @@ def read_stage_group(res: Json, resolve: Resolve) -> Json:
     return out
 
 
+def category_axis(res: Json) -> str | None:
+    """``t``, ``n`` or ``m``: from a LOINC or a SNOMED CT (``terms/tnm.csv``) category code."""
+    found = codings(res.get("code"))
+    loinc = [code for s, code in found if s == c.LOINC and code in CATEGORY_AXIS]
+    if loinc:
+        return CATEGORY_AXIS[loinc[0]]
+    term = terms.lookup("tnm.csv", found)
+    return term.values["axis"][0] if term and term.values["axis"].endswith("-code") else None
+
+
+def ajcc_value(concept: Any, axis: str) -> str | None:
+    """A T/N/M category (``T3``) or stage group (``IIIA``) from http://cancerstaging.org, a
+    SNOMED CT AJCC qualifier value of ``terms/tnm.csv``, or the display of another one."""
+    code = code_in(concept, c.AJCC)
+    if code is not None:
+        if axis == "stage":
+            return c.stage_group_from_code(code)
+        found = _CATEGORY_VALUE.fullmatch(code)
+        return found[1] if found and found[1][0].lower() == axis else None
+    term = terms.lookup("tnm.csv", codings(concept))
+    if term is not None and term.values["axis"] == axis:
+        return term.values["value"]
+    displays = [x.get("display") for x in (concept or {}).get("coding") or [] if isinstance(x, dict)]
+    for display in [*displays, (concept or {}).get("text")]:
+        read = terms.ajcc_value(display if isinstance(display, str) else None)
+        if read is not None and read[0] == axis:
+            return read[1]
+    return None
+
+
 def read_category(res: Json) -> tuple[str, str]:
-    loinc = [code for s, code in codings(res.get("code")) if s == c.LOINC and code in CATEGORY_AXIS]
-    axis = CATEGORY_AXIS[loinc[0]] if loinc else None
-    value = code_in(res.get("valueCodeableConcept"), c.AJCC)
-    found = _CATEGORY_VALUE.fullmatch(value or "")
-    if axis is None or found is None:
+    axis = category_axis(res)
+    value = ajcc_value(res.get("valueCodeableConcept"), axis) if axis else None
+    if axis is None or value is None:
         what = f"code {describe(res.get('code'))}, value {describe(res.get('valueCodeableConcept'))}"
         raise Unmappable(
-            f"hasMember {label(res)}", f"not a LOINC TNM category with a cancerstaging.org value ({what})"
+            f"hasMember {label(res)}",
+            "not a LOINC or SNOMED CT TNM category with a cancerstaging.org or SNOMED CT AJCC "
+            f"value ({what})",
         )
-    return axis, found[1]
+    return axis, value
 
 
 def read_method(method: Any) -> str | None:
@@ -152,7 +207,7 @@ def observation_kind(res: Json) -> str:
         ("biomarker", c.BIOMARKER_SYSTEM in systems or bool(loinc & set(BIOMARKER_OF_LOINC)) or marker),
         ("vital", c.VITAL_STATUS in loinc),
         ("recurrence", (c.OUTCOME_SYSTEM, "recurrence") in found),
-        ("category", bool(loinc & set(CATEGORY_AXIS))),
+        ("category", category_axis(res) is not None),
         ("measurement", bool(loinc)),
     )
     return next((kind for kind, hit in checks if hit), "unknown")
@@ -179,8 +234,13 @@ def read_marker(res: Json) -> Json:
     }
 
 
+_LOINC_CODE = re.compile(r"\d{1,7}-\d")
+
+
 def read_measurement(res: Json) -> Json:
     out: Json = {"code": code_in(res.get("code"), c.LOINC)}
+    if not _LOINC_CODE.fullmatch(out["code"] or ""):
+        raise Unmappable("code", f"{out['code']!r} is not a LOINC code (NNNNN-N), though its system says so")
     qty = res.get("valueQuantity")
     if "valueInteger" in res:
         out["value"] = float(res["valueInteger"])

@@ -6,6 +6,7 @@ from typing import Any
 
 from inescape.modules.patients import vocab
 from inescape.modules.patients.fhir import codes as c
+from inescape.modules.patients.fhir import terminology as terms
 from inescape.modules.patients.fhir.codes import Json
 from inescape.modules.patients.fhir.reading import (
     Unmappable,
@@ -31,8 +32,9 @@ def procedure_kind(res: Json) -> str | None:
     if kind:
         return kind
     found = profiles(res)
-    if any(p in found for p in RADIATION) or (c.SNOMED, c.RADIOTHERAPY_COURSE) in codings(res.get("code")):
-        return "radiotherapy"
+    coded = terms.lookup("procedures.csv", codings(res.get("code")))
+    if any(p in found for p in RADIATION) or coded is not None:
+        return coded.values["kind"] if coded is not None else "radiotherapy"
     return "surgery" if any(p in found for p in SURGICAL) else None
 
 
@@ -83,8 +85,9 @@ def common_fields(res: Json) -> Json:
     intent = ext_value(res, c.PROCEDURE_INTENT_EXT, "valueCodeableConcept")
     intent = intent or ext_value(res, c.TREATMENT_INTENT_EXT_STU1, "valueCodeableConcept")
     mapped = code_in(intent, c.INTENT_SYSTEM)
-    if mapped is None and code_in(intent, c.SNOMED) == c.PALLIATIVE:
-        mapped = "palliative"  # "curative" has no single counterpart among the record's intents
+    if mapped is None:  # terms/intents.csv: "curative" has no single counterpart among ours
+        known = terms.lookup("intents.csv", codings(intent))
+        mapped = known.values["intent"] or None if known else None
     if mapped:
         out["intent"] = mapped
     for key, url, kind in (
@@ -106,6 +109,44 @@ def medication_group(res: Json) -> str:
     if group.get("value"):
         return f"{group.get('system')}|{group['value']}"
     return f"{res.get('resourceType')}/{res.get('id')}/{id(res)}"
+
+
+OURS = (c.MEDICATION_REQUEST, c.MEDICATION_REQUEST.replace("request", "administration"))
+
+
+def is_cancer_related(res: Json) -> bool:
+    """One of our treatment's requests, or an mCODE cancer-related medication resource."""
+    group = res.get("groupIdentifier") or {}
+    return group.get("system") == c.TREATMENT_GROUP_SYSTEM or any(p in OURS for p in profiles(res))
+
+
+def cancer_agent(res: Json) -> tuple[bool, str | None]:
+    """Whether a MedicationRequest/Administration is systemic cancer therapy, and its agent.
+
+    Only antineoplastic and immunotherapy agents count (``terms/medications.csv``: RxNorm
+    ingredients, ATC L01/L02; ``terms/agent_names.csv`` in the text or display). A medication
+    with another RxNorm or ATC code is an ordinary one (acetaminophen, inhalers): not therapy.
+    One with no such code counts when it is one of ours or an mCODE cancer-related one (the
+    agent is then its text); otherwise whether it is cancer therapy cannot be told."""
+    medication = res.get("medicationCodeableConcept")
+    if medication is None:
+        raise Unmappable("medication[x]", "only medicationCodeableConcept can be mapped")
+    found = codings(medication)
+    agent = terms.cancer_agent(found)
+    texts = [display_of(medication) or ""]
+    texts += [str(x.get("display")) for x in medication.get("coding") or [] if isinstance(x, dict)]
+    agent = agent or next((a for a in map(terms.agent_in_text, texts) if a), None)
+    if agent is not None:
+        return True, agent
+    if any(system in (terms.RXNORM, terms.ATC) for system, _ in found):
+        return False, None
+    if code_in(medication, c.DATA_ABSENT_REASON) or is_cancer_related(res):
+        return True, None
+    raise Unmappable(
+        "medicationCodeableConcept",
+        f"no RxNorm or ATC code and no antineoplastic agent named ({describe(medication)}, "
+        f"{display_of(medication)!r}): whether it is cancer therapy cannot be told",
+    )
 
 
 def read_medication(res: Json) -> tuple[Json, str | None]:
