@@ -48,14 +48,49 @@ def error_body(detail: str, status_code: int, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "status_code": status_code, **extra}
 
 
-def _response(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response[Any]:
+FHIR_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "conflict",
+    412: "conflict",
+    422: "invalid",
+    429: "throttled",
+    503: "transient",
+}
+
+
+def _fhir(path: str) -> bool:
+    return path == "/fhir" or path.startswith("/fhir/")
+
+
+def _response(
+    body: dict[str, Any],
+    status: int,
+    headers: dict[str, str] | None = None,
+    request: Request[Any, Any, Any] | None = None,
+) -> Response[Any]:
     rid = request_id_var.get()
+    if request is not None and _fhir(request.url.path):  # a FHIR client reads OperationOutcomes
+        issue = {
+            "severity": "fatal" if status >= 500 else "error",
+            "code": FHIR_ISSUE_CODES.get(status, "exception"),
+            "diagnostics": str(body.get("detail", "")),
+        }
+        outcome = {"resourceType": "OperationOutcome", "issue": [issue]}
+        if rid:
+            outcome["id"] = rid if re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", rid) else new_id()
+        return Response(
+            content=outcome, status_code=status, headers=headers, media_type="application/fhir+json"
+        )
     if rid:
         body.setdefault("request_id", rid)
     return Response(content=body, status_code=status, headers=headers, media_type="application/json")
 
 
-def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
     body = error_body(exc.detail, status)
     headers: dict[str, str] = {}
@@ -70,10 +105,10 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Respons
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, TooManyAttempts):
         headers["Retry-After"] = str(exc.retry_after)
-    return _response(body, status, headers)
+    return _response(body, status, headers, request)
 
 
-def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
@@ -89,7 +124,7 @@ def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException
         if errors
         else str(exc.detail)
     )
-    return _response(error_body(detail, exc.status_code, errors=errors), exc.status_code)
+    return _response(error_body(detail, exc.status_code, errors=errors), exc.status_code, request=request)
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -99,7 +134,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     if exc.status_code == 405:
         detail = f"Method {request.method} is not allowed on {request.url.path}"
     headers = dict(exc.headers or {})
-    return _response(error_body(detail, exc.status_code), exc.status_code, headers)
+    return _response(error_body(detail, exc.status_code), exc.status_code, headers, request)
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -110,6 +145,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
             HTTP_500_INTERNAL_SERVER_ERROR,
         ),
         HTTP_500_INTERNAL_SERVER_ERROR,
+        request=request,
     )
 
 

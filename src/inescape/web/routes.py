@@ -13,7 +13,7 @@ from litestar.response import File
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ASSETS = "assets/"
 # Paths the platform owns: an unknown one there is a 404, never the app's page.
-RESERVED = ("api", "health", "metrics", "schema", "swagger", "cds-services", ".well-known")
+RESERVED = ("api", "fhir", "health", "metrics", "schema", "swagger", "cds-services", ".well-known")
 # Set here rather than guessed: a host's mimetypes table may lack .js, and with nosniff a
 # browser refuses a module script served as anything but JavaScript.
 MEDIA_TYPES = {

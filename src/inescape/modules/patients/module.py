@@ -13,25 +13,36 @@ from inescape.modules.patients.cohort_service import CohortService
 from inescape.modules.patients.controllers import ROUTES
 from inescape.modules.patients.events import PatientCreated, PatientDeleted, PatientUpdated
 from inescape.modules.patients.facade import Codecs, Patients
+from inescape.modules.patients.fhir_service import BUCKET, EXPORT, PREFIX, FhirService
 from inescape.modules.patients.routes.cohort import COHORT_ROUTES
 from inescape.modules.patients.routes.fhir import FHIR_ROUTES
+from inescape.modules.patients.routes.fhir_api import FHIR_API_ROUTES
 from inescape.modules.patients.service import PatientService
+from inescape.modules.patients.settings import PatientsSettings
 from inescape.modules.patients.views import PatientViews
 
 
-def bind(ctx: ModuleContext[None]) -> Bound:
+def bind(ctx: ModuleContext[PatientsSettings | None]) -> Bound:
     platform = ctx.platform
+    settings = ctx.settings if isinstance(ctx.settings, PatientsSettings) else PatientsSettings()
     records = PatientService(db=platform.db, uow=platform.uow, clock=platform.clock, cache=platform.cache)
     cohorts = CohortService(db=platform.db, cache=platform.cache, clock=platform.clock)
-    gateway = ctx.facades.get(GatewayApi)
+    views = PatientViews(gateway=ctx.facades.get(GatewayApi))
+    fhir = FhirService(
+        records=records,
+        views=views,
+        jobs=ctx.jobs,
+        job_rows=platform.jobs,
+        uow=platform.uow,
+        storage=platform.storage,
+        clock=platform.clock,
+        settings=settings,
+    )
     return Bound(
         facades={PatientsApi: Patients(records=records, cohorts=cohorts)},
-        dependencies={
-            "patients": records,
-            "cohorts": cohorts,
-            "views": PatientViews(gateway=gateway),
-        },
+        dependencies={"patients": records, "cohorts": cohorts, "views": views, "fhir": fhir},
         subscriptions=_subscriptions(records, cohorts),
+        job_kinds={EXPORT: fhir.run_export},
     )
 
 
@@ -61,6 +72,8 @@ spec = ModuleSpec(
     library={ClinicalCodecs: lambda _: Codecs()},
     provides=(PatientsApi,),
     requires=(GatewayApi,),
-    owns=(),  # no document collection or bucket: the record lives in its SQL tables (models.py)
-    route_handlers=[*COHORT_ROUTES, *FHIR_ROUTES, *ROUTES],
+    # the record lives in its SQL tables (models.py); only $export files go to a bucket
+    owns=(f"{BUCKET}/{PREFIX}",),
+    route_handlers=[*COHORT_ROUTES, *FHIR_ROUTES, *FHIR_API_ROUTES, *ROUTES],
+    settings=PatientsSettings,
 )

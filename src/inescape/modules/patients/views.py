@@ -14,6 +14,7 @@ import msgspec
 
 from inescape.modules.auth.api import GatewayApi, Principal
 from inescape.modules.patients.api import PatientRecord, PatientSummary
+from inescape.modules.patients.fhir.server import Pseudonym
 
 
 class RecordView(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,6 +31,24 @@ class PatientViews:
         body = self._gateway.view_for(viewer, msgspec.to_builtins(record), patient_id=record.id)
         # A de-identified copy always carries the patient's research id; a whole record never does.
         return RecordView(body=body, deidentified="research_id" in body)
+
+    def deidentifies(self, viewer: Principal | None) -> bool:
+        """Whether ``viewer`` is only ever given de-identified records (the gateway decides)."""
+        return "research_id" in self._gateway.view_for(viewer, {}, patient_id="probe")
+
+    def pseudonym(self, patient_id: str) -> Pseudonym:
+        """The research id and date shift the gateway's de-identifier gives ``patient_id``."""
+        deid = self._gateway.deidentifier
+        return Pseudonym(
+            research_id=deid.research_id(patient_id),
+            offset=deid.date_offset(patient_id),
+            year_only=deid.date_mode == "year",
+        )
+
+    def research_ids(self, patient_ids: Iterable[str]) -> dict[str, str]:
+        """{research id: patient id} of ``patient_ids`` (to find the record a researcher names)."""
+        deid = self._gateway.deidentifier
+        return {deid.research_id(i): i for i in patient_ids}
 
     def summaries(self, *, viewer: Principal | None, items: Iterable[PatientSummary]) -> list[dict[str, Any]]:
         """List rows as ``viewer`` may see them."""

@@ -50,6 +50,7 @@ def local_identifier(name: str) -> str:
 MRN_SYSTEM = local_identifier("mrn")
 NATIONAL_ID_SYSTEM = local_identifier("national-id")
 SOURCE_RECORD_SYSTEM = local_identifier("source-record")
+RESEARCH_ID_SYSTEM = local_identifier("research-id")  # de-identified Patients (the FHIR API)
 TREATMENT_GROUP_SYSTEM = local_identifier("treatment")  # MedicationRequest.groupIdentifier
 
 HISTOLOGY_SYSTEM = local_system("histology")  # squamous_cell_carcinoma | adenocarcinoma | other
