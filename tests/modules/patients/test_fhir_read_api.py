@@ -269,6 +269,7 @@ async def test_unknown_paths_under_fhir_are_operation_outcomes_never_the_dashboa
 async def test_identifier_and_extension_systems_are_settings(settings, tmp_path):
     from litestar.testing import AsyncTestClient
 
+    from inescape import migrate
     from inescape.app import create_app
     from inescape.modules_loader import load_specs
 
@@ -280,6 +281,8 @@ async def test_identifier_and_extension_systems_are_settings(settings, tmp_path)
         s if s.name != "patients" else _with_settings(patients_module.spec, PatientsSettings(**env_like))
         for s in load_specs(settings.modules)
     ]
+    if settings.database.url:
+        migrate.upgrade(settings.database_url)
     app = create_app(settings, specs, worker=True)
     async with AsyncTestClient(app) as client:
         client.headers.update(await bearer(client, app, "doc.two", ["clinician"]))
