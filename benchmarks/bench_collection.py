@@ -127,7 +127,7 @@ def app_settings(data_dir: Path, database_url: str | None, keys: dict[str, str])
     env = {
         "INESCAPE_DATA_DIR": str(data_dir),
         "INESCAPE_LOG_LEVEL": "WARNING",
-        "INESCAPE_MODULES": "auth,patients,cds,generation,collection",  # what collection requires
+        "INESCAPE_MODULES": "auth,patients,cds,training,generation,collection",  # what collection requires
     }
     if database_url is not None:
         env |= {"INESCAPE_DATABASE_URL": database_url} | keys
