@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.e2e.test_collection_kill import MAPPING as KILL_TEST_MAPPING
 from tests.support.processes import Served, run_cli
 from tests.support.served_jobs import admin, database_url_of, wait_finished
 
@@ -15,20 +16,7 @@ CSV = (
     "w1,MRN-W1,Maryam,1955-02-01,female,squamous_cell_carcinoma,8070/3,C15.4,middle,"
     "2022-05-01,alive,2024-01-01\n"
 )
-MAPPING = {
-    "source_record_id": "PatientID",
-    "mrn": "MRN",
-    "given_name": "First",
-    "birth_date": "DOB",
-    "sex": "Sex",
-    "histology": "Histology",
-    "condition.morphology_code": "Morphology",
-    "condition.topography_code": "Site",
-    "location": "Location",
-    "diagnosis_date": "DxDate",
-    "vital_status": "Vital",
-    "outcome.last_follow_up": "LastSeen",
-}
+MAPPING = {**KILL_TEST_MAPPING, "given_name": "First"}  # the kill test's columns, and a name to clear
 
 
 def stored_rows(database_url: str, source: str) -> list[tuple[str, str | None, str | None]]:
