@@ -212,6 +212,12 @@ def principal_of(connection: Any) -> Principal | None:
     return user if isinstance(user, Principal) else None
 
 
+def username_of(connection: Any) -> str | None:
+    """The caller's username (None when anonymous): who owns a job, who gave feedback."""
+    who = principal_of(connection)
+    return who.username if who else None
+
+
 class Deidentifying(Protocol):
     """The install's one de-identifier: its secret derives from the encryption HMAC key, so
     every replica and every export gives a patient the same research id and date shift."""

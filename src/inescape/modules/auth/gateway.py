@@ -81,32 +81,9 @@ class Gateway:
     ) -> dict[str, Any]:
         return for_viewer(principal, self.deidentifier, record, patient_id=patient_id)
 
-    async def record(
-        self,
-        *,
-        action: str,
-        outcome: str,
-        user: str | None = None,
-        roles: list[str] | None = None,
-        resource_type: str | None = None,
-        resource_id: str | None = None,
-        patient_id: str | None = None,
-        request_id: str | None = None,
-        client_ip: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        await self.trail.record(
-            action=action,
-            outcome=outcome,
-            user=user,
-            roles=roles,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            patient_id=patient_id,
-            request_id=request_id,
-            client_ip=client_ip,
-            detail=detail,
-        )
+    async def record(self, **event: Any) -> None:
+        """``GatewayApi.record``: the trail's own append (its fields are the Protocol's)."""
+        await self.trail.record(**event)
 
     async def audit_ready(self) -> None:
         await self.trail.ready()

@@ -14,7 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from inescape.modules.auth.api import Audit, audit_note, principal_of
+from inescape.modules.auth.api import Audit, audit_note, username_of
 from inescape.modules.cds import hooks
 from inescape.modules.cds.api import ClinicalFacts
 from inescape.modules.cds.hook_service import HookService
@@ -140,8 +140,7 @@ async def feedback(
     data: JSONBody[hooks.Feedback],
     hook_service: Hooks,
 ) -> dict[str, Any]:
-    who = principal_of(request)
-    await hook_service.feedback(service_id=service_id, feedback=data, user=who.username if who else None)
+    await hook_service.feedback(service_id=service_id, feedback=data, user=username_of(request))
     outcomes = ", ".join(f"{i.card}:{i.outcome}" for i in data.feedback)
     audit_note(request, detail=outcomes[:500])
     return {}

@@ -17,7 +17,7 @@ from litestar.response import Stream
 
 from inescape.kernel.errors import Invalid, NotFound
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import Audit, audit_note, principal_of
+from inescape.modules.auth.api import Audit, audit_note, username_of
 from inescape.modules.generation.datasets import Datasets
 from inescape.modules.generation.outputs import CONTENT_TYPES
 from inescape.modules.generation.schemas import GenerationRequest, ProfileSummary
@@ -36,11 +36,6 @@ DatasetFiles = NamedDependency[Datasets]
 def audited(permission: str, action: str, *, resource_id: str | None = None) -> dict[str, Any]:
     """A route's permission and its audit event (on a dataset, or what makes one)."""
     return {"permission": permission, "audit": Audit(action, DATASET, resource_id=resource_id)}
-
-
-def _username(request: Request[Any, Any, Any]) -> str | None:
-    who = principal_of(request)
-    return who.username if who else None
 
 
 @get("/api/v1/generation/profiles", opt=READ, tags=["generation"], summary="Profiles: shipped and added")
@@ -76,7 +71,7 @@ async def add_profile(request: Request[Any, Any, Any], profiles: Profiles) -> Pr
         raise Invalid(
             "a profile is UTF-8 TOML text", errors=[{"field": "body", "message": "not UTF-8"}]
         ) from None
-    profile = await profiles.add(text=text, user=_username(request))
+    profile = await profiles.add(text=text, user=username_of(request))
     audit_note(request, resource_id=profile.name)
     return summary(profile, builtin=False)
 
@@ -91,7 +86,7 @@ async def add_profile(request: Request[Any, Any, Any], profiles: Profiles) -> Pr
 async def submit(
     request: Request[Any, Any, Any], data: JSONBody[GenerationRequest], generation: Generation
 ) -> JobView:
-    job = await generation.submit(request=data, owner=_username(request))
+    job = await generation.submit(request=data, owner=username_of(request))
     audit_note(request, resource_id=job.id, detail=f"{data.profile} n={data.n}")
     return job
 

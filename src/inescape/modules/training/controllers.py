@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import Audit, audit_note, principal_of
+from inescape.modules.auth.api import Audit, audit_note, username_of
 from inescape.modules.training.api import ModelCard, card_id
 from inescape.modules.training.schemas import PromotionRequest, TrainingRequest
 from inescape.modules.training.service import ModelService, RunService
@@ -42,8 +42,7 @@ def audited(permission: str, action: str, *, resource_id: str | None = None) -> 
     summary="Train a model (a job: progress per epoch in GET /api/v1/training/runs/{id})",
 )
 async def submit_run(request: AnyRequest, data: JSONBody[TrainingRequest], runs: Runs) -> JobView:
-    who = principal_of(request)
-    job = await runs.submit(request=data, owner=who.username if who else None)
+    job = await runs.submit(request=data, owner=username_of(request))
     audit_note(request, resource_id=job.id, detail=f"{data.model} -> {data.name}")
     return job
 
@@ -165,7 +164,6 @@ async def promote(
     data: JSONBody[PromotionRequest | None] = None,
 ) -> dict[str, Any]:
     body = data or PromotionRequest()
-    who = principal_of(request)
     # a refused promotion (failed gates, unknown version) is audited too, as a failure
     audit_note(
         request,
@@ -173,7 +171,7 @@ async def promote(
         outcome="failure",
         detail="allow_synthetic" if body.allow_synthetic else None,
     )
-    card = await models.promote(name=name, version=version, body=body, by=who.username if who else None)
+    card = await models.promote(name=name, version=version, body=body, by=username_of(request))
     audit_note(request, resource_id=card.id, outcome="success")
     return _view(card)
 

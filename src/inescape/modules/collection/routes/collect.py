@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import Audit, audit_note, principal_of
+from inescape.modules.auth.api import Audit, audit_note, username_of
 from inescape.modules.collection.connectors.base import connectors, schema_of
 from inescape.modules.collection.schemas import CollectionRequest, SourceKind, UploadView
 from inescape.modules.collection.service import CollectionService
@@ -31,11 +31,6 @@ def audited(permission: str, action: str, *, resource_id: str | None = None) -> 
         "permission": f"collection.jobs.{permission}",
         "audit": Audit(action, RESOURCE, resource_id=resource_id),
     }
-
-
-def username(request: Request[Any, Any, Any]) -> str | None:
-    who = principal_of(request)
-    return who.username if who else None
 
 
 @get(
@@ -63,7 +58,7 @@ async def upload(
         body=request.stream(),
         content_type=request.headers.get("Content-Type", "application/octet-stream"),
         filename=filename,
-        owner=username(request),
+        owner=username_of(request),
     )
     audit_note(request, resource_id=view.id, detail=view.filename)
     return view
@@ -79,7 +74,7 @@ async def upload(
 async def submit(
     request: Request[Any, Any, Any], data: JSONBody[CollectionRequest], collection: Collection
 ) -> JobView:
-    job = await collection.submit(request=data, owner=username(request))
+    job = await collection.submit(request=data, owner=username_of(request))
     audit_note(request, resource_id=job.id, detail=f"{data.connector} {data.source}")
     return job
 

@@ -9,8 +9,8 @@ from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from inescape.modules.auth.api import audit_note
-from inescape.modules.collection.routes.collect import READ, audited, username
+from inescape.modules.auth.api import audit_note, username_of
+from inescape.modules.collection.routes.collect import READ, audited
 from inescape.modules.collection.schedules import ScheduleService
 from inescape.modules.collection.schemas import Schedule, ScheduleCreate, ScheduleList
 
@@ -30,7 +30,7 @@ Schedules = NamedDependency[ScheduleService]
 async def create_schedule(
     request: Request[Any, Any, Any], data: JSONBody[ScheduleCreate], schedules: Schedules
 ) -> Schedule:
-    created = await schedules.create(data=data, owner=username(request))
+    created = await schedules.create(data=data, owner=username_of(request))
     audit_note(request, resource_id=created.id, detail=f"{data.connector} {data.source} {created.cron}")
     return created
 
