@@ -35,7 +35,7 @@ from inescape.infra.telemetry import configure_tracing, install_request_id_on_re
 from inescape.infra.web_security import SecurityHeaders, cors_config
 from inescape.kernel.health import ComponentHealth
 from inescape.kernel.modules import Bound, ModuleSpec
-from inescape.modules.auth.api import GatewayApi
+from inescape.modules.auth.api import GatewayApi, owner_scope
 from inescape.modules_loader import load_specs
 from inescape.runtime import Runtime
 from inescape.settings import Settings, load_settings, upstreams
@@ -124,7 +124,10 @@ def _module_router(spec: ModuleSpec, bound: Bound) -> Router:
     built for it: the module's typed dependencies, never the platform as a whole."""
     return Router(
         path="/",
-        route_handlers=[*spec.route_handlers, job_router(spec.name, extra=spec.job_routes)],
+        route_handlers=[
+            *spec.route_handlers,
+            job_router(spec.name, owner_scope=owner_scope, extra=spec.job_routes),
+        ],
         dependencies={
             name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
             for name, value in bound.dependencies.items()
@@ -246,7 +249,8 @@ def create_app(
     for spec, upstream in proxied:  # split mode: served by the module's own process
         handlers.extend(
             forwarding_handlers(
-                upstream, [*spec.route_handlers, job_router(spec.name, extra=spec.job_routes)]
+                upstream,
+                [*spec.route_handlers, job_router(spec.name, owner_scope=owner_scope, extra=spec.job_routes)],
             )
         )
     app = Litestar(

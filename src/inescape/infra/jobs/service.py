@@ -100,13 +100,22 @@ class JobService:
         return await self.get(job_id, session=session)
 
     async def get(
-        self, job_id: str, *, module: str | None = None, session: AsyncSession | None = None
+        self,
+        job_id: str,
+        *,
+        module: str | None = None,
+        owner: str | None = None,
+        session: AsyncSession | None = None,
     ) -> JobView:
+        """``owner``: only a job that user submitted is found (another's is 404, as if it did
+        not exist, so ids do not leak); None finds anyone's."""
         if not is_id(job_id):
             raise JobNotFound(f"no job {job_id!r}")
         query = select(jobs).where(jobs.c.id == job_id)
         if module is not None:
             query = query.where(jobs.c.module == module)
+        if owner is not None:
+            query = query.where(jobs.c.owner == owner)
         async with _session(self.db, session) as s:
             row = (await s.execute(query)).first()
         if row is None:
@@ -142,10 +151,12 @@ class JobService:
         items = [view(r) for r in rows[:limit]]
         return JobPage(items, items[-1].id if len(rows) > limit else None)
 
-    async def cancel(self, session: AsyncSession, job_id: str, *, module: str | None = None) -> JobView:
+    async def cancel(
+        self, session: AsyncSession, job_id: str, *, module: str | None = None, owner: str | None = None
+    ) -> JobView:
         """A queued job is cancelled at once; a running one is asked to stop at its next
-        progress report; a finished one cannot be cancelled."""
-        job = await self.get(job_id, module=module, session=session)
+        progress report; a finished one cannot be cancelled. ``owner`` as in ``get``."""
+        job = await self.get(job_id, module=module, owner=owner, session=session)
         now = self.clock.now()
         if job.status.finished:
             raise Conflict(
@@ -161,9 +172,12 @@ class JobService:
             self.observe(job.kind, JobStatus.CANCELLED)
         return await self.get(job_id, session=session)
 
-    async def retry(self, session: AsyncSession, job_id: str, *, module: str | None = None) -> JobView:
-        """Queue a failed or cancelled job again, with a fresh set of attempts."""
-        job = await self.get(job_id, module=module, session=session)
+    async def retry(
+        self, session: AsyncSession, job_id: str, *, module: str | None = None, owner: str | None = None
+    ) -> JobView:
+        """Queue a failed or cancelled job again, with a fresh set of attempts. ``owner`` as
+        in ``get``."""
+        job = await self.get(job_id, module=module, owner=owner, session=session)
         if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise Conflict(f"job {job_id} is {job.status}; only failed or cancelled jobs can be retried")
         now = self.clock.now()

@@ -218,6 +218,24 @@ def username_of(connection: Any) -> str | None:
     return who.username if who else None
 
 
+# Who acts on every user's jobs, uploads and schedules: administrators operate them all;
+# auditors read them all (their oversight) but change none.
+EVERY_OWNER_ROLES: Final = frozenset({"admin"})
+EVERY_OWNER_READ_ROLES: Final = frozenset({"admin", "auditor"})
+
+
+def owner_scope(connection: Any, *, reading: bool = False) -> str | None:
+    """Whose jobs, uploads and schedules the caller may see (``reading``) or act on: ``None``
+    for everyone's (an administrator, an auditor reading, or an install without the gateway,
+    where nothing is authenticated), else only the caller's own (its username, the owner a
+    submission records). Another user's are answered as missing (404), so ids do not leak."""
+    who = principal_of(connection)
+    if who is None:
+        return None
+    allowed = EVERY_OWNER_READ_ROLES if reading else EVERY_OWNER_ROLES
+    return None if allowed & set(who.roles) else who.username
+
+
 class Deidentifying(Protocol):
     """The install's one de-identifier: its secret derives from the encryption HMAC key, so
     every replica and every export gives a patient the same research id and date shift."""
@@ -345,6 +363,8 @@ __all__ = [
     "AGE_OVER_89",
     "AUDIT_NOTES",
     "DEFAULT_POLICY",
+    "EVERY_OWNER_READ_ROLES",
+    "EVERY_OWNER_ROLES",
     "MODULE",
     "RESTRICTED_ZIP3",
     "ROLES",
@@ -364,5 +384,6 @@ __all__ = [
     "VerifyReport",
     "WeakPassword",
     "audit_note",
+    "owner_scope",
     "principal_of",
 ]

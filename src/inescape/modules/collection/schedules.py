@@ -80,13 +80,16 @@ class ScheduleService:
         self._jobs = jobs
         self._collection = collection
 
-    async def create(self, *, data: ScheduleCreate, owner: str | None) -> Schedule:
+    async def create(
+        self, *, data: ScheduleCreate, owner: str | None, uploads_of: str | None = None
+    ) -> Schedule:
         """Check everything a job request is checked for, and the cron expression, before
-        writing anything: 404 for an unknown connector or upload, 422 naming the field."""
+        writing anything: 404 for an unknown connector or upload (or, with ``uploads_of``,
+        another user's upload), 422 naming the field."""
         request = _request_of(data)
         check_request(request)
         cron = parse_cron(data.cron)
-        await self._collection.check(request=request)
+        await self._collection.check(request=request, uploads_of=uploads_of)
         now = self.clock.now()
         schedule_id = new_id()
         row = {
@@ -106,19 +109,29 @@ class ScheduleService:
             await uow.session.execute(insert(schedules).values(**row))
         return await self.get(schedule_id=schedule_id)
 
-    async def get(self, *, schedule_id: str) -> Schedule:
+    async def get(self, *, schedule_id: str, owner: str | None = None) -> Schedule:
+        """``owner``: only a schedule that user made is found (another's is 404, as if it did
+        not exist); None finds anyone's."""
         if is_id(schedule_id):
+            query = select(schedules).where(schedules.c.id == schedule_id)
+            if owner is not None:
+                query = query.where(schedules.c.created_by == owner)
             async with self._db.sessions() as s:
-                row = (await s.execute(select(schedules).where(schedules.c.id == schedule_id))).first()
+                row = (await s.execute(query)).first()
             if row is not None:
                 return view(row)
         raise ScheduleNotFound(f"no schedule {schedule_id!r}")
 
-    async def list_schedules(self, *, limit: int, cursor: str | None) -> ScheduleList:
-        """Newest first; ``cursor`` is the last id of the previous page (ids sort by time)."""
+    async def list_schedules(
+        self, *, limit: int, cursor: str | None, owner: str | None = None
+    ) -> ScheduleList:
+        """Newest first; ``cursor`` is the last id of the previous page (ids sort by time);
+        ``owner``: only that user's (None: everyone's)."""
         if cursor is not None and not is_id(cursor):
             raise Invalid("cursor is not a schedule id", errors=[{"field": "cursor", "message": "invalid"}])
         query = select(schedules).order_by(schedules.c.id.desc()).limit(limit + 1)
+        if owner is not None:
+            query = query.where(schedules.c.created_by == owner)
         if cursor:
             query = query.where(schedules.c.id < cursor)
         async with self._db.sessions() as s:
@@ -126,8 +139,8 @@ class ScheduleService:
         items = [view(r) for r in rows[:limit]]
         return ScheduleList(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
-    async def remove(self, *, schedule_id: str) -> Schedule:
-        found = await self.get(schedule_id=schedule_id)
+    async def remove(self, *, schedule_id: str, owner: str | None = None) -> Schedule:
+        found = await self.get(schedule_id=schedule_id, owner=owner)
         async with self._uow() as uow:
             await uow.session.execute(delete(schedules).where(schedules.c.id == schedule_id))
         return found

@@ -109,18 +109,22 @@ class CollectionService:
         )
         return view
 
-    async def check(self, *, request: CollectionRequest) -> Any:
+    async def check(self, *, request: CollectionRequest, uploads_of: str | None = None) -> Any:
         """Everything a job request is checked for before it is accepted: 404 for an unknown
-        connector or upload, 422 naming the field; the parsed config."""
+        connector or upload (or, with ``uploads_of``, an upload another user sent), 422
+        naming the field; the parsed config."""
         config = check_request(request)
         if request.connector == "upload":
-            await self._uploads.get(config.upload_id)
+            await self._uploads.get(config.upload_id, owner=uploads_of)
         return config
 
     # --- jobs ------------------------------------------------------------------------------
-    async def submit(self, *, request: CollectionRequest, owner: str | None) -> JobView:
-        """Check now (not in the job), seal the connector's secrets, submit the job."""
-        await self.check(request=request)
+    async def submit(
+        self, *, request: CollectionRequest, owner: str | None, uploads_of: str | None = None
+    ) -> JobView:
+        """Check now (not in the job), seal the connector's secrets, submit the job.
+        ``uploads_of``: whose uploads it may ingest (None: anyone's, an administrator)."""
+        await self.check(request=request, uploads_of=uploads_of)
         return await self._jobs.submit(
             module="collection", kind=JOB_KIND, params=job_params(request), owner=owner
         )
@@ -248,10 +252,10 @@ class CollectionService:
         return {"dataset_id": ctx.job_id, **counts}
 
     # --- reject reports --------------------------------------------------------------------
-    async def rejects(self, *, job_id: str) -> AsyncIterator[dict[str, Any]]:
-        """The job's rejects in order (404 for an unknown job or another module's), read a
-        batch at a time as they are sent."""
-        await self._job_rows.get(job_id, module="collection")
+    async def rejects(self, *, job_id: str, owner: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """The job's rejects in order (404 for an unknown job, another module's, or with
+        ``owner`` another user's), read a batch at a time as they are sent."""
+        await self._job_rows.get(job_id, module="collection", owner=owner)
         return self._rejects_of(job_id)
 
     async def _rejects_of(self, job_id: str, *, batch: int = 500) -> AsyncIterator[dict[str, Any]]:

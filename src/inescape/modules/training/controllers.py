@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import Audit, audit_note, username_of
+from inescape.modules.auth.api import Audit, audit_note, owner_scope, username_of
 from inescape.modules.training.api import ModelCard, card_id
 from inescape.modules.training.schemas import PromotionRequest, TrainingRequest
 from inescape.modules.training.service import ModelService, RunService
@@ -48,8 +48,8 @@ async def submit_run(request: AnyRequest, data: JSONBody[TrainingRequest], runs:
 
 
 @get("/api/v1/training/runs", opt=RUNS_READ, tags=["training"], summary="Training runs, newest first")
-async def list_runs(runs: Runs) -> list[dict[str, Any]]:
-    return await runs.recent()
+async def list_runs(request: AnyRequest, runs: Runs) -> list[dict[str, Any]]:
+    return await runs.recent(owner=owner_scope(request, reading=True))
 
 
 @get(
@@ -58,8 +58,8 @@ async def list_runs(runs: Runs) -> list[dict[str, Any]]:
     tags=["training"],
     summary="A run: status, epochs, metrics",
 )
-async def read_run(run_id: FromPath[str], runs: Runs) -> dict[str, Any]:
-    return await runs.read(run_id=run_id)
+async def read_run(request: AnyRequest, run_id: FromPath[str], runs: Runs) -> dict[str, Any]:
+    return await runs.read(run_id=run_id, owner=owner_scope(request, reading=True))
 
 
 @get(
@@ -68,8 +68,9 @@ async def read_run(run_id: FromPath[str], runs: Runs) -> dict[str, Any]:
     tags=["training"],
     summary="The run's training curve (loss per epoch), as it stands",
 )
-async def run_curve(run_id: FromPath[str], runs: Runs) -> Response[bytes]:
-    return Response((await runs.curve_svg(run_id=run_id)).encode(), media_type=SVG)
+async def run_curve(request: AnyRequest, run_id: FromPath[str], runs: Runs) -> Response[bytes]:
+    svg = await runs.curve_svg(run_id=run_id, owner=owner_scope(request, reading=True))
+    return Response(svg.encode(), media_type=SVG)
 
 
 @post(
@@ -79,8 +80,8 @@ async def run_curve(run_id: FromPath[str], runs: Runs) -> Response[bytes]:
     tags=["training"],
     summary="Cancel a run",
 )
-async def cancel_run(run_id: FromPath[str], runs: Runs) -> JobView:
-    return await runs.cancel(run_id=run_id)
+async def cancel_run(request: AnyRequest, run_id: FromPath[str], runs: Runs) -> JobView:
+    return await runs.cancel(run_id=run_id, owner=owner_scope(request))
 
 
 # --- the registry -----------------------------------------------------------------------------

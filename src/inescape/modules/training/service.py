@@ -66,12 +66,19 @@ class RunService:
             module=MODULE, kind=FIT, queue=MODULE, params=msgspec.to_builtins(request), owner=owner
         )
 
-    async def recent(self) -> list[dict[str, Any]]:
-        return await self._runs.recent()
+    async def recent(self, *, owner: str | None = None) -> list[dict[str, Any]]:
+        """The newest runs; ``owner``: only those that user submitted (None: everyone's)."""
+        runs = await self._runs.recent()
+        if owner is None:
+            return runs
+        own = await self._job_rows.list(module=MODULE, owner=owner, limit=200)
+        ids = {job.id for job in own.items}
+        return [run for run in runs if run.get("id") in ids]
 
-    async def read(self, *, run_id: str) -> dict[str, Any]:
-        """The run as its job stands (404 for an unknown id) with what the job wrote about it."""
-        job = await self._job_rows.get(run_id, module=MODULE)
+    async def read(self, *, run_id: str, owner: str | None = None) -> dict[str, Any]:
+        """The run as its job stands (404 for an unknown id, or another user's when ``owner``
+        is given) with what the job wrote about it."""
+        job = await self._job_rows.get(run_id, module=MODULE, owner=owner)
         doc = await self._runs.get(run_id) or {}
         return {
             **doc,
@@ -85,13 +92,13 @@ class RunService:
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         }
 
-    async def curve_svg(self, *, run_id: str) -> str:
-        run = await self.read(run_id=run_id)
+    async def curve_svg(self, *, run_id: str, owner: str | None = None) -> str:
+        run = await self.read(run_id=run_id, owner=owner)
         return training_curve_svg(run.get("history") or [], kind=str(run.get("model")))
 
-    async def cancel(self, *, run_id: str) -> JobView:
+    async def cancel(self, *, run_id: str, owner: str | None = None) -> JobView:
         async with self._uow() as uow:
-            return await self._job_rows.cancel(uow.session, run_id, module=MODULE)
+            return await self._job_rows.cancel(uow.session, run_id, module=MODULE, owner=owner)
 
 
 class ModelService:

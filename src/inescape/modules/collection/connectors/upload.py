@@ -53,9 +53,11 @@ class UploadRecords:
     def __init__(self, documents: DocumentStore) -> None:
         self._documents = documents
 
-    async def get(self, upload_id: str) -> dict[str, Any]:
+    async def get(self, upload_id: str, *, owner: str | None = None) -> dict[str, Any]:
+        """``owner``: only an upload that user sent is found (another's is 404, as if it did
+        not exist); None finds anyone's."""
         found = await self._documents.get(UPLOADS, upload_id)
-        if found is None:
+        if found is None or (owner is not None and found.get("created_by") != owner):
             raise UploadNotFound(
                 f"no upload {upload_id!r}; POST the file to /api/v1/collection/uploads first"
             )

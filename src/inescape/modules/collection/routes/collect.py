@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import Audit, audit_note, username_of
+from inescape.modules.auth.api import Audit, audit_note, owner_scope, username_of
 from inescape.modules.collection.connectors.base import connectors, schema_of
 from inescape.modules.collection.schemas import CollectionRequest, SourceKind, UploadView
 from inescape.modules.collection.service import CollectionService
@@ -74,7 +74,7 @@ async def upload(
 async def submit(
     request: Request[Any, Any, Any], data: JSONBody[CollectionRequest], collection: Collection
 ) -> JobView:
-    job = await collection.submit(request=data, owner=username_of(request))
+    job = await collection.submit(request=data, owner=username_of(request), uploads_of=owner_scope(request))
     audit_note(request, resource_id=job.id, detail=f"{data.connector} {data.source}")
     return job
 
@@ -106,8 +106,9 @@ async def _report(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     tags=["collection"],
     summary="The job's rejected records as CSV: where each was in the source, and why",
 )
-async def rejects(job_id: FromPath[str], collection: Collection) -> Stream:
-    rows = await collection.rejects(job_id=job_id)  # 404 for another module's job
+async def rejects(request: Request[Any, Any, Any], job_id: FromPath[str], collection: Collection) -> Stream:
+    # 404 for another module's job, or another user's unless the caller reads everyone's
+    rows = await collection.rejects(job_id=job_id, owner=owner_scope(request, reading=True))
     headers = {"Content-Disposition": f'attachment; filename="rejects-{job_id}.csv"'}
     return Stream(_report(rows), media_type="text/csv", headers=headers)
 

@@ -9,7 +9,7 @@ from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from inescape.modules.auth.api import audit_note, username_of
+from inescape.modules.auth.api import audit_note, owner_scope, username_of
 from inescape.modules.collection.routes.collect import READ, audited
 from inescape.modules.collection.schedules import ScheduleService
 from inescape.modules.collection.schemas import Schedule, ScheduleCreate, ScheduleList
@@ -30,23 +30,28 @@ Schedules = NamedDependency[ScheduleService]
 async def create_schedule(
     request: Request[Any, Any, Any], data: JSONBody[ScheduleCreate], schedules: Schedules
 ) -> Schedule:
-    created = await schedules.create(data=data, owner=username_of(request))
+    created = await schedules.create(data=data, owner=username_of(request), uploads_of=owner_scope(request))
     audit_note(request, resource_id=created.id, detail=f"{data.connector} {data.source} {created.cron}")
     return created
 
 
 @get(PATH, opt=READ, tags=["collection"], summary="List collection schedules, newest first")
 async def list_schedules(
+    request: Request[Any, Any, Any],
     schedules: Schedules,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: FromQuery[str | None] = None,
 ) -> ScheduleList:
-    return await schedules.list_schedules(limit=limit, cursor=cursor)
+    return await schedules.list_schedules(
+        limit=limit, cursor=cursor, owner=owner_scope(request, reading=True)
+    )
 
 
 @get(f"{PATH}/{{schedule_id:str}}", opt=READ, tags=["collection"], summary="Read a collection schedule")
-async def read_schedule(schedules: Schedules, schedule_id: FromPath[str]) -> Schedule:
-    return await schedules.get(schedule_id=schedule_id)
+async def read_schedule(
+    request: Request[Any, Any, Any], schedules: Schedules, schedule_id: FromPath[str]
+) -> Schedule:
+    return await schedules.get(schedule_id=schedule_id, owner=owner_scope(request, reading=True))
 
 
 @delete(
@@ -59,7 +64,7 @@ async def read_schedule(schedules: Schedules, schedule_id: FromPath[str]) -> Sch
 async def delete_schedule(
     request: Request[Any, Any, Any], schedule_id: FromPath[str], schedules: Schedules
 ) -> None:
-    removed = await schedules.remove(schedule_id=schedule_id)
+    removed = await schedules.remove(schedule_id=schedule_id, owner=owner_scope(request))
     audit_note(request, resource_id=removed.id, detail=f"{removed.source}")
 
 
