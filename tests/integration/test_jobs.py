@@ -84,6 +84,18 @@ async def test_an_invalid_job_fails_at_once_without_retrying(working):
     assert done.error == "the demo job was told its input is invalid"
 
 
+async def test_a_job_needing_a_module_this_worker_lacks_fails_at_once_naming_it(working):
+    job = await submit(working, rows=5, imports="inescape_absent_extra_module")
+
+    done = await wait_for_job(working, job.id)
+
+    assert done.status == JobStatus.FAILED
+    assert done.attempts == 1
+    assert "inescape_absent_extra_module" in done.error
+    assert "not installed on this worker" in done.error
+    assert await rows_of(working, job.id) == []
+
+
 async def test_cancelling_a_running_job_stops_it_at_its_next_progress_report(working):
     job = await submit(working, rows=200, chunk=10, delay_s=0.05)
     await wait_for_job(working, job.id, until=lambda j: j.progress > 0)

@@ -8,6 +8,7 @@ primary key would reject a double, and the test counts rows).
 from __future__ import annotations
 
 import asyncio
+import importlib
 from typing import Annotated, Any
 
 import msgspec
@@ -48,6 +49,7 @@ class WriteRows(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     delay_s: Annotated[float, msgspec.Meta(ge=0, le=5)] = 0.0
     fail_times: Annotated[int, msgspec.Meta(ge=0)] = 0
     invalid: bool = False
+    imports: str | None = None  # a module the job imports first (one not installed: ImportError)
 
 
 class Demo:
@@ -61,6 +63,8 @@ class Demo:
         params = msgspec.convert(ctx.params, WriteRows)
         if params.invalid:
             raise Invalid("the demo job was told its input is invalid")
+        if params.imports:
+            importlib.import_module(params.imports)
         if await self.platform.cache.get(BROKEN_KEY):
             raise Invalid("the demo source is broken")
         if ctx.attempt <= params.fail_times:

@@ -239,13 +239,6 @@ async def test_a_bad_run_request_is_a_422_naming_the_field_and_no_job_is_made(
     assert jobs["items"] == []
 
 
-async def test_a_run_on_a_dataset_that_does_not_exist_fails_with_the_reason(client, researcher):
-    run = await train(client, researcher, "no-such-dataset")
-
-    assert run["status"] == "failed"
-    assert "no dataset 'no-such-dataset'" in run["error"]
-
-
 async def test_an_unknown_model_version_is_a_404(client, steward):
     response = await client.post("/api/v1/models/nothing/versions/3/promote", json={}, headers=steward)
 

@@ -75,6 +75,10 @@ class JobRunner:
             await self._failed_attempt(ctx, row, describe(exc), transient=True)
         except DomainError as exc:
             await self._finish(ctx, JobStatus.FAILED, error=exc.detail)
+        except ImportError as exc:  # missing from this install: every attempt would fail the same way
+            log.error("job needs a module this worker lacks", extra={"job_id": job_id, "kind": row.kind})
+            error = f"{describe(exc)}: not installed on this worker; install it, then retry the job"
+            await self._finish(ctx, JobStatus.FAILED, error=error)
         except Exception as exc:  # a bug or an unexpected backend error: retry, then fail
             log.exception("job failed", extra={"job_id": job_id, "kind": row.kind})
             await self._failed_attempt(ctx, row, describe(exc), transient=True)

@@ -12,7 +12,7 @@ import msgspec
 import polars as pl
 
 from inescape.kernel.errors import Invalid, NotFound
-from inescape.modules.generation.api import DatasetsApi
+from inescape.modules.generation.api import DatasetInfo, DatasetsApi
 from inescape.modules.patients.api import PatientsApi
 from inescape.modules.training.schemas import DatasetRef
 
@@ -32,7 +32,13 @@ class CohortSource:
             return frames, {"source": "database", "filters": filters}
         return await self._dataset(str(ref.id))
 
-    async def _dataset(self, dataset_id: str) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+    async def check(self, *, ref: DatasetRef) -> None:
+        """Refuse a cohort the job could not read, before it is queued: 404 for a dataset that
+        does not exist, 422 for one without Parquet tables."""
+        if ref.source == "dataset":
+            await self._parquet_files(str(ref.id))
+
+    async def _parquet_files(self, dataset_id: str) -> tuple[DatasetInfo, dict[str, Any]]:
         try:
             info = await self._datasets.describe(dataset_id)
         except NotFound:
@@ -44,6 +50,10 @@ class CohortSource:
                 "generate it with the parquet output",
                 errors=[{"field": "dataset.id", "message": "no parquet tables"}],
             )
+        return info, files
+
+    async def _dataset(self, dataset_id: str) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+        info, files = await self._parquet_files(dataset_id)
         frames = {}
         for table, file in files.items():
             data = await self._datasets.read_file(dataset_id, file.name)

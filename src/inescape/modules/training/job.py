@@ -20,6 +20,7 @@ import msgspec
 from inescape.kernel.errors import Invalid
 from inescape.kernel.jobs import JobCancelled, JobContext
 from inescape.modules.training.api import FORMAT, TORCH_FORMAT, ModelCard
+from inescape.modules.training.availability import missing_ml, ml_missing_message
 from inescape.modules.training.cards import card_markdown
 from inescape.modules.training.data import CohortSource
 from inescape.modules.training.registry import ModelRegistry
@@ -53,13 +54,12 @@ class FitJob:
         self._settings = settings
 
     async def __call__(self, ctx: JobContext) -> dict[str, Any]:
-        try:
-            from inescape.modules.training.fitting import fit  # torch and Lightning: the ml extra
-        except ImportError as exc:
-            raise Invalid(
-                f"training needs the ml extra on the worker ({exc.name} is missing): "
-                "pip install 'inescape[ml]'"
-            ) from None
+        # torch and Lightning (the ml extra) are imported only once fitting starts: a worker
+        # without them fails the run now, with the install hint, and does not retry it
+        missing = missing_ml()
+        if missing is not None:
+            raise Invalid(ml_missing_message(missing))
+        from inescape.modules.training.fitting import fit
 
         request = msgspec.convert(ctx.params, TrainingRequest)
         settings = self._settings
@@ -83,19 +83,25 @@ class FitJob:
                 pass
 
         options = {k: v for k, v in msgspec.to_builtins(request).items() if k in OPTIONS and v is not None}
-        fitted = await asyncio.to_thread(
-            fit,
-            tables,
-            request.model,
-            on_epoch=on_epoch,
-            should_stop=cancelled.is_set,
-            trained_on={"dataset": source},
-            accelerator=settings.accelerator,
-            devices=_devices(settings.devices),
-            strategy=settings.strategy,
-            num_nodes=settings.num_nodes,
-            **options,
-        )
+        try:
+            fitted = await asyncio.to_thread(
+                fit,
+                tables,
+                request.model,
+                on_epoch=on_epoch,
+                should_stop=cancelled.is_set,
+                trained_on={"dataset": source},
+                accelerator=settings.accelerator,
+                devices=_devices(settings.devices),
+                strategy=settings.strategy,
+                num_nodes=settings.num_nodes,
+                **options,
+            )
+        except (Invalid, ImportError) as exc:  # final: the run is not retried
+            await self._runs.save(run_id=ctx.job_id, request=request, status="failed", history=history)
+            if isinstance(exc, ImportError):
+                raise Invalid(ml_missing_message(exc.name or str(exc))) from None
+            raise
         if cancelled.is_set():
             raise JobCancelled()
         await ctx.progress(0.98, epochs=len(fitted.history))

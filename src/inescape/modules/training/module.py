@@ -29,7 +29,9 @@ def bind(ctx: ModuleContext[TrainingSettings | None]) -> Bound:
     return Bound(
         facades={RegistryApi: registry},
         dependencies={
-            "runs": RunService(jobs=ctx.jobs, job_rows=p.jobs, uow=p.uow, runs=runs, settings=settings),
+            "runs": RunService(
+                jobs=ctx.jobs, job_rows=p.jobs, uow=p.uow, runs=runs, cohorts=cohorts, settings=settings
+            ),
             "models": ModelService(registry=registry, clock=p.clock, settings=settings),
         },
         job_kinds={FIT: FitJob(registry=registry, runs=runs, cohorts=cohorts, settings=settings)},

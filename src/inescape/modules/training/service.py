@@ -13,11 +13,13 @@ from inescape.infra.jobs import JobService
 from inescape.infra.platform import Jobs
 from inescape.infra.uow import UnitOfWork
 from inescape.kernel.clock import Clock
-from inescape.kernel.errors import Invalid
+from inescape.kernel.errors import Invalid, Unavailable
 from inescape.kernel.jobs import JobView
 from inescape.modules.training import gates
 from inescape.modules.training.api import MODULE, ModelCard
+from inescape.modules.training.availability import missing_ml, ml_missing_message
 from inescape.modules.training.cards import calibration_svg, training_curve_svg
+from inescape.modules.training.data import CohortSource
 from inescape.modules.training.features import feature_names
 from inescape.modules.training.registry import ModelRegistry
 from inescape.modules.training.runs import RunStore
@@ -52,8 +54,10 @@ class RunService:
         job_rows: JobService,
         uow: Callable[[], UnitOfWork],
         runs: RunStore,
+        cohorts: CohortSource,
         settings: TrainingSettings,
     ) -> None:
+        self._cohorts = cohorts
         self._jobs = jobs
         self._job_rows = job_rows
         self._uow = uow
@@ -61,7 +65,14 @@ class RunService:
         self._settings = settings
 
     async def submit(self, *, request: TrainingRequest, owner: str | None) -> JobView:
+        """Refuse now what the job could only fail on later, and queue nothing then: 422 for
+        a bad request, 503 with the install hint when this install lacks the ml extra, 404 for
+        a dataset that does not exist."""
         check_request(request, self._settings)
+        missing = missing_ml()
+        if missing is not None:
+            raise Unavailable(ml_missing_message(missing), backend="ml", retry_after=3600)
+        await self._cohorts.check(ref=request.dataset)
         return await self._jobs.submit(
             module=MODULE, kind=FIT, queue=MODULE, params=msgspec.to_builtins(request), owner=owner
         )
