@@ -14,7 +14,10 @@ import pytest
 
 from tests.support.backends import RealServers, real_servers, settings_for
 
-pytest_plugins = ["tests.support.app_client"]  # the in-process app: ``client``, ``app_services``
+pytest_plugins = [
+    "tests.support.app_client",  # the in-process app: ``client``, ``app_services``
+    "tests.support.replay",  # ``replay_sources_allowed``: collection may reach the replay servers
+]
 
 REAL_REQUIRED = os.environ.get("INESCAPE_TEST_REAL", "").lower() == "required"
 

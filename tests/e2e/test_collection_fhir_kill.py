@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import httpx
 
+from inescape.modules.collection.connectors.outbound import SETTING
 from tests.support.fhir_bulk_server import FhirBulkServer, resources_of
+from tests.support.replay import REPLAY_HOSTS
 from tests.support.served_jobs import admin, database_url_of, kill_mid_job, source_counts
 
 N, PAGE = 400, 4
@@ -38,7 +40,7 @@ def test_a_fhir_bulk_job_killed_mid_job_resumes_without_a_second_export_or_a_dou
     ehr = FhirBulkServer(resources_of(N), polls=1, file_lines=150)
     try:
         midway, done, _ = kill_mid_job(
-            served_env,
+            served_env | {SETTING: REPLAY_HOSTS},
             tmp_path,
             backend,
             "collection",

@@ -16,8 +16,10 @@ from inescape.modules.collection.connectors.cbioportal import CbioportalConfig, 
 from inescape.modules.patients.api import ClinicalCodecs
 from inescape.runtime import library
 from tests.support.cbioportal_server import CbioportalServer, esca_patient
+from tests.support.replay import replay_outbound
 
-REACH = Reach(limiter=MemoryRateLimiter())  # this process's own pace: no Redis here
+# this process's own pace (no Redis here); the replay server allowed explicitly
+REACH = Reach(limiter=MemoryRateLimiter(), outbound=replay_outbound())
 CODECS = library(ClinicalCodecs)
 
 CBIO = CbioportalConnector()

@@ -12,6 +12,11 @@ from tests.support.cbioportal_server import CbioportalServer, esca_patient
 from tests.support.jobs import finished
 
 
+@pytest.fixture(autouse=True)
+def _replay(replay_sources_allowed):
+    """The replay servers on 127.0.0.1 over http, allowed explicitly."""
+
+
 @pytest.fixture
 def portal():
     rows = [row for i in range(5) for row in esca_patient(i)] + esca_patient(5, ICD_O_3_SITE="C16.9")

@@ -38,6 +38,11 @@ MAPPING = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _replay(replay_sources_allowed):
+    """The replay servers on 127.0.0.1 over http, allowed explicitly."""
+
+
 @pytest.fixture
 async def steward(client):
     return await bearer(client, client.app, "steward.col", ["data_steward"])

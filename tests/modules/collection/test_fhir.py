@@ -19,8 +19,10 @@ from inescape.modules.patients.api import ClinicalCodecs, PatientCreate, Patient
 from inescape.runtime import library
 from tests.support.fhir_server import FhirServer
 from tests.support.records import RECORD
+from tests.support.replay import replay_outbound
 
-REACH = Reach(limiter=MemoryRateLimiter())  # this process's own pace: no Redis here
+# this process's own pace (no Redis here); the replay server allowed explicitly
+REACH = Reach(limiter=MemoryRateLimiter(), outbound=replay_outbound())
 CODECS = library(ClinicalCodecs)
 
 

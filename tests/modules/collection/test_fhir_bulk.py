@@ -21,8 +21,10 @@ from inescape.modules.collection.connectors.http import limiter_of, wait_turn
 from inescape.modules.patients.api import ClinicalCodecs
 from inescape.runtime import library
 from tests.support.fhir_bulk_server import FhirBulkServer, resources_of
+from tests.support.replay import replay_outbound
 
-REACH = Reach(limiter=MemoryRateLimiter())  # this process's own pace: no Redis here
+# this process's own pace (no Redis here); the replay server allowed explicitly
+REACH = Reach(limiter=MemoryRateLimiter(), outbound=replay_outbound())
 CODECS = library(ClinicalCodecs)
 
 CONNECTOR = FhirBulkConnector()

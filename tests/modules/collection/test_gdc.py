@@ -17,8 +17,10 @@ from inescape.modules.collection.connectors.gdc import EXPAND, GdcConfig, GdcCon
 from inescape.modules.patients.api import ClinicalCodecs
 from inescape.runtime import library
 from tests.support.gdc_server import BRCA_CASE, GdcServer, esca_case, real_brca_case, real_lusc_case
+from tests.support.replay import replay_outbound
 
-REACH = Reach(limiter=MemoryRateLimiter())  # this process's own pace: no Redis here
+# this process's own pace (no Redis here); the replay server allowed explicitly
+REACH = Reach(limiter=MemoryRateLimiter(), outbound=replay_outbound())
 CODECS = library(ClinicalCodecs)
 
 GDC = GdcConnector()

@@ -12,6 +12,11 @@ from tests.support.gdc_server import GdcServer, esca_case
 from tests.support.jobs import finished
 
 
+@pytest.fixture(autouse=True)
+def _replay(replay_sources_allowed):
+    """The replay servers on 127.0.0.1 over http, allowed explicitly."""
+
+
 @pytest.fixture
 def api():
     nos = esca_case(5, tissue_or_organ_of_origin="Esophagus, NOS", icd_10_code="C15.9")

@@ -7,17 +7,21 @@ from inescape.kernel.modules import Bound, ModuleSpec, Periodic
 from inescape.modules.auth.api import GatewayApi
 from inescape.modules.collection.connectors.base import Reach
 from inescape.modules.collection.connectors.http import limiter_of
+from inescape.modules.collection.connectors.outbound import Outbound
 from inescape.modules.collection.connectors.upload import UPLOADS, UploadRecords
 from inescape.modules.collection.routes.collect import JOB_ROUTES, ROUTES
 from inescape.modules.collection.routes.schedules import SCHEDULE_ROUTES
 from inescape.modules.collection.schedules import TICK_S, ScheduleService
 from inescape.modules.collection.service import JOB_KIND, PAYLOADS, REJECTS, CollectionService
+from inescape.modules.collection.settings import CollectionSettings
 from inescape.modules.generation.api import DatasetsApi
 from inescape.modules.patients.api import ClinicalCodecs, PatientsApi
 
 
-def bind(ctx: ModuleContext[None]) -> Bound:
+def bind(ctx: ModuleContext[CollectionSettings | None]) -> Bound:
     platform, facades = ctx.platform, ctx.facades
+    settings = ctx.settings if isinstance(ctx.settings, CollectionSettings) else CollectionSettings()
+    outbound = Outbound(settings.allowed_hosts)  # a bad entry stops the start, naming the setting
     gateway = facades.get(GatewayApi)
     datasets = facades.get(DatasetsApi)
     uploads = UploadRecords(platform.documents)
@@ -27,7 +31,9 @@ def bind(ctx: ModuleContext[None]) -> Bound:
         codecs=facades.get(ClinicalCodecs),
         datasets=datasets,
         uploads=uploads,
-        reach=Reach(limiter=limiter_of(platform.cache), datasets=datasets, uploads=uploads),
+        reach=Reach(
+            limiter=limiter_of(platform.cache), outbound=outbound, datasets=datasets, uploads=uploads
+        ),
         documents=platform.documents,
         job_rows=platform.jobs,
         jobs=ctx.jobs,
@@ -54,4 +60,5 @@ spec = ModuleSpec(
     route_handlers=[*ROUTES, *SCHEDULE_ROUTES],
     job_routes=JOB_ROUTES,
     owns=(UPLOADS, REJECTS, PAYLOADS),  # files go to the datasets through DatasetsApi
+    settings=CollectionSettings,
 )

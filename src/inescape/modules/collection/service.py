@@ -112,8 +112,9 @@ class CollectionService:
     async def check(self, *, request: CollectionRequest, uploads_of: str | None = None) -> Any:
         """Everything a job request is checked for before it is accepted: 404 for an unknown
         connector or upload (or, with ``uploads_of``, an upload another user sent), 422
-        naming the field; the parsed config."""
+        naming the field (a URL the outbound allow-list refuses too); the parsed config."""
         config = check_request(request)
+        await self._reach.outbound.check_config(config)
         if request.connector == "upload":
             await self._uploads.get(config.upload_id, owner=uploads_of)
         return config

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
 
 from inescape.infra.ratelimit import RateLimiter
 from inescape.kernel.errors import Invalid, NotFound
+from inescape.modules.collection.connectors.outbound import Outbound
 from inescape.modules.generation.api import DatasetsApi
 from inescape.modules.patients.api import ClinicalCodecs, PatientCreate
 
@@ -55,10 +56,13 @@ class ConnectorNotFound(NotFound):
 @dataclass(frozen=True, kw_only=True)
 class Reach:
     """What a connector may reach besides its source: the outbound pace (``limiter``, shared
-    by every worker when the platform's cache is Redis) and, for files uploaded to the
-    platform, the stored bytes (``datasets``) and the uploads' records (``uploads``)."""
+    by every worker when the platform's cache is Redis), where it may connect at all
+    (``outbound``: public hosts over https unless the allow-list says more) and, for files
+    uploaded to the platform, the stored bytes (``datasets``) and the uploads' records
+    (``uploads``)."""
 
     limiter: RateLimiter
+    outbound: Outbound = field(default_factory=Outbound)
     datasets: DatasetsApi | None = None
     uploads: UploadRecords | None = None
 

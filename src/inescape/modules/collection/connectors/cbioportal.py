@@ -114,7 +114,7 @@ class CbioportalConnector:
     ) -> AsyncIterator[Page]:
         bodies: list[bytes] = []
         async with paced_client(
-            reach.limiter, config.requests_per_s, headers={"Accept": "application/json"}
+            reach, config.requests_per_s, headers={"Accept": "application/json"}
         ) as client:
             patients = await clinical_rows(client, config, "PATIENT", bodies)
             samples = await clinical_rows(client, config, "SAMPLE", bodies)

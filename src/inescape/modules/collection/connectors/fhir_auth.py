@@ -21,8 +21,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey, import_key
 
-from inescape.infra.ratelimit import RateLimiter
 from inescape.kernel.errors import DomainError, Invalid
+from inescape.modules.collection.connectors.base import Reach
 from inescape.modules.collection.connectors.http import DEFAULT_RATE, Retry, fetch, outcome_text, paced_client
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -127,8 +127,8 @@ _TOKENS: dict[tuple[str, ...], tuple[str, float]] = {}  # (token_url, client_id,
 class Tokens:
     """Access tokens from a SMART token endpoint, kept until shortly before they expire."""
 
-    def __init__(self, limiter: RateLimiter, config: FhirAuthConfig) -> None:
-        self.limiter = limiter
+    def __init__(self, reach: Reach, config: FhirAuthConfig) -> None:
+        self.reach = reach
         self.config = config
         self.key = (str(config.token_url), str(config.client_id), str(config.kid), config.scope)
 
@@ -149,7 +149,7 @@ class Tokens:
             "client_assertion": assertion(config, time.time()),
         }
         async with paced_client(
-            self.limiter, config.requests_per_s, headers={"Accept": "application/json"}
+            self.reach, config.requests_per_s, headers={"Accept": "application/json"}
         ) as http:
             _, body = await fetch(
                 http, str(config.token_url), token_retry(config), method="POST", data=form, refuse=_refused
@@ -163,9 +163,9 @@ class Tokens:
 class FhirAuth(httpx.Auth):
     """Adds the bearer token to each request; with SMART, a 401 fetches a new token once."""
 
-    def __init__(self, limiter: RateLimiter, config: FhirAuthConfig) -> None:
+    def __init__(self, reach: Reach, config: FhirAuthConfig) -> None:
         self.token = config.token
-        self.tokens = Tokens(limiter, config) if config.token_url else None
+        self.tokens = Tokens(reach, config) if config.token_url else None
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         if self.tokens is None:
@@ -180,9 +180,9 @@ class FhirAuth(httpx.Auth):
             yield request
 
 
-def fhir_client(limiter: RateLimiter, config: FhirAuthConfig, **options: Any) -> httpx.AsyncClient:
+def fhir_client(reach: Reach, config: FhirAuthConfig, **options: Any) -> httpx.AsyncClient:
     """A client for the FHIR server: signed in as the config says, at the source's pace."""
     headers = {"Accept": "application/fhir+json"} | options.pop("headers", {})
     return paced_client(
-        limiter, config.requests_per_s, headers=headers, auth=FhirAuth(limiter, config), **options
+        reach, config.requests_per_s, headers=headers, auth=FhirAuth(reach, config), **options
     )

@@ -24,7 +24,6 @@ from typing import Annotated, Any, ClassVar, Literal
 import httpx
 import msgspec
 
-from inescape.infra.ratelimit import RateLimiter
 from inescape.kernel.errors import Invalid
 from inescape.modules.collection.connectors.base import Item, Page, Reach, register
 from inescape.modules.collection.connectors.fhir_auth import (
@@ -110,7 +109,7 @@ class FhirBulkConnector:
         self, reach: Reach, config: FhirBulkConfig, cursor: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
         state = dict(cursor or {})
-        async with fhir_client(reach.limiter, config) as fhir:
+        async with fhir_client(reach, config) as fhir:
             if not state.get("status_url"):
                 url = kickoff_url(config.base_url, config.group_id, list(config.types), config.since)
                 state = {"status_url": await kick_off(fhir, url, retry_of(config))}
@@ -119,7 +118,7 @@ class FhirBulkConnector:
                 async for page in self._export(fhir, state, config):
                     yield page
             manifest = msgspec.convert(state["manifest"], Manifest)
-            async with self._files(reach.limiter, fhir, manifest, config) as files:
+            async with self._files(reach, fhir, manifest, config) as files:
                 related, problems = await self._related(files, manifest, config)
                 if state.get("file") is None:  # the manifest is new: checkpoint it with its rejects
                     state = state | {"file": 0, "line": 0}
@@ -160,17 +159,17 @@ class FhirBulkConnector:
             await asyncio.sleep(status.wait_s or config.poll_s)
 
     def _files(
-        self, limiter: RateLimiter, fhir: httpx.AsyncClient, manifest: Manifest, config: FhirBulkConfig
+        self, reach: Reach, fhir: httpx.AsyncClient, manifest: Manifest, config: FhirBulkConfig
     ) -> httpx.AsyncClient:
         if not manifest.requires_access_token:
-            return paced_client(limiter, config.requests_per_s, headers=NDJSON_HEADERS)
+            return paced_client(reach, config.requests_per_s, headers=NDJSON_HEADERS)
         for output in [*manifest.output, *manifest.error]:
             if not same_origin(output.url, config.base_url):
                 raise Invalid(
                     f"the export's file {output.url} needs the access token but is not on "
                     f"{config.base_url}; refusing to send the token there"
                 )
-        return fhir_client(limiter, config)
+        return fhir_client(reach, config)
 
     async def _related(
         self, files: httpx.AsyncClient, manifest: Manifest, config: FhirBulkConfig

@@ -90,7 +90,7 @@ class FhirServerConnector:
     ) -> AsyncIterator[Page]:
         base = config.base_url.rstrip("/")
         url: str | None = (cursor or {}).get("next") or f"{base}/Patient?_count={config.page_size}"
-        async with fhir_client(reach.limiter, config) as client:
+        async with fhir_client(reach, config) as client:
             while url is not None:
                 raw, bundle = await fetch(client, url, config)
                 bodies, items = [raw], []

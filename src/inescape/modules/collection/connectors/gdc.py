@@ -95,7 +95,7 @@ class GdcConnector:
         url = f"{config.base_url.rstrip('/')}/cases"
         start = int((cursor or {}).get("from", 0))
         async with paced_client(
-            reach.limiter, config.requests_per_s, headers={"Accept": "application/json"}
+            reach, config.requests_per_s, headers={"Accept": "application/json"}
         ) as client:
             while True:
                 raw, envelope = await fetch_json(

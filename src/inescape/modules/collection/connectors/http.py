@@ -29,6 +29,7 @@ import msgspec
 from inescape.infra.ratelimit import MemoryRateLimiter, RateLimiter, rate_limiter_for
 from inescape.kernel.errors import DomainError, Invalid, Unavailable
 from inescape.kernel.ports import Cache
+from inescape.modules.collection.connectors.base import Reach
 
 MAX_WAIT_S = 120.0
 DEFAULT_RATE = 10.0  # requests a second to one source host, unless its config says otherwise
@@ -88,13 +89,14 @@ async def wait_turn(limiter: RateLimiter, url: httpx.URL, rate_per_s: float) -> 
         await asyncio.sleep(decision.retry_after_s)
 
 
-def paced_client(limiter: RateLimiter, rate_per_s: float, **options: Any) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` whose every request waits its turn at its host."""
+def paced_client(reach: Reach, rate_per_s: float, **options: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` whose every request (redirects included) waits its turn at
+    its host, then goes only where the outbound allow-list lets it (``outbound.py``)."""
 
     async def pace(request: httpx.Request) -> None:
-        await wait_turn(limiter, request.url, rate_per_s)
+        await wait_turn(reach.limiter, request.url, rate_per_s)
 
-    return httpx.AsyncClient(event_hooks={"request": [pace]}, **options)
+    return httpx.AsyncClient(event_hooks={"request": [pace, reach.outbound.pin]}, **options)
 
 
 # --- reading with retries ------------------------------------------------------------------
