@@ -4,11 +4,15 @@ mistake."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import re
 import sqlite3
 
 import polars as pl
 
+from inescape.cli.common import with_runtime
+from inescape.settings import load_settings
 from tests.support.processes import run_cli
 
 
@@ -47,6 +51,44 @@ def test_a_cohort_is_loaded_into_the_configured_database(tmp_path):
     with sqlite3.connect(tmp_path / "data" / "inescape.db") as db:
         rows = db.execute("SELECT origin, count(*) FROM patients GROUP BY origin").fetchall()
     assert rows == [("synthetic", 1200)]
+
+
+def test_a_cohort_loaded_from_the_command_line_has_its_dataset_record_and_audit_event(tmp_path):
+    env = {"INESCAPE_DATA_DIR": str(tmp_path / "data")}
+
+    result = run_cli(
+        "generate", "--profile", "us-seer", "--n", "600", "--seed", "5", "--to-database", env=env, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    found = re.search(
+        r"loaded 600 patients into the clinical database \(dataset ([0-9a-f-]{36})\)", result.stdout
+    )
+    assert found, result.stdout
+    dataset, events = asyncio.run(with_runtime(load_settings(env), lambda rt: _record_of(rt, found.group(1))))
+    assert (dataset.kind, dataset.origin, dataset.profile, dataset.n, dataset.seed) == (
+        "synthetic",
+        "synthetic",
+        "us-seer",
+        600,
+        5,
+    )
+    assert dataset.outputs == ["database"]
+    assert dataset.rows == {"patients": 600}
+    assert dataset.fidelity["targets"]
+    assert [(e.action, e.user, e.outcome, e.resource_id) for e in events] == [
+        ("generation.cohort_loaded", "cli", "success", found.group(1))
+    ]
+
+
+async def _record_of(runtime, dataset_id: str):
+    from inescape.modules.auth.api import GatewayApi
+    from inescape.modules.generation.api import DatasetsApi
+
+    dataset = await runtime.facade(DatasetsApi).describe(dataset_id)
+    trail = runtime.facade(GatewayApi).trail
+    events = await trail.query(filters={"action": "generation.cohort_loaded"}, before_seq=None, limit=10)
+    return dataset, events
 
 
 def test_a_mistake_is_one_clear_message_and_nothing_is_written(tmp_path):

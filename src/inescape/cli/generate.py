@@ -14,6 +14,7 @@ from inescape.cli.common import cli_settings, one_line_errors, with_runtime
 from inescape.settings import Settings
 
 if TYPE_CHECKING:
+    from inescape.modules.generation.api import LoadedCohort
     from inescape.runtime.process import Runtime
 
 
@@ -84,7 +85,10 @@ def _generate(
         loading = _load_cohort(
             settings, chosen, n, seed=seed, quotas=wanted, on_chunk=None if out else on_chunk
         )
-        lines.append(f"loaded {asyncio.run(loading):,} patients into the clinical database")
+        done = asyncio.run(loading)
+        lines.append(
+            f"loaded {done.loaded:,} patients into the clinical database (dataset {done.dataset_id})"
+        )
     if report is not None:
         lines += report_lines(report)
     return lines
@@ -98,11 +102,11 @@ def _generator() -> Any:
     return library(GeneratorApi)
 
 
-async def _load_cohort(settings: Settings, profile: Any, n: int, **options: Any) -> int:
+async def _load_cohort(settings: Settings, profile: Any, n: int, **options: Any) -> LoadedCohort:
     from inescape.modules.generation.api import GenerationApi
 
-    async def load(runtime: Runtime) -> int:
-        return await runtime.facade(GenerationApi).load_cohort(profile=profile, n=n, **options)
+    async def load(runtime: Runtime) -> LoadedCohort:
+        return await runtime.facade(GenerationApi).load_cohort(profile=profile, n=n, by="cli", **options)
 
-    loaded: int = await with_runtime(settings, load)
+    loaded: LoadedCohort = await with_runtime(settings, load)
     return loaded

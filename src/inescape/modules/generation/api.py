@@ -267,6 +267,14 @@ class GeneratorApi(Protocol):
         ...
 
 
+class LoadedCohort(msgspec.Struct, frozen=True, kw_only=True):
+    """A cohort loaded into the clinical database outside a job: its dataset record's id
+    (``GET /api/v1/datasets/{id}``) and the patients loaded."""
+
+    dataset_id: str
+    loaded: int
+
+
 class GenerationApi(Protocol):
     """Generation's bound use cases other edges (the CLI) call."""
 
@@ -278,10 +286,12 @@ class GenerationApi(Protocol):
         seed: int = 0,
         quotas: Sequence[Quota | Mapping[str, Any] | str] = (),
         on_chunk: Callable[[int], Any] | None = None,
-    ) -> int:
+        by: str = "cli",
+    ) -> LoadedCohort:
         """Generate and load the cohort into the clinical database chunk by chunk, one
-        transaction each, through the same path as a job's ``database`` output; the number
-        of patients loaded."""
+        transaction each, through the same path as a job's ``database`` output; recorded as
+        a dataset (with its fidelity report) as a job's is, and audited as done ``by`` that
+        user. Refused before anything is written while the audit store is down."""
         ...
 
 
@@ -310,6 +320,7 @@ __all__ = [
     "FidelityReport",
     "GenerationApi",
     "GeneratorApi",
+    "LoadedCohort",
     "Privacy",
     "ProfileInvalid",
     "ProfileNotFound",

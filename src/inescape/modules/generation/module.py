@@ -42,6 +42,7 @@ def bind(ctx: ModuleContext[None]) -> Bound:
         jobs=ctx.jobs,
         uow=platform.uow,
         clock=platform.clock,
+        gateway=facades.get(GatewayApi),
     )
     return Bound(
         facades={DatasetsApi: datasets, GenerationApi: generation},

@@ -22,8 +22,10 @@ from inescape.infra.platform import Jobs
 from inescape.infra.uow import UnitOfWork
 from inescape.kernel.clock import Clock
 from inescape.kernel.errors import Conflict, Invalid
+from inescape.kernel.ids import new_id
 from inescape.kernel.jobs import JobContext, JobView
 from inescape.kernel.ports import DocumentStore
+from inescape.modules.auth.api import GatewayApi
 from inescape.modules.generation import outputs
 from inescape.modules.generation.api import (
     GENERATOR_VERSION,
@@ -31,6 +33,7 @@ from inescape.modules.generation.api import (
     DatasetFile,
     DatasetInfo,
     FidelityReport,
+    LoadedCohort,
     ProfileNotFound,
     Quota,
 )
@@ -95,7 +98,9 @@ class GenerationService:
         jobs: Jobs,
         uow: Callable[[], UnitOfWork],
         clock: Clock,
+        gateway: GatewayApi,
     ) -> None:
+        self._gateway = gateway
         self._generator = generator
         self._profiles = profiles
         self._datasets = datasets
@@ -196,17 +201,56 @@ class GenerationService:
         seed: int = 0,
         quotas: Sequence[Quota | Mapping[str, Any] | str] = (),
         on_chunk: Callable[[int], Any] | None = None,
-    ) -> int:
+        by: str = "cli",
+    ) -> LoadedCohort:
+        chosen = self._generator.profile(profile)
+        wanted = self._generator.quotas(quotas)
+        await self._gateway.audit_ready()  # audited, or not done at all
+        dataset_id = new_id()
         loaded = 0
-        for cohort in self._generator.chunks(profile, n, seed=seed, quotas=quotas):
-            typed = _typed(self._generator.to_records(cohort))
-            async with self._uow() as uow:
-                await self._patients.load_records(uow.session, typed)
-            loaded += len(typed)
-            if on_chunk is not None:
-                on_chunk(len(typed))
-        await self._patients.records_changed()
-        return loaded
+        slim: list[pl.DataFrame] = []
+        try:
+            for cohort in self._generator.chunks(chosen, n, seed=seed, quotas=wanted):
+                typed = _typed(self._generator.to_records(cohort))
+                async with self._uow() as uow:
+                    await self._patients.load_records(uow.session, typed)
+                loaded += len(typed)
+                slim.append(self._generator.fidelity_frame(cohort))
+                if on_chunk is not None:
+                    on_chunk(len(typed))
+        finally:
+            if loaded:
+                await self._patients.records_changed()
+                await self._record_load(dataset_id, chosen, n, seed, wanted, slim, loaded, by)
+        return LoadedCohort(dataset_id=dataset_id, loaded=loaded)
+
+    async def _record_load(
+        self,
+        dataset_id: str,
+        profile: Profile,
+        n: int,
+        seed: int,
+        quotas: list[Quota],
+        slim: list[pl.DataFrame],
+        loaded: int,
+        by: str,
+    ) -> None:
+        """The loaded cohort's dataset record (as a job's ``database`` output makes) and its
+        audit event; a load cut short is recorded with the patients it did load."""
+        report = await asyncio.to_thread(self._generator.fidelity_report, profile, pl.concat(slim))
+        request = GenerationRequest(
+            profile=profile.name, n=n, seed=seed, outputs=["database"], quotas=msgspec.to_builtins(quotas)
+        )
+        info = _info(dataset_id, request, profile, [], report, self._clock.now().isoformat())
+        await self._datasets.register(msgspec.structs.replace(info, rows={"patients": loaded}))
+        await self._gateway.record(
+            action="generation.cohort_loaded",
+            outcome="success" if loaded == n else "partial",
+            user=by,
+            resource_type="dataset",
+            resource_id=dataset_id,
+            detail=f"{loaded} of {n} synthetic patients ({profile.name}, seed {seed}) loaded",
+        )
 
 
 def quotas_of(request: GenerationRequest) -> list[Quota]:
