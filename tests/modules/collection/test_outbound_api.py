@@ -40,19 +40,18 @@ async def test_a_source_the_allow_list_refuses_is_a_422_and_no_job_or_schedule_i
     assert (await client.get(SCHEDULES)).json()["items"] == []
 
 
-async def test_an_administrator_allows_a_network_and_plain_http_in_the_setting(monkeypatch, settings):
-    from litestar.testing import AsyncTestClient
-
-    from inescape.app import create_app
-    from inescape.modules_loader import load_specs
-    from tests.support.auth import bearer
-
+@pytest.fixture
+def lan_allowed(monkeypatch):
+    """An administrator's allow-list: a private network, plain http allowed there."""
     monkeypatch.setenv(SETTING, "http://10.0.0.0/8")
-    app = create_app(settings, load_specs(settings.modules), worker=False)
-    async with AsyncTestClient(app) as allowed:
-        allowed.headers.update(await bearer(allowed, app, "admin", ["admin"]))
-        body = {"connector": "gdc", "source": "lan", "config": {"base_url": "http://10.0.0.7/gdc"}}
 
-        response = await allowed.post(JOBS, json=body)
 
-    assert response.status_code == 202, response.text
+async def test_an_administrator_allows_a_network_and_plain_http_in_the_setting(lan_allowed, client):
+    body = {"connector": "gdc", "source": "lan", "config": {"base_url": "http://10.0.0.7/gdc"}}
+    elsewhere = {"connector": "gdc", "source": "lan", "config": {"base_url": "http://192.168.1.7/gdc"}}
+
+    allowed = await client.post(JOBS, json=body)
+    refused = await client.post(JOBS, json=elsewhere)
+
+    assert allowed.status_code == 202, allowed.text
+    assert refused.status_code == 422, refused.text
