@@ -403,8 +403,13 @@ async def test_another_user_cannot_poll_or_read_an_export(client, clinician):
     await load(client, clinician)
     done = await export(client, clinician)
     other = await bearer(client, client.app, "doc.two", ["clinician"])
+    export_id = done["status"].rsplit("/", 1)[1]
 
-    assert_outcome(await client.get(done["status"], headers=other), 403)
+    assert_outcome(await client.get(done["status"], headers=other), 404)  # as if there were none
+    mine = (await client.get("/api/v1/patients/jobs", headers=clinician)).json()["items"]
+    theirs = (await client.get("/api/v1/patients/jobs", headers=other)).json()["items"]
+    assert export_id in [job["id"] for job in mine]
+    assert theirs == []
 
 
 async def test_a_researchers_export_is_de_identified(client, clinician, researcher):

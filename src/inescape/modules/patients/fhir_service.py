@@ -25,7 +25,7 @@ from inescape.infra.jobs import JobService
 from inescape.infra.platform import Jobs
 from inescape.infra.uow import UnitOfWork
 from inescape.kernel.clock import Clock
-from inescape.kernel.errors import Forbidden, Invalid, NotFound
+from inescape.kernel.errors import Invalid, NotFound
 from inescape.kernel.jobs import JobContext, JobStatus, JobView
 from inescape.kernel.ports import ObjectStore
 from inescape.modules.auth.api import Principal
@@ -222,15 +222,15 @@ class FhirService:
             "request": request_url,
             "transaction_time": self._clock.now().astimezone(UTC).isoformat(),
         }
-        owner = viewer.id if viewer is not None else None
+        owner = viewer.username if viewer is not None else None  # as every job records its owner
         return await self._jobs.submit(module=MODULE, kind=EXPORT, params=params, owner=owner)
 
     async def _own(self, viewer: Principal | None, job_id: str) -> JobView:
         job = await self._job_rows.get(job_id, module=MODULE)
         if job.kind != EXPORT:
             raise NotFound(f"no export {job_id}")
-        if job.owner != (viewer.id if viewer is not None else None):
-            raise Forbidden("this export was asked for by another user")
+        if job.owner != (viewer.username if viewer is not None else None):
+            raise NotFound(f"no export {job_id}")  # another user's, answered as missing: ids do not leak
         return job
 
     async def status(self, *, viewer: Principal | None, job_id: str, base: str) -> ExportStatus:
