@@ -6,6 +6,7 @@ through FHIR and back."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -127,6 +128,30 @@ async def test_a_stale_version_is_a_409_and_nothing_is_written(client, clinician
     assert after["comorbidities"] == []
     assert after["conditions"][0]["lymphovascular_invasion"] is None
     assert await comorbidity_rows(client) == 0
+
+
+async def test_of_two_changes_made_against_one_version_one_is_written_and_the_other_refused(
+    client, clinician
+):
+    patient_id = await stored(client, clinician)
+    version = (await read(client, clinician, patient_id))["version"]
+
+    answers = await asyncio.gather(
+        *(
+            client.patch(
+                f"/api/v1/patients/{patient_id}",
+                json={"version": version, "comorbidities": [item]},
+                headers=clinician,
+            )
+            for item in COMORBIDITIES
+        )
+    )
+    after = await read(client, clinician, patient_id)
+
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    assert after["version"] == version + 1
+    assert len(after["comorbidities"]) == 1
+    assert await comorbidity_rows(client) == 1
 
 
 async def test_if_match_with_the_etag_of_the_read_guards_the_change_412_when_stale(client, clinician):
