@@ -303,3 +303,23 @@ async def test_the_assessments_travel_through_the_fhir_bundle_and_back(client, c
     ]
     assert back.conditions[0].lymphovascular_invasion is True
     assert back.conditions[0].invades_airway_or_great_vessels is False
+
+
+async def test_the_fhir_read_api_serves_them_as_valid_r4_resources(client, clinician):
+    from fhir.resources.R4B import get_fhir_model_class
+
+    patient_id = await stored(client, clinician)
+    await client.patch(f"/api/v1/patients/{patient_id}", json=ASSESSED, headers=clinician)
+
+    conditions = await client.get(f"/fhir/Condition?patient={patient_id}", headers=clinician)
+    observations = await client.get(f"/fhir/Observation?patient={patient_id}", headers=clinician)
+    fitness = await client.get(f"/fhir/Observation/{patient_id}.fitness-for-surgery", headers=clinician)
+
+    assert conditions.status_code == observations.status_code == fitness.status_code == 200
+    found = [e["resource"] for r in (conditions, observations) for e in r.json()["entry"]]
+    for resource in found:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    codes = {c["code"] for r in found for c in r.get("code", {}).get("coding", [])}
+    assert {"J44.9", "44054006", "33739-4", "398192003", "fit-for-surgery"} <= codes
+    assert fitness.json()["performer"] == [{"display": "Dr Sara Ahmadi"}]
+    assert fitness.json()["valueBoolean"] is True
