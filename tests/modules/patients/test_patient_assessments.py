@@ -323,3 +323,21 @@ async def test_the_fhir_read_api_serves_them_as_valid_r4_resources(client, clini
     assert {"J44.9", "44054006", "33739-4", "398192003", "fit-for-surgery"} <= codes
     assert fitness.json()["performer"] == [{"display": "Dr Sara Ahmadi"}]
     assert fitness.json()["valueBoolean"] is True
+
+
+def test_the_assessor_is_withheld_even_where_an_install_keeps_unknown_text():
+    import msgspec
+
+    from inescape.modules.auth.api import DEFAULT_POLICY
+    from inescape.modules.auth.deid import Deidentifier
+
+    keeping = Deidentifier(
+        b"a-test-secret-of-32-bytes-length",
+        policy=msgspec.structs.replace(DEFAULT_POLICY, unknown_text="keep"),
+    )
+
+    seen = keeping.deidentify({"fitness_for_surgery": FITNESS}, patient_id="p-1")
+
+    assert seen["fitness_for_surgery"]["fit"] is True
+    assert "assessed_by" not in seen["fitness_for_surgery"]
+    assert "note" not in seen["fitness_for_surgery"]
