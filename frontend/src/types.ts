@@ -37,6 +37,24 @@ export interface Condition {
   siewert: string | null;
   grade: string;
   tumour_length_cm: number | null;
+  lymphovascular_invasion?: boolean | null;
+  invades_airway_or_great_vessels?: boolean | null;
+}
+
+/** Fitness for surgery; `assessed_by` and `note` are absent for de-identified viewers. */
+export interface SurgicalFitness {
+  fit: boolean;
+  assessed_by?: string;
+  assessed_on: string;
+  note?: string | null;
+}
+
+export interface Comorbidity {
+  system: string;
+  code: string;
+  display: string;
+  category?: string | null;
+  recorded_on?: string | null;
 }
 
 export interface Staging {
@@ -104,6 +122,9 @@ export interface PatientRecord {
   treatments: Treatment[];
   observations: Observation[];
   outcome: Outcome | null;
+  version?: number;
+  fitness_for_surgery?: SurgicalFitness | null;
+  comorbidities?: Comorbidity[];
 }
 
 export interface StageResult {

@@ -1,5 +1,6 @@
 import { download } from "../api";
 import { useAuth } from "../auth";
+import { AssessmentsPanel } from "../components/AssessmentsPanel";
 import { CdsPanel } from "../components/CdsPanel";
 import { ErrorNote, Loading } from "../components/Status";
 import { useApi } from "../hooks";
@@ -84,8 +85,8 @@ function Cds({ id }: { id: string }) {
 
 export function PatientDetailPage({ id }: { id: string }) {
   const { t } = useI18n();
-  const { can, researcherOnly } = useAuth();
-  const { data, error } = useApi<PatientRecord>(`/api/v1/patients/${encodeURIComponent(id)}`);
+  const { can, researcherOnly, me } = useAuth();
+  const { data, error, reload } = useApi<PatientRecord>(`/api/v1/patients/${encodeURIComponent(id)}`);
   const identifiedExport = can("patients.export") && !researcherOnly;
   return (
     <>
@@ -98,6 +99,12 @@ export function PatientDetailPage({ id }: { id: string }) {
         <div className="columns">
           <div>
             <Demographics record={data} />
+            <AssessmentsPanel
+              record={data}
+              editable={can("patients.write") && !researcherOnly}
+              assessor={me?.username ?? ""}
+              onSaved={reload}
+            />
             <Timeline record={data} />
             {identifiedExport ? (
               <button
@@ -111,7 +118,8 @@ export function PatientDetailPage({ id }: { id: string }) {
           </div>
           {can("cds.patients.read") ? (
             <div>
-              <Cds id={id} />
+              {/* Asked again after each change of the record: it decides on what it holds. */}
+              <Cds key={data.version ?? 0} id={id} />
             </div>
           ) : null}
         </div>

@@ -252,3 +252,41 @@ def test_a_row_is_mapped_as_the_field_by_field_lookup_did(
     new = record_from_row(row, mapping)
 
     assert json.dumps(new) == json.dumps(reference_record_from_row(row, mapping))  # order too
+
+
+def test_fitness_for_surgery_keeps_its_value_but_not_who_assessed_it_and_comorbidity_dates_shift(
+    deidentifier: Deidentifier,
+) -> None:
+    record = msgspec.convert(
+        {
+            "sex": "male",
+            "birth_date": "1958-03-14",
+            "source": "registry",
+            "source_record_id": "r-1",
+            "fitness_for_surgery": {
+                "fit": True,
+                "assessed_by": "Dr Sara Ahmadi",
+                "assessed_on": "2023-01-22",
+                "note": "seen with her daughter Mina",
+            },
+            "comorbidities": [
+                {
+                    "system": "http://snomed.info/sct",
+                    "code": "44054006",
+                    "display": "Diabetes",
+                    "recorded_on": "2020-05-01",
+                }
+            ],
+        },
+        PatientCreate,
+    )
+    offset = offset_of(deidentifier, "registry:r-1")
+
+    out = deidentified(deidentifier, record)
+
+    assert out.fitness_for_surgery is not None
+    assert out.fitness_for_surgery.fit is True
+    assert out.fitness_for_surgery.assessed_on == date(2023, 1, 22) + offset
+    assert "Ahmadi" not in out.fitness_for_surgery.assessed_by
+    assert out.fitness_for_surgery.note is None
+    assert out.comorbidities[0].recorded_on == date(2020, 5, 1) + offset

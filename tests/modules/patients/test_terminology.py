@@ -17,6 +17,7 @@ FILES = [
     "medications.csv",
     "procedures.csv",
     "intents.csv",
+    "assessments.csv",
 ]
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 SNOMED = "http://snomed.info/sct"
@@ -219,3 +220,21 @@ def test_each_procedure_intent_gives_the_records_intent(term):
     ext = [{"url": MCODE + "mcode-procedure-intent", "valueCodeableConcept": concept(term)}]
 
     assert read_treatments.common_fields({"extension": ext}).get("intent") == (term.values["intent"] or None)
+
+
+@pytest.mark.parametrize(
+    "term",
+    [t for t in rows("assessments.csv") if t.values["fact"] != "answer"],
+    ids=lambda t: f"{t.system}|{t.code}",
+)
+def test_each_assessment_code_names_the_fact_it_records(term):
+    assert read_clinical.observation_kind({"code": concept(term)}) == term.values["fact"]
+
+
+@pytest.mark.parametrize(
+    "term", [t for t in rows("assessments.csv") if t.values["fact"] == "answer"], ids=lambda t: t.code
+)
+def test_each_present_or_absent_answer_reads_as_its_value(term):
+    assert read_clinical.read_presence({"valueCodeableConcept": concept(term)}) is (
+        term.values["value"] == "true"
+    )

@@ -143,6 +143,7 @@ DEFAULT_POLICY: Final = DeidPolicy(
         **_kinds("name", "name", "names", "full_name", "given_name", "given_names", "first_name"),
         **_kinds("name", "middle_name", "family_name", "last_name", "surname", "maiden_name"),
         **_kinds("name", "given", "family", "nickname", "alias", "next_of_kin", "signature"),
+        **_kinds("name", "assessed_by"),  # the clinician who judged fitness for surgery (staff)
         **_kinds("identifier", "id", "patient_id", "mrn", "medical_record_number", "national_id"),
         **_kinds("identifier", "national_code", "ssn", "social_security_number", "passport"),
         **_kinds("identifier", "insurance", "health_plan", "account", "license", "license_plate"),

@@ -2,9 +2,10 @@
 
 The primary condition is the earliest diagnosis; the staging that counts is the latest
 assessment (on a tie, post-neoadjuvant over pathological over clinical, as the clinical core
-orders them); biomarkers and ECOG are their latest measurements. Fitness for surgery and
-lymphovascular invasion are not in the record: they stay unknown, and the rules ask for them
-where they decide the answer.
+orders them); biomarkers and ECOG are their latest measurements. Lymphovascular invasion and invasion of
+the airway or great vessels are facts of the primary condition; fitness for surgery is the
+record's current assessment. What the record does not hold stays unknown, and the rules ask for
+it where it decides the answer.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def facts_of(record: Any) -> ClinicalFacts:
         grade=grade,
         stage_group=staging.stage_group if staging else None,
         tumour_length_cm=condition.tumour_length_cm if condition else None,
+        lymphovascular_invasion=getattr(condition, "lymphovascular_invasion", None),
+        invades_airway_or_great_vessels=getattr(condition, "invades_airway_or_great_vessels", None),
+        fit_for_surgery=_fit(record),
         ecog=_latest_ecog(record),
         her2=_marker(record, "her2"),
         pdl1_cps=_number(_marker(record, "pdl1_cps")),
@@ -50,6 +54,11 @@ def facts_of(record: Any) -> ClinicalFacts:
         age=_age(record.birth_date, condition.diagnosis_date) if condition else None,
         sex=record.sex,
     )
+
+
+def _fit(record: Any) -> bool | None:
+    fitness = getattr(record, "fitness_for_surgery", None)
+    return None if fitness is None else bool(fitness.fit)
 
 
 def _latest_ecog(record: Any) -> int | None:

@@ -33,8 +33,11 @@ DATES = frozenset(
         "last_follow_up",
         "death_date",
         "recurrence_date",
+        "recorded_on",
     }
 )
+# Who judged fitness for surgery is staff identity and its note free text: neither is kept.
+WITHHELD = "withheld on ingest"
 
 Shift = Callable[[Any, timedelta], Any]
 
@@ -125,6 +128,9 @@ _DATES, _NESTED, _CLEARED = _record_plan()
 def deidentified(deidentifier: Deidentifying, record: PatientCreate) -> PatientCreate:
     key = f"{record.source}:{record.source_record_id}"
     changes = _changes(record, offset_of(deidentifier, key), _DATES, _NESTED)
+    fitness = changes.get("fitness_for_surgery")
+    if fitness is not None:
+        changes["fitness_for_surgery"] = msgspec.structs.replace(fitness, assessed_by=WITHHELD, note=None)
     return msgspec.structs.replace(
         record, **_CLEARED, **changes, source_record_id=deidentifier.research_id(key)
     )

@@ -62,6 +62,55 @@ class Condition(Strict, frozen=True):
     siewert: Literal["I", "II", "III"] | None = None
     grade: Literal["GX", "G1", "G2", "G3"] = "GX"
     tumour_length_cm: Annotated[float, msgspec.Meta(gt=0, le=30)] | None = None
+    # Tumour facts decision support asks for (None: not known). Lymphovascular invasion is
+    # read on the pathology or biopsy; invasion of the trachea or bronchi, the aorta or other
+    # great vessels, or the heart makes a tumour cT4b (unresectable, AJCC 8th chapter 16).
+    lymphovascular_invasion: bool | None = None
+    invades_airway_or_great_vessels: bool | None = None
+
+
+class SurgicalFitness(Strict, frozen=True):
+    """Whether the patient is fit for surgery (esophagectomy), who judged it and when."""
+
+    fit: bool
+    assessed_by: Text  # the clinician or board (a staff identifier: never shown to researchers)
+    assessed_on: date
+    note: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+
+# Charlson comorbidity index categories (Charlson 1987; ICD-10 coding by Quan et al. 2005).
+CharlsonCategory = Literal[
+    "myocardial_infarction",
+    "congestive_heart_failure",
+    "peripheral_vascular_disease",
+    "cerebrovascular_disease",
+    "dementia",
+    "chronic_pulmonary_disease",
+    "rheumatic_disease",
+    "peptic_ulcer_disease",
+    "mild_liver_disease",
+    "diabetes_without_complications",
+    "diabetes_with_complications",
+    "hemiplegia_or_paraplegia",
+    "renal_disease",
+    "other_malignancy",
+    "moderate_or_severe_liver_disease",
+    "metastatic_solid_tumour",
+    "hiv_aids",
+]
+ComorbiditySystem = Literal[
+    "http://snomed.info/sct", "http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhir/sid/icd-10-cm"
+]
+
+
+class Comorbidity(Strict, frozen=True):
+    """A condition beside the cancer (mCODE Comorbidities: a comorbid condition present)."""
+
+    system: ComorbiditySystem
+    code: Code
+    display: Text
+    category: CharlsonCategory | None = None
+    recorded_on: date | None = None
 
 
 class Staging(Strict, frozen=True):
@@ -140,10 +189,17 @@ class PatientCreate(Strict, frozen=True):
     treatments: list[Treatment] = msgspec.field(default_factory=list)
     observations: list[Observation] = msgspec.field(default_factory=list)
     outcome: Outcome | None = None
+    fitness_for_surgery: SurgicalFitness | None = None
+    comorbidities: list[Comorbidity] = msgspec.field(default_factory=list)
 
 
 class PatientUpdate(Strict, frozen=True):
-    """Demographics and risk factors; clinical events have their own sub-resources."""
+    """Demographics, risk factors, outcome and the assessments decision support asks for;
+    clinical events have their own sub-resources. A field left out (or null) is unchanged;
+    ``comorbidities`` replaces the whole list. ``version``: the version the change was made
+    against; a stored record at another version refuses it (optimistic concurrency)."""
+
+    version: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
     sex: Sex | None = None
     given_name: Text | None = None
@@ -156,6 +212,11 @@ class PatientUpdate(Strict, frozen=True):
     email: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     risk_factors: RiskFactors | None = None
     outcome: Outcome | None = None
+    fitness_for_surgery: SurgicalFitness | None = None
+    comorbidities: list[Comorbidity] | None = None
+    # Of the primary (earliest) condition: a record without one refuses them.
+    lymphovascular_invasion: bool | None = None
+    invades_airway_or_great_vessels: bool | None = None
 
 
 class PatientRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -188,6 +249,8 @@ class PatientRecord(msgspec.Struct, frozen=True, kw_only=True):
     treatments: list[Treatment]
     observations: list[Observation]
     outcome: Outcome | None
+    fitness_for_surgery: SurgicalFitness | None = None
+    comorbidities: list[Comorbidity] = msgspec.field(default_factory=list)
 
 
 class PatientSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -343,7 +406,10 @@ class ClinicalCodecs(Protocol):
 __all__ = [
     "MODULE",
     "Biomarker",
+    "CharlsonCategory",
     "ClinicalCodecs",
+    "Comorbidity",
+    "ComorbiditySystem",
     "Condition",
     "GroupTally",
     "LogRankResult",
@@ -357,6 +423,7 @@ __all__ = [
     "PatientsApi",
     "RiskFactors",
     "Staging",
+    "SurgicalFitness",
     "Treatment",
     "Upserted",
 ]

@@ -30,6 +30,8 @@ IDENTIFYING = (
     "phone",
     "email",
     "birth_date",
+    "fitness_assessed_by",  # staff identity and free text, encrypted
+    "fitness_note",
 )
 SURVIVAL_COLUMNS = (
     "id",

@@ -7,6 +7,7 @@ Each route is given by name what the module's ``bind`` built: ``patients``
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -15,7 +16,7 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from inescape.kernel.errors import Invalid, NotFound
+from inescape.kernel.errors import Invalid, NotFound, PreconditionFailed
 from inescape.modules.auth.api import Audit, audit_note, principal_of
 from inescape.modules.patients.api import PatientCreate, PatientUpdate
 from inescape.modules.patients.schemas import SUB_RESOURCES, BulkCreated, Created, PatientPage
@@ -133,13 +134,35 @@ async def list_patients(
     "/api/v1/patients/{patient_id:str}",
     opt=audited(WRITE, "patients.update", one=True),
     tags=["patients"],
-    summary="Change demographics, risk factors, outcome",
+    summary="Change demographics, risk factors, outcome, fitness for surgery, comorbidities",
+    description=(
+        "Optimistic concurrency: send the version read (body `version`, answered 409 when "
+        "stale) or the ETag of the read (`If-Match`, answered 412 when stale)."
+    ),
 )
 async def update_patient(
-    patient_id: FromPath[str], data: JSONBody[PatientUpdate], patients: Patients
-) -> dict[str, int]:
-    version = await patients.update(patient_id=patient_id, change=data)
-    return {"version": version}
+    request: Request[Any, Any, Any],
+    patient_id: FromPath[str],
+    data: JSONBody[PatientUpdate],
+    patients: Patients,
+) -> Response[dict[str, int]]:
+    if_match = _if_match_version(request.headers.get("if-match"), patient_id)
+    version = await patients.update(patient_id=patient_id, change=data, if_match=if_match)
+    return Response({"version": version}, headers={"ETag": f'W/"{patient_id}:{version}:f"'})
+
+
+_ETAG = re.compile(r'(?:W/)?"(?P<id>[^":]+):(?P<version>\d+):[df]"')
+
+
+def _if_match_version(header: str | None, patient_id: str) -> int | None:
+    """The version an ``If-Match`` ETag (as ``GET`` gives it) names; None without one or for
+    ``*``; an ETag of another record or of another shape never matches (412)."""
+    if header is None or header.strip() == "*":
+        return None
+    found = _ETAG.fullmatch(header.strip())
+    if found is None or found["id"] != patient_id:
+        raise PreconditionFailed(f"If-Match {header!r} is not an ETag of patient {patient_id}")
+    return int(found["version"])
 
 
 @delete(

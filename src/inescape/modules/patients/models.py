@@ -73,6 +73,12 @@ patients = Table(
     Column("cause_of_death", String(200)),
     Column("recurrence_date", Date),
     Column("recurrence_site", String(200)),
+    # Fitness for surgery (one current assessment): who judged it is staff identity and the
+    # note is free text, so both are encrypted like the patient's identifiers.
+    Column("fit_for_surgery", Boolean),
+    Column("fitness_assessed_by", EncryptedString("patients.fitness_assessed_by")),
+    Column("fitness_assessed_on", Date),
+    Column("fitness_note", EncryptedString("patients.fitness_note")),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True)),
@@ -99,6 +105,8 @@ conditions = _child(
     Column("siewert", String(4)),
     Column("grade", String(4), nullable=False),
     Column("tumour_length_cm", Float),
+    Column("lymphovascular_invasion", Boolean),
+    Column("invades_airway_or_great_vessels", Boolean),
 )
 
 staging = _child(
@@ -146,10 +154,20 @@ observations = _child(
     Column("observed_on", Date, nullable=False),
 )
 
+comorbidities = _child(
+    "patient_comorbidities",
+    Column("system", String(64), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("display", String(200), nullable=False),
+    Column("category", String(40)),
+    Column("recorded_on", Date),
+)
+
 CHILDREN = {
     "conditions": conditions,
     "staging": staging,
     "biomarkers": biomarkers,
     "treatments": treatments,
     "observations": observations,
+    "comorbidities": comorbidities,
 }

@@ -15,7 +15,7 @@ from inescape.infra.crypto import field_cipher
 from inescape.infra.db import Database
 from inescape.infra.uow import UnitOfWork
 from inescape.kernel.clock import Clock
-from inescape.kernel.errors import Invalid
+from inescape.kernel.errors import Conflict, Invalid, PreconditionFailed
 from inescape.kernel.ids import is_id, new_ids
 from inescape.kernel.ports import Cache
 from inescape.modules.patients import repository as repo
@@ -122,24 +122,53 @@ class PatientService:
         )
         return done + [Upserted(i, "created") for i in ids]
 
-    async def update(self, *, patient_id: str, change: PatientUpdate) -> int:
-        """Demographics, risk factors, outcome; the record's new version."""
+    async def update(self, *, patient_id: str, change: PatientUpdate, if_match: int | None = None) -> int:
+        """Demographics, risk factors, outcome, fitness for surgery, comorbidities and the
+        primary condition's invasion facts; the record's new version. ``change.version`` (409)
+        or ``if_match`` (412), when given, must be the stored version: a change made against an
+        older one is refused and nothing is written."""
         async with self._uow() as uow:
             current = await self._current(uow, patient_id)
+            expected = _expected_version(current.version, change.version, if_match)
+            tumour = {
+                k: getattr(change, k)
+                for k in ("lymphovascular_invasion", "invades_airway_or_great_vessels")
+                if getattr(change, k) is not None
+            }
             values = {
                 k: v
                 for k, v in msgspec.structs.asdict(change).items()
-                if v is not None and k not in ("risk_factors", "outcome")
+                if v is not None and k not in (*_NOT_COLUMNS, *tumour)
             }
             if change.risk_factors is not None:
                 values["risk_factors"] = msgspec.to_builtins(change.risk_factors)
             changed = {
-                k: getattr(change, k) for k in ("outcome", "risk_factors") if getattr(change, k) is not None
+                k: getattr(change, k)
+                for k in ("outcome", "risk_factors", "fitness_for_surgery", "comorbidities")
+                if getattr(change, k) is not None
             }
-            validate(msgspec.structs.replace(_as_create(current), **changed), today=self.today())
+            merged = msgspec.structs.replace(_as_create(current), **changed)
+            if tumour:
+                merged = _with_primary(merged, tumour)
+            validate(merged, today=self.today())
             if change.outcome is not None:
                 values |= repo.outcome_columns(change.outcome)
-            return await self._touched(uow, patient_id, values)
+            if change.fitness_for_surgery is not None:
+                values |= repo.fitness_columns(change.fitness_for_surgery)
+            version = await repo.touch(
+                uow.session, patient_id, values, now=self._clock.now(), expected=expected
+            )
+            if version is None:  # changed (or deleted) since it was read: nothing is written
+                raise Conflict(f"patient {patient_id} changed meanwhile; read it again and retry")
+            if change.comorbidities is not None:
+                await repo.replace_children(
+                    uow.session, patient_id, "comorbidities", list(change.comorbidities)
+                )
+            if tumour:
+                await repo.update_primary_condition(uow.session, patient_id, tumour)
+            uow.publish(PatientUpdated(patient_id=patient_id, version=version))
+            uow.after_commit(lambda: self.forget(patient_id=patient_id))
+            return version
 
     async def add(self, *, patient_id: str, kind: str, item: msgspec.Struct) -> int:
         """Add a staging, treatment, observation, biomarker or condition to a record."""
@@ -246,6 +275,38 @@ class PatientService:
                 page = [r for i in ids[start : start + EXPORT_PAGE] if (r := await repo.load(session, i))]
             for record in page:
                 yield record
+
+
+# PatientUpdate fields that are not columns of the patient row (or need mapping to them).
+_NOT_COLUMNS = ("version", "risk_factors", "outcome", "fitness_for_surgery", "comorbidities")
+
+
+def _expected_version(stored: int, given: int | None, if_match: int | None) -> int | None:
+    """The version a change was made against (None: unconditional), refused when stale."""
+    if if_match is not None and if_match != stored:
+        raise PreconditionFailed(
+            f"If-Match names version {if_match}; the record is at version {stored}: read it again",
+            extra={"version": stored},
+        )
+    if given is not None and given != stored:
+        raise Conflict(
+            f"the change was made against version {given}; the record is at version {stored}: read it again",
+            extra={"version": stored},
+        )
+    return given if given is not None else if_match
+
+
+def _with_primary(record: PatientCreate, facts: Mapping[str, Any]) -> PatientCreate:
+    """``record`` with ``facts`` set on its primary (earliest diagnosed) condition."""
+    if not record.conditions:
+        raise Invalid(
+            "lymphovascular and airway or great-vessel invasion are facts of the tumour: "
+            "the record has no condition yet",
+            errors=[{"field": k, "message": "the record has no primary condition"} for k in facts],
+        )
+    conditions = sorted(record.conditions, key=lambda c: c.diagnosis_date)
+    conditions[0] = msgspec.structs.replace(conditions[0], **facts)
+    return msgspec.structs.replace(record, conditions=conditions)
 
 
 def _check_keys(records: Sequence[PatientCreate]) -> None:

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from datetime import date
 
 from inescape.kernel.errors import Invalid
 from inescape.modules.patients import vocab
 from inescape.modules.patients.api import (
     Biomarker,
+    Comorbidity,
     Condition,
     Observation,
     Outcome,
@@ -19,6 +21,15 @@ from inescape.modules.patients.api import (
 )
 
 Problem = tuple[str, str]  # (field path, message)
+
+# The code shape of each comorbidity code system: a SNOMED CT concept id (6-18 digits, the
+# last a Verhoeff check digit, not checked here); an ICD-10 or ICD-10-CM category with its
+# optional subdivision (C15.4, I11.9, E11.65).
+COMORBIDITY_CODES = {
+    "http://snomed.info/sct": re.compile(r"\d{6,18}"),
+    "http://hl7.org/fhir/sid/icd-10": re.compile(r"[A-Z]\d{2}(\.[0-9A-Z]{1,4})?"),
+    "http://hl7.org/fhir/sid/icd-10-cm": re.compile(r"[A-Z]\d{2}(\.[0-9A-Z]{1,4})?"),
+}
 
 
 def check_condition(c: Condition, at: str) -> Iterator[Problem]:
@@ -82,6 +93,17 @@ def check_treatment(t: Treatment, at: str) -> Iterator[Problem]:
         yield f"{at}.dose_gy", "a dose in Gy and fractions belong to radiotherapy"
 
 
+def check_comorbidities(items: Sequence[Comorbidity]) -> Iterator[Problem]:
+    seen: set[tuple[str, str]] = set()
+    for i, item in enumerate(items):
+        at = f"comorbidities[{i}]"
+        if not COMORBIDITY_CODES[item.system].fullmatch(item.code):
+            yield f"{at}.code", f"{item.code!r} is not a code of {item.system}"
+        if (item.system, item.code) in seen:
+            yield f"{at}.code", f"{item.system}|{item.code} is listed twice"
+        seen.add((item.system, item.code))
+
+
 def _dated(record: PatientCreate) -> Iterator[tuple[str, date]]:
     for i, c in enumerate(record.conditions):
         yield f"conditions[{i}].diagnosis_date", c.diagnosis_date
@@ -95,6 +117,11 @@ def _dated(record: PatientCreate) -> Iterator[tuple[str, date]]:
             yield f"treatments[{i}].end_date", t.end_date
     for i, o in enumerate(record.observations):
         yield f"observations[{i}].observed_on", o.observed_on
+    if record.fitness_for_surgery:
+        yield "fitness_for_surgery.assessed_on", record.fitness_for_surgery.assessed_on
+    for i, m in enumerate(record.comorbidities):
+        if m.recorded_on:
+            yield f"comorbidities[{i}].recorded_on", m.recorded_on
 
 
 def check_dates(record: PatientCreate, today: date) -> Iterator[Problem]:
@@ -141,6 +168,7 @@ def validate(record: PatientCreate, *, today: date) -> None:
         problems += check_observation(o, f"observations[{i}]")
     for i, t in enumerate(record.treatments):
         problems += check_treatment(t, f"treatments[{i}]")
+    problems += check_comorbidities(record.comorbidities)
     problems += check_dates(record, today)
     if problems:
         raise Invalid(

@@ -61,6 +61,11 @@ RISK_FACTOR_SYSTEM = local_system("risk-factor")  # the RiskFactors field names
 RISK_VALUE_SYSTEM = local_system("risk-factor-value")  # tobacco and socioeconomic answers
 OUTCOME_SYSTEM = local_system("outcome")  # vital-status answers, recurrence, cause-of-death
 ORIGIN_SYSTEM = local_system("record-origin")  # real | synthetic (Patient.meta.tag)
+# Assessments that neither LOINC nor SNOMED CT (as far as the cited sources show) codes the way
+# the record holds them: fit-for-surgery, airway-or-great-vessel-invasion, and
+# lymphovascular-invasion beside its LOINC code (terms/assessments.csv).
+ASSESSMENT_SYSTEM = local_system("assessment")
+CHARLSON_SYSTEM = local_system("charlson-category")  # a comorbidity's Charlson index category
 
 # US Core race/ethnicity use the OMB categories, which do not describe Iranian, Chinese or
 # European cohorts: the record's free-text ethnicity travels in an extension of ours instead.
@@ -92,6 +97,9 @@ TNM_CATEGORY = {
 TUMOR_MARKER_TEST = MCODE + "mcode-tumor-marker-test"
 TUMOR_MARKER_STU1 = MCODE + "mcode-tumor-marker"  # read only
 ECOG_PERFORMANCE_STATUS = MCODE + "mcode-ecog-performance-status"
+COMORBIDITIES = MCODE + "mcode-comorbidities"  # SD_ComorbidCondition.fsh: an Observation
+RELATED_CONDITION_EXT = MCODE + "mcode-related-condition"  # comorbidConditionPresent
+RELATED_CONDITION_ABSENT_EXT = MCODE + "mcode-related-condition-absent"  # comorbidConditionAbsent
 SURGICAL_PROCEDURE = MCODE + "mcode-cancer-related-surgical-procedure"
 RADIOTHERAPY_COURSE_SUMMARY = MCODE + "mcode-radiotherapy-course-summary"
 RADIATION_PROCEDURE_STU1 = MCODE + "mcode-cancer-related-radiation-procedure"
@@ -125,7 +133,14 @@ QUALIFIERS = {  # BodyLocationQualifierVS codes as used in CM_TG263.fsh
 # No SNOMED body structure for the cardia is cited in the sources: C16.0 carries ICD-O-3 only,
 # which CancerBodyLocationVS accepts ("Only SNOMED CT and ICD-O-3 are considered conformant").
 
+COMORBID_CONDITIONS = "398192003"  # "Co-morbid conditions (finding)", SD_ComorbidCondition.fsh
+PRESENT = "52101004"  # "Present (qualifier value)"; terms/assessments.csv
+ABSENT = "2667000"  # "Absent (qualifier value)"; terms/assessments.csv
+
 # --- LOINC ---
+# "Lymphatic.small vessel.invasion [Identifier] in Specimen by CAP cancer protocols";
+# terms/assessments.csv
+LYMPHOVASCULAR_INVASION = "33739-4"
 STAGE_GROUP_LOINC = {"clinical": "21908-9", "pathological": "21902-2", "post_neoadjuvant": "21914-7"}
 # ypTNM is a pathological classification: its categories take the pathological codes and the
 # "yp" prefix of the value tells them apart.

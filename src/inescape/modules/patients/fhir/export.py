@@ -9,6 +9,7 @@ import msgspec
 from inescape.modules.patients import vocab
 from inescape.modules.patients.api import (
     Biomarker,
+    Comorbidity,
     Condition,
     Observation,
     PatientRecord,
@@ -63,6 +64,10 @@ def resources(ctx: Context) -> Iterator[Json]:
     yield patient(ctx)
     for i, condition in enumerate(record.conditions):
         yield primary_condition(ctx, i, condition)
+        yield from invasion(ctx, i, condition)
+    if record.fitness_for_surgery is not None:
+        yield fitness_for_surgery(ctx)
+    yield from comorbidities(ctx, record.comorbidities)
     for j, staging in enumerate(record.staging):
         yield from stage_group(ctx, j, staging)
     for k, marker in enumerate(record.biomarkers):
@@ -179,6 +184,111 @@ def _condition_extensions(cond: Condition) -> list[Json]:
     if cond.tumour_length_cm is not None:
         out.append(extension(c.LENGTH_EXT, valueQuantity=quantity(cond.tumour_length_cm, "cm")))
     return out
+
+
+def invasion(ctx: Context, i: int, cond: Condition) -> Iterator[Json]:
+    """Lymphovascular invasion (LOINC 33739-4, a SNOMED CT present/absent answer) and invasion
+    of the airway or great vessels (cT4b, a code of ours) of the condition, where known."""
+    focus = ctx.ref("Condition", ctx.id(f"condition/{i}"))
+    if cond.lymphovascular_invasion is not None:
+        code = concept(
+            coding(c.LOINC, c.LYMPHOVASCULAR_INVASION, LVI_LOINC_DISPLAY),
+            coding(c.ASSESSMENT_SYSTEM, "lymphovascular-invasion", "Lymphovascular invasion"),
+            text="Lymphovascular invasion",
+        )
+        answer = (c.PRESENT, "Present") if cond.lymphovascular_invasion else (c.ABSENT, "Absent")
+        yield {
+            "resourceType": "Observation",
+            "id": ctx.id(f"condition/{i}/lvi"),
+            "status": "final",
+            "category": c.category("laboratory"),
+            "code": code,
+            "subject": ctx.subject(),
+            "focus": [focus],
+            "valueCodeableConcept": concept(coding(c.SNOMED, *answer)),
+        }
+    if cond.invades_airway_or_great_vessels is not None:
+        yield {
+            "resourceType": "Observation",
+            "id": ctx.id(f"condition/{i}/invasion"),
+            "status": "final",
+            "category": c.category("exam"),
+            "code": concept(
+                coding(c.ASSESSMENT_SYSTEM, "airway-or-great-vessel-invasion"),
+                text="Tumour invades the airway, great vessels or heart (cT4b)",
+            ),
+            "subject": ctx.subject(),
+            "focus": [focus],
+            "valueBoolean": cond.invades_airway_or_great_vessels,
+        }
+
+
+LVI_LOINC_DISPLAY = "Lymphatic.small vessel.invasion [Identifier] in Specimen by CAP cancer protocols"
+
+
+def fitness_for_surgery(ctx: Context) -> Json:
+    """The fitness assessment: its value, who assessed it (``performer``) and when."""
+    fitness = ctx.record.fitness_for_surgery
+    assert fitness is not None
+    res: Json = {
+        "resourceType": "Observation",
+        "id": ctx.id("fitness-for-surgery"),
+        "status": "final",
+        "category": c.category("exam"),
+        "code": concept(coding(c.ASSESSMENT_SYSTEM, "fit-for-surgery", "Fit for surgery")),
+        "subject": ctx.subject(),
+    }
+    focus = ctx.condition()
+    if focus:
+        res["focus"] = [focus]
+    res["effectiveDateTime"] = fitness.assessed_on.isoformat()
+    if fitness.assessed_by:  # a de-identified record has none
+        res["performer"] = [{"display": fitness.assessed_by}]
+    res["valueBoolean"] = fitness.fit
+    if fitness.note:
+        res["note"] = [{"text": fitness.note}]
+    return res
+
+
+def comorbidities(ctx: Context, items: list[Comorbidity]) -> Iterator[Json]:
+    """One Condition per comorbidity, then the mCODE Comorbidities Observation that names them
+    all as present (``comorbidConditionPresent``)."""
+    if not items:
+        return
+    refs = []
+    for k, item in enumerate(items):
+        rid = ctx.id(f"comorbidity/{k}")
+        refs.append(ctx.ref("Condition", rid))
+        category = [concept(coding(c.CONDITION_CATEGORY, "problem-list-item"))]
+        if item.category:
+            category.append(
+                concept(coding(c.CHARLSON_SYSTEM, item.category, item.category.replace("_", " ")))
+            )
+        res: Json = {
+            "resourceType": "Condition",
+            "id": rid,
+            "verificationStatus": concept(coding(c.CONDITION_VERIFICATION, "confirmed")),
+            "category": category,
+            "code": concept(coding(item.system, item.code, item.display), text=item.display),
+            "subject": ctx.subject(),
+        }
+        if item.recorded_on:
+            res["recordedDate"] = item.recorded_on.isoformat()
+        yield res
+    summary: Json = {
+        "resourceType": "Observation",
+        "id": ctx.id("comorbidities"),
+        "meta": {"profile": [c.COMORBIDITIES]},
+        "extension": [extension(c.RELATED_CONDITION_EXT, valueReference=ref) for ref in refs],
+        "status": "final",
+        "code": concept(coding(c.SNOMED, c.COMORBID_CONDITIONS, "Co-morbid conditions (finding)")),
+        "subject": ctx.subject(),
+    }
+    focus = ctx.condition()
+    if focus:
+        summary["focus"] = [focus]
+    summary["dataAbsentReason"] = concept(coding(c.DATA_ABSENT_REASON, "not-permitted", "Not Permitted"))
+    yield summary
 
 
 def _stage_summary(ctx: Context, j: int, s: Staging) -> Json:

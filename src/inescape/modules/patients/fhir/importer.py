@@ -20,6 +20,7 @@ from inescape.modules.patients.api import PatientCreate
 from inescape.modules.patients.fhir import codes as c
 from inescape.modules.patients.fhir import read_clinical as clinical
 from inescape.modules.patients.fhir import read_treatments as treatments
+from inescape.modules.patients.fhir import reading as ext
 from inescape.modules.patients.fhir.codes import Json
 from inescape.modules.patients.fhir.reading import (
     Unmappable,
@@ -31,6 +32,13 @@ from inescape.modules.patients.fhir.reading import (
 )
 
 MEDICATIONS = ("MedicationRequest", "MedicationAdministration")
+# Observation kinds of terms/assessments.csv (a tumour fact lands on the primary condition).
+ASSESSMENTS = (
+    "fit_for_surgery",
+    "lymphovascular_invasion",
+    "invades_airway_or_great_vessels",
+    "comorbidities",
+)
 _MALFORMED = (AttributeError, TypeError, KeyError, ValueError, IndexError)
 
 
@@ -82,6 +90,10 @@ class _Reader:
             "observations": [],
         }
         self.risk: Json = {}
+        self.fitness: Json | None = None
+        self.tumour: Json = {}  # facts of the primary condition (lymphovascular invasion, ...)
+        self.comorbidities: list[Json] = []
+        self.comorbid: set[int] = set()  # ids of the Conditions a Comorbidities Observation names
         self.vital: Json | None = None
         self.recurrence: Json | None = None
         self.groups: dict[str, Json] = {}
@@ -91,6 +103,10 @@ class _Reader:
                 members = res.get("hasMember")
                 found = map(index.resolve, members if isinstance(members, list) else [])
                 self.members.update(id(member) for member in found if member is not None)
+            if res.get("resourceType") == "Observation" and clinical.observation_kind(res) == "comorbidities":
+                present = ext.extensions(res, c.RELATED_CONDITION_EXT)
+                named = (index.resolve(e.get("valueReference")) for e in present)
+                self.comorbid.update(id(condition) for condition in named if condition is not None)
 
     def guard(self, res: Json, read: Callable[..., Any], *args: Any) -> Any:
         """``read(*args)``, with what goes wrong recorded against ``res`` instead of raised."""
@@ -104,7 +120,9 @@ class _Reader:
 
     def read(self, res: Json) -> None:
         kind = res.get("resourceType")
-        if kind == "Condition":
+        if kind == "Condition" and (id(res) in self.comorbid or clinical.is_comorbidity(res)):
+            self._comorbidity(clinical.read_comorbidity(res))
+        elif kind == "Condition":
             condition = clinical.read_condition(res)
             if condition:
                 self.data["conditions"].append(condition)
@@ -132,10 +150,47 @@ class _Reader:
             self.vital = clinical.read_vital(res)
         elif kind == "recurrence":
             self.recurrence = clinical.read_recurrence(res)
+        elif kind in ASSESSMENTS:
+            self._assessment(kind, res)
         elif kind == "category":
             raise Unmappable("code", "a TNM category outside a stage group Observation (hasMember)")
         else:
             raise Unmappable("code", f"{_codes(res.get('code'))} cannot be mapped to the record")
+
+    def _assessment(self, kind: str, res: Json) -> None:
+        """Fitness for surgery, a tumour's invasion facts, or an mCODE Comorbidities Observation."""
+        if kind == "fit_for_surgery":
+            self.fitness = clinical.read_fitness(res)
+        elif kind == "comorbidities":
+            for i, named in enumerate(ext.extensions(res, c.RELATED_CONDITION_EXT)):
+                if "valueCodeableConcept" in named:  # a code in place of a Condition reference
+                    coded = self.guard(res, clinical.read_comorbidity, named["valueCodeableConcept"])
+                    if coded is None:
+                        self.problems[-1]["field"] += f" (extension[{i}])"
+                    else:
+                        self._comorbidity(coded)
+        else:
+            self.tumour[kind] = clinical.read_presence(res)
+
+    def _comorbidity(self, item: Json) -> None:
+        if all((m["system"], m["code"]) != (item["system"], item["code"]) for m in self.comorbidities):
+            self.comorbidities.append(item)
+
+    def finish(self, data: Json) -> None:
+        """The assessments read apart from their resources, put in their place in the record."""
+        if self.fitness is not None:
+            data["fitness_for_surgery"] = self.fitness
+        data["comorbidities"] = self.comorbidities
+        if not self.tumour:
+            return
+        if not data["conditions"]:
+            names = ", ".join(sorted(self.tumour))
+            self.problems.append(
+                {"field": "Observation", "message": f"{names} needs a primary cancer condition"}
+            )
+            return
+        primary = min(data["conditions"], key=lambda cond: str(cond["diagnosis_date"]))
+        primary.update(self.tumour)
 
     def _medication(self, res: Json) -> None:
         therapy, canonical = treatments.cancer_agent(res)
@@ -181,6 +236,7 @@ def _read(bundle: dict[str, Any], *, strict: bool) -> tuple[PatientCreate, list[
         reader.guard(resource, reader.read, resource)
     patient = reader.guard(patients[0], _patient, patients[0]) or {}
     data = {**patient, **reader.data, "risk_factors": reader.risk}
+    reader.finish(data)
     reader.guard(patients[0], _outcome, reader, patients[0], data)
     if reader.problems and strict:
         raise Invalid(_summary(reader.problems), errors=reader.problems)

@@ -67,7 +67,7 @@ def site_of(resource: Json) -> tuple[str | None, str | None]:
 
 def read_condition(res: Json) -> Json | None:
     """A primary cancer condition of the esophagus or cardia; ``None`` for other conditions
-    (comorbidities are not part of the record). A primary cancer elsewhere cannot be mapped."""
+    (comorbidities are read by ``read_comorbidity``). A primary cancer elsewhere cannot be mapped."""
     site, location = site_of(res)
     if site is None:
         if c.PRIMARY_CANCER_CONDITION in profiles(res):
@@ -197,6 +197,9 @@ def read_method(method: Any) -> str | None:
 
 def observation_kind(res: Json) -> str:
     found = codings(res.get("code"))
+    assessment = terms.lookup("assessments.csv", found)
+    if assessment is not None and assessment.values["fact"] != "answer":
+        return assessment.values["fact"]  # fit_for_surgery, lymphovascular_invasion, ...
     systems = {s for s, _ in found}
     loinc = {code for s, code in found if s == c.LOINC}
     snomed = {code for s, code in found if s == c.SNOMED}
@@ -289,4 +292,76 @@ def read_recurrence(res: Json) -> Json:
     site = display_of(res.get("bodySite"))
     if site:
         out["recurrence_site"] = site
+    return out
+
+
+COMORBIDITY_SYSTEMS = (c.SNOMED, c.ICD10, c.ICD10CM)
+
+
+def is_comorbidity(res: Json) -> bool:
+    """A Condition that says it is a comorbidity (a Charlson category of ours)."""
+    return any(code_in(cat, c.CHARLSON_SYSTEM) for cat in res.get("category") or [])
+
+
+def read_comorbidity(res: Json) -> Json:
+    """A comorbid Condition (or the CodeableConcept an mCODE Comorbidities Observation names)."""
+    concept = (res.get("code") if res.get("resourceType") == "Condition" else res) or {}
+    coded = next(((s, code) for s, code in codings(concept) if s in COMORBIDITY_SYSTEMS), None)
+    if coded is None:
+        raise Unmappable(
+            "code", f"a comorbidity needs a SNOMED CT, ICD-10 or ICD-10-CM code ({describe(concept)})"
+        )
+    display = next(
+        (
+            str(x["display"])
+            for x in concept.get("coding") or []
+            if x.get("system") == coded[0] and x.get("display")
+        ),
+        None,
+    )
+    out: Json = {"system": coded[0], "code": coded[1], "display": display or display_of(concept) or coded[1]}
+    for category in res.get("category") or []:
+        found = code_in(category, c.CHARLSON_SYSTEM)
+        if found:
+            out["category"] = found
+    recorded = optional_date(res.get("recordedDate"), "recordedDate")
+    if recorded is not None:
+        out["recorded_on"] = recorded
+    return out
+
+
+def read_presence(res: Json) -> bool:
+    """A present/absent finding: ``valueBoolean`` or a SNOMED CT present/absent answer."""
+    if isinstance(res.get("valueBoolean"), bool):
+        return bool(res["valueBoolean"])
+    answer = terms.lookup("assessments.csv", codings(res.get("valueCodeableConcept")))
+    if answer is None or answer.values["fact"] != "answer":
+        found = describe(res.get("valueCodeableConcept"))
+        raise Unmappable(
+            "value[x]", f"needs valueBoolean or a SNOMED CT Present/Absent answer ({found}); left unknown"
+        )
+    return answer.values["value"] == "true"
+
+
+def read_fitness(res: Json) -> Json:
+    """Fitness for surgery: the value, who assessed it (``performer``) and when."""
+    performers = res.get("performer") or []
+    who = next(
+        (
+            p.get("display") or p.get("reference")
+            for p in performers
+            if p.get("display") or p.get("reference")
+        ),
+        None,
+    )
+    if not who:
+        raise Unmappable("performer", "fitness for surgery needs who assessed it")
+    out: Json = {
+        "fit": read_presence(res),
+        "assessed_by": str(who),
+        "assessed_on": read_date(res.get("effectiveDateTime"), "effectiveDateTime"),
+    }
+    notes = [str(n["text"]) for n in res.get("note") or [] if isinstance(n, dict) and n.get("text")]
+    if notes:
+        out["note"] = "\n".join(notes)
     return out

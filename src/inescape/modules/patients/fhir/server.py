@@ -107,6 +107,9 @@ def deidentified(record: PatientRecord, who: Pseudonym) -> PatientRecord:
     outcome = record.outcome
     if outcome is not None:
         outcome = moved(msgspec.structs.replace(outcome, cause_of_death=None, recurrence_site=None))
+    fitness = record.fitness_for_surgery
+    if fitness is not None:  # who assessed it is staff identity, the note free text
+        fitness = moved(msgspec.structs.replace(fitness, assessed_by="", note=None))
     return msgspec.structs.replace(
         record,
         id=who.research_id,
@@ -125,6 +128,8 @@ def deidentified(record: PatientRecord, who: Pseudonym) -> PatientRecord:
         treatments=[moved(x) for x in record.treatments],
         observations=[moved(x) for x in record.observations],
         outcome=outcome,
+        fitness_for_surgery=fitness,
+        comorbidities=[moved(x) for x in record.comorbidities],
     )
 
 

@@ -12,6 +12,8 @@ it means to the record and the source of the mapping:
 - ``agent_names.csv``: ingredient, synonym and brand names found in a medication's text
 - ``procedures.csv``: SNOMED CT radiotherapy procedure codes
 - ``intents.csv``: SNOMED CT procedure intents -> the record's treatment intent
+- ``assessments.csv``: Observation codes of fitness for surgery, lymphovascular and airway or
+  great-vessel invasion and mCODE comorbidities -> the record's fact; present/absent answers
 
 Everything not listed is, for reading, not esophageal cancer (conditions), not a cancer
 treatment (medications with an RxNorm or ATC code, procedures) or unmappable (the rest).

@@ -20,12 +20,20 @@ from inescape.modules.patients.repository.reads import (
 from inescape.modules.patients.repository.rows import (
     CHILD_TYPES,
     child_rows,
+    fitness_columns,
     lookup_index,
     outcome_columns,
     patient_row,
     summary_columns,
 )
-from inescape.modules.patients.repository.writes import add_child, replace_record, soft_delete, touch
+from inescape.modules.patients.repository.writes import (
+    add_child,
+    replace_children,
+    replace_record,
+    soft_delete,
+    touch,
+    update_primary_condition,
+)
 
 __all__ = [
     "CHILD_TYPES",
@@ -35,6 +43,7 @@ __all__ = [
     "child_rows",
     "filtered",
     "find_by_source",
+    "fitness_columns",
     "insert_records",
     "load",
     "lookup_index",
@@ -43,9 +52,11 @@ __all__ = [
     "page",
     "patient_row",
     "record_of",
+    "replace_children",
     "replace_record",
     "soft_delete",
     "summary_columns",
     "summary_of",
     "touch",
+    "update_primary_condition",
 ]

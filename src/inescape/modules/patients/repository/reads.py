@@ -11,7 +11,13 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inescape.kernel.clock import as_utc
-from inescape.modules.patients.api import Outcome, PatientRecord, PatientSummary, RiskFactors
+from inescape.modules.patients.api import (
+    Outcome,
+    PatientRecord,
+    PatientSummary,
+    RiskFactors,
+    SurgicalFitness,
+)
 from inescape.modules.patients.models import CHILDREN, patients
 from inescape.modules.patients.repository.rows import CHILD_TYPES, lookup_index
 
@@ -48,6 +54,14 @@ def record_of(row: Any, children: Mapping[str, list[Any]]) -> PatientRecord:
             recurrence_date=row.recurrence_date,
             recurrence_site=row.recurrence_site,
         )
+    fitness = None
+    if row.fit_for_surgery is not None:
+        fitness = SurgicalFitness(
+            fit=row.fit_for_surgery,
+            assessed_by=row.fitness_assessed_by,
+            assessed_on=row.fitness_assessed_on,
+            note=row.fitness_note,
+        )
     return PatientRecord(
         id=row.id,
         version=row.version,
@@ -71,6 +85,7 @@ def record_of(row: Any, children: Mapping[str, list[Any]]) -> PatientRecord:
         synthetic_risk=row.synthetic_risk,
         risk_factors=msgspec.convert(row.risk_factors, RiskFactors),
         outcome=outcome,
+        fitness_for_surgery=fitness,
         **children,
     )
 

@@ -11,11 +11,13 @@ from inescape.infra.crypto import field_cipher
 from inescape.kernel.ids import new_id
 from inescape.modules.patients.api import (
     Biomarker,
+    Comorbidity,
     Condition,
     Observation,
     Outcome,
     PatientCreate,
     Staging,
+    SurgicalFitness,
     Treatment,
 )
 from inescape.modules.patients.models import CHILDREN
@@ -26,6 +28,7 @@ CHILD_TYPES: dict[str, type[msgspec.Struct]] = {
     "biomarkers": Biomarker,
     "treatments": Treatment,
     "observations": Observation,
+    "comorbidities": Comorbidity,
 }
 STAGE_ORDER = {"post_neoadjuvant": 3, "pathological": 2, "clinical": 1}
 
@@ -61,6 +64,16 @@ def outcome_columns(outcome: Outcome | None) -> dict[str, Any]:
     return msgspec.structs.asdict(outcome)
 
 
+def fitness_columns(fitness: SurgicalFitness | None) -> dict[str, Any]:
+    """The patient row's columns of a fitness-for-surgery assessment (all None without one)."""
+    return {
+        "fit_for_surgery": fitness.fit if fitness else None,
+        "fitness_assessed_by": fitness.assessed_by if fitness else None,
+        "fitness_assessed_on": fitness.assessed_on if fitness else None,
+        "fitness_note": fitness.note if fitness else None,
+    }
+
+
 def patient_row(
     record: PatientCreate, *, patient_id: str, now: datetime, digest: str | None = None
 ) -> dict[str, Any]:
@@ -92,7 +105,12 @@ def patient_row(
         "updated_at": now,
         "deleted_at": None,
     }
-    return row | summary_columns(record) | outcome_columns(record.outcome)
+    return (
+        row
+        | summary_columns(record)
+        | outcome_columns(record.outcome)
+        | fitness_columns(record.fitness_for_surgery)
+    )
 
 
 def child_rows(record: PatientCreate, patient_id: str) -> dict[str, list[dict[str, Any]]]:

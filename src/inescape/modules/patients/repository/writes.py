@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inescape.kernel.ids import new_id
@@ -17,14 +17,20 @@ from inescape.modules.patients.repository.rows import child_rows, patient_row
 
 
 async def touch(
-    session: AsyncSession, patient_id: str, values: Mapping[str, Any], *, now: datetime
+    session: AsyncSession,
+    patient_id: str,
+    values: Mapping[str, Any],
+    *,
+    now: datetime,
+    expected: int | None = None,
 ) -> int | None:
-    """Apply ``values`` and bump the version; None when there is no such (live) patient."""
+    """Apply ``values`` and bump the version; None when there is no such (live) patient, or
+    (``expected``) when its version is not ``expected`` any more."""
+    query = update(patients).where(patients.c.id == patient_id, patients.c.deleted_at.is_(None))
+    if expected is not None:
+        query = query.where(patients.c.version == expected)
     result = await session.execute(
-        update(patients)
-        .where(patients.c.id == patient_id, patients.c.deleted_at.is_(None))
-        .values(**values, version=patients.c.version + 1, updated_at=now)
-        .returning(patients.c.version)
+        query.values(**values, version=patients.c.version + 1, updated_at=now).returning(patients.c.version)
     )
     row = result.first()
     return None if row is None else int(row.version)
@@ -53,6 +59,30 @@ async def add_child(session: AsyncSession, patient_id: str, kind: str, item: msg
     await session.execute(
         insert(CHILDREN[kind]).values(id=new_id(), patient_id=patient_id, **msgspec.structs.asdict(item))
     )
+
+
+async def replace_children(
+    session: AsyncSession, patient_id: str, kind: str, items: list[msgspec.Struct]
+) -> None:
+    """The rows of ``kind`` (e.g. comorbidities) of ``patient_id`` become ``items``."""
+    table = CHILDREN[kind]
+    await session.execute(delete(table).where(table.c.patient_id == patient_id))
+    if items:
+        rows = [{"id": new_id(), "patient_id": patient_id, **msgspec.structs.asdict(i)} for i in items]
+        await session.execute(insert(table), rows)
+
+
+async def update_primary_condition(session: AsyncSession, patient_id: str, values: Mapping[str, Any]) -> None:
+    """Change the primary (earliest diagnosed) condition of ``patient_id``."""
+    table = CHILDREN["conditions"]
+    primary = (
+        select(table.c.id)
+        .where(table.c.patient_id == patient_id)
+        .order_by(table.c.diagnosis_date, table.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    await session.execute(update(table).where(table.c.id == primary).values(**values))
 
 
 async def soft_delete(session: AsyncSession, patient_id: str, *, now: datetime) -> bool:
