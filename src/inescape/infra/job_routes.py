@@ -59,11 +59,11 @@ def job_router(module: str, *, extra: Sequence[Any] = ()) -> Router:
         opt=manage,
         status_code=202,
         summary=f"Retry a failed {module} job",
-        description="Needs the task queue: 503 while it is unreachable, and nothing changes.",
+        description="Like a submission, 202 once the job is queued again in the database: "
+        "while the task queue is unreachable, the job is handed to it as soon as it is back.",
     )
     async def retry_job(state: State, job_id: FromPath[str]) -> JobView:
         services = services_of(state)
-        await services.queue.ping_or_unavailable()
         async with services.uow() as uow:
             job = await services.jobs.retry(uow.session, job_id, module=module)
             queue_name: Any = await services.jobs.queue_of(job.id, session=uow.session)
