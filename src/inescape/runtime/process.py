@@ -233,12 +233,10 @@ class Runtime:
             await asyncio.sleep(work.every_s)
 
     async def stop(self) -> None:
-        for task in (self._sweeper, self._dispatching):
-            if task is not None:
-                task.cancel()
-        for task in self._periodic:
+        background = [t for t in (self._sweeper, self._dispatching, *self._periodic) if t is not None]
+        for task in background:
             task.cancel()
-        await asyncio.gather(*self._periodic, return_exceptions=True)
+        await asyncio.gather(*background, return_exceptions=True)
         await asyncio.to_thread(self.services.queue.stop_worker)
         await self.services.bus.drain()
         for closable in (
