@@ -86,12 +86,15 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", uuid.uuid4().hex, path)
 
 
-def _get_routes(app: Any) -> list[str]:
-    paths = set()
+def _routes(app: Any) -> list[tuple[str, str]]:
+    """(method, path) of every API route, path parameters filled with fresh ids (but logout,
+    which would end the test's session)."""
+    found = set()
     for route in app.routes:
-        if "GET" in getattr(route, "methods", ()) and route.path.startswith(("/api/", "/fhir")):
-            paths.add(_concrete(route.path))
-    return sorted(paths)
+        if route.path.startswith(("/api/", "/fhir")) and not route.path.endswith("/logout"):
+            for method in set(getattr(route, "methods", ())) - {"HEAD", "OPTIONS"}:
+                found.add((method, _concrete(route.path)))
+    return sorted(found)
 
 
 async def test_postgres_down_every_route_answers_503_with_retry_after_and_recovers(servers, tmp_path):
@@ -99,12 +102,19 @@ async def test_postgres_down_every_route_answers_503_with_retry_after_and_recove
     pg.start()
     try:
         async with platform_on(servers, tmp_path, pg) as (app, client):
-            routes = _get_routes(app)
-            assert len(routes) > 30
+            routes = _routes(app)
+            assert len(routes) > 60
+            clinician = await bearer(client, app, "dr.outage", ["clinician"])
             assert (await client.get("/api/v1/demo/jobs")).status_code == 200
 
             pg.stop()
-            answers = {path: await client.get(path) for path in routes}
+            answers = {}
+            for method, path in routes:  # as admin, and as a clinician where patient data is refused
+                body = None if method == "GET" else {}
+                answer = await client.request(method, path, json=body)
+                if answer.status_code == 403:
+                    answer = await client.request(method, path, json=body, headers=clinician)
+                answers[f"{method} {path}"] = answer
             answers["POST /api/v1/auth/token"] = await client.post(
                 "/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}
             )
@@ -123,12 +133,13 @@ async def test_postgres_down_every_route_answers_503_with_retry_after_and_recove
     }
     assert server_errors == {}
     unavailable = {p: r for p, r in answers.items() if r.status_code == 503}
-    assert "/api/v1/demo/jobs" in unavailable
+    assert "GET /api/v1/demo/jobs" in unavailable
+    assert "GET /api/v1/patients" in unavailable
     assert "POST /api/v1/demo/write-rows" in unavailable
     assert "POST /api/v1/auth/token" in unavailable
     for path, response in unavailable.items():
         assert response.headers.get("retry-after", "").isdigit(), path
-        if not path.startswith("/fhir"):
+        if "/fhir" not in path:
             body = response.json()
             assert body["status_code"] == 503, (path, body)
             assert "try again" in body["detail"], (path, body)
