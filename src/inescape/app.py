@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from inescape import __version__
 from inescape.infra.bus import SplitBus
+from inescape.infra.cache import redis_options
 from inescape.infra.http import EXCEPTION_HANDLERS, RequestObservability
 from inescape.infra.job_routes import job_router
 from inescape.infra.outbox import OutboxRelay
@@ -153,7 +154,7 @@ class SplitEvents:
 
     def __init__(self, settings: Settings, redis_url: str, namespace: str) -> None:
         self._settings = settings
-        self._redis = Redis.from_url(redis_url)
+        self._redis = Redis.from_url(redis_url, **redis_options(socket_timeout=None))
         self._namespace = namespace
         self._relay: OutboxRelay | None = None
         self._bus: SplitBus | None = None

@@ -44,6 +44,9 @@ class S3Settings(msgspec.Struct, kw_only=True):
     bucket_prefix: str = ""  # buckets are <prefix>images, <prefix>models, <prefix>datasets
     sse: str = "AES256"  # server-side encryption asked for on every object: AES256, aws:kms, none
     sse_kms_key_id: str | None = None
+    connect_timeout_s: float = 2.0  # a server that does not accept the connection in time is down
+    read_timeout_s: float = 5.0  # a silent (frozen, overloaded) server is down after this
+    max_attempts: int = 2  # tries of each call, the first included, before answering 503
 
 
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -9,12 +9,34 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from inescape.kernel.errors import Unavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def redis_options(*, socket_timeout: float | None = 2.0, sync: bool = False) -> dict[str, Any]:
+    """Connection settings every Redis client of ours uses (cache, sessions, rate limits,
+    queue, event streams). A pooled connection opened before a Redis restart is dead; the
+    first command on it fails with a connection error, is retried on a fresh connection
+    (within a fraction of a second, three times at most), and only then reaches the caller
+    as "unavailable". Idle connections are pinged before reuse. ``sync``: for a client of
+    ``redis`` rather than ``redis.asyncio`` (the queue's)."""
+    return {
+        "socket_connect_timeout": 2,
+        "socket_timeout": socket_timeout,
+        "socket_keepalive": True,
+        "health_check_interval": 5,
+        "retry": (Retry if sync else AsyncRetry)(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+    }
 
 
 def _unavailable_on_redis_error(
@@ -36,12 +58,7 @@ class RedisCache:
     backend = "redis"
 
     def __init__(self, url: str) -> None:
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=2,
-            socket_timeout=2,
-            health_check_interval=10,
-        )
+        self._redis = aioredis.Redis.from_url(url, **redis_options())
 
     @_unavailable_on_redis_error
     async def get(self, key: str) -> bytes | None:

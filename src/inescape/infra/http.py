@@ -14,6 +14,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from inescape.infra.faults import unavailable_from
+from inescape.infra.health import describe
 from inescape.infra.ratelimit.errors import TooManyAttempts
 from inescape.infra.telemetry import Metrics, request_id_var
 from inescape.kernel.errors import (
@@ -138,6 +140,13 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    down = unavailable_from(exc)
+    if down is not None:  # a backend client's own error: the backend is down, not the server
+        log.warning(
+            "backend unavailable",
+            extra={"path": request.url.path, "backend": down.backend, "error": describe(exc)},
+        )
+        return domain_error_handler(request, down)
     log.error("unhandled error", exc_info=exc, extra={"path": request.url.path, "method": request.method})
     return _response(
         error_body(

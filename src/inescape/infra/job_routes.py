@@ -72,11 +72,11 @@ def job_router(module: str, *, owner_scope: OwnerScope, extra: Sequence[Any] = (
         opt=manage,
         status_code=202,
         summary=f"Retry a failed {module} job",
-        description="Needs the task queue: 503 while it is unreachable, and nothing changes.",
+        description="Like a submission, 202 once the job is queued again in the database: "
+        "while the task queue is unreachable, the job is handed to it as soon as it is back.",
     )
     async def retry_job(state: State, request: Request[Any, Any, Any], job_id: FromPath[str]) -> JobView:
         services = services_of(state)
-        await services.queue.ping_or_unavailable()
         async with services.uow() as uow:
             job = await services.jobs.retry(uow.session, job_id, module=module, owner=owner_scope(request))
             queue_name: Any = await services.jobs.queue_of(job.id, session=uow.session)

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from inescape.infra.bus import InProcessBus
 from inescape.infra.db import Database
+from inescape.infra.jobs.dispatch import Dispatcher
 from inescape.infra.jobs.service import JobService
 from inescape.infra.queue import JobQueue
 from inescape.infra.telemetry import Metrics
@@ -92,6 +93,11 @@ class Platform:
     data_dir: Path
     requeue_stale_after: timedelta = timedelta(minutes=5)
     job_max_attempts: int = 3
+    dispatcher: Dispatcher | None = None  # one per process, shared by every module's view
+
+    def __post_init__(self) -> None:
+        if self.dispatcher is None:
+            self.dispatcher = Dispatcher(self.queue, self.jobs)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.bus, self.clock)
@@ -101,8 +107,10 @@ class Platform:
         return Jobs(self)
 
     async def enqueue(self, queue: str, job_id: str, delay_s: float = 0.0) -> None:
-        await self.queue.send(queue, job_id, delay_s=delay_s)
-        await self.jobs.mark_enqueued(job_id)
+        """Hand a committed job to the queue; while the queue is down, it is sent again as
+        soon as the queue is back (``Dispatcher``)."""
+        assert self.dispatcher is not None
+        await self.dispatcher.send(queue, job_id, delay_s)
 
 
 class FacadeRegistry:

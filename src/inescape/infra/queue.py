@@ -17,6 +17,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from redis.exceptions import RedisError
 
+from inescape.infra.cache import redis_options
 from inescape.kernel.errors import Unavailable
 
 log = logging.getLogger("inescape.queue")
@@ -30,10 +31,11 @@ class JobQueue:
         self.backend = backend
         self._actors: dict[str, dramatiq.Actor[[str], None]] = {}
         self._worker: dramatiq.Worker | None = None
+        self._run_id: str | None = None
 
     @classmethod
     def redis(cls, url: str, *, namespace: str = "inescape") -> JobQueue:
-        pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        pool = redis.ConnectionPool.from_url(url, **redis_options(socket_timeout=5, sync=True))
         broker = RedisBroker(namespace=namespace, connection_pool=pool)  # type: ignore[no-untyped-call]
         return cls(broker, backend="redis")
 
@@ -87,17 +89,23 @@ class JobQueue:
             self._worker.stop(timeout=timeout_ms)
             self._worker = None
 
+    async def restarted(self) -> bool:
+        """Whether the Redis server restarted since the last call (its run id changed): a
+        server without persistence comes back with empty queues, and every job handed to it
+        before must be handed again. False while it is unreachable, or with no Redis."""
+        if not isinstance(self.broker, RedisBroker):
+            return False
+        try:
+            info = await asyncio.to_thread(self.broker.client.info, "server")
+        except (RedisError, OSError):
+            return False
+        run_id = str(info.get("run_id", ""))
+        before, self._run_id = self._run_id, run_id
+        return before is not None and run_id != before
+
     async def ping(self) -> None:
         if isinstance(self.broker, RedisBroker):
             await asyncio.to_thread(self.broker.client.ping)
-
-    async def ping_or_unavailable(self) -> None:
-        try:
-            await self.ping()
-        except (RedisError, OSError) as exc:
-            raise Unavailable(
-                "The task queue (Redis) is unreachable; try again shortly.", backend="redis", retry_after=5
-            ) from exc
 
     async def close(self) -> None:
         self.stop_worker()

@@ -67,18 +67,23 @@ class S3ObjectStore:
         secret_key: str | None = None,
         server_side_encryption: str | None = "AES256",
         kms_key_id: str | None = None,
+        connect_timeout_s: float = 2.0,
+        read_timeout_s: float = 5.0,
+        max_attempts: int = 2,
     ) -> None:
         self._sse = sse_arguments(server_side_encryption, kms_key_id)
+        self._abandoned: dict[tuple[str, str, str | None], None] = {}  # uploads to abort when S3 answers
+        self._aborting: asyncio.Task[None] | None = None
         self._client = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
-            config=Config(
-                connect_timeout=2,
-                read_timeout=10,
-                retries={"max_attempts": 2},
+            config=Config(  # bounded: a silent server is a 503 within seconds, not minutes
+                connect_timeout=connect_timeout_s,
+                read_timeout=read_timeout_s,
+                retries={"mode": "standard", "total_max_attempts": max(max_attempts, 1)},
                 s3={"addressing_style": "path"},
             ),
         )
@@ -91,7 +96,7 @@ class S3ObjectStore:
         try:
             return await asyncio.to_thread(partial(fn, *args, **kwargs))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchUpload", "404", "NotFound"):
                 raise NotFound("object not found") from exc
             raise Unavailable(
                 "Object storage (S3) refused the request; try again shortly.", backend="s3"
@@ -132,13 +137,17 @@ class S3ObjectStore:
         """Multipart upload in parts of ``PART_SIZE``: memory stays bounded by one part."""
         check_location(bucket, key)
         name = self.bucket_name(bucket)
-        upload = await self._call(
-            self._client.create_multipart_upload,
-            Bucket=name,
-            Key=key,
-            ContentType=content_type,
-            **self._sse,
-        )
+        try:
+            upload = await self._call(
+                self._client.create_multipart_upload,
+                Bucket=name,
+                Key=key,
+                ContentType=content_type,
+                **self._sse,
+            )
+        except Unavailable:  # S3 may yet start the upload it did not confirm: abort what it starts
+            self._abandon(name, key, None)
+            raise
         upload_id, buffer, total = upload["UploadId"], bytearray(), 0
         parts: list[dict[str, Any]] = []
 
@@ -170,11 +179,44 @@ class S3ObjectStore:
                 MultipartUpload={"Parts": parts},
             )
         except BaseException:
-            await asyncio.shield(
-                self._call(self._client.abort_multipart_upload, Bucket=name, Key=key, UploadId=upload_id)
-            )
+            self._abandon(name, key, upload_id)
             raise
         return total
+
+    def _abandon(self, bucket: str, key: str, upload_id: str | None) -> None:
+        """Abort a failed multipart upload, in the background: the caller's answer does not
+        wait for a server that may be down, and the parts stored so far are not left behind.
+        While S3 does not answer, the abort is tried again with a backoff. With no upload id
+        (S3 never confirmed the start), every upload S3 holds for that key is aborted: keys
+        are written by one upload at a time."""
+        self._abandoned[(bucket, key, upload_id)] = None
+        if self._aborting is None or self._aborting.done():
+            self._aborting = asyncio.get_running_loop().create_task(self._abort_abandoned())
+
+    async def _abort_abandoned(self, *, first_delay_s: float = 0.0, max_delay_s: float = 5.0) -> None:
+        delay = first_delay_s
+        while self._abandoned:
+            await asyncio.sleep(delay)
+            for bucket, key, upload_id in list(self._abandoned):
+                try:
+                    for started in [upload_id] if upload_id else await self._uploads_of(bucket, key):
+                        with contextlib.suppress(NotFound):  # NoSuchUpload: nothing left to abort
+                            await self._call(
+                                self._client.abort_multipart_upload, Bucket=bucket, Key=key, UploadId=started
+                            )
+                except Unavailable:
+                    delay = min(max(delay * 2, 0.5), max_delay_s)
+                    break
+                self._abandoned.pop((bucket, key, upload_id), None)
+
+    async def _uploads_of(self, bucket: str, key: str) -> list[str]:
+        listed = await self._call(self._client.list_multipart_uploads, Bucket=bucket, Prefix=key)
+        return [u["UploadId"] for u in listed.get("Uploads", []) if u.get("Key") == key]
+
+    @property
+    def abandoned_uploads(self) -> int:
+        """Multipart uploads that failed and whose abort S3 has not confirmed yet."""
+        return len(self._abandoned)
 
     async def get(self, bucket: str, key: str) -> bytes:
         check_location(bucket, key)
@@ -222,6 +264,10 @@ class S3ObjectStore:
             await self.ensure_buckets()
 
     async def close(self) -> None:
+        if self._aborting is not None and not self._aborting.done():
+            with contextlib.suppress(TimeoutError, Unavailable):  # a last try, bounded
+                await asyncio.wait_for(asyncio.shield(self._aborting), timeout=5)
+            self._aborting.cancel()
         self._client.close()
 
 

@@ -107,6 +107,7 @@ class Runtime:
             lease=timedelta(seconds=settings.jobs.lease_seconds),
         )
         self._sweeper: asyncio.Task[None] | None = None
+        self._dispatching: asyncio.Task[None] | None = None
         self._periodic: list[asyncio.Task[None]] = []
 
     def _platform_for(self, spec: ModuleSpec) -> Platform:
@@ -172,6 +173,8 @@ class Runtime:
         for spec in self.specs:
             for hook in self.bound[spec.name].on_startup:
                 await hook()
+        assert self.services.dispatcher is not None
+        self._dispatching = asyncio.create_task(self.services.dispatcher.run())
         if worker:
             self.services.queue.start_worker(threads=self.settings.jobs.worker_threads)
             await self.requeue(startup=True)
@@ -187,10 +190,11 @@ class Runtime:
         assert self.loop is not None, "runtime not started"
         asyncio.run_coroutine_threadsafe(self.runner.run(job_id), self.loop).result()
 
-    async def requeue(self, *, startup: bool) -> int:
+    async def requeue(self, *, startup: bool, stale_after: timedelta | None = None) -> int:
         """Hand unfinished jobs (start-up) or lost ones (later) back to the queue."""
         pending = await self.services.jobs.to_requeue(
-            startup=startup, stale_after=self.services.requeue_stale_after
+            startup=startup,
+            stale_after=self.services.requeue_stale_after if stale_after is None else stale_after,
         )
         sent = 0
         for queue, job_id in pending:
@@ -202,11 +206,21 @@ class Runtime:
         return sent
 
     async def _sweep(self) -> None:
+        """Every second, whether the queue's server restarted (and lost what it held): then
+        every queued job is handed over again at once; every lease period, jobs lost since."""
         interval = max(self.settings.jobs.lease_seconds, 1.0)
+        clock = asyncio.get_running_loop().time
+        await self.services.queue.restarted()  # remember the server as it is now
+        due = clock() + interval
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(interval, 1.0))
             try:
-                await self.requeue(startup=False)
+                if await self.services.queue.restarted():
+                    log.warning("the queue's server restarted; handing queued jobs over again")
+                    await self.requeue(startup=False, stale_after=timedelta(0))
+                if clock() >= due:
+                    due = clock() + interval
+                    await self.requeue(startup=False)
             except Exception:  # a backend blip: the next sweep tries again
                 log.warning("job sweep failed", exc_info=True)
 
@@ -219,11 +233,10 @@ class Runtime:
             await asyncio.sleep(work.every_s)
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-        for task in self._periodic:
+        background = [t for t in (self._sweeper, self._dispatching, *self._periodic) if t is not None]
+        for task in background:
             task.cancel()
-        await asyncio.gather(*self._periodic, return_exceptions=True)
+        await asyncio.gather(*background, return_exceptions=True)
         await asyncio.to_thread(self.services.queue.stop_worker)
         await self.services.bus.drain()
         for closable in (

@@ -67,6 +67,9 @@ def open_stores(settings: Settings, *, clock: Clock | None = None, pool_size: in
             bucket_prefix=settings.s3.bucket_prefix,
             server_side_encryption=settings.s3.sse,
             kms_key_id=settings.s3.sse_kms_key_id,
+            connect_timeout_s=settings.s3.connect_timeout_s,
+            read_timeout_s=settings.s3.read_timeout_s,
+            max_attempts=settings.s3.max_attempts,
         )
         if settings.s3_enabled
         else EncryptedObjectStore(LocalObjectStore(data / "objects"), keyring)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from inescape.infra.cache import RedisCache
+from inescape.infra.cache import RedisCache, redis_options
 from inescape.infra.ratelimit.gcra import KEY_PREFIX, US, Decision, RateLimiter, decision, gcra, interval_us
 from inescape.kernel.errors import Unavailable
 from inescape.kernel.ports import Cache
@@ -54,7 +54,7 @@ class RedisRateLimiter:
 
     @classmethod
     def from_url(cls, url: str, *, clock: Callable[[], float] | None = None) -> RedisRateLimiter:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        client = aioredis.Redis.from_url(url, **redis_options())
         return cls(client, clock=clock, owns_client=True)
 
     async def close(self) -> None:
