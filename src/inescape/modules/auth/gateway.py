@@ -74,7 +74,8 @@ class Gateway:
                 f"The token's issuer {issuer!r} is unknown here: not this platform, not its "
                 "identity provider, not a configured CDS client."
             )
-        return await self.sessions.authenticate(token)
+        # the token's roles are those at issue time: the account's own, now, decide
+        return await self.accounts.now(await self.sessions.authenticate(token))
 
     def view_for(
         self, principal: Principal | None, record: Mapping[str, Any], *, patient_id: str
@@ -144,7 +145,7 @@ def build_gateway(
     return Gateway(
         settings=settings,
         signer=signer,
-        accounts=Accounts(clock=clock, sessions=sessions, transaction=transaction),
+        accounts=Accounts(clock=clock, sessions=sessions, transaction=transaction, cache=cache),
         sessions=Sessions(
             signer, cache, access_ttl_s=settings.access_ttl_s, refresh_ttl_s=settings.refresh_ttl_s
         ),
