@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from inescape.infra.documents import SqlDocumentStore
 from inescape.infra.platform import ModuleContext
 from inescape.kernel.modules import Bound, ModuleSpec
 from inescape.modules.auth.accounts import Accounts
@@ -26,6 +27,7 @@ def bind(ctx: ModuleContext[AuthSettings]) -> Bound:
         clock=platform.clock,
         cache=platform.cache,
         documents=platform.documents,
+        checkpoints=SqlDocumentStore(platform.db, clock=platform.clock),
         sessions=platform.db.sessions,
         transaction=platform.uow,
         data_dir=platform.data_dir,
