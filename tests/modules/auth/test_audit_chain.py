@@ -239,3 +239,41 @@ async def test_a_chain_written_before_keying_verifies_and_keying_starts_after_it
     assert intact.checked == 6
     assert [d.get("key_id") is None for d in await stored(services)][:4] == [True, True, True, False]
     assert any("event 5 carries no signature though every event from 4 on" in p for p in downgraded.problems)
+
+
+# --- durable before acknowledged -----------------------------------------------------------
+
+
+async def test_the_audit_store_acknowledges_only_journaled_writes(services):
+    """MongoDB answers a plain write once it is in memory (the journal follows within
+    100 ms): a crash in between loses an event whose request was answered."""
+    store = services.documents
+    if store.backend != "mongodb":
+        pytest.skip("the SQL document store commits with the database (see the next test)")
+
+    concern = store.db[COLLECTION].write_concern
+
+    assert concern.document.get("j") is True
+    assert concern.acknowledged
+
+
+async def test_sql_commits_are_synchronous_whatever_the_database_default(services, tmp_path):
+    from sqlalchemy import text
+
+    from inescape.infra.db import Database
+
+    db = services.db
+    if db.backend != "postgresql":
+        pytest.skip("SQLite: WAL with synchronous=NORMAL, durable against a crash of the process")
+    name = db.engine.url.database
+    async with db.engine.connect() as conn:
+        await conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+        await conn.commit()
+    fresh = Database(db.url)
+    try:
+        async with fresh.engine.connect() as conn:
+            setting = await conn.scalar(text("SHOW synchronous_commit"))
+    finally:
+        await fresh.close()
+
+    assert setting == "on"
