@@ -14,7 +14,7 @@ from inescape.modules.auth.audit import COLLECTION
 from inescape.modules.auth.controllers import AuthController, UserController, audit_events, jwks
 from inescape.modules.auth.gateway import build_gateway
 from inescape.modules.auth.middleware import authentication, rbac_guard
-from inescape.modules.auth.request_audit import audit_ready, request_audit
+from inescape.modules.auth.request_audit import DeniedAudit, audit_ready, request_audit
 from inescape.modules.auth.settings import AuthSettings
 
 log = logging.getLogger("inescape.auth")
@@ -33,12 +33,13 @@ def bind(ctx: ModuleContext[AuthSettings]) -> Bound:
         data_dir=platform.data_dir,
     )
     facade: GatewayApi = gateway  # mypy checks here that the gateway implements the facade
+    denied = DeniedAudit(gateway.trail)  # one per process: the anonymous refusals it counts
     return Bound(
         facades={GatewayApi: facade},
         dependencies={"gateway": gateway, "accounts": gateway.accounts, "sign_in": gateway.sign_in},
         on_startup=[warn_without_users(gateway.accounts)],
         # authentication first: the audit middleware inside it names the caller
-        middleware=[authentication(gateway), request_audit(gateway.trail)],
+        middleware=[authentication(gateway, denied), request_audit(gateway.trail, denied)],
         guards=[rbac_guard, audit_ready(gateway.trail)],
     )
 
