@@ -6,11 +6,12 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from inescape.infra.documents import SqlDocumentStore
+from inescape.infra.owned import OwnedDocuments
 from inescape.infra.platform import ModuleContext
 from inescape.kernel.modules import Bound, ModuleSpec
 from inescape.modules.auth.accounts import Accounts
 from inescape.modules.auth.api import GatewayApi
-from inescape.modules.auth.audit import COLLECTION
+from inescape.modules.auth.audit import CHECKPOINTS, COLLECTION
 from inescape.modules.auth.controllers import AuthController, UserController, audit_events, jwks
 from inescape.modules.auth.gateway import build_gateway
 from inescape.modules.auth.middleware import authentication, rbac_guard
@@ -27,7 +28,10 @@ def bind(ctx: ModuleContext[AuthSettings]) -> Bound:
         clock=platform.clock,
         cache=platform.cache,
         documents=platform.documents,
-        checkpoints=SqlDocumentStore(platform.db, clock=platform.clock),
+        # the audit chain's signed head, in the SQL database whatever the audit store is
+        checkpoints=OwnedDocuments(
+            SqlDocumentStore(platform.db, clock=platform.clock), module="auth", collections=[CHECKPOINTS]
+        ),
         sessions=platform.db.sessions,
         transaction=platform.uow,
         data_dir=platform.data_dir,
@@ -61,7 +65,7 @@ spec = ModuleSpec(
     port=8000,
     bind=bind,
     provides=(GatewayApi,),
-    owns=(COLLECTION,),
+    owns=(COLLECTION, CHECKPOINTS),
     needs=("database", "cache", "documents"),
     route_handlers=[AuthController, UserController, audit_events, jwks],
     settings=AuthSettings,
