@@ -97,3 +97,26 @@ async def test_a_change_in_another_process_reaches_this_one_through_the_shared_c
     )
 
     assert (await client.get("/api/v1/patients", headers=token)).status_code == 401
+
+
+async def test_two_admins_deactivated_at_once_leave_one(client):
+    """Two changes in flight together, each on its own connection: each sees the other
+    administrator still active unless the changes are serialised."""
+    import asyncio
+
+    from inescape.modules.auth.accounts import LastAdministrator
+
+    await bearer(client, client.app, "second.admin", ["admin"])
+    accounts = gateway_of(client.app).accounts
+    ids = [await user_id_of(client, name) for name in ("admin", "second.admin")]
+
+    async def both() -> list:
+        return await asyncio.gather(
+            *(accounts.update(user_id=i, roles=None, display_name=None, active=False) for i in ids),
+            return_exceptions=True,
+        )
+
+    outcomes = await on_app_loop(client.app, both())
+
+    assert sorted(type(o).__name__ for o in outcomes) == ["LastAdministrator", "tuple"], outcomes
+    assert any(isinstance(o, LastAdministrator) for o in outcomes)
