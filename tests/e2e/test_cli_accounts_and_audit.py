@@ -3,6 +3,8 @@ chain, which fails loudly once someone edits the stored events."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 
 from tests.support.auth import PASSWORD
@@ -59,7 +61,7 @@ def test_create_user_asks_twice_at_the_prompt(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_audit_verify_passes_then_names_the_event_someone_altered(tmp_path):
+def three_users(tmp_path) -> None:
     for name in ("a.user", "b.user", "c.user"):
         made = run_cli(
             "create-user",
@@ -71,6 +73,10 @@ def test_audit_verify_passes_then_names_the_event_someone_altered(tmp_path):
             stdin=PASSWORD + "\n",
         )
         assert made.returncode == 0, made.stderr
+
+
+def test_audit_verify_passes_then_names_the_event_someone_altered(tmp_path):
+    three_users(tmp_path)
     intact = run_cli("audit", "verify", env=env(tmp_path))
 
     db = sqlite3.connect(tmp_path / "data" / "inescape.db")
@@ -86,3 +92,64 @@ def test_audit_verify_passes_then_names_the_event_someone_altered(tmp_path):
     assert "intact: 3 events" in intact.stdout
     assert broken.returncode == 1
     assert "event 2 was altered" in broken.stderr
+
+
+def test_audit_verify_reports_the_newest_events_deleted(tmp_path):
+    three_users(tmp_path)
+    db = sqlite3.connect(tmp_path / "data" / "inescape.db")
+    db.execute("DELETE FROM documents WHERE collection = 'audit_logs' AND id = '000000000003'")
+    db.commit()
+    db.close()
+
+    result = run_cli("audit", "verify", env=env(tmp_path))
+
+    assert result.returncode == 1
+    assert "event 3 deleted at the end" in result.stderr, result.stderr
+    assert "intact" not in result.stdout
+
+
+def test_audit_verify_reports_an_event_altered_with_the_hashes_recomputed_after_it(tmp_path):
+    """Whoever can write the database but lacks the key recomputes every hash from the altered
+    event on, the way the unkeyed chain was made: the chain is whole, its signatures are not."""
+    three_users(tmp_path)
+    db = sqlite3.connect(tmp_path / "data" / "inescape.db")
+    rows = db.execute("SELECT id, body FROM documents WHERE collection = 'audit_logs' ORDER BY id").fetchall()
+    events = [json.loads(body) for _, body in rows]
+    events[1]["detail"] = "nothing happened"
+    for event in events[1:]:
+        event["prev_hash"] = events[events.index(event) - 1]["hash"]
+        names = (*UNKEYED_FIELDS, "key_id") if "key_id" in event else UNKEYED_FIELDS
+        fields = {k: event.get(k) for k in names}
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        event["hash"] = hashlib.sha256(canonical.encode()).hexdigest()
+    for (doc_id, _), event in zip(rows, events, strict=True):
+        db.execute(
+            "UPDATE documents SET body = ? WHERE collection = 'audit_logs' AND id = ?",
+            (json.dumps(event), doc_id),
+        )
+    db.commit()
+    db.close()
+
+    result = run_cli("audit", "verify", env=env(tmp_path))
+
+    assert result.returncode == 1
+    assert "event 2 was altered" in result.stderr, result.stderr
+    assert "event 3 was altered" in result.stderr
+    assert "does not follow" not in result.stderr  # the links were made good; the key was missing
+
+
+UNKEYED_FIELDS = (
+    "seq",
+    "time",
+    "user",
+    "roles",
+    "action",
+    "resource_type",
+    "resource_id",
+    "patient_id",
+    "outcome",
+    "request_id",
+    "client_ip",
+    "detail",
+    "prev_hash",
+)

@@ -54,6 +54,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # In WAL mode, NORMAL makes a commit durable once it returns against a crash of the
+    # process (the commit is in the WAL file, which the next open replays); only a power cut
+    # or an OS crash may lose the last commits. FULL (an fsync per commit) would cover those
+    # too, at a cost to every write; the embedded install is one machine, and process
+    # crashes (kill -9) are what it must survive without losing an audit event.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -65,7 +70,9 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
         if self.backend == "postgresql":
             kwargs |= {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": 10}
-            kwargs["connect_args"] = {"connect_timeout": 5}
+            # an acknowledged commit is on disk, whatever the server's or database's default
+            # (the audit trail answers a request only after its event is committed)
+            kwargs["connect_args"] = {"connect_timeout": 5, "options": "-c synchronous_commit=on"}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.write_concern import WriteConcern
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -46,6 +47,10 @@ def _check_filters(filters: Mapping[str, Any]) -> None:
 
 
 class MongoDocumentStore:
+    """Writes are acknowledged once journaled (``j``): an acknowledged write, an audit event
+    above all, survives a crash of the server. ``w`` is the URL's, else the server's default
+    (a majority of a replica set)."""
+
     backend = "mongodb"
 
     def __init__(self, url: str, database: str, *, clock: Clock | None = None) -> None:
@@ -55,7 +60,8 @@ class MongoDocumentStore:
             connectTimeoutMS=2000,
             tz_aware=True,
         )
-        self.db = self.client[database]
+        concern = {k: v for k, v in self.client.write_concern.document.items() if k != "j"}
+        self.db = self.client.get_database(database, write_concern=WriteConcern(**concern, j=True))
         self._clock = clock or SystemClock()
 
     async def init_documents(self, models: Sequence[type]) -> None:

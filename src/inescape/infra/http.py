@@ -43,7 +43,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (Unavailable, 503),
     (TooManyAttempts, 429),
 )
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}\Z")
 
 
 def error_body(detail: str, status_code: int, **extra: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from inescape.kernel.errors import ConfigurationError, Invalid, NotFound, Unavailable
 
 BUCKETS = ("images", "models", "datasets")
-_KEY = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._\-/=+]{1,900}$")
+_KEY = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._\-/=+]{1,900}\Z")
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart minimum is 5 MiB; 8 MiB keeps memory bounded
 SSE_MODES = ("AES256", "aws:kms", "aws:kms:dsse")
 T = TypeVar("T")

@@ -15,7 +15,7 @@ import msgspec
 from inescape.kernel.clock import utcnow
 from inescape.kernel.ids import new_id
 
-EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[1-9][0-9]*$")
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[1-9][0-9]*\Z")
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

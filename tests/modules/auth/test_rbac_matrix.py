@@ -10,7 +10,7 @@ import pytest
 from inescape.kernel.ids import new_id
 from inescape.modules.auth.api import ROLES, Principal
 from inescape.modules.auth.rbac import PUBLIC, allowed
-from tests.support.auth import gateway_of, on_app_loop
+from tests.support.auth import gateway_of, make_user, on_app_loop
 
 SKIP_METHODS = {"HEAD", "OPTIONS"}
 
@@ -35,7 +35,8 @@ def concrete(path: str) -> str:
 
 async def token_for(app, role: str) -> dict[str, str]:
     gateway = gateway_of(app)
-    principal = Principal(id=new_id(), username=f"{role}-probe", roles=[role])
+    user_id = await make_user(app, f"{role}-probe", [role])  # a token is honoured for an account
+    principal = Principal(id=user_id, username=f"{role}-probe", roles=[role])
     pair = await on_app_loop(app, gateway.sessions.issue(principal))
     return {"Authorization": f"Bearer {pair.access_token}"}
 

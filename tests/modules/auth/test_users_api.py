@@ -46,6 +46,8 @@ async def test_an_admin_creates_lists_and_changes_the_roles_of_a_user(client):
         ({"username": "x", "display_name": "X", "roles": ["clinician"], "password": PASSWORD}, 400),
         ({"username": "valid.name", "display_name": "V", "roles": ["surgeon"], "password": PASSWORD}, 400),
         ({"username": "valid.name", "display_name": "V", "roles": [], "password": PASSWORD}, 400),
+        ({"username": "clin\n", "display_name": "C", "roles": ["clinician"], "password": PASSWORD}, 400),
+        ({"username": "valid.name", "display_name": "V", "roles": ["admin\n"], "password": PASSWORD}, 400),
         ({"username": "valid.name", "display_name": "V", "roles": ["clinician"], "password": "short"}, 422),
         (
             {
@@ -119,3 +121,30 @@ async def test_a_user_created_outside_a_request_is_audited_as_done_by_its_creato
     assert (events[0].user, events[0].resource_id) == ("cli", user.id)
     assert events[0].detail == "dr.cli with roles clinician"
     assert report.ok
+
+
+async def test_a_role_with_a_trailing_newline_is_refused_on_change(client):
+    created = await client.post(
+        "/api/v1/users",
+        json={"username": "dr.nl", "display_name": "N", "roles": ["clinician"], "password": PASSWORD},
+    )
+
+    response = await client.patch(f"/api/v1/users/{created.json()['id']}", json={"roles": ["admin\n"]})
+
+    assert response.status_code == 400, response.text
+    assert (await client.get(f"/api/v1/users/{created.json()['id']}")).json()["roles"] == ["clinician"]
+
+
+async def test_a_username_with_a_trailing_newline_is_refused_outside_a_request_too(client):
+    from inescape.kernel.errors import Invalid
+
+    gateway = gateway_of(client.app)
+
+    with pytest.raises(Invalid):
+        await on_app_loop(
+            client.app,
+            gateway.create_user(
+                username="clin\n", display_name="C", roles=["clinician"], password=PASSWORD, by="cli"
+            ),
+        )
+    assert "clin\n" not in await users_named(client)

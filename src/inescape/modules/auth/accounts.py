@@ -1,17 +1,25 @@
-"""User accounts: create, list, change, check a password. Each call opens its own session
-(or unit of work, for writes); nothing here knows about HTTP."""
+"""User accounts: create, list, change, check a password, and the roles and state a request
+runs with. Each call opens its own session (or unit of work, for writes); nothing here knows
+about HTTP."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inescape.infra.uow import UnitOfWork
 from inescape.kernel.clock import Clock, as_utc
+from inescape.kernel.errors import Conflict, Invalid, Unavailable
 from inescape.kernel.ids import is_id, new_id
+from inescape.kernel.ports import Cache
 from inescape.modules.auth.api import (
     BadCredentials,
     Principal,
@@ -22,6 +30,22 @@ from inescape.modules.auth.api import (
 )
 from inescape.modules.auth.models import users
 from inescape.modules.auth.passwords import hash_password, needs_rehash, verify_password, weakness
+
+log = logging.getLogger("inescape.auth")
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")  # whole string (fullmatch): no trailing newline
+STATE_TTL_S = 2.0  # how long a request may run on roles read before a change in another process
+STATE_PREFIX = "inescape:auth:user-state"
+
+
+class LastAdministrator(Conflict):
+    """The change would leave no active administrator."""
+
+
+class _State(msgspec.Struct, frozen=True):
+    username: str
+    roles: list[str]
+    active: bool
 
 
 def user_view(row: Any) -> User:
@@ -58,12 +82,19 @@ class Accounts:
         clock: Clock,
         sessions: Callable[[], AsyncSession],
         transaction: Callable[[], UnitOfWork],
+        cache: Cache | None = None,
     ) -> None:
         self.clock = clock
         self._sessions = sessions
         self._transaction = transaction
+        self._cache = cache
 
     async def create(self, *, username: str, display_name: str, roles: list[str], password: str) -> User:
+        if not USERNAME.fullmatch(username):
+            raise Invalid(
+                "A username is 3 to 64 of a-z 0-9 . _ - and starts with a letter or digit.",
+                errors=[{"field": "username", "message": "not a valid username"}],
+            )
         problem = weakness(password, username)
         if problem:
             raise WeakPassword(
@@ -124,9 +155,68 @@ class Accounts:
         if active is not None:
             values["active"] = active
         async with self._transaction() as uow:
+            if roles is not None or active is not None:
+                # one role or state change at a time (PostgreSQL locks the active accounts, in
+                # id order; SQLite writes one at a time anyway): two administrators cannot
+                # demote each other at once and leave none
+                await uow.session.execute(
+                    select(users.c.id).where(users.c.active.is_(True)).order_by(users.c.id).with_for_update()
+                )
             before = await _read(uow.session, user_id)
             await uow.session.execute(update(users).where(users.c.id == user_id).values(**values))
-            return before, await _read(uow.session, user_id)
+            after = await _read(uow.session, user_id)
+            if _is_admin(before) and not _is_admin(after):
+                await _keep_an_administrator(uow.session, user_id)
+            uow.after_commit(lambda: self.forget(user_id))
+            return before, after
+
+    async def forget(self, user_id: str) -> None:
+        """Drop the cached state of ``user_id`` (after a change): the next request reads it
+        anew, in this process and, with a shared cache, in every other."""
+        if self._cache is None:
+            return
+        try:
+            await self._cache.delete(f"{STATE_PREFIX}:{user_id}")
+        except Unavailable:  # the entry lapses by itself within STATE_TTL_S
+            log.warning("cache unreachable; a changed user's old roles last %ss", STATE_TTL_S)
+
+    async def now(self, principal: Principal) -> Principal:
+        """``principal`` (from a token) with the roles its account has now; ``BadCredentials``
+        when the account was deactivated or deleted. Read at most ``STATE_TTL_S`` seconds
+        ago, and never before the last change this process or (shared cache) any other made."""
+        state = await self._state(principal.id)
+        if state is None or not state.active:
+            raise BadCredentials("This account no longer exists or is deactivated; ask an administrator.")
+        return msgspec.structs.replace(principal, username=state.username, roles=list(state.roles))
+
+    async def _state(self, user_id: str) -> _State | None:
+        key = f"{STATE_PREFIX}:{user_id}"
+        if self._cache is not None:
+            try:
+                raw = await self._cache.get(key)
+            except Unavailable:
+                raw = None  # the cache is an optimisation here: read the table
+            if raw is not None:
+                return None if raw == b"-" else msgspec.json.decode(raw, type=_State)
+        try:
+            async with self._sessions() as session:
+                row = (
+                    (await session.execute(select(users).where(users.c.id == user_id))).first()
+                    if is_id(user_id)
+                    else None
+                )
+        except (SQLAlchemyError, OSError) as exc:
+            raise Unavailable(
+                "The user accounts (database) are unreachable; try again shortly.",
+                backend="database",
+                retry_after=5,
+            ) from exc
+        state = None if row is None else _State(row.username, list(row.roles), bool(row.active))
+        if self._cache is not None:
+            with contextlib.suppress(Unavailable):
+                encoded = b"-" if state is None else msgspec.json.encode(state)
+                await self._cache.set(key, encoded, ttl=STATE_TTL_S)
+        return state
 
     async def check_password(self, *, username: str, password: str) -> Principal:
         """The user, if ``password`` is theirs and the account is active."""
@@ -156,3 +246,21 @@ class Accounts:
         if row is None or not row.active:
             raise BadCredentials("This account no longer exists or is deactivated.")
         return Principal(id=row.id, username=row.username, roles=list(row.roles))
+
+
+def _is_admin(user: User) -> bool:
+    return user.active and "admin" in user.roles
+
+
+async def _keep_an_administrator(session: AsyncSession, user_id: str) -> None:
+    """Refuse the change that leaves no active administrator (nobody could manage users)."""
+    others = (
+        await session.execute(
+            select(users.c.id, users.c.roles).where(users.c.active.is_(True), users.c.id != user_id)
+        )
+    ).all()
+    if not any("admin" in row.roles for row in others):
+        raise LastAdministrator(
+            "This is the last active administrator: it cannot lose the admin role or be "
+            "deactivated. Make another user an administrator first."
+        )

@@ -21,7 +21,7 @@ from inescape.kernel.errors import ConfigurationError
 from inescape.kernel.ports import Cache, DocumentStore
 from inescape.modules.auth.accounts import Accounts
 from inescape.modules.auth.api import ROLES, NotAllowed, Principal, User, VerifyReport
-from inescape.modules.auth.audit import AuditTrail
+from inescape.modules.auth.audit import AuditKeys, AuditTrail
 from inescape.modules.auth.deid import Deidentifier, for_viewer
 from inescape.modules.auth.service import SignIn
 from inescape.modules.auth.sessions import Sessions
@@ -74,7 +74,8 @@ class Gateway:
                 f"The token's issuer {issuer!r} is unknown here: not this platform, not its "
                 "identity provider, not a configured CDS client."
             )
-        return await self.sessions.authenticate(token)
+        # the token's roles are those at issue time: the account's own, now, decide
+        return await self.accounts.now(await self.sessions.authenticate(token))
 
     def view_for(
         self, principal: Principal | None, record: Mapping[str, Any], *, patient_id: str
@@ -121,12 +122,15 @@ def build_gateway(
     clock: Clock,
     cache: Cache,
     documents: DocumentStore,
+    checkpoints: DocumentStore,
     sessions: Callable[[], AsyncSession],
     transaction: Callable[[], UnitOfWork],
     data_dir: Path,
 ) -> Gateway:
-    """The gateway on the platform's ports. The signing keys are read (or created) here;
-    the de-identification secret needs the process-wide field cipher the root installs first."""
+    """The gateway on the platform's ports. The signing keys are read (or created) here; the
+    de-identification secret and the audit chain's key need the process-wide field cipher
+    the root installs first. ``checkpoints``: where the audit chain's signed head is kept
+    (the SQL database, apart from the audit store)."""
     key_file = (
         Path(settings.signing_key_file)
         if settings.signing_key_file
@@ -144,11 +148,11 @@ def build_gateway(
     return Gateway(
         settings=settings,
         signer=signer,
-        accounts=Accounts(clock=clock, sessions=sessions, transaction=transaction),
+        accounts=Accounts(clock=clock, sessions=sessions, transaction=transaction, cache=cache),
         sessions=Sessions(
             signer, cache, access_ttl_s=settings.access_ttl_s, refresh_ttl_s=settings.refresh_ttl_s
         ),
-        trail=AuditTrail(documents, clock),
+        trail=AuditTrail(documents, clock, keys=audit_keys(), checkpoints=checkpoints),
         throttle=LoginThrottle(rate_limiter_for(cache), cache, policy=login_policy(settings)),
         oidc=oidc,
         cds_clients=(
@@ -204,3 +208,13 @@ def research_secret() -> bytes:
     """The de-identification secret, derived from the encryption HMAC key: shared by every
     replica that shares the keys, never stored on its own."""
     return bytes.fromhex(field_cipher().blind_index("research identities", context="inescape.deid.v1"))
+
+
+def audit_keys() -> AuditKeys:
+    """The audit chain's key, derived like the research secret from the key ring's HMAC key:
+    outside the audit store, the same in every replica. (That key is not rotated, since the
+    blind indexes depend on it; a future audit key rotation adds the new secret first and
+    keeps the old one to verify the events it signed.)"""
+    return AuditKeys.derived(
+        bytes.fromhex(field_cipher().blind_index("audit chain", context="inescape.audit.v1"))
+    )

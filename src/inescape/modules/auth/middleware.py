@@ -9,23 +9,44 @@ from litestar.handlers import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 from litestar.types import ASGIApp
 
-from inescape.kernel.errors import Forbidden, Unauthorized
+from inescape.infra.tokens import InvalidToken
+from inescape.kernel.errors import Forbidden, Unauthorized, Unavailable
 from inescape.modules.auth.api import Principal
+from inescape.modules.auth.audit import UNREACHABLE
 from inescape.modules.auth.gateway import Gateway
 from inescape.modules.auth.rbac import AUTHENTICATED, PUBLIC, allowed
+from inescape.modules.auth.request_audit import DeniedAudit
 
 
 class BearerAuthentication(AbstractAuthenticationMiddleware):
     """A request without ``Authorization`` is anonymous (the guard decides whether that is
-    enough); one with a bad token is refused with 401 whatever the route."""
+    enough); one with a bad token is refused with 401 whatever the route, and on an audited
+    route the refusal is audited first (naming the account when the token itself is good:
+    a deactivated user's)."""
 
-    def __init__(self, app: ASGIApp, *, gateway: Gateway, **options: Any) -> None:
+    def __init__(self, app: ASGIApp, *, gateway: Gateway, denied: DeniedAudit, **options: Any) -> None:
         super().__init__(app, **options)
         self.gateway = gateway
+        self.denied = denied
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
+        try:
+            return await self._authenticate(connection)
+        except (Unauthorized, Forbidden) as exc:
+            status = 401 if isinstance(exc, Unauthorized) else 403
+            try:
+                await self.denied.write(
+                    connection.scope, status, reason=exc.detail, user=self._named(connection)
+                )
+            except Unavailable:
+                raise
+            except Exception as failed:  # no event, no answer: a 503 like any audited route's
+                raise Unavailable(UNREACHABLE, backend="audit", retry_after=5) from failed
+            raise
+
+    async def _authenticate(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         header = connection.headers.get("authorization")
         if not header:
             return AuthenticationResult(user=None, auth=None)
@@ -37,11 +58,22 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
         principal = await self.gateway.authenticate(token.strip(), url=called)
         return AuthenticationResult(user=principal, auth=token)
 
+    def _named(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+        """The username in one of our own tokens that verifies (None for any other)."""
+        _, _, token = (connection.headers.get("authorization") or "").partition(" ")
+        try:
+            name = self.gateway.signer.verify(token.strip()).get("name")
+        except InvalidToken:
+            return None
+        return name if isinstance(name, str) and name else None
 
-def authentication(gateway: Gateway) -> DefineMiddleware:
+
+def authentication(gateway: Gateway, denied: DeniedAudit) -> DefineMiddleware:
     """The middleware, bound to the gateway that checks the tokens; routes marked
     ``opt={"no_auth": True}`` (login, JWKS) are left alone."""
-    return DefineMiddleware(BearerAuthentication, gateway=gateway, exclude_from_auth_key="no_auth")
+    return DefineMiddleware(
+        BearerAuthentication, gateway=gateway, denied=denied, exclude_from_auth_key="no_auth"
+    )
 
 
 def permission_of(handler: BaseRouteHandler, route_path: str, openapi_path: str) -> str | None:

@@ -5,10 +5,16 @@ rather than done unaudited). When the route's answer starts, the middleware writ
 event (who from the token, client ip, request id, action and resource from the declaration,
 its path parameters and the handler's ``audit_note``) and only then lets the answer out; if
 the write fails, the client gets a 503 in the error shape and nothing of the answer.
+
+A refusal of such a route (401, 403) is audited too, as ``outcome="denied"``: by the RBAC
+guard's answer here, and by the authentication middleware for a token it refuses
+(``DeniedAudit``, shared by both). Anonymous refusals are limited per client address, so a
+flood of unauthenticated requests cannot flood the trail (see ``DeniedAudit``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +32,7 @@ from inescape.modules.auth.api import AUDIT_NOTES, Audit, Principal
 from inescape.modules.auth.audit import UNREACHABLE, AuditTrail
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DENIED = frozenset({401, 403})
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
@@ -58,12 +65,111 @@ def events_of(declared: Audit, scope: Scope, status: int) -> list[dict[str, Any]
     return [{"outcome": "success", **event} for event in wanted if answered or "outcome" in event]
 
 
-class RequestAudit:
-    """The middleware: on every route that declares an audit, the event before the answer."""
+def denied_event(declared: Audit, scope: Scope, status: int, reason: str | None) -> dict[str, Any]:
+    """The event of a refused request to an audited route: what was asked for, and why not."""
+    params = {name: str(value) for name, value in (scope.get("path_params") or {}).items()}
+    action = declared.action.format(**params) if declared.action else f"{declared.resource_type}.access"
+    what = f"{status} {scope.get('method', '')} {scope.get('path', '')}"
+    return {
+        "action": action,
+        "outcome": "denied",
+        "resource_type": declared.resource_type,
+        "resource_id": params.get(declared.resource_id) if declared.resource_id else None,
+        "patient_id": params.get(declared.patient_id) if declared.patient_id else None,
+        "detail": f"{what}: {reason}" if reason else what,
+    }
 
-    def __init__(self, app: ASGIApp, *, trail: AuditTrail) -> None:
+
+class AnonymousRefusals:
+    """How many refusals of callers nobody could name each client address had this window.
+
+    The first ``each`` of a window are written one by one; after that, one event per
+    ``every`` further refusals says how many were not (so a flood of a million anonymous
+    requests writes about ten thousand events, not a million, and loses no count above
+    ``every - 1``); what is left over when a window ends is said by the address's next
+    written event. Addresses beyond ``addresses`` share one count (``*``), so memory stays
+    bounded whatever the spread of a flood."""
+
+    def __init__(
+        self,
+        *,
+        window_s: float = 60.0,
+        each: int = 10,
+        every: int = 100,
+        addresses: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.window_s, self.each, self.every, self.addresses = window_s, each, every, addresses
+        self._clock = clock
+        self._seen: dict[str, list[float | int]] = {}  # address -> [window start, count, unwritten]
+
+    def admit(self, address: str | None) -> tuple[bool, int]:
+        """(write this refusal?, refusals not written before it to mention in its event)."""
+        now = self._clock()
+        key = address or "unknown"
+        if key not in self._seen and len(self._seen) >= self.addresses:
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window_s}
+            if len(self._seen) >= self.addresses:
+                key = "*"
+        entry = self._seen.setdefault(key, [now, 0, 0])
+        if now - entry[0] >= self.window_s:  # a new window: the old one's leftover is told now
+            entry[0], entry[1] = now, 0
+        entry[1] = int(entry[1]) + 1
+        if entry[1] <= self.each or int(entry[2]) + 1 >= self.every:
+            unwritten, entry[2] = int(entry[2]), 0
+            return True, unwritten
+        entry[2] = int(entry[2]) + 1
+        return False, 0
+
+
+class DeniedAudit:
+    """Writes the event of a refused request to an audited route (before the refusal is
+    answered, like every audited answer: if it cannot be written, the answer is a 503)."""
+
+    def __init__(self, trail: AuditTrail, limit: AnonymousRefusals | None = None) -> None:
+        self.trail = trail
+        self.limit = limit or AnonymousRefusals()
+
+    async def write(
+        self,
+        scope: Scope,
+        status: int,
+        *,
+        reason: str | None = None,
+        user: str | None = None,
+        roles: list[str] | None = None,
+    ) -> None:
+        declared = declared_audit(scope) if scope["type"] == ScopeType.HTTP else None
+        if declared is None:
+            return
+        client = scope.get("client")
+        address = client[0] if client else None
+        event = denied_event(declared, scope, status, reason)
+        if user is None:
+            write, unwritten = self.limit.admit(address)
+            if not write:
+                return
+            if unwritten:
+                event["detail"] += (
+                    f" (and {unwritten} earlier anonymous refusals from this address, not written one by one)"
+                )
+        await self.trail.record(
+            **event,
+            user=user,
+            roles=roles or [],
+            request_id=request_id_var.get(),
+            client_ip=address,
+        )
+
+
+class RequestAudit:
+    """The middleware: on every route that declares an audit, the event before the answer
+    (a refusal's too)."""
+
+    def __init__(self, app: ASGIApp, *, trail: AuditTrail, denied: DeniedAudit) -> None:
         self.app = app
         self.trail = trail
+        self.denied = denied
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = declared_audit(scope) if scope["type"] == ScopeType.HTTP else None
@@ -94,6 +200,11 @@ class RequestAudit:
     async def write(self, declared: Audit, scope: Scope, status: int) -> None:
         who = scope.get("user")
         who = who if isinstance(who, Principal) else None
+        if status in DENIED:  # the RBAC guard refused (a bad token is refused before: middleware)
+            await self.denied.write(
+                scope, status, user=who.username if who else None, roles=who.roles if who else None
+            )
+            return
         client = scope.get("client")
         for event in events_of(declared, scope, status):
             await self.trail.record(
@@ -122,8 +233,8 @@ async def send_unavailable(send: Send, exc: Exception) -> None:
     await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
-def request_audit(trail: AuditTrail) -> DefineMiddleware:
-    return DefineMiddleware(RequestAudit, trail=trail)
+def request_audit(trail: AuditTrail, denied: DeniedAudit) -> DefineMiddleware:
+    return DefineMiddleware(RequestAudit, trail=trail, denied=denied)
 
 
 def audit_ready(trail: AuditTrail) -> Guard:

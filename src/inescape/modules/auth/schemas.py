@@ -8,8 +8,8 @@ import msgspec
 
 from inescape.modules.auth.api import ROLES, User
 
-Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
-Role = Annotated[str, msgspec.Meta(pattern="^(" + "|".join(ROLES) + ")$")]
+Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*\Z")]
+Role = Annotated[str, msgspec.Meta(pattern="^(" + "|".join(ROLES) + r")\Z")]
 
 
 class TokenRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-SourceName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.:/-]*$")]
+SourceName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.:/-]*\Z")]
 
 
 class CollectionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

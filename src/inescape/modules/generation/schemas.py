@@ -14,7 +14,7 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     """``quotas``: e.g. ``[{"where": {"histology": "adenocarcinoma", "stage_group": "IIIA"},
     "share": 1.0}, {"where": {"regimen": "CROSS"}, "share": 0.3}]``, met exactly."""
 
-    profile: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    profile: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*\Z")]
     n: Annotated[int, msgspec.Meta(ge=1, le=MAX_N)]
     seed: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0
     quotas: list[dict[str, Any]] = []

@@ -56,8 +56,8 @@ class Condition(Strict, frozen=True):
 
     diagnosis_date: date
     histology: HistologyT
-    morphology_code: Annotated[str, msgspec.Meta(pattern=r"^\d{4}/\d$")]  # ICD-O-3, e.g. 8070/3
-    topography_code: Annotated[str, msgspec.Meta(pattern=r"^C1[56]\.\d$")]  # ICD-O-3, e.g. C15.4
+    morphology_code: Annotated[str, msgspec.Meta(pattern=r"^\d{4}/\d\Z")]  # ICD-O-3, e.g. 8070/3
+    topography_code: Annotated[str, msgspec.Meta(pattern=r"^C1[56]\.\d\Z")]  # ICD-O-3, e.g. C15.4
     location: LocationT
     siewert: Literal["I", "II", "III"] | None = None
     grade: Literal["GX", "G1", "G2", "G3"] = "GX"
@@ -148,7 +148,7 @@ class Treatment(Strict, frozen=True):
 
 
 class Observation(Strict, frozen=True):
-    code: Annotated[str, msgspec.Meta(pattern=r"^\d{1,7}-\d$")]  # LOINC
+    code: Annotated[str, msgspec.Meta(pattern=r"^\d{1,7}-\d\Z")]  # LOINC
     value: float
     observed_on: date
     unit: Annotated[str, msgspec.Meta(max_length=32)] | None = None
@@ -173,7 +173,7 @@ class PatientCreate(Strict, frozen=True):
     mrn: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     national_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     ethnicity: Text | None = None
-    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None  # ISO 3166-1
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}\Z")] | None = None  # ISO 3166-1
     province: Text | None = None
     address: Annotated[str, msgspec.Meta(max_length=500)] | None = None
     phone: Annotated[str, msgspec.Meta(max_length=40)] | None = None
@@ -205,7 +205,7 @@ class PatientUpdate(Strict, frozen=True):
     given_name: Text | None = None
     family_name: Text | None = None
     ethnicity: Text | None = None
-    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}\Z")] | None = None
     province: Text | None = None
     address: Annotated[str, msgspec.Meta(max_length=500)] | None = None
     phone: Annotated[str, msgspec.Meta(max_length=40)] | None = None

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9._-]*\Z")]
 Filter = Literal[
     "sex", "histology", "location", "stage_group", "vital_status", "origin", "source", "min_age", "max_age"
 ]

@@ -39,10 +39,10 @@ DAYS_A_MONTH = 365.25 / 12
 
 
 class CbioportalConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    base_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]+$", max_length=500)] = (
+    base_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]+\Z", max_length=500)] = (
         "https://www.cbioportal.org/api"
     )
-    study_id: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_]{0,99}$")] = "esca_tcga"
+    study_id: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_]{0,99}\Z")] = "esca_tcga"
     page_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 10_000  # API rows a request
     patients_per_page: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 50
     timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 60.0

@@ -27,7 +27,7 @@ from inescape.modules.collection.connectors.http import DEFAULT_RATE, Retry, fet
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_TTL_S = 300  # the most SMART allows
-URL = Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]+$", max_length=500)]
+URL = Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]+\Z", max_length=500)]
 SMART_FIELDS = ("token_url", "client_id", "private_key", "kid")
 
 

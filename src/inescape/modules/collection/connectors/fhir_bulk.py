@@ -52,13 +52,13 @@ TYPES: tuple[ResourceType, ...] = ("Patient", "Condition", "Observation", "Proce
 EXPORTING = 0.1  # of the progress bar, for the server's export before any file is read
 Related = dict[str, list[tuple[dict[str, Any], bytes]]]  # patient id -> (resource, its line)
 
+_INSTANT = r"^\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})\Z"
+
 
 class FhirBulkConfig(FhirAuthConfig, frozen=True, kw_only=True, forbid_unknown_fields=True):
     base_url: URL
-    group_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9\-.]{1,64}$")] | None = None
-    since: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2})$")] | None = (
-        None
-    )
+    group_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9\-.]{1,64}\Z")] | None = None
+    since: Annotated[str, msgspec.Meta(pattern=_INSTANT)] | None = None
     types: list[ResourceType] = msgspec.field(default_factory=lambda: list(TYPES))
     page_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50  # Patients a page
     poll_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 10.0  # when the server gives no Retry-After

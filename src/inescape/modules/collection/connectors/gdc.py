@@ -25,10 +25,10 @@ EXPAND = "demographic,diagnoses,diagnoses.treatments,exposures,follow_ups"
 
 
 class GdcConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    base_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]+$", max_length=500)] = (
+    base_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s]+\Z", max_length=500)] = (
         "https://api.gdc.cancer.gov"
     )
-    project_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,63}$")] = "TCGA-ESCA"
+    project_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,63}\Z")] = "TCGA-ESCA"
     page_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 60.0
     max_retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 5

@@ -17,7 +17,7 @@ from inescape.modules.generation.targets import parse_target
 
 Problem = tuple[str, str]
 _TOLERANCE = 1e-6  # shares are written with a few decimals; allow for float rounding only
-_CODE = re.compile(r"^\d{4}/\d$")
+_CODE = re.compile(r"^\d{4}/\d\Z")
 
 
 def walk_sources(value: Any, at: str) -> Iterator[Problem]:

@@ -51,8 +51,8 @@ DATE_PARAMS: dict[str, tuple[str, ...]] = {
     "MedicationRequest": ("authoredon", "date"),
 }
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T.*)?$")
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T.*)?\Z")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 
 
 class ServerContext(Context):
