@@ -483,13 +483,6 @@ async def test_postgres_stopped_during_a_bulk_load_and_a_read_burst(servers, tmp
     assert loaded == (N, N)  # nothing lost, nothing doubled
 
 
-@pytest.mark.xfail(
-    reason="the audit trail's writes are acknowledged before they are journaled: a -9 loses a few "
-    "events of reads already answered 200 (1, 4 and 14 of about 200 in three runs); with journaled "
-    "acknowledgement (journal=true on the MongoDB URL) 0 of 513 were lost. Remove this mark once the "
-    "auth module's audit writes ask for a journaled write concern.",
-    strict=False,
-)
 async def test_document_store_killed_during_patient_reads_keeps_every_served_read_audited(servers, tmp_path):
     """The audit store (MongoDB wire) is killed with -9 during a burst of patient reads and
     started again on the same files: every read answered 200 has its audit event."""
