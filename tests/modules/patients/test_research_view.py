@@ -205,3 +205,23 @@ async def test_age_filters_never_split_the_over_89_group_for_a_researcher(client
     assert len(as_clinician) == 1
     assert over_95 == []
     assert [r.get("age_group") for r in over_90] == ["90+"]
+
+
+async def test_a_researcher_page_stops_at_its_scan_budget_and_goes_on_from_there(
+    client, clinician, researcher, monkeypatch
+):
+    from inescape.modules.patients import research
+
+    ids = await create(client, clinician, [RECORD] * 6)  # one diagnosis day, six different shifts
+    target = gateway_of(client.app).deidentifier.research_id(ids[0])  # the oldest: read last
+    shown = {r["research_id"]: r["diagnosis_date"] for r in await every_row(client, researcher)}
+    that_day = {"diagnosed_from": shown[target], "diagnosed_to": shown[target]}
+    monkeypatch.setattr(research, "BATCH", 2)
+    monkeypatch.setattr(research, "SCAN_BUDGET", 2)
+
+    first = (await client.get("/api/v1/patients", params=that_day, headers=researcher)).json()
+    every = await every_row(client, researcher, **that_day)
+
+    assert first["items"] == []
+    assert first["next_cursor"] is not None
+    assert [r["research_id"] for r in every] == [k for k, v in shown.items() if v == shown[target]]
