@@ -225,3 +225,28 @@ async def test_a_researcher_page_stops_at_its_scan_budget_and_goes_on_from_there
     assert first["items"] == []
     assert first["next_cursor"] is not None
     assert [r["research_id"] for r in every] == [k for k, v in shown.items() if v == shown[target]]
+
+
+@pytest.mark.parametrize("params", [{"min_age": 95}, {"max_age": 95}, {"max_age": 89}])
+async def test_cohort_age_bounds_that_split_the_over_89_group_are_refused_for_a_researcher(
+    client, clinician, researcher, params
+):
+    await create(client, clinician, [record(birth_date="1925-02-01"), record(birth_date="1960-02-01")])
+
+    refused = await client.get("/api/v1/patients/cohort/counts", params=params, headers=researcher)
+    allowed = await client.get("/api/v1/patients/cohort/counts", params=params, headers=clinician)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["status_code"] == 422
+    assert allowed.status_code == 200
+
+
+async def test_a_researcher_sees_ages_at_diagnosis_over_89_as_90(client, clinician, researcher):
+    await create(client, clinician, [record(birth_date="1925-02-01"), record(birth_date="1960-02-01")])
+
+    shown = (await client.get("/api/v1/patients/cohort/age", headers=researcher)).json()["summary"][0]
+    whole = (await client.get("/api/v1/patients/cohort/age", headers=clinician)).json()["summary"][0]
+
+    assert whole["max"] == 98  # diagnosed in 2023, born in 1925
+    assert shown["max"] == 90
+    assert shown["min"] == whole["min"] == 63

@@ -14,7 +14,7 @@ from inescape.kernel.errors import Invalid
 from inescape.modules.auth.api import audit_note, principal_of
 from inescape.modules.patients.cohort_service import CohortService
 from inescape.modules.patients.controllers import READ, Views, audited
-from inescape.modules.patients.research import FILTER_FIELDS, refuse_hidden
+from inescape.modules.patients.research import FILTER_FIELDS, OLDEST_AGE, refuse_hidden
 from inescape.modules.patients.views import PatientViews
 
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
@@ -41,13 +41,27 @@ def cohort_filters(
             filters[name] = int(raw)
     if views.deidentifies(principal_of(request)):
         refuse_hidden({**filters, **dict.fromkeys(groups, True)}, views, names=FILTER_FIELDS)
+        _within_shown_ages(filters)
     return filters
 
 
-def _query(request: Request[Any, Any, Any]) -> str:
-    """The answer's cache key; the audit event notes its query (the cohort asked for)."""
+def _within_shown_ages(filters: dict[str, Any]) -> None:
+    """A researcher's age bounds select by birth year without splitting the "90+" group:
+    ``min_age`` up to 90 takes all of it, ``max_age`` up to 88 none of it."""
+    for name, most in (("min_age", OLDEST_AGE), ("max_age", OLDEST_AGE - 2)):
+        if filters.get(name) is not None and filters[name] > most:
+            raise Invalid(
+                f"{name} is at most {most} for de-identified data (every age over 89 is one group, 90+)",
+                errors=[{"field": name, "message": f"at most {most}"}],
+            )
+
+
+def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
+    """The answer's cache key (a de-identified answer is another answer); the audit event
+    notes its query (the cohort asked for)."""
     audit_note(request, detail=request.url.query or None)
-    return f"{request.url.path}?{request.url.query}"
+    seen = "deidentified" if views.deidentifies(principal_of(request)) else "whole"
+    return f"{request.url.path}?{request.url.query}#{seen}"
 
 
 @get(
@@ -66,7 +80,7 @@ async def cohort_counts(
             f"count by one of {', '.join(GROUPS)}", errors=[{"field": "by", "message": "unknown column"}]
         )
     filters = cohort_filters(request, views, tuple(columns))
-    body = await cohorts.counts(query=_query(request), filters=filters, by=columns)
+    body = await cohorts.counts(query=_query(request, views), filters=filters, by=columns)
     return Response(body, media_type="application/json")
 
 
@@ -83,7 +97,9 @@ async def cohort_age(
     format: FromQuery[Literal["json", "svg"]] = "json",
 ) -> Response[bytes]:
     svg = format == "svg"
-    body = await cohorts.ages(query=_query(request), filters=cohort_filters(request, views), svg=svg)
+    filters = cohort_filters(request, views)
+    top_coded = views.deidentifies(principal_of(request))
+    body = await cohorts.ages(query=_query(request, views), filters=filters, svg=svg, top_coded=top_coded)
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
 
 
@@ -104,7 +120,7 @@ async def cohort_survival(
     svg = format == "svg"
     filters = cohort_filters(request, views, (group,) if group else ())
     body = await cohorts.survival_curves(
-        query=_query(request), filters=filters, group=group, confidence=confidence, svg=svg
+        query=_query(request, views), filters=filters, group=group, confidence=confidence, svg=svg
     )
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
 
