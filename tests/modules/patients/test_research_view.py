@@ -212,8 +212,9 @@ async def test_a_researcher_page_stops_at_its_scan_budget_and_goes_on_from_there
 ):
     from inescape.modules.patients import research
 
-    ids = await create(client, clinician, [RECORD] * 6)  # one diagnosis day, six different shifts
-    target = gateway_of(client.app).deidentifier.research_id(ids[0])  # the oldest: read last
+    await create(client, clinician, [RECORD] * 6)  # one diagnosis day, six different shifts
+    last_read = (await every_row(client, clinician))[-1]["id"]  # the list's own order
+    target = gateway_of(client.app).deidentifier.research_id(last_read)
     shown = {r["research_id"]: r["diagnosis_date"] for r in await every_row(client, researcher)}
     that_day = {"diagnosed_from": shown[target], "diagnosed_to": shown[target]}
     monkeypatch.setattr(research, "BATCH", 2)
