@@ -8,7 +8,6 @@ every patient route that returns record data goes through ``PatientViews``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import msgspec
@@ -22,20 +21,21 @@ from inescape.modules.patients.fhir.server import Pseudonym
 # (a record created today, shown as created 40 days ago), and with it every true date of the
 # patient; shifted forward it would lie in the future. A de-identified view leaves them out.
 RECORD_KEEPING: Final = ("created_at", "updated_at")
-# A list row with every field set (a birth year under 90): which fields survive de-identification.
-_PROBE: Final = PatientSummary(
-    id="probe",
-    sex="female",
-    birth_year=1970,
-    origin="real",
-    source="probe",
-    histology="adenocarcinoma",
-    location="lower",
-    stage_group="II",
-    diagnosis_date=date(2020, 1, 1),
-    vital_status="alive",
-    created_at=datetime(2020, 1, 1, tzinfo=UTC),
-)
+# A list row (``PatientSummary``) with every field set and a birth year under 90: which fields
+# survive de-identification. A field the row gains is not filterable by researchers until named here.
+_PROBE: Final = {
+    "id": "probe",
+    "sex": "female",
+    "birth_year": 1970,
+    "origin": "real",
+    "source": "probe",
+    "histology": "adenocarcinoma",
+    "location": "lower",
+    "stage_group": "II",
+    "diagnosis_date": "2020-01-01",
+    "vital_status": "alive",
+    "created_at": "2020-01-01T00:00:00+00:00",
+}
 
 
 class RecordView(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,7 +63,7 @@ class PatientViews:
     def research_fields(self) -> frozenset[str]:
         """The fields of a list row a researcher is shown (``birth_year`` stands for the age
         filters; a patient over 89 shows ``age_group`` instead)."""
-        row = self._gateway.deidentifier.deidentify(msgspec.to_builtins(_PROBE), patient_id="probe")
+        row = self._gateway.deidentifier.deidentify(_PROBE, patient_id="probe")
         return frozenset(row) - set(RECORD_KEEPING)
 
     def deidentifies(self, viewer: Principal | None) -> bool:
