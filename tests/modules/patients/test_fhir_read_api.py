@@ -212,7 +212,8 @@ async def test_a_researcher_sees_only_de_identified_resources_that_agree_with_th
     client, clinician, researcher
 ):
     [patient_id] = await load(client, clinician)
-    view = (await client.get(f"/api/v1/patients/{patient_id}", headers=researcher)).json()
+    research_id = gateway_of(client.app).deidentifier.research_id(patient_id)
+    view = (await client.get(f"/api/v1/patients/{research_id}", headers=researcher)).json()
 
     [patient] = entries((await client.get("/fhir/Patient", headers=researcher)).json())
     conditions = entries(

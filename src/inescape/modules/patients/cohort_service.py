@@ -33,6 +33,7 @@ from inescape.modules.patients.cohort import read_cohort, survival_frame
 GENERATION_KEY = "inescape:patients:cohort-generation"
 ANSWER_TTL_S = 600
 AT_RISK_MONTHS = (0, 12, 24, 36, 48, 60)
+TOP_AGE = 90  # Safe Harbor: ages over 89 are one group
 Filters = Mapping[str, Any]
 
 
@@ -73,11 +74,14 @@ class CohortService:
 
         return await self._answer(query, compute)
 
-    async def ages(self, *, query: str, filters: Filters, svg: bool) -> bytes:
-        """Age at diagnosis: histogram bins and summary (JSON), or the histogram (SVG)."""
+    async def ages(self, *, query: str, filters: Filters, svg: bool, top_coded: bool = False) -> bytes:
+        """Age at diagnosis: histogram bins and summary (JSON), or the histogram (SVG);
+        ``top_coded`` (de-identified data): every age over 89 counts as 90, the "90+" group."""
 
         async def compute() -> bytes:
             frame = await self.survival(filters=filters)
+            if top_coded:
+                frame = frame.with_columns(pl.col("age").clip(upper_bound=TOP_AGE))
             dist, summary = age_distribution(frame), age_summary(frame)
             if svg:
                 return histogram_svg(dist, title="Age at diagnosis", summary=summary).encode()

@@ -19,6 +19,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from inescape.kernel.errors import Invalid, NotFound, PreconditionFailed
 from inescape.modules.auth.api import Audit, audit_note, principal_of
 from inescape.modules.patients.api import PatientCreate, PatientUpdate
+from inescape.modules.patients.research import named_patient, research_page
 from inescape.modules.patients.schemas import SUB_RESOURCES, BulkCreated, Created, PatientPage
 from inescape.modules.patients.service import PatientService
 from inescape.modules.patients.views import PatientViews
@@ -76,9 +77,15 @@ async def create_patients(
 async def read_patient(
     request: Request[Any, Any, Any], patient_id: FromPath[str], patients: Patients, views: Views
 ) -> Response[Any]:
+    viewer = principal_of(request)
+    if views.deidentifies(viewer):
+        patient_id = await named_patient(patient_id, patients=patients, views=views)
+        audit_note(request, resource_id=patient_id, patient_id=patient_id)
     record = await patients.get(patient_id=patient_id)
-    view = views.record(viewer=principal_of(request), record=record)
-    etag = f'W/"{record.id}:{record.version}:{"d" if view.deidentified else "f"}"'
+    view = views.record(viewer=viewer, record=record)
+    # The tag names the record the way its reader does: no internal id in a de-identified answer.
+    named = view.body["research_id"] if view.deidentified else record.id
+    etag = f'W/"{named}:{record.version}:{"d" if view.deidentified else "f"}"'
     if view.deidentified:
         audit_note(request, detail="de-identified")
     if request.headers.get("if-none-match") == etag:
@@ -125,9 +132,22 @@ async def list_patients(
         "diagnosed_from": diagnosed_from,
         "diagnosed_to": diagnosed_to,
     }
-    items, nxt = await patients.page(filters=filters, limit=limit, cursor=cursor, sort=sort)
-    audit_note(request, detail=f"{len(items)} records")
-    return PatientPage(items=views.summaries(viewer=principal_of(request), items=items), next_cursor=nxt)
+    viewer = principal_of(request)
+    if views.deidentifies(viewer):
+        rows, nxt = await research_page(
+            viewer=viewer,
+            filters=filters,
+            limit=limit,
+            cursor=cursor,
+            sort=sort,
+            patients=patients,
+            views=views,
+        )
+    else:
+        items, nxt = await patients.page(filters=filters, limit=limit, cursor=cursor, sort=sort)
+        rows = views.summaries(viewer=viewer, items=items)
+    audit_note(request, detail=f"{len(rows)} records")
+    return PatientPage(items=rows, next_cursor=nxt)
 
 
 @patch(

@@ -197,7 +197,8 @@ class PatientService:
 
     async def _touched(self, uow: UnitOfWork, patient_id: str, values: Mapping[str, Any]) -> int:
         version = await repo.touch(uow.session, patient_id, values, now=self._clock.now())
-        assert version is not None
+        if version is None:  # deleted since ``_current`` read it (a concurrent DELETE committed)
+            raise PatientNotFound(f"no patient {patient_id}")
         uow.publish(PatientUpdated(patient_id=patient_id, version=version))
         uow.after_commit(lambda: self.forget(patient_id=patient_id))
         return version

@@ -8,13 +8,34 @@ every patient route that returns record data goes through ``PatientViews``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 from inescape.modules.auth.api import GatewayApi, Principal
 from inescape.modules.patients.api import PatientRecord, PatientSummary
 from inescape.modules.patients.fhir.server import Pseudonym
+
+# When the record was written or changed: bookkeeping, not clinical. Shifted by the patient's
+# offset it would give that offset away to anyone who knows or watches when a record arrived
+# (a record created today, shown as created 40 days ago), and with it every true date of the
+# patient; shifted forward it would lie in the future. A de-identified view leaves them out.
+RECORD_KEEPING: Final = ("created_at", "updated_at")
+# A list row (``PatientSummary``) with every field set and a birth year under 90: which fields
+# survive de-identification. A field the row gains is not filterable by researchers until named here.
+_PROBE: Final = {
+    "id": "probe",
+    "sex": "female",
+    "birth_year": 1970,
+    "origin": "real",
+    "source": "probe",
+    "histology": "adenocarcinoma",
+    "location": "lower",
+    "stage_group": "II",
+    "diagnosis_date": "2020-01-01",
+    "vital_status": "alive",
+    "created_at": "2020-01-01T00:00:00+00:00",
+}
 
 
 class RecordView(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,9 +49,22 @@ class PatientViews:
 
     def record(self, *, viewer: Principal | None, record: PatientRecord) -> RecordView:
         """The record as ``viewer`` may see it, and whether that is a de-identified copy."""
-        body = self._gateway.view_for(viewer, msgspec.to_builtins(record), patient_id=record.id)
+        body = self._view(viewer, msgspec.to_builtins(record), record.id)
         # A de-identified copy always carries the patient's research id; a whole record never does.
         return RecordView(body=body, deidentified="research_id" in body)
+
+    def _view(self, viewer: Principal | None, record: dict[str, Any], patient_id: str) -> dict[str, Any]:
+        body = self._gateway.view_for(viewer, record, patient_id=patient_id)
+        if "research_id" in body:
+            for name in RECORD_KEEPING:
+                body.pop(name, None)
+        return body
+
+    def research_fields(self) -> frozenset[str]:
+        """The fields of a list row a researcher is shown (``birth_year`` stands for the age
+        filters; a patient over 89 shows ``age_group`` instead)."""
+        row = self._gateway.deidentifier.deidentify(_PROBE, patient_id="probe")
+        return frozenset(row) - set(RECORD_KEEPING)
 
     def deidentifies(self, viewer: Principal | None) -> bool:
         """Whether ``viewer`` is only ever given de-identified records (the gateway decides)."""
@@ -52,7 +86,7 @@ class PatientViews:
 
     def summaries(self, *, viewer: Principal | None, items: Iterable[PatientSummary]) -> list[dict[str, Any]]:
         """List rows as ``viewer`` may see them."""
-        return [self._gateway.view_for(viewer, msgspec.to_builtins(s), patient_id=s.id) for s in items]
+        return [self._view(viewer, msgspec.to_builtins(s), s.id) for s in items]
 
 
 __all__ = ["PatientViews", "RecordView"]

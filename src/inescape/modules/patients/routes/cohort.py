@@ -11,17 +11,22 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.auth.api import audit_note
+from inescape.modules.auth.api import audit_note, principal_of
 from inescape.modules.patients.cohort_service import CohortService
-from inescape.modules.patients.controllers import READ, audited
+from inescape.modules.patients.controllers import READ, Views, audited
+from inescape.modules.patients.research import FILTER_FIELDS, OLDEST_AGE, refuse_hidden
+from inescape.modules.patients.views import PatientViews
 
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
 Group = Literal["histology", "stage_group", "sex", "location", "origin", "vital_status"]
 Cohorts = NamedDependency[CohortService]
 
 
-def cohort_filters(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """The list endpoint's filters, from the query."""
+def cohort_filters(
+    request: Request[Any, Any, Any], views: PatientViews, groups: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The list endpoint's filters, from the query; a researcher may neither select nor group
+    on a field the de-identified view hides (``HiddenFieldFilter``)."""
     filters: dict[str, Any] = {
         k: request.query_params.get(k)
         for k in ("sex", "histology", "location", "stage_group", "vital_status", "origin", "source")
@@ -34,13 +39,29 @@ def cohort_filters(request: Request[Any, Any, Any]) -> dict[str, Any]:
                     f"{name} is a whole number of years", errors=[{"field": name, "message": "not a number"}]
                 )
             filters[name] = int(raw)
+    if views.deidentifies(principal_of(request)):
+        refuse_hidden({**filters, **dict.fromkeys(groups, True)}, views, names=FILTER_FIELDS)
+        _within_shown_ages(filters)
     return filters
 
 
-def _query(request: Request[Any, Any, Any]) -> str:
-    """The answer's cache key; the audit event notes its query (the cohort asked for)."""
+def _within_shown_ages(filters: dict[str, Any]) -> None:
+    """A researcher's age bounds select by birth year without splitting the "90+" group:
+    ``min_age`` up to 90 takes all of it, ``max_age`` up to 88 none of it."""
+    for name, most in (("min_age", OLDEST_AGE), ("max_age", OLDEST_AGE - 2)):
+        if filters.get(name) is not None and filters[name] > most:
+            raise Invalid(
+                f"{name} is at most {most} for de-identified data (every age over 89 is one group, 90+)",
+                errors=[{"field": name, "message": f"at most {most}"}],
+            )
+
+
+def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
+    """The answer's cache key (a de-identified answer is another answer); the audit event
+    notes its query (the cohort asked for)."""
     audit_note(request, detail=request.url.query or None)
-    return f"{request.url.path}?{request.url.query}"
+    seen = "deidentified" if views.deidentifies(principal_of(request)) else "whole"
+    return f"{request.url.path}?{request.url.query}#{seen}"
 
 
 @get(
@@ -50,7 +71,7 @@ def _query(request: Request[Any, Any, Any]) -> str:
     summary="Counts by one or more columns",
 )
 async def cohort_counts(
-    request: Request[Any, Any, Any], cohorts: Cohorts, by: FromQuery[str] = "histology"
+    request: Request[Any, Any, Any], cohorts: Cohorts, views: Views, by: FromQuery[str] = "histology"
 ) -> Response[bytes]:
     columns = [c.strip() for c in by.split(",") if c.strip()]
     unknown = [c for c in columns if c not in GROUPS]
@@ -58,7 +79,8 @@ async def cohort_counts(
         raise Invalid(
             f"count by one of {', '.join(GROUPS)}", errors=[{"field": "by", "message": "unknown column"}]
         )
-    body = await cohorts.counts(query=_query(request), filters=cohort_filters(request), by=columns)
+    filters = cohort_filters(request, views, tuple(columns))
+    body = await cohorts.counts(query=_query(request, views), filters=filters, by=columns)
     return Response(body, media_type="application/json")
 
 
@@ -69,10 +91,15 @@ async def cohort_counts(
     summary="Age at diagnosis: histogram and summary",
 )
 async def cohort_age(
-    request: Request[Any, Any, Any], cohorts: Cohorts, format: FromQuery[Literal["json", "svg"]] = "json"
+    request: Request[Any, Any, Any],
+    cohorts: Cohorts,
+    views: Views,
+    format: FromQuery[Literal["json", "svg"]] = "json",
 ) -> Response[bytes]:
     svg = format == "svg"
-    body = await cohorts.ages(query=_query(request), filters=cohort_filters(request), svg=svg)
+    filters = cohort_filters(request, views)
+    top_coded = views.deidentifies(principal_of(request))
+    body = await cohorts.ages(query=_query(request, views), filters=filters, svg=svg, top_coded=top_coded)
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
 
 
@@ -85,13 +112,15 @@ async def cohort_age(
 async def cohort_survival(
     request: Request[Any, Any, Any],
     cohorts: Cohorts,
+    views: Views,
     group: FromQuery[Group | None] = None,
     format: FromQuery[Literal["json", "svg"]] = "json",
     confidence: Annotated[float, QueryParameter(gt=0.5, lt=1)] = 0.95,
 ) -> Response[bytes]:
     svg = format == "svg"
+    filters = cohort_filters(request, views, (group,) if group else ())
     body = await cohorts.survival_curves(
-        query=_query(request), filters=cohort_filters(request), group=group, confidence=confidence, svg=svg
+        query=_query(request, views), filters=filters, group=group, confidence=confidence, svg=svg
     )
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
 
