@@ -264,7 +264,9 @@ async def test_a_researcher_sees_the_clinical_facts_but_not_who_assessed_or_the_
     patient_id = await stored(client, clinician)
     await client.patch(f"/api/v1/patients/{patient_id}", json=ASSESSED, headers=clinician)
 
-    seen = await read(client, researcher, patient_id)
+    listing = await client.get("/api/v1/patients", headers=researcher)
+    (row,) = listing.json()["items"]  # a researcher names a record by its research id only
+    seen = await read(client, researcher, row["research_id"])
     fhir = await client.get(f"/fhir/Observation?patient={seen['research_id']}", headers=researcher)
 
     assert seen["fitness_for_surgery"]["fit"] is True

@@ -158,7 +158,9 @@ class PatientService:
             version = await repo.touch(
                 uow.session, patient_id, values, now=self._clock.now(), expected=expected
             )
-            if version is None:  # changed (or deleted) since it was read: nothing is written
+            if version is None:  # deleted or changed since it was read: nothing is written
+                if not await repo.is_live(uow.session, patient_id):
+                    raise PatientNotFound(f"no patient {patient_id}")
                 raise Conflict(f"patient {patient_id} changed meanwhile; read it again and retry")
             if change.comorbidities is not None:
                 await repo.replace_children(

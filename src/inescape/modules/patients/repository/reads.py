@@ -43,6 +43,12 @@ async def load(session: AsyncSession, patient_id: str) -> PatientRecord | None:
     return record_of(row, children)
 
 
+async def is_live(session: AsyncSession, patient_id: str) -> bool:
+    """Whether ``patient_id`` names a patient that is not deleted."""
+    query = select(patients.c.id).where(patients.c.id == patient_id, patients.c.deleted_at.is_(None))
+    return (await session.execute(query)).first() is not None
+
+
 def record_of(row: Any, children: Mapping[str, list[Any]]) -> PatientRecord:
     outcome = None
     if row.vital_status is not None:
