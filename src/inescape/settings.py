@@ -73,6 +73,7 @@ class ServerSettings(msgspec.Struct, kw_only=True):
     )
     cors_allow_credentials: bool = False
     hsts: bool = True  # Strict-Transport-Security on responses to requests that came over TLS
+    max_json_depth: int = 64  # a JSON body nested deeper is a 400 before any handler parses it
 
 
 class JobsSettings(msgspec.Struct, kw_only=True):
