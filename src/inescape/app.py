@@ -12,14 +12,16 @@ import msgspec
 from litestar import Litestar, MediaType, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from redis.asyncio import Redis
 
 from inescape import __version__
+from inescape.infra.body_guard import BodyGuard
 from inescape.infra.bus import SplitBus
 from inescape.infra.cache import redis_options
-from inescape.infra.http import EXCEPTION_HANDLERS, RequestObservability
+from inescape.infra.http import EXCEPTION_HANDLERS, CanonicalPath, RequestObservability
 from inescape.infra.job_routes import job_router
 from inescape.infra.outbox import OutboxRelay
 from inescape.infra.platform import Platform
@@ -243,7 +245,11 @@ def create_app(
 
     handlers: list[Any] = [health, health_detailed, metrics, dashboard]
     bound = [runtime.bound[spec.name] for spec in runtime.specs]
-    middleware = [m for b in bound for m in b.middleware]
+    # the body guard first: no module's middleware nor handler sees an unchecked JSON body
+    middleware = [
+        DefineMiddleware(BodyGuard, max_depth=settings.server.max_json_depth),
+        *(m for b in bound for m in b.middleware),
+    ]
     guards = [g for b in bound for g in b.guards]
     for spec in runtime.specs:
         handlers.append(_module_router(spec, runtime.bound[spec.name]))
@@ -285,6 +291,7 @@ def create_app(
         RateLimitConfig(parse_rate_limits(settings.rate_limits)),
         identity=bearer_identity(_token_subject(runtime)),
     )
+    app.asgi_handler = CanonicalPath(app.asgi_handler)  # before the limiter and the router
     app.asgi_handler = RequestObservability(
         app.asgi_handler, runtime.services.metrics, configure_tracing(), access_log=settings.log.access
     )

@@ -76,6 +76,7 @@ class ServerSettings(msgspec.Struct, kw_only=True):
     )
     cors_allow_credentials: bool = False
     hsts: bool = True  # Strict-Transport-Security on responses to requests that came over TLS
+    max_json_depth: int = 64  # a JSON body nested deeper is a 400 before any handler parses it
 
 
 class JobsSettings(msgspec.Struct, kw_only=True):
@@ -112,6 +113,8 @@ class Settings(msgspec.Struct, kw_only=True):
     plugins: list[str] = msgspec.field(default_factory=list)  # extra ModuleSpecs "pkg.mod:spec"
     # group=limit/window[:user|:ip|:user_or_ip][:closed]; "" turns rate limiting off
     rate_limits: str = "api=600/60,login=10/60,generation=30/60,default=1200/60"
+    # start-up keeps probing a backend that does not answer (busy, or still starting) this long
+    startup_wait_s: float = 30.0
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     mongodb: MongodbSettings = msgspec.field(default_factory=MongodbSettings)
     redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
@@ -129,7 +132,12 @@ class Settings(msgspec.Struct, kw_only=True):
 
     @property
     def database_url(self) -> str:
-        return self.database.url or f"sqlite:///{self.data_path / 'inescape.db'}"
+        return self.database.url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded database's file (used when no database URL is set)."""
+        return self.data_path / "inescape.db"
 
     @property
     def embedded(self) -> bool:
@@ -228,12 +236,16 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError(
             "INESCAPE_JOBS_LEASE_SECONDS", "lease must be positive and worker threads at least 1"
         )
+    if settings.startup_wait_s < 0:
+        raise ConfigurationError("INESCAPE_STARTUP_WAIT_S", "the wait must be 0 seconds or more")
 
 
 def check_server_settings(server: ServerSettings) -> None:
     """The server section alone, also after ``inescape serve`` options override it."""
     if server.port is not None and not 0 < server.port < 65536:
         raise ConfigurationError("INESCAPE_SERVER_PORT", "expected a port between 1 and 65535")
+    if server.max_json_depth < 1:
+        raise ConfigurationError("INESCAPE_SERVER_MAX_JSON_DEPTH", "expected 1 or more")
     if bool(server.ssl_certfile) != bool(server.ssl_keyfile):
         raise ConfigurationError(
             "INESCAPE_SERVER_SSL_CERTFILE",

@@ -45,9 +45,10 @@ def make_app(tmp_path) -> AppFactory:
         # the app's own limiter off; this one, with a fake peer address, takes its place
         env = {"INESCAPE_DATA_DIR": str(tmp_path), "INESCAPE_RATE_LIMITS": ""}
         app = create_app(load_settings(env), load_specs(["cds"]))
-        observed = app.asgi_handler  # RequestObservability: the limiter goes inside it
-        observed.app = RateLimitMiddleware(  # type: ignore[attr-defined]
-            observed.app,  # type: ignore[attr-defined]
+        # RequestObservability, then CanonicalPath: the limiter goes inside both
+        canonical = app.asgi_handler.app  # type: ignore[attr-defined]
+        canonical.app = RateLimitMiddleware(
+            canonical.app,
             limiter or MemoryRateLimiter(),
             parse_rate_limits(rules),
             identity=fake_user,
@@ -114,6 +115,52 @@ async def test_two_client_ips_are_limited_separately(client):
     assert blocked.status_code == 429
     assert other.status_code == 200
     assert other.headers["ratelimit-remaining"] == "2"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "//api/v1/auth/token",
+        "/api//v1///auth/token",
+        "/api/v1/auth%2Ftoken",
+        "/api/v1/auth%2F%2Ftoken",
+    ],
+)
+async def test_a_path_spelled_with_extra_or_encoded_slashes_spends_the_same_quota(make_app, path):
+    login = {"username": "a", "password": "b"}
+    async with AsyncTestClient(make_app("login=2/60,api=100/60")) as client:
+        plain = [await client.post("/api/v1/auth/token", json=login) for _ in range(2)]
+        # an absolute URL keeps a leading "//" a path, not a host
+        odd = await client.post(f"{client.base_url}{path}", json=login)
+
+    assert [r.headers["ratelimit-remaining"] for r in plain] == ["1", "0"]
+    assert odd.status_code == 429
+    assert odd.json()["status_code"] == 429
+
+
+# encoded, as the HTTP client would resolve plain dot segments itself; the server decodes them
+@pytest.mark.parametrize(
+    "path", ["/api/v1/%2e/auth/token", "/api/v1/x/%2e%2e/auth/token", "/api/v1/auth/%2E%2E/token"]
+)
+async def test_a_path_with_dot_segments_is_refused_before_any_route(make_app, path):
+    async with AsyncTestClient(make_app("login=100/60")) as client:
+        response = await client.post(f"{client.base_url}{path}", json={"username": "a", "password": "b"})
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The request path has a '.' or '..' segment; no route has one."
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+async def test_the_app_limits_a_doubled_slash_with_its_own_limiter(tmp_path):
+    """Without the test's limiter: the app's own rules, counted on the canonical path."""
+    env = {"INESCAPE_DATA_DIR": str(tmp_path), "INESCAPE_RATE_LIMITS": "login=1/60,api=100/60,default=100/60"}
+    login = {"username": "a", "password": "b"}
+    async with AsyncTestClient(create_app(load_settings(env), load_specs(["cds"]))) as client:
+        first = await client.post(f"{client.base_url}//api/v1/auth/token", json=login)
+        second = await client.post(f"{client.base_url}//api/v1/auth/token", json=login)
+
+    assert first.headers["ratelimit-limit"] == "1"
+    assert second.status_code == 429
 
 
 async def test_identified_users_behind_one_ip_have_their_own_quota(client):

@@ -8,12 +8,14 @@ import click
 
 from inescape import __version__
 from inescape.cli import accounts, backup, generate, keys, serve
+from inescape.infra.private_files import restrict_umask
 
 
 @click.group()
 @click.version_option(__version__, prog_name="inescape")
 def main() -> None:
     """INEsCape: esophageal cancer data platform."""
+    restrict_umask()  # what a command writes (database, objects, keys, exports) is 0600 in 0700
 
 
 for command in (

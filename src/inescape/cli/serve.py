@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from inescape.cli.common import cli_settings, one_line_errors
+from inescape.infra.private_files import private_database_file, private_folder
 from inescape.kernel.errors import ConfigurationError
 from inescape.kernel.modules import MODULE_NAMES
 from inescape.settings import Settings
@@ -157,7 +158,9 @@ def migrate(revision: str) -> None:
     from inescape import migrate as migrations
 
     settings = cli_settings()
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.data_path)
+    if settings.database.url is None:
+        private_database_file(settings.sqlite_path)
     try:
         migrations.upgrade(settings.database_url, revision)
     except OperationalError as exc:

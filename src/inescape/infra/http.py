@@ -7,7 +7,9 @@ import logging
 import re
 import time
 from typing import Any
+from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
@@ -251,6 +253,65 @@ class RequestObservability:
                     },
                 )
             )
+
+
+class CanonicalPath:
+    """Wraps the ASGI handler before rate limiting and routing: a request's path is made
+    canonical once, so the limiter, the router and the logs see the same path. Repeated
+    slashes collapse (``//api/v1/auth/token`` is ``/api/v1/auth/token``; a ``%2F`` the
+    server decoded into a slash collapses too); a ``.`` or ``..`` segment is refused with
+    400 rather than resolved, as no route has one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        canonical = _canonical(path)
+        if canonical is None:
+            await send_error(send, 400, "The request path has a '.' or '..' segment; no route has one.")
+            return
+        if canonical != path:
+            scope["path"] = canonical
+            scope["raw_path"] = quote(canonical, safe="/:@!$&'()*+,;=~").encode()
+        await self.app(scope, receive, send)
+
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+def _canonical(path: str) -> str | None:
+    path = _SLASHES.sub("/", path) if "//" in path else path
+    if "." in path and any(segment in (".", "..") for segment in path.split("/")):
+        return None
+    return path
+
+
+async def send_error(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """An error in the ``{"detail", "status_code"}`` shape, sent by a pure ASGI wrapper
+    (one that answers before the app, so without its exception handlers)."""
+    body: dict[str, Any] = error_body(detail, status)
+    rid = request_id_var.get()
+    if rid:
+        body["request_id"] = rid
+    payload = msgspec.json.encode(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or ()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
 def _incoming_request_id(scope: HTTPScope) -> str | None:

@@ -285,8 +285,9 @@ class LocalObjectStore:
         return self.root / bucket / key
 
     async def ensure_buckets(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)  # its own user's only
         for bucket in BUCKETS:
-            (self.root / bucket).mkdir(parents=True, exist_ok=True)
+            (self.root / bucket).mkdir(exist_ok=True, mode=0o700)
 
     async def put(
         self, bucket: str, key: str, data: bytes, *, content_type: str = "application/octet-stream"
@@ -302,8 +303,8 @@ class LocalObjectStore:
         content_type: str = "application/octet-stream",
     ) -> int:
         path = self._path(bucket, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")  # 0600
         total = 0
         try:
             with os.fdopen(fd, "wb") as out:

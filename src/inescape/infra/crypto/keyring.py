@@ -192,7 +192,7 @@ def _decode_hmac(material: object, setting: str) -> bytes:
 
 def _write_private(path: Path, text: str, *, replace: bool) -> bool:
     """Write via a 0600 temporary file; without ``replace``, keep an existing file (False)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".keys-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:

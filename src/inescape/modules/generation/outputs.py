@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import polars as pl
 
+from inescape.infra.spreadsheet import safe_text_columns
 from inescape.kernel.errors import Invalid
 from inescape.modules.generation.api import TABLES
 from inescape.modules.patients.api import ClinicalCodecs, PatientCreate, PatientRecord
@@ -61,7 +62,7 @@ class LocalParts:
                 frame.write_parquet(self.workdir / f"{table}.part-{self.chunks:05d}.parquet")
             if "csv" in self.formats:
                 with open(self.workdir / f"{table}.csv", "ab") as out:
-                    flat(frame).write_csv(out, include_header=self.chunks == 0)
+                    safe_text_columns(flat(frame)).write_csv(out, include_header=self.chunks == 0)
         if "ndjson" in self.formats:
             if records is None:
                 raise ValueError("FHIR NDJSON needs the chunk's records")

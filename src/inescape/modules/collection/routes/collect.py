@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
+from inescape.infra.spreadsheet import safe_cell
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, owner_scope, username_of
 from inescape.modules.collection.connectors.base import connectors, schema_of
@@ -86,12 +87,13 @@ async def _report(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     async for doc in rows:
         for error in doc.get("errors") or [{"field": "record", "message": doc.get("reason", "")}]:
             writer.writerow(
-                [
+                safe_cell(cell)  # a rejected value is whatever the source held, formulas too
+                for cell in (
                     doc["location"],
                     doc.get("source_id") or "",
                     error.get("field", ""),
                     error.get("message", ""),
-                ]
+                )
             )
         yield out.getvalue().encode()
         out.seek(0)
