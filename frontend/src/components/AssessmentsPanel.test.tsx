@@ -113,8 +113,21 @@ describe("AssessmentsPanel", () => {
   });
 
   it("leaves out what is unknown", () => {
-    const bare = { ...RECORD, fitness_for_surgery: null, comorbidities: [] };
+    const bare = {
+      ...RECORD,
+      fitness_for_surgery: null,
+      comorbidities: [],
+      conditions: RECORD.conditions.map((c) => ({ ...c, lymphovascular_invasion: null })),
+    };
     const form = { fit: "", assessedBy: "x", assessedOn: "2024-01-01", note: "", lvi: "", airway: "" } as const;
     expect(changeOf(bare, form, [])).toEqual({ version: 4, comorbidities: [] });
+  });
+
+  it("sends null for a recorded fact set back to unknown", () => {
+    const recorded = { ...RECORD, comorbidities: [] }; // fit, and lymphovascular invasion present
+    const form = { fit: "", assessedBy: "x", assessedOn: "2024-01-01", note: "", lvi: "", airway: "" } as const;
+    const body = changeOf(recorded, form, []);
+    expect(body.fitness_for_surgery).toBeNull();
+    expect(body.lymphovascular_invasion).toBeNull();
   });
 });

@@ -26,13 +26,15 @@ export function primaryCondition(record: PatientRecord) {
   return [...record.conditions].sort((a, b) => a.diagnosis_date.localeCompare(b.diagnosis_date))[0];
 }
 
-/** The PATCH body for the form's values: only what is known, against the version read. */
+/** The PATCH body for the form's values, against the version read: what is known, and null
+ * for a recorded fact set back to unknown (the API then forgets it). */
 export function changeOf(
   record: PatientRecord,
   form: { fit: Tri; assessedBy: string; assessedOn: string; note: string; lvi: Tri; airway: Tri },
   comorbidities: Comorbidity[],
 ): Record<string, unknown> {
   const body: Record<string, unknown> = { version: record.version, comorbidities };
+  const primary = primaryCondition(record);
   if (form.fit) {
     body.fitness_for_surgery = {
       fit: form.fit === "true",
@@ -40,9 +42,13 @@ export function changeOf(
       assessed_on: form.assessedOn,
       ...(form.note.trim() ? { note: form.note.trim() } : {}),
     };
+  } else if (record.fitness_for_surgery) {
+    body.fitness_for_surgery = null;
   }
   if (form.lvi) body.lymphovascular_invasion = form.lvi === "true";
+  else if (primary?.lymphovascular_invasion != null) body.lymphovascular_invasion = null;
   if (form.airway) body.invades_airway_or_great_vessels = form.airway === "true";
+  else if (primary?.invades_airway_or_great_vessels != null) body.invades_airway_or_great_vessels = null;
   return body;
 }
 
@@ -52,20 +58,17 @@ function TriSelect({
   onChange,
   yes,
   no,
-  locked,
 }: {
   id: string;
   value: Tri;
   onChange: (v: Tri) => void;
   yes: MessageKey;
   no: MessageKey;
-  locked: boolean;
 }) {
   const { t } = useI18n();
   return (
     <select id={id} value={value} onChange={(e) => onChange(e.target.value as Tri)}>
-      {/* A recorded fact can be corrected, not made unknown again. */}
-      {locked ? null : <option value="">{t("unknown")}</option>}
+      <option value="">{t("unknown")}</option>
       <option value="true">{t(yes)}</option>
       <option value="false">{t(no)}</option>
     </select>
@@ -134,7 +137,7 @@ function AssessmentsForm({
       <fieldset>
         <legend>{t("fitForSurgery")}</legend>
         <label htmlFor="fit">{t("fitForSurgery")}</label>
-        <TriSelect id="fit" value={form.fit} onChange={set("fit")} yes="fit" no="unfit" locked={Boolean(fitness)} />
+        <TriSelect id="fit" value={form.fit} onChange={set("fit")} yes="fit" no="unfit" />
         <label htmlFor="assessed-by">{t("assessedBy")}</label>
         <input
           id="assessed-by"
@@ -164,7 +167,6 @@ function AssessmentsForm({
             onChange={set("lvi")}
             yes="present"
             no="absent"
-            locked={primary.lymphovascular_invasion != null}
           />
           <label htmlFor="airway">{t("airwayInvasion")}</label>
           <TriSelect
@@ -173,7 +175,6 @@ function AssessmentsForm({
             onChange={set("airway")}
             yes="present"
             no="absent"
-            locked={primary.invades_airway_or_great_vessels != null}
           />
         </fieldset>
       ) : null}

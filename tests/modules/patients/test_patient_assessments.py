@@ -103,6 +103,30 @@ async def test_comorbidities_are_replaced_as_a_list_and_other_fields_are_left_al
     assert await comorbidity_rows(client) == 1
 
 
+async def test_an_explicit_null_makes_a_recorded_assessment_unknown_again(client, clinician):
+    """A fitness recorded in error, or an invasion fact withdrawn after review, can be made
+    unknown again, so decision support asks for it anew; leaving a field out keeps it."""
+    patient_id = await stored(client, clinician, fitness_for_surgery=FITNESS)
+    await client.patch(f"/api/v1/patients/{patient_id}", json=ASSESSED, headers=clinician)
+
+    kept = await client.patch(f"/api/v1/patients/{patient_id}", json={"country": "IR"}, headers=clinician)
+    still = await read(client, clinician, patient_id)
+    cleared = await client.patch(
+        f"/api/v1/patients/{patient_id}",
+        json={"fitness_for_surgery": None, "lymphovascular_invasion": None},
+        headers=clinician,
+    )
+    after = await read(client, clinician, patient_id)
+
+    assert kept.status_code == 200, kept.text
+    assert still["fitness_for_surgery"] == FITNESS
+    assert still["conditions"][0]["lymphovascular_invasion"] is True
+    assert cleared.status_code == 200, cleared.text
+    assert after["fitness_for_surgery"] is None
+    assert after["conditions"][0]["lymphovascular_invasion"] is None
+    assert after["conditions"][0]["invades_airway_or_great_vessels"] is False  # left out: kept
+
+
 async def test_a_stale_version_is_a_409_and_nothing_is_written(client, clinician):
     patient_id = await stored(client, clinician)
     version = (await read(client, clinician, patient_id))["version"]

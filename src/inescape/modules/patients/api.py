@@ -195,8 +195,10 @@ class PatientCreate(Strict, frozen=True):
 
 class PatientUpdate(Strict, frozen=True):
     """Demographics, risk factors, outcome and the assessments decision support asks for;
-    clinical events have their own sub-resources. A field left out (or null) is unchanged;
-    ``comorbidities`` replaces the whole list. ``version``: the version the change was made
+    clinical events have their own sub-resources. A field left out (or null) is unchanged,
+    except the three assessments (fitness for surgery and the primary condition's invasion
+    facts), where an explicit null makes a recorded one unknown again; ``comorbidities``
+    replaces the whole list. ``version``: the version the change was made
     against; a stored record at another version refuses it (optimistic concurrency)."""
 
     version: Annotated[int, msgspec.Meta(ge=1)] | None = None
@@ -212,11 +214,11 @@ class PatientUpdate(Strict, frozen=True):
     email: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     risk_factors: RiskFactors | None = None
     outcome: Outcome | None = None
-    fitness_for_surgery: SurgicalFitness | None = None
+    fitness_for_surgery: SurgicalFitness | None | msgspec.UnsetType = msgspec.UNSET
     comorbidities: list[Comorbidity] | None = None
     # Of the primary (earliest) condition: a record without one refuses them.
-    lymphovascular_invasion: bool | None = None
-    invades_airway_or_great_vessels: bool | None = None
+    lymphovascular_invasion: bool | None | msgspec.UnsetType = msgspec.UNSET
+    invades_airway_or_great_vessels: bool | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class PatientRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -130,30 +130,32 @@ class PatientService:
         async with self._uow() as uow:
             current = await self._current(uow, patient_id)
             expected = _expected_version(current.version, change.version, if_match)
-            tumour = {
+            tumour = {  # null is an answer here: the fact is not known any more
                 k: getattr(change, k)
                 for k in ("lymphovascular_invasion", "invades_airway_or_great_vessels")
-                if getattr(change, k) is not None
+                if getattr(change, k) is not msgspec.UNSET
             }
             values = {
                 k: v
                 for k, v in msgspec.structs.asdict(change).items()
-                if v is not None and k not in (*_NOT_COLUMNS, *tumour)
+                if v is not None and v is not msgspec.UNSET and k not in (*_NOT_COLUMNS, *tumour)
             }
             if change.risk_factors is not None:
                 values["risk_factors"] = msgspec.to_builtins(change.risk_factors)
             changed = {
                 k: getattr(change, k)
-                for k in ("outcome", "risk_factors", "fitness_for_surgery", "comorbidities")
+                for k in ("outcome", "risk_factors", "comorbidities")
                 if getattr(change, k) is not None
             }
+            if change.fitness_for_surgery is not msgspec.UNSET:
+                changed["fitness_for_surgery"] = change.fitness_for_surgery
             merged = msgspec.structs.replace(_as_create(current), **changed)
             if tumour:
                 merged = _with_primary(merged, tumour)
             validate(merged, today=self.today())
             if change.outcome is not None:
                 values |= repo.outcome_columns(change.outcome)
-            if change.fitness_for_surgery is not None:
+            if change.fitness_for_surgery is not msgspec.UNSET:
                 values |= repo.fitness_columns(change.fitness_for_surgery)
             version = await repo.touch(
                 uow.session, patient_id, values, now=self._clock.now(), expected=expected
