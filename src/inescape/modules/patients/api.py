@@ -214,11 +214,11 @@ class PatientUpdate(Strict, frozen=True):
     email: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     risk_factors: RiskFactors | None = None
     outcome: Outcome | None = None
-    fitness_for_surgery: SurgicalFitness | None | msgspec.UnsetType = msgspec.UNSET
+    fitness_for_surgery: SurgicalFitness | msgspec.UnsetType | None = msgspec.UNSET
     comorbidities: list[Comorbidity] | None = None
     # Of the primary (earliest) condition: a record without one refuses them.
-    lymphovascular_invasion: bool | None | msgspec.UnsetType = msgspec.UNSET
-    invades_airway_or_great_vessels: bool | None | msgspec.UnsetType = msgspec.UNSET
+    lymphovascular_invasion: bool | msgspec.UnsetType | None = msgspec.UNSET
+    invades_airway_or_great_vessels: bool | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class PatientRecord(msgspec.Struct, frozen=True, kw_only=True):
