@@ -181,7 +181,9 @@ class FollowUp(Base, frozen=True, kw_only=True):
 
 
 class Target(Base, frozen=True, kw_only=True):
-    """A figure the fidelity report checks: |achieved - value| <= tolerance."""
+    """A figure the fidelity report checks: the achieved value's confidence interval against
+    value ± tolerance at the cohort's size (``generation.fidelity``); ``source`` cites the
+    publication the figure comes from."""
 
     name: str
     value: float
