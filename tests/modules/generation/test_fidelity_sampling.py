@@ -4,6 +4,7 @@ profile, a shifted target is still caught, and too small a group is said to be t
 from __future__ import annotations
 
 import math
+import re
 
 import msgspec
 import polars as pl
@@ -132,3 +133,22 @@ def test_the_wilson_interval_matches_published_values():
 def test_the_intervals_of_one_report_hold_together_at_95_percent():
     assert report_confidence(20) == pytest.approx(0.9975)
     assert report_confidence(0) == pytest.approx(0.95)
+
+
+def _sources(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in ([v] if k == "source" else _sources(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _sources(v)]
+    return []
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_source_cites_the_publication_not_a_reference_file(name):
+    sources = _sources(msgspec.to_builtins(GEN.profile(name)))
+
+    assert len(sources) > 20
+    assert [s for s in sources if "domain.md" in s or "§" in s or "shared/" in s] == []
+    # What the report shows for each target: a journal and year, or the engineer's own figure.
+    for target in GEN.profile(name).targets:
+        assert re.search(r"(19|20)\d\d", target.source) or "engineer" in target.source, target.source
