@@ -73,7 +73,7 @@ class TargetResult(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool  # verdict == "passed"
     n: int  # patients (or rows) the achieved value rests on
     source: str  # the publication the target comes from
-    verdict: Verdict = "passed"
+    verdict: Verdict | None = None  # None only in reports made before verdicts (read ``ok``)
     lower: float | None = None  # the achieved value's confidence interval; upper is None
     upper: float | None = None  # also for a median survival whose upper bound is not reached
     confidence: float = 0.95  # the interval's level

@@ -191,7 +191,8 @@ def _age(chosen: pl.DataFrame, metric: str, confidence: float) -> Estimate:
     z = _z(confidence)
     if metric == "mean":
         mean = float(ages.mean())  # type: ignore[arg-type]
-        half = z * float(ages.std() or 0.0) / math.sqrt(n) if n > 1 else math.inf
+        sd = float(ages.std()) if n > 1 else math.inf  # type: ignore[arg-type]
+        half = z * sd / math.sqrt(n)
         return Estimate(mean, n, mean - half, mean + half)
     # Order statistics of ranks n/2 - z·√n/2 and 1 + n/2 + z·√n/2 (the normal approximation to
     # the binomial count below the median; Conover, Practical Nonparametric Statistics).
