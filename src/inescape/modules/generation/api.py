@@ -311,8 +311,8 @@ def report_lines(report: FidelityReport) -> list[str]:
     targets = report.targets
     passed = sum(t.verdict == "passed" for t in targets)
     lines = [
-        f"fidelity: {passed} of {len(targets)} targets passed, {report.failed} failed, "
-        f"{report.insufficient} with too few patients to judge"
+        f"fidelity: {passed} of {len(targets)} targets within the profile's tolerance, "
+        f"{report.failed} failed, {report.insufficient} with too few patients to judge"
     ]
     for t in targets:
         if t.verdict != "passed":
