@@ -313,6 +313,7 @@ def report_lines(report: FidelityReport) -> list[str]:
     lines = [
         f"fidelity: {passed} of {len(targets)} targets within the profile's tolerance, "
         f"{report.failed} failed, {report.insufficient} with too few patients to judge"
+        + (f" (intervals at {targets[0].confidence:.2%})" if targets else "")
     ]
     for t in targets:
         if t.verdict != "passed":
