@@ -132,6 +132,11 @@ export const en = {
   achieved: "Achieved",
   tolerance: "Tolerance",
   withinTolerance: "Within tolerance",
+  tooFew: "Too few patients to judge",
+  confidenceInterval: "Confidence interval",
+  intervalNote:
+    "Each achieved value is shown with its confidence interval at the number of patients it rests on: failed when the whole interval lies outside target ± tolerance, too few patients to judge when the interval is wider than that band.",
+  notReached: "not reached",
   files: "Files",
   download: "Download",
   rows: "Rows",
@@ -343,6 +348,11 @@ export const fa: Record<MessageKey, string> = {
   achieved: "به‌دست‌آمده",
   tolerance: "رواداری",
   withinTolerance: "در محدودهٔ رواداری",
+  tooFew: "بیمار برای داوری کافی نیست",
+  confidenceInterval: "بازهٔ اطمینان",
+  intervalNote:
+    "هر مقدار به‌دست‌آمده با بازهٔ اطمینانش در شمار بیمارانی که بر آن استوار است نشان داده می‌شود: ناموفق وقتی همهٔ بازه بیرون از هدف ± رواداری باشد، و «بیمار برای داوری کافی نیست» وقتی بازه از این محدوده پهن‌تر باشد.",
+  notReached: "نرسیده",
   files: "پرونده‌ها",
   download: "دریافت",
   rows: "ردیف‌ها",

@@ -224,13 +224,31 @@ export interface DatasetFile {
   sha256: string;
 }
 
+export type Verdict = "passed" | "failed" | "insufficient";
+
 export interface FidelityTarget {
   name: string;
   target: number;
-  achieved: number;
+  achieved: number | null;
   tolerance: number;
   ok: boolean;
+  n: number;
   source: string;
+  /** Absent or null in reports made before verdicts: read `ok`. */
+  verdict?: Verdict | null;
+  lower?: number | null;
+  /** null with an achieved value: a median survival whose upper bound is not reached. */
+  upper?: number | null;
+  confidence?: number;
+}
+
+export interface FidelityReport {
+  all_ok: boolean;
+  patients?: number;
+  failed?: number;
+  insufficient?: number;
+  targets: FidelityTarget[];
+  km_svg?: string;
 }
 
 export interface Dataset {
@@ -239,7 +257,7 @@ export interface Dataset {
   n: number;
   seed: number;
   files: DatasetFile[];
-  fidelity?: { all_ok: boolean; targets: FidelityTarget[]; km_svg?: string };
+  fidelity?: FidelityReport;
 }
 
 export function isTerminal(status: string): boolean {

@@ -3,6 +3,7 @@ import type { FormEvent } from "react";
 import { api, download } from "../api";
 import { useAuth } from "../auth";
 import { AuthImage } from "../components/AuthImage";
+import { FidelityTable } from "../components/FidelityTable";
 import { ProgressBar } from "../components/ProgressBar";
 import { ErrorNote } from "../components/Status";
 import { useApi, useJobPoll } from "../hooks";
@@ -24,32 +25,7 @@ function DatasetView({ id }: { id: string }) {
       </h2>
       {fidelity ? (
         <>
-          <p data-testid="fidelity-summary">
-            {t("withinTolerance")}: {fidelity.all_ok ? t("yes") : t("no")} (
-            {num(fidelity.targets.filter((x) => x.ok).length)}/{num(fidelity.targets.length)})
-          </p>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">{t("measure")}</th>
-                <th scope="col">{t("target")}</th>
-                <th scope="col">{t("achieved")}</th>
-                <th scope="col">{t("tolerance")}</th>
-                <th scope="col">{t("status")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {fidelity.targets.map((x) => (
-                <tr key={x.name} title={x.source}>
-                  <th scope="row">{x.name}</th>
-                  <td>{num(x.target, { maximumFractionDigits: 3 })}</td>
-                  <td>{num(x.achieved, { maximumFractionDigits: 3 })}</td>
-                  <td>± {num(x.tolerance, { maximumFractionDigits: 3 })}</td>
-                  <td className={x.ok ? "ok" : "bad"}>{x.ok ? t("passed") : t("failed")}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <FidelityTable report={fidelity} />
           {fidelity.km_svg ? (
             <AuthImage path={`/api/v1/datasets/${encodeURIComponent(id)}/survival.svg`} alt={t("survivalTitle")} />
           ) : null}

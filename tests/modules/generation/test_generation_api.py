@@ -73,6 +73,13 @@ async def test_a_cohort_is_generated_to_files_and_the_database_with_a_fidelity_r
     assert (dataset["profile"], dataset["seed"], dataset["n"]) == ("us-seer", 7, 1500)
     assert dataset["rows"]["patients"] == 1500
     assert dataset["fidelity"]["targets"]
+    # Judged at 1,500 patients: sampling noise fails nothing; each check says its n and interval.
+    assert dataset["fidelity"]["failed"] == 0
+    for target in dataset["fidelity"]["targets"]:
+        assert target["verdict"] in ("passed", "insufficient")
+        assert target["n"] > 0
+        assert target["lower"] <= target["achieved"]
+        assert "domain.md" not in target["source"]
     assert await patients_in_database(client) == 1500
 
     parquet = next(f for f in dataset["files"] if f["name"] == "patients.parquet")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -60,14 +60,23 @@ class Quota(msgspec.Struct, frozen=True, kw_only=True):
     share: float
 
 
+Verdict = Literal["passed", "failed", "insufficient"]
+
+
 class TargetResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One target judged at the cohort's size (``fidelity.verdict`` defines the three verdicts)."""
+
     name: str
     target: float
     achieved: float | None  # None: the cohort has no patient the target is about
     tolerance: float
-    ok: bool
+    ok: bool  # verdict == "passed"
     n: int  # patients (or rows) the achieved value rests on
-    source: str
+    source: str  # the publication the target comes from
+    verdict: Verdict | None = None  # None only in reports made before verdicts (read ``ok``)
+    lower: float | None = None  # the achieved value's confidence interval; upper is None
+    upper: float | None = None  # also for a median survival whose upper bound is not reached
+    confidence: float = 0.95  # the interval's level
 
 
 class StageSurvival(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,11 +99,13 @@ class FidelityReport(msgspec.Struct, frozen=True, kw_only=True):
     profile: str
     version: str
     patients: int
-    all_ok: bool  # every target within its tolerance
+    all_ok: bool  # every target passed
     targets: list[TargetResult]
     survival_by_stage: list[StageSurvival]
     km_svg: str  # Kaplan-Meier curves by clinical stage
     privacy: Privacy
+    failed: int = 0  # targets whose whole interval lies outside target ± tolerance
+    insufficient: int = 0  # targets with too few patients to judge
 
 
 class DatasetFile(msgspec.Struct, frozen=True, kw_only=True):
@@ -298,12 +309,27 @@ class GenerationApi(Protocol):
 def report_lines(report: FidelityReport) -> list[str]:
     """The fidelity summary as the CLI prints it."""
     targets = report.targets
-    missed = [t for t in targets if not t.ok]
+    passed = sum(t.verdict == "passed" for t in targets)
     lines = [
-        f"fidelity: {len(targets) - len(missed)} of {len(targets)} targets within the profile's tolerance"
+        f"fidelity: {passed} of {len(targets)} targets within the profile's tolerance, "
+        f"{report.failed} failed, {report.insufficient} with too few patients to judge"
+        + (f" (intervals at {targets[0].confidence:.2%})" if targets else "")
     ]
-    lines += [f"  MISSED {t.name}: {t.achieved:.3f} vs {t.target:.3f} ± {t.tolerance:.3f}" for t in missed]
+    for t in targets:
+        if t.verdict != "passed":
+            label = "FAILED" if t.verdict == "failed" else "TOO FEW"
+            lines.append(
+                f"  {label} {t.name}: {_interval(t)} vs {t.target:.3f} ± {t.tolerance:.3f} (n={t.n})"
+            )
     return lines
+
+
+def _interval(t: TargetResult) -> str:
+    if t.achieved is None:
+        return "no estimate"
+    upper = "not reached" if t.upper is None else f"{t.upper:.3f}"
+    lower = "-" if t.lower is None else f"{t.lower:.3f}"
+    return f"{t.achieved:.3f} [{lower}, {upper}]"
 
 
 __all__ = [

@@ -1,9 +1,20 @@
 """What a generated cohort achieves on each target: one row per patient (``analysis_frame``),
-then a share, an age statistic or a Kaplan-Meier estimate over the patients a target names."""
+then a share, an age statistic or a Kaplan-Meier estimate over the patients a target names,
+each with its confidence interval at the size of the group it rests on:
+
+share             Wilson score interval
+mean age          mean ± z·sd/√n
+median age        distribution-free interval between two order statistics
+survival at t     the Kaplan-Meier log(-log) Greenwood band at t (the clinical core's)
+median survival   the Brookmeyer-Crowley interval (upper bound +inf when not reached)
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from statistics import NormalDist
+from typing import NamedTuple
 
 import polars as pl
 
@@ -117,6 +128,30 @@ def analysis_frame(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     )
 
 
+class Estimate(NamedTuple):
+    """A target's value in the cohort, the patients it rests on and its confidence interval
+    (``None`` everywhere but ``n`` when there is nothing to estimate)."""
+
+    value: float | None
+    n: int
+    lower: float | None = None
+    upper: float | None = None
+
+
+def _z(confidence: float) -> float:
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def wilson(successes: float, n: int, confidence: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion (Wilson 1927; Agresti & Coull 1998): unlike
+    p ± z·se it stays within [0, 1] and keeps its coverage near 0 and 1 and at small n."""
+    z = _z(confidence)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def _population(spec: TargetSpec) -> pl.Expr:
     keep = pl.lit(True)
     if spec.histology:
@@ -137,32 +172,67 @@ def _stage(metric: str) -> pl.Expr:
     return pl.col("stage_group") == metric
 
 
-def _share(frame: pl.DataFrame, value: pl.Expr, recorded: pl.Expr | None = None) -> tuple[float | None, int]:
+def _share(
+    frame: pl.DataFrame, value: pl.Expr, confidence: float, recorded: pl.Expr | None = None
+) -> Estimate:
     chosen = frame.filter(recorded) if recorded is not None else frame
     if chosen.height == 0:
-        return None, 0
-    return float(chosen.select(value.cast(pl.Float64).mean()).item()), chosen.height
+        return Estimate(None, 0)
+    n = chosen.height
+    share = float(chosen.select(value.cast(pl.Float64).mean()).item())
+    return Estimate(share, n, *wilson(share * n, n, confidence))
 
 
-def _biomarker(people: pl.DataFrame, metric: str) -> tuple[float | None, int]:
+def _age(chosen: pl.DataFrame, metric: str, confidence: float) -> Estimate:
+    ages = chosen["age"].drop_nulls().sort()
+    n = ages.len()
+    if n == 0:
+        return Estimate(None, 0)
+    z = _z(confidence)
+    if metric == "mean":
+        mean = float(ages.mean())  # type: ignore[arg-type]
+        sd = float(ages.std()) if n > 1 else math.inf  # type: ignore[arg-type]
+        half = z * sd / math.sqrt(n)
+        return Estimate(mean, n, mean - half, mean + half)
+    # Order statistics of ranks n/2 - z·√n/2 and 1 + n/2 + z·√n/2 (the normal approximation to
+    # the binomial count below the median; Conover, Practical Nonparametric Statistics).
+    low = max(0, math.floor(n / 2 - z * math.sqrt(n) / 2) - 1)
+    high = min(n - 1, math.ceil(n / 2 + z * math.sqrt(n) / 2))
+    return Estimate(float(ages.median()), n, float(ages[low]), float(ages[high]))  # type: ignore[arg-type]
+
+
+def _biomarker(people: pl.DataFrame, metric: str, confidence: float) -> Estimate:
     column, value = {
         "her2_positive": ("her2", pl.col("her2").is_in(HER2_POSITIVE)),
         "msi_high": ("msi", pl.col("msi") == "MSI-H"),
         "pdl1_cps_5": ("pdl1_cps", pl.col("pdl1_cps") >= 5),
         "pdl1_tps_1": ("pdl1_tps", pl.col("pdl1_tps") >= 1),
     }[metric]
-    return _share(people, value, pl.col(column).is_not_null())
+    return _share(people, value, confidence, pl.col(column).is_not_null())
 
 
 def survival_at(codecs: ClinicalCodecs, frame: pl.DataFrame, months: float) -> float | None:
     """Kaplan-Meier survival at ``months`` (None when nobody is followed that long)."""
+    return _survival_band(codecs, frame, months, 0.95).value
+
+
+def _survival_band(codecs: ClinicalCodecs, frame: pl.DataFrame, months: float, confidence: float) -> Estimate:
     if frame.height == 0 or frame["time"].max() < months:  # type: ignore[operator]
-        return None
-    curve = codecs.kaplan_meier(frame.select("time", "event"))
-    return float(curve.filter(pl.col("time") <= months)["survival"][-1])
+        return Estimate(None, frame.height)
+    curve = codecs.kaplan_meier(frame.select("time", "event"), confidence=confidence)
+    row = curve.filter(pl.col("time") <= months).row(-1, named=True)
+    return Estimate(float(row["survival"]), frame.height, float(row["lower"]), float(row["upper"]))
 
 
-def _survival(codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec) -> tuple[float | None, int]:
+def _median(codecs: ClinicalCodecs, chosen: pl.DataFrame, confidence: float) -> Estimate:
+    row = codecs.median_survival(chosen.select("time", "event"), confidence=confidence).row(0, named=True)
+    if row["median"] is None:
+        return Estimate(None, chosen.height)
+    upper = math.inf if row["upper"] is None else float(row["upper"])
+    return Estimate(float(row["median"]), chosen.height, float(row["lower"]), upper)
+
+
+def _survival(codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec, confidence: float) -> Estimate:
     group = spec.group or "overall"
     chosen = people
     if group.startswith("stage_"):
@@ -172,33 +242,34 @@ def _survival(codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec) ->
             _stage(group) if group in ("localized", "regional", "distant") else pl.col("pathway") == group
         )
     if chosen.height == 0:
-        return None, 0
+        return Estimate(None, 0)
     if spec.metric == "median_months":
-        median = codecs.median_survival(chosen.select("time", "event"))["median"][0]
-        return (float(median) if median is not None else None), chosen.height
-    return survival_at(codecs, chosen, SURVIVAL_TIMES[spec.metric]), chosen.height
+        return _median(codecs, chosen, confidence)
+    return _survival_band(codecs, chosen, SURVIVAL_TIMES[spec.metric], confidence)
 
 
-def achieved(codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec) -> tuple[float | None, int]:
-    """The cohort's value for a target, and how many patients it rests on (survival through
-    the clinical core's Kaplan-Meier estimate)."""
+def achieved(
+    codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec, *, confidence: float = 0.95
+) -> Estimate:
+    """The cohort's value for a target, how many patients it rests on and its ``confidence``
+    interval (survival through the clinical core's Kaplan-Meier estimate)."""
     chosen = people.filter(_population(spec))
     column = {"histology": "histology", "sex": "sex", "location": "location", "treatment": "pathway"}
     if spec.family in column:
-        return _share(chosen, pl.col(column[spec.family]) == spec.metric)
+        return _share(chosen, pl.col(column[spec.family]) == spec.metric, confidence)
     if spec.family == "age":
-        stat = pl.col("age").median() if spec.metric == "median" else pl.col("age").mean()
-        return float(chosen.select(stat).item()), chosen.height
+        return _age(chosen, spec.metric, confidence)
     if spec.family == "stage":
-        return _share(chosen, _stage(spec.metric))
+        return _share(chosen, _stage(spec.metric), confidence)
     if spec.family == "risk":
         value, recorded = _RISK.get(
             spec.metric, (pl.col(f"rf_{spec.metric}"), pl.col(f"rf_{spec.metric}").is_not_null())
         )
-        return _share(chosen, value, recorded)
+        return _share(chosen, value, confidence, recorded)
     if spec.family == "biomarker":
-        return _biomarker(chosen, spec.metric)
+        return _biomarker(chosen, spec.metric, confidence)
     if spec.family in ("pcr", "r0"):
         value = pl.col("pcr") if spec.family == "pcr" else pl.col("margin") == "R0"
-        return _share(chosen.filter(pl.col("pathway") == spec.metric), value, pl.col("margin").is_not_null())
-    return _survival(codecs, chosen, spec)
+        resected = chosen.filter(pl.col("pathway") == spec.metric)
+        return _share(resected, value, confidence, pl.col("margin").is_not_null())
+    return _survival(codecs, chosen, spec, confidence)

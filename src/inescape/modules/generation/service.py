@@ -147,7 +147,13 @@ class GenerationService:
                     loaded_to_database="database" in request.outputs,
                 )
             )
-        return {"dataset_id": ctx.job_id, "files": len(files), "within_tolerance": report.all_ok}
+        return {
+            "dataset_id": ctx.job_id,
+            "files": len(files),
+            "within_tolerance": report.all_ok,
+            "targets_failed": report.failed,
+            "targets_too_few_to_judge": report.insufficient,
+        }
 
     async def _make(
         self, ctx: JobContext, request: GenerationRequest, profile: Profile, workdir: Path

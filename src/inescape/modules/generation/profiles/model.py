@@ -1,7 +1,8 @@
 """The shape of a generator profile (``profiles/*.toml``): every parameter the engine uses.
 
-Every group of figures carries the ``source`` it comes from: a citation from
-shared/reference/domain.md, or "engineer's choice" where no source gives the number.
+Every group of figures carries the ``source`` it comes from: the publication (authors,
+journal, year and a DOI, PMID or PMCID where known), or "engineer's choice" where no source
+gives the number.
 ``profiles.checks`` holds the rules beyond the types (shares sum to 1, codes exist...).
 """
 
@@ -181,7 +182,9 @@ class FollowUp(Base, frozen=True, kw_only=True):
 
 
 class Target(Base, frozen=True, kw_only=True):
-    """A figure the fidelity report checks: |achieved - value| <= tolerance."""
+    """A figure the fidelity report checks: the achieved value's confidence interval against
+    value ± tolerance at the cohort's size (``generation.fidelity``); ``source`` cites the
+    publication the figure comes from."""
 
     name: str
     value: float
