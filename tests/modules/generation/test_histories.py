@@ -43,7 +43,7 @@ def test_no_incoherence_in_a_cohort_of_any_shipped_profile(generated):
     counts = incoherences(cohort.frames(), eras_of(name))
 
     assert counts == dict.fromkeys(counts, 0), name
-    assert len(counts) == 6
+    assert len(counts) == 7
 
 
 def test_every_shipped_profile_dates_the_regimens_the_issue_names(generated):
@@ -103,6 +103,27 @@ def test_recurrence_only_after_a_disease_free_state_and_second_lines_follow_prog
     joined = second.join(first, on="patient_id")
     assert joined.height == second.height
     assert (joined["start_date"] > joined["first_end"]).all()
+
+
+def test_patients_a_curative_treatment_did_not_clear_progress_instead_of_recurring(generated):
+    name, cohort = generated
+    treatments = cohort.treatments
+    operated = treatments.filter(pl.col("kind") == "surgery")["patient_id"]
+    not_cleared = pl.concat(
+        [
+            treatments.filter(pl.col("margin").is_in(["R1", "R2"]))["patient_id"],
+            treatments.filter(
+                pl.col("intent").is_in(["neoadjuvant", "perioperative"])
+                & ~pl.col("patient_id").is_in(operated.implode())
+            )["patient_id"],
+        ]
+    ).unique()
+    later = treatments.filter((pl.col("intent") == "palliative") & (pl.col("line") == 1))["patient_id"]
+
+    recurred = cohort.patients.filter(pl.col("recurrence_date").is_not_null())["id"]
+    assert not_cleared.len() > 0
+    assert not not_cleared.is_in(recurred.implode()).any(), name
+    assert not_cleared.is_in(later.implode()).sum() > 0, name  # a palliative line at progression
 
 
 def test_node_positivity_and_m1_follow_the_t_category(generated):

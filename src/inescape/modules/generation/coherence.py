@@ -70,6 +70,16 @@ def incoherences(frames: Mapping[str, pl.DataFrame], eras: Mapping[str, date]) -
     later = treatments.filter((intent == "palliative") & (_LINE >= 2)).join(
         first, on="patient_id", how="left"
     )
+    steps = (
+        treatments.filter(~intent.is_in(["palliative", "adjuvant"]))
+        .group_by("patient_id")
+        .agg(curative_last=pl.coalesce("end_date", "start_date").max())
+    )
+    during = (
+        treatments.filter(intent == "palliative")
+        .join(steps, on="patient_id", how="inner")
+        .filter(pl.col("start_date") <= pl.col("curative_last"))
+    )
     siewert = conditions.filter(
         pl.col("siewert").is_not_null()
         & ((pl.col("location") != "egj") | (pl.col("histology") != "adenocarcinoma"))
@@ -88,6 +98,7 @@ def incoherences(frames: Mapping[str, pl.DataFrame], eras: Mapping[str, date]) -
             ~pl.col("patient_id").is_in(cleared.implode())
         ).height,
         "recurrence_before_curative_treatment_ended": early.height,
+        "palliative_line_during_curative_treatment": during["patient_id"].n_unique(),
         "siewert_outside_egj_adenocarcinoma": siewert.height,
         "later_line_without_an_earlier_first_line": later.filter(
             pl.col("first_start").is_null() | (pl.col("start_date") <= pl.col("first_start"))

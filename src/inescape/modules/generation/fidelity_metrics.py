@@ -21,8 +21,8 @@ _PATHWAY_FLAGS = (
     ("FLOT", pl.col("intent") == "perioperative"),
     ("endoscopic_resection", pl.col("kind") == "endoscopic_resection"),
     ("definitive_CRT", (pl.col("kind") == "radiotherapy") & (pl.col("intent") == "definitive")),
+    ("esophagectomy", pl.col("kind") == "surgery"),  # before palliative: a line may follow at progression
     ("palliative_systemic", pl.col("intent") == "palliative"),
-    ("esophagectomy", pl.col("kind") == "surgery"),
 )
 _RISK = {  # metric → (value, whether recorded)
     "tobacco_ever": (pl.col("rf_tobacco").is_in(["former", "current"]), pl.col("rf_tobacco") != "unknown"),

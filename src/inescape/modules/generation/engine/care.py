@@ -185,13 +185,20 @@ def palliative(
         5,
         np.where(trastuzumab, 4, np.where(ici, np.where(adeno, 2, 3), np.where(adeno, 0, 1))),
     )
-    chemo = np.where(adeno, 0, 1)
-    name = resolve(profile, _PALLIATIVE, _PALLIATIVE, wanted, day, chemo)
+    name = resolve(profile, _PALLIATIVE, _PALLIATIVE, wanted, day, np.where(adeno, 0, 1))
     return {
         "palliative_regimen": Cat(_PALLIATIVE, name),
         "ici": _IMMUNOTHERAPY[name],
         "trastuzumab": name == 4,
+        "palliative_wanted": wanted,
     }
+
+
+def first_line_on(profile: Profile, wanted: np.ndarray, row: Row, day: np.ndarray) -> Cat:
+    """The first palliative line ``palliative`` would choose (its ``palliative_wanted``), started
+    on ``day`` (absolute): the regimen of that day's era."""
+    chemo = np.where(row["histology"].is_("adenocarcinoma"), 0, 1)
+    return Cat(_PALLIATIVE, resolve(profile, _PALLIATIVE, _PALLIATIVE, wanted, day, chemo))
 
 
 def neoadjuvant(profile: Profile, row: Row, day: np.ndarray) -> Cat:

@@ -115,32 +115,46 @@ def _fate(
     cure_end = _cure_end(row["regimen"], days, care_["operated"])
     free = _disease_free(profile, row, care_, draws)
     relapse = outcome.recurrence(profile, free, cure_end, follow["death_day"], follow["end_day"], draws)
-    return {**follow, **relapse, "synthetic_risk": log_hazard}
+    return {**follow, **relapse, "synthetic_risk": log_hazard, "disease_free": free, "cure_end_day": cure_end}
 
 
 def _later_lines(
     profile: Profile, row: Row, days: dict[str, np.ndarray], state: dict[str, Any], draws: Draws
 ) -> dict[str, Any]:
-    """Progression on first-line palliative therapy, which ends it, and the second line started
-    after it (when the patient is alive and followed then)."""
+    """Progression, and the line of therapy started after it (when the patient is alive and
+    followed then): on first-line palliative therapy, progression ends it and a second line may
+    follow; after a curative treatment that did not leave the patient free of disease, a first
+    palliative line may follow it. Each regimen is the one of its era on the day it starts."""
     palliative = row["regimen"].is_("palliative_systemic")
-    first, death, end = days["first_day"], state["death_day"], state["end_day"]
+    failed = row["regimen"].isin(codes.CURATIVE) & ~state["disease_free"]
+    death, end = state["death_day"], state["end_day"]
+    since = np.where(palliative, days["first_day"], np.minimum(state["cure_end_day"], death))
     fraction = draws.span(profile.recurrence.timing.low, profile.recurrence.timing.high)
-    progression = first + np.floor(fraction * np.maximum(death - first, 0)).astype(np.int64)
-    progressed = palliative & (progression > first) & (progression < death)
+    progression = since + np.floor(fraction * np.maximum(death - since, 0)).astype(np.int64)
+    progressed = (palliative | failed) & (progression > since) & (progression < death)
     uptake = profile.treatment.second_line.value if profile.treatment.second_line else 0.0
-    start = progression + draws.days(14, 35)
+    # After a curative pathway, not before its last planned step (FLOT's cycles after surgery).
+    last = np.where(row["regimen"].is_("FLOT") & state["operated"], days["flot2_end_day"], since)
+    start = np.maximum(progression + draws.days(14, 35), np.where(palliative, 0, last + 14))
     length = draws.days(42, 180)
     given = progressed & (draws.uniform() < uptake) & (start <= end) & (start < death)
-    regimen = care.second_line(profile, row, state["ici"], state["diagnosis_day"] + start)
+    on_day = state["diagnosis_day"] + start
+    second = care.second_line(profile, row, state["ici"], on_day)
+    first = care.first_line_on(profile, state["palliative_wanted"], row, on_day)
+    regimen = Cat(
+        first.names + second.names, np.where(palliative, second.codes + len(first.names), first.codes)
+    )
     return {
         "palliative_end_day": np.where(
-            progressed, np.minimum(days["palliative_end_day"], progression), days["palliative_end_day"]
+            palliative & progressed,
+            np.minimum(days["palliative_end_day"], progression),
+            days["palliative_end_day"],
         ),
-        "second_line_given": given,
-        "second_line_regimen": regimen.where(given),
-        "second_start_day": start,
-        "second_end_day": np.minimum(start + length, end),
+        "later_given": given,
+        "later_line": np.where(palliative, 2, 1),
+        "later_regimen": regimen.where(given),
+        "later_start_day": start,
+        "later_end_day": np.minimum(start + length, end),
     }
 
 
@@ -165,11 +179,12 @@ def _wide(
         profile, "adjuvant nivolumab", diagnosed + days["adjuvant_start_day"]
     )
     neo = care.neoadjuvant(profile, row, diagnosed)
+    wanted = therapy.pop("palliative_wanted")
     given = {**operation, **therapy, "diagnosis_day": diagnosed}
     fate = _fate(profile, row, people["age"], days, given, draws)
     er_procedure = choose(draws.uniform(), profile.treatment.endoscopic_procedure.shares)
-    later = _later_lines(profile, row, days, {**fate, **given}, draws)
-    stepped = {k: later[k] for k in ("palliative_end_day", "second_start_day", "second_end_day")}
+    later = _later_lines(profile, row, days, {**fate, **given, "palliative_wanted": wanted}, draws)
+    stepped = {k: later[k] for k in ("palliative_end_day", "later_start_day", "later_end_day")}
     cut = _cut({**days, **stepped}, {"regimen": row["regimen"], **operation, **fate})
     columns = {
         **row,
@@ -178,10 +193,11 @@ def _wide(
         **markers,
         **shifts,
         **given,
-        **fate,
+        **{k: v for k, v in fate.items() if k not in ("disease_free", "cure_end_day")},
         **cut,
-        "second_line_given": later["second_line_given"],
-        "second_line_regimen": later["second_line_regimen"],
+        "later_given": later["later_given"],
+        "later_line": later["later_line"],
+        "later_regimen": later["later_regimen"],
         "neo_regimen": neo,
         "er_procedure": er_procedure,
     }

@@ -5,8 +5,8 @@ where lp adds the pathway's hazard ratio (from the trials, relative to esophagec
 ECOG, margin, pathologic response and the systemic agents. Deaths are drawn by inverting the
 cumulative hazard at an Exp(1) draw; follow-up ends at death, loss to follow-up or the
 administrative censoring date. Recurrences are drawn only for patients a curative treatment left
-without disease (``recurrence``'s ``disease_free``). Survival is calibrated to relative (net) survival, so deaths
-are all from the cancer: no background mortality is modelled.
+without disease (``recurrence``'s ``disease_free``). Survival is calibrated to relative (net)
+survival, so deaths are all from the cancer: no background mortality is modelled.
 """
 
 from __future__ import annotations

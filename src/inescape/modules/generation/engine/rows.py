@@ -205,17 +205,19 @@ def _first_line(palliative: pl.DataFrame) -> pl.DataFrame:
     return rows.join(agents, on="regimen", how="left")
 
 
-def _second_line(frame: pl.DataFrame) -> pl.DataFrame:
+def _later_line(frame: pl.DataFrame) -> pl.DataFrame:
+    """The line started at progression: a second line, or a first palliative line after a
+    curative treatment that did not clear the disease."""
     agents = pl.DataFrame({"regimen": list(REGIMEN_AGENTS), "agents": list(REGIMEN_AGENTS.values())})
     rows = _rows(
         frame,
         6,
         kind="systemic",
         intent="palliative",
-        regimen=pl.col("second_line_regimen"),
-        line=2,
-        start_date=date_of("second_start_day"),
-        end_date=date_of("second_end_day"),
+        regimen=pl.col("later_regimen"),
+        line=pl.col("later_line"),
+        start_date=date_of("later_start_day"),
+        end_date=date_of("later_end_day"),
     )
     return rows.join(agents, on="regimen", how="left")
 
@@ -264,7 +266,7 @@ def treatments(wide: pl.DataFrame) -> pl.DataFrame:
             ("adjuvant_start_day", "adjuvant_end_day"),
         ),
         _first_line(by["palliative_systemic"]),
-        _second_line(w.filter("second_line_given")),
+        _later_line(w.filter("later_given")),
     ]
     frame = _finish("treatments", parts)
     return frame.with_columns(pl.col("agents").fill_null(pl.lit([], dtype=STRING_LIST)))
