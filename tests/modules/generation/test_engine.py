@@ -196,9 +196,13 @@ def test_a_quota_is_met_exactly():
     clinical = made.staging.filter(pl.col("kind") == "clinical")
     assert (clinical["stage_group"] == "III").all()
     assert clinical.height == 1_001
-    assert (
-        made.treatments.filter(pl.col("regimen") == "CROSS")["patient_id"].n_unique() == 300
-    )  # round(300.3)
+    # The quota fixes the pathway: neoadjuvant chemoradiation then surgery, with CROSS from its
+    # era (May 2012) and cisplatin/fluorouracil chemoradiation before it.
+    neoadjuvant = made.treatments.filter(pl.col("intent") == "neoadjuvant")
+    assert neoadjuvant["patient_id"].n_unique() == 300  # round(300.3)
+    cross = neoadjuvant.filter(pl.col("regimen") == "CROSS")
+    assert cross.height > 0
+    assert cross["start_date"].min() >= date(2012, 5, 31)
 
 
 def test_patients_outside_a_quota_do_not_match_it():
@@ -216,7 +220,8 @@ def test_patients_outside_a_quota_do_not_match_it():
         "other": 100,
         "squamous_cell_carcinoma": 400,
     }
-    assert made.treatments.filter(pl.col("regimen") == "FLOT")["patient_id"].n_unique() == 100
+    perioperative = made.treatments.filter(pl.col("intent") == "perioperative")  # FLOT, or ECF before it
+    assert perioperative["patient_id"].n_unique() == 100
 
 
 def test_a_nested_quota_is_exact_over_the_whole_cohort():

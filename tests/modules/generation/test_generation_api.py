@@ -162,7 +162,8 @@ async def test_a_quota_cohort_meets_its_quota_exactly(client, researcher):
     assert patients.height == 400
     chosen = cohort.filter((pl.col("histology") == "adenocarcinoma") & (pl.col("stage_group") == "III"))
     assert chosen.height == 400
-    assert treatments.filter(pl.col("regimen") == "CROSS")["patient_id"].n_unique() == 120
+    # The quota fixes the CROSS pathway (cisplatin/fluorouracil chemoradiation before CROSS's era).
+    assert treatments.filter(pl.col("intent") == "neoadjuvant")["patient_id"].n_unique() == 120
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,8 @@ def test_cox_and_deepsurv_reach_the_oracle_on_a_20k_cohort(cohort_20k):
     assert cox.metrics["c_index"] >= 0.97 * oracle, cox.metrics
     assert deepsurv.metrics["c_index"] >= 0.97 * oracle, deepsurv.metrics
     assert deepsurv.metrics["c_index"] >= cox.metrics["c_index"] - 0.01
-    assert cox.trained_on["test"] == 3000
+    # 15 % held out, rounded in each of the 6 event × histology strata
+    assert abs(cox.trained_on["test"] - 3000) <= 3
     for model in (cox, deepsurv):  # the other numbers a card shows are there and sane
         assert 0.5 < model.metrics["auc_36m"] < 1
         assert 0 < model.metrics["integrated_brier"] < 0.25

@@ -57,6 +57,22 @@ PATHWAYS = (
 CURATIVE = ("endoscopic_resection", "esophagectomy", "CROSS", "FLOT", "definitive_CRT")
 NEOADJUVANT = ("CROSS", "FLOT")
 
+# Settings a profile dates (treatment.eras): the regimen of a setting is never given before its
+# date; ``instead`` may name one of these regimens of the same setting (else the setting's
+# established regimen: chemotherapy alone, or nothing for adjuvant nivolumab).
+ERA_KEYS: dict[str, tuple[str, ...]] = {
+    "CROSS": ("cisplatin/fluorouracil",),  # neoadjuvant chemoradiation before CROSS
+    "FLOT": ("ECF",),  # perioperative chemotherapy before FLOT (MAGIC)
+    "adjuvant nivolumab": (),
+    "nivolumab + FOLFOX": (),
+    "nivolumab + cisplatin/fluorouracil": ("pembrolizumab + cisplatin/fluorouracil",),
+    "pembrolizumab + cisplatin/fluorouracil": (),
+    "trastuzumab + cisplatin/capecitabine": (),
+    "pembrolizumab": (),
+    "second-line ramucirumab + paclitaxel": ("paclitaxel",),
+    "second-line nivolumab": ("paclitaxel",),
+}
+
 # Risk factors a profile may record, with their levels in order (a latent normal above a level's
 # threshold falls in a later level, so a positive correlation makes later levels co-occur).
 RISK_LEVELS = {

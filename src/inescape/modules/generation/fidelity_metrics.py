@@ -24,14 +24,16 @@ from inescape.modules.generation.targets import SURVIVAL_TIMES, TargetSpec
 from inescape.modules.patients.api import ClinicalCodecs
 
 MONTH = 30.4375  # days, as the clinical core's survival_frame
-# Pathway of a patient read back from the treatments, most specific first.
+# Pathway of a patient read back from the treatments, most specific first. Neoadjuvant therapy
+# is the CROSS pathway and perioperative therapy the FLOT pathway, whichever regimen their era
+# gave (cisplatin/fluorouracil chemoradiation before CROSS, ECF before FLOT).
 _PATHWAY_FLAGS = (
-    ("CROSS", pl.col("regimen") == "CROSS"),
-    ("FLOT", pl.col("regimen") == "FLOT"),
+    ("CROSS", pl.col("intent") == "neoadjuvant"),
+    ("FLOT", pl.col("intent") == "perioperative"),
     ("endoscopic_resection", pl.col("kind") == "endoscopic_resection"),
     ("definitive_CRT", (pl.col("kind") == "radiotherapy") & (pl.col("intent") == "definitive")),
+    ("esophagectomy", pl.col("kind") == "surgery"),  # before palliative: a line may follow at progression
     ("palliative_systemic", pl.col("intent") == "palliative"),
-    ("esophagectomy", pl.col("kind") == "surgery"),
 )
 _RISK = {  # metric → (value, whether recorded)
     "tobacco_ever": (pl.col("rf_tobacco").is_in(["former", "current"]), pl.col("rf_tobacco") != "unknown"),

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from inescape.modules.generation import codes
+from inescape.modules.generation.engine.eras import resolve
 from inescape.modules.generation.engine.streams import Cat, Draws, Row, choose
 from inescape.modules.generation.profiles.model import Profile
 
@@ -31,6 +32,10 @@ REGIMEN_AGENTS = {
     "nivolumab + FOLFOX": ["nivolumab", "oxaliplatin", "leucovorin", "fluorouracil"],  # CheckMate 649
     "nivolumab + cisplatin/fluorouracil": ["nivolumab", "cisplatin", "fluorouracil"],  # CheckMate 648
     "FOLFOX": ["oxaliplatin", "leucovorin", "fluorouracil"],
+    "ECF": ["epirubicin", "cisplatin", "fluorouracil"],  # MAGIC (Cunningham, NEJM 2006)
+    "pembrolizumab + cisplatin/fluorouracil": ["pembrolizumab", "cisplatin", "fluorouracil"],  # KEYNOTE-590
+    "paclitaxel": ["paclitaxel"],
+    "ramucirumab + paclitaxel": ["ramucirumab", "paclitaxel"],  # RAINBOW
 }
 
 
@@ -101,10 +106,22 @@ def surgery(profile: Profile, row: Row, draws: Draws) -> dict[str, Any]:
     }
 
 
+def _node_positive(profile: Profile, row: Row, p_t: np.ndarray) -> np.ndarray:
+    """The profile's node-positive share of each patient's histology and T (codes.T_ORDER)."""
+    table = np.full((len(codes.HISTOLOGIES), len(codes.T_ORDER)), np.nan)
+    for i, h in enumerate(codes.HISTOLOGIES):
+        if h in profile.stage:
+            for t, figure in profile.stage[h].node_positive.items():
+                table[i, codes.T_ORDER.index(t)] = figure.value
+    return np.asarray(table[row["histology"].codes, p_t])
+
+
 def pathology(profile: Profile, row: Row, pcr: np.ndarray, draws: Draws) -> dict[str, Cat]:
     """pTNM after upfront surgery and ypTNM after neoadjuvant therapy, shifted from cTNM.
 
-    pCR is ypT0 N0; residual disease is anything else (a ypT0 N0 draw becomes ypT1a N0)."""
+    pCR is ypT0 N0; residual disease is anything else (a ypT0 N0 draw becomes ypT1a N0).
+    Superficial tumours (pT1a, pT1b) are node-positive as often as the profile's
+    ``stage.*.node_positive`` says for their pT (then with their cN, at least N1)."""
     p = profile.pathology
     t, n = row["t"].codes, row["n"].codes  # T in codes.T_ORDER, N in codes.N_ORDER
     pt_shift, pn_shift = (
@@ -118,6 +135,10 @@ def pathology(profile: Profile, row: Row, pcr: np.ndarray, draws: Draws) -> dict
     tis = row["t"].is_("Tis")
     p_t = np.where(tis, codes.T_ORDER.index("Tis"), _T_OF_P[np.clip(_P_OF_T[t] + pt_shift, 0, len(P_T) - 1)])
     p_n = np.where(tis, 0, np.clip(n + pn_shift, 0, 3))
+    share = _node_positive(profile, row, p_t)
+    superficial = (p_t <= codes.T_ORDER.index("T1b")) & ~np.isnan(share)
+    positive = draws.uniform() < np.nan_to_num(share)
+    p_n = np.where(superficial, np.where(positive, np.maximum(n, 1), 0), p_n)
     yp_t = np.maximum(_YP_OF_T[t] - yt_down, 0)
     yp_n = np.maximum(n - yn_down, 0)
     yp_t = np.where((yp_t == 0) & (yp_n == 0), 1, yp_t)
@@ -136,15 +157,20 @@ _PALLIATIVE = (
     "nivolumab + cisplatin/fluorouracil",
     "trastuzumab + cisplatin/capecitabine",
     "pembrolizumab",
+    "pembrolizumab + cisplatin/fluorouracil",
 )
+_IMMUNOTHERAPY = np.array([False, False, True, True, False, True, True])
+_SECOND_LINE = ("paclitaxel", "ramucirumab + paclitaxel", "nivolumab")
+_NEOADJUVANT = ("CROSS", "FLOT", "cisplatin/fluorouracil", "ECF")
 
 
 def palliative(
-    profile: Profile, row: Row, markers: dict[str, Any], draws: Draws
+    profile: Profile, row: Row, markers: dict[str, Any], day: np.ndarray, draws: Draws
 ) -> dict[str, np.ndarray | Cat]:
     """First-line regimen by histology and biomarkers (domain.md §3.1): pembrolizumab for MSI-H,
     trastuzumab for HER2-positive adenocarcinoma (ToGA), a PD-1 inhibitor with chemotherapy for
-    CPS >= 5 adenocarcinoma (CheckMate 649) or TPS >= 1 % squamous (CheckMate 648), else chemo."""
+    CPS >= 5 adenocarcinoma (CheckMate 649) or TPS >= 1 % squamous (CheckMate 648), else chemo;
+    each only from the day (``day``, absolute) its era began, chemotherapy alone before."""
     t = profile.treatment
     adeno = row["histology"].is_("adenocarcinoma")
     msi_high, her2 = markers["msi"].is_("MSI-H"), markers["her2"].isin(codes.HER2_POSITIVE)
@@ -154,9 +180,40 @@ def palliative(
     ici = qualifies & (draws.uniform() < t.immunotherapy.value)
     trastuzumab = adeno & her2 & ~(ici & msi_high) & (draws.uniform() < t.trastuzumab.value)
     ici = ici & ~trastuzumab
-    name = np.where(
+    wanted = np.where(
         ici & msi_high,
         5,
         np.where(trastuzumab, 4, np.where(ici, np.where(adeno, 2, 3), np.where(adeno, 0, 1))),
     )
-    return {"palliative_regimen": Cat(_PALLIATIVE, name), "ici": ici, "trastuzumab": trastuzumab}
+    name = resolve(profile, _PALLIATIVE, _PALLIATIVE, wanted, day, np.where(adeno, 0, 1))
+    return {
+        "palliative_regimen": Cat(_PALLIATIVE, name),
+        "ici": _IMMUNOTHERAPY[name],
+        "trastuzumab": name == 4,
+        "palliative_wanted": wanted,
+    }
+
+
+def first_line_on(profile: Profile, wanted: np.ndarray, row: Row, day: np.ndarray) -> Cat:
+    """The first palliative line ``palliative`` would choose (its ``palliative_wanted``), started
+    on ``day`` (absolute): the regimen of that day's era."""
+    chemo = np.where(row["histology"].is_("adenocarcinoma"), 0, 1)
+    return Cat(_PALLIATIVE, resolve(profile, _PALLIATIVE, _PALLIATIVE, wanted, day, chemo))
+
+
+def neoadjuvant(profile: Profile, row: Row, day: np.ndarray) -> Cat:
+    """The regimen of a neoadjuvant (CROSS) or perioperative (FLOT) pathway started on ``day``:
+    before CROSS, cisplatin/fluorouracil chemoradiation; before FLOT, ECF (MAGIC)."""
+    wanted = np.where(row["regimen"].is_("FLOT"), 1, 0)
+    given = resolve(profile, _NEOADJUVANT, _NEOADJUVANT, wanted, day, wanted)
+    return Cat(_NEOADJUVANT, given).where(row["regimen"].isin(codes.NEOADJUVANT))
+
+
+def second_line(profile: Profile, row: Row, ici: np.ndarray, day: np.ndarray) -> Cat:
+    """Second line at progression (domain.md §3.1): ramucirumab + paclitaxel for adenocarcinoma
+    (RAINBOW), nivolumab for squamous disease not given a PD-1 inhibitor first (ATTRACTION-3),
+    else paclitaxel; each from its era."""
+    adeno = row["histology"].is_("adenocarcinoma")
+    wanted = np.where(adeno, 1, np.where(ici, 0, 2))
+    keys = tuple(f"second-line {name}" for name in _SECOND_LINE)
+    return Cat(_SECOND_LINE, resolve(profile, _SECOND_LINE, keys, wanted, day, np.zeros_like(wanted)))

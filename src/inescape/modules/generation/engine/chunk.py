@@ -9,6 +9,7 @@ import polars as pl
 
 from inescape.modules.generation import codes
 from inescape.modules.generation.engine import care, outcome, rows
+from inescape.modules.generation.engine.eras import available
 from inescape.modules.generation.engine.frames import PATIENT_COLUMNS, Cohort
 from inescape.modules.generation.engine.joint import Joint
 from inescape.modules.generation.engine.people import ages_and_dates, identity
@@ -27,6 +28,21 @@ def _joint_rows(joint: Joint, cells: list[Cell], labels: np.ndarray | None, u: n
         mine = slice(None) if labels is None else labels == i
         index[mine] = np.minimum(np.searchsorted(cell.cdf, u[mine], side="right"), len(cell.cdf) - 1)
     return joint.rows(index)
+
+
+def _disease_free(profile: Profile, row: Row, care_: dict[str, Any], draws: Draws) -> np.ndarray:
+    """Who a curative treatment left without disease: an endoscopic resection, a resection with
+    R0 margins, or a clinical complete response to definitive chemoradiation. Only they can
+    recur; the others progress."""
+    regimen = row["regimen"]
+    ccr = row["histology"].lookup(
+        {h: f.value for h, f in profile.treatment.dcrt_complete_response.items()}, default=1.0
+    )
+    return np.asarray(
+        regimen.is_("endoscopic_resection")
+        | (care_["operated"] & care_["margin"].is_("R0"))
+        | (regimen.is_("definitive_CRT") & (draws.uniform() < ccr))
+    )
 
 
 def _cure_end(regimen: Cat, days: dict[str, np.ndarray], operated: np.ndarray) -> np.ndarray:
@@ -97,8 +113,49 @@ def _fate(
     diagnosed = care_["diagnosis_day"]
     follow = outcome.follow_up(profile, diagnosed, years, days["first_day"], draws)
     cure_end = _cure_end(row["regimen"], days, care_["operated"])
-    relapse = outcome.recurrence(profile, row, cure_end, follow["death_day"], follow["end_day"], draws)
-    return {**follow, **relapse, "synthetic_risk": log_hazard}
+    free = _disease_free(profile, row, care_, draws)
+    relapse = outcome.recurrence(profile, free, cure_end, follow["death_day"], follow["end_day"], draws)
+    return {**follow, **relapse, "synthetic_risk": log_hazard, "disease_free": free, "cure_end_day": cure_end}
+
+
+def _later_lines(
+    profile: Profile, row: Row, days: dict[str, np.ndarray], state: dict[str, Any], draws: Draws
+) -> dict[str, Any]:
+    """Progression, and the line of therapy started after it (when the patient is alive and
+    followed then): on first-line palliative therapy, progression ends it and a second line may
+    follow; after a curative treatment that did not leave the patient free of disease, a first
+    palliative line may follow it. Each regimen is the one of its era on the day it starts."""
+    palliative = row["regimen"].is_("palliative_systemic")
+    failed = row["regimen"].isin(codes.CURATIVE) & ~state["disease_free"]
+    death, end = state["death_day"], state["end_day"]
+    since = np.where(palliative, days["first_day"], np.minimum(state["cure_end_day"], death))
+    fraction = draws.span(profile.recurrence.timing.low, profile.recurrence.timing.high)
+    progression = since + np.floor(fraction * np.maximum(death - since, 0)).astype(np.int64)
+    progressed = (palliative | failed) & (progression > since) & (progression < death)
+    uptake = profile.treatment.second_line.value if profile.treatment.second_line else 0.0
+    # After a curative pathway, not before its last planned step (FLOT's cycles after surgery).
+    last = np.where(row["regimen"].is_("FLOT") & state["operated"], days["flot2_end_day"], since)
+    start = np.maximum(progression + draws.days(14, 35), np.where(palliative, 0, last + 14))
+    length = draws.days(42, 180)
+    given = progressed & (draws.uniform() < uptake) & (start <= end) & (start < death)
+    on_day = state["diagnosis_day"] + start
+    second = care.second_line(profile, row, state["ici"], on_day)
+    first = care.first_line_on(profile, state["palliative_wanted"], row, on_day)
+    regimen = Cat(
+        first.names + second.names, np.where(palliative, second.codes + len(first.names), first.codes)
+    )
+    return {
+        "palliative_end_day": np.where(
+            palliative & progressed,
+            np.minimum(days["palliative_end_day"], progression),
+            days["palliative_end_day"],
+        ),
+        "later_given": given,
+        "later_line": np.where(palliative, 2, 1),
+        "later_regimen": regimen.where(given),
+        "later_start_day": start,
+        "later_end_day": np.minimum(start + length, end),
+    }
 
 
 def _wide(
@@ -115,11 +172,20 @@ def _wide(
     days = care.timeline(profile, row, draws)
     operation = care.surgery(profile, row, draws)
     shifts = care.pathology(profile, row, operation["pcr"], draws)
-    therapy = care.palliative(profile, row, markers, draws)
-    given = {**operation, **therapy, "diagnosis_day": people["diagnosis_day"]}
+    diagnosed = people["diagnosis_day"]
+    # The first treatment is chosen at diagnosis (a record may start it as early as that day).
+    therapy = care.palliative(profile, row, markers, diagnosed, draws)
+    operation["adjuvant"] = operation["adjuvant"] & available(
+        profile, "adjuvant nivolumab", diagnosed + days["adjuvant_start_day"]
+    )
+    neo = care.neoadjuvant(profile, row, diagnosed)
+    wanted = therapy.pop("palliative_wanted")
+    given = {**operation, **therapy, "diagnosis_day": diagnosed}
     fate = _fate(profile, row, people["age"], days, given, draws)
     er_procedure = choose(draws.uniform(), profile.treatment.endoscopic_procedure.shares)
-    cut = _cut(days, {"regimen": row["regimen"], **operation, **fate})
+    later = _later_lines(profile, row, days, {**fate, **given, "palliative_wanted": wanted}, draws)
+    stepped = {k: later[k] for k in ("palliative_end_day", "later_start_day", "later_end_day")}
+    cut = _cut({**days, **stepped}, {"regimen": row["regimen"], **operation, **fate})
     columns = {
         **row,
         **people,
@@ -127,8 +193,12 @@ def _wide(
         **markers,
         **shifts,
         **given,
-        **fate,
+        **{k: v for k, v in fate.items() if k not in ("disease_free", "cure_end_day")},
         **cut,
+        "later_given": later["later_given"],
+        "later_line": later["later_line"],
+        "later_regimen": later["later_regimen"],
+        "neo_regimen": neo,
         "er_procedure": er_procedure,
     }
     return pl.concat([who, risk, pl.DataFrame(_series(columns))], how="horizontal")

@@ -20,7 +20,7 @@ import polars as pl
 from inescape.modules.generation import codes
 from inescape.modules.generation.engine.staging import StageTables
 from inescape.modules.generation.engine.streams import Cat
-from inescape.modules.generation.profiles.model import AgeModel, Profile
+from inescape.modules.generation.profiles.model import AgeModel, Profile, StageMix
 
 COLUMNS = codes.QUOTA_FIELDS
 
@@ -78,8 +78,7 @@ def _tnm(profile: Profile, tables: StageTables) -> pl.DataFrame:
         table = tables.clinical.filter(pl.col("scheme") == codes.STAGING_SCHEME[h])
         weighted = table.with_columns(
             histology=pl.lit(h),
-            w=pl.col("t").replace_strict(mix.t_weights, default=0.0, return_dtype=pl.Float64)
-            * pl.col("n").replace_strict(mix.n_weights, default=0.0, return_dtype=pl.Float64),
+            w=_t_weight(mix) * _n_weight(mix),
             share=pl.col("stage_group").replace_strict(mix.groups, default=0.0, return_dtype=pl.Float64),
         )
         parts.append(
@@ -88,6 +87,29 @@ def _tnm(profile: Profile, tables: StageTables) -> pl.DataFrame:
             .select("histology", "t", "n", "m", "stage_group", "p_tnm")
         )
     return pl.concat(parts)
+
+
+def _t_weight(mix: StageMix) -> pl.Expr:
+    """The weight of cT: ``t_weights``, or ``m1_t_weights`` for M1 tumours when given."""
+    t = pl.col("t").replace_strict(mix.t_weights, default=0.0, return_dtype=pl.Float64)
+    if mix.m1_t_weights is None:
+        return t
+    m1 = pl.col("t").replace_strict(mix.m1_t_weights.weights, default=0.0, return_dtype=pl.Float64)
+    return pl.when(pl.col("m") == "M1").then(m1).otherwise(t)
+
+
+def _n_weight(mix: StageMix) -> pl.Expr:
+    """The weight of cN: ``n_weights``, or P(N | T) when ``node_positive`` gives cT's share of
+    node-positive tumours (N1-N3 sharing it as ``n_weights`` do)."""
+    n = pl.col("n").replace_strict(mix.n_weights, default=0.0, return_dtype=pl.Float64)
+    if not mix.node_positive:
+        return n
+    positive = sum(w for k, w in mix.n_weights.items() if k != "N0")
+    share = pl.col("t").replace_strict(
+        {t: f.value for t, f in mix.node_positive.items()}, default=None, return_dtype=pl.Float64
+    )
+    given_t = pl.when(pl.col("n") == "N0").then(1 - share).otherwise(share * n / positive)
+    return pl.when(share.is_null()).then(n).otherwise(given_t)
 
 
 def _ecog(profile: Profile) -> pl.DataFrame:

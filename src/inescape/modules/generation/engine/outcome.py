@@ -4,8 +4,9 @@ The cancer hazard is piecewise constant: baseline(cTNM stage) × time_shape(peri
 where lp adds the pathway's hazard ratio (from the trials, relative to esophagectomy alone), age,
 ECOG, margin, pathologic response and the systemic agents. Deaths are drawn by inverting the
 cumulative hazard at an Exp(1) draw; follow-up ends at death, loss to follow-up or the
-administrative censoring date. Survival is calibrated to relative (net) survival, so deaths
-are all from the cancer: no background mortality is modelled.
+administrative censoring date. Recurrences are drawn only for patients a curative treatment left
+without disease (``recurrence``'s ``disease_free``). Survival is calibrated to relative (net)
+survival, so deaths are all from the cancer: no background mortality is modelled.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from inescape.modules.generation import codes
 from inescape.modules.generation.engine.people import day_number
 from inescape.modules.generation.engine.streams import Cat, Draws, Row, choose
 from inescape.modules.generation.profiles.model import Profile
@@ -113,15 +113,20 @@ def follow_up(
 
 
 def recurrence(
-    profile: Profile, row: Row, cure_end: np.ndarray, death_day: np.ndarray, end_day: np.ndarray, draws: Draws
+    profile: Profile,
+    disease_free: np.ndarray,
+    cure_end: np.ndarray,
+    death_day: np.ndarray,
+    end_day: np.ndarray,
+    draws: Draws,
 ) -> dict[str, np.ndarray | Cat]:
-    """After curative treatment, a recorded recurrence a fraction of the way from the end of that
-    treatment to the (latent) cancer death; seen only when it falls within follow-up."""
+    """After a curative treatment that left the patient without disease (``disease_free``), a
+    recorded recurrence a fraction of the way from the end of that treatment to the (latent)
+    cancer death; seen only when it falls within follow-up. The others never recur."""
     r = profile.recurrence
     fraction = draws.span(r.timing.low, r.timing.high)
     recorded = draws.uniform() < r.recorded.value
     site = choose(draws.uniform(), r.sites.shares)
     day = cure_end + np.floor(fraction * (death_day - cure_end)).astype(np.int64)
-    curative = row["regimen"].isin(codes.CURATIVE)
-    seen = curative & recorded & (death_day > cure_end) & (day > cure_end) & (day <= end_day)
+    seen = disease_free & recorded & (death_day > cure_end) & (day > cure_end) & (day <= end_day)
     return {"recurrence_day": np.where(seen, day, -1), "recurrence_site": site.where(seen)}

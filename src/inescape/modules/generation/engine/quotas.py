@@ -6,7 +6,9 @@ which 30 % had CROSS. Rules:
 
 * ``share`` is a fraction of the whole cohort. ``where`` fixes fields of the joint table
   (``codes.QUOTA_FIELDS``: histology, sex, age_band, location, stage_group (cTNM), t, n, m,
-  ecog, regimen) to one value or a list of values.
+  ecog, regimen) to one value or a list of values. ``regimen`` is the pathway: its patients get
+  the regimen of their era (``treatment.eras``), e.g. cisplatin/fluorouracil chemoradiation in
+  the CROSS pathway before CROSS was published.
 * Quotas nest: two quotas that could hold the same patient are nested, the smaller inside the
   larger, whose patients then match both; quotas no patient can match together (disjoint values
   of a field, or a combination the profile never generates, such as FLOT for squamous cell

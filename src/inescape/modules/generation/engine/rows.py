@@ -205,10 +205,44 @@ def _first_line(palliative: pl.DataFrame) -> pl.DataFrame:
     return rows.join(agents, on="regimen", how="left")
 
 
+def _later_line(frame: pl.DataFrame) -> pl.DataFrame:
+    """The line started at progression: a second line, or a first palliative line after a
+    curative treatment that did not clear the disease."""
+    agents = pl.DataFrame({"regimen": list(REGIMEN_AGENTS), "agents": list(REGIMEN_AGENTS.values())})
+    rows = _rows(
+        frame,
+        6,
+        kind="systemic",
+        intent="palliative",
+        regimen=pl.col("later_regimen"),
+        line=pl.col("later_line"),
+        start_date=date_of("later_start_day"),
+        end_date=date_of("later_end_day"),
+    )
+    return rows.join(agents, on="regimen", how="left")
+
+
+def _neoadjuvant(by: dict[str, pl.DataFrame]) -> list[pl.DataFrame]:
+    """CROSS, FLOT and what their pathways gave before them: cisplatin/fluorouracil with
+    50.4 Gy (CALGB 9781, Tepper JCO 2008) and ECF before and after surgery (MAGIC)."""
+    era = pl.col("neo_regimen")
+    cross, before_cross = (by["CROSS"].filter(era == "CROSS"), by["CROSS"].filter(era != "CROSS"))
+    flot, ecf = by["FLOT"].filter(era == "FLOT"), by["FLOT"].filter(era != "FLOT")
+    return [
+        _systemic(cross, 0, "neoadjuvant", "CROSS", ("first_day", "neo_end_day")),
+        _radiotherapy(cross, "neoadjuvant", "CROSS", (41.4, 23), "neo_end_day"),  # CROSS: 41.4 Gy in 23 fx
+        _systemic(before_cross, 0, "neoadjuvant", "cisplatin/fluorouracil", ("first_day", "neo_end_day")),
+        _radiotherapy(before_cross, "neoadjuvant", "neoadjuvant CRT", (50.4, 28), "neo_end_day"),
+        _systemic(flot, 0, "perioperative", "FLOT", ("first_day", "neo_end_day")),
+        _systemic(ecf, 0, "perioperative", "ECF", ("first_day", "neo_end_day")),
+        _systemic(ecf.filter("flot2"), 4, "perioperative", "ECF", ("flot2_start_day", "flot2_end_day")),
+    ]
+
+
 def treatments(wide: pl.DataFrame) -> pl.DataFrame:
     w = wide.with_columns(pl.col("id").alias("patient_id"))
     by = {name: w.filter(pl.col("regimen") == name) for name in codes.PATHWAYS}
-    cross, flot, dcrt = by["CROSS"], by["FLOT"], by["definitive_CRT"]
+    cross, dcrt = by["CROSS"], by["definitive_CRT"]
     parts = [
         _rows(
             by["endoscopic_resection"],
@@ -218,15 +252,12 @@ def treatments(wide: pl.DataFrame) -> pl.DataFrame:
             procedure=pl.col("er_procedure"),
             start_date=date_of("first_day"),
         ),
-        _systemic(cross, 0, "neoadjuvant", "CROSS", ("first_day", "neo_end_day")),
-        _radiotherapy(cross, "neoadjuvant", "CROSS", (41.4, 23), "neo_end_day"),  # CROSS: 41.4 Gy in 23 fx
-        _systemic(flot, 0, "perioperative", "FLOT", ("first_day", "neo_end_day")),
+        *_neoadjuvant(by),
         _systemic(dcrt, 0, "definitive", "cisplatin/fluorouracil", ("first_day", "dcrt_end_day")),
         _radiotherapy(
             dcrt, "definitive", "definitive CRT", (50.4, 28), "dcrt_end_day"
         ),  # RTOG 85-01 era dose
         _surgery(w.filter("resected")),
-        _systemic(flot.filter("flot2"), 4, "perioperative", "FLOT", ("flot2_start_day", "flot2_end_day")),
         _systemic(
             cross.filter("adjuvant_given"),
             5,
@@ -235,6 +266,7 @@ def treatments(wide: pl.DataFrame) -> pl.DataFrame:
             ("adjuvant_start_day", "adjuvant_end_day"),
         ),
         _first_line(by["palliative_systemic"]),
+        _later_line(w.filter("later_given")),
     ]
     frame = _finish("treatments", parts)
     return frame.with_columns(pl.col("agents").fill_null(pl.lit([], dtype=STRING_LIST)))

@@ -25,7 +25,9 @@ def condition(profile: Profile, row: Row, draws: Draws) -> dict[str, Any]:
     return {
         "morphology_code": morphology,
         "topography_code": Cat(_TOPOGRAPHY, location.codes),  # same order as codes.LOCATIONS
-        "siewert": siewert.where(location.is_("egj")),
+        "siewert": siewert.where(
+            location.is_("egj") & histology.is_("adenocarcinoma")
+        ),  # Siewert: EGJ AC only
         "grade": grade,
         "tumour_length_cm": np.round(length, 1),
     }

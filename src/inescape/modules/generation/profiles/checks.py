@@ -163,6 +163,14 @@ def _stage(h: str, mix: StageMix, at: str, tables: StageTables) -> Iterator[Prob
     yield from distribution(mix.groups, f"{at}.groups", groups)
     yield from weights(mix.t_weights, f"{at}.t_weights", codes.CLINICAL_T)
     yield from weights(mix.n_weights, f"{at}.n_weights", codes.N_ORDER)
+    for t, figure in mix.node_positive.items():
+        if t not in codes.CLINICAL_T or t == "Tis":
+            yield f"{at}.node_positive.{t}", f"a cT that can have nodes ({', '.join(codes.CLINICAL_T[1:])})"
+        yield from rate(figure, f"{at}.node_positive.{t}")
+    if mix.node_positive and not any(w > 0 for k, w in mix.n_weights.items() if k != "N0"):
+        yield f"{at}.n_weights", "node_positive needs a positive weight for N1, N2 or N3"
+    if mix.m1_t_weights is not None:
+        yield from weights(mix.m1_t_weights.weights, f"{at}.m1_t_weights.weights", codes.CLINICAL_T)
     table = tables.clinical.filter(pl.col("scheme") == codes.STAGING_SCHEME.get(h, h))
     for group, share in mix.groups.items():
         combos = table.filter(pl.col("stage_group") == group).select("t", "n").rows()

@@ -130,6 +130,30 @@ def check_treatment(p: Profile, tables: StageTables) -> Iterator[Problem]:
     for key, span in t.delays.items():
         if not 0 <= span.low <= span.high:
             yield f"{at}.delays.{key}", "need 0 <= low <= high"
+    yield from _eras(p)
+
+
+def _eras(p: Profile) -> Iterator[Problem]:
+    """Eras name a known setting; ``instead`` a regimen of that setting; the neoadjuvant and
+    perioperative pathways need one (the pathway is given in every era)."""
+    t, at = p.treatment, "treatment"
+    for key, era in t.eras.items():
+        allowed = codes.ERA_KEYS.get(key)
+        if allowed is None:
+            yield f"{at}.eras.{key}", f"unknown setting (allowed: {', '.join(codes.ERA_KEYS)})"
+            continue
+        if era.instead is not None and era.instead not in allowed:
+            yield (
+                f"{at}.eras.{key}.instead",
+                f"not a regimen of this setting (allowed: {', '.join(allowed) or 'none'})",
+            )
+        if era.instead is None and key in codes.NEOADJUVANT:
+            yield f"{at}.eras.{key}.instead", f"the {key} pathway needs the regimen it gave before {key}"
+    yield from per_histology(t.dcrt_complete_response, f"{at}.dcrt_complete_response", ())
+    for h, figure in t.dcrt_complete_response.items():
+        yield from rate(figure, f"{at}.dcrt_complete_response.{h}")
+    if t.second_line is not None:
+        yield from rate(t.second_line, f"{at}.second_line")
 
 
 def _modifier(when: dict[str, list[str]], factors: dict[str, float], at: str) -> Iterator[Problem]:

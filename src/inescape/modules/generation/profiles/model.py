@@ -57,13 +57,26 @@ class AgeModel(Base, frozen=True, kw_only=True):
     source: str
 
 
+class Weights(Base, frozen=True, kw_only=True):
+    """Relative weights by code (need not sum to 1)."""
+
+    weights: dict[str, float]
+    source: str
+
+
 class StageMix(Base, frozen=True, kw_only=True):
-    """cTNM stage group shares; inside a group, T and N combinations weighted t × n."""
+    """cTNM stage group shares; inside a group, T and N combinations weighted t × n.
+
+    With ``node_positive`` (cT → share of node-positive tumours) the N weight becomes P(N | T):
+    1 - share for N0, the share spread over N1-N3 by ``n_weights``. With ``m1_t_weights`` the
+    T of M1 (stage IVB) tumours is weighted by them instead of ``t_weights``."""
 
     groups: dict[str, float]
     t_weights: dict[str, float]
     n_weights: dict[str, float]
     source: str
+    node_positive: dict[str, Figure] = msgspec.field(default_factory=dict)
+    m1_t_weights: Weights | None = None
 
 
 class TumourLength(Base, frozen=True, kw_only=True):
@@ -126,6 +139,15 @@ class Modifier(Base, frozen=True, kw_only=True):
     source: str
 
 
+class Era(Base, frozen=True, kw_only=True):
+    """When a regimen entered practice in its setting (approval or guideline), and what was
+    given in that setting before it (``instead``; none: nothing in its place)."""
+
+    since: date
+    instead: str | None = None
+    source: str
+
+
 class Treatment(Base, frozen=True, kw_only=True):
     allocation: dict[str, dict[str, Shares]]  # histology → cTNM stage group → pathway shares
     modifiers: list[Modifier] = msgspec.field(default_factory=list)
@@ -138,6 +160,12 @@ class Treatment(Base, frozen=True, kw_only=True):
     trastuzumab: Figure  # uptake for HER2-positive adenocarcinoma
     endoscopic_procedure: Shares  # ESD / EMR
     delays: dict[str, Span]  # days between steps of care
+    # Setting (codes.ERA_KEYS) → the day it entered practice; no entry: always available.
+    eras: dict[str, Era] = msgspec.field(default_factory=dict)
+    # histology → clinical complete response after definitive chemoradiation: only these
+    # patients are free of disease (and can recur); the others progress.
+    dcrt_complete_response: dict[str, Figure] = msgspec.field(default_factory=dict)
+    second_line: Figure | None = None  # share of first-line patients given a second line at progression
 
 
 class Pathology(Base, frozen=True, kw_only=True):
