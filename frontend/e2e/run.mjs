@@ -221,20 +221,29 @@ async function researcherFlow(browser, url, problems, patientPath) {
     await page.getByTestId("patient-table").getByText("IVB").first().waitFor();
     await assertDeidentified("the patient list");
     await shot(page, "patients-researcher");
-    await page.goto(patientPath);
+    // A researcher opens a record by its research id, from the list; the clinician's address
+    // (the internal id) names nothing for them.
+    await page.getByTestId("patient-table").getByRole("row").filter({ hasText: "IVB" }).first().getByRole("link").click();
     await page.getByRole("heading", { name: "Timeline" }).waitFor();
+    assert.ok(!page.url().endsWith(patientPath), "a researcher's patient page is addressed by the internal id");
     await page.getByText("Staging").first().waitFor();
     await assertDeidentified("the patient page");
     assert.equal(await page.getByRole("button", { name: /FHIR/ }).count(), 0);
-    assert.equal(await page.getByRole("heading", { name: "Decision support" }).count(), 0);
+    assert.equal(await page.getByRole("heading", { name: "Decision support", exact: true }).count(), 0);
     await shot(page, "patient-detail-researcher");
     const exports = requested.filter((p) => p.endsWith("/fhir") || p.includes("export"));
     assert.deepEqual(exports, [], "a researcher's page asked for an identified export");
   });
   await step("a researcher reads a dataset's fidelity and downloads its files", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Synthetic cohorts" }).click();
-    await page.getByRole("heading", { name: "Jobs" }).waitFor();
-    await page.locator("#jobs-title + * button, section[aria-labelledby=jobs-title] tbody button").first().click();
+    // Not the admin's job (jobs are their owner's): the dataset it made, from the datasets list.
+    await page.getByRole("heading", { name: "Datasets" }).waitFor();
+    await page
+      .locator("section[aria-labelledby=datasets-title] tbody tr")
+      .filter({ hasText: "us-seer" })
+      .first()
+      .getByRole("button")
+      .click();
     await page.getByTestId("fidelity-summary").waitFor();
     const [file] = await Promise.all([
       page.waitForEvent("download"),

@@ -83,6 +83,9 @@ export function GenerationPage() {
   const { can } = useAuth();
   const profiles = useApi<Profile[]>("/api/v1/generation/profiles");
   const jobs = useApi<Page<Job>>("/api/v1/generation/jobs?limit=10");
+  // Jobs are their owner's; the datasets they made are everyone's with datasets.read.
+  const datasets = useApi<Dataset[]>(can("datasets.read") ? "/api/v1/datasets" : null);
+  const [dataset, setDataset] = useState<string | null>(null);
   const [profile, setProfile] = useState("us-seer");
   const [n, setN] = useState("500");
   const [seed, setSeed] = useState("0");
@@ -178,6 +181,37 @@ export function GenerationPage() {
           </tbody>
         </table>
       </section>
+      {can("datasets.read") ? (
+        <section className="card" aria-labelledby="datasets-title">
+          <h2 id="datasets-title">{t("datasetsTitle")}</h2>
+          <ErrorNote error={datasets.error} />
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t("id")}</th>
+                <th scope="col">{t("profile")}</th>
+                <th scope="col">n</th>
+                <th scope="col">{t("seed")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(datasets.data ?? []).slice(0, 20).map((d) => (
+                <tr key={d.id}>
+                  <td>
+                    <button type="button" className="link" onClick={() => setDataset(d.id)}>
+                      {d.id.slice(0, 13)}…
+                    </button>
+                  </td>
+                  <td>{d.profile}</td>
+                  <td>{num(d.n)}</td>
+                  <td>{d.seed}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {dataset ? <DatasetView key={dataset} id={dataset} /> : null}
+        </section>
+      ) : null}
     </>
   );
 }

@@ -118,8 +118,12 @@ export function PatientsPage() {
                   <td>
                     {p.id ? (
                       <Link to={`/patients/${encodeURIComponent(p.id)}`}>{p.id.slice(0, 13)}…</Link>
+                    ) : p.research_id ? (
+                      <Link to={`/patients/${encodeURIComponent(p.research_id)}`}>
+                        <code>{p.research_id}</code>
+                      </Link>
                     ) : (
-                      <code>{p.research_id}</code>
+                      "—"
                     )}
                   </td>
                   <td>{label(p.sex)}</td>
