@@ -15,7 +15,7 @@ from inescape.modules.auth.rbac import PUBLIC
 from tests.support.auth import PASSWORD, bearer, gateway_of, on_app_loop
 from tests.support.records import RECORD
 
-DOWN = "The audit log is unreachable; patient data cannot be changed now."
+DOWN = "The audit log is unreachable; patient data cannot be reached now: try again in a few seconds."
 
 
 @pytest.fixture

@@ -165,7 +165,10 @@ async def test_the_upload_is_audited_and_needs_the_manage_permission(client, ste
     events = await on_app_loop(
         client.app, audit.query(filters={"action": "collection.uploaded"}, before_seq=None, limit=10)
     )
-    assert [(e.user, e.resource_id) for e in events] == [("steward.form", made.json()["id"])]
+    assert [(e.user, e.resource_id) for e in events if e.outcome == "success"] == [
+        ("steward.form", made.json()["id"])
+    ]
+    assert [(e.user, e.outcome) for e in events if e.outcome != "success"] == [("researcher.form", "denied")]
 
 
 @pytest.mark.parametrize(

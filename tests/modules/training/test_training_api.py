@@ -170,11 +170,8 @@ async def test_a_run_trains_with_progress_per_epoch_registers_a_candidate_and_pr
     listed = (await client.get("/api/v1/models", headers=clinician)).json()
     assert listed == [{"name": "overall-survival", "versions": 2, "production": second, "latest": second}]
     promotions = await audit_actions(client, "models.promote")
-    assert sorted(e.outcome for e in promotions) == [
-        "failure",
-        "success",
-        "success",
-    ]  # the 403 is the gateway's
+    # the 403 (the gateway's refusal, audited as denied), the refused gate, two promotions
+    assert sorted(e.outcome for e in promotions) == ["denied", "failure", "success", "success"]
     assert len(await audit_actions(client, "training.run_submitted")) == 1
 
 

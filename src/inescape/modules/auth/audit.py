@@ -45,7 +45,7 @@ COLLECTION = "audit_logs"
 CHECKPOINTS = "audit_checkpoints"  # in the SQL database's document table, apart from the events
 HEAD = "head"
 GENESIS = "0" * 64
-UNREACHABLE = "The audit log is unreachable; patient data cannot be changed now."
+UNREACHABLE = "The audit log is unreachable; patient data cannot be reached now: try again in a few seconds."
 FIELDS = (
     "seq",
     "time",
