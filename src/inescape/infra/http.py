@@ -9,13 +9,13 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-import msgspec
 from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from inescape.infra.error_response import error_body, send_error
 from inescape.infra.faults import unavailable_from
 from inescape.infra.health import describe
 from inescape.infra.ratelimit.errors import TooManyAttempts
@@ -46,10 +46,6 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (TooManyAttempts, 429),
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}\Z")
-
-
-def error_body(detail: str, status_code: int, **extra: Any) -> dict[str, Any]:
-    return {"detail": detail, "status_code": status_code, **extra}
 
 
 FHIR_ISSUE_CODES = {
@@ -288,30 +284,6 @@ def _canonical(path: str) -> str | None:
     if "." in path and any(segment in (".", "..") for segment in path.split("/")):
         return None
     return path
-
-
-async def send_error(
-    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    """An error in the ``{"detail", "status_code"}`` shape, sent by a pure ASGI wrapper
-    (one that answers before the app, so without its exception handlers)."""
-    body: dict[str, Any] = error_body(detail, status)
-    rid = request_id_var.get()
-    if rid:
-        body["request_id"] = rid
-    payload = msgspec.json.encode(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *(headers or ()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
 def _incoming_request_id(scope: HTTPScope) -> str | None:

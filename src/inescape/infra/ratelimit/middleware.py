@@ -8,15 +8,13 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
-import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from inescape.infra.error_response import send_error
 from inescape.infra.ratelimit.gcra import Decision, RateLimiter
 from inescape.infra.ratelimit.rules import RateLimitConfig, RateLimitRule
-from inescape.infra.telemetry import request_id_var
 from inescape.kernel.errors import Unavailable
 
 log = logging.getLogger("inescape.ratelimit")
@@ -97,7 +95,7 @@ class RateLimitMiddleware:
             return
         if not decision.allowed:
             seconds = max(1, math.ceil(decision.retry_after_s))
-            await _send_json(send, 429, f"Too many requests; retry after {seconds} s", decision.headers())
+            await send_error(send, 429, f"Too many requests; retry after {seconds} s", decision.headers())
             return
         await self.app(scope, receive, _adding_headers(send, decision.headers()))
 
@@ -126,7 +124,7 @@ class RateLimitMiddleware:
             )
         if rule.fail_closed:
             detail = "Rate limiting is unavailable, so this request is refused; try again shortly."
-            await _send_json(send, 503, detail, [(b"retry-after", b"5")])
+            await send_error(send, 503, detail, [(b"retry-after", b"5")])
             return
         await self.app(scope, receive, send)
 
@@ -138,23 +136,3 @@ def _adding_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
         await send(message)
 
     return wrapped
-
-
-async def _send_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:
-    body: dict[str, Any] = {"detail": detail, "status_code": status}
-    rid = request_id_var.get()
-    if rid:
-        body["request_id"] = rid
-    payload = msgspec.json.encode(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload, "more_body": False})

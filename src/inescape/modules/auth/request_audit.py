@@ -18,14 +18,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from inescape.infra.http import error_body
+from inescape.infra.error_response import send_error
 from inescape.infra.telemetry import request_id_var
 from inescape.kernel.errors import Unavailable
 from inescape.modules.auth.api import AUDIT_NOTES, Audit, Principal
@@ -219,18 +218,8 @@ class RequestAudit:
 async def send_unavailable(send: Send, exc: Exception) -> None:
     """The 503 a failed audit write answers, in the shape of every error."""
     down = exc if isinstance(exc, Unavailable) else Unavailable(UNREACHABLE, backend="audit")
-    detail, retry_after = down.detail, down.retry_after or 5
-    body = error_body(detail, 503, backend=down.backend)
-    if rid := request_id_var.get():
-        body["request_id"] = rid
-    payload = msgspec.json.encode(body)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        (b"retry-after", str(retry_after).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": payload, "more_body": False})
+    retry_after = str(down.retry_after or 5).encode()
+    await send_error(send, 503, down.detail, [(b"retry-after", retry_after)], backend=down.backend)
 
 
 def request_audit(trail: AuditTrail, denied: DeniedAudit) -> DefineMiddleware:

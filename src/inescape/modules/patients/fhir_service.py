@@ -13,14 +13,12 @@ filters (``group_filters``).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
 import msgspec
 
-from inescape.infra.crypto import field_cipher
 from inescape.infra.jobs import JobService
 from inescape.infra.platform import Jobs
 from inescape.infra.uow import UnitOfWork
@@ -29,6 +27,7 @@ from inescape.kernel.errors import Invalid, NotFound
 from inescape.kernel.jobs import JobContext, JobStatus, JobView
 from inescape.kernel.ports import ObjectStore
 from inescape.modules.auth.api import Principal
+from inescape.modules.patients import cursors
 from inescape.modules.patients.api import MODULE, PatientNotFound, PatientRecord
 from inescape.modules.patients.fhir.codes import Json
 from inescape.modules.patients.fhir.server import (
@@ -83,20 +82,23 @@ class Cursor(msgspec.Struct, frozen=True):
 
 
 def _seal(cursor: Cursor) -> str:
-    token = field_cipher().encrypt(msgspec.json.encode(cursor).decode(), context="patients.fhir.cursor")
-    return base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+    return cursors.seal(msgspec.json.encode(cursor).decode(), context=_CURSOR_CONTEXT)
 
 
 def _open(text: str) -> Cursor:
+    plain = cursors.unseal(
+        text, context=_CURSOR_CONTEXT, field="_cursor", hint="follow the Bundle's next link"
+    )
     try:
-        token = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-        plain = field_cipher().decrypt(token, context="patients.fhir.cursor")
         return msgspec.json.decode(plain, type=Cursor)
-    except Exception:  # not base64, not ours, tampered with, or not a cursor
+    except msgspec.DecodeError:  # sealed by us, but not a search cursor
         raise Invalid(
             "_cursor is not one this server gave (follow the Bundle's next link)",
             errors=[{"field": "_cursor", "message": "invalid"}],
         ) from None
+
+
+_CURSOR_CONTEXT = "patients.fhir.cursor"
 
 
 class SearchPage(msgspec.Struct, frozen=True):

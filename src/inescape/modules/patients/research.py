@@ -16,15 +16,14 @@ applying it would reveal the hidden value, ignoring it would answer a different 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Final
 
-from inescape.infra.crypto import field_cipher
-from inescape.kernel.errors import Forbidden, Invalid
+from inescape.kernel.errors import Forbidden
 from inescape.modules.auth.api import AGE_OVER_89, Principal
+from inescape.modules.patients import cursors
 from inescape.modules.patients.api import PatientNotFound
 from inescape.modules.patients.service import PatientService
 from inescape.modules.patients.views import PatientViews
@@ -68,19 +67,13 @@ def refuse_hidden(filters: Mapping[str, Any], views: PatientViews, *, names: Map
 
 
 def seal(patient_id: str) -> str:
-    token = field_cipher().encrypt(patient_id, context=_CURSOR_CONTEXT)
-    return base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+    return cursors.seal(patient_id, context=_CURSOR_CONTEXT)
 
 
 def unseal(cursor: str) -> str:
-    try:
-        token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        return field_cipher().decrypt(token, context=_CURSOR_CONTEXT)
-    except Exception:  # not base64, not ours, tampered with
-        raise Invalid(
-            "cursor is not one this server gave (use the previous page's next_cursor)",
-            errors=[{"field": "cursor", "message": "invalid"}],
-        ) from None
+    return cursors.unseal(
+        cursor, context=_CURSOR_CONTEXT, field="cursor", hint="use the previous page's next_cursor"
+    )
 
 
 def candidates(filters: Mapping[str, Any]) -> dict[str, Any]:
