@@ -213,9 +213,8 @@ async def test_a_researcher_page_stops_at_its_scan_budget_and_goes_on_from_there
     from inescape.modules.patients import research
 
     await create(client, clinician, [RECORD] * 6)  # one diagnosis day, six different shifts
-    last_read = (await every_row(client, clinician))[-1]["id"]  # the list's own order
-    target = gateway_of(client.app).deidentifier.research_id(last_read)
     shown = {r["research_id"]: r["diagnosis_date"] for r in await every_row(client, researcher)}
+    target = list(shown)[-1]  # the researcher's list reads it last
     that_day = {"diagnosed_from": shown[target], "diagnosed_to": shown[target]}
     monkeypatch.setattr(research, "BATCH", 2)
     monkeypatch.setattr(research, "SCAN_BUDGET", 2)
@@ -251,3 +250,49 @@ async def test_a_researcher_sees_ages_at_diagnosis_over_89_as_90(client, clinici
     assert whole["max"] == 98  # diagnosed in 2023, born in 1925
     assert shown["max"] == 90
     assert shown["min"] == whole["min"] == 63
+
+
+async def test_a_researchers_list_runs_in_research_id_order_whatever_the_order_of_creation(
+    client, clinician, researcher
+):
+    for _ in range(6):  # one at a time: six creation times
+        await create(client, clinician, [RECORD])
+
+    newest_first = [r["research_id"] for r in await every_row(client, researcher)]
+    ascending = [r["research_id"] for r in await every_row(client, researcher, sort="id")]
+
+    assert newest_first == sorted(newest_first, reverse=True)
+    assert ascending == sorted(newest_first)
+
+
+async def test_a_record_written_after_a_researcher_listed_is_found_by_its_research_id(
+    client, clinician, researcher
+):
+    await create(client, clinician, [RECORD])
+    await every_row(client, researcher)
+    (later,) = await create(client, clinician, [RECORD])
+    research_id = gateway_of(client.app).deidentifier.research_id(later)
+
+    found = await client.get(f"/api/v1/patients/{research_id}", headers=researcher)
+    listed = [r["research_id"] for r in await every_row(client, researcher)]
+
+    assert found.status_code == 200, found.text
+    assert research_id in listed
+
+
+async def test_research_ids_stamped_under_an_old_secret_are_stamped_again(client, clinician, researcher):
+    from inescape.modules.patients.service import PatientService
+
+    ids = await create(client, clinician, [RECORD, RECORD])
+    services = client.app.state.runtime.services
+    old = PatientService(db=services.db, uow=services.uow, clock=services.clock, cache=services.cache)
+    await old.stamp_research_ids(lambda patient_id: "R-" + patient_id[:16])  # as another key made them
+    research_ids = {gateway_of(client.app).deidentifier.research_id(i) for i in ids}
+
+    found = [await client.get(f"/api/v1/patients/{r}", headers=researcher) for r in research_ids]
+    listed = {r["research_id"] for r in await every_row(client, researcher)}
+    stale = await client.get(f"/api/v1/patients/R-{ids[0][:16]}", headers=researcher)
+
+    assert [f.status_code for f in found] == [200, 200]
+    assert listed == research_ids
+    assert stale.status_code == 404

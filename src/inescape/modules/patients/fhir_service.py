@@ -39,6 +39,7 @@ from inescape.modules.patients.fhir.server import (
     owner_of,
     record_resources,
 )
+from inescape.modules.patients.research import named_patient
 from inescape.modules.patients.service import PatientService
 from inescape.modules.patients.settings import PatientsSettings
 from inescape.modules.patients.views import PatientViews
@@ -155,10 +156,7 @@ class FhirService:
         """The record a viewer names (a researcher names it by its research id)."""
         if not deidentified:
             return named
-        ids = self._views.research_ids(await self._records.matching_ids(filters={}))
-        if named not in ids:
-            raise PatientNotFound(f"no patient {named}")
-        return ids[named]
+        return await named_patient(named, patients=self._records, views=self._views)
 
     # --- read and search ---------------------------------------------------------------
     async def read(self, *, viewer: Principal | None, kind: str, resource_id: str) -> tuple[Json, str]:

@@ -82,6 +82,11 @@ patients = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True)),
+    # The research id a researcher knows the record by (an HMAC of the id under the gateway's
+    # de-identification secret), stamped on first research use so lists sort and lookups seek
+    # by it; re-stamped when the secret changes (see PatientService.stamp_research_ids).
+    Column("research_id", String(64)),
+    Index("ix_patients_research_id", "research_id"),
     Index("ix_patients_cohort", "histology", "stage_group", "sex"),
     Index("ix_patients_origin_source", "origin", "source"),
     # A collected (real) record is keyed by where it came from: collecting it again upserts.

@@ -132,11 +132,14 @@ class Matcher:
 async def named_patient(named: str, *, patients: PatientService, views: PatientViews) -> str:
     """The patient id behind the research id a researcher names; ``PatientNotFound`` for
     anything else, an internal id included (a researcher addresses records by research id
-    only). An HMAC per live record, as the FHIR API finds them."""
-    ids = views.research_ids(await patients.matching_ids(filters={})) if named.startswith("R-") else {}
-    if named not in ids:
+    only). One index seek on the stamped research ids."""
+    found = None
+    if named.startswith("R-"):
+        await patients.stamp_research_ids(views.research_id)
+        found = await patients.by_research_id(named)
+    if found is None:
         raise PatientNotFound(f"no patient {named!r}")
-    return ids[named]
+    return found
 
 
 async def research_page(
@@ -149,22 +152,27 @@ async def research_page(
     patients: PatientService,
     views: PatientViews,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of de-identified rows matching ``filters`` on their de-identified values, and
-    the sealed cursor of the next (None at the end)."""
+    """One page of de-identified rows matching ``filters`` on their de-identified values, in
+    research-id order (``sort`` "id" or "-id": the id a researcher knows), and the sealed
+    cursor of the next (None at the end)."""
     refuse_hidden(filters, views, names=FILTER_FIELDS)
     matches = Matcher(filters, patients.today())
     after = unseal(cursor) if cursor else None
+    await patients.stamp_research_ids(views.research_id)
     wide, read = candidates(filters), 0
     found: list[dict[str, Any]] = []
     while True:
-        batch, more = await patients.page(filters=wide, limit=BATCH, cursor=after, sort=sort)
-        for summary, row in zip(batch, views.summaries(viewer=viewer, items=batch), strict=True):
+        batch = await patients.research_page(
+            filters=wide, limit=BATCH, after=after, descending=sort.startswith("-")
+        )
+        rows = views.summaries(viewer=viewer, items=[summary for _, summary in batch])
+        for (research_id, _), row in zip(batch, rows, strict=True):
             if matches(row):
                 if len(found) == limit:
                     return found, seal(after) if after else None
                 found.append(row)
-            after, read = summary.id, read + 1
-        if more is None:
+            after, read = research_id, read + 1
+        if len(batch) < BATCH:
             return found, None
         if read >= SCAN_BUDGET and after is not None:
             return found, seal(after)

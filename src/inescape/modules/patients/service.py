@@ -33,6 +33,7 @@ from inescape.modules.patients.validation import validate
 
 CACHE_TTL_S = 300
 EXPORT_PAGE = 200  # records read per session while an export streams: memory stays flat
+STAMP_BATCH = 5_000  # research ids stamped per transaction
 _record_decoder = msgspec.json.Decoder(PatientRecord)
 
 
@@ -49,6 +50,7 @@ class PatientService:
         self._clock = clock
         self._cache = cache
         self._inflight: dict[str, asyncio.Future[PatientRecord | None]] = {}
+        self._stamps_checked: Callable[[str], str] | None = None
 
     def today(self) -> date:
         return self._clock.now().date()
@@ -267,6 +269,39 @@ class PatientService:
             )
         items = rows[:limit]
         return items, (items[-1].id if len(rows) > limit else None)
+
+    # --- the research id ------------------------------------------------------------------
+    async def stamp_research_ids(self, research_id: Callable[[str], str]) -> None:
+        """Give every live record its research id (``research_id`` of its id) before a research
+        list or lookup: the records written since the last call, and all of them again when
+        the stamps were made under another key (checked once per process)."""
+        if self._stamps_checked != research_id:
+            async with self._db.sessions() as session, session.begin():
+                probe = await repo.one_stamped(session)
+                if probe is not None and research_id(probe[0]) != probe[1]:
+                    await repo.unstamp_all(session)
+            self._stamps_checked = research_id
+        while True:
+            async with self._db.sessions() as session, session.begin():
+                ids = await repo.unstamped(session, limit=STAMP_BATCH)
+                await repo.stamp(session, {i: research_id(i) for i in ids})
+            if len(ids) < STAMP_BATCH:
+                return
+
+    async def research_page(
+        self, *, filters: Mapping[str, Any], limit: int, after: str | None, descending: bool
+    ) -> list[tuple[str, PatientSummary]]:
+        """Up to ``limit`` (research id, list row) in research-id order past ``after`` (stamped
+        records only: call ``stamp_research_ids`` first)."""
+        async with self._db.sessions() as session:
+            return await repo.research_page(
+                session, filters, today=self.today(), limit=limit, after=after, descending=descending
+            )
+
+    async def by_research_id(self, research_id: str) -> str | None:
+        """The id of the live record stamped with ``research_id``."""
+        async with self._db.sessions() as session:
+            return await repo.by_research_id(session, research_id)
 
     async def matching_ids(self, *, filters: Mapping[str, Any]) -> list[str]:
         """The ids of the live records ``filters`` selects, in id order."""

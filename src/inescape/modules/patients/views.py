@@ -79,10 +79,9 @@ class PatientViews:
             year_only=deid.date_mode == "year",
         )
 
-    def research_ids(self, patient_ids: Iterable[str]) -> dict[str, str]:
-        """{research id: patient id} of ``patient_ids`` (to find the record a researcher names)."""
-        deid = self._gateway.deidentifier
-        return {deid.research_id(i): i for i in patient_ids}
+    def research_id(self, patient_id: str) -> str:
+        """The research id the gateway's de-identifier gives ``patient_id``."""
+        return self._gateway.deidentifier.research_id(patient_id)
 
     def summaries(self, *, viewer: Principal | None, items: Iterable[PatientSummary]) -> list[dict[str, Any]]:
         """List rows as ``viewer`` may see them."""

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inescape.kernel.clock import as_utc
@@ -169,3 +169,60 @@ async def matching_ids(session: AsyncSession, filters: Mapping[str, Any], *, tod
     """The ids of the live records ``filters`` selects, in id order."""
     query = filtered(filters, today=today).with_only_columns(patients.c.id).order_by(patients.c.id)
     return list((await session.scalars(query)).all())
+
+
+# --- the research id: stamped, then sorted and sought by --------------------------------
+async def unstamped(session: AsyncSession, *, limit: int) -> list[str]:
+    """Up to ``limit`` ids of live records that carry no research id yet."""
+    query = (
+        select(patients.c.id)
+        .where(patients.c.research_id.is_(None), patients.c.deleted_at.is_(None))
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def one_stamped(session: AsyncSession) -> tuple[str, str] | None:
+    """Some record's (id, stored research id), to check the stamps against the current key."""
+    query = select(patients.c.id, patients.c.research_id).where(patients.c.research_id.is_not(None)).limit(1)
+    row = (await session.execute(query)).first()
+    return None if row is None else (row.id, row.research_id)
+
+
+async def stamp(session: AsyncSession, research_ids: Mapping[str, str]) -> None:
+    """Store {patient id: research id} (a statement per row, sent as one batch)."""
+    if research_ids:
+        await session.execute(
+            update(patients).where(patients.c.id == bindparam("pid")).values(research_id=bindparam("rid")),
+            [{"pid": k, "rid": v} for k, v in research_ids.items()],
+        )
+
+
+async def unstamp_all(session: AsyncSession) -> None:
+    await session.execute(update(patients).values(research_id=None))
+
+
+async def research_page(
+    session: AsyncSession,
+    filters: Mapping[str, Any],
+    *,
+    today: date,
+    limit: int,
+    after: str | None,
+    descending: bool,
+) -> list[tuple[str, PatientSummary]]:
+    """Up to ``limit`` (research id, list row) in research-id order, past the research id ``after``."""
+    query = filtered(filters, today=today).where(patients.c.research_id.is_not(None))
+    rid = patients.c.research_id
+    if after:
+        query = query.where(rid < after if descending else rid > after)
+    rows = (await session.execute(query.order_by(rid.desc() if descending else rid.asc()).limit(limit))).all()
+    return [(r.research_id, summary_of(r)) for r in rows]
+
+
+async def by_research_id(session: AsyncSession, research_id: str) -> str | None:
+    """The live record stamped with ``research_id``."""
+    query = select(patients.c.id).where(
+        patients.c.research_id == research_id, patients.c.deleted_at.is_(None)
+    )
+    return (await session.scalars(query.limit(1))).first()
