@@ -182,7 +182,7 @@ def test_relative_survival_is_one_when_only_the_life_table_kills():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_the_cancer_hazard_has_no_kink_at_one_three_and_five_years(name):
-    unit = UnitHazard(GEN.profile(name))
+    unit = UnitHazard.of(GEN.profile(name))
     rate = unit.rate(np.arange(0, 121) / 12)  # at each month, to 10 years
     ratio = np.log(rate[1:] / rate[:-1])  # from one month to the next
     assert np.all(np.abs(ratio) < np.log(1.25)), name  # no step anywhere (a step was 0.33-0.6)
@@ -196,7 +196,7 @@ def test_the_cancer_hazard_has_no_kink_at_one_three_and_five_years(name):
 
 
 def test_a_large_cohort_of_cancer_deaths_shows_no_step_in_the_monthly_hazard():
-    unit = UnitHazard(GEN.profile("us-seer"))
+    unit = UnitHazard.of(GEN.profile("us-seer"))
     years = unit.inverse(np.random.default_rng(9).exponential(size=600_000) / 0.3) * 12
     edges = np.arange(0, 73)
     deaths = np.histogram(years, edges)[0]

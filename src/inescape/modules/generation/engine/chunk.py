@@ -116,7 +116,7 @@ def _fate(
     change = np.where(care_["operated"], days["surgery_day"] / outcome.YEAR, 0.0)
     years, log_hazard = outcome.death_years(profile, row["stage_group"], factors, change, draws)
     diagnosed = care_["diagnosis_day"]
-    other = outcome.other_death_years(profile, row["sex"].is_("female"), age, diagnosed, draws)
+    other = outcome.other_death_years(profile, row["sex"].is_("female"), age, diagnosed, years, draws)
     follow = outcome.follow_up(profile, diagnosed, np.minimum(years, other), days["first_day"], draws)
     cancer_day = np.floor(np.minimum(years, 1e5) * outcome.YEAR).astype(np.int64)
     cure_end = _cure_end(row["regimen"], days, care_["operated"])

@@ -62,29 +62,51 @@ class LifeTable:
         return np.asarray(self.rates[female.astype(np.int64), y, a])
 
     def _steps(self, female: np.ndarray, age: np.ndarray, year: np.ndarray, steps: int) -> np.ndarray:
-        """Hazard over each whole year since diagnosis (patients × steps), read at its middle."""
-        s = np.arange(steps) + 0.5
-        return self.hazard(female[:, None], age[:, None] + s, year[:, None] + s)
+        """Hazard over each whole year since diagnosis (patients × steps), read at its middle:
+        at whole step s the age and year indices are those at the middle of the first year plus
+        s, so the grid is read by flat integer indices."""
+        years, ages = self.rates.shape[1], self.limit
+        s = np.arange(steps, dtype=np.int64)
+        a = np.minimum(np.clip(np.floor(age + 0.5).astype(np.int64), 0, ages - 1)[:, None] + s, ages - 1)
+        y0 = np.floor(year + 0.5).astype(np.int64) - self.first_year
+        y = np.clip(y0[:, None] + s, 0, years - 1)
+        flat = (female.astype(np.int64)[:, None] * years + y) * ages + a
+        return np.asarray(self.rates.ravel()[flat])
 
     def death_years(
-        self, female: np.ndarray, age: np.ndarray, year: np.ndarray, drawn: np.ndarray
+        self,
+        female: np.ndarray,
+        age: np.ndarray,
+        year: np.ndarray,
+        drawn: np.ndarray,
+        horizon: np.ndarray | float = math.inf,
     ) -> np.ndarray:
         """Years from diagnosis (at ``age``, in ``year``) to death from other causes, inverting
-        the cumulative hazard at the Exp(1) draw ``drawn``; at most ``limit - age``."""
+        the cumulative hazard at the Exp(1) draw ``drawn``; at most ``limit - age``. A death
+        later than the patient's ``horizon`` (years; past anything it could change) is
+        returned as infinite. Patients are taken in a few groups by how many years of the table
+        they need, so that a short horizon reads a short stretch of it."""
         left = np.maximum(self.limit - age, 0.0)
-        if len(age) == 0:
-            return np.asarray(left)
-        steps = max(1, math.ceil(float(left.max())))
-        rates = self._steps(female, age, year, steps)
-        cumulative = np.cumsum(rates, axis=1)
-        k = (cumulative < drawn[:, None]).sum(axis=1)
-        inside = np.minimum(k, steps - 1)
-        before = np.where(
-            inside > 0, np.take_along_axis(cumulative, np.maximum(inside - 1, 0)[:, None], 1)[:, 0], 0
-        )
-        rate = np.take_along_axis(rates, inside[:, None], 1)[:, 0]
-        years = np.where(k < steps, inside + (drawn - before) / rate, np.inf)
-        return np.asarray(np.minimum(years, left))
+        need = np.ceil(np.minimum(left, horizon)).astype(np.int64)
+        out = np.full(len(age), np.inf)
+        low = 0
+        for high in (2, 5, 10**6):
+            rows = np.flatnonzero((need > low) & (need <= high))
+            low = high
+            if len(rows) == 0:
+                continue
+            steps = int(need[rows].max())
+            rates = self._steps(female[rows], age[rows], year[rows], steps)
+            cumulative = np.cumsum(rates, axis=1)
+            e = drawn[rows]
+            k = (cumulative < e[:, None]).sum(axis=1)
+            inside = np.minimum(k, steps - 1)
+            before = np.take_along_axis(cumulative, np.maximum(inside - 1, 0)[:, None], 1)[:, 0]
+            before = np.where(inside > 0, before, 0.0)
+            rate = np.take_along_axis(rates, inside[:, None], 1)[:, 0]
+            years = np.where(k < steps, inside + (e - before) / rate, np.inf)
+            out[rows] = np.minimum(years, np.where(left[rows] <= steps, left[rows], np.inf))
+        return np.asarray(np.where(need == 0, left, out))
 
     def expected(self, female: np.ndarray, age: np.ndarray, year: np.ndarray, years: int) -> np.ndarray:
         """Each patient's expected survival over each whole year since diagnosis (patients ×

@@ -14,6 +14,7 @@ Recurrences are drawn only for patients a curative treatment left without diseas
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -89,9 +90,9 @@ class UnitHazard:
 
     _PER_YEAR = 1461  # grid points per year for the inverse (a quarter of a day)
 
-    def __init__(self, profile: Profile) -> None:
-        edges = np.array([0.0, *profile.survival.breaks_years])
-        shape = np.array(profile.survival.time_shape)
+    def __init__(self, breaks: tuple[float, ...], time_shape: tuple[float, ...]) -> None:
+        edges = np.array([0.0, *breaks])
+        shape = np.array(time_shape)
         at_edges = np.concatenate([[0.0], np.cumsum(shape[:-1] * np.diff(edges))])
         step = edges[-1] - edges[-2] if len(edges) > 1 else 1.0
         self.knots = np.concatenate([edges, edges[-1] + step * np.array([1.0, 2.0])])
@@ -100,6 +101,11 @@ class UnitHazard:
         self.tail = float(shape[-1])
         self.grid = np.linspace(0.0, self.knots[-1], int(self.knots[-1] * self._PER_YEAR) + 1)
         self.at_grid = self._hermite(self.grid)[0]
+
+    @staticmethod
+    def of(profile: Profile) -> UnitHazard:
+        """The profile's shape, built once per breaks and multipliers."""
+        return _unit(tuple(profile.survival.breaks_years), tuple(profile.survival.time_shape))
 
     def _hermite(self, years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x, y, m = self.knots, self.values, self.slopes
@@ -135,36 +141,47 @@ class UnitHazard:
         return np.asarray(np.where(years > self.knots[-1], self.tail, self._hermite(years)[1]))
 
 
+@cache
+def _unit(breaks: tuple[float, ...], time_shape: tuple[float, ...]) -> UnitHazard:
+    return UnitHazard(breaks, time_shape)
+
+
 def death_years(
     profile: Profile, stage: Cat, factors: tuple[np.ndarray, np.ndarray], change: np.ndarray, draws: Draws
 ) -> tuple[np.ndarray, np.ndarray]:
     """Latent years from diagnosis to cancer death, drawn by inverting the cumulative hazard at an
     Exp(1) draw, the multiplier switching from ``factors[0]`` to ``factors[1]`` at ``change``
     (years); and the log cumulative hazard at 5 years (``synthetic_risk``)."""
-    unit = UnitHazard(profile)
+    unit = UnitHazard.of(profile)
     base = stage.lookup({k: f.value for k, f in profile.survival.baseline.items()})
     before, after = base * factors[0], base * factors[1]
     drawn = draws.exponential()
     at_change = unit(change)
     early = drawn < before * at_change
-    years = np.where(
-        early, unit.inverse(drawn / before), unit.inverse(at_change + (drawn - before * at_change) / after)
-    )
+    years = unit.inverse(np.where(early, drawn / before, at_change + (drawn - before * at_change) / after))
     horizon = np.minimum(change, _HORIZON_YEARS)
     five = before * unit(horizon) + after * (unit(np.full_like(change, _HORIZON_YEARS)) - unit(horizon))
     return years, np.log(five)
 
 
 def other_death_years(
-    profile: Profile, female: np.ndarray, age: np.ndarray, diagnosis_day: np.ndarray, draws: Draws
+    profile: Profile,
+    female: np.ndarray,
+    age: np.ndarray,
+    diagnosis_day: np.ndarray,
+    cancer: np.ndarray,
+    draws: Draws,
 ) -> np.ndarray:
-    """Latent years from diagnosis to death from other causes (infinite without a life table)."""
+    """Latent years from diagnosis to death from other causes; infinite without a life table,
+    or when it would come after the cancer death (``cancer``, years) or the administrative
+    censoring date, where it could change nothing."""
     drawn = draws.exponential()
     background = profile.survival.background
-    if background is None:
+    if background is None or len(age) == 0:
         return np.full(len(age), np.inf)
     table = life_table(background.life_table)
-    return table.death_years(female, age, calendar_year(diagnosis_day), drawn)
+    censored = (day_number(profile.follow_up.censoring_date) - diagnosis_day) / YEAR
+    return table.death_years(female, age, calendar_year(diagnosis_day), drawn, np.minimum(cancer, censored))
 
 
 def follow_up(
