@@ -43,7 +43,7 @@ def test_no_incoherence_in_a_cohort_of_any_shipped_profile(generated):
     counts = incoherences(cohort.frames(), eras_of(name))
 
     assert counts == dict.fromkeys(counts, 0), name
-    assert len(counts) == 7
+    assert len(counts) == 11
 
 
 def test_every_shipped_profile_dates_the_regimens_the_issue_names(generated):

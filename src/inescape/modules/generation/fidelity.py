@@ -30,6 +30,7 @@ import polars as pl
 from inescape.kernel.errors import Invalid
 from inescape.modules.generation.api import FidelityReport, Privacy, StageSurvival, TargetResult, Verdict
 from inescape.modules.generation.engine.frames import Cohort
+from inescape.modules.generation.engine.mortality import life_table
 from inescape.modules.generation.fidelity_metrics import (
     ANALYSIS_COLUMNS,
     Estimate,
@@ -83,9 +84,12 @@ def _people(frames: Cohort | Mapping[str, pl.DataFrame] | pl.DataFrame) -> pl.Da
 
 def _targets(codecs: ClinicalCodecs, profile: Profile, people: pl.DataFrame) -> list[TargetResult]:
     confidence = report_confidence(len(profile.targets))
+    background = profile.survival.background
+    table = None if background is None else life_table(background.life_table)
     results = []
     for target in profile.targets:
-        estimate = achieved(codecs, people, parse_target(target.name), confidence=confidence)
+        spec = parse_target(target.name)
+        estimate = achieved(codecs, people, spec, confidence=confidence, table=table)
         judged = verdict(estimate, target.value, target.tolerance)
         results.append(
             TargetResult(

@@ -7,6 +7,8 @@ mean age          mean ± z·sd/√n
 median age        distribution-free interval between two order statistics
 survival at t     the Kaplan-Meier log(-log) Greenwood band at t (the clinical core's)
 median survival   the Brookmeyer-Crowley interval (upper bound +inf when not reached)
+relative survival observed / expected (Ederer II) ± z·se, the se Greenwood's for the
+                  observed actuarial survival divided by the expected
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from collections.abc import Mapping
 from statistics import NormalDist
 from typing import NamedTuple
 
+import numpy as np
 import polars as pl
 
 from inescape.modules.generation.codes import HER2_POSITIVE
-from inescape.modules.generation.engine.frames import RISK_COLUMNS
+from inescape.modules.generation.engine.frames import CANCER_DEATH, RISK_COLUMNS
+from inescape.modules.generation.engine.mortality import LifeTable
 from inescape.modules.generation.targets import SURVIVAL_TIMES, TargetSpec
 from inescape.modules.patients.api import ClinicalCodecs
 
@@ -65,8 +69,10 @@ ANALYSIS_COLUMNS = (
     "pcr",
     "pathway",
     "age",
+    "year",
     "time",
     "event",
+    "cancer_event",
 )
 
 
@@ -114,19 +120,34 @@ def analysis_frame(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     end = pl.coalesce("death_date", "last_follow_up")
     people = (
         frames["patients"]
-        .select("id", "sex", "birth_date", "death_date", "last_follow_up", "vital_status", *RISK_COLUMNS)
+        .select(
+            "id",
+            "sex",
+            "birth_date",
+            "death_date",
+            "last_follow_up",
+            "vital_status",
+            "cause_of_death",
+            *RISK_COLUMNS,
+        )
         .join(condition, on="id", how="left")
         .join(clinical, on="id", how="left")
         .join(_pathways(frames["treatments"]), on="id", how="left")
         .join(_biomarker_columns(frames["biomarkers"]), on="id", how="left")
         .join(surgery, on="id", how="left")
     )
+    dead = pl.col("vital_status") == "dead"
     return people.select(
-        *ANALYSIS_COLUMNS[:-4],
+        *ANALYSIS_COLUMNS[:-6],
         pathway=pl.col("pathway").fill_null("best_supportive_care"),
         age=(pl.col("diagnosis_date") - pl.col("birth_date")).dt.total_days() / 365.25,
+        year=pl.col("diagnosis_date").dt.year() + (pl.col("diagnosis_date").dt.ordinal_day() - 0.5) / 365.25,
         time=(end - pl.col("diagnosis_date")).dt.total_days() / MONTH,
-        event=(pl.col("vital_status") == "dead").cast(pl.Int8),
+        event=dead.cast(pl.Int8),
+        # A death of unrecorded cause counts as a cancer death (the conservative reading).
+        cancer_event=(dead & (pl.col("cause_of_death").fill_null(CANCER_DEATH) == CANCER_DEATH)).cast(
+            pl.Int8
+        ),
     )
 
 
@@ -234,7 +255,50 @@ def _median(codecs: ClinicalCodecs, chosen: pl.DataFrame, confidence: float) -> 
     return Estimate(float(row["median"]), chosen.height, float(row["lower"]), upper)
 
 
-def _survival(codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec, confidence: float) -> Estimate:
+def relative_survival(
+    frame: pl.DataFrame, months: float, table: LifeTable | None, confidence: float = 0.95
+) -> Estimate:
+    """Cumulative relative survival at ``months`` as SEER*Stat computes it by default: annual
+    intervals, actuarial observed survival (censored patients at risk for half their interval),
+    expected survival by Ederer II (the mean of the life table's survival over each interval
+    among the patients alive at its start; Ederer & Heise 1959), and R = Π p_obs / Π p_exp.
+    Without a life table the expected survival is 1 (R is the actuarial observed survival)."""
+    years = round(months / 12)
+    if frame.height == 0 or frame["time"].max() < months:  # type: ignore[operator]
+        return Estimate(None, frame.height)
+    t = frame["time"].to_numpy() / 12
+    event = frame["event"].to_numpy().astype(bool)
+    if table is None:
+        expected = np.ones((frame.height, years))
+    else:
+        female = (frame["sex"] == "female").to_numpy()
+        expected = table.expected(female, frame["age"].to_numpy(), frame["year"].to_numpy(), years)
+    observed = expected_total = 1.0
+    greenwood = 0.0
+    for j in range(years):  # a handful of intervals; each step is vectorised over patients
+        at_risk = t >= j
+        inside = at_risk & (t < j + 1)
+        deaths = float((inside & event).sum())
+        effective = float(at_risk.sum()) - float((inside & ~event).sum()) / 2
+        if effective <= deaths or effective <= 0:
+            return Estimate(None, frame.height)
+        observed *= 1 - deaths / effective
+        greenwood += deaths / (effective * (effective - deaths))
+        expected_total *= float(expected[at_risk, j].mean())
+    if expected_total <= 0:
+        return Estimate(None, frame.height)
+    value = observed / expected_total
+    half = _z(confidence) * observed * math.sqrt(greenwood) / expected_total
+    return Estimate(value, frame.height, max(0.0, value - half), value + half)
+
+
+def _survival(
+    codecs: ClinicalCodecs,
+    people: pl.DataFrame,
+    spec: TargetSpec,
+    confidence: float,
+    table: LifeTable | None = None,
+) -> Estimate:
     group = spec.group or "overall"
     chosen = people
     if group.startswith("stage_"):
@@ -245,16 +309,26 @@ def _survival(codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec, co
         )
     if chosen.height == 0:
         return Estimate(None, 0)
+    if spec.family == "relative_survival":
+        return relative_survival(chosen, SURVIVAL_TIMES[spec.metric], table, confidence)
+    if spec.family == "cancer_specific_survival":
+        chosen = chosen.with_columns(event=pl.col("cancer_event"))
     if spec.metric == "median_months":
         return _median(codecs, chosen, confidence)
     return _survival_band(codecs, chosen, SURVIVAL_TIMES[spec.metric], confidence)
 
 
 def achieved(
-    codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec, *, confidence: float = 0.95
+    codecs: ClinicalCodecs,
+    people: pl.DataFrame,
+    spec: TargetSpec,
+    *,
+    confidence: float = 0.95,
+    table: LifeTable | None = None,
 ) -> Estimate:
     """The cohort's value for a target, how many patients it rests on and its ``confidence``
-    interval (survival through the clinical core's Kaplan-Meier estimate)."""
+    interval (survival through the clinical core's Kaplan-Meier estimate; relative survival
+    with ``table``, the profile's life table, for the expected survival)."""
     chosen = people.filter(_population(spec))
     column = {"histology": "histology", "sex": "sex", "location": "location", "treatment": "pathway"}
     if spec.family in column:
@@ -274,4 +348,4 @@ def achieved(
         value = pl.col("pcr") if spec.family == "pcr" else pl.col("margin") == "R0"
         resected = chosen.filter(pl.col("pathway") == spec.metric)
         return _share(resected, value, confidence, pl.col("margin").is_not_null())
-    return _survival(codecs, chosen, spec, confidence)
+    return _survival(codecs, chosen, spec, confidence, table)

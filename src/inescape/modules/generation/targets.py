@@ -11,8 +11,15 @@ biomarker.<metric>                  share among patients tested
 treatment.<pathway>[.<h>]           share of patients
 pcr.<CROSS|FLOT>[.<h>]              pCR share among resections after that pathway
 r0.<esophagectomy|CROSS|FLOT>       R0 share among resections
-survival.<1y|3y|5y>.<group>[.<h>]   Kaplan-Meier survival; group: overall, stage_<group>,
-survival.median_months.<group>[.<h>]  localized, regional, distant or a pathway
+survival.<1y|3y|5y>.<group>[.<h>]   Kaplan-Meier overall survival (death from any cause);
+survival.median_months.<group>[.<h>]  group: overall, stage_<group>, localized, regional,
+                                    distant or a pathway
+relative_survival.<1y|3y|5y>.<group>[.<h>]
+                                    relative survival as SEER computes it: observed over
+                                    expected survival (Ederer II, annual actuarial intervals),
+                                    the expected from the profile's life table
+cancer_specific_survival.<1y|3y|5y|median_months>.<group>[.<h>]
+                                    Kaplan-Meier with only esophageal cancer deaths as events
 """
 
 from __future__ import annotations
@@ -64,12 +71,16 @@ def _qualifier(rest: list[str], allow_sex: bool = False) -> dict[str, str]:
     return {"histology": _choice(rest[0], HISTOLOGIES, "histology")}
 
 
-def _survival(parts: list[str]) -> TargetSpec:
+SURVIVAL_FAMILIES = ("survival", "relative_survival", "cancer_specific_survival")
+
+
+def _survival(family: str, parts: list[str]) -> TargetSpec:
+    times = (*SURVIVAL_TIMES, "median_months") if family != "relative_survival" else tuple(SURVIVAL_TIMES)
     if len(parts) < 2:
-        raise ValueError("write survival.<1y|3y|5y|median_months>.<group>[.<histology>]")
-    metric = _choice(parts[0], (*SURVIVAL_TIMES, "median_months"), "survival time")
+        raise ValueError(f"write {family}.<{'|'.join(times)}>.<group>[.<histology>]")
+    metric = _choice(parts[0], times, "survival time")
     group = _choice(parts[1], SURVIVAL_GROUPS, "survival group")
-    return TargetSpec(family="survival", metric=metric, group=group, **_qualifier(parts[2:]))
+    return TargetSpec(family=family, metric=metric, group=group, **_qualifier(parts[2:]))
 
 
 _METRICS: dict[str, tuple[tuple[str, ...], str, bool]] = {
@@ -91,10 +102,10 @@ def parse_target(name: str) -> TargetSpec:
     """The measurement a target name asks for; ``ValueError`` says what is wrong with it."""
     family, _, rest = name.partition(".")
     parts = rest.split(".") if rest else []
-    if family == "survival":
-        return _survival(parts)
+    if family in SURVIVAL_FAMILIES:
+        return _survival(family, parts)
     if family not in _METRICS:
-        raise ValueError(f"unknown target family {family!r} ({', '.join([*_METRICS, 'survival'])})")
+        raise ValueError(f"unknown target family {family!r} ({', '.join([*_METRICS, *SURVIVAL_FAMILIES])})")
     if not parts:
         raise ValueError(f"write {family}.<metric>")
     allowed, what, allow_sex = _METRICS[family]

@@ -10,7 +10,7 @@ import polars as pl
 from inescape.modules.generation import codes
 from inescape.modules.generation.engine import care, outcome, rows
 from inescape.modules.generation.engine.eras import available
-from inescape.modules.generation.engine.frames import PATIENT_COLUMNS, Cohort
+from inescape.modules.generation.engine.frames import CANCER_DEATH, OTHER_DEATH, PATIENT_COLUMNS, Cohort
 from inescape.modules.generation.engine.joint import Joint
 from inescape.modules.generation.engine.people import ages_and_dates, identity
 from inescape.modules.generation.engine.quotas import Cell
@@ -30,19 +30,19 @@ def _joint_rows(joint: Joint, cells: list[Cell], labels: np.ndarray | None, u: n
     return joint.rows(index)
 
 
-def _disease_free(profile: Profile, row: Row, care_: dict[str, Any], draws: Draws) -> np.ndarray:
+def _disease_free(
+    profile: Profile, row: Row, care_: dict[str, Any], draws: Draws
+) -> tuple[np.ndarray, np.ndarray]:
     """Who a curative treatment left without disease: an endoscopic resection, a resection with
-    R0 margins, or a clinical complete response to definitive chemoradiation. Only they can
-    recur; the others progress."""
+    R0 margins, or a clinical complete response to definitive chemoradiation (the second array).
+    Only they can recur; the others progress."""
     regimen = row["regimen"]
     ccr = row["histology"].lookup(
         {h: f.value for h, f in profile.treatment.dcrt_complete_response.items()}, default=1.0
     )
-    return np.asarray(
-        regimen.is_("endoscopic_resection")
-        | (care_["operated"] & care_["margin"].is_("R0"))
-        | (regimen.is_("definitive_CRT") & (draws.uniform() < ccr))
-    )
+    complete = regimen.is_("definitive_CRT") & (draws.uniform() < ccr)
+    free = regimen.is_("endoscopic_resection") | (care_["operated"] & care_["margin"].is_("R0")) | complete
+    return np.asarray(free), np.asarray(complete)
 
 
 def _cure_end(regimen: Cat, days: dict[str, np.ndarray], operated: np.ndarray) -> np.ndarray:
@@ -89,8 +89,12 @@ def _patients(profile: Profile, wide: pl.DataFrame, seed: int) -> pl.DataFrame:
         vital_status=pl.when(dead).then(pl.lit("dead")).otherwise(pl.lit("alive")),
         last_follow_up=rows.date_of("end_day"),
         death_date=pl.when(dead).then(rows.date_of("end_day")),
-        cause_of_death=pl.when(dead).then(pl.lit("esophageal cancer")),
+        cause_of_death=pl.when(dead).then(
+            pl.when(pl.col("cancer_death")).then(pl.lit(CANCER_DEATH)).otherwise(pl.lit(OTHER_DEATH))
+        ),
         recurrence_date=pl.when(pl.col("recurrence_day") >= 0).then(rows.date_of("recurrence_day")),
+        progression_date=pl.when(pl.col("progression_day") >= 0).then(rows.date_of("progression_day")),
+        clinical_complete_response=pl.when(pl.col("regimen") == "definitive_CRT").then("ccr"),
     ).select(PATIENT_COLUMNS)
 
 
@@ -106,16 +110,28 @@ def _fate(
     care_: dict[str, Any],
     draws: Draws,
 ) -> dict[str, Any]:
-    """Death, follow-up and recurrence, given the patient's care."""
+    """Death (from the cancer or from other causes, whichever comes first), follow-up and
+    recurrence, given the patient's care."""
     factors = outcome.multipliers(profile, row, age, care_)
     change = np.where(care_["operated"], days["surgery_day"] / outcome.YEAR, 0.0)
     years, log_hazard = outcome.death_years(profile, row["stage_group"], factors, change, draws)
     diagnosed = care_["diagnosis_day"]
-    follow = outcome.follow_up(profile, diagnosed, years, days["first_day"], draws)
+    other = outcome.other_death_years(profile, row["sex"].is_("female"), age, diagnosed, years, draws)
+    follow = outcome.follow_up(profile, diagnosed, np.minimum(years, other), days["first_day"], draws)
+    cancer_day = np.floor(np.minimum(years, 1e5) * outcome.YEAR).astype(np.int64)
     cure_end = _cure_end(row["regimen"], days, care_["operated"])
-    free = _disease_free(profile, row, care_, draws)
-    relapse = outcome.recurrence(profile, free, cure_end, follow["death_day"], follow["end_day"], draws)
-    return {**follow, **relapse, "synthetic_risk": log_hazard, "disease_free": free, "cure_end_day": cure_end}
+    free, complete = _disease_free(profile, row, care_, draws)
+    relapse = outcome.recurrence(profile, free, cure_end, cancer_day, follow["end_day"], draws)
+    return {
+        **follow,
+        **relapse,
+        "cancer_death": years <= other,
+        "cancer_day": cancer_day,
+        "synthetic_risk": log_hazard,
+        "disease_free": free,
+        "ccr": complete,
+        "cure_end_day": cure_end,
+    }
 
 
 def _later_lines(
@@ -127,10 +143,12 @@ def _later_lines(
     palliative line may follow it. Each regimen is the one of its era on the day it starts."""
     palliative = row["regimen"].is_("palliative_systemic")
     failed = row["regimen"].isin(codes.CURATIVE) & ~state["disease_free"]
-    death, end = state["death_day"], state["end_day"]
-    since = np.where(palliative, days["first_day"], np.minimum(state["cure_end_day"], death))
+    death, end, cancer = state["death_day"], state["end_day"], state["cancer_day"]
+    since = np.where(palliative, days["first_day"], np.minimum(state["cure_end_day"], cancer))
     fraction = draws.span(profile.recurrence.timing.low, profile.recurrence.timing.high)
-    progression = since + np.floor(fraction * np.maximum(death - since, 0)).astype(np.int64)
+    # Progression leads towards the cancer death: a fraction of the way to it, seen only if the
+    # patient is alive and followed then.
+    progression = since + np.floor(fraction * np.maximum(cancer - since, 0)).astype(np.int64)
     progressed = (palliative | failed) & (progression > since) & (progression < death)
     uptake = profile.treatment.second_line.value if profile.treatment.second_line else 0.0
     # After a curative pathway, not before its last planned step (FLOT's cycles after surgery).
@@ -145,6 +163,7 @@ def _later_lines(
         first.names + second.names, np.where(palliative, second.codes + len(first.names), first.codes)
     )
     return {
+        "progression_day": np.where(progressed & (progression <= end), progression, -1),
         "palliative_end_day": np.where(
             palliative & progressed,
             np.minimum(days["palliative_end_day"], progression),
@@ -193,8 +212,9 @@ def _wide(
         **markers,
         **shifts,
         **given,
-        **{k: v for k, v in fate.items() if k not in ("disease_free", "cure_end_day")},
+        **{k: v for k, v in fate.items() if k not in ("cure_end_day", "cancer_day")},
         **cut,
+        "progression_day": later["progression_day"],
         "later_given": later["later_given"],
         "later_line": later["later_line"],
         "later_regimen": later["later_regimen"],

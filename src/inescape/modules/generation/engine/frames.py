@@ -1,8 +1,9 @@
 """A generated cohort as polars DataFrames, one per part of the clinical record.
 
 Columns are the fields of ``PatientCreate`` and its children; child frames carry ``patient_id``.
-``patients`` flattens the risk factors (prefixed ``rf_``) and the outcome, and adds ``id`` (the
-patient's UUID) and ``synthetic_risk`` (the true log cumulative hazard at 5 years).
+``patients`` flattens the risk factors (prefixed ``rf_``) and the outcome (``cause_of_death``:
+``CANCER_DEATH`` or ``OTHER_DEATH``), and adds ``id`` (the patient's UUID), ``synthetic_risk``
+(the true log cumulative cancer hazard at 5 years) and ``GENERATED_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ OUTCOME_COLUMNS = (
     "recurrence_date",
     "recurrence_site",
 )
+# What the generator knows beyond the clinical record (``PatientCreate``): whether curative
+# treatment left the patient without disease, a clinical complete response after definitive
+# chemoradiation (null for other pathways) and the date of progression (patients not made
+# disease-free). They travel in the dataset files, not into the clinical core.
+GENERATED_COLUMNS = ("disease_free", "clinical_complete_response", "progression_date")
+CANCER_DEATH = "esophageal cancer"
+OTHER_DEATH = "other causes"
 PATIENT_COLUMNS = (
     "id",
     "sex",
@@ -52,6 +60,7 @@ PATIENT_COLUMNS = (
     "synthetic_risk",
     *RISK_COLUMNS,
     *OUTCOME_COLUMNS,
+    *GENERATED_COLUMNS,
 )
 STRING_LIST = pl.List(pl.String)
 SCHEMAS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {

@@ -6,12 +6,18 @@ from typing import Any
 
 import polars as pl
 
-from inescape.modules.generation.engine.frames import OUTCOME_COLUMNS, RISK_COLUMNS, SCHEMAS, Cohort
+from inescape.modules.generation.engine.frames import (
+    GENERATED_COLUMNS,
+    OUTCOME_COLUMNS,
+    RISK_COLUMNS,
+    SCHEMAS,
+    Cohort,
+)
 
 _CHILDREN = ("conditions", "staging", "biomarkers", "treatments", "observations")
 # The patient row's columns that are not PatientCreate fields: the id travels in
 # source_record_id's place only when the caller wants it, so PatientCreate stays strict.
-_DROPPED = ("id",)
+_DROPPED = ("id", *GENERATED_COLUMNS)
 
 
 def _nested(cohort: Cohort, name: str) -> pl.DataFrame:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from inescape.modules.generation import codes
+from inescape.modules.generation.engine.mortality import TABLES
 from inescape.modules.generation.engine.staging import StageTables
 from inescape.modules.generation.profiles.checks import (
     Problem,
@@ -202,6 +203,8 @@ def check_survival(p: Profile) -> Iterator[Problem]:
         yield f"{at}.breaks_years", "positive and increasing"
     if len(s.time_shape) != len(s.breaks_years) + 1 or any(v <= 0 for v in s.time_shape):
         yield f"{at}.time_shape", "one positive multiplier per period (breaks + 1)"
+    if s.background is not None and s.background.life_table not in TABLES:
+        yield f"{at}.background.life_table", f"a packaged life table ({', '.join(TABLES)})"
     used = {g for groups in stage_groups_used(p).values() for g in groups}
     for group in sorted(used - set(s.baseline)):
         yield f"{at}.baseline.{group}", "missing: the profile generates this stage"

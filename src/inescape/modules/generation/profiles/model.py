@@ -178,12 +178,25 @@ class Pathology(Base, frozen=True, kw_only=True):
     residual_trg: Shares  # Mandard TRG of residual disease, "2".."5"
 
 
+class Background(Base, frozen=True, kw_only=True):
+    """Other-cause mortality: a packaged national life table (``engine.mortality.TABLES``)."""
+
+    life_table: str
+    source: str
+
+
 class Survival(Base, frozen=True, kw_only=True):
-    """Piecewise-constant cancer hazard: baseline(stage) × time_shape(period) × exp(lp)."""
+    """Cancer hazard baseline(stage) × shape(t) × exp(lp), and background mortality.
+
+    ``time_shape`` is the shape's mean over each period (before the first break ... after the
+    last): the cumulative hazard passes through the piecewise values at every break, so survival
+    at the breaks is what the periods give, and the hazard between them is smooth (monotone
+    cubic interpolation of the cumulative hazard, ``outcome.UnitHazard``)."""
 
     breaks_years: list[float]
-    time_shape: list[float]  # one multiplier per period: before the first break ... after the last
+    time_shape: list[float]  # one mean multiplier per period: before the first break ... after the last
     time_shape_source: str
+    background: Background | None = None  # None: every death is a cancer death
     baseline: dict[str, Figure]  # cTNM stage group → annual hazard in year 1, reference pathway
     pathway_hr: dict[str, dict[str, Figure]]  # histology → pathway → HR vs esophagectomy alone
     age_hr_per_decade: Figure  # per 10 years from 65
