@@ -5,12 +5,11 @@ import { CdsPanel } from "../components/CdsPanel";
 import { ErrorNote, Loading } from "../components/Status";
 import { useApi } from "../hooks";
 import { useI18n } from "../i18n";
-import { label } from "../options";
 import { timelineOf } from "../timeline";
 import type { Decision, PatientRecord } from "../types";
 
 function Demographics({ record }: { record: PatientRecord }) {
-  const { t, date, digits } = useI18n();
+  const { t, date, v, year } = useI18n();
   const name = [record.given_name, record.family_name].filter(Boolean).join(" ");
   return (
     <section className="card" aria-labelledby="demo-title">
@@ -37,15 +36,15 @@ function Demographics({ record }: { record: PatientRecord }) {
         ) : record.birth_year ? (
           <>
             <dt>{t("birthYear")}</dt>
-            <dd>{digits(String(record.birth_year))}</dd>
+            <dd>{year(record.birth_year)}</dd>
           </>
         ) : null}
         <dt>{t("sex")}</dt>
-        <dd>{label(record.sex)}</dd>
+        <dd>{v(record.sex)}</dd>
         {record.origin ? (
           <>
             <dt>{t("origin")}</dt>
-            <dd>{record.origin}</dd>
+            <dd>{v(record.origin)}</dd>
           </>
         ) : null}
         {record.source ? (
@@ -60,12 +59,12 @@ function Demographics({ record }: { record: PatientRecord }) {
 }
 
 function Timeline({ record }: { record: PatientRecord }) {
-  const { t, date } = useI18n();
+  const { t, date, v } = useI18n();
   return (
     <section className="card" aria-labelledby="timeline-title">
       <h2 id="timeline-title">{t("timeline")}</h2>
       <ol className="timeline">
-        {timelineOf(record).map((e, i) => (
+        {timelineOf(record, v).map((e, i) => (
           <li key={`${e.kind}-${i}`} className={`event event-${e.kind}`}>
             <time dateTime={e.date}>{date(e.date)}</time>
             <strong>{t(e.kind)}</strong>
