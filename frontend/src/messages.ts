@@ -282,6 +282,8 @@ export const en = {
   saved: "Saved",
   monthsSinceDiagnosis: "Months since diagnosis",
   survivalProbability: "Survival probability",
+  clinicalEntry: "Treatments, biomarkers and outcome",
+  agents: "Agents (comma-separated)",
 };
 
 export type MessageKey = keyof typeof en;
@@ -568,4 +570,6 @@ export const fa: Record<MessageKey, string> = {
   saved: "ذخیره شد",
   monthsSinceDiagnosis: "ماه از تشخیص",
   survivalProbability: "احتمال بقا",
+  clinicalEntry: "درمان‌ها، نشانگرهای زیستی و پیامد",
+  agents: "داروها (با ویرگول جدا شوند)",
 };

@@ -58,6 +58,7 @@ export function AuditPage() {
       </form>
       <ErrorNote error={error} />
       {loading && !data ? <Loading /> : null}
+      <div className="scroll">
       <table className="list" data-testid="audit-table">
         <thead>
           <tr>
@@ -90,6 +91,7 @@ export function AuditPage() {
           ))}
         </tbody>
       </table>
+      </div>
       <div className="pager">
         <button type="button" className="secondary" disabled={cursor === null} onClick={() => setCursor(null)}>
           {t("newestEvents")}

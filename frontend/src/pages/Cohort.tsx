@@ -61,6 +61,7 @@ function CountsCard() {
       </select>
       <ErrorNote error={error} />
       {data ? (
+        <div className="scroll">
         <table>
           <thead>
             <tr>
@@ -79,6 +80,7 @@ function CountsCard() {
             ))}
           </tbody>
         </table>
+        </div>
       ) : null}
     </section>
   );
@@ -99,6 +101,7 @@ function AgeCard() {
           {num(summary.median, { maximumFractionDigits: 1 })}
         </p>
       ) : null}
+      <div className="scroll">
       <table className="bars">
         <thead>
           <tr>
@@ -120,6 +123,7 @@ function AgeCard() {
           ))}
         </tbody>
       </table>
+      </div>
     </section>
   );
 }
@@ -168,6 +172,7 @@ function SurvivalCard() {
             {t("logRankP")}:{" "}
             {data.log_rank ? formatP(data.log_rank.p_value, num) : "—"}
           </p>
+          <div className="scroll">
           <table data-testid="at-risk">
             <caption>{t("numbersAtRisk")}</caption>
             <thead>
@@ -193,6 +198,8 @@ function SurvivalCard() {
               ))}
             </tbody>
           </table>
+          </div>
+          <div className="scroll">
           <table>
             <thead>
               <tr>
@@ -213,6 +220,7 @@ function SurvivalCard() {
               ))}
             </tbody>
           </table>
+          </div>
         </>
       ) : null}
     </section>

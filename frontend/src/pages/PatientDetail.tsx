@@ -2,6 +2,7 @@ import { download } from "../api";
 import { useAuth } from "../auth";
 import { AssessmentsPanel } from "../components/AssessmentsPanel";
 import { CdsPanel } from "../components/CdsPanel";
+import { ClinicalEntry } from "../components/ClinicalEntry";
 import { ErrorNote, Loading } from "../components/Status";
 import { useApi } from "../hooks";
 import { useI18n } from "../i18n";
@@ -104,6 +105,9 @@ export function PatientDetailPage({ id }: { id: string }) {
               assessor={me?.username ?? ""}
               onSaved={reload}
             />
+            {can("patients.write") && !researcherOnly ? (
+              <ClinicalEntry key={data.version ?? 0} record={data} id={id} onSaved={reload} />
+            ) : null}
             <Timeline record={data} />
             {identifiedExport ? (
               <button

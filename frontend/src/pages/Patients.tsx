@@ -99,6 +99,7 @@ export function PatientsPage() {
       {loading && !data ? <Loading /> : null}
       {data ? (
         <>
+          <div className="scroll">
           <table className="list" data-testid="patient-table">
             <thead>
               <tr>
@@ -137,6 +138,7 @@ export function PatientsPage() {
               ))}
             </tbody>
           </table>
+          </div>
           {data.items.length === 0 ? <p>{t("noPatients")}</p> : null}
           <div className="pager">
             <button

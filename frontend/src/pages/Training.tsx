@@ -40,6 +40,9 @@ export interface Run {
   created_at?: string;
 }
 
+/** A run's short name: its id's last characters (ids made together share their first ones). */
+export const shortId = (id: string) => id.slice(-8);
+
 /** The metrics a runs table shows as columns, in this order, when any run has them. */
 export const KEY_METRICS = ["c_index", "c_index_lower", "c_index_upper", "auc_12m", "auc_36m", "brier_36m", "auc"];
 
@@ -64,7 +67,7 @@ export function MetricsList({ metrics }: { metrics: Record<string, number> }) {
 
 /** The run's curves: training and validation loss on one chart, the validation metric on its own. */
 function curvesOf(runs: Run[], withRunName: boolean) {
-  const name = (r: Run, what: string) => (withRunName ? `${r.name} (${r.id.slice(0, 6)}) ${what}` : what);
+  const name = (r: Run, what: string) => (withRunName ? `${r.name} (${shortId(r.id)}) ${what}` : what);
   const loss: ChartSeries[] = [];
   const metric: ChartSeries[] = [];
   for (const r of runs) {
@@ -169,24 +172,38 @@ function ParamsList({ params }: { params: Record<string, unknown> }) {
   );
 }
 
+/** The datasets a run can train on: the datasets list for those who may read it, else the
+ * datasets the user's own generation jobs made. */
 function DatasetPicker({ value, onChange }: { value: string; onChange: (id: string) => void }) {
-  const { t, num } = useI18n();
+  const { t, num, date } = useI18n();
   const { can } = useAuth();
+  const listed = can("datasets.read");
   // `/datasets` answers a bare list or a page `{items, next_cursor}`: both are read.
-  const datasets = useApi<Dataset[] | Page<Dataset>>(can("datasets.read") ? "/api/v1/datasets" : null);
-  const items = itemsOf(datasets.data);
+  const datasets = useApi<Dataset[] | Page<Dataset>>(listed ? "/api/v1/datasets" : null);
+  const jobs = useApi<Page<Job>>(!listed && can("generation.jobs.read") ? "/api/v1/generation/jobs?limit=50" : null);
+  const options = listed
+    ? itemsOf(datasets.data).map((d) => ({
+        id: d.id,
+        text: `${d.profile} · n=${num(d.n)} · ${t("seed")} ${d.seed} · ${d.id.slice(0, 8)}`,
+      }))
+    : (jobs.data?.items ?? [])
+        .filter((j) => j.status === "succeeded" && j.result?.dataset_id)
+        .map((j) => ({
+          id: String(j.result?.dataset_id),
+          text: `${String(j.params.profile)} · n=${num(Number(j.params.n))} · ${date(j.created_at)} · ${String(j.result?.dataset_id).slice(0, 8)}`,
+        }));
   return (
     <div className="field">
       <label htmlFor="r-dataset">{t("dataset")}</label>
       <select id="r-dataset" required value={value} onChange={(e) => onChange(e.target.value)}>
         <option value="">{t("chooseDataset")}</option>
-        {items.map((d) => (
-          <option key={d.id} value={d.id}>
-            {d.profile} · n={num(d.n)} · {t("seed")} {d.seed} · {d.id.slice(0, 8)}
+        {options.map((o) => (
+          <option key={o.id} value={o.id}>
+            {o.text}
           </option>
         ))}
       </select>
-      <ErrorNote error={datasets.error} />
+      <ErrorNote error={datasets.error ?? jobs.error} />
     </div>
   );
 }
@@ -200,6 +217,7 @@ function NewRun() {
   const [source, setSource] = useState("dataset");
   const [datasetId, setDatasetId] = useState("");
   const [bootstrap, setBootstrap] = useState("200");
+  const [seed, setSeed] = useState("0");
   const [error, setError] = useState<unknown>(null);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -208,7 +226,7 @@ function NewRun() {
       const dataset = source === "dataset" ? { source, id: datasetId } : { source };
       const job = await api<Job>("/api/v1/training/runs", {
         method: "POST",
-        json: { name, model, dataset, bootstrap: Number(bootstrap) },
+        json: { name, model, dataset, bootstrap: Number(bootstrap), seed: Number(seed) },
       });
       void invalidate("/api/v1/training/runs");
       navigate(`/training/runs/${job.id}`);
@@ -255,6 +273,10 @@ function NewRun() {
           onChange={(e) => setBootstrap(e.target.value)}
         />
       </div>
+      <div className="field">
+        <label htmlFor="r-seed">{t("seed")}</label>
+        <input id="r-seed" type="number" min={0} required value={seed} onChange={(e) => setSeed(e.target.value)} />
+      </div>
       <div className="full actions">
         <ErrorNote error={error} />
         <button type="submit">{t("start")}</button>
@@ -286,7 +308,7 @@ function RunsTable() {
         cell: ({ row }) => (
           <input
             type="checkbox"
-            aria-label={`${t("select")} ${row.original.name} ${row.original.id.slice(0, 8)}`}
+            aria-label={`${t("select")} ${row.original.name} ${shortId(row.original.id)}`}
             checked={row.getIsSelected()}
             onChange={row.getToggleSelectedHandler()}
           />
@@ -423,7 +445,7 @@ function CompareBody({ ids }: { ids: string[] }) {
         <th scope="col">—</th>
         {runs.map((r) => (
           <th key={r.id} scope="col">
-            <Link to={`/training/runs/${r.id}`}>{r.name}</Link> <span className="muted small">{r.id.slice(0, 8)}</span>
+            <Link to={`/training/runs/${r.id}`}>{r.name}</Link> <span className="muted small">{shortId(r.id)}</span>
           </th>
         ))}
       </tr>
@@ -447,7 +469,7 @@ function CompareBody({ ids }: { ids: string[] }) {
                   <tr key={k}>
                     <th scope="row">{k}</th>
                     {values.map((x, i) => (
-                      <td key={runs[i].id} className={finite.length > 1 && x === best ? "best" : undefined}>
+                      <td key={runs[i].id} className={new Set(finite).size > 1 && x === best ? "best" : undefined}>
                         {num(x, { maximumFractionDigits: 3 })}
                       </td>
                     ))}
