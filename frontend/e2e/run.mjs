@@ -188,6 +188,7 @@ async function adminFlow(browser, url, problems) {
     const gates = page.getByTestId("gates");
     await gates.getByRole("rowheader", { name: "clinical_data" }).waitFor();
     await page.getByRole("img", { name: /Calibration/ }).waitFor();
+    await page.getByTestId("horizon-chart").locator("canvas").first().waitFor();
     await page.getByRole("button", { name: "Promote" }).click();
     await page.getByRole("alert").filter({ hasText: "clinical_data" }).waitFor();
     await page.getByLabel("Allow synthetic training data").check();

@@ -284,6 +284,8 @@ export const en = {
   survivalProbability: "Survival probability",
   clinicalEntry: "Treatments, biomarkers and outcome",
   agents: "Agents (comma-separated)",
+  subgroups: "Subgroups (C-index)",
+  byHorizon: "Time-dependent AUC and Brier score",
 };
 
 export type MessageKey = keyof typeof en;
@@ -572,4 +574,6 @@ export const fa: Record<MessageKey, string> = {
   survivalProbability: "احتمال بقا",
   clinicalEntry: "درمان‌ها، نشانگرهای زیستی و پیامد",
   agents: "داروها (با ویرگول جدا شوند)",
+  subgroups: "زیرگروه‌ها (شاخص C)",
+  byHorizon: "AUC و امتیاز Brier وابسته به زمان",
 };

@@ -122,3 +122,14 @@ describe("charts and lists", () => {
     expect(itemsOf(null)).toEqual([]);
   });
 });
+
+describe("the version page's curves by horizon", () => {
+  it("reads AUC(t) and Brier(t) from the metrics' names, in time order", async () => {
+    const { byHorizon } = await import("./pages/Models");
+    const series = byHorizon({ auc_36m: 0.8, auc_12m: 0.7, brier_12m: 0.2, c_index: 0.7, calibration_error_12m: 0.1 });
+    expect(series).toEqual([
+      { label: "AUC(t)", points: [[12, 0.7], [36, 0.8]] },
+      { label: "Brier(t)", points: [[12, 0.2]] },
+    ]);
+  });
+});

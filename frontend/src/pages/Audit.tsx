@@ -23,7 +23,7 @@ interface AuditEvent {
 const EMPTY = { user: "", action: "", outcome: "", patient_id: "", resource_type: "" };
 
 export function AuditPage() {
-  const { t, date, num } = useI18n();
+  const { t, date, num, v } = useI18n();
   const [draft, setDraft] = useState(EMPTY);
   const [filters, setFilters] = useState(EMPTY);
   const [cursor, setCursor] = useState<number | null>(null);
@@ -82,7 +82,7 @@ export function AuditPage() {
               <td>
                 <code>{e.action}</code>
               </td>
-              <td className={e.outcome === "success" ? "ok" : "bad"}>{e.outcome}</td>
+              <td className={e.outcome === "success" ? "ok" : "bad"}>{v(e.outcome)}</td>
               <td className="small">
                 {[e.resource_type, e.resource_id, e.patient_id].filter(Boolean).join(" · ")}
               </td>

@@ -1,7 +1,9 @@
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { api, ApiError, request } from "../api";
 import { useAuth } from "../auth";
 import { AuthImage } from "../components/AuthImage";
+import { Chart } from "../components/Chart";
+import type { ChartSeries } from "../components/Chart";
 import { ErrorNote, Loading } from "../components/Status";
 import { useApi, useInvalidate } from "../hooks";
 import { useI18n } from "../i18n";
@@ -28,7 +30,10 @@ export interface Card {
   settings?: Record<string, unknown>;
   run_id?: string | null;
   description?: string;
-  report?: { history?: Run["history"] };
+  report?: {
+    history?: Run["history"];
+    subgroups?: Record<string, { value: string; n: number; c_index: number | null }[]>;
+  };
   promotion?: {
     by?: string | null;
     at?: string;
@@ -71,6 +76,53 @@ export function stageHistory(cards: Card[]): StageChange[] {
     }
   });
   return changes.sort((a, b) => b.at.localeCompare(a.at) || b.version - a.version);
+}
+
+/** Time-dependent AUC and Brier score by horizon (months), read from the metrics' names. */
+export function byHorizon(metrics: Record<string, number>): ChartSeries[] {
+  const series: ChartSeries[] = [];
+  for (const name of ["auc", "brier"]) {
+    const points = Object.entries(metrics)
+      .map(([k, value]) => [new RegExp(`^${name}_(\\d+)m$`).exec(k), value] as const)
+      .filter(([m]) => m)
+      .map(([m, value]) => [Number((m as RegExpExecArray)[1]), value] as [number, number])
+      .sort((a, b) => a[0] - b[0]);
+    if (points.length) series.push({ label: name === "auc" ? "AUC(t)" : "Brier(t)", points });
+  }
+  return series;
+}
+
+function Subgroups({ groups }: { groups: NonNullable<NonNullable<Card["report"]>["subgroups"]> }) {
+  const { t, num, v } = useI18n();
+  const rows = Object.entries(groups).flatMap(([column, list]) => list.map((r) => ({ column, ...r })));
+  if (!rows.length) return null;
+  return (
+    <section className="card" aria-labelledby="subgroups-title">
+      <h2 id="subgroups-title">{t("subgroups")}</h2>
+      <div className="scroll">
+        <table data-testid="subgroups">
+          <thead>
+            <tr>
+              <th scope="col">{t("group")}</th>
+              <th scope="col">{t("value")}</th>
+              <th scope="col">n</th>
+              <th scope="col">c_index</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={`${r.column}-${r.value}`}>
+                <th scope="row">{r.column}</th>
+                <td>{v(r.value)}</td>
+                <td>{num(r.n)}</td>
+                <td>{num(r.c_index, { maximumFractionDigits: 3 })}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
 }
 
 export function Registry() {
@@ -292,6 +344,7 @@ export function VersionPage({ name, version }: { name: string; version: number }
   const [markdown, setMarkdown] = useState<string | null>(null);
   const showCard = async () => setMarkdown(await (await request(`${base(name, version)}/card.md`)).text());
   const c = card.data;
+  const horizons = useMemo(() => byHorizon(c?.metrics ?? {}), [c]);
   return (
     <>
       <p className="crumbs">
@@ -344,6 +397,18 @@ export function VersionPage({ name, version }: { name: string; version: number }
               <h2 id="calibration-title">{t("calibration")}</h2>
               <AuthImage path={`${base(name, version)}/calibration.svg`} alt={t("calibration")} />
             </section>
+            {byHorizon(c.metrics).length ? (
+              <section className="card" aria-labelledby="horizon-title">
+                <h2 id="horizon-title">{t("byHorizon")}</h2>
+                <Chart
+                  title={t("byHorizon")}
+                  testid="horizon-chart"
+                  series={horizons}
+                  xLabel={t("monthsSinceDiagnosis")}
+                  yLabel="AUC / Brier"
+                />
+              </section>
+            ) : null}
             {c.report?.history?.length ? (
               <section className="card" aria-labelledby="vcurve-title">
                 <h2 id="vcurve-title">{t("curves")}</h2>
@@ -351,6 +416,7 @@ export function VersionPage({ name, version }: { name: string; version: number }
               </section>
             ) : null}
           </div>
+          {c.report?.subgroups ? <Subgroups groups={c.report.subgroups} /> : null}
           {can("models.promote") && c.stage !== "production" ? (
             <Promote
               name={name}
