@@ -133,3 +133,23 @@ describe("the version page's curves by horizon", () => {
     ]);
   });
 });
+
+describe("censor marks", () => {
+  it("keeps at most thirty, spread over the whole curve", async () => {
+    const { thin } = await import("./components/Chart");
+    const many = Array.from({ length: 3000 }, (_, i) => i);
+    const kept = thin(many);
+    expect(kept).toHaveLength(30);
+    expect(kept[0]).toBe(0);
+    expect(kept[29]).toBeGreaterThan(2800);
+    expect(thin([1, 2, 3])).toEqual([1, 2, 3]);
+  });
+  it("marks a curve's censored times only", () => {
+    const rows = [
+      { histology: "a", time: 0, survival: 1, n_censored: 0 },
+      { histology: "a", time: 5, survival: 0.8, n_censored: 2 },
+      { histology: "a", time: 9, survival: 0.6, n_censored: 0 },
+    ];
+    expect(kmSeries(rows, "histology", (g) => g)[0].marks).toEqual([5]);
+  });
+});

@@ -6,6 +6,8 @@ export interface ChartSeries {
   label: string;
   /** [x, y] points; series may have different x values (they share the axes). */
   points: [number, number | null][];
+  /** x values to mark with a point (a survival curve's censored times, thinned). */
+  marks?: number[];
 }
 
 // Fourteen distinguishable colours (a survival plot by stage group has thirteen curves).
@@ -42,6 +44,13 @@ export function aligned(series: ChartSeries[]): (number | null)[][] {
   ];
 }
 
+/** At most `limit` of `values`, evenly spread (thousands of censor marks smear a curve). */
+export function thin(values: number[], limit = 30): number[] {
+  if (values.length <= limit) return values;
+  const step = values.length / limit;
+  return Array.from({ length: limit }, (_, i) => values[Math.floor(i * step)]);
+}
+
 /** A line chart with labelled axes and a legend (uPlot, canvas), sized to its container. */
 export function Chart({
   title,
@@ -68,6 +77,13 @@ export function Chart({
     const el = box.current;
     if (!el || series.length === 0) return;
     const width = Math.max(240, el.clientWidth || 560);
+    const data = aligned(series);
+    const xs = data[0] as number[];
+    const markIndices = series.map((s) => {
+      if (!s.marks?.length) return null;
+      const wanted = new Set(s.marks);
+      return xs.flatMap((x, i) => (wanted.has(x) ? [i] : []));
+    });
     const plot = new uPlot(
       {
         width,
@@ -84,12 +100,14 @@ export function Chart({
             stroke: PALETTE[i % PALETTE.length],
             width: 2,
             spanGaps: true,
-            points: { show: !stepped && s.points.length < 40 },
+            points: markIndices[i]
+              ? { show: true, size: 7, filter: markIndices[i] }
+              : { show: !stepped && s.points.length < 40 },
             ...(stepped ? { paths: uPlot.paths.stepped?.({ align: 1 }) } : {}),
           })),
         ],
       },
-      aligned(series) as uPlot.AlignedData,
+      data as uPlot.AlignedData,
       el,
     );
     const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(240, el.clientWidth), height }));

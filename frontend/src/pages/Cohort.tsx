@@ -1,6 +1,6 @@
 import { useMemo, useState } from "react";
 import { download } from "../api";
-import { Chart } from "../components/Chart";
+import { Chart, thin } from "../components/Chart";
 import type { ChartSeries } from "../components/Chart";
 import { ErrorNote, Loading } from "../components/Status";
 import { useApi } from "../hooks";
@@ -20,7 +20,7 @@ interface Survival {
   median: (Record<string, unknown> & { n: number; n_events: number; median: number | null })[];
   at_risk: (Record<string, unknown> & { time: number; n_at_risk: number })[];
   log_rank: { statistic: number; df: number; p_value: number } | null;
-  km: (Record<string, unknown> & { time: number; survival: number })[];
+  km: (Record<string, unknown> & { time: number; survival: number; n_censored?: number })[];
 }
 
 const KM_RANGE: [number, number] = [0, 1];
@@ -34,14 +34,16 @@ export function formatP(p: number | null | undefined, num: (v: number, o?: Intl.
 
 /** One curve per group from the Kaplan-Meier rows, in months. */
 export function kmSeries(rows: Survival["km"], group: string, name: (g: string) => string): ChartSeries[] {
-  const by = new Map<string, [number, number][]>();
+  const by = new Map<string, { points: [number, number][]; censored: number[] }>();
   for (const r of rows) {
     const key = String(r[group] ?? "all");
-    const points = by.get(key) ?? [];
-    points.push([r.time, r.survival]);
-    by.set(key, points);
+    const curve = by.get(key) ?? { points: [], censored: [] };
+    curve.points.push([r.time, r.survival]);
+    if ((r.n_censored ?? 0) > 0) curve.censored.push(r.time);
+    by.set(key, curve);
   }
-  return [...by.entries()].map(([g, points]) => ({ label: name(g), points }));
+  // censor marks: at most 30 per curve, evenly spread over its censored times
+  return [...by.entries()].map(([g, c]) => ({ label: name(g), points: c.points, marks: thin(c.censored) }));
 }
 
 function CountsCard() {
