@@ -154,6 +154,24 @@ async function adminFlow(browser, url, problems) {
     assert.match(rejects, /A2/, `rejects: ${rejects}`);
     await shot(page, "collection");
   });
+  await step("a connector's collection is scheduled from its form; a bad cron is refused naming it", async () => {
+    const form = page.getByRole("form", { name: "Collect from a connector" });
+    await form.getByLabel("Connector").selectOption("cbioportal");
+    await form.getByLabel("Source name").fill("e2e-cbio");
+    await form.getByLabel("study_id (optional)").fill("esca_tcga");
+    await form.getByLabel("Schedule (cron, UTC) (optional)").fill("every night");
+    await form.getByRole("button", { name: "Schedule" }).click();
+    await form.getByRole("alert").filter({ hasText: /cron/ }).waitFor();
+    assert.equal(await page.getByTestId("schedules").count(), 0, "a refused schedule is not stored");
+    await form.getByLabel("Schedule (cron, UTC) (optional)").fill("0 2 * * *");
+    await form.getByRole("button", { name: "Schedule" }).click();
+    await form.getByRole("status").filter({ hasText: "Schedule saved" }).waitFor();
+    const row = page.getByTestId("schedules").getByRole("row").filter({ hasText: "e2e-cbio" });
+    await row.getByText("0 2 * * *").waitFor();
+    await shot(page, "collection-schedule");
+    await row.getByRole("button", { name: "Remove" }).click();
+    await page.getByTestId("schedules").waitFor({ state: "detached" });
+  });
   let firstRun = "";
   let secondRun = "";
   await step("a training run draws loss and validation curves with axes on its own page", async () => {

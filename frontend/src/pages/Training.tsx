@@ -128,6 +128,12 @@ export function RunPage({ id }: { id: string }) {
         <ProgressBar value={run?.progress ?? 0} label={t("progress")} status={run?.status ? v(run.status) : undefined} />
         <p>
           {t("epochs")}: {num(run?.epochs ?? history.length)} · {t("time")}: {date(run?.created_at)}
+          {run?.dataset?.id ? (
+            <>
+              {" · "}
+              <Link to={`/datasets/${String(run.dataset.id)}`}>{t("dataset")}</Link>
+            </>
+          ) : null}
           {run?.version ? (
             <>
               {" · "}
