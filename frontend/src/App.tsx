@@ -1,4 +1,5 @@
-import { useEffect } from "react";
+import { Suspense, lazy, useEffect } from "react";
+import { Route, Switch } from "wouter";
 import { useAuth } from "./auth";
 import { LanguageSwitch } from "./components/LanguageSwitch";
 import { LoginForm } from "./components/LoginForm";
@@ -6,41 +7,66 @@ import { Loading } from "./components/Status";
 import { useI18n } from "./i18n";
 import { allowedNav } from "./nav";
 import { AuditPage } from "./pages/Audit";
-import { CohortPage } from "./pages/Cohort";
 import { CollectionPage } from "./pages/Collection";
-import { GenerationPage } from "./pages/Generation";
+import { ForbiddenPage } from "./pages/Forbidden";
+import { DatasetPage, GenerationPage } from "./pages/Generation";
 import { HomePage } from "./pages/Home";
 import { PatientCreatePage } from "./pages/PatientCreate";
 import { PatientDetailPage } from "./pages/PatientDetail";
 import { PatientsPage } from "./pages/Patients";
-import { TrainingPage } from "./pages/Training";
 import { Link, useRouter } from "./router";
+import { ruleOf } from "./routes";
+
+// The pages with charts and the runs table load when first opened (a smaller first download).
+const CohortPage = lazy(() => import("./pages/Cohort").then((m) => ({ default: m.CohortPage })));
+const TrainingPage = lazy(() => import("./pages/Training").then((m) => ({ default: m.TrainingPage })));
+const RunPage = lazy(() => import("./pages/Training").then((m) => ({ default: m.RunPage })));
+const ComparePage = lazy(() => import("./pages/Training").then((m) => ({ default: m.ComparePage })));
+const ModelsPage = lazy(() => import("./pages/Models").then((m) => ({ default: m.ModelsPage })));
+const ModelPage = lazy(() => import("./pages/Models").then((m) => ({ default: m.ModelPage })));
+const VersionPage = lazy(() => import("./pages/Models").then((m) => ({ default: m.VersionPage })));
 
 function Page({ path }: { path: string }) {
   const { t } = useI18n();
   const { can } = useAuth();
   if (path === "/" || path === "") return <HomePage />;
-  if (path === "/patients/new" && can("patients.write")) return <PatientCreatePage />;
-  if (path === "/patients" && can("patients.read")) return <PatientsPage />;
-  const detail = /^\/patients\/([^/]+)$/.exec(path);
-  if (detail && can("patients.read")) return <PatientDetailPage id={decodeURIComponent(detail[1])} />;
-  if (path === "/cohort" && can("patients.read")) return <CohortPage />;
-  if (path === "/generation" && can("generation.jobs.manage", "generation.jobs.read"))
-    return <GenerationPage />;
-  if (path === "/collection" && can("collection.jobs.manage", "collection.jobs.read"))
-    return <CollectionPage />;
-  if (path === "/training" && can("training.jobs.read", "models.read")) return <TrainingPage />;
-  if (path === "/audit" && can("audit.read")) return <AuditPage />;
-  return <h1>{t("notFound")}</h1>;
+  const rule = ruleOf(path);
+  if (!rule) return <h1>{t("notFound")}</h1>;
+  if (!can(...rule.anyOf)) return <ForbiddenPage permissions={rule.anyOf} />;
+  return (
+    <Suspense fallback={<Loading />}>
+      <Switch>
+        <Route path="/patients/new" component={PatientCreatePage} />
+        <Route path="/patients">{() => <PatientsPage />}</Route>
+        <Route path="/patients/:id">{(p) => <PatientDetailPage id={decodeURIComponent(p.id)} />}</Route>
+        <Route path="/cohort" component={CohortPage} />
+        <Route path="/generation">{() => <GenerationPage />}</Route>
+        <Route path="/generation/jobs/:id">{(p) => <GenerationPage jobId={decodeURIComponent(p.id)} />}</Route>
+        <Route path="/datasets/:id">{(p) => <DatasetPage id={decodeURIComponent(p.id)} />}</Route>
+        <Route path="/collection">{() => <CollectionPage />}</Route>
+        <Route path="/collection/jobs/:id">{(p) => <CollectionPage jobId={decodeURIComponent(p.id)} />}</Route>
+        <Route path="/training" component={TrainingPage} />
+        <Route path="/training/runs/:id">{(p) => <RunPage id={decodeURIComponent(p.id)} />}</Route>
+        <Route path="/training/compare" component={ComparePage} />
+        <Route path="/models" component={ModelsPage} />
+        <Route path="/models/:name">{(p) => <ModelPage name={decodeURIComponent(p.name)} />}</Route>
+        <Route path="/models/:name/versions/:version">
+          {(p) => <VersionPage name={decodeURIComponent(p.name)} version={Number(p.version)} />}
+        </Route>
+        <Route path="/audit" component={AuditPage} />
+        <Route>{() => <h1>{t("notFound")}</h1>}</Route>
+      </Switch>
+    </Suspense>
+  );
 }
 
 export function App() {
-  const { t } = useI18n();
+  const { t, v } = useI18n();
   const { me, ready, login, logout } = useAuth();
   const { path, navigate } = useRouter();
 
   useEffect(() => {
-    if (ready && !me && path !== "/login") navigate("/login");
+    if (ready && !me && path !== "/login") navigate(`/login`);
     if (ready && me && path === "/login") navigate("/");
   }, [ready, me, path, navigate]);
 
@@ -57,7 +83,8 @@ export function App() {
         {me ? (
           <div className="who">
             <span>
-              {t("signedInAs")} <strong data-testid="username">{me.username}</strong> ({me.roles.join(", ")})
+              {t("signedInAs")} <strong data-testid="username">{me.username}</strong> (
+              {me.roles.map((r) => v(r)).join(", ")})
             </span>
             <button type="button" className="secondary" onClick={() => void logout()}>
               {t("logout")}

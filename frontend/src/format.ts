@@ -51,3 +51,11 @@ export function formatDate(
   if (match[4]) text += ` ${match[4]}:${match[5]}`;
   return localDigits(text, lang);
 }
+
+/** A Gregorian year as the user reads years: in the Jalali calendar a Gregorian year spans two
+ * Solar Hijri years (1 January falls in the year before Nowruz), so both are shown. */
+export function formatYear(year: number | null | undefined, lang: Lang, calendar: Calendar): string {
+  if (year === null || year === undefined) return "—";
+  if (calendar !== "jalali") return localDigits(String(year), lang);
+  return localDigits(`${year - 622}–${year - 621}`, lang);
+}

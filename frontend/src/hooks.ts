@@ -1,32 +1,42 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useEffect, useRef } from "react";
 import { api, ApiError } from "./api";
 import { isTerminal } from "./types";
 import type { Job } from "./types";
 
-/** GET `path` on mount and whenever `path` changes; `reload` fetches again. */
+export const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      staleTime: 5_000,
+      refetchOnWindowFocus: false,
+      // a refusal (4xx) is an answer, not a hiccup: only 5xx and lost connections are retried
+      retry: (count, error) => count < 2 && !(error instanceof ApiError && error.status < 500 && error.status !== 429),
+    },
+  },
+});
+
+/** GET `path` through the shared cache (none while `path` is null); `reload` fetches again. */
 export function useApi<T>(path: string | null) {
-  const [data, setData] = useState<T | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(Boolean(path));
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    if (!path) return;
-    let live = true;
-    setLoading(true);
-    api<T>(path)
-      .then((value) => {
-        if (!live) return;
-        setData(value);
-        setError(null);
-      })
-      .catch((exc) => live && setError(exc))
-      .finally(() => live && setLoading(false));
-    return () => {
-      live = false;
-    };
-  }, [path, tick]);
-  const reload = useCallback(() => setTick((n) => n + 1), []);
-  return { data, error, loading, reload };
+  const result = useQuery<T>({
+    queryKey: [path],
+    queryFn: ({ signal }) => api<T>(path as string, { signal }),
+    enabled: path !== null,
+  });
+  const { refetch } = result;
+  const reload = useCallback(() => void refetch(), [refetch]);
+  return { data: result.data ?? null, error: result.error, loading: result.isLoading, reload };
+}
+
+/** Drops cached answers under these path prefixes (after a change), so open views refetch. */
+export function useInvalidate() {
+  const client = useQueryClient();
+  return useCallback(
+    (...prefixes: string[]) =>
+      client.invalidateQueries({
+        predicate: (q) => typeof q.queryKey[0] === "string" && prefixes.some((p) => (q.queryKey[0] as string).startsWith(p)),
+      }),
+    [client],
+  );
 }
 
 /** Polls a job resource until it ends; `onDone` runs once with the final job. */
@@ -35,35 +45,27 @@ export function useJobPoll<T extends { status: string } = Job>(
   intervalMs = 700,
   onDone?: (job: T) => void,
 ) {
-  const [job, setJob] = useState<T | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const done = useRef(onDone);
   done.current = onDone;
+  const result = useQuery<T>({
+    queryKey: [path, "poll"],
+    queryFn: ({ signal }) => api<T>(path as string, { signal }),
+    enabled: path !== null,
+    staleTime: 0,
+    refetchInterval: (query) => {
+      const job = query.state.data;
+      if (job && isTerminal(job.status)) return false;
+      const error = query.state.error;
+      if (error instanceof ApiError && error.status < 500 && error.status !== 429) return false;
+      return intervalMs;
+    },
+  });
+  const job = result.data ?? null;
+  const finished = job !== null && isTerminal(job.status);
   useEffect(() => {
-    if (!path) return;
-    let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
-      try {
-        const next = await api<T>(path);
-        if (!live) return;
-        setJob(next);
-        if (isTerminal(next.status)) {
-          done.current?.(next);
-          return;
-        }
-      } catch (exc) {
-        if (!live) return;
-        setError(exc);
-        if (exc instanceof ApiError && exc.status < 500 && exc.status !== 429) return;
-      }
-      timer = setTimeout(poll, intervalMs);
-    };
-    void poll();
-    return () => {
-      live = false;
-      if (timer) clearTimeout(timer);
-    };
-  }, [path, intervalMs]);
-  return { job, error };
+    if (finished && job) done.current?.(job);
+    // once per path: when the job first reads as ended
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [finished, path]);
+  return { job, error: result.error };
 }

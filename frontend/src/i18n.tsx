@@ -1,9 +1,10 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import type { ReactNode } from "react";
-import { formatDate, formatNumber, formatPercent, localDigits } from "./format";
+import { formatDate, formatNumber, formatPercent, formatYear, localDigits } from "./format";
 import type { Calendar, Lang } from "./format";
 import { en, fa } from "./messages";
 import type { MessageKey } from "./messages";
+import { dataValue } from "./values";
 
 export type { Calendar, Lang };
 
@@ -17,6 +18,10 @@ interface I18n {
   pct: (value: number | null | undefined, digits?: number) => string;
   date: (value: string | null | undefined) => string;
   digits: (text: string) => string;
+  /** A data value (code, status) in the reader's language. */
+  v: (value: string | number | null | undefined) => string;
+  /** A Gregorian year in the reader's calendar. */
+  year: (value: number | null | undefined) => string;
 }
 
 const Context = createContext<I18n | null>(null);
@@ -79,6 +84,8 @@ export function I18nProvider({ children, initialLang }: { children: ReactNode; i
       pct: (v, d) => formatPercent(v, lang, d),
       date: (v) => formatDate(v, lang, calendar),
       digits: (text) => localDigits(text, lang),
+      v: (value) => dataValue(value, lang),
+      year: (value) => formatYear(value, lang, calendar),
     };
   }, [lang, calendar, setLang, setCalendar]);
 

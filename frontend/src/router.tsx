@@ -1,35 +1,16 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
-import type { AnchorHTMLAttributes, MouseEvent, ReactNode } from "react";
+import type { AnchorHTMLAttributes, ReactNode } from "react";
+import { Link as WouterLink, Router, useLocation, useSearch } from "wouter";
 
-// A small history router: real links (keyboard and middle-click work), pushState on click.
-
-const Context = createContext<{ path: string; search: string; navigate: (to: string) => void }>({
-  path: "/",
-  search: "",
-  navigate: () => undefined,
-});
+// Routing by wouter (history API): every page is an address that can be linked and bookmarked.
 
 export function RouterProvider({ children }: { children: ReactNode }) {
-  const [location, setLocation] = useState(() => ({
-    path: window.location.pathname,
-    search: window.location.search,
-  }));
-  useEffect(() => {
-    const update = () => setLocation({ path: window.location.pathname, search: window.location.search });
-    window.addEventListener("popstate", update);
-    return () => window.removeEventListener("popstate", update);
-  }, []);
-  const navigate = useCallback((to: string) => {
-    window.history.pushState(null, "", to);
-    const url = new URL(to, window.location.origin);
-    setLocation({ path: url.pathname, search: url.search });
-  }, []);
-  const value = useMemo(() => ({ ...location, navigate }), [location, navigate]);
-  return <Context.Provider value={value}>{children}</Context.Provider>;
+  return <Router>{children}</Router>;
 }
 
 export function useRouter() {
-  return useContext(Context);
+  const [path, setLocation] = useLocation();
+  const search = useSearch();
+  return { path, search: search ? `?${search}` : "", navigate: (to: string) => setLocation(to) };
 }
 
 export function Link({
@@ -37,18 +18,10 @@ export function Link({
   children,
   ...rest
 }: { to: string; children: ReactNode } & AnchorHTMLAttributes<HTMLAnchorElement>) {
-  const { navigate, path } = useRouter();
-  const onClick = (event: MouseEvent<HTMLAnchorElement>) => {
-    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) {
-      return;
-    }
-    event.preventDefault();
-    navigate(to);
-  };
-  const current = path === to ? "page" : undefined;
+  const [path] = useLocation();
   return (
-    <a href={to} onClick={onClick} aria-current={current} {...rest}>
+    <WouterLink href={to} aria-current={path === to ? "page" : undefined} {...rest}>
       {children}
-    </a>
+    </WouterLink>
   );
 }

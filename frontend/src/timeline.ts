@@ -10,13 +10,16 @@ export interface TimelineEvent {
 const join = (...parts: (string | null | undefined | false)[]) => parts.filter(Boolean).join(" · ");
 
 /** A record's clinical events in date order: diagnosis, staging, treatments, markers, outcome. */
-export function timelineOf(record: PatientRecord): TimelineEvent[] {
+export function timelineOf(
+  record: PatientRecord,
+  v: (value: string | null | undefined) => string = (value) => (value ? value.replace(/_/g, " ") : ""),
+): TimelineEvent[] {
   const events: TimelineEvent[] = [];
   for (const c of record.conditions) {
     events.push({
       date: c.diagnosis_date,
       kind: "diagnosis",
-      text: join(c.histology.replace(/_/g, " "), c.location, c.morphology_code, c.topography_code, c.grade),
+      text: join(v(c.histology), v(c.location), c.morphology_code, c.topography_code, c.grade),
     });
   }
   for (const s of record.staging) {
@@ -24,7 +27,7 @@ export function timelineOf(record: PatientRecord): TimelineEvent[] {
     events.push({
       date: s.assessed_on,
       kind: "staging",
-      text: join(`${prefix}${s.t} ${s.n} ${s.m}`, `stage ${s.stage_group}`, s.kind?.replace(/_/g, " ")),
+      text: join(`${prefix}${s.t} ${s.n} ${s.m}`, `stage ${s.stage_group}`, s.kind ? v(s.kind) : null),
     });
   }
   for (const tr of record.treatments) {
@@ -32,8 +35,8 @@ export function timelineOf(record: PatientRecord): TimelineEvent[] {
       date: tr.start_date,
       kind: "treatment",
       text: join(
-        tr.kind?.replace(/_/g, " "),
-        tr.intent,
+        tr.kind ? v(tr.kind) : null,
+        tr.intent ? v(tr.intent) : null,
         tr.regimen,
         tr.procedure,
         tr.agents.join(", "),
@@ -58,7 +61,7 @@ export function timelineOf(record: PatientRecord): TimelineEvent[] {
     if (outcome.death_date) {
       events.push({ date: outcome.death_date, kind: "death", text: outcome.cause_of_death ?? "" });
     }
-    events.push({ date: outcome.last_follow_up, kind: "lastFollowUp", text: outcome.vital_status });
+    events.push({ date: outcome.last_follow_up, kind: "lastFollowUp", text: v(outcome.vital_status) });
   }
   return events.sort((a, b) => a.date.localeCompare(b.date));
 }

@@ -33,6 +33,7 @@ export function FidelityTable({ report }: { report: FidelityReport }) {
           {t("intervalNote")} ({t("confidenceInterval")}: {num(confidence, { style: "percent", maximumFractionDigits: 2 })})
         </p>
       ) : null}
+      <div className="scroll">
       <table>
         <thead>
           <tr>
@@ -64,6 +65,7 @@ export function FidelityTable({ report }: { report: FidelityReport }) {
           })}
         </tbody>
       </table>
+      </div>
     </>
   );
 }

@@ -23,7 +23,7 @@ interface AuditEvent {
 const EMPTY = { user: "", action: "", outcome: "", patient_id: "", resource_type: "" };
 
 export function AuditPage() {
-  const { t, date, num } = useI18n();
+  const { t, date, num, v } = useI18n();
   const [draft, setDraft] = useState(EMPTY);
   const [filters, setFilters] = useState(EMPTY);
   const [cursor, setCursor] = useState<number | null>(null);
@@ -58,6 +58,7 @@ export function AuditPage() {
       </form>
       <ErrorNote error={error} />
       {loading && !data ? <Loading /> : null}
+      <div className="scroll">
       <table className="list" data-testid="audit-table">
         <thead>
           <tr>
@@ -81,7 +82,7 @@ export function AuditPage() {
               <td>
                 <code>{e.action}</code>
               </td>
-              <td className={e.outcome === "success" ? "ok" : "bad"}>{e.outcome}</td>
+              <td className={e.outcome === "success" ? "ok" : "bad"}>{v(e.outcome)}</td>
               <td className="small">
                 {[e.resource_type, e.resource_id, e.patient_id].filter(Boolean).join(" · ")}
               </td>
@@ -90,6 +91,7 @@ export function AuditPage() {
           ))}
         </tbody>
       </table>
+      </div>
       <div className="pager">
         <button type="button" className="secondary" disabled={cursor === null} onClick={() => setCursor(null)}>
           {t("newestEvents")}

@@ -1,5 +1,7 @@
-import { useState } from "react";
-import { AuthImage } from "../components/AuthImage";
+import { useMemo, useState } from "react";
+import { download } from "../api";
+import { Chart, thin } from "../components/Chart";
+import type { ChartSeries } from "../components/Chart";
 import { ErrorNote, Loading } from "../components/Status";
 import { useApi } from "../hooks";
 import { useI18n } from "../i18n";
@@ -18,6 +20,30 @@ interface Survival {
   median: (Record<string, unknown> & { n: number; n_events: number; median: number | null })[];
   at_risk: (Record<string, unknown> & { time: number; n_at_risk: number })[];
   log_rank: { statistic: number; df: number; p_value: number } | null;
+  km: (Record<string, unknown> & { time: number; survival: number; n_censored?: number })[];
+}
+
+const KM_RANGE: [number, number] = [0, 1];
+
+/** A p-value as a reader expects it: below 0.001 as "< 0.001", never a bare 0. */
+export function formatP(p: number | null | undefined, num: (v: number, o?: Intl.NumberFormatOptions) => string): string {
+  if (p === null || p === undefined || Number.isNaN(p)) return "—";
+  if (p < 0.001) return `< ${num(0.001)}`;
+  return num(p, { maximumSignificantDigits: 3 });
+}
+
+/** One curve per group from the Kaplan-Meier rows, in months. */
+export function kmSeries(rows: Survival["km"], group: string, name: (g: string) => string): ChartSeries[] {
+  const by = new Map<string, { points: [number, number][]; censored: number[] }>();
+  for (const r of rows) {
+    const key = String(r[group] ?? "all");
+    const curve = by.get(key) ?? { points: [], censored: [] };
+    curve.points.push([r.time, r.survival]);
+    if ((r.n_censored ?? 0) > 0) curve.censored.push(r.time);
+    by.set(key, curve);
+  }
+  // censor marks: at most 30 per curve, evenly spread over its censored times
+  return [...by.entries()].map(([g, c]) => ({ label: name(g), points: c.points, marks: thin(c.censored) }));
 }
 
 function CountsCard() {
@@ -37,6 +63,7 @@ function CountsCard() {
       </select>
       <ErrorNote error={error} />
       {data ? (
+        <div className="scroll">
         <table>
           <thead>
             <tr>
@@ -55,6 +82,7 @@ function CountsCard() {
             ))}
           </tbody>
         </table>
+        </div>
       ) : null}
     </section>
   );
@@ -75,6 +103,7 @@ function AgeCard() {
           {num(summary.median, { maximumFractionDigits: 1 })}
         </p>
       ) : null}
+      <div className="scroll">
       <table className="bars">
         <thead>
           <tr>
@@ -96,15 +125,17 @@ function AgeCard() {
           ))}
         </tbody>
       </table>
+      </div>
     </section>
   );
 }
 
 function SurvivalCard() {
-  const { t, num } = useI18n();
+  const { t, num, v } = useI18n();
   const [group, setGroup] = useState("histology");
   const path = `/api/v1/patients/cohort/survival?group=${group}`;
   const { data, error, loading } = useApi<Survival>(path);
+  const series = useMemo(() => (data ? kmSeries(data.km, group, v) : []), [data, group, v]);
   const groups = [...new Set(data?.at_risk.map((r) => String(r[group])) ?? [])];
   const times = [...new Set(data?.at_risk.map((r) => r.time) ?? [])].sort((a, b) => a - b);
   const atRisk = (g: string, time: number) =>
@@ -122,13 +153,28 @@ function SurvivalCard() {
       </select>
       <ErrorNote error={error} />
       {loading && !data ? <Loading /> : null}
-      <AuthImage path={`${path}&format=svg`} alt={`${t("survivalTitle")}: ${label(group)}`} />
+      {series.length ? (
+        <Chart
+          title={`${t("survivalTitle")}: ${label(group)}`}
+          testid="km-chart"
+          series={series}
+          xLabel={t("monthsSinceDiagnosis")}
+          yLabel={t("survivalProbability")}
+          height={320}
+          stepped
+          yRange={KM_RANGE}
+        />
+      ) : null}
+      <button type="button" className="secondary" onClick={() => void download(`${path}&format=svg`, `survival-${group}.svg`)}>
+        {t("download")} SVG
+      </button>
       {data ? (
         <>
           <p data-testid="log-rank">
             {t("logRankP")}:{" "}
-            {data.log_rank ? num(data.log_rank.p_value, { maximumSignificantDigits: 3 }) : "—"}
+            {data.log_rank ? formatP(data.log_rank.p_value, num) : "—"}
           </p>
+          <div className="scroll">
           <table data-testid="at-risk">
             <caption>{t("numbersAtRisk")}</caption>
             <thead>
@@ -146,7 +192,7 @@ function SurvivalCard() {
             <tbody>
               {groups.map((g) => (
                 <tr key={g}>
-                  <th scope="row">{label(g)}</th>
+                  <th scope="row">{v(g)}</th>
                   {times.map((time) => (
                     <td key={time}>{num(atRisk(g, time))}</td>
                   ))}
@@ -154,6 +200,8 @@ function SurvivalCard() {
               ))}
             </tbody>
           </table>
+          </div>
+          <div className="scroll">
           <table>
             <thead>
               <tr>
@@ -164,9 +212,9 @@ function SurvivalCard() {
               </tr>
             </thead>
             <tbody>
-              {data.median.map((m) => (
+              {data.median.filter((m) => m[group] !== undefined).map((m) => (
                 <tr key={String(m[group])}>
-                  <th scope="row">{label(String(m[group]))}</th>
+                  <th scope="row">{v(String(m[group]))}</th>
                   <td>{num(m.n)}</td>
                   <td>{num(m.n_events)}</td>
                   <td>{num(m.median, { maximumFractionDigits: 1 })}</td>
@@ -174,6 +222,7 @@ function SurvivalCard() {
               ))}
             </tbody>
           </table>
+          </div>
         </>
       ) : null}
     </section>

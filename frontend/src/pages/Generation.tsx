@@ -6,9 +6,11 @@ import { AuthImage } from "../components/AuthImage";
 import { FidelityTable } from "../components/FidelityTable";
 import { ProgressBar } from "../components/ProgressBar";
 import { ErrorNote } from "../components/Status";
-import { useApi, useJobPoll } from "../hooks";
+import { useApi, useInvalidate, useJobPoll } from "../hooks";
 import { useI18n } from "../i18n";
+import { Link, useRouter } from "../router";
 import type { Dataset, Job, Page, Profile } from "../types";
+import { itemsOf } from "./Home";
 
 const OUTPUTS = ["parquet", "csv", "ndjson", "database"];
 
@@ -54,16 +56,32 @@ function DatasetView({ id }: { id: string }) {
   );
 }
 
-function JobWatch({ id, onDone }: { id: string; onDone: () => void }) {
-  const { t, num } = useI18n();
+export function DatasetPage({ id }: { id: string }) {
+  const { t } = useI18n();
+  return (
+    <>
+      <p className="crumbs">
+        <Link to="/generation">{t("datasetsTitle")}</Link> /
+      </p>
+      <h1>{t("dataset")}</h1>
+      <DatasetView id={id} />
+    </>
+  );
+}
+
+function JobWatch({ id }: { id: string }) {
+  const { t, num, v } = useI18n();
   const { can } = useAuth();
-  const { job, error } = useJobPoll<Job>(`/api/v1/generation/jobs/${encodeURIComponent(id)}`, 600, onDone);
+  const invalidate = useInvalidate();
+  const { job, error } = useJobPoll<Job>(`/api/v1/generation/jobs/${encodeURIComponent(id)}`, 600, () =>
+    void invalidate("/api/v1/generation/jobs?", "/api/v1/datasets"),
+  );
   return (
     <section className="card" aria-live="polite" aria-labelledby="job-title">
       <h2 id="job-title">
         {t("progress")} <code className="small">{id}</code>
       </h2>
-      <ProgressBar value={job?.progress ?? 0} label={t("progress")} status={job?.status} />
+      <ProgressBar value={job?.progress ?? 0} label={t("progress")} status={job?.status ? v(job.status) : undefined} />
       {job?.counts.generated !== undefined ? (
         <p>
           {num(job.counts.generated)} / {num(Number(job.params.n))}
@@ -78,19 +96,18 @@ function JobWatch({ id, onDone }: { id: string; onDone: () => void }) {
   );
 }
 
-export function GenerationPage() {
-  const { t, num, date } = useI18n();
+export function GenerationPage({ jobId }: { jobId?: string }) {
+  const { t, num, date, v } = useI18n();
+  const { navigate } = useRouter();
   const { can } = useAuth();
   const profiles = useApi<Profile[]>("/api/v1/generation/profiles");
   const jobs = useApi<Page<Job>>("/api/v1/generation/jobs?limit=10");
   // Jobs are their owner's; the datasets they made are everyone's with datasets.read.
-  const datasets = useApi<Dataset[]>(can("datasets.read") ? "/api/v1/datasets" : null);
-  const [dataset, setDataset] = useState<string | null>(null);
+  const datasets = useApi<Dataset[] | Page<Dataset>>(can("datasets.read") ? "/api/v1/datasets" : null);
   const [profile, setProfile] = useState("us-seer");
   const [n, setN] = useState("500");
   const [seed, setSeed] = useState("0");
   const [outputs, setOutputs] = useState<string[]>(["parquet", "csv"]);
-  const [current, setCurrent] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
 
   const submit = async (event: FormEvent) => {
@@ -101,7 +118,7 @@ export function GenerationPage() {
         method: "POST",
         json: { profile, n: Number(n), seed: Number(seed), outputs },
       });
-      setCurrent(job.id);
+      navigate(`/generation/jobs/${job.id}`);
     } catch (exc) {
       setError(exc);
     }
@@ -148,10 +165,11 @@ export function GenerationPage() {
           </div>
         </form>
       ) : null}
-      {current ? <JobWatch key={current} id={current} onDone={jobs.reload} /> : null}
+      {jobId ? <JobWatch key={jobId} id={jobId} /> : null}
       <section className="card" aria-labelledby="jobs-title">
         <h2 id="jobs-title">{t("jobs")}</h2>
         <ErrorNote error={jobs.error} />
+        <div className="scroll">
         <table>
           <thead>
             <tr>
@@ -167,25 +185,25 @@ export function GenerationPage() {
             {(jobs.data?.items ?? []).map((job) => (
               <tr key={job.id}>
                 <td>
-                  <button type="button" className="link" onClick={() => setCurrent(job.id)}>
-                    {job.id.slice(0, 13)}…
-                  </button>
+                  <Link to={`/generation/jobs/${job.id}`}>{job.id.slice(0, 13)}…</Link>
                 </td>
                 <td>{String(job.params.profile)}</td>
                 <td>{num(Number(job.params.n))}</td>
-                <td>{job.status}</td>
+                <td>{v(job.status)}</td>
                 <td>{num(job.progress, { style: "percent" })}</td>
                 <td>{date(job.created_at)}</td>
               </tr>
             ))}
           </tbody>
         </table>
+        </div>
       </section>
       {can("datasets.read") ? (
         <section className="card" aria-labelledby="datasets-title">
           <h2 id="datasets-title">{t("datasetsTitle")}</h2>
           <ErrorNote error={datasets.error} />
-          <table>
+          <div className="scroll">
+        <table>
             <thead>
               <tr>
                 <th scope="col">{t("id")}</th>
@@ -195,12 +213,10 @@ export function GenerationPage() {
               </tr>
             </thead>
             <tbody>
-              {(datasets.data ?? []).slice(0, 20).map((d) => (
+              {itemsOf(datasets.data).slice(0, 20).map((d) => (
                 <tr key={d.id}>
                   <td>
-                    <button type="button" className="link" onClick={() => setDataset(d.id)}>
-                      {d.id.slice(0, 13)}…
-                    </button>
+                    <Link to={`/datasets/${d.id}`}>{d.id.slice(0, 13)}…</Link>
                   </td>
                   <td>{d.profile}</td>
                   <td>{num(d.n)}</td>
@@ -209,7 +225,7 @@ export function GenerationPage() {
               ))}
             </tbody>
           </table>
-          {dataset ? <DatasetView key={dataset} id={dataset} /> : null}
+        </div>
         </section>
       ) : null}
     </>

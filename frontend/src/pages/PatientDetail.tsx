@@ -2,15 +2,15 @@ import { download } from "../api";
 import { useAuth } from "../auth";
 import { AssessmentsPanel } from "../components/AssessmentsPanel";
 import { CdsPanel } from "../components/CdsPanel";
+import { ClinicalEntry } from "../components/ClinicalEntry";
 import { ErrorNote, Loading } from "../components/Status";
 import { useApi } from "../hooks";
 import { useI18n } from "../i18n";
-import { label } from "../options";
 import { timelineOf } from "../timeline";
 import type { Decision, PatientRecord } from "../types";
 
 function Demographics({ record }: { record: PatientRecord }) {
-  const { t, date, digits } = useI18n();
+  const { t, date, v, year } = useI18n();
   const name = [record.given_name, record.family_name].filter(Boolean).join(" ");
   return (
     <section className="card" aria-labelledby="demo-title">
@@ -37,15 +37,15 @@ function Demographics({ record }: { record: PatientRecord }) {
         ) : record.birth_year ? (
           <>
             <dt>{t("birthYear")}</dt>
-            <dd>{digits(String(record.birth_year))}</dd>
+            <dd>{year(record.birth_year)}</dd>
           </>
         ) : null}
         <dt>{t("sex")}</dt>
-        <dd>{label(record.sex)}</dd>
+        <dd>{v(record.sex)}</dd>
         {record.origin ? (
           <>
             <dt>{t("origin")}</dt>
-            <dd>{record.origin}</dd>
+            <dd>{v(record.origin)}</dd>
           </>
         ) : null}
         {record.source ? (
@@ -60,12 +60,12 @@ function Demographics({ record }: { record: PatientRecord }) {
 }
 
 function Timeline({ record }: { record: PatientRecord }) {
-  const { t, date } = useI18n();
+  const { t, date, v } = useI18n();
   return (
     <section className="card" aria-labelledby="timeline-title">
       <h2 id="timeline-title">{t("timeline")}</h2>
       <ol className="timeline">
-        {timelineOf(record).map((e, i) => (
+        {timelineOf(record, v).map((e, i) => (
           <li key={`${e.kind}-${i}`} className={`event event-${e.kind}`}>
             <time dateTime={e.date}>{date(e.date)}</time>
             <strong>{t(e.kind)}</strong>
@@ -105,6 +105,9 @@ export function PatientDetailPage({ id }: { id: string }) {
               assessor={me?.username ?? ""}
               onSaved={reload}
             />
+            {can("patients.write") && !researcherOnly ? (
+              <ClinicalEntry key={data.version ?? 0} record={data} id={id} onSaved={reload} />
+            ) : null}
             <Timeline record={data} />
             {identifiedExport ? (
               <button

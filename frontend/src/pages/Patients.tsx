@@ -6,7 +6,7 @@ import { ErrorNote, Loading } from "../components/Status";
 import { useApi } from "../hooks";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../messages";
-import { HISTOLOGIES, LOCATIONS, ORIGINS, SEXES, STAGE_GROUPS, VITAL, label } from "../options";
+import { HISTOLOGIES, LOCATIONS, ORIGINS, SEXES, STAGE_GROUPS, VITAL } from "../options";
 import { Link } from "../router";
 import type { Page, PatientSummary } from "../types";
 
@@ -32,7 +32,7 @@ const SELECTS: [keyof Filters, MessageKey, string[]][] = [
 const PAGE_SIZE = 20;
 
 export function PatientsPage() {
-  const { t, date, digits, num } = useI18n();
+  const { t, date, v, year, num } = useI18n();
   const { researcherOnly } = useAuth();
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [filters, setFilters] = useState<Filters>(EMPTY);
@@ -67,9 +67,9 @@ export function PatientsPage() {
               onChange={(e) => setDraft({ ...draft, [key]: e.target.value })}
             >
               <option value="">{t("any")}</option>
-              {values.map((v) => (
-                <option key={v} value={v}>
-                  {label(v)}
+              {values.map((code) => (
+                <option key={code} value={code}>
+                  {v(code)}
                 </option>
               ))}
             </select>
@@ -99,6 +99,7 @@ export function PatientsPage() {
       {loading && !data ? <Loading /> : null}
       {data ? (
         <>
+          <div className="scroll">
           <table className="list" data-testid="patient-table">
             <thead>
               <tr>
@@ -126,17 +127,18 @@ export function PatientsPage() {
                       "—"
                     )}
                   </td>
-                  <td>{label(p.sex)}</td>
-                  <td>{p.birth_year ? digits(String(p.birth_year)) : "—"}</td>
-                  <td>{label(p.histology)}</td>
-                  <td>{label(p.location)}</td>
-                  <td>{p.stage_group ?? "—"}</td>
+                  <td>{v(p.sex)}</td>
+                  <td>{year(p.birth_year)}</td>
+                  <td>{v(p.histology)}</td>
+                  <td>{v(p.location)}</td>
+                  <td>{v(p.stage_group)}</td>
                   <td>{date(p.diagnosis_date)}</td>
-                  <td>{label(p.vital_status)}</td>
+                  <td>{v(p.vital_status)}</td>
                 </tr>
               ))}
             </tbody>
           </table>
+          </div>
           {data.items.length === 0 ? <p>{t("noPatients")}</p> : null}
           <div className="pager">
             <button

@@ -212,6 +212,20 @@ async def test_a_version_that_fails_a_gate_is_refused_with_the_reason(client, st
     assert card["stage"] == "candidate"
     assert card["promotion"] is None
 
+    # the same gates can be read before trying (the version page shows them), changing nothing
+    checked = await client.get(f"/api/v1/models/poor/versions/{version}/gates", headers=steward)
+    assert checked.status_code == 200, checked.text
+    assert {g["gate"]: g["passed"] for g in checked.json()} == {
+        "discrimination": False,
+        "calibration": False,
+        "clinical_data": True,
+    }
+    assert "0.660" in next(g["detail"] for g in checked.json() if g["gate"] == "discrimination")
+    missing = await client.get("/api/v1/models/poor/versions/99/gates", headers=steward)
+    assert missing.status_code == 404
+    after = (await client.get(f"/api/v1/models/poor/versions/{version}", headers=steward)).json()
+    assert after["stage"] == "candidate"
+
 
 @pytest.mark.parametrize(
     ("change", "field"),

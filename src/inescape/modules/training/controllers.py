@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, owner_scope, username_of
@@ -150,6 +150,18 @@ async def read_curve(name: FromPath[str], version: FromPath[int], models: Models
     return Response((await models.curve_svg(name=name, version=version)).encode(), media_type=SVG)
 
 
+@get(
+    "/api/v1/models/{name:str}/versions/{version:int}/gates",
+    opt=MODELS_READ,
+    tags=["models"],
+    summary="The promotion gates as they stand for a version (a check: nothing is promoted)",
+)
+async def read_gates(
+    name: FromPath[str], version: FromPath[int], models: Models, allow_synthetic: FromQuery[bool] = False
+) -> list[dict[str, Any]]:
+    return await models.gates(name=name, version=version, allow_synthetic=allow_synthetic)
+
+
 @post(
     "/api/v1/models/{name:str}/versions/{version:int}/promote",
     opt=audited("models.promote", "models.promote"),
@@ -189,5 +201,6 @@ ROUTES = [
     read_card_markdown,
     read_calibration,
     read_curve,
+    read_gates,
     promote,
 ]

@@ -151,6 +151,14 @@ class ModelService:
         card = await self._registry.card(name, version)
         return training_curve_svg(card.report.get("history") or [], kind=card.kind)
 
+    async def gates(self, *, name: str, version: int, allow_synthetic: bool) -> list[dict[str, Any]]:
+        """The promotion gates as they stand for a version (nothing is changed)."""
+        card = await self._registry.card(name, version)
+        results = gates.check(
+            card, allow_synthetic=allow_synthetic, tolerance=self._settings.calibration_tolerance
+        )
+        return [{"gate": r.gate, "passed": r.passed, "detail": r.detail} for r in results]
+
     async def promote(self, *, name: str, version: int, body: PromotionRequest, by: str | None) -> ModelCard:
         """Promote through the gates (``Conflict`` naming each failed gate)."""
         return await gates.promote_checked(

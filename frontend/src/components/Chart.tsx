@@ -1,0 +1,126 @@
+import { useEffect, useRef } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+export interface ChartSeries {
+  label: string;
+  /** [x, y] points; series may have different x values (they share the axes). */
+  points: [number, number | null][];
+  /** x values to mark with a point (a survival curve's censored times, thinned). */
+  marks?: number[];
+}
+
+// Fourteen distinguishable colours (a survival plot by stage group has thirteen curves).
+const PALETTE = [
+  "#1f77b4",
+  "#d62728",
+  "#2ca02c",
+  "#ff7f0e",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#17becf",
+  "#7f7f7f",
+  "#bcbd22",
+  "#08306b",
+  "#67000d",
+  "#00441b",
+  "#3f007d",
+];
+
+/** Series on shared x values (uPlot wants one x array): the union of all x, null where a
+ * series has no point. */
+export function aligned(series: ChartSeries[]): (number | null)[][] {
+  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const at = xs.map((x, i) => [x, i] as const);
+  const index = new Map(at);
+  return [
+    xs,
+    ...series.map((s) => {
+      const ys: (number | null)[] = xs.map(() => null);
+      for (const [x, y] of s.points) ys[index.get(x) as number] = y !== null && Number.isFinite(y) ? y : null;
+      return ys;
+    }),
+  ];
+}
+
+/** At most `limit` of `values`, evenly spread (thousands of censor marks smear a curve). */
+export function thin(values: number[], limit = 30): number[] {
+  if (values.length <= limit) return values;
+  const step = values.length / limit;
+  return Array.from({ length: limit }, (_, i) => values[Math.floor(i * step)]);
+}
+
+/** A line chart with labelled axes and a legend (uPlot, canvas), sized to its container. */
+export function Chart({
+  title,
+  series,
+  xLabel,
+  yLabel,
+  height = 240,
+  testid,
+  stepped = false,
+  yRange,
+}: {
+  title: string;
+  series: ChartSeries[];
+  xLabel: string;
+  yLabel: string;
+  height?: number;
+  testid?: string;
+  /** Steps (a survival curve holds its value until the next event). */
+  stepped?: boolean;
+  yRange?: [number, number];
+}) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el || series.length === 0) return;
+    const width = Math.max(240, el.clientWidth || 560);
+    const data = aligned(series);
+    const xs = data[0] as number[];
+    const markIndices = series.map((s) => {
+      if (!s.marks?.length) return null;
+      const wanted = new Set(s.marks);
+      return xs.flatMap((x, i) => (wanted.has(x) ? [i] : []));
+    });
+    const plot = new uPlot(
+      {
+        width,
+        height,
+        scales: { x: { time: false }, ...(yRange ? { y: { range: yRange } } : {}) },
+        axes: [
+          { label: xLabel, stroke: "#1b1f24", grid: { stroke: "#e4e7eb" } },
+          { label: yLabel, stroke: "#1b1f24", grid: { stroke: "#e4e7eb" }, size: 60 },
+        ],
+        series: [
+          { label: xLabel },
+          ...series.map((s, i) => ({
+            label: s.label,
+            stroke: PALETTE[i % PALETTE.length],
+            width: 2,
+            spanGaps: true,
+            points: markIndices[i]
+              ? { show: true, size: 7, filter: markIndices[i] }
+              : { show: !stepped && s.points.length < 40 },
+            ...(stepped ? { paths: uPlot.paths.stepped?.({ align: 1 }) } : {}),
+          })),
+        ],
+      },
+      data as uPlot.AlignedData,
+      el,
+    );
+    const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(240, el.clientWidth), height }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      plot.destroy();
+    };
+  }, [series, xLabel, yLabel, height, stepped, yRange]);
+  return (
+    <figure className="plot" data-testid={testid}>
+      <figcaption>{title}</figcaption>
+      <div ref={box} role="img" aria-label={title} />
+    </figure>
+  );
+}
