@@ -134,7 +134,7 @@ async def _prepare(settings: Settings, *, patients: int, seed: int) -> dict[str,
     runtime = Runtime(settings)
     await runtime.start(worker=True)  # the jobs (training, collection) run in this process
     try:
-        state["accounts"] = await _accounts(runtime, state.get("accounts", {}))
+        state["accounts"] = await _accounts(runtime)
         save()
         if not state.get("dataset_id"):
             state["dataset_id"], state["patients"] = await _cohort(runtime, patients, seed)
@@ -147,7 +147,9 @@ async def _prepare(settings: Settings, *, patients: int, seed: int) -> dict[str,
             state["model"] = await _model(runtime, seed)
             save()
         else:
-            click.echo(f"model: {state['model']['name']} v{state['model']['version']} already in production")
+            model = state["model"]
+            where = f"in production for {model['purpose']}" if model["purpose"] else "a candidate"
+            click.echo(f"model: {model['name']} v{model['version']} already trained, {where}")
         if not state.get("upload"):
             state["upload"] = await _upload(runtime)
             save()
@@ -158,7 +160,7 @@ async def _prepare(settings: Settings, *, patients: int, seed: int) -> dict[str,
     return state
 
 
-async def _accounts(runtime: Runtime, known: dict[str, Any]) -> dict[str, Any]:
+async def _accounts(runtime: Runtime) -> dict[str, Any]:
     """One account per role; a new one's password is kept only to be printed this once."""
     from inescape.kernel.errors import Conflict
     from inescape.modules.auth.api import ROLES, GatewayApi
@@ -181,7 +183,6 @@ async def _accounts(runtime: Runtime, known: dict[str, Any]) -> dict[str, Any]:
             continue
         accounts[role] = {"username": username, "created": True}
         _PASSWORDS[username] = password
-    del known
     return accounts
 
 
@@ -204,6 +205,7 @@ async def _cohort(runtime: Runtime, patients: int, seed: int) -> tuple[str, int]
 async def _model(runtime: Runtime, seed: int) -> dict[str, Any] | None:
     """Train the linear Cox on the database and promote it for overall survival (the gates are
     checked; training on synthetic data is allowed, with the reason, as a demo)."""
+    from inescape.kernel.errors import Conflict
     from inescape.modules.training.availability import missing_ml, ml_missing_message
     from inescape.modules.training.schemas import DatasetRef, PromotionRequest, TrainingRequest
 
@@ -228,12 +230,18 @@ async def _model(runtime: Runtime, seed: int) -> dict[str, Any] | None:
         click.echo(f"model: training {done.status}: {done.error}")
         return None
     version = int((done.result or {})["version"])
-    card = await training["models"].promote(
-        name=MODEL_NAME,
-        version=version,
-        body=PromotionRequest(allow_synthetic=True, reason="demo: a generated cohort to try the platform"),
-        by="demo",
-    )
+    try:
+        card = await training["models"].promote(
+            name=MODEL_NAME,
+            version=version,
+            body=PromotionRequest(
+                allow_synthetic=True, reason="demo: a generated cohort to try the platform"
+            ),
+            by="demo",
+        )
+    except Conflict as exc:  # a gate failed (a small cohort): say which, keep the candidate
+        click.echo(f"model: {MODEL_NAME} v{version} trained but not promoted: {exc.detail}")
+        return {"name": MODEL_NAME, "version": version, "purpose": None}
     c_index = card.metrics.get("c_index")
     click.echo(
         f"model: {MODEL_NAME} v{version} in production for {card.purpose}"
@@ -310,7 +318,7 @@ def guide(
         "Try:",
         f"  - as demo.clinician: Patients (the list), open one, then Decision support: stage, "
         f"guideline options and 1/3/5-year risk from the production model; Analytics: a "
-        f"Kaplan-Meier curve by stage ({url}/api/v1/patients/cohort/survival?group=stage_group)",
+        f"Kaplan-Meier curve by histology ({url}/api/v1/patients/cohort/survival?group=histology)",
         f"  - as demo.researcher: the same list de-identified: research ids, no names "
         f"({url}/api/v1/patients)",
         "  - as demo.data-steward: Collection: the demo upload's job and its rejected rows "
@@ -319,8 +327,13 @@ def guide(
         f"  - the API: {url}/schema",
     ]
     model = state.get("model")
-    if model:
+    if model and model["purpose"]:
         lines.append(f"Model in production for {model['purpose']}: {model['name']} v{model['version']}.")
+    elif model:
+        lines.append(
+            f"{model['name']} v{model['version']} did not pass its promotion gates (a larger cohort "
+            "helps: --patients); the registry shows why, and a data steward may promote another."
+        )
     else:
         lines.append("No model in production: install the ml extra and run `inescape demo` again.")
     return lines
