@@ -22,7 +22,7 @@ import json
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -213,7 +213,7 @@ async def _model(runtime: Runtime, seed: int) -> dict[str, Any] | None:
     if missing is not None:
         click.echo(f"model: skipped; {ml_missing_message(missing)}")
         return None
-    training = runtime.bound["training"].dependencies
+    training: Mapping[str, Any] = runtime.bound["training"].dependencies
     request = TrainingRequest(
         name=MODEL_NAME,
         model="cox",
@@ -253,7 +253,7 @@ async def _model(runtime: Runtime, seed: int) -> dict[str, Any] | None:
 async def _upload(runtime: Runtime) -> dict[str, Any]:
     from inescape.modules.collection.schemas import CollectionRequest
 
-    collection = runtime.bound["collection"].dependencies["collection"]
+    collection: Any = runtime.bound["collection"].dependencies["collection"]
 
     async def body() -> AsyncIterator[bytes]:
         yield sample_upload()
