@@ -1,13 +1,13 @@
 """The ``inescape`` command: one group, its commands in a file per family (``serve``: serve,
 worker, migrate; ``accounts``: create-user, audit; ``generate``; ``keys``: rotate-keys;
-``backup``: backup, restore)."""
+``backup``: backup, restore; ``demo``)."""
 
 from __future__ import annotations
 
 import click
 
 from inescape import __version__
-from inescape.cli import accounts, backup, generate, keys, serve
+from inescape.cli import accounts, backup, demo, generate, keys, serve
 from inescape.infra.private_files import restrict_umask
 
 
@@ -28,5 +28,6 @@ for command in (
     keys.rotate_keys,
     backup.backup,
     backup.restore,
+    demo.demo,
 ):
     main.add_command(command)

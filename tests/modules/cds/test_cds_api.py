@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from inescape.modules.training.api import RegistryApi
+from inescape.modules.training.api import Feature, RegistryApi
 from tests.modules.training.test_survival_model_format import MODEL
 from tests.support.auth import bearer, gateway_of, on_app_loop
 from tests.support.records import RECORD
@@ -42,11 +42,11 @@ async def audit_actions(client, action: str) -> list:
     )
 
 
-async def promote(client, model=MODEL) -> int:
+async def promote(client, model=MODEL, name="overall-survival", task="survival") -> int:
     async def register_and_promote() -> int:
         registry = client.app.state.runtime.facade(RegistryApi)  # the ModelRegistry
-        card = await registry.register("overall-survival", model, metrics={"c_index": 0.72})
-        await registry.promote("overall-survival", card.version)
+        card = await registry.register(name, model, task=task, metrics={"c_index": 0.72})
+        await registry.promote(name, card.version)
         return card.version
 
     return await on_app_loop(client.app, register_and_promote())
@@ -211,3 +211,60 @@ async def test_researchers_stage_facts_but_not_stored_patients(client, clinician
 
     assert staged.status_code == 200
     assert patient.status_code == 403
+
+
+async def test_a_promoted_model_of_any_name_answers_for_its_purpose_and_says_so(client, clinician):
+    await promote(client, name="pcr-model", task="classification")  # serves another purpose
+    before = (await client.post("/api/v1/cds/risk", json=LOCALLY_ADVANCED_ADENO, headers=clinician)).json()
+    await promote(client, name="my-first-model")
+
+    body = (await client.post("/api/v1/cds/risk", json=LOCALLY_ADVANCED_ADENO, headers=clinician)).json()
+    listed = (await client.get("/api/v1/models", headers=clinician)).json()
+
+    assert before["available"] is False
+    assert body["available"] is True
+    assert (body["model"], body["version"], body["purpose"]) == ("my-first-model", 1, "overall-survival")
+    assert "my-first-model version 1" in body["message"]
+    by_name = {m["name"]: m for m in listed}
+    assert by_name["my-first-model"]["purpose"] == "overall-survival"
+    assert by_name["my-first-model"]["serving"] is True
+    assert by_name["pcr-model"]["purpose"] == "pathologic-response"
+
+
+async def test_a_deceased_patient_is_given_no_risk_and_told_why(client, clinician):
+    record = {
+        **RECORD,
+        "outcome": {"vital_status": "dead", "last_follow_up": "2024-05-02", "death_date": "2024-05-02"},
+    }
+    patient_id = (await client.post("/api/v1/patients", json=record, headers=clinician)).json()["id"]
+    await promote(client)
+
+    body = (await client.get(f"/api/v1/patients/{patient_id}/cds", headers=clinician)).json()
+
+    assert body["risk"]["available"] is False
+    assert body["risk"]["horizons"] == []
+    assert "died on 2024-05-02" in body["risk"]["message"]
+    assert body["recommendations"]["rule_set"]  # the rest of the answer is still given
+
+
+GRADED = msgspec.structs.replace(
+    MODEL,
+    features=[
+        *MODEL.features,
+        Feature(name="grade=G3", fact="grade", kind="indicator", mean=0.3, value="G3"),
+    ],
+    coefficients=[0.03, -0.2, 0.4],
+    covariance=[[0.0001, 0.0, 0.0], [0.0, 0.01, 0.0], [0.0, 0.0, 0.02]],
+)
+
+
+async def test_a_recorded_grade_gx_is_read_as_the_code_the_model_was_trained_with(client, clinician):
+    record = {**RECORD, "conditions": [{**RECORD["conditions"][0], "grade": "GX"}]}
+    patient_id = (await client.post("/api/v1/patients", json=record, headers=clinician)).json()["id"]
+    await promote(client, GRADED)
+
+    body = (await client.get(f"/api/v1/patients/{patient_id}/cds", headers=clinician)).json()
+
+    assert body["facts"]["grade"] == "GX"
+    assert body["risk"]["available"] is True, body["risk"]
+    assert body["risk"]["missing"] == []

@@ -22,11 +22,14 @@ from tests.modules.training.test_survival_model_format import MODEL
 FACTS = {"age": 70, "histology": "adenocarcinoma"}
 
 
-def card(version: int = 1, *, format: str = "inescape.cox.v1", name: str = "os") -> ModelCard:
+def card(
+    version: int = 1, *, format: str = "inescape.cox.v1", name: str = "os", purpose: str = "overall-survival"
+) -> ModelCard:
     return ModelCard(
         name=name,
         version=version,
         task="survival",
+        purpose=purpose,
         format=format,
         stage="production",
         artifact=f"training/model/{name}/{version}/model.json",
@@ -36,7 +39,7 @@ def card(version: int = 1, *, format: str = "inescape.cox.v1", name: str = "os")
 
 
 class FakeRegistry:
-    """``RegistryApi`` over a dict of production cards, counting what it is asked."""
+    """``RegistryApi`` over one production card, counting what it is asked."""
 
     def __init__(self, production: ModelCard | None = None) -> None:
         self.current = production
@@ -44,22 +47,25 @@ class FakeRegistry:
         self.reads = 0
 
     async def production(self, name: str) -> ModelCard | None:
-        self.reads += 1
         return self.current if self.current is not None and self.current.name == name else None
+
+    async def serving(self, purpose: str) -> ModelCard | None:
+        self.reads += 1
+        return self.current if self.current is not None and self.current.purpose == purpose else None
 
     async def portable(self, name: str, version: int):
         return self.models[version]
 
 
 def risk_for(registry: FakeRegistry, refresh_s: float = 3600) -> RiskService:
-    return RiskService(registry=registry, models=PortableModels(), model_name="os", refresh_s=refresh_s)
+    return RiskService(registry=registry, models=PortableModels(), refresh_s=refresh_s)
 
 
 async def test_without_a_production_model_the_answer_says_so_and_gives_no_number():
     answer = await risk_for(FakeRegistry()).assess(facts=FACTS)
 
     assert answer.available is False
-    assert answer.message == NO_MODEL
+    assert answer.message == NO_MODEL.format(purpose="overall-survival")
     assert answer.horizons == []
 
 
@@ -68,7 +74,7 @@ async def test_the_production_cox_model_gives_survival_at_one_three_and_five_yea
 
     expected = PortableModels().predict(MODEL, FACTS, months=[12.0, 36.0, 60.0])
     assert answer.available is True
-    assert (answer.model, answer.version) == ("os", 1)
+    assert (answer.model, answer.version, answer.purpose) == ("os", 1, "overall-survival")
     assert [h.years for h in answer.horizons] == [1, 3, 5]
     assert [h.survival for h in answer.horizons] == [p.survival for p in expected]
 
@@ -88,18 +94,25 @@ async def test_a_network_in_production_is_named_and_not_evaluated():
     assert answer.version == 1
 
 
-async def test_a_promotion_of_this_model_reloads_it_at_the_next_answer_and_others_do_not():
+async def test_any_promotion_reloads_the_model_at_the_next_answer_and_a_registration_does_not():
     registry = FakeRegistry(card(1))
     risk = risk_for(registry)
     await risk.assess(facts=FACTS)
-    registry.current = card(2)
+    registry.current = card(2, name="another-name")
 
-    await risk.on_promoted(ModelPromoted(name="other", version=5))
-    await risk.on_promoted(ModelRegistered(name="os", version=2))
+    await risk.on_promoted(ModelRegistered(name="another-name", version=2))
     assert (await risk.assess(facts=FACTS)).version == 1
-    await risk.on_promoted(ModelPromoted(name="os", version=2))
-    assert (await risk.assess(facts=FACTS)).version == 2
+    await risk.on_promoted(ModelPromoted(name="another-name", version=2))
+    answer = await risk.assess(facts=FACTS)
+    assert (answer.model, answer.version) == ("another-name", 2)
     assert registry.reads == 2
+
+
+async def test_a_model_in_production_for_another_purpose_does_not_answer():
+    answer = await risk_for(FakeRegistry(card(purpose="pathologic-response"))).assess(facts=FACTS)
+
+    assert answer.available is False
+    assert "overall-survival" in answer.message
 
 
 class Facades:

@@ -93,3 +93,30 @@ async def test_a_network_has_no_portable_model(services):
         await registry.portable("os", 1)
     with pytest.raises(ModelNotFound):
         await registry.portable("os", 2)
+
+
+async def test_the_version_serving_a_purpose_is_found_whatever_its_name(services):
+    registry = registry_on(services)
+    first = await registry.register("my-first-model", MODEL)
+    response = await registry.register_files(
+        "pcr", {"spec.json": b"{}"}, main="spec.json", format="inescape.torch.v1", task="classification"
+    )
+    assert (first.purpose, response.purpose) == ("overall-survival", "pathologic-response")
+    assert await registry.serving("overall-survival") is None
+
+    await registry.promote("my-first-model", 1)
+    await registry.promote("pcr", 1)
+
+    serving = await registry.serving("overall-survival")
+    assert (serving.name, serving.version, serving.purpose) == ("my-first-model", 1, "overall-survival")
+    assert (await registry.serving("pathologic-response")).name == "pcr"
+
+
+async def test_a_card_stored_before_purposes_reads_as_its_kind_of_model(services):
+    registry = registry_on(services)
+    card = await registry.register("os", MODEL)
+    doc = await services.documents.get("training_models", card.id)
+    doc.pop("purpose")
+    await services.documents.replace("training_models", card.id, doc)
+
+    assert (await registry.card("os", 1)).purpose == "overall-survival"

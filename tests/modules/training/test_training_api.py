@@ -168,7 +168,16 @@ async def test_a_run_trains_with_progress_per_epoch_registers_a_candidate_and_pr
     assert risk["version"] == second
     assert risk["horizons"][-1]["survival"] < five_years
     listed = (await client.get("/api/v1/models", headers=clinician)).json()
-    assert listed == [{"name": "overall-survival", "versions": 2, "production": second, "latest": second}]
+    assert listed == [
+        {
+            "name": "overall-survival",
+            "versions": 2,
+            "production": second,
+            "latest": second,
+            "purpose": "overall-survival",
+            "serving": True,
+        }
+    ]
     promotions = await audit_actions(client, "models.promote")
     # the 403 (the gateway's refusal, audited as denied), the refused gate, two promotions
     assert sorted(e.outcome for e in promotions) == ["denied", "failure", "success", "success"]

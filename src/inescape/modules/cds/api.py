@@ -155,6 +155,7 @@ class RiskAnswer(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     model: str | None = None
     version: int | None = None
+    purpose: str | None = None  # what the answering version serves (overall-survival)
     trained_on: dict[str, Any] = {}
     metrics: dict[str, float] = {}
     horizons: list[Horizon] = []

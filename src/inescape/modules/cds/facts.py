@@ -23,8 +23,10 @@ def facts_of(record: Any) -> ClinicalFacts:
     """``record``: the clinical core's ``PatientRecord`` or ``PatientCreate``."""
     condition = min(record.conditions, key=lambda c: c.diagnosis_date, default=None)
     staging = max(record.staging, key=lambda s: (s.assessed_on, STAGE_ORDER[s.kind]), default=None)
+    # GX (grade not assessable) is a recorded code, read as such (a model trained with GX
+    # levels uses it; the rules treat it as not assessed)
     grade = staging.grade if staging is not None and staging.grade else None
-    if grade is None and condition is not None and condition.grade != "GX":
+    if grade is None and condition is not None:
         grade = condition.grade
     surgeries = sorted((t for t in record.treatments if t.kind == "surgery"), key=lambda t: t.start_date)
     return ClinicalFacts(

@@ -52,7 +52,12 @@ class HookService:
         record, skipped = self._codecs.read_bundle(bundle)
         made: list[tuple[dict[str, Any], str | None]] = []
         if record.conditions:
-            decision = await self._decisions.decide(facts=facts_of(record), patient_id=None, strict=False)
+            decision = await self._decisions.decide(
+                facts=facts_of(record),
+                patient_id=None,
+                strict=False,
+                outcome=getattr(record, "outcome", None),
+            )
             made = cards_for(decision, skipped)
         elif any(s["field"].startswith("Condition/") for s in skipped):
             # an esophageal cancer condition that could not be read: say so, never an empty list

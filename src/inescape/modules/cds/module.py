@@ -30,7 +30,7 @@ def bind(ctx: ModuleContext[CdsSettings | None]) -> Bound:
     risk = RiskService(
         registry=ctx.facades.get(RegistryApi),
         models=ctx.facades.get(SurvivalModels),
-        model_name=settings.risk_model,
+        purpose=settings.risk_purpose,
         refresh_s=settings.risk_refresh_s,
     )
     decisions = DecisionService(risk=risk, patients=ctx.facades.get(PatientsApi))

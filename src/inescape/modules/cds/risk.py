@@ -1,4 +1,5 @@
-"""1-, 3- and 5-year survival from the model registry's production model.
+"""1-, 3- and 5-year survival from the model registry's production version for overall
+survival (the version promoted for that purpose, whatever the model's name).
 
 The model is read once and kept; a promotion (``training.model.promoted.v1``) marks it stale, and
 so does time (``refresh_s``), so a process that missed the event (another process promoted it)
@@ -15,13 +16,25 @@ from typing import Any
 
 from inescape.kernel.events import Event
 from inescape.modules.cds.api import Horizon, RiskAnswer
-from inescape.modules.training.api import FORMAT, CoxModel, ModelCard, RegistryApi, SurvivalModels
+from inescape.modules.training.api import (
+    FORMAT,
+    OVERALL_SURVIVAL,
+    CoxModel,
+    ModelCard,
+    RegistryApi,
+    SurvivalModels,
+)
 from inescape.modules.training.events import ModelPromoted
 
 HORIZONS_MONTHS = (12.0, 36.0, 60.0)
 NO_MODEL = (
-    "No survival model is in production, so no risk estimate is given. Train a model and promote "
-    "it in the model registry (training module); answers use it from then on."
+    "No survival model is in production for {purpose}, so no risk estimate is given. Train a "
+    "survival model and promote it in the model registry (training module); answers use it "
+    "from then on."
+)
+DECEASED = (
+    "No risk estimate: the record says this patient died{when}. Survival from now is asked of "
+    "living patients only."
 )
 INTERVAL_NOTE = (
     "95% interval from the model's coefficient covariance (delta method on the linear predictor); "
@@ -31,11 +44,16 @@ INTERVAL_NOTE = (
 
 class RiskService:
     def __init__(
-        self, *, registry: RegistryApi, models: SurvivalModels, model_name: str, refresh_s: float = 30.0
+        self,
+        *,
+        registry: RegistryApi,
+        models: SurvivalModels,
+        purpose: str = OVERALL_SURVIVAL,
+        refresh_s: float = 30.0,
     ) -> None:
         self._registry = registry
         self._models = models
-        self.model_name = model_name
+        self.purpose = purpose
         self._refresh_s = refresh_s
         self._loaded: tuple[ModelCard, CoxModel | None] | None = None
         self._checked_at = -float("inf")
@@ -45,8 +63,9 @@ class RiskService:
         self._checked_at = -float("inf")
 
     async def on_promoted(self, event: Event) -> None:
-        """``training.model.promoted.v1``: reload at the next answer if it is this model."""
-        if isinstance(event, ModelPromoted) and event.name == self.model_name:
+        """``training.model.promoted.v1``: reload at the next answer (the promoted version may
+        serve this purpose under any name)."""
+        if isinstance(event, ModelPromoted):
             self.mark_stale()
 
     async def current(self) -> tuple[ModelCard, CoxModel | None] | None:
@@ -61,17 +80,22 @@ class RiskService:
     async def _load(self) -> tuple[ModelCard, CoxModel | None] | None:
         """The production card and its model when it is an ``inescape.cox.v1`` (None for a
         network, which needs torch), or None while there is no production version."""
-        card = await self._registry.production(self.model_name)
+        card = await self._registry.serving(self.purpose)
         if card is None:
             return None
         if card.format != FORMAT:
             return card, None
         return card, await self._registry.portable(card.name, card.version)
 
+    def deceased(self, death_date: object | None) -> RiskAnswer:
+        """The answer for a patient recorded as dead: no number, and why."""
+        when = f" on {death_date}" if death_date is not None else ""
+        return RiskAnswer(available=False, message=DECEASED.format(when=when), purpose=self.purpose)
+
     async def assess(self, *, facts: Mapping[str, Any]) -> RiskAnswer:
         loaded = await self.current()
         if loaded is None:
-            return RiskAnswer(available=False, message=NO_MODEL)
+            return RiskAnswer(available=False, message=NO_MODEL.format(purpose=self.purpose))
         card, model = loaded
         if model is None:
             return RiskAnswer(
@@ -79,10 +103,11 @@ class RiskService:
                 message=(
                     f"The production version of {card.name} (v{card.version}) is a {card.kind} model in "
                     f"{card.format}, which decision support cannot evaluate; promote a linear Cox model "
-                    "(inescape.cox.v1) under this name."
+                    f"(inescape.cox.v1) for {self.purpose}."
                 ),
                 model=card.name,
                 version=card.version,
+                purpose=card.purpose,
                 metrics=card.metrics,
                 trained_on=card.trained_on,
             )
@@ -95,6 +120,7 @@ class RiskService:
                 metrics=card.metrics,
                 model=card.name,
                 version=card.version,
+                purpose=card.purpose,
                 trained_on=card.trained_on,
             )
         points = self._models.predict(model, facts, months=HORIZONS_MONTHS)
@@ -104,11 +130,12 @@ class RiskService:
         ]
         return RiskAnswer(
             available=True,
-            message=f"Estimated by {card.name} version {card.version}.",
+            message=f"Estimated by {card.name} version {card.version}, in production for {card.purpose}.",
             horizons=horizons,
             metrics=card.metrics,
             interval=INTERVAL_NOTE,
             model=card.name,
             version=card.version,
+            purpose=card.purpose,
             trained_on=card.trained_on,
         )

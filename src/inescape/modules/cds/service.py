@@ -111,10 +111,16 @@ class DecisionService:
         resolved, _, _ = resolve_stage(facts, strict=False)
         return await self.risk.assess(facts=risk_facts(resolved))
 
-    async def decide(self, *, facts: ClinicalFacts, patient_id: str | None, strict: bool) -> Decision:
+    async def decide(
+        self, *, facts: ClinicalFacts, patient_id: str | None, strict: bool, outcome: Any = None
+    ) -> Decision:
+        """``outcome``: the stored record's (a patient recorded as dead gets no risk number)."""
         resolved, staged, problem = resolve_stage(facts, strict=strict)
         recommendations = guidelines.recommend(guideline_facts(resolved))
-        risk = await self.risk.assess(facts=risk_facts(resolved))
+        if outcome is not None and outcome.vital_status == "dead":
+            risk = self.risk.deceased(outcome.death_date)
+        else:
+            risk = await self.risk.assess(facts=risk_facts(resolved))
         return Decision(
             patient_id=patient_id,
             facts=msgspec.to_builtins(resolved),
@@ -127,4 +133,6 @@ class DecisionService:
     async def for_patient(self, *, patient_id: str) -> Decision:
         """All three for a stored patient (``PatientNotFound`` if absent)."""
         record = await self._patients.read_record(patient_id)
-        return await self.decide(facts=facts_of(record), patient_id=patient_id, strict=False)
+        return await self.decide(
+            facts=facts_of(record), patient_id=patient_id, strict=False, outcome=record.outcome
+        )

@@ -6,8 +6,8 @@ import msgspec
 
 
 class CdsSettings(msgspec.Struct, kw_only=True):
-    # The model registry name whose production version gives risk estimates.
-    risk_model: str = "overall-survival"
+    # The purpose whose production version (of any model name) gives risk estimates.
+    risk_purpose: str = "overall-survival"
     risk_refresh_s: float = 30.0  # re-check the registry at least this often (promotions elsewhere)
     # FHIR servers a CDS Hooks call may make this service fetch from when prefetch is missing
     # (base URL prefixes, e.g. "https://ehr.example.org/fhir"). Empty: never fetch; such calls

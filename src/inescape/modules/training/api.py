@@ -34,6 +34,17 @@ FORMAT = "inescape.cox.v1"
 TORCH_FORMAT = "inescape.torch.v1"
 Stage = Literal["candidate", "production", "archived"]
 ModelKind = Literal["cox", "deepsurv", "logistic_hazard", "pcr"]
+# What a model version is for: the decision that reads its production version.
+# ``overall-survival``: survival from diagnosis (decision support's 1/3/5-year risk);
+# ``pathologic-response``: the chance of a pathologic complete response.
+Purpose = Literal["overall-survival", "pathologic-response"]
+OVERALL_SURVIVAL: Purpose = "overall-survival"
+PATHOLOGIC_RESPONSE: Purpose = "pathologic-response"
+
+
+def purpose_of_kind(kind: str) -> Purpose:
+    """The purpose a model of ``kind`` serves when its run does not name one."""
+    return PATHOLOGIC_RESPONSE if kind == "pcr" else OVERALL_SURVIVAL
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -112,6 +123,9 @@ class ModelCard(msgspec.Struct, frozen=True, kw_only=True):
     code_version: str = ""
     report: dict[str, Any] = {}  # calibration by decile, subgroups, training history
     promotion: dict[str, Any] | None = None  # who promoted it, when, the gates, any override
+    # the decision it serves; its production version (newest promotion) answers that decision,
+    # whatever the model's name. A card stored before purposes reads as its task's purpose.
+    purpose: str = ""
 
     @property
     def id(self) -> str:
@@ -130,6 +144,11 @@ class RegistryApi(Protocol):
 
     async def production(self, name: str) -> ModelCard | None:
         """The card of the version of ``name`` in production, or None while there is none."""
+        ...
+
+    async def serving(self, purpose: str) -> ModelCard | None:
+        """The production version that serves ``purpose`` (of any name; the most recently
+        promoted when several names serve it), or None while none does."""
         ...
 
     async def portable(self, name: str, version: int) -> CoxModel:
@@ -213,6 +232,8 @@ class FittingApi(Protocol):
 __all__ = [
     "FORMAT",
     "MODULE",
+    "OVERALL_SURVIVAL",
+    "PATHOLOGIC_RESPONSE",
     "TORCH_FORMAT",
     "Baseline",
     "CoxModel",
@@ -223,9 +244,11 @@ __all__ = [
     "ModelKind",
     "ModelNotFound",
     "ModelNotPortable",
+    "Purpose",
     "RegistryApi",
     "Stage",
     "SurvivalModels",
     "SurvivalPoint",
     "card_id",
+    "purpose_of_kind",
 ]

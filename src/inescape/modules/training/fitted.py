@@ -134,12 +134,17 @@ class FittedModel:
     def portable(self) -> CoxModel | None:
         """The linear Cox as ``inescape.cox.v1`` (what decision support evaluates without torch);
         None for the other models. A missing-value indicator is dropped: the portable model asks
-        for every fact instead of imputing it."""
+        for every fact instead of imputing it; so is a column collinear with others."""
         if self.kind != "cox":
             return None
         beta = self.state["weight"].double().numpy().reshape(-1)
         covariance = np.asarray(self.report.get("covariance") or np.zeros((len(beta), len(beta))))
-        keep = [j for j, c in enumerate(self.preprocessor.columns) if c.kind != "missing"]
+        collinear = set(self.report.get("collinear", ()))  # no coefficient of their own
+        keep = [
+            j
+            for j, c in enumerate(self.preprocessor.columns)
+            if c.kind != "missing" and c.name not in collinear
+        ]
         features, coefficients = [], []
         scale = np.ones(len(beta))
         for j in keep:

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from inescape.kernel.errors import Invalid
-from inescape.modules.training.baseline import breslow, covariance
+from inescape.modules.training.baseline import breslow, exact_cox
 from inescape.modules.training.features import feature_names
 from inescape.modules.training.fit_settings import FitSettings, settings_of
 from inescape.modules.training.fitted import FittedModel, prepare
@@ -203,10 +203,10 @@ def _train(
         history=list(module.history),
         _net=net,
     )
+    if settings.model == "cox":  # the exact fit on independent columns, then its baseline
+        fitted.report["covariance"] = exact_cox(fitted, x_train, train, float(hyper["l2"])).tolist()
     if settings.model in ("cox", "deepsurv"):
         breslow(fitted, x_train, train)
-    if settings.model == "cox":
-        fitted.report["covariance"] = covariance(fitted, x_train, train, float(hyper["l2"])).tolist()
     return fitted
 
 

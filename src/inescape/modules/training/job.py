@@ -19,7 +19,7 @@ import msgspec
 
 from inescape.kernel.errors import Invalid
 from inescape.kernel.jobs import JobCancelled, JobContext
-from inescape.modules.training.api import FORMAT, TORCH_FORMAT, ModelCard
+from inescape.modules.training.api import FORMAT, TORCH_FORMAT, ModelCard, purpose_of_kind
 from inescape.modules.training.availability import missing_ml, ml_missing_message
 from inescape.modules.training.cards import card_markdown
 from inescape.modules.training.data import CohortSource
@@ -134,6 +134,7 @@ class FitJob:
         card_fields: dict[str, Any] = {
             "task": "classification" if fitted.kind == "pcr" else "survival",
             "kind": fitted.kind,
+            "purpose": request.purpose or purpose_of_kind(fitted.kind),
             "metrics": {k: float(v) for k, v in fitted.metrics.items()},
             "trained_on": dict(fitted.trained_on),
             "description": request.description,

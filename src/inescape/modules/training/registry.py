@@ -1,6 +1,9 @@
 """The model registry: versioned model cards in the document store, artifacts in the ``models``
 bucket, one production version per model name.
 
+Each version declares its purpose (``overall-survival``...): a reader asks for the production
+version that serves a purpose (``serving``), not for a name.
+
 A card is written after its artifact, so a card never points at nothing. Promotion archives the
 previous production version and publishes ``training.model.promoted.v1`` (through the outbox),
 so every process that caches the production model reloads it.
@@ -27,6 +30,7 @@ from inescape.modules.training.api import (
     ModelNotPortable,
     Stage,
     card_id,
+    purpose_of_kind,
 )
 from inescape.modules.training.events import ModelPromoted, ModelRegistered
 from inescape.modules.training.portable import dump_model, load_model
@@ -58,6 +62,7 @@ class ModelRegistry:
         model: CoxModel,
         *,
         task: str = "survival",
+        purpose: str | None = None,
         metrics: dict[str, float] | None = None,
         trained_on: dict[str, Any] | None = None,
         description: str = "",
@@ -69,6 +74,7 @@ class ModelRegistry:
             main="model.json",
             format=model.format,
             task=task,
+            purpose=purpose or purpose_of_kind("pcr" if task == "classification" else "cox"),
             metrics=dict(metrics or {}),
             trained_on=dict(trained_on or {}),
             description=description,
@@ -84,7 +90,11 @@ class ModelRegistry:
         **card: Any,
     ) -> ModelCard:
         """A new candidate version made of ``files`` (name -> bytes, ``main`` the one a reader
-        loads), stored under one prefix of the models bucket before the card is written."""
+        loads), stored under one prefix of the models bucket before the card is written. With no
+        ``purpose``, the version serves what its kind of model answers."""
+        if not card.get("purpose"):
+            classification = card.get("task") == "classification"
+            card["purpose"] = purpose_of_kind("pcr" if classification else str(card.get("kind", "cox")))
         # the files' prefix is their own (not the version, which a concurrent register may take)
         prefix = f"{PREFIX}/{name}/{new_id()}"
         keys = {}
@@ -150,6 +160,14 @@ class ModelRegistry:
             return None
         return max(found, key=lambda c: c.promoted_at or c.created_at)
 
+    async def serving(self, purpose: str) -> ModelCard | None:
+        """The production version serving ``purpose``, whatever its name (the most recently
+        promoted when several names serve it), or None while none does."""
+        found = [c for c in await self.cards(stage="production") if c.purpose == purpose]
+        if not found:
+            return None
+        return max(found, key=lambda c: c.promoted_at or c.created_at)
+
     async def portable(self, name: str, version: int) -> CoxModel:
         """The ``inescape.cox.v1`` model of a version (a network needs torch: ``ModelNotPortable``)."""
         card = await self.card(name, version)
@@ -182,4 +200,9 @@ def _content_type(file: str) -> str:
 
 
 def _card(doc: dict[str, Any]) -> ModelCard:
-    return msgspec.convert({k: v for k, v in doc.items() if k != "id"}, ModelCard, strict=False)
+    card = msgspec.convert({k: v for k, v in doc.items() if k != "id"}, ModelCard, strict=False)
+    if not card.purpose:  # stored before versions declared one: what its kind of model serves
+        card = msgspec.structs.replace(
+            card, purpose=purpose_of_kind("pcr" if card.task == "classification" else card.kind)
+        )
+    return card

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from inescape.modules.training.api import Purpose
+
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9._-]*\Z")]
 Filter = Literal[
     "sex", "histology", "location", "stage_group", "vital_status", "origin", "source", "min_age", "max_age"
@@ -43,6 +45,9 @@ class TrainingRequest(Strict, frozen=True, kw_only=True):
     dropout: Annotated[float, msgspec.Meta(ge=0, lt=1)] | None = None
     bootstrap: Annotated[int, msgspec.Meta(ge=0, le=2000)] = 200
     description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    # the decision the model serves once promoted; by default what its kind answers
+    # (``pathologic-response`` for pcr, ``overall-survival`` for the others)
+    purpose: Purpose | None = None
 
 
 class PromotionRequest(Strict, frozen=True, kw_only=True):

@@ -16,7 +16,7 @@ from inescape.kernel.clock import Clock
 from inescape.kernel.errors import Invalid, Unavailable
 from inescape.kernel.jobs import JobView
 from inescape.modules.training import gates
-from inescape.modules.training.api import MODULE, ModelCard
+from inescape.modules.training.api import MODULE, ModelCard, purpose_of_kind
 from inescape.modules.training.availability import missing_ml, ml_missing_message
 from inescape.modules.training.cards import calibration_svg, training_curve_svg
 from inescape.modules.training.data import CohortSource
@@ -36,6 +36,11 @@ def check_request(request: TrainingRequest, settings: TrainingSettings) -> None:
         raise Invalid(
             "a dataset source needs its id (GET /api/v1/datasets lists them)",
             errors=[{"field": "dataset.id", "message": "required when source is dataset"}],
+        )
+    if request.purpose is not None and request.purpose != purpose_of_kind(request.model):
+        raise Invalid(
+            f"a {request.model} model serves {purpose_of_kind(request.model)}, not {request.purpose}",
+            errors=[{"field": "purpose", "message": f"a {request.model} model cannot serve it"}],
         )
     if request.max_epochs is not None and request.max_epochs > settings.max_epochs:
         raise Invalid(
@@ -121,16 +126,29 @@ class ModelService:
         self._settings = settings
 
     async def names(self) -> list[dict[str, Any]]:
-        """Each model name with its count of versions, its production and latest version."""
+        """Each model name with its count of versions, its production and latest version, the
+        purpose of its production (else latest) version, and whether that production version
+        is the one answering its purpose (``serving``)."""
         names: dict[str, dict[str, Any]] = {}
         for card in await self._registry.cards():
             entry = names.setdefault(
-                card.name, {"name": card.name, "versions": 0, "production": None, "latest": 0}
+                card.name,
+                {"name": card.name, "versions": 0, "production": None, "latest": 0, "purpose": card.purpose},
             )
             entry["versions"] += 1
             entry["latest"] = max(entry["latest"], card.version)
             if card.stage == "production":
                 entry["production"] = card.version
+                entry["purpose"] = card.purpose
+            elif entry["production"] is None and card.version == entry["latest"]:
+                entry["purpose"] = card.purpose
+        serving = {p: await self._registry.serving(p) for p in {e["purpose"] for e in names.values()}}
+        for entry in names.values():
+            answering = serving[entry["purpose"]]
+            entry["serving"] = answering is not None and (answering.name, answering.version) == (
+                entry["name"],
+                entry["production"],
+            )
         return list(names.values())
 
     async def versions(self, *, name: str) -> list[ModelCard]:
