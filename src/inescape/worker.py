@@ -20,8 +20,14 @@ from inescape.settings import Settings
 log = logging.getLogger("inescape.worker")
 
 
-def run_worker(settings: Settings, *, modules: Sequence[str] | None = None) -> int:
+def run_worker(
+    settings: Settings, *, modules: Sequence[str] | None = None, metrics_port: int | None = None
+) -> int:
     runtime = Runtime(settings, served_specs(settings, modules))
+    if metrics_port is not None:  # the job metrics are this process's: Prometheus scrapes it here
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, registry=runtime.services.metrics.registry)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="inescape-runtime", daemon=True)
     thread.start()

@@ -166,14 +166,23 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
     type=click.Choice(MODULE_NAMES),
     help="Only take jobs of these modules' queues (repeatable).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    envvar="INESCAPE_WORKER_METRICS_PORT",
+    help="Serve this worker's Prometheus metrics (job durations, outcomes) on this port.",
+)
 @one_line_errors
-def worker(modules: tuple[str, ...]) -> None:
+def worker(modules: tuple[str, ...], metrics_port: int | None) -> None:
     """Run background jobs from the module queues."""
     from inescape.worker import run_worker
 
     settings = cli_settings()
+    if metrics_port is not None:
+        _port_free("0.0.0.0", metrics_port)
     asyncio.run(_preflight(settings, list(modules or settings.modules)))
-    sys.exit(run_worker(settings, modules=list(modules) or None))
+    sys.exit(run_worker(settings, modules=list(modules) or None, metrics_port=metrics_port))
 
 
 @click.command()
