@@ -21,13 +21,15 @@ log = logging.getLogger("inescape.worker")
 
 
 def run_worker(
-    settings: Settings, *, modules: Sequence[str] | None = None, metrics_port: int | None = None
+    settings: Settings, *, modules: Sequence[str] | None = None, metrics: tuple[str, int] | None = None
 ) -> int:
+    """``metrics``: (host, port) to serve this process's Prometheus metrics on (the job
+    durations and outcomes are counted where the jobs run)."""
     runtime = Runtime(settings, served_specs(settings, modules))
-    if metrics_port is not None:  # the job metrics are this process's: Prometheus scrapes it here
+    if metrics is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, registry=runtime.services.metrics.registry)
+        start_http_server(metrics[1], addr=metrics[0], registry=runtime.services.metrics.registry)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="inescape-runtime", daemon=True)
     thread.start()

@@ -173,3 +173,29 @@ def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path):
         "stop it, or choose another port with --port or INESCAPE_SERVER_PORT"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_a_worker_serves_its_own_metrics_on_the_metrics_port(tmp_path):
+    import time
+
+    import httpx
+
+    from tests.support.processes import Served, free_port
+
+    port = free_port()
+    worker = Served("worker", "--metrics-port", str(port), env=env(tmp_path), log=tmp_path / "worker.log")
+    worker.start()
+    try:
+        deadline, text = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and not text:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
+            except httpx.TransportError:
+                assert worker.proc is not None
+                assert worker.proc.poll() is None, worker.log()
+                time.sleep(0.2)
+    finally:
+        worker.stop()
+
+    assert "inescape_build_info{" in text, worker.log()
+    assert "# TYPE inescape_job_duration_seconds histogram" in text

@@ -173,16 +173,23 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
     envvar="INESCAPE_WORKER_METRICS_PORT",
     help="Serve this worker's Prometheus metrics (job durations, outcomes) on this port.",
 )
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface of the metrics port (0.0.0.0 in a container Prometheus scrapes).",
+)
 @one_line_errors
-def worker(modules: tuple[str, ...], metrics_port: int | None) -> None:
+def worker(modules: tuple[str, ...], metrics_port: int | None, metrics_host: str) -> None:
     """Run background jobs from the module queues."""
     from inescape.worker import run_worker
 
     settings = cli_settings()
     if metrics_port is not None:
-        _port_free("0.0.0.0", metrics_port)
+        _port_free(metrics_host, metrics_port)
     asyncio.run(_preflight(settings, list(modules or settings.modules)))
-    sys.exit(run_worker(settings, modules=list(modules) or None, metrics_port=metrics_port))
+    metrics = (metrics_host, metrics_port) if metrics_port is not None else None
+    sys.exit(run_worker(settings, modules=list(modules) or None, metrics=metrics))
 
 
 @click.command()
