@@ -38,6 +38,7 @@ def run_worker(
         signal.signal(sig, lambda *_: stop.set())
     try:
         asyncio.run_coroutine_threadsafe(runtime.start(worker=True), loop).result()
+        _warn_without_ml(runtime)
         log.info(
             "worker ready",
             extra={"queues": list(runtime.services.queue.queues), "broker": runtime.services.queue.backend},
@@ -49,3 +50,13 @@ def run_worker(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
     return 0
+
+
+def _warn_without_ml(runtime: Runtime) -> None:
+    """A worker taking training jobs without torch fails each run with the install hint;
+    say so once at start, so the operator need not wait for the first run."""
+    from inescape.modules.training.availability import missing_ml, ml_missing_message
+
+    missing = missing_ml()
+    if missing is not None and any(spec.name == "training" for spec in runtime.specs):
+        log.warning(ml_missing_message(missing), extra={"missing": missing})
