@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import platform
+from types import SimpleNamespace
 
 from sqlalchemy import update
 
@@ -108,3 +109,20 @@ def test_collected_records_are_counted_by_connector_and_outcome():
     text = metrics.render().decode()
     assert 'inescape_collection_records_total{connector="spreadsheet",outcome="accepted"} 7.0' in text
     assert 'inescape_collection_records_total{connector="spreadsheet",outcome="rejected"} 2.0' in text
+
+
+async def test_the_job_gauges_keep_their_values_while_the_database_is_away():
+    from inescape.infra.db import Database
+    from inescape.infra.jobs.service import JobService
+    from inescape.infra.telemetry import Metrics
+
+    metrics = Metrics()
+    metrics.set_job_counts(["generation"], [("generation", "queued", 4)])
+    away = Database("postgresql://inescape@127.0.0.1:1/inescape")  # nothing listens on port 1
+    platform = SimpleNamespace(jobs=JobService(away), metrics=metrics)
+    try:
+        await refresh_job_gauges(platform, ["generation"])
+    finally:
+        await away.engine.dispose()
+
+    assert 'inescape_jobs_queued{queue="generation"} 4.0' in metrics.render().decode()

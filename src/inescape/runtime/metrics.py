@@ -7,10 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from inescape.infra.faults import unavailable_from
 from inescape.infra.platform import Platform
 from inescape.infra.telemetry import Metrics
 from inescape.kernel.bus import Subscription
-from inescape.kernel.errors import Unavailable
 from inescape.kernel.events import Event
 from inescape.modules.collection.events import DatasetCollected
 from inescape.modules.generation.events import DatasetGenerated
@@ -82,7 +82,9 @@ async def refresh_job_gauges(platform: Platform, queues: Iterable[str]) -> None:
     away the gauges keep their last values and /metrics still answers."""
     try:
         counts = await platform.jobs.unfinished_counts()
-    except (Unavailable, OSError) as exc:
+    except Exception as exc:
+        if unavailable_from(exc) is None:  # not the database being away: a bug, let it show
+            raise
         log.warning("job gauges not refreshed: the database is unavailable", extra={"error": str(exc)})
         return
     platform.metrics.set_job_counts(queues, counts)
