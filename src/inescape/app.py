@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
-from litestar import Litestar, MediaType, Response, Router, get
+from litestar import Litestar, MediaType, Request, Response, Router, get, head
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -41,8 +41,11 @@ from inescape.kernel.modules import Bound, ModuleSpec
 from inescape.modules.auth.api import GatewayApi, owner_scope
 from inescape.modules_loader import load_specs
 from inescape.runtime import Runtime
+from inescape.runtime.metrics import refresh_job_gauges
 from inescape.settings import Settings, load_settings, upstreams
 from inescape.web.routes import dashboard
+
+METRICS_TYPE = "text/plain; version=0.0.4"
 
 
 class Liveness(msgspec.Struct, frozen=True):
@@ -105,7 +108,24 @@ async def health_detailed(state: State) -> Response[DetailedHealth]:
 )
 async def metrics(state: State) -> Response[bytes]:
     runtime: Runtime = state.runtime
-    return Response(runtime.services.metrics.render(), media_type="text/plain; version=0.0.4")
+    await refresh_job_gauges(runtime.services, [spec.queue_name for spec in runtime.specs])
+    return Response(runtime.services.metrics.render(), media_type=METRICS_TYPE)
+
+
+# HEAD on the probes and the metrics (load balancers and uptime checks use it): the GET's
+# status and headers, no body
+@head(["/health", "/health/detailed"], opt={"permission": "public"}, include_in_schema=False)
+async def health_head(request: Request[Any, Any, Any], state: State) -> Response[None]:
+    if request.url.path == "/health":
+        return Response(None, media_type=MediaType.JSON)
+    return Response(
+        None, media_type=MediaType.JSON, status_code=(await health_detailed.fn(state)).status_code
+    )
+
+
+@head("/metrics", opt={"permission": "public"}, include_in_schema=False, sync_to_thread=False)
+def metrics_head() -> Response[None]:
+    return Response(None, media_type=METRICS_TYPE)
 
 
 def _token_subject(runtime: Runtime) -> Callable[[str], str | None]:
@@ -243,7 +263,7 @@ def create_app(
                 await upstream.close()
             await runtime.stop()
 
-    handlers: list[Any] = [health, health_detailed, metrics, dashboard]
+    handlers: list[Any] = [health, health_detailed, metrics, health_head, metrics_head, dashboard]
     bound = [runtime.bound[spec.name] for spec in runtime.specs]
     # the body guard first: no module's middleware nor handler sees an unchecked JSON body
     middleware = [

@@ -161,3 +161,101 @@ def test_an_unknown_mode_is_refused_when_rendering(tmp_path):
         _render(tmp_path, "mode=microservices")
 
     assert "mode" in refused.value.stderr
+
+
+def test_forwarded_headers_are_trusted_only_from_the_configured_peers_never_every_peer(rendered):
+    for workload in _named(rendered, "Deployment").values():
+        env = {e["name"]: e.get("value") for e in _pod(workload)["containers"][0]["env"]}
+
+        assert env["FORWARDED_ALLOW_IPS"] == "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+
+
+def test_network_policies_let_only_the_ingress_reach_the_front_and_only_the_gateway_reach_a_module(
+    tmp_path,
+):
+    docs = _render(tmp_path, "mode=split")
+    policies = _named(docs, "NetworkPolicy")
+
+    assert set(policies) == {"default-deny", "gateway", "modules", "worker-metrics"}
+    deny = policies["default-deny"]["spec"]
+    assert deny["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny
+    front = policies["gateway"]["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in front
+    module_peers = policies["modules"]["spec"]["ingress"][0]["from"]
+    gateway = module_peers[0]["podSelector"]["matchLabels"]
+    assert gateway["app.kubernetes.io/component"] == "gateway"
+    selected = policies["modules"]["spec"]["podSelector"]["matchExpressions"][0]["values"]
+    assert selected == ["generation", "collection", "training", "cds"]
+
+
+def test_network_policies_can_be_turned_off_or_restrict_egress_too(tmp_path):
+    off = _render(tmp_path, "networkPolicy.enabled=false")
+    egress = _named(_render(tmp_path, "networkPolicy.restrictEgress=true"), "NetworkPolicy")
+
+    assert not _named(off, "NetworkPolicy")
+    assert egress["default-deny"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    dns = egress["egress"]["spec"]["egress"][0]["ports"]
+    assert {"port": 53, "protocol": "UDP"} in dns
+
+
+def test_a_service_monitor_scrapes_every_process_only_when_asked(tmp_path):
+    default = _render(tmp_path)
+    docs = _render(
+        tmp_path,
+        "mode=split",
+        "metrics.serviceMonitor.enabled=true",
+        "metrics.serviceMonitor.labels.release=kps",
+    )
+
+    assert not [d for d in default if d["kind"] == "ServiceMonitor"]
+    [monitor] = [d for d in docs if d["kind"] == "ServiceMonitor"]
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    assert [(e["port"], e["path"]) for e in monitor["spec"]["endpoints"]] == [
+        ("http", "/metrics"),
+        ("metrics", "/metrics"),
+    ]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    services = [d for d in docs if d["kind"] == "Service"]
+    assert services
+    assert all(selector.items() <= s["metadata"]["labels"].items() for s in services)
+
+
+def test_the_worker_serves_its_metrics_on_the_metrics_port(rendered):
+    worker = _named(rendered, "Deployment")["worker"]
+    container = _pod(worker)["containers"][0]
+
+    assert container["args"][-2:] == ["--metrics-port", "9102"]
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9102, "protocol": "TCP"}]
+    assert _named(rendered, "Service")["worker"]["spec"]["ports"][0]["targetPort"] == "metrics"
+
+
+def test_the_chart_passes_strict_lint_and_schema_validation_in_both_modes(tmp_path):
+    validate = ROOT / ".ci" / ".tools" / "venv" / "bin" / "kubernetes-validate"
+    found = str(validate) if validate.is_file() else shutil.which("kubernetes-validate")
+    if found is None:
+        pytest.skip("kubernetes-validate not installed (.ci/run installs it)")
+    env = {
+        **os.environ,
+        **{f"HELM_{kind}_HOME": str(tmp_path / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")},
+    }
+    for sets in (["mode=monolith"], ["mode=split"], ["mode=split", "networkPolicy.restrictEgress=true"]):
+        flags = [arg for s in sets for arg in ("--set", s)]
+        lint = subprocess.run(
+            [_helm(), "lint", "--strict", "--quiet", str(CHART), *flags],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+        rendered = subprocess.run(
+            [_helm(), "template", "rel", str(CHART), *flags],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+        checked = subprocess.run(
+            [found, "--strict", "--quiet", "-"], input=rendered, capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -1,6 +1,6 @@
 """The ``inescape`` command: one group, its commands in a file per family (``serve``: serve,
-worker, migrate; ``accounts``: create-user, audit; ``generate``; ``keys``: rotate-keys;
-``backup``: backup, restore; ``demo``)."""
+worker, migrate; ``accounts``: create-user, users, audit; ``generate``: generate, profiles;
+``keys``: keys init, rotate-keys; ``backup``: backup, restore; ``demo``)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,11 @@ for command in (
     serve.worker,
     serve.migrate,
     accounts.create_user,
+    accounts.users,
     accounts.audit,
     generate.generate,
+    generate.profiles,
+    keys.keys,
     keys.rotate_keys,
     backup.backup,
     backup.restore,

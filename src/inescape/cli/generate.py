@@ -1,4 +1,5 @@
-"""``inescape generate``: a synthetic cohort to files and/or the configured database."""
+"""``inescape generate``: a synthetic cohort to files and/or the configured database;
+``inescape profiles``: the profiles it can generate from."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from inescape.cli.common import cli_settings, one_line_errors, with_runtime
+from inescape.cli.common import cli_settings, json_option, one_line_errors, report, with_runtime
 from inescape.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,9 +33,16 @@ if TYPE_CHECKING:
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="cohort.parquet, .csv or .ndjson"
 )
 @click.option("--to-database", is_flag=True, help="Load the configured clinical database (bulk path).")
+@json_option
 @one_line_errors
 def generate(
-    profile: str, n: int, seed: int, quotas: tuple[str, ...], out: Path | None, to_database: bool
+    profile: str,
+    n: int,
+    seed: int,
+    quotas: tuple[str, ...],
+    out: Path | None,
+    to_database: bool,
+    as_json: bool,
 ) -> None:
     """Generate a synthetic cohort, with a progress bar and its fidelity report."""
     from inescape.kernel.errors import DomainError
@@ -42,7 +50,10 @@ def generate(
     if out is None and not to_database:
         raise click.UsageError("say where the cohort goes: --out FILE and/or --to-database")
     settings = cli_settings() if to_database else None
-    with click.progressbar(length=n, label=f"Generating {n:,} patients ({profile})", show_pos=True) as bar:
+    label = f"Generating {n:,} patients ({profile})"
+    # the bar goes to stderr with --json, so that stdout is the document alone
+    bar_file = sys.stderr if as_json else None
+    with click.progressbar(length=n, label=label, show_pos=True, file=bar_file) as bar:
         try:
             summary = _generate(
                 profile, n, seed=seed, quotas=list(quotas), out=out, settings=settings, on_chunk=bar.update
@@ -52,8 +63,18 @@ def generate(
             for error in getattr(exc, "errors", [])[:10]:
                 click.echo(f"  {error.get('field')}: {error.get('message')}", err=True)
             sys.exit(1)
-    for line in summary:
-        click.echo(line)
+    lines = summary.pop("lines")
+    report(summary, lines, as_json=as_json)
+
+
+@click.command()
+@json_option
+def profiles(as_json: bool) -> None:
+    """List the generation profiles (the names `inescape generate --profile` takes)."""
+    shipped = _generator().profiles()
+    data = {"items": [{"name": p.name, "title": p.title, "description": p.description} for p in shipped]}
+    width = max((len(p.name) for p in shipped), default=0)
+    report(data, [f"{p.name.ljust(width)}  {p.title}" for p in shipped], as_json=as_json)
 
 
 def _generate(
@@ -65,33 +86,36 @@ def _generate(
     out: Path | None,
     settings: Settings | None,
     on_chunk: Callable[[int], Any],
-) -> list[str]:
+) -> dict[str, Any]:
     """To files (no backend needed) and/or the configured database, loaded through generation's
-    own service as a job loads it; the lines to print. The profile and quotas are checked
-    before anything is written."""
+    own service as a job loads it; the summary (``lines`` holds it as text). The profile and
+    quotas are checked before anything is written."""
     from inescape.modules.generation.api import FidelityReport, report_lines
 
     generator = _generator()
     chosen = generator.profile(profile)
     wanted = generator.quotas(quotas)
     lines: list[str] = []
-    report: FidelityReport | None = None
+    summary: dict[str, Any] = {"profile": chosen.name, "n": n, "seed": seed, "files": [], "dataset_id": None}
+    fidelity: FidelityReport | None = None
     if out is not None:
-        written, report = generator.write_files(
+        written, fidelity = generator.write_files(
             chosen, n, seed=seed, out=out, quotas=wanted, on_chunk=on_chunk
         )
+        summary["files"] = [{"path": str(p), "bytes": p.stat().st_size} for p in written]
         lines += [f"wrote {p} ({p.stat().st_size:,} bytes)" for p in written]
     if settings is not None:
         loading = _load_cohort(
             settings, chosen, n, seed=seed, quotas=wanted, on_chunk=None if out else on_chunk
         )
         done = asyncio.run(loading)
+        summary |= {"dataset_id": done.dataset_id, "loaded": done.loaded}
         lines.append(
             f"loaded {done.loaded:,} patients into the clinical database (dataset {done.dataset_id})"
         )
-    if report is not None:
-        lines += report_lines(report)
-    return lines
+    if fidelity is not None:
+        lines += report_lines(fidelity)
+    return summary | {"fidelity": fidelity, "lines": lines}
 
 
 def _generator() -> Any:

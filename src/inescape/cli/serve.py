@@ -70,6 +70,7 @@ def serve(
     if module:  # a module served alone is an upstream itself, never a gateway
         settings.gateway.upstreams = []
     port = port or settings.server.port or (specs[-1].port if module else 8000)
+    _port_free(settings.server.host, port)
     if settings.embedded:
         click.echo(
             f"inescape: embedded defaults, data in {settings.data_path} "
@@ -93,6 +94,33 @@ def serve(
         server_header=False,
         **tls,
     )
+
+
+PORT_BUSY = 3  # the exit code when the port is taken (2: a configuration error)
+
+
+def _port_free(host: str, port: int) -> None:
+    """Exit with one line naming the port when something already listens on it, before the
+    backends are reached and rather than uvicorn's bind traceback."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise ConfigurationError(
+                    "INESCAPE_SERVER_HOST", f"cannot bind {host}:{port}: {exc.strerror}"
+                ) from None
+            click.echo(
+                f"inescape: port {port} on {host} is already in use (another `inescape serve`?); "
+                "stop it, or choose another port with --port or INESCAPE_SERVER_PORT",
+                err=True,
+            )
+            sys.exit(PORT_BUSY)
 
 
 def _tls_options(settings: Settings) -> dict[str, Any]:
@@ -138,14 +166,30 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
     type=click.Choice(MODULE_NAMES),
     help="Only take jobs of these modules' queues (repeatable).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    envvar="INESCAPE_WORKER_METRICS_PORT",
+    help="Serve this worker's Prometheus metrics (job durations, outcomes) on this port.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface of the metrics port (0.0.0.0 in a container Prometheus scrapes).",
+)
 @one_line_errors
-def worker(modules: tuple[str, ...]) -> None:
+def worker(modules: tuple[str, ...], metrics_port: int | None, metrics_host: str) -> None:
     """Run background jobs from the module queues."""
     from inescape.worker import run_worker
 
     settings = cli_settings()
+    if metrics_port is not None:
+        _port_free(metrics_host, metrics_port)
     asyncio.run(_preflight(settings, list(modules or settings.modules)))
-    sys.exit(run_worker(settings, modules=list(modules) or None))
+    metrics = (metrics_host, metrics_port) if metrics_port is not None else None
+    sys.exit(run_worker(settings, modules=list(modules) or None, metrics=metrics))
 
 
 @click.command()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import platform
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,10 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -84,9 +88,31 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     for noisy in ("uvicorn.access", "dramatiq", "botocore", "urllib3", "pymongo"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.error").propagate = True
+    # Python's warnings become records of the ``py.warnings`` logger: one JSON line each,
+    # rather than raw multi-line text on stderr
+    logging.captureWarnings(True)
+    # Lightning's banners and tips ("GPU available", "💡 Tip: ...") are INFO records of its
+    # loggers. Importing it sets their level to INFO again (and, before logging is set up,
+    # gives them a plain-text handler of their own), so they are dropped here, at the handler;
+    # its warnings still come through, and at DEBUG everything does.
+    if root.level > logging.DEBUG:
+        handler.addFilter(quiet_lightning)
+    for name in LIGHTNING_LOGGERS:
+        chatty = logging.getLogger(name)
+        chatty.handlers.clear()
+        chatty.propagate = True
+
+
+LIGHTNING_LOGGERS = ("lightning", "pytorch_lightning", "lightning_fabric")
+
+
+def quiet_lightning(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or record.name.split(".", 1)[0] not in LIGHTNING_LOGGERS
 
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# jobs run from a fraction of a second (a small upload) to hours (training on a large cohort)
+JOB_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 3 * 3600.0, 12 * 3600.0)
 
 
 class Metrics:
@@ -95,9 +121,19 @@ class Metrics:
     Platform metrics are attributes; modules add business metrics with ``counter`` /
     ``histogram`` / ``gauge`` (names are prefixed ``inescape_``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, version: str = "unknown") -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series only double the scrape size
         self.registry = CollectorRegistry(auto_describe=True)
+        # the standard process_* (CPU, memory, open files) and python_* (gc, version) series
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        Gauge(
+            "inescape_build_info",
+            "The running version (always 1)",
+            ("version", "python_version"),
+            registry=self.registry,
+        ).labels(version, platform.python_version()).set(1)
         self.http_requests = Counter(
             "inescape_http_requests_total",
             "HTTP requests by route template, method and status",
@@ -123,6 +159,25 @@ class Metrics:
             ("event", "outcome"),
             registry=self.registry,
         )
+        self.job_duration = Histogram(
+            "inescape_job_duration_seconds",
+            "How long a job's attempt ran, by kind and outcome (succeeded, failed, cancelled, retried)",
+            ("kind", "outcome"),
+            buckets=JOB_BUCKETS,
+            registry=self.registry,
+        )
+        self.jobs_queued = Gauge(
+            "inescape_jobs_queued",
+            "Jobs waiting in each module's queue (read from the jobs table at scrape time)",
+            ("queue",),
+            registry=self.registry,
+        )
+        self.jobs_running = Gauge(
+            "inescape_jobs_running",
+            "Jobs running now, by module queue (read from the jobs table at scrape time)",
+            ("queue",),
+            registry=self.registry,
+        )
         self._custom: dict[str, Any] = {}
 
     def _get(self, kind: type, name: str, doc: str, labels: Sequence[str], **kw: Any) -> Any:
@@ -146,6 +201,21 @@ class Metrics:
 
     def observe_job(self, kind: str, status: str) -> None:
         self.jobs.labels(kind, str(status)).inc()
+
+    def observe_job_duration(self, kind: str, outcome: str, seconds: float) -> None:
+        self.job_duration.labels(kind, outcome).observe(seconds)
+
+    def set_job_counts(self, queues: Iterable[str], counts: Iterable[tuple[str, str, int]]) -> None:
+        """``counts``: (queue, status, jobs) for the queued and running jobs; every queue in
+        ``queues`` is shown, at 0 when it has none."""
+        for gauge in (self.jobs_queued, self.jobs_running):
+            gauge.clear()
+        for queue in queues:
+            self.jobs_queued.labels(queue).set(0)
+            self.jobs_running.labels(queue).set(0)
+        for queue, status, n in counts:
+            gauge = self.jobs_running if status == "running" else self.jobs_queued
+            gauge.labels(queue).set(n)
 
     def observe_event(self, name: str, outcome: str) -> None:
         self.bus_events.labels(name, outcome).inc()

@@ -23,6 +23,7 @@ from inescape.kernel.errors import ConfigurationError, Unavailable
 from inescape.kernel.health import ComponentHealth
 from inescape.kernel.modules import MODULE_NAMES, Bound, ModuleSpec, Periodic, binding_order
 from inescape.modules_loader import import_all_models, load_specs
+from inescape.runtime.metrics import module_metric_subscriptions
 from inescape.runtime.wiring import build_platform
 from inescape.settings import Settings, read_settings
 
@@ -190,6 +191,9 @@ class Runtime:
             for subscription in self.bound[spec.name].subscriptions:
                 self.services.bus.subscribe(subscription)
             self.services.queue.declare(spec.queue_name, self._run_job_from_thread)
+        served = [spec.name for spec in self.specs]
+        for subscription in module_metric_subscriptions(self.services.metrics, served):
+            self.services.bus.subscribe(subscription)
         for spec in self.specs:
             for hook in self.bound[spec.name].on_startup:
                 await hook()

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from inescape import migrate
+from inescape import __version__, migrate
 from inescape.infra.bus import InProcessBus
 from inescape.infra.cache import MemoryCache, RedisCache
 from inescape.infra.crypto.cipher import FieldCipher
@@ -134,7 +134,7 @@ def open_cohort_reader(settings: Settings | None = None, *, identifiers: bool = 
 
 def build_platform(settings: Settings) -> Platform:
     clock = SystemClock()
-    metrics = Metrics()
+    metrics = Metrics(version=__version__)
     stores = open_stores(settings, clock=clock)
     set_field_cipher(FieldCipher(stores.keyring))  # for EncryptedString columns (process-wide)
     cache: Any = RedisCache(settings.redis.url) if settings.redis.url else MemoryCache()
@@ -150,7 +150,9 @@ def build_platform(settings: Settings) -> Platform:
         storage=stores.storage,
         queue=queue,
         bus=InProcessBus(observe=metrics.observe_event),
-        jobs=JobService(stores.db, clock=clock, observe=metrics.observe_job),
+        jobs=JobService(
+            stores.db, clock=clock, observe=metrics.observe_job, observe_duration=metrics.observe_job_duration
+        ),
         metrics=metrics,
         clock=clock,
         data_dir=settings.data_path,

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,15 +65,18 @@ class JobRunner:
             await self._finish(ctx, JobStatus.FAILED, error=f"no handler for job kind {row.kind!r}")
             return
         heartbeat = asyncio.create_task(self._heartbeat(ctx))
+        began, outcome = time.monotonic(), "failed"
         try:
             result = await handler(ctx)
         except LeaseLost:
+            outcome = "lease_lost"
             log.warning("job lease lost; another worker has it", extra={"job_id": job_id})
             return
         except JobCancelled:
+            outcome = "cancelled"
             await self._finish(ctx, JobStatus.CANCELLED)
         except (RetryLater, Unavailable) as exc:
-            await self._failed_attempt(ctx, row, describe(exc), transient=True)
+            outcome = await self._failed_attempt(ctx, row, describe(exc), transient=True)
         except DomainError as exc:
             await self._finish(ctx, JobStatus.FAILED, error=exc.detail)
         except ImportError as exc:  # missing from this install: every attempt would fail the same way
@@ -81,10 +85,12 @@ class JobRunner:
             await self._finish(ctx, JobStatus.FAILED, error=error)
         except Exception as exc:  # a bug or an unexpected backend error: retry, then fail
             log.exception("job failed", extra={"job_id": job_id, "kind": row.kind})
-            await self._failed_attempt(ctx, row, describe(exc), transient=True)
+            outcome = await self._failed_attempt(ctx, row, describe(exc), transient=True)
         else:
+            outcome = "succeeded"
             await self._finish(ctx, JobStatus.SUCCEEDED, result=dict(result or {}))
         finally:
+            self.service.observe_duration(row.kind, outcome, time.monotonic() - began)
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
@@ -145,10 +151,11 @@ class JobRunner:
             async with self.db.sessions() as s, s.begin():
                 await s.execute(ctx._fenced().values(lease_until=self.clock.now() + self.lease))
 
-    async def _failed_attempt(self, ctx: RunningJob, row: Any, error: str, *, transient: bool) -> None:
+    async def _failed_attempt(self, ctx: RunningJob, row: Any, error: str, *, transient: bool) -> str:
+        """Retry the job later, or fail it after its last attempt; which of the two."""
         if not transient or row.attempts >= row.max_attempts:
             await self._finish(ctx, JobStatus.FAILED, error=f"{error} (after {row.attempts} attempt(s))")
-            return
+            return "failed"
         delay = self.retry.delay(row.attempts) if self.retry.base_delay else 0.0
         now = self.clock.now()
         async with self.db.sessions() as s, s.begin():
@@ -170,6 +177,7 @@ class JobRunner:
                 extra={"job_id": row.id, "attempt": row.attempts, "delay_s": round(delay, 2), "error": error},
             )
             await self.send(row.queue, row.id, delay)
+        return "retried"
 
     async def _finish(
         self,

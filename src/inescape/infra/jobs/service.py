@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from inescape.kernel.ids import is_id, new_id
 from inescape.kernel.jobs import UNFINISHED, JobStatus, JobView
 
 Observe = Callable[[str, str], None]  # (kind, status)
+ObserveDuration = Callable[[str, str, float], None]  # (kind, outcome, seconds)
 
 
 class JobNotFound(NotFound):
@@ -59,10 +60,18 @@ class JobPage:
 class JobService:
     """Every job query and state change; writes happen inside the caller's session."""
 
-    def __init__(self, db: Database, *, clock: Clock | None = None, observe: Observe | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock | None = None,
+        observe: Observe | None = None,
+        observe_duration: ObserveDuration | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock or SystemClock()
         self.observe = observe or (lambda _kind, _status: None)
+        self.observe_duration = observe_duration or (lambda _kind, _outcome, _seconds: None)
 
     async def create(
         self,
@@ -204,6 +213,16 @@ class JobService:
     async def mark_enqueued(self, job_id: str) -> None:
         async with self.db.sessions() as s, s.begin():
             await s.execute(update(jobs).where(jobs.c.id == job_id).values(enqueued_at=self.clock.now()))
+
+    async def unfinished_counts(self) -> builtins.list[tuple[str, str, int]]:
+        """(queue, status, jobs) of the queued and running jobs, every worker's (for /metrics)."""
+        query = (
+            select(jobs.c.queue, jobs.c.status, func.count())
+            .where(jobs.c.status.in_(UNFINISHED))
+            .group_by(jobs.c.queue, jobs.c.status)
+        )
+        async with self.db.sessions() as s:
+            return [(r[0], str(r[1]), int(r[2])) for r in (await s.execute(query)).all()]
 
     async def to_requeue(self, *, startup: bool, stale_after: timedelta) -> builtins.list[tuple[str, str]]:
         """(queue, id) of jobs the queue may have lost: at start-up every unfinished job;

@@ -355,6 +355,10 @@ class GatewayApi(Protocol):
         """Create an account outside a request (the CLI), audited as done by ``by``."""
         ...
 
+    async def list_users(self) -> list[User]:
+        """Every account, by username (the CLI's ``users list``)."""
+        ...
+
     async def verify_audit(self) -> VerifyReport:
         """Walk the audit hash chain; the report names the first deleted, altered or reordered event."""
         ...

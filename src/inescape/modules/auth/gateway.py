@@ -112,6 +112,15 @@ class Gateway:
         )
         return user
 
+    async def list_users(self) -> list[User]:
+        found: list[User] = []
+        cursor: str | None = None
+        while True:
+            items, cursor = await self.accounts.page(limit=200, cursor=cursor)
+            found += items
+            if cursor is None:
+                return found
+
     async def verify_audit(self) -> VerifyReport:
         return await self.trail.verify()
 

@@ -256,7 +256,8 @@ class PatientRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PatientSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """One row of the patient list (no identifiers)."""
+    """One row of the patient list. The name and MRN are for those who may see a whole
+    record; a researcher's row is de-identified (``PatientViews``) and never carries them."""
 
     id: str
     sex: str
@@ -269,6 +270,9 @@ class PatientSummary(msgspec.Struct, frozen=True, kw_only=True):
     diagnosis_date: date | None
     vital_status: str | None
     created_at: datetime
+    given_name: str | None = None
+    family_name: str | None = None
+    mrn: str | None = None
 
 
 class Upserted(msgspec.Struct, frozen=True):

@@ -21,6 +21,7 @@ from inescape.modules.auth.api import Audit, audit_note, principal_of
 from inescape.modules.patients.api import PatientCreate, PatientUpdate
 from inescape.modules.patients.research import named_patient, research_page
 from inescape.modules.patients.schemas import SUB_RESOURCES, BulkCreated, Created, PatientPage
+from inescape.modules.patients.search import resolve_research_id, search_page
 from inescape.modules.patients.service import PatientService
 from inescape.modules.patients.views import PatientViews
 
@@ -115,11 +116,33 @@ async def list_patients(
     max_age: Annotated[int | None, QueryParameter(ge=0, le=130)] = None,
     diagnosed_from: FromQuery[date | None] = None,
     diagnosed_to: FromQuery[date | None] = None,
+    mrn: Annotated[
+        str | None,
+        QueryParameter(
+            min_length=1,
+            max_length=200,
+            description="Exact medical record number (found through its blind index). Not for researchers.",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        QueryParameter(
+            min_length=1,
+            max_length=200,
+            description="Words of the given or family name (case and accents aside). Not for researchers.",
+        ),
+    ] = None,
+    research_id: Annotated[
+        str | None,
+        QueryParameter(
+            min_length=1, max_length=100, description="The research id of a de-identified record (R-...)."
+        ),
+    ] = None,
     *,
     patients: Patients,
     views: Views,
 ) -> PatientPage:
-    filters = {
+    filters: dict[str, Any] = {
         "sex": sex,
         "histology": histology,
         "location": location,
@@ -132,11 +155,12 @@ async def list_patients(
         "diagnosed_from": diagnosed_from,
         "diagnosed_to": diagnosed_to,
     }
+    searched = {"mrn": mrn, "name": name, "research_id": research_id}
     viewer = principal_of(request)
     if views.deidentifies(viewer):
         rows, nxt = await research_page(
             viewer=viewer,
-            filters=filters,
+            filters=filters | searched,
             limit=limit,
             cursor=cursor,
             sort=sort,
@@ -144,10 +168,35 @@ async def list_patients(
             views=views,
         )
     else:
-        items, nxt = await patients.page(filters=filters, limit=limit, cursor=cursor, sort=sort)
+        items, nxt = await _identified_page(
+            filters, searched, limit=limit, cursor=cursor, sort=sort, patients=patients, views=views
+        )
         rows = views.summaries(viewer=viewer, items=items)
-    audit_note(request, detail=f"{len(rows)} records")
+    by = [k for k, v in searched.items() if v is not None]  # the fields searched, never the values
+    audit_note(request, detail=f"{len(rows)} records" + (f", searched by {', '.join(by)}" if by else ""))
     return PatientPage(items=rows, next_cursor=nxt)
+
+
+async def _identified_page(
+    filters: dict[str, Any],
+    searched: dict[str, str | None],
+    *,
+    limit: int,
+    cursor: str | None,
+    sort: str,
+    patients: PatientService,
+    views: PatientViews,
+) -> tuple[list[Any], str | None]:
+    """The list for those who see whole records: the filters, then the searches."""
+    if searched["mrn"] is not None:
+        filters["mrn"] = searched["mrn"].strip()
+    if not await resolve_research_id(filters, searched["research_id"], patients=patients, views=views):
+        return [], None
+    if searched["name"] is not None and searched["name"].strip():
+        return await search_page(
+            filters=filters, name=searched["name"], limit=limit, cursor=cursor, sort=sort, patients=patients
+        )
+    return await patients.page(filters=filters, limit=limit, cursor=cursor, sort=sort)
 
 
 @patch(

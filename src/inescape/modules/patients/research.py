@@ -10,8 +10,10 @@ is shown anyway. The work per request is bounded (``SCAN_BUDGET`` candidates): a
 short, and its ``next_cursor`` goes on from where the scan stopped. The cursor is sealed
 (AES-GCM under the field key): it names the last candidate read and reveals nothing of it.
 
-A filter on a field the de-identified row does not carry (``source``, ``origin``) is refused:
-applying it would reveal the hidden value, ignoring it would answer a different question.
+A filter on a field the de-identified row does not carry (``source``, ``origin``, and the
+searches by ``mrn`` or ``name``) is refused: applying it would reveal the hidden value,
+ignoring it would answer a different question. A researcher may find a record by the research
+id the row shows.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ FILTER_FIELDS: Final = {
     "max_age": "birth_year",
     "diagnosed_from": "diagnosis_date",
     "diagnosed_to": "diagnosis_date",
+    "mrn": "mrn",
+    "name": "given_name",
+    "research_id": "research_id",
 }
 EXACT: Final = ("sex", "histology", "location", "stage_group", "vital_status")
 
@@ -160,6 +165,11 @@ async def research_page(
     after = unseal(cursor) if cursor else None
     await patients.stamp_research_ids(views.research_id)
     wide, read = candidates(filters), 0
+    if filters.get("research_id") is not None:  # one record at most: the one it names
+        try:
+            wide["id"] = await named_patient(filters["research_id"].strip(), patients=patients, views=views)
+        except PatientNotFound:
+            return [], None
     found: list[dict[str, Any]] = []
     while True:
         batch = await patients.research_page(

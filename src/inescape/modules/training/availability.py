@@ -6,7 +6,10 @@ from __future__ import annotations
 import importlib.util
 
 ML_MODULES: tuple[str, ...] = ("torch", "pytorch_lightning")
-INSTALL_HINT = "pip install 'inescape[ml]' (from a clone: pip install -c constraints.txt -e '.[ml]')"
+INSTALL_HINT = (
+    "pip install 'inescape[ml]' --extra-index-url https://download.pytorch.org/whl/cpu (the CPU build; "
+    "from a clone: pip install -c constraints.txt -e '.[ml]' --extra-index-url https://download.pytorch.org/whl/cpu)"
+)
 
 
 def missing_ml() -> str | None:

@@ -109,6 +109,9 @@ def summary_of(row: Any) -> PatientSummary:
         diagnosis_date=row.diagnosis_date,
         vital_status=row.vital_status,
         created_at=as_utc(row.created_at),
+        given_name=row.given_name,
+        family_name=row.family_name,
+        mrn=row.mrn,
     )
 
 
@@ -125,8 +128,10 @@ def filtered(filters: Mapping[str, Any], *, today: date) -> Select[Any]:
         query = query.where(patients.c.diagnosis_date >= filters["diagnosed_from"])
     if filters.get("diagnosed_to") is not None:
         query = query.where(patients.c.diagnosis_date <= filters["diagnosed_to"])
-    if filters.get("mrn") is not None:
+    if filters.get("mrn") is not None:  # the blind index: the MRN itself is stored encrypted
         query = query.where(patients.c.mrn_index == lookup_index(filters["mrn"], "mrn"))
+    if filters.get("id") is not None:
+        query = query.where(patients.c.id == filters["id"])
     return query
 
 
