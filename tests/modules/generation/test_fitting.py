@@ -85,3 +85,24 @@ def test_epsilon_without_opendp_says_what_to_install(generator, known_cohort, mo
             source="t",
             epsilon=1.0,
         )
+
+
+def test_the_privacy_report_tells_a_twin_from_a_copy_of_its_training_patients(generator, known_cohort):
+    from inescape.modules.generation.fitting.report import Thresholds, privacy_report
+
+    train, holdout = known_cohort.head(4000), known_cohort.slice(4000, 4000)
+    fit = fit_profile(
+        generator.profile("global"), train, generator=generator, name="t", source="t", epsilon=1.0
+    )
+    twin = cohort_frame(generator.generate(fit.profile, 4000, seed=5))
+
+    honest = privacy_report(train, holdout, twin)
+    leaky = privacy_report(train, holdout, train)  # "synthetic" records that are the patients
+
+    assert honest.mia_advantage < 0.1
+    assert honest.identical_share <= 0.01  # coarse columns: a few real patients match by chance
+    assert honest.failures(Thresholds()) == []
+    assert min(honest.marginal_fidelity.values()) > 0.9
+    assert leaky.identical == leaky.synthetic
+    assert leaky.mia_advantage > 0.9
+    assert len(leaky.failures(Thresholds())) >= 3
