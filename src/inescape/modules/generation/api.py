@@ -139,6 +139,10 @@ class DatasetInfo(msgspec.Struct, frozen=True, kw_only=True):
     files: list[DatasetFile] | UnsetType = UNSET
     rows: dict[str, int] | UnsetType = UNSET
     fidelity: dict[str, Any] | UnsetType = UNSET
+    # generated from a profile fitted to real patients: the source, profile and ε spent, and
+    # its release (held for researchers until its privacy report passes or a steward decides)
+    derived_from: dict[str, Any] | UnsetType = UNSET
+    release: dict[str, Any] | UnsetType = UNSET
     # a collected dataset's
     source: str | UnsetType = UNSET
     connector: str | UnsetType = UNSET

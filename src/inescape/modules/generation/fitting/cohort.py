@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import polars as pl
 
 MONTH = 30.4375  # days
-FIT_COLUMNS = ("sex", "histology", "location", "stage_group", "pathway", "age", "time", "event")
+FIT_COLUMNS = ("id", "sex", "histology", "location", "stage_group", "pathway", "age", "time", "event")
 # The pathway a patient's treatments show, most specific first (as the fidelity report reads it).
 _PATHWAYS = (
     ("CROSS", pl.col("intent") == "neoadjuvant"),
@@ -73,6 +73,7 @@ def cohort_frame(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     )
     end = pl.coalesce("death_date", "last_follow_up", "diagnosis_date")
     return joined.select(
+        "id",
         "sex",
         "histology",
         "location",

@@ -1,0 +1,115 @@
+"""Fitting over HTTP: a profile fitted to a source's stored patients under ε-DP spends that
+source's budget and a fit beyond it is refused with nothing written; a dataset generated from
+the fitted profile is held from researchers until a data steward's recorded decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.auth import bearer
+from tests.support.jobs import finished
+
+SOURCE = "inescape-generator/global@1.0"  # the platform's own cohort, treated as real
+
+
+@pytest.fixture
+async def researcher(client):
+    return await bearer(client, client.app, "res.fit", ["researcher"])
+
+
+@pytest.fixture
+async def steward(client):
+    return await bearer(client, client.app, "steward.fit", ["data_steward"])
+
+
+async def generate(client, headers, body) -> dict:
+    submitted = await client.post("/api/v1/generation/jobs", json=body, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    job = await finished(client, f"/api/v1/generation/jobs/{submitted.json()['id']}", headers)
+    assert job["status"] == "succeeded", job
+    return job
+
+
+async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_releases_it(
+    client, researcher, steward
+):
+    await generate(client, steward, {"profile": "global", "n": 600, "seed": 3, "outputs": ["database"]})
+    budget = await client.put(
+        "/api/v1/generation/privacy-budget", params={"source": SOURCE}, json={"total": 1.0}, headers=steward
+    )
+    assert budget.status_code == 200, budget.text
+
+    fitted = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "site-twin", "source": SOURCE, "epsilon": 1.0},
+        headers=steward,
+    )
+    assert fitted.status_code == 201, fitted.text
+    assert fitted.json()["epsilon"] == 1.0
+    assert 400 < fitted.json()["patients"] < 600  # the holdout is kept out of the fit
+    assert "salt" not in fitted.json()
+    left = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert left["remaining"] == 0
+
+    refused = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "site-twin-2", "source": SOURCE, "epsilon": 0.5},
+        headers=steward,
+    )
+    assert refused.status_code == 409, refused.text
+    assert "left" in refused.json()["detail"]
+    assert (await client.get("/api/v1/generation/profiles/site-twin-2", headers=steward)).status_code == 404
+    names = {
+        p["name"] for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+    }
+    assert names == {"site-twin"}
+    again = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert again["spent"] == 1.0
+
+    # a researcher may not fit real patients
+    denied = await client.post(
+        "/api/v1/generation/profiles/fit", json={"name": "mine", "source": SOURCE}, headers=researcher
+    )
+    assert denied.status_code == 403
+
+    job = await generate(client, researcher, {"profile": "site-twin", "n": 800, "seed": 4})
+    held = await client.get(f"/api/v1/datasets/{job['id']}", headers=researcher)
+    assert held.status_code == 403, held.text
+    assert "held" in held.json()["detail"]
+    file = await client.get(f"/api/v1/datasets/{job['id']}/files/patients.parquet", headers=researcher)
+    assert file.status_code == 403
+
+    strict = await client.put(
+        "/api/v1/generation/release-thresholds", json={"max_mia_advantage": 0.0}, headers=steward
+    )
+    assert strict.status_code == 200, strict.text
+    measured = await client.post(f"/api/v1/datasets/{job['id']}/privacy-report", headers=steward)
+    assert measured.status_code == 200, measured.text
+    assert measured.json()["status"] == "held"
+    assert measured.json()["failures"]
+    assert 0 <= measured.json()["report"]["mia_advantage"] < 0.2
+    assert (await client.get(f"/api/v1/datasets/{job['id']}", headers=researcher)).status_code == 403
+
+    not_steward = await client.post(
+        f"/api/v1/datasets/{job['id']}/release",
+        json={"decision": "release", "reason": "ok"},
+        headers=researcher,
+    )
+    assert not_steward.status_code == 403
+    decided = await client.post(
+        f"/api/v1/datasets/{job['id']}/release",
+        json={"decision": "release", "reason": "advantage within noise for a 600-patient source"},
+        headers=steward,
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["decision"]["by"] == "steward.fit"
+
+    readable = await client.get(f"/api/v1/datasets/{job['id']}", headers=researcher)
+    assert readable.status_code == 200, readable.text
+    assert readable.json()["derived_from"]["epsilon"] == 1.0
+    assert readable.json()["derived_from"]["source"] == SOURCE
+    assert readable.json()["release"]["status"] == "released"
