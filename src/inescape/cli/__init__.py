@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from inescape import __version__
-from inescape.cli import accounts, backup, generate, keys, serve
+from inescape.cli import accounts, backup, fit, generate, keys, serve
 from inescape.infra.private_files import restrict_umask
 
 
@@ -25,6 +25,7 @@ for command in (
     accounts.create_user,
     accounts.audit,
     generate.generate,
+    fit.fit_profile,
     keys.rotate_keys,
     backup.backup,
     backup.restore,

@@ -113,3 +113,12 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     assert readable.json()["derived_from"]["epsilon"] == 1.0
     assert readable.json()["derived_from"]["source"] == SOURCE
     assert readable.json()["release"]["status"] == "released"
+    trail = await client.get("/api/v1/audit/events", params={"action": "datasets.release_decided"})
+    (event,) = [e for e in trail.json()["items"] if e["outcome"] == "success"]  # beside the denied one
+    assert event["user"] == "steward.fit"
+    assert event["resource_id"] == job["id"]
+    assert "advantage within noise" in event["detail"]
+    fits = await client.get("/api/v1/audit/events", params={"action": "generation.profile_fitted"})
+    assert [e["outcome"] for e in fits.json()["items"]].count(
+        "success"
+    ) == 1  # the refused one is not a success

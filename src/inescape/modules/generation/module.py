@@ -13,6 +13,7 @@ from inescape.modules.generation.api import (
     DatasetsApi,
     GenerationApi,
     GeneratorApi,
+    ProfileFittingApi,
 )
 from inescape.modules.generation.controllers import JOB_ROUTES, ROUTES
 from inescape.modules.generation.datasets import Datasets
@@ -52,9 +53,10 @@ def bind(ctx: ModuleContext[None]) -> Bound:
         generator=library,
         patients=patients,
         datasets=datasets,
+        gateway=facades.get(GatewayApi),
     )
     return Bound(
-        facades={DatasetsApi: datasets, GenerationApi: generation},
+        facades={DatasetsApi: datasets, GenerationApi: generation, ProfileFittingApi: fitting},
         dependencies={
             "profiles": profiles,
             "generation": generation,
@@ -72,7 +74,7 @@ spec = ModuleSpec(
     needs=("database", "documents", "storage", "queue"),
     bind=bind,
     library={GeneratorApi: generator},
-    provides=(DatasetsApi, GenerationApi),
+    provides=(DatasetsApi, GenerationApi, ProfileFittingApi),
     # GatewayApi: the gateway (auth) writes the audit events the routes declare
     requires=(StagingApi, ClinicalCodecs, PatientsApi, GatewayApi),
     route_handlers=[*ROUTES, *FITTING_ROUTES],

@@ -25,6 +25,7 @@ import polars as pl
 from inescape.kernel.clock import Clock
 from inescape.kernel.errors import Conflict, Forbidden, Invalid
 from inescape.kernel.ports import DocumentStore
+from inescape.modules.auth.api import GatewayApi
 from inescape.modules.generation.api import PROFILES, DatasetInfo
 from inescape.modules.generation.datasets import Datasets
 from inescape.modules.generation.fitting.cohort import cohort_frame
@@ -98,7 +99,9 @@ class FittingService:
         generator: Generator,
         patients: PatientsApi,
         datasets: Datasets,
+        gateway: GatewayApi,
     ) -> None:
+        self._gateway = gateway
         self._documents = documents
         self._clock = clock
         self._generator = generator
@@ -205,6 +208,36 @@ class FittingService:
             },
         )
         return shown(request.name, provenance)
+
+    async def fit_profile(
+        self,
+        *,
+        name: str,
+        source: str,
+        prior: str = "global",
+        epsilon: float | None = None,
+        by: str = "cli",
+    ) -> dict[str, Any]:
+        """``ProfileFittingApi``: the fit outside a request, audited here."""
+        try:
+            request = msgspec.convert(
+                {"name": name, "source": source, "prior": prior, "epsilon": epsilon}, FitRequest
+            )
+        except msgspec.ValidationError as error:
+            raise Invalid(
+                f"a fit request is malformed: {error}", errors=[{"field": "request", "message": str(error)}]
+            ) from None
+        await self._gateway.audit_ready()
+        shown = await self.fit(request, by)
+        await self._gateway.record(
+            action="generation.profile_fitted",
+            outcome="success",
+            user=by,
+            resource_type="profile",
+            resource_id=name,
+            detail=f"source {source}, epsilon {epsilon}",
+        )
+        return shown
 
     async def fitted(self) -> list[dict[str, Any]]:
         docs = await self._documents.find(PROFILES, {}, sort=[("id", 1)], limit=500)
