@@ -122,3 +122,32 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     assert [e["outcome"] for e in fits.json()["items"]].count(
         "success"
     ) == 1  # the refused one is not a success
+
+
+async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, steward):
+    no_patients = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "empty-twin", "source": "no-such-registry", "epsilon": 0.5},
+        headers=steward,
+    )
+    unknown_prior = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "odd-twin", "source": SOURCE, "prior": "atlantis"},
+        headers=steward,
+    )
+    bad_epsilon = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "neg-twin", "source": SOURCE, "epsilon": -1},
+        headers=steward,
+    )
+
+    assert no_patients.status_code == 422, no_patients.text
+    assert "no-such-registry" in no_patients.json()["detail"]
+    assert unknown_prior.status_code == 404, unknown_prior.text
+    assert bad_epsilon.status_code == 400, bad_epsilon.text
+    assert {"detail", "status_code"} <= set(bad_epsilon.json())
+    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []
+    budget = await client.get(
+        "/api/v1/generation/privacy-budget", params={"source": "no-such-registry"}, headers=steward
+    )
+    assert budget.json()["spent"] == 0  # refused before the patients were read: nothing spent
