@@ -46,7 +46,7 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     )
     assert fitted.status_code == 201, fitted.text
     assert fitted.json()["epsilon"] == 1.0
-    assert 400 < fitted.json()["patients"] < 600  # the holdout is kept out of the fit
+    assert fitted.json()["patients"] is None  # under ε-DP not even the count is released
     assert "salt" not in fitted.json()
     left = (
         await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
@@ -119,15 +119,14 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     assert event["resource_id"] == job["id"]
     assert "advantage within noise" in event["detail"]
     fits = await client.get("/api/v1/audit/events", params={"action": "generation.profile_fitted"})
-    assert [e["outcome"] for e in fits.json()["items"]].count(
-        "success"
-    ) == 1  # the refused one is not a success
+    outcomes = [e["outcome"] for e in fits.json()["items"]]
+    assert outcomes.count("success") == 1  # the refused one is not a success
 
 
 async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, steward):
     no_patients = await client.post(
         "/api/v1/generation/profiles/fit",
-        json={"name": "empty-twin", "source": "no-such-registry", "epsilon": 0.5},
+        json={"name": "empty-twin", "source": "no-such-registry"},
         headers=steward,
     )
     unknown_prior = await client.post(
@@ -150,4 +149,18 @@ async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, stewa
     budget = await client.get(
         "/api/v1/generation/privacy-budget", params={"source": "no-such-registry"}, headers=steward
     )
-    assert budget.json()["spent"] == 0  # refused before the patients were read: nothing spent
+    assert budget.json()["spent"] == 0  # no ε asked: nothing to spend
+
+    # An ε-DP fit spends its ε once the patients are read: the "too few" answer depends on them.
+    private = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "empty-twin", "source": "no-such-registry", "epsilon": 0.5},
+        headers=steward,
+    )
+    assert private.status_code == 422, private.text
+    assert "fewer than" in private.json()["detail"]
+    budget = await client.get(
+        "/api/v1/generation/privacy-budget", params={"source": "no-such-registry"}, headers=steward
+    )
+    assert budget.json()["spent"] == 0.5
+    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []

@@ -68,7 +68,7 @@ class Fit:
     """A fitted profile and what it rests on."""
 
     profile: Profile
-    patients: int
+    patients: int | None  # None: not released (an ε-DP fit)
     epsilon: float | None
     weights: list[Weight] = field(default_factory=list)
     left_out: int = 0  # patients outside the prior's histologies
@@ -374,9 +374,8 @@ def fit_profile(
     known = frame.filter(pl.col("histology").is_in(list(prior.histologies)))
     privacy_note = "exact counts" if epsilon is None else f"ε = {epsilon:g}-DP counts"
     day = (fitted_on or date.today()).isoformat()
-    cite = (
-        f"fitted to {source} (n = {known.height}, {privacy_note}, {day}), prior {prior.name} {prior.version}"
-    )
+    size = f"n = {known.height}" if epsilon is None else "n private"
+    cite = f"fitted to {source} ({size}, {privacy_note}, {day}), prior {prior.name} {prior.version}"
     released = release(known, prior, generator, epsilon)
     weights: list[Weight] = []
 
@@ -466,10 +465,11 @@ def fit_profile(
     final_people = generator.fidelity_frame(generator.generate(fitted, calibration_n, seed=seed + 99))
     fitted = msgspec.structs.replace(fitted, targets=_targets(fitted, prior, final_people, generator, cite))
     del people
+    patients = known.height if epsilon is None else None  # under ε-DP the count is private too
     return Fit(
         profile=fitted,
-        patients=known.height,
+        patients=patients,
         epsilon=epsilon,
         weights=weights,
-        left_out=frame.height - known.height,
+        left_out=frame.height - known.height if epsilon is None else 0,
     )

@@ -26,6 +26,8 @@ Utility
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 import numpy as np
 import polars as pl
@@ -35,13 +37,16 @@ LANDMARKS = (12.0, 24.0, 36.0, 60.0)
 MAX_RECORDS = 4000  # each side sampled to at most this many records (brute-force distances)
 
 
-class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
+Unit = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What a report must meet for the dataset to be released without a decision."""
 
-    max_mia_advantage: float = 0.1
-    max_closer_to_train: float = 0.6
-    max_identical_share: float = 0.01
-    min_dcr_ratio: float = 0.8  # dcr_synthetic / dcr_holdout
+    max_mia_advantage: Unit = 0.1
+    max_closer_to_train: Unit = 0.6
+    max_identical_share: Unit = 0.01
+    min_dcr_ratio: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.8  # dcr_synthetic / dcr_holdout
 
 
 class Report(msgspec.Struct, frozen=True, kw_only=True):

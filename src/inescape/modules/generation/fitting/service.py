@@ -140,9 +140,15 @@ class FittingService:
         else:
             await self._documents.replace(BUDGETS, source, doc)
 
+    async def _spend(self, source: str, budget: dict[str, Any], name: str, epsilon: float, at: str) -> None:
+        fits = [*budget["fits"], {"profile": name, "epsilon": epsilon, "at": at}]
+        doc = await self._documents.get(BUDGETS, source) or {"id": source, "total": budget["total"]}
+        await self._save_budget(source, {**dict(doc), "spent": budget["spent"] + epsilon, "fits": fits})
+
     # --- fit ------------------------------------------------------------------------------
     async def fit(self, request: FitRequest, user: str | None) -> dict[str, Any]:
-        """Fit, spend the budget, store the profile; refusals (404, 409, 422) write nothing."""
+        """Spend the budget, fit, store the profile. Refusals before the patients are read (404,
+        409, 422) write nothing; once they are read, the ε is spent whatever follows."""
         prior = self._generator.profile(request.prior)  # ProfileNotFound: 404
         if request.name in {p.name for p in self._generator.profiles()} or await self._documents.get(
             PROFILES, request.name
@@ -154,16 +160,19 @@ class FittingService:
                 f"the privacy budget of {request.source!r} has ε = {budget['remaining']:g} left "
                 f"(of {budget['total']:g}); this fit asks for ε = {request.epsilon:g}"
             )
+        now = self._clock.now()
+        if request.epsilon is not None:  # spent before the patients are read, whatever follows
+            await self._spend(request.source, budget, request.name, request.epsilon, now.isoformat())
         tables = await self._patients.cohort_tables({"source": request.source})
         frame = cohort_frame(tables)
         salt = secrets.token_hex(16)
         train, holdout = split(frame, salt, request.holdout)
-        if train.height < MIN_PATIENTS:
+        if train.height < MIN_PATIENTS:  # no exact count said: under ε-DP it is private
             raise Invalid(
-                f"source {request.source!r} has {train.height} patients to fit on; at least {MIN_PATIENTS}",
+                f"source {request.source!r} has fewer than {MIN_PATIENTS} diagnosed and staged "
+                "patients to fit on",
                 errors=[{"field": "source", "message": "too few diagnosed and staged patients"}],
             )
-        now = self._clock.now()
         fit = await asyncio.to_thread(
             fit_profile,
             prior,
@@ -183,20 +192,9 @@ class FittingService:
             "fitted_at": now.isoformat(),
             "fitted_by": user,
             "holdout": request.holdout,
-            "holdout_patients": holdout.height,
+            "holdout_patients": holdout.height if request.epsilon is None else None,
             "salt": salt,
         }
-        if request.epsilon is not None:  # spent once the data has been read, whatever follows
-            spent = budget["spent"] + request.epsilon
-            fits = [
-                *budget["fits"],
-                {"profile": request.name, "epsilon": request.epsilon, "at": now.isoformat()},
-            ]
-            doc = await self._documents.get(BUDGETS, request.source) or {
-                "id": request.source,
-                "total": budget["total"],
-            }
-            await self._save_budget(request.source, {**dict(doc), "spent": spent, "fits": fits})
         await self._documents.insert(
             PROFILES,
             {
