@@ -164,3 +164,6 @@ async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, stewa
     )
     assert budget.json()["spent"] == 0.5
     assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []
+
+    odd = await client.get("/api/v1/generation/privacy-budget", params={"source": "a\x00b"}, headers=steward)
+    assert odd.status_code == 422, odd.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 from typing import Annotated, Any, Literal
 
@@ -40,12 +41,15 @@ SETTINGS = "generation_release_settings"
 DEFAULT_BUDGET = 3.0  # total ε per source until a steward sets one
 MIN_PATIENTS = 20
 HELD, RELEASED = "held", "released"
+SOURCE_PATTERN = r"^[^\x00-\x1f\x7f]+\Z"  # printable: it is a filter value and a document id
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*\Z")]
 
 
 class FitRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Name  # the fitted profile's name
-    source: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]  # the patients' collection source
+    source: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=200, pattern=SOURCE_PATTERN)
+    ]  # collection source
     prior: Name = "global"  # the published profile small cohorts borrow strength from
     epsilon: Annotated[float, msgspec.Meta(gt=0, le=10)] | None = None
     holdout: Annotated[float, msgspec.Meta(ge=0.1, le=0.5)] = 0.2
@@ -110,6 +114,11 @@ class FittingService:
 
     # --- budget ---------------------------------------------------------------------------
     async def budget(self, source: str) -> dict[str, Any]:
+        if not 0 < len(source) <= 200 or not re.match(SOURCE_PATTERN, source):
+            raise Invalid(
+                "a source is 1 to 200 printable characters",
+                errors=[{"field": "source", "message": "1 to 200 printable characters"}],
+            )
         doc = await self._documents.get(BUDGETS, source)
         total = float(doc["total"]) if doc else DEFAULT_BUDGET
         spent = float(doc["spent"]) if doc else 0.0
@@ -274,7 +283,12 @@ class FittingService:
         train, holdout = split(cohort_frame(tables), provenance["salt"], provenance["holdout"])
         n = min(int(info.n or 0), 20_000)
         stored = await self._documents.get(PROFILES, str(derived["profile"]))
-        profile = self._generator.parse_profile(str((stored or {})["text"]), source=str(derived["profile"]))
+        if stored is None:
+            raise Invalid(
+                f"the profile {derived['profile']!r} dataset {dataset_id} was made from is gone",
+                errors=[{"field": "dataset_id", "message": "its fitted profile is gone"}],
+            )
+        profile = self._generator.parse_profile(str(stored["text"]), source=str(derived["profile"]))
         frames = await asyncio.to_thread(self._generator.generate, profile, n, seed=int(info.seed or 0))
         report = await asyncio.to_thread(privacy_report, train, holdout, cohort_frame(frames))
         thresholds = await self.thresholds()
