@@ -167,3 +167,22 @@ async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, stewa
 
     odd = await client.get("/api/v1/generation/privacy-budget", params={"source": "a\x00b"}, headers=steward)
     assert odd.status_code == 422, odd.text
+
+
+async def test_a_profile_fitted_without_privacy_is_not_shown_to_researchers(client, researcher, steward):
+    await generate(client, steward, {"profile": "global", "n": 300, "seed": 5, "outputs": ["database"]})
+    exact = await client.post(
+        "/api/v1/generation/profiles/fit", json={"name": "exact-twin", "source": SOURCE}, headers=steward
+    )
+    private = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "private-twin", "source": SOURCE, "epsilon": 0.5},
+        headers=steward,
+    )
+    assert exact.status_code == private.status_code == 201
+
+    assert (await client.get("/api/v1/generation/profiles/exact-twin", headers=researcher)).status_code == 403
+    assert (await client.get("/api/v1/generation/profiles/exact-twin", headers=steward)).status_code == 200
+    shown = await client.get("/api/v1/generation/profiles/private-twin", headers=researcher)
+    assert shown.status_code == 200  # ε-DP figures: post-processing of a private release
+    assert "ε = 0.5-DP counts" in shown.json()["histology"]["source"]

@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
-from inescape.kernel.errors import Invalid, NotFound
+from inescape.kernel.errors import Forbidden, Invalid, NotFound
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, principal_of, username_of
 from inescape.modules.generation.api import DatasetInfo
@@ -51,8 +51,16 @@ async def list_profiles(profiles: Profiles) -> list[ProfileSummary]:
     tags=["generation"],
     summary="A whole profile, with sources",
 )
-async def read_profile(profiles: Profiles, name: FromPath[str]) -> Response[bytes]:
+async def read_profile(
+    request: Request[Any, Any, Any], profiles: Profiles, name: FromPath[str]
+) -> Response[bytes]:
     profile = await profiles.find(name=name)
+    fitted = await profiles.fitted(name=name)
+    principal = principal_of(request)
+    if fitted and fitted.get("epsilon") is None and (principal is None or principal.is_researcher_only):
+        raise Forbidden(
+            f"profile {name} holds exact figures of real patients (fitted without ε); not for researchers"
+        )
     return Response(msgspec.json.encode(profile), media_type="application/json")
 
 
