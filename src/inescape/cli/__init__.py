@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from inescape import __version__
-from inescape.cli import accounts, backup, demo, generate, keys, serve
+from inescape.cli import accounts, backup, demo, fit, generate, keys, serve
 from inescape.infra.private_files import restrict_umask
 
 
@@ -27,6 +27,7 @@ for command in (
     accounts.audit,
     generate.generate,
     generate.profiles,
+    fit.fit_profile,
     keys.keys,
     keys.rotate_keys,
     backup.backup,

@@ -24,6 +24,7 @@ CDS_USE = "cds.use"  # staging, recommendations and risk on facts sent in the re
 CDS_PATIENTS = "cds.patients.read"  # decision support on a stored patient's record
 CDS_HOOKS = "cds.hooks"  # CDS Hooks calls and feedback from an EHR
 DATASETS_READ = "datasets.read"  # dataset metadata, fidelity reports and files (synthetic, de-identified)
+DATASETS_RELEASE = "datasets.release"  # release a dataset derived from real patients; set privacy budgets
 MODELS_READ = "models.read"  # the model registry: versions, model cards, their pictures
 MODELS_PROMOTE = "models.promote"  # make a version the production model (through its gates)
 
@@ -59,7 +60,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _jobs(("generation", "training", "cds"), manage=True)
     ),
     "data_steward": frozenset(
-        {PATIENTS_READ, PATIENTS_WRITE, PATIENTS_EXPORT, DATASETS_READ, MODELS_READ, MODELS_PROMOTE}
+        {
+            PATIENTS_READ,
+            PATIENTS_WRITE,
+            PATIENTS_EXPORT,
+            DATASETS_READ,
+            DATASETS_RELEASE,
+            MODELS_READ,
+            MODELS_PROMOTE,
+        }
         | _jobs(("patients", "collection", "generation"), manage=True)
         | _jobs(("training",), manage=False)
     ),

@@ -139,6 +139,10 @@ class DatasetInfo(msgspec.Struct, frozen=True, kw_only=True):
     files: list[DatasetFile] | UnsetType = UNSET
     rows: dict[str, int] | UnsetType = UNSET
     fidelity: dict[str, Any] | UnsetType = UNSET
+    # generated from a profile fitted to real patients: the source, profile and ε spent, and
+    # its release (held for researchers until its privacy report passes or a steward decides)
+    derived_from: dict[str, Any] | UnsetType = UNSET
+    release: dict[str, Any] | UnsetType = UNSET
     # a collected dataset's
     source: str | UnsetType = UNSET
     connector: str | UnsetType = UNSET
@@ -306,6 +310,24 @@ class GenerationApi(Protocol):
         ...
 
 
+class ProfileFittingApi(Protocol):
+    """Profiles fitted to stored patients (bound), for edges outside a request (the CLI)."""
+
+    async def fit_profile(
+        self,
+        *,
+        name: str,
+        source: str,
+        prior: str = "global",
+        epsilon: float | None = None,
+        by: str = "cli",
+    ) -> dict[str, Any]:
+        """Fit ``prior`` to the patients of ``source`` (ε-DP with ``epsilon``, spending the
+        source's privacy budget) and store it as profile ``name``; its provenance. Audited as
+        done ``by`` that user; refused before anything is read while the audit store is down."""
+        ...
+
+
 def report_lines(report: FidelityReport) -> list[str]:
     """The fidelity summary as the CLI prints it."""
     targets = report.targets
@@ -348,6 +370,7 @@ __all__ = [
     "GeneratorApi",
     "LoadedCohort",
     "Privacy",
+    "ProfileFittingApi",
     "ProfileInvalid",
     "ProfileNotFound",
     "Quota",

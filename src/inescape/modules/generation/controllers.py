@@ -15,10 +15,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
-from inescape.kernel.errors import Invalid, NotFound
+from inescape.kernel.errors import Forbidden, Invalid, NotFound
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import Audit, audit_note, username_of
+from inescape.modules.auth.api import Audit, audit_note, principal_of, username_of
+from inescape.modules.generation.api import DatasetInfo
 from inescape.modules.generation.datasets import Datasets
+from inescape.modules.generation.fitting.service import check_release
 from inescape.modules.generation.outputs import CONTENT_TYPES
 from inescape.modules.generation.schemas import GenerationRequest, ProfileSummary
 from inescape.modules.generation.service import GenerationService, ProfileService, summary
@@ -49,8 +51,16 @@ async def list_profiles(profiles: Profiles) -> list[ProfileSummary]:
     tags=["generation"],
     summary="A whole profile, with sources",
 )
-async def read_profile(profiles: Profiles, name: FromPath[str]) -> Response[bytes]:
+async def read_profile(
+    request: Request[Any, Any, Any], profiles: Profiles, name: FromPath[str]
+) -> Response[bytes]:
     profile = await profiles.find(name=name)
+    fitted = await profiles.fitted(name=name)
+    principal = principal_of(request)
+    if fitted and fitted.get("epsilon") is None and (principal is None or principal.is_researcher_only):
+        raise Forbidden(
+            f"profile {name} holds exact figures of real patients (fitted without ε); not for researchers"
+        )
     return Response(msgspec.json.encode(profile), media_type="application/json")
 
 
@@ -91,6 +101,13 @@ async def submit(
     return job
 
 
+def released(request: Request[Any, Any, Any], found: DatasetInfo) -> DatasetInfo:
+    """The dataset, unless it is derived from real patients and not released to this caller (403)."""
+    principal = principal_of(request)
+    check_release(found, researcher_only=principal is None or principal.is_researcher_only)
+    return found
+
+
 @get("/api/v1/datasets", opt=DATASETS, tags=["datasets"], summary="Datasets, newest first")
 async def list_datasets(datasets: DatasetFiles) -> list[dict[str, Any]]:
     found = await datasets.latest(limit=200)
@@ -103,8 +120,10 @@ async def list_datasets(datasets: DatasetFiles) -> list[dict[str, Any]]:
     tags=["datasets"],
     summary="A dataset: metadata and fidelity report",
 )
-async def read_dataset(dataset_id: FromPath[str], datasets: DatasetFiles) -> dict[str, Any]:
-    found = await datasets.describe(dataset_id)
+async def read_dataset(
+    request: Request[Any, Any, Any], dataset_id: FromPath[str], datasets: DatasetFiles
+) -> dict[str, Any]:
+    found = released(request, await datasets.describe(dataset_id))
     shown: dict[str, Any] = msgspec.to_builtins(found)
     return shown
 
@@ -121,6 +140,7 @@ async def download(
     name: FromPath[str],
     datasets: DatasetFiles,
 ) -> Stream:
+    released(request, await datasets.describe(dataset_id))
     file = await datasets.file(dataset_id, name)
     audit_note(request, detail=name)
     headers = {
@@ -137,8 +157,10 @@ async def download(
     tags=["datasets"],
     summary="Kaplan-Meier survival by stage of the dataset (the fidelity report's picture)",
 )
-async def survival_picture(dataset_id: FromPath[str], datasets: DatasetFiles) -> Response[bytes]:
-    found = await datasets.describe(dataset_id)
+async def survival_picture(
+    request: Request[Any, Any, Any], dataset_id: FromPath[str], datasets: DatasetFiles
+) -> Response[bytes]:
+    found = released(request, await datasets.describe(dataset_id))
     svg = (found.fidelity or {}).get("km_svg")
     if not svg:
         raise NotFound(f"dataset {dataset_id} has no survival picture")

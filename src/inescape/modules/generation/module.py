@@ -13,9 +13,12 @@ from inescape.modules.generation.api import (
     DatasetsApi,
     GenerationApi,
     GeneratorApi,
+    ProfileFittingApi,
 )
 from inescape.modules.generation.controllers import JOB_ROUTES, ROUTES
 from inescape.modules.generation.datasets import Datasets
+from inescape.modules.generation.fitting.controllers import ROUTES as FITTING_ROUTES
+from inescape.modules.generation.fitting.service import BUDGETS, SETTINGS, FittingService
 from inescape.modules.generation.library import Generator
 from inescape.modules.generation.service import JOB_KIND, GenerationService, ProfileService
 from inescape.modules.patients.api import ClinicalCodecs, PatientsApi
@@ -44,9 +47,22 @@ def bind(ctx: ModuleContext[None]) -> Bound:
         clock=platform.clock,
         gateway=facades.get(GatewayApi),
     )
+    fitting = FittingService(
+        documents=platform.documents,
+        clock=platform.clock,
+        generator=library,
+        patients=patients,
+        datasets=datasets,
+        gateway=facades.get(GatewayApi),
+    )
     return Bound(
-        facades={DatasetsApi: datasets, GenerationApi: generation},
-        dependencies={"profiles": profiles, "generation": generation, "datasets": datasets},
+        facades={DatasetsApi: datasets, GenerationApi: generation, ProfileFittingApi: fitting},
+        dependencies={
+            "profiles": profiles,
+            "generation": generation,
+            "datasets": datasets,
+            "fitting": fitting,
+        },
         job_kinds={JOB_KIND: generation.run},
     )
 
@@ -58,10 +74,16 @@ spec = ModuleSpec(
     needs=("database", "documents", "storage", "queue"),
     bind=bind,
     library={GeneratorApi: generator},
-    provides=(DatasetsApi, GenerationApi),
+    provides=(DatasetsApi, GenerationApi, ProfileFittingApi),
     # GatewayApi: the gateway (auth) writes the audit events the routes declare
     requires=(StagingApi, ClinicalCodecs, PatientsApi, GatewayApi),
-    route_handlers=ROUTES,
+    route_handlers=[*ROUTES, *FITTING_ROUTES],
     job_routes=JOB_ROUTES,
-    owns=(PROFILES, DATASETS, f"{BUCKET}/"),  # collection writes its part through DatasetsApi
+    owns=(
+        PROFILES,
+        DATASETS,
+        BUDGETS,
+        SETTINGS,
+        f"{BUCKET}/",
+    ),  # collection writes its part through DatasetsApi
 )

@@ -70,6 +70,11 @@ class ProfileService:
             raise ProfileNotFound(f"no profile {name!r}; GET /api/v1/generation/profiles lists them")
         return self._generator.parse_profile(stored["text"], source=name)
 
+    async def fitted(self, *, name: str) -> dict[str, Any] | None:
+        """The provenance of a profile fitted to real patients (``None`` for any other)."""
+        stored = await self._documents.get(PROFILES, name)
+        return dict(stored["fitted"]) if stored and stored.get("fitted") else None
+
     async def add(self, *, text: str, user: str | None) -> Profile:
         profile = self._generator.parse_profile(text, source="request body")  # ProfileInvalid: 422
         if profile.name in {p.name for p in self._generator.profiles()}:
@@ -134,9 +139,13 @@ class GenerationService:
             files, report = await self._make(ctx, request, profile, workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        await self._datasets.register(
-            _info(ctx.job_id, request, profile, files, report, self._clock.now().isoformat())
-        )
+        info = _info(ctx.job_id, request, profile, files, report, self._clock.now().isoformat())
+        fitted = await self._profiles.fitted(name=profile.name)
+        if fitted is not None:  # derived from real patients: held until released
+            info = msgspec.structs.replace(
+                info, derived_from=derived_from(profile.name, fitted), release=HELD
+            )
+        await self._datasets.register(info)
         async with ctx.unit() as unit:  # fenced: only the job's lease holder announces the dataset
             unit.publish(
                 DatasetGenerated(
@@ -257,6 +266,21 @@ class GenerationService:
             resource_id=dataset_id,
             detail=f"{loaded} of {n} synthetic patients ({profile.name}, seed {seed}) loaded",
         )
+
+
+HELD = {"status": "held"}
+
+
+def derived_from(profile: str, fitted: dict[str, Any]) -> dict[str, Any]:
+    """What travels with a dataset made from a fitted profile: its origin and the ε spent."""
+    return {
+        "origin": "real",
+        "source": fitted.get("source"),
+        "profile": profile,
+        "epsilon": fitted.get("epsilon"),
+        "patients": fitted.get("patients"),
+        "fitted_at": fitted.get("fitted_at"),
+    }
 
 
 def quotas_of(request: GenerationRequest) -> list[Quota]:

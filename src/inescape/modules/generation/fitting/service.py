@@ -1,0 +1,333 @@
+"""Fitting use cases: a profile fitted to a stored cohort (one collection source), the privacy
+budget each source has and each ε-DP fit spends, the privacy report of a dataset generated from
+a fitted profile, and its release gate.
+
+- The cohort is read through ``PatientsApi.cohort_tables({"source": ...})`` (no identifying
+  column); a share of it (``holdout``, chosen by a keyed hash of the record id) is kept out of
+  the fit for the privacy report.
+- Budget: ``generation_privacy_budgets`` holds, per source, the total ε a data steward allows
+  (``DEFAULT_BUDGET`` until one is set) and what fits have spent; a fit asking for more than is
+  left is refused (409) before any patient is read, and nothing is written.
+- A dataset generated from a fitted profile is held: researchers cannot read it until its
+  privacy report meets the steward's thresholds, or a steward records a decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from typing import Annotated, Any, Literal
+
+import msgspec
+import polars as pl
+
+from inescape.kernel.clock import Clock
+from inescape.kernel.errors import Conflict, Forbidden, Invalid
+from inescape.kernel.ports import DocumentStore
+from inescape.modules.auth.api import GatewayApi
+from inescape.modules.generation.api import PROFILES, DatasetInfo
+from inescape.modules.generation.datasets import Datasets
+from inescape.modules.generation.fitting.cohort import cohort_frame
+from inescape.modules.generation.fitting.fit import fit_profile
+from inescape.modules.generation.fitting.report import Thresholds, privacy_report
+from inescape.modules.generation.fitting.toml import to_toml
+from inescape.modules.generation.library import Generator
+from inescape.modules.patients.api import PatientsApi
+
+BUDGETS = "generation_privacy_budgets"
+SETTINGS = "generation_release_settings"
+DEFAULT_BUDGET = 3.0  # total ε per source until a steward sets one
+MIN_PATIENTS = 20
+HELD, RELEASED = "held", "released"
+SOURCE_PATTERN = r"^[^\x00-\x1f\x7f]+\Z"  # printable: it is a filter value and a document id
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*\Z")]
+
+
+class FitRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: Name  # the fitted profile's name
+    source: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=200, pattern=SOURCE_PATTERN)
+    ]  # collection source
+    prior: Name = "global"  # the published profile small cohorts borrow strength from
+    epsilon: Annotated[float, msgspec.Meta(gt=0, le=10)] | None = None
+    holdout: Annotated[float, msgspec.Meta(ge=0.1, le=0.5)] = 0.2
+    max_strength: Annotated[float, msgspec.Meta(ge=20, le=10_000)] = 500.0
+
+
+class BudgetRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    total: Annotated[float, msgspec.Meta(gt=0, le=100)]
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    decision: Literal["release", "hold"]
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=2000)]
+
+
+class BudgetExhausted(Conflict):
+    """The source's privacy budget has less left than the fit asks for."""
+
+
+class DatasetHeld(Forbidden):
+    """A dataset derived from real patients, not released to researchers yet."""
+
+
+def _in_holdout(patient_id: str, salt: str, share: float) -> bool:
+    digest = hashlib.sha256(f"{salt}:{patient_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def split(frame: pl.DataFrame, salt: str, share: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(training, holdout) rows: the holdout chosen by a keyed hash of each record's id."""
+    held = pl.Series([_in_holdout(i, salt, share) for i in frame["id"].to_list()], dtype=pl.Boolean)
+    return frame.filter(~held), frame.filter(held)
+
+
+def check_release(info: DatasetInfo, *, researcher_only: bool) -> None:
+    """Researchers read a dataset derived from real patients only once it is released."""
+    release = info.release or {}
+    if researcher_only and release and release.get("status") != RELEASED:
+        raise DatasetHeld(
+            f"dataset {info.id} is derived from real patients and held until its privacy report "
+            "passes the data steward's thresholds or a data steward releases it"
+        )
+
+
+class FittingService:
+    def __init__(
+        self,
+        *,
+        documents: DocumentStore,
+        clock: Clock,
+        generator: Generator,
+        patients: PatientsApi,
+        datasets: Datasets,
+        gateway: GatewayApi,
+    ) -> None:
+        self._gateway = gateway
+        self._documents = documents
+        self._clock = clock
+        self._generator = generator
+        self._patients = patients
+        self._datasets = datasets
+
+    # --- budget ---------------------------------------------------------------------------
+    async def budget(self, source: str) -> dict[str, Any]:
+        if not 0 < len(source) <= 200 or not re.match(SOURCE_PATTERN, source):
+            raise Invalid(
+                "a source is 1 to 200 printable characters",
+                errors=[{"field": "source", "message": "1 to 200 printable characters"}],
+            )
+        doc = await self._documents.get(BUDGETS, source)
+        total = float(doc["total"]) if doc else DEFAULT_BUDGET
+        spent = float(doc["spent"]) if doc else 0.0
+        return {
+            "source": source,
+            "total": total,
+            "spent": round(spent, 6),
+            "remaining": round(max(0.0, total - spent), 6),
+            "fits": list(doc.get("fits", [])) if doc else [],
+        }
+
+    async def set_budget(self, source: str, total: float, user: str | None) -> dict[str, Any]:
+        current = await self.budget(source)
+        doc = {
+            "id": source,
+            "total": total,
+            "spent": current["spent"],
+            "fits": current["fits"],
+            "set_by": user,
+            "set_at": self._clock.now().isoformat(),
+        }
+        await self._save_budget(source, doc)
+        return await self.budget(source)
+
+    async def _save_budget(self, source: str, doc: dict[str, Any]) -> None:
+        if await self._documents.get(BUDGETS, source) is None:
+            await self._documents.insert(BUDGETS, doc)
+        else:
+            await self._documents.replace(BUDGETS, source, doc)
+
+    async def _spend(self, source: str, budget: dict[str, Any], name: str, epsilon: float, at: str) -> None:
+        fits = [*budget["fits"], {"profile": name, "epsilon": epsilon, "at": at}]
+        doc = await self._documents.get(BUDGETS, source) or {"id": source, "total": budget["total"]}
+        await self._save_budget(source, {**dict(doc), "spent": budget["spent"] + epsilon, "fits": fits})
+
+    # --- fit ------------------------------------------------------------------------------
+    async def fit(self, request: FitRequest, user: str | None) -> dict[str, Any]:
+        """Spend the budget, fit, store the profile. Refusals before the patients are read (404,
+        409, 422) write nothing; once they are read, the ε is spent whatever follows."""
+        prior = self._generator.profile(request.prior)  # ProfileNotFound: 404
+        if request.name in {p.name for p in self._generator.profiles()} or await self._documents.get(
+            PROFILES, request.name
+        ):
+            raise Conflict(f"a profile called {request.name!r} exists already; choose another name")
+        budget = await self.budget(request.source)
+        if request.epsilon is not None and request.epsilon > budget["remaining"] + 1e-9:
+            raise BudgetExhausted(
+                f"the privacy budget of {request.source!r} has ε = {budget['remaining']:g} left "
+                f"(of {budget['total']:g}); this fit asks for ε = {request.epsilon:g}"
+            )
+        now = self._clock.now()
+        if request.epsilon is not None:  # spent before the patients are read, whatever follows
+            await self._spend(request.source, budget, request.name, request.epsilon, now.isoformat())
+        tables = await self._patients.cohort_tables({"source": request.source})
+        frame = cohort_frame(tables)
+        salt = secrets.token_hex(16)
+        train, holdout = split(frame, salt, request.holdout)
+        if train.height < MIN_PATIENTS:  # no exact count said: under ε-DP it is private
+            raise Invalid(
+                f"source {request.source!r} has fewer than {MIN_PATIENTS} diagnosed and staged "
+                "patients to fit on",
+                errors=[{"field": "source", "message": "too few diagnosed and staged patients"}],
+            )
+        fit = await asyncio.to_thread(
+            fit_profile,
+            prior,
+            train,
+            generator=self._generator,
+            name=request.name,
+            source=f"source {request.source}",
+            epsilon=request.epsilon,
+            max_strength=request.max_strength,
+            fitted_on=now.date(),
+        )
+        provenance = {
+            **fit.provenance(),
+            "source": request.source,
+            "prior": prior.name,
+            "prior_version": prior.version,
+            "fitted_at": now.isoformat(),
+            "fitted_by": user,
+            "holdout": request.holdout,
+            "holdout_patients": holdout.height if request.epsilon is None else None,
+            "salt": salt,
+        }
+        await self._documents.insert(
+            PROFILES,
+            {
+                "id": request.name,
+                "text": to_toml(fit.profile),
+                "created_by": user,
+                "created_at": now.isoformat(),
+                "fitted": provenance,
+            },
+        )
+        return shown(request.name, provenance)
+
+    async def fit_profile(
+        self,
+        *,
+        name: str,
+        source: str,
+        prior: str = "global",
+        epsilon: float | None = None,
+        by: str = "cli",
+    ) -> dict[str, Any]:
+        """``ProfileFittingApi``: the fit outside a request, audited here."""
+        try:
+            request = msgspec.convert(
+                {"name": name, "source": source, "prior": prior, "epsilon": epsilon}, FitRequest
+            )
+        except msgspec.ValidationError as error:
+            raise Invalid(
+                f"a fit request is malformed: {error}", errors=[{"field": "request", "message": str(error)}]
+            ) from None
+        await self._gateway.audit_ready()
+        shown = await self.fit(request, by)
+        await self._gateway.record(
+            action="generation.profile_fitted",
+            outcome="success",
+            user=by,
+            resource_type="profile",
+            resource_id=name,
+            detail=f"source {source}, epsilon {epsilon}",
+        )
+        return shown
+
+    async def fitted(self) -> list[dict[str, Any]]:
+        docs = await self._documents.find(PROFILES, {}, sort=[("id", 1)], limit=500)
+        return [shown(d["id"], d["fitted"]) for d in docs if d.get("fitted")]
+
+    async def provenance(self, name: str) -> dict[str, Any] | None:
+        doc = await self._documents.get(PROFILES, name)
+        return dict(doc["fitted"]) if doc and doc.get("fitted") else None
+
+    # --- report and gate ------------------------------------------------------------------
+    async def thresholds(self) -> Thresholds:
+        doc = await self._documents.get(SETTINGS, "thresholds")
+        return msgspec.convert(
+            {k: v for k, v in (doc or {}).items() if k in Thresholds.__struct_fields__}, Thresholds
+        )
+
+    async def set_thresholds(self, thresholds: Thresholds, user: str | None) -> Thresholds:
+        doc = {"id": "thresholds", **msgspec.to_builtins(thresholds), "set_by": user}
+        if await self._documents.get(SETTINGS, "thresholds") is None:
+            await self._documents.insert(SETTINGS, doc)
+        else:
+            await self._documents.replace(SETTINGS, "thresholds", doc)
+        return thresholds
+
+    async def report(self, dataset_id: str) -> DatasetInfo:
+        """Measure the dataset against its source's patients; released if it meets the thresholds."""
+        info = await self._datasets.describe(dataset_id)
+        derived = info.derived_from or {}
+        provenance = await self.provenance(str(derived.get("profile", ""))) if derived else None
+        if not provenance:
+            raise Invalid(
+                f"dataset {dataset_id} is not generated from a fitted profile; nothing to measure",
+                errors=[{"field": "dataset_id", "message": "not derived from real data"}],
+            )
+        tables = await self._patients.cohort_tables({"source": provenance["source"]})
+        train, holdout = split(cohort_frame(tables), provenance["salt"], provenance["holdout"])
+        n = min(int(info.n or 0), 20_000)
+        stored = await self._documents.get(PROFILES, str(derived["profile"]))
+        if stored is None:
+            raise Invalid(
+                f"the profile {derived['profile']!r} dataset {dataset_id} was made from is gone",
+                errors=[{"field": "dataset_id", "message": "its fitted profile is gone"}],
+            )
+        profile = self._generator.parse_profile(str(stored["text"]), source=str(derived["profile"]))
+        frames = await asyncio.to_thread(self._generator.generate, profile, n, seed=int(info.seed or 0))
+        report = await asyncio.to_thread(privacy_report, train, holdout, cohort_frame(frames))
+        thresholds = await self.thresholds()
+        failures = report.failures(thresholds)
+        previous = info.release or {}
+        release = {
+            **previous,
+            "status": RELEASED if not failures or previous.get("status") == RELEASED else HELD,
+            "report": msgspec.to_builtins(report),
+            "thresholds": msgspec.to_builtins(thresholds),
+            "failures": failures,
+            "measured_at": self._clock.now().isoformat(),
+        }
+        updated = msgspec.structs.replace(info, release=release)
+        await self._datasets.register(updated)
+        return updated
+
+    async def decide(self, dataset_id: str, decision: Decision, user: str | None) -> DatasetInfo:
+        info = await self._datasets.describe(dataset_id)
+        if not info.release:
+            raise Invalid(
+                f"dataset {dataset_id} is not derived from real data; it needs no release decision",
+                errors=[{"field": "dataset_id", "message": "not held"}],
+            )
+        release = {
+            **info.release,
+            "status": RELEASED if decision.decision == "release" else HELD,
+            "decision": {
+                "decision": decision.decision,
+                "reason": decision.reason,
+                "by": user,
+                "at": self._clock.now().isoformat(),
+            },
+        }
+        updated = msgspec.structs.replace(info, release=release)
+        await self._datasets.register(updated)
+        return updated
+
+
+def shown(name: str, provenance: dict[str, Any]) -> dict[str, Any]:
+    """A fitted profile's provenance as the API shows it (never the holdout key)."""
+    return {"name": name, **{k: v for k, v in provenance.items() if k != "salt"}}

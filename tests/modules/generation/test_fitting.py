@@ -1,0 +1,108 @@
+"""A profile fitted to a cohort generated from a known profile (global), starting from another
+one (us-seer) as the prior, recovers the known figures: without noise and with ε = 1."""
+
+from __future__ import annotations
+
+import pytest
+
+import inescape.notebook as nb
+from inescape.modules.generation.api import GeneratorApi
+from inescape.modules.generation.fitting import privacy
+from inescape.modules.generation.fitting.cohort import cohort_frame
+from inescape.modules.generation.fitting.fit import fit_profile
+from inescape.modules.generation.fitting.toml import to_toml
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return nb._face(GeneratorApi)
+
+
+@pytest.fixture(scope="module")
+def known_cohort(generator):
+    return cohort_frame(generator.generate("global", 20_000, seed=1))
+
+
+@pytest.mark.parametrize("epsilon", [None, 1.0])
+def test_a_fit_to_20k_patients_recovers_the_known_profile(generator, known_cohort, epsilon):
+    truth, prior = generator.profile("global"), generator.profile("us-seer")
+
+    fit = fit_profile(prior, known_cohort, generator=generator, name="twin", source="test", epsilon=epsilon)
+    fitted = generator.parse_profile(to_toml(fit.profile), source="fitted")  # stored and read back
+
+    assert fitted == fit.profile
+    for h, share in truth.histology.shares.items():
+        assert fitted.histology.shares[h] == pytest.approx(share, abs=0.015)
+    for h in ("squamous_cell_carcinoma", "adenocarcinoma"):
+        assert fitted.sex[h].value == pytest.approx(truth.sex[h].value, abs=0.03)
+        for group, share in truth.stage[h].groups.items():
+            assert fitted.stage[h].groups.get(group, 0.0) == pytest.approx(share, abs=0.02), (h, group)
+        for sex in ("female", "male"):  # ε = 1: about 400 women with adenocarcinoma, noisy 5-year bands
+            age_tolerance = 2.0 if epsilon is None else 3.5
+            assert fitted.age[h][sex].mean == pytest.approx(truth.age[h][sex].mean, abs=age_tolerance)
+    # The prior's own figures are far from the truth: the data, not the prior, decides at this n.
+    assert abs(prior.histology.shares["adenocarcinoma"] - truth.histology.shares["adenocarcinoma"]) > 0.3
+    assert next(w for w in fit.weights if w.statistic == "histology").data_weight > 0.99
+    assert fit.epsilon == epsilon
+    assert fit.patients == (20_000 if epsilon is None else None)  # under ε-DP the count is private
+
+    twin = generator.generate(fitted, 20_000, seed=2)
+    report = generator.fidelity_report(truth, twin)  # judged on the known profile's own targets
+    assert report.failed == 0, [
+        (t.name, t.achieved, t.target) for t in report.targets if t.verdict == "failed"
+    ]
+    assert all(t.verdict == "passed" for t in report.targets)
+
+
+def test_a_small_cohort_borrows_strength_from_the_prior(generator, known_cohort):
+    small = known_cohort.sample(150, seed=3)
+
+    fit = fit_profile(generator.profile("global"), small, generator=generator, name="small", source="test")
+
+    by_name = {w.statistic: w for w in fit.weights}
+    assert by_name["sex.other"].data_weight < 0.1  # a handful of patients: mostly the prior
+    assert by_name["histology"].data_weight < 1.0
+    assert generator.parse_profile(to_toml(fit.profile)) == fit.profile
+
+
+def test_epsilon_without_opendp_says_what_to_install(generator, known_cohort, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_opendp(name, *args, **kwargs):
+        if name.startswith("opendp"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_opendp)
+    with pytest.raises(privacy.PrivacyUnavailable, match=r"inescape\[privacy\]"):
+        fit_profile(
+            generator.profile("global"),
+            known_cohort.head(500),
+            generator=generator,
+            name="x",
+            source="t",
+            epsilon=1.0,
+        )
+
+
+def test_the_privacy_report_tells_a_twin_from_a_copy_of_its_training_patients(generator, known_cohort):
+    from inescape.modules.generation.fitting.report import Thresholds, privacy_report
+
+    train, holdout = known_cohort.head(4000), known_cohort.slice(4000, 4000)
+    fit = fit_profile(
+        generator.profile("global"), train, generator=generator, name="t", source="t", epsilon=1.0
+    )
+    twin = cohort_frame(generator.generate(fit.profile, 4000, seed=5))
+
+    honest = privacy_report(train, holdout, twin)
+    leaky = privacy_report(train, holdout, train)  # "synthetic" records that are the patients
+
+    assert honest.mia_advantage < 0.1
+    assert honest.identical_share <= 0.01  # coarse columns: a few real patients match by chance
+    assert honest.failures(Thresholds()) == []
+    assert min(honest.marginal_fidelity.values()) > 0.9
+    assert leaky.identical == leaky.synthetic
+    assert leaky.mia_advantage > 0.9
+    assert len(leaky.failures(Thresholds())) >= 3

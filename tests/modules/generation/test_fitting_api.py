@@ -1,0 +1,188 @@
+"""Fitting over HTTP: a profile fitted to a source's stored patients under ε-DP spends that
+source's budget and a fit beyond it is refused with nothing written; a dataset generated from
+the fitted profile is held from researchers until a data steward's recorded decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.auth import bearer
+from tests.support.jobs import finished
+
+SOURCE = "inescape-generator/global@1.0"  # the platform's own cohort, treated as real
+
+
+@pytest.fixture
+async def researcher(client):
+    return await bearer(client, client.app, "res.fit", ["researcher"])
+
+
+@pytest.fixture
+async def steward(client):
+    return await bearer(client, client.app, "steward.fit", ["data_steward"])
+
+
+async def generate(client, headers, body) -> dict:
+    submitted = await client.post("/api/v1/generation/jobs", json=body, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    job = await finished(client, f"/api/v1/generation/jobs/{submitted.json()['id']}", headers)
+    assert job["status"] == "succeeded", job
+    return job
+
+
+async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_releases_it(
+    client, researcher, steward
+):
+    await generate(client, steward, {"profile": "global", "n": 600, "seed": 3, "outputs": ["database"]})
+    budget = await client.put(
+        "/api/v1/generation/privacy-budget", params={"source": SOURCE}, json={"total": 1.0}, headers=steward
+    )
+    assert budget.status_code == 200, budget.text
+
+    fitted = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "site-twin", "source": SOURCE, "epsilon": 1.0},
+        headers=steward,
+    )
+    assert fitted.status_code == 201, fitted.text
+    assert fitted.json()["epsilon"] == 1.0
+    assert fitted.json()["patients"] is None  # under ε-DP not even the count is released
+    assert "salt" not in fitted.json()
+    left = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert left["remaining"] == 0
+
+    refused = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "site-twin-2", "source": SOURCE, "epsilon": 0.5},
+        headers=steward,
+    )
+    assert refused.status_code == 409, refused.text
+    assert "left" in refused.json()["detail"]
+    assert (await client.get("/api/v1/generation/profiles/site-twin-2", headers=steward)).status_code == 404
+    names = {
+        p["name"] for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+    }
+    assert names == {"site-twin"}
+    again = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert again["spent"] == 1.0
+
+    # a researcher may not fit real patients
+    denied = await client.post(
+        "/api/v1/generation/profiles/fit", json={"name": "mine", "source": SOURCE}, headers=researcher
+    )
+    assert denied.status_code == 403
+
+    job = await generate(client, researcher, {"profile": "site-twin", "n": 800, "seed": 4})
+    held = await client.get(f"/api/v1/datasets/{job['id']}", headers=researcher)
+    assert held.status_code == 403, held.text
+    assert "held" in held.json()["detail"]
+    file = await client.get(f"/api/v1/datasets/{job['id']}/files/patients.parquet", headers=researcher)
+    assert file.status_code == 403
+
+    strict = await client.put(
+        "/api/v1/generation/release-thresholds", json={"max_mia_advantage": 0.0}, headers=steward
+    )
+    assert strict.status_code == 200, strict.text
+    measured = await client.post(f"/api/v1/datasets/{job['id']}/privacy-report", headers=steward)
+    assert measured.status_code == 200, measured.text
+    assert measured.json()["status"] == "held"
+    assert measured.json()["failures"]
+    assert 0 <= measured.json()["report"]["mia_advantage"] < 0.2
+    assert (await client.get(f"/api/v1/datasets/{job['id']}", headers=researcher)).status_code == 403
+
+    not_steward = await client.post(
+        f"/api/v1/datasets/{job['id']}/release",
+        json={"decision": "release", "reason": "ok"},
+        headers=researcher,
+    )
+    assert not_steward.status_code == 403
+    decided = await client.post(
+        f"/api/v1/datasets/{job['id']}/release",
+        json={"decision": "release", "reason": "advantage within noise for a 600-patient source"},
+        headers=steward,
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["decision"]["by"] == "steward.fit"
+
+    readable = await client.get(f"/api/v1/datasets/{job['id']}", headers=researcher)
+    assert readable.status_code == 200, readable.text
+    assert readable.json()["derived_from"]["epsilon"] == 1.0
+    assert readable.json()["derived_from"]["source"] == SOURCE
+    assert readable.json()["release"]["status"] == "released"
+    trail = await client.get("/api/v1/audit/events", params={"action": "datasets.release_decided"})
+    (event,) = [e for e in trail.json()["items"] if e["outcome"] == "success"]  # beside the denied one
+    assert event["user"] == "steward.fit"
+    assert event["resource_id"] == job["id"]
+    assert "advantage within noise" in event["detail"]
+    fits = await client.get("/api/v1/audit/events", params={"action": "generation.profile_fitted"})
+    outcomes = [e["outcome"] for e in fits.json()["items"]]
+    assert outcomes.count("success") == 1  # the refused one is not a success
+
+
+async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, steward):
+    no_patients = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "empty-twin", "source": "no-such-registry"},
+        headers=steward,
+    )
+    unknown_prior = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "odd-twin", "source": SOURCE, "prior": "atlantis"},
+        headers=steward,
+    )
+    bad_epsilon = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "neg-twin", "source": SOURCE, "epsilon": -1},
+        headers=steward,
+    )
+
+    assert no_patients.status_code == 422, no_patients.text
+    assert "no-such-registry" in no_patients.json()["detail"]
+    assert unknown_prior.status_code == 404, unknown_prior.text
+    assert bad_epsilon.status_code == 400, bad_epsilon.text
+    assert {"detail", "status_code"} <= set(bad_epsilon.json())
+    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []
+    budget = await client.get(
+        "/api/v1/generation/privacy-budget", params={"source": "no-such-registry"}, headers=steward
+    )
+    assert budget.json()["spent"] == 0  # no ε asked: nothing to spend
+
+    # An ε-DP fit spends its ε once the patients are read: the "too few" answer depends on them.
+    private = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "empty-twin", "source": "no-such-registry", "epsilon": 0.5},
+        headers=steward,
+    )
+    assert private.status_code == 422, private.text
+    assert "fewer than" in private.json()["detail"]
+    budget = await client.get(
+        "/api/v1/generation/privacy-budget", params={"source": "no-such-registry"}, headers=steward
+    )
+    assert budget.json()["spent"] == 0.5
+    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []
+
+    odd = await client.get("/api/v1/generation/privacy-budget", params={"source": "a\x00b"}, headers=steward)
+    assert odd.status_code == 422, odd.text
+
+
+async def test_a_profile_fitted_without_privacy_is_not_shown_to_researchers(client, researcher, steward):
+    await generate(client, steward, {"profile": "global", "n": 300, "seed": 5, "outputs": ["database"]})
+    exact = await client.post(
+        "/api/v1/generation/profiles/fit", json={"name": "exact-twin", "source": SOURCE}, headers=steward
+    )
+    private = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "private-twin", "source": SOURCE, "epsilon": 0.5},
+        headers=steward,
+    )
+    assert exact.status_code == private.status_code == 201
+
+    assert (await client.get("/api/v1/generation/profiles/exact-twin", headers=researcher)).status_code == 403
+    assert (await client.get("/api/v1/generation/profiles/exact-twin", headers=steward)).status_code == 200
+    shown = await client.get("/api/v1/generation/profiles/private-twin", headers=researcher)
+    assert shown.status_code == 200  # ε-DP figures: post-processing of a private release
+    assert "ε = 0.5-DP counts" in shown.json()["histology"]["source"]
