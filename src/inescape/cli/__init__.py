@@ -1,6 +1,6 @@
 """The ``inescape`` command: one group, its commands in a file per family (``serve``: serve,
 worker, migrate; ``accounts``: create-user, users, audit; ``generate``: generate, profiles;
-``keys``: keys init, rotate-keys; ``backup``: backup, restore; ``demo``)."""
+``keys``: keys init, rotate-keys; ``fit``: fit-profile; ``backup``: backup, restore; ``demo``)."""
 
 from __future__ import annotations
 
