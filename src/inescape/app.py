@@ -14,7 +14,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from redis.asyncio import Redis
 
 from inescape import __version__
@@ -23,6 +22,7 @@ from inescape.infra.bus import SplitBus
 from inescape.infra.cache import redis_options
 from inescape.infra.http import EXCEPTION_HANDLERS, CanonicalPath, RequestObservability
 from inescape.infra.job_routes import job_router
+from inescape.infra.openapi import ContractJson, SwaggerPage, operation_id, unknown_query_guard
 from inescape.infra.outbox import OutboxRelay
 from inescape.infra.platform import Platform
 from inescape.infra.proxy import Upstream, forwarding_handlers
@@ -42,7 +42,7 @@ from inescape.modules.auth.api import GatewayApi, owner_scope
 from inescape.modules_loader import load_specs
 from inescape.runtime import Runtime
 from inescape.settings import Settings, load_settings, upstreams
-from inescape.web.routes import dashboard
+from inescape.web.routes import dashboard, docs_asset
 
 
 class Liveness(msgspec.Struct, frozen=True):
@@ -243,14 +243,15 @@ def create_app(
                 await upstream.close()
             await runtime.stop()
 
-    handlers: list[Any] = [health, health_detailed, metrics, dashboard]
+    handlers: list[Any] = [health, health_detailed, metrics, dashboard, docs_asset]
     bound = [runtime.bound[spec.name] for spec in runtime.specs]
     # the body guard first: no module's middleware nor handler sees an unchecked JSON body
     middleware = [
         DefineMiddleware(BodyGuard, max_depth=settings.server.max_json_depth),
         *(m for b in bound for m in b.middleware),
     ]
-    guards = [g for b in bound for g in b.guards]
+    # the unknown-query check after the modules' guards: a 401 or 403 comes first
+    guards = [*(g for b in bound for g in b.guards), unknown_query_guard]
     for spec in runtime.specs:
         handlers.append(_module_router(spec, runtime.bound[spec.name]))
     for spec, upstream in proxied:  # split mode: served by the module's own process
@@ -279,7 +280,8 @@ def create_app(
             path="/schema",
             description="Esophageal cancer data platform: synthetic cohorts, collection, "
             "survival models and clinical decision support.",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[SwaggerPage(), ContractJson()],
+            operation_id_creator=operation_id,
         ),
         debug=False,
         logging_config=None,
