@@ -179,6 +179,7 @@ def contract(document: Mapping[str, Any], routes: Iterable[Any]) -> dict[str, An
             if operation is None or handler is None:
                 continue
             _secure(operation, handler)
+            _json_bytes(operation)
             _errors(path, operation, handler)
     return doc
 
@@ -188,6 +189,15 @@ def _secure(operation: dict[str, Any], handler: HTTPRouteHandler) -> None:
         operation.pop("security", None)
     else:
         operation["security"] = [{BEARER: []}]
+
+
+def _json_bytes(operation: dict[str, Any]) -> None:
+    """A handler that answers JSON it encoded itself (``Response[bytes]``, a cached answer)
+    is generated as a string; its body is a JSON value, described by the operation."""
+    for status, answer in operation.get("responses", {}).items():
+        media = (answer.get("content") or {}).get("application/json")
+        if status.startswith("2") and media is not None and media.get("schema") == {"type": "string"}:
+            media["schema"] = {"description": "A JSON document, as the operation describes."}
 
 
 def _errors(path: str, operation: dict[str, Any], handler: HTTPRouteHandler) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import File
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -113,7 +114,7 @@ DOCS_ASSETS = (".js", ".css")
     include_in_schema=False,
     sync_to_thread=False,
 )
-def docs_asset(name: str) -> File:
+def docs_asset(name: FromPath[str]) -> File:
     """Swagger UI's own files (vendored): the API documentation needs nothing from elsewhere."""
     found = _asset(name, DOCS_DIR.resolve())
     if found is None or found.suffix not in DOCS_ASSETS:

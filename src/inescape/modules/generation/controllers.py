@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
+from inescape.infra.openapi import errors
 from inescape.kernel.errors import Invalid, NotFound
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, username_of
@@ -79,6 +80,7 @@ async def add_profile(request: Request[Any, Any, Any], profiles: Profiles) -> Pr
 @post(
     "/",  # under the module's job router: /api/v1/generation/jobs
     opt=audited("generation.jobs.manage", "generation.job_submitted"),
+    responses=errors(404),
     status_code=202,
     tags=["generation"],
     summary="Generate a cohort (a job: progress in GET /api/v1/generation/jobs/{id})",
