@@ -84,7 +84,7 @@ export function GenerationPage() {
   const profiles = useApi<Profile[]>("/api/v1/generation/profiles");
   const jobs = useApi<Page<Job>>("/api/v1/generation/jobs?limit=10");
   // Jobs are their owner's; the datasets they made are everyone's with datasets.read.
-  const datasets = useApi<Dataset[]>(can("datasets.read") ? "/api/v1/datasets" : null);
+  const datasets = useApi<Page<Dataset>>(can("datasets.read") ? "/api/v1/datasets?limit=20" : null);
   const [dataset, setDataset] = useState<string | null>(null);
   const [profile, setProfile] = useState("us-seer");
   const [n, setN] = useState("500");
@@ -195,7 +195,7 @@ export function GenerationPage() {
               </tr>
             </thead>
             <tbody>
-              {(datasets.data ?? []).slice(0, 20).map((d) => (
+              {(datasets.data?.items ?? []).map((d) => (
                 <tr key={d.id}>
                   <td>
                     <button type="button" className="link" onClick={() => setDataset(d.id)}>

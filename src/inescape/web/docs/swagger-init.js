@@ -6,5 +6,6 @@ window.addEventListener("load", function () {
     dom_id: "#swagger-ui",
     deepLinking: true,
     persistAuthorization: false,
+    validatorUrl: null, // no badge from validator.swagger.io: nothing leaves the platform
   });
 });
