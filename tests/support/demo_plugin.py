@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody, PathParameter
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from inescape.infra.platform import ModuleContext
@@ -112,7 +112,10 @@ async def list_notes(demo: NamedDependency[Demo]) -> list[dict[str, Any]]:
 
 
 @get("/api/v1/demo/objects/{key:path}", opt={"permission": "demo.jobs.read"})
-async def read_object(demo: NamedDependency[Demo], key: FromPath[str]) -> bytes:
+async def read_object(
+    demo: NamedDependency[Demo],
+    key: Annotated[str, PathParameter(description="The object's key under demo/ in the images bucket.")],
+) -> bytes:
     """Needs object storage."""
     return await demo.read_object(key)
 

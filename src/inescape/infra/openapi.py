@@ -127,6 +127,74 @@ _HEADERS: dict[int, dict[str, Any]] = {
 }
 
 
+# What a parameter means wherever it appears: the API uses each name in one sense (ids,
+# paging, the patient list's filters), so it is described once here; a route that describes
+# a parameter itself keeps its own. An entry keyed ``(path prefix, name)`` is for a name
+# that means something else under that path.
+PARAMETERS: dict[str | tuple[str, str], str] = {
+    "limit": "At most this many items on the page.",
+    "cursor": "The next_cursor of the previous page, to read the next one; leave it out for the first page.",
+    "job_id": "The job's id, as its submission answered it.",
+    "status": "Only jobs in this state.",
+    "kind": "Only jobs of this kind.",
+    "patient_id": "The patient's id.",
+    "dataset_id": "The dataset's id (its generation job's result names it).",
+    "run_id": "The training run's id.",
+    "user_id": "The account's id.",
+    "schedule_id": "The schedule's id.",
+    "service_id": "The CDS Hooks service's id, as discovery (GET /cds-services) lists it.",
+    "version": "The model version's number.",
+    "name": "The model's name.",
+    "sex": "Only patients of this sex.",
+    "histology": "Only patients with this histology.",
+    "location": "Only patients with the tumour at this location.",
+    "stage_group": "Only patients in this AJCC stage group.",
+    "vital_status": "Only patients with this vital status.",
+    "origin": "Only records of this origin (real or synthetic).",
+    "source": "Only records from this source (the collection or generation that made them).",
+    "min_age": "Only patients at least this old (years, at diagnosis).",
+    "max_age": "Only patients at most this old (years, at diagnosis).",
+    "diagnosed_from": "Only patients diagnosed on or after this date.",
+    "diagnosed_to": "Only patients diagnosed on or before this date.",
+    "sort": "The order: id ascending (id) or descending (-id).",
+    "format": "json for the numbers, svg for the picture.",
+    "by": "The columns to count by, comma-separated.",
+    "group": "The column whose groups get a curve each; none for one curve.",
+    "confidence": "The confidence level of the intervals (between 0.5 and 1).",
+    "user": "Only events of this user.",
+    "action": "Only events of this action.",
+    "outcome": "Only events with this outcome.",
+    "resource_type": "Only events on this type of resource.",
+    "filename": "The uploaded file's name, when the body is the file itself.",
+    "group_id": "The cohort's Group id: 'all', or the list's filters as name-value parts.",
+    "resource_id": "The resource's id.",
+    ("/api/v1/audit/", "patient_id"): "Only events about this patient.",
+    ("/fhir/", "kind"): "The FHIR resource type (as the CapabilityStatement lists).",
+    ("/fhir/", "name"): "The file's name, as the export's manifest lists it.",
+    (
+        "/api/v1/patients/{patient_id}/",
+        "kind",
+    ): "What to add to the record (a sub-resource: conditions, treatments...).",
+    ("/api/v1/generation/profiles/", "name"): "The profile's name.",
+    ("/api/v1/datasets/", "name"): "The file's name, as the dataset lists it.",
+}
+
+
+def _describe(path: str, operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        if parameter.get("description"):
+            continue
+        name = parameter["name"]
+        specific = [
+            d
+            for key, d in PARAMETERS.items()
+            if isinstance(key, tuple) and key[1] == name and path.startswith(key[0])
+        ]
+        found = specific[0] if specific else PARAMETERS.get(name)
+        if found is not None:
+            parameter["description"] = found
+
+
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
     """A route's own error answers, for its decorator: ``responses=errors(409)``; each is
     documented in the error shape with its usual description."""
@@ -179,6 +247,7 @@ def contract(document: Mapping[str, Any], routes: Iterable[Any]) -> dict[str, An
             if operation is None or handler is None:
                 continue
             _secure(operation, handler)
+            _describe(path, operation)
             _json_bytes(operation)
             _errors(path, operation, handler)
     return doc
