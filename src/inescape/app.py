@@ -6,7 +6,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, MediaType, Response, Router, get
@@ -14,6 +14,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from msgspec import Meta
 from redis.asyncio import Redis
 
 from inescape import __version__
@@ -46,24 +47,24 @@ from inescape.web.routes import dashboard, docs_asset
 
 
 class Liveness(msgspec.Struct, frozen=True):
-    status: str
-    version: str
+    status: Annotated[str, Meta(description="Always ok: the process answers.")]
+    version: Annotated[str, Meta(description="The platform's version.")]
 
 
 class ModuleHealth(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    name: str
-    title: str
-    port: int
-    needs: list[str]
-    status: str
-    detail: str | None = None
+    name: Annotated[str, Meta(description="The module's name.")]
+    title: Annotated[str, Meta(description="The module's title.")]
+    port: Annotated[int, Meta(description="The port it is served on when run alone.")]
+    needs: Annotated[list[str], Meta(description="The backends it needs.")]
+    status: Annotated[str, Meta(description="ok, degraded or down.")]
+    detail: Annotated[str | None, Meta(description="What is wrong, when something is.")] = None
 
 
 class DetailedHealth(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-    version: str
-    backends: list[ComponentHealth]
-    modules: list[ModuleHealth]
+    status: Annotated[str, Meta(description="ok, or down when a required backend is down.")]
+    version: Annotated[str, Meta(description="The platform's version.")]
+    backends: Annotated[list[ComponentHealth], Meta(description="Each backend, with its latency.")]
+    modules: Annotated[list[ModuleHealth], Meta(description="Each module served here.")]
 
 
 @get(

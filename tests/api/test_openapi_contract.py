@@ -103,6 +103,36 @@ async def test_every_parameter_has_a_description(document):
     assert missing == []
 
 
+# The platform's own schemas are described field by field. The modules' request and answer
+# schemas are not all yet: their undescribed fields are counted, and the count may only fall.
+DESCRIBED = (
+    "Error",
+    "OperationOutcome",
+    "JobView",
+    "JobList",
+    "DatasetList",
+    "ComponentHealth",
+    "Liveness",
+    "ModuleHealth",
+    "DetailedHealth",
+)
+UNDESCRIBED_FIELDS_AT_MOST = 275
+
+
+async def test_schema_fields_have_descriptions(document):
+    schemas = document["components"]["schemas"]
+    missing = [
+        f"{name}.{field}"
+        for name, schema in schemas.items()
+        for field, spec in (schema.get("properties") or {}).items()
+        if not spec.get("description")
+    ]
+
+    assert [m for m in missing if m.split(".")[0] in DESCRIBED] == []
+    assert all(name in schemas for name in DESCRIBED)
+    assert len(missing) <= UNDESCRIBED_FIELDS_AT_MOST, "describe a new field where it is declared"
+
+
 async def test_lists_answer_in_one_envelope(document):
     for path in ("/api/v1/datasets", "/api/v1/users", "/api/v1/patients", "/api/v1/patients/jobs"):
         schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]

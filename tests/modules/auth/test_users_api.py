@@ -66,7 +66,7 @@ async def test_an_admin_creates_lists_and_changes_the_roles_of_a_user(client):
                 "password": PASSWORD,
                 "is_superuser": True,
             },
-            400,
+            422,
         ),
     ],
 )
