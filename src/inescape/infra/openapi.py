@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -362,7 +363,9 @@ def _declared_query(handler: HTTPRouteHandler, path_params: Iterable[str]) -> fr
     return frozenset({p.field_alias for p in model.expected_query_params} | set(extra))
 
 
-_DECLARED: dict[int, tuple[HTTPRouteHandler, frozenset[str] | None]] = {}
+# per handler, what its query may hold (weak: an app's handlers go with the app)
+_DECLARED: weakref.WeakKeyDictionary[HTTPRouteHandler, frozenset[str] | None] = weakref.WeakKeyDictionary()
+_ANY = frozenset({"*"})
 
 
 def unknown_query_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -373,12 +376,11 @@ def unknown_query_guard(connection: ASGIConnection[Any, Any, Any, Any], handler:
         return
     if not handler.include_in_schema or "upstream" in handler.opt:
         return
-    known = _DECLARED.get(id(handler))
-    if known is None or known[0] is not handler:
-        known = (handler, _declared_query(handler, connection.scope.get("path_params", {})))
-        _DECLARED[id(handler)] = known
-    allowed = known[1]
+    allowed = _DECLARED.get(handler)
     if allowed is None:
+        declared = _declared_query(handler, connection.scope.get("path_params", {}))
+        allowed = _DECLARED[handler] = _ANY if declared is None else declared
+    if allowed is _ANY:
         return
     unknown = sorted(k for k in connection.query_params if k not in allowed)
     if unknown:
