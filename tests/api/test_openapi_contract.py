@@ -115,8 +115,16 @@ DESCRIBED = (
     "Liveness",
     "ModuleHealth",
     "DetailedHealth",
+    "User",
+    "UserList",
+    "UserCreate",
+    "UserUpdate",
+    "TokenPair",
+    "TokenRequest",
+    "RefreshRequest",
+    "Me",
 )
-UNDESCRIBED_FIELDS_AT_MOST = 275
+UNDESCRIBED_FIELDS_AT_MOST = 246
 
 
 async def test_schema_fields_have_descriptions(document):
