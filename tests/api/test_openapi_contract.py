@@ -123,8 +123,14 @@ DESCRIBED = (
     "TokenRequest",
     "RefreshRequest",
     "Me",
+    "CollectionRequest",
+    "SourceKind",
+    "UploadView",
+    "ScheduleCreate",
+    "Schedule",
+    "ScheduleList",
 )
-UNDESCRIBED_FIELDS_AT_MOST = 246
+UNDESCRIBED_FIELDS_AT_MOST = 212
 
 
 async def test_schema_fields_have_descriptions(document):
