@@ -6,7 +6,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, Router, get, head
@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from msgspec import Meta
 from redis.asyncio import Redis
 
 from inescape import __version__
@@ -23,6 +23,7 @@ from inescape.infra.bus import SplitBus
 from inescape.infra.cache import redis_options
 from inescape.infra.http import EXCEPTION_HANDLERS, CanonicalPath, RequestObservability
 from inescape.infra.job_routes import job_router
+from inescape.infra.openapi import ContractJson, SwaggerPage, operation_id, unknown_query_guard
 from inescape.infra.outbox import OutboxRelay
 from inescape.infra.platform import Platform
 from inescape.infra.proxy import Upstream, forwarding_handlers
@@ -43,30 +44,30 @@ from inescape.modules_loader import load_specs
 from inescape.runtime import Runtime
 from inescape.runtime.metrics import refresh_job_gauges
 from inescape.settings import Settings, load_settings, upstreams
-from inescape.web.routes import dashboard
+from inescape.web.routes import dashboard, docs_asset
 
 METRICS_TYPE = "text/plain; version=0.0.4"
 
 
 class Liveness(msgspec.Struct, frozen=True):
-    status: str
-    version: str
+    status: Annotated[str, Meta(description="Always ok: the process answers.")]
+    version: Annotated[str, Meta(description="The platform's version.")]
 
 
 class ModuleHealth(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    name: str
-    title: str
-    port: int
-    needs: list[str]
-    status: str
-    detail: str | None = None
+    name: Annotated[str, Meta(description="The module's name.")]
+    title: Annotated[str, Meta(description="The module's title.")]
+    port: Annotated[int, Meta(description="The port it is served on when run alone.")]
+    needs: Annotated[list[str], Meta(description="The backends it needs.")]
+    status: Annotated[str, Meta(description="ok, degraded or down.")]
+    detail: Annotated[str | None, Meta(description="What is wrong, when something is.")] = None
 
 
 class DetailedHealth(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-    version: str
-    backends: list[ComponentHealth]
-    modules: list[ModuleHealth]
+    status: Annotated[str, Meta(description="ok, or down when a required backend is down.")]
+    version: Annotated[str, Meta(description="The platform's version.")]
+    backends: Annotated[list[ComponentHealth], Meta(description="Each backend, with its latency.")]
+    modules: Annotated[list[ModuleHealth], Meta(description="Each module served here.")]
 
 
 @get(
@@ -263,14 +264,15 @@ def create_app(
                 await upstream.close()
             await runtime.stop()
 
-    handlers: list[Any] = [health, health_detailed, metrics, health_head, metrics_head, dashboard]
+    handlers: list[Any] = [health, health_detailed, metrics, health_head, metrics_head, dashboard, docs_asset]
     bound = [runtime.bound[spec.name] for spec in runtime.specs]
     # the body guard first: no module's middleware nor handler sees an unchecked JSON body
     middleware = [
         DefineMiddleware(BodyGuard, max_depth=settings.server.max_json_depth),
         *(m for b in bound for m in b.middleware),
     ]
-    guards = [g for b in bound for g in b.guards]
+    # the unknown-query check after the modules' guards: a 401 or 403 comes first
+    guards = [*(g for b in bound for g in b.guards), unknown_query_guard]
     for spec in runtime.specs:
         handlers.append(_module_router(spec, runtime.bound[spec.name]))
     for spec, upstream in proxied:  # split mode: served by the module's own process
@@ -299,7 +301,8 @@ def create_app(
             path="/schema",
             description="Esophageal cancer data platform: synthetic cohorts, collection, "
             "survival models and clinical decision support.",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[SwaggerPage(), ContractJson()],
+            operation_id_creator=operation_id,
         ),
         debug=False,
         logging_config=None,

@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 
 from inescape.modules.cds.api import StagingApi
 from inescape.modules.generation.api import GeneratorApi
-from inescape.modules.patients.api import ClinicalCodecs
+from inescape.modules.patients.api import ClinicalCodecs, unknown_filters
 from inescape.modules.training.api import FittingApi, SurvivalModels
 from inescape.runtime.wiring import library, open_cohort_reader
 
@@ -105,6 +105,7 @@ def load_cohort(
     table, or with ``wide=True`` one row per patient with ``time`` (months) and ``event``,
     ready for ``kaplan_meier``. Identifying columns only with ``identifiers=True``, which needs
     the installation's encryption keys."""
+    unknown_filters(filters)  # before any connection: a typo is not a whole-cohort read
     with open_cohort_reader(settings, identifiers=identifiers) as connection:
         return _face(ClinicalCodecs).read_cohort(
             connection, today=date.today(), wide=wide, identifiers=identifiers, filters=filters

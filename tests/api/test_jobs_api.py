@@ -67,12 +67,12 @@ async def test_reading_a_missing_job_is_404(client, job_id):
         [1, 2],
     ],
 )
-async def test_a_malformed_submission_is_400_with_field_paths_and_writes_no_job(client, body):
+async def test_a_malformed_submission_is_422_with_field_paths_and_writes_no_job(client, body):
     response = await client.post("/api/v1/demo/write-rows", json=body)
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     payload = response.json()
-    assert payload["status_code"] == 400
+    assert payload["status_code"] == 422
     assert payload["detail"]
     assert "Traceback" not in response.text
     listing = (await client.get("/api/v1/demo/jobs")).json()
@@ -85,7 +85,7 @@ async def test_a_malformed_submission_is_400_with_field_paths_and_writes_no_job(
 async def test_bad_list_parameters_are_rejected_in_the_error_shape(client, query):
     response = await client.get("/api/v1/demo/jobs", params=query)
 
-    assert response.status_code in (400, 422)
+    assert response.status_code == 422
     assert response.json()["status_code"] == response.status_code
 
 

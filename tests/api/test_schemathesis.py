@@ -1,6 +1,8 @@
 """Schemathesis over the whole OpenAPI, in process, as an administrator and as a clinician:
-whatever the generated requests hold (valid or not), no answer is a server error (5xx), and
-every error is in the ``{"detail", "status_code"}`` shape (an OperationOutcome under /fhir).
+whatever the generated requests hold (valid or not), no answer is a server error (5xx),
+every error is in the ``{"detail", "status_code"}`` shape (an OperationOutcome under /fhir),
+and every answer is one the document promises: its status code, its content type and its
+body's schema (Schemathesis' conformance checks).
 
 The examples per operation are bounded (``INESCAPE_TEST_SCHEMATHESIS_EXAMPLES``, 5 by default)
 so the run fits in CI time; raise the number to search longer."""
@@ -18,9 +20,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 from schemathesis.python import asgi
 from schemathesis.python.asgi import shutdown_lifespans
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from inescape import migrate
 from inescape.app import create_app
@@ -33,6 +41,7 @@ ROLES = {"st.admin": ["admin"], "st.clinician": ["clinician"]}
 # deactivate or demote the caller, and the rest of the run would be a run of 401s)
 KEEP_USERS = tuple(ROLES)
 LOGOUT = ("POST", "/api/v1/auth/logout")
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 HOSTILE_BODIES = (
     b"[" * 1000 + b"]" * 1000,  # nested deeper than any parser's stack
     b'{"a":' * 1000 + b"1" + b"}" * 1000,
@@ -89,6 +98,19 @@ def _problem(case: Any, response: Any) -> str | None:
     return None
 
 
+def _nonconforming(case: Any, response: Any) -> str | None:
+    """What the conformance checks find in an answer (an undocumented status, a content
+    type or a body the document does not describe)."""
+    try:
+        case.validate_response(response, checks=CONFORMANCE)
+    except FailureGroup as failed:  # each failed check, with its message
+        label = f"{case.operation.method.upper()} {case.operation.path}"
+        return f"{label}: {response.status_code}: " + " | ".join(
+            f"{f.title}: {str(f.message)[:200]}" for f in failed.exceptions
+        )
+    return None
+
+
 def _touches_own_account(case: Any) -> bool:
     """A call on one of the run's own users (by name in the body or path)."""
     text = f"{case.formatted_path} {case.body!r}"
@@ -104,9 +126,13 @@ class Run:
         self.statuses: Counter[int] = Counter()
         self.hostile_sent: set[tuple[str, str]] = set()
 
-    def check(self, case: Any, response: Any) -> None:
+    def check(self, case: Any, response: Any, *, generated: bool = True) -> None:
+        """``generated``: the case is the request sent, so the answer must conform to the
+        document (a hostile body is not: its answer is only checked for its shape)."""
         self.statuses[response.status_code] += 1
         problem = _problem(case, response)
+        if problem is None and generated:
+            problem = _nonconforming(case, response)
         if problem is not None and problem not in self.problems:
             self.problems.append(problem)
 
@@ -141,7 +167,8 @@ class Run:
         with asgi.get_client(self.app) as client:
             for body in HOSTILE_BODIES:
                 headers = {**auth, "Content-Type": "application/json"}
-                self.check(case, client.request(case.method, url, data=body, headers=headers))
+                response = client.request(case.method, url, data=body, headers=headers)
+                self.check(case, response, generated=False)
 
 
 def _takes_json(operation: Any) -> bool:
@@ -150,7 +177,7 @@ def _takes_json(operation: Any) -> bool:
 
 
 @pytest.mark.slow
-def test_no_generated_request_gets_a_server_error(api):
+def test_generated_requests_get_no_server_error_and_only_documented_answers(api):
     app, schema, headers = api
     run = Run(app)
     operations = 0
@@ -166,7 +193,7 @@ def test_no_generated_request_gets_a_server_error(api):
         logout = schema[LOGOUT[1]][LOGOUT[0]].Case(headers=auth)
         run.check(logout, logout.call())
 
-    assert run.problems == []
+    assert run.problems == [], "\n".join(run.problems)
     assert operations > 50
     assert len(run.hostile_sent) > 20
     assert run.statuses[200] > 30  # the tokens held: the run reached the handlers

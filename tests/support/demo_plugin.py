@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody, PathParameter
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from inescape.infra.platform import ModuleContext
@@ -44,12 +44,13 @@ class ChunkWritten(Event, frozen=True, tag="demo.chunk.written.v1"):
 
 
 class WriteRows(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    rows: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
-    chunk: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 10
-    delay_s: Annotated[float, msgspec.Meta(ge=0, le=5)] = 0.0
-    fail_times: Annotated[int, msgspec.Meta(ge=0)] = 0
-    invalid: bool = False
-    imports: str | None = None  # a module the job imports first (one not installed: ImportError)
+    rows: Annotated[int, msgspec.Meta(ge=1, le=100_000, description="Rows to write.")]
+    chunk: Annotated[int, msgspec.Meta(ge=1, le=10_000, description="Rows per transaction.")] = 10
+    delay_s: Annotated[float, msgspec.Meta(ge=0, le=5, description="A pause per chunk.")] = 0.0
+    fail_times: Annotated[int, msgspec.Meta(ge=0, description="Attempts that fail first.")] = 0
+    invalid: Annotated[bool, msgspec.Meta(description="Fail as invalid, not to be retried.")] = False
+    # a module the job imports first (one not installed: ImportError)
+    imports: Annotated[str | None, msgspec.Meta(description="A module to import first.")] = None
 
 
 class Demo:
@@ -112,7 +113,10 @@ async def list_notes(demo: NamedDependency[Demo]) -> list[dict[str, Any]]:
 
 
 @get("/api/v1/demo/objects/{key:path}", opt={"permission": "demo.jobs.read"})
-async def read_object(demo: NamedDependency[Demo], key: FromPath[str]) -> bytes:
+async def read_object(
+    demo: NamedDependency[Demo],
+    key: Annotated[str, PathParameter(description="The object's key under demo/ in the images bucket.")],
+) -> bytes:
     """Needs object storage."""
     return await demo.read_object(key)
 

@@ -103,7 +103,7 @@ export function GenerationPage({ jobId }: { jobId?: string }) {
   const profiles = useApi<Profile[]>("/api/v1/generation/profiles");
   const jobs = useApi<Page<Job>>("/api/v1/generation/jobs?limit=10");
   // Jobs are their owner's; the datasets they made are everyone's with datasets.read.
-  const datasets = useApi<Dataset[] | Page<Dataset>>(can("datasets.read") ? "/api/v1/datasets" : null);
+  const datasets = useApi<Dataset[] | Page<Dataset>>(can("datasets.read") ? "/api/v1/datasets?limit=20" : null);
   const [profile, setProfile] = useState("us-seer");
   const [n, setN] = useState("500");
   const [seed, setSeed] = useState("0");

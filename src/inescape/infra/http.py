@@ -12,7 +12,7 @@ from urllib.parse import quote
 from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from inescape.infra.error_response import error_body, send_error
@@ -124,7 +124,9 @@ def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationExc
         if errors
         else str(exc.detail)
     )
-    return _response(error_body(detail, exc.status_code, errors=errors), exc.status_code, request=request)
+    # every validation failure is a 422, as a domain ``Invalid`` is (Litestar's own is a 400)
+    status = HTTP_422_UNPROCESSABLE_ENTITY
+    return _response(error_body(detail, status, errors=errors), status, request=request)
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

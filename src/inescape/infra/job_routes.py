@@ -9,14 +9,15 @@ import msgspec
 from litestar import Request, Router, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, QueryParameter
+from msgspec import Meta
 
 from inescape.infra.platform import Platform
 from inescape.kernel.jobs import JobStatus, JobView
 
 
 class JobList(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[JobView]
-    next_cursor: str | None
+    items: Annotated[list[JobView], Meta(description="The jobs on this page, newest first.")]
+    next_cursor: Annotated[str | None, Meta(description="The cursor of the next page; null on the last one.")]
 
 
 def services_of(state: State) -> Platform:

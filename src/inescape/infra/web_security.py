@@ -14,20 +14,17 @@ from litestar.types import ASGIApp, Message, Method, Receive, Scope, Send
 Header = tuple[bytes, bytes]
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-# The docs under /schema are Litestar's HTML shells (Scalar at /schema, Swagger UI at
-# /schema/swagger) around bundles from cdn.jsdelivr.net: Swagger UI starts from an inline
-# script that holds the schema, Scalar's bundle evaluates code for its examples and loads fonts
-# from fonts.scalar.com, and both style elements inline. That is allowed under /schema only;
-# the pages render no client input, and "try it" calls may reach this origin alone.
+# The docs under /schema are Swagger UI, served from the platform's own files (vendored under
+# inescape/web/docs): scripts from this origin only, no inline script; Swagger UI styles its
+# elements inline and draws icons as data: URLs. "Try it" calls may reach this origin alone.
 DOCS_CSP = "; ".join(
     (
         "default-src 'none'",
-        "script-src 'self' 'unsafe-inline' 'unsafe-eval' https://cdn.jsdelivr.net",
-        "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-        "img-src 'self' data: https://cdn.jsdelivr.net",
-        "font-src 'self' data: https://cdn.jsdelivr.net https://fonts.scalar.com",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
         "connect-src 'self'",
-        "worker-src 'self' blob:",
         "base-uri 'self'",
         "form-action 'self'",
         "frame-ancestors 'none'",

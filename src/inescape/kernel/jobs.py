@@ -11,9 +11,10 @@ import enum
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import msgspec
+from msgspec import Meta
 
 from inescape.kernel.events import Event
 
@@ -36,23 +37,26 @@ UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 class JobView(msgspec.Struct, frozen=True, kw_only=True):
     """The job resource every module's ``/jobs`` endpoints return."""
 
-    id: str
-    module: str
-    kind: str
-    status: JobStatus
-    progress: float
-    counts: dict[str, int]
-    attempts: int
-    max_attempts: int
-    error: str | None
-    params: dict[str, Any]
-    result: dict[str, Any] | None
-    owner: str | None
-    cancel_requested: bool
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    id: Annotated[str, Meta(description="The job's id.")]
+    module: Annotated[str, Meta(description="The module that runs it.")]
+    kind: Annotated[str, Meta(description="What the job does (its kind within the module).")]
+    status: Annotated[JobStatus, Meta(description="queued, running, succeeded, failed or cancelled.")]
+    progress: Annotated[float, Meta(description="How far it is, from 0 to 1.")]
+    counts: Annotated[dict[str, int], Meta(description="Its counts so far (rows read, written...).")]
+    attempts: Annotated[int, Meta(description="How many times it has been started.")]
+    max_attempts: Annotated[int, Meta(description="How many starts it gets before it fails.")]
+    error: Annotated[str | None, Meta(description="Why it failed, when it did.")]
+    params: Annotated[dict[str, Any], Meta(description="What it was asked to do.")]
+    result: Annotated[
+        dict[str, Any] | None,
+        Meta(description="What it made, once it succeeded."),
+    ]
+    owner: Annotated[str | None, Meta(description="The user who submitted it.")]
+    cancel_requested: Annotated[bool, Meta(description="Whether a cancel was asked for.")]
+    created_at: Annotated[datetime, Meta(description="When it was submitted.")]
+    updated_at: Annotated[datetime, Meta(description="When it last changed.")]
+    started_at: Annotated[datetime | None, Meta(description="When it last started.")]
+    finished_at: Annotated[datetime | None, Meta(description="When it finished.")]
 
 
 class JobCancelled(Exception):

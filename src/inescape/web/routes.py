@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import File
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -101,3 +102,27 @@ def dashboard(request: Request[Any, Any, Any], path: str = "") -> Response[bytes
         # no route of the platform's matched: metrics, traces and logs say so, as before
         request.scope.pop("path_template", None)  # type: ignore[misc]
         raise
+
+
+DOCS_DIR = Path(__file__).resolve().parent / "docs"
+DOCS_ASSETS = (".js", ".css")
+
+
+@get(
+    "/schema/assets/{name:str}",
+    opt={"permission": "public"},
+    include_in_schema=False,
+    sync_to_thread=False,
+)
+def docs_asset(name: FromPath[str]) -> File:
+    """Swagger UI's own files (vendored): the API documentation needs nothing from elsewhere."""
+    found = _asset(name, DOCS_DIR.resolve())
+    if found is None or found.suffix not in DOCS_ASSETS:
+        raise NotFoundException(f"no documentation asset {name!r}")
+    return File(
+        path=found,
+        media_type=MEDIA_TYPES[found.suffix],
+        filename=found.name,
+        content_disposition_type="inline",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )

@@ -43,11 +43,11 @@ async def test_an_admin_creates_lists_and_changes_the_roles_of_a_user(client):
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ({"username": "x", "display_name": "X", "roles": ["clinician"], "password": PASSWORD}, 400),
-        ({"username": "valid.name", "display_name": "V", "roles": ["surgeon"], "password": PASSWORD}, 400),
-        ({"username": "valid.name", "display_name": "V", "roles": [], "password": PASSWORD}, 400),
-        ({"username": "clin\n", "display_name": "C", "roles": ["clinician"], "password": PASSWORD}, 400),
-        ({"username": "valid.name", "display_name": "V", "roles": ["admin\n"], "password": PASSWORD}, 400),
+        ({"username": "x", "display_name": "X", "roles": ["clinician"], "password": PASSWORD}, 422),
+        ({"username": "valid.name", "display_name": "V", "roles": ["surgeon"], "password": PASSWORD}, 422),
+        ({"username": "valid.name", "display_name": "V", "roles": [], "password": PASSWORD}, 422),
+        ({"username": "clin\n", "display_name": "C", "roles": ["clinician"], "password": PASSWORD}, 422),
+        ({"username": "valid.name", "display_name": "V", "roles": ["admin\n"], "password": PASSWORD}, 422),
         ({"username": "valid.name", "display_name": "V", "roles": ["clinician"], "password": "short"}, 422),
         (
             {
@@ -66,7 +66,7 @@ async def test_an_admin_creates_lists_and_changes_the_roles_of_a_user(client):
                 "password": PASSWORD,
                 "is_superuser": True,
             },
-            400,
+            422,
         ),
     ],
 )
@@ -131,7 +131,7 @@ async def test_a_role_with_a_trailing_newline_is_refused_on_change(client):
 
     response = await client.patch(f"/api/v1/users/{created.json()['id']}", json={"roles": ["admin\n"]})
 
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert (await client.get(f"/api/v1/users/{created.json()['id']}")).json()["roles"] == ["clinician"]
 
 

@@ -137,10 +137,10 @@ async def test_a_disabled_schedule_has_no_next_time_and_submits_nothing(client, 
         ({"cron": "*/5 * * *"}, 422, "cron"),
         ({"cron": "61 * * * *"}, 422, "cron"),
         ({"cron": "0 0 30 2 *"}, 422, "cron"),
-        ({"cron": ""}, 400, "cron"),
+        ({"cron": ""}, 422, "cron"),
         ({"connector": "nope"}, 404, None),
-        ({"source": "bad source!"}, 400, "source"),
-        ({"extra": 1}, 400, "extra"),
+        ({"source": "bad source!"}, 422, "source"),
+        ({"extra": 1}, 422, "extra"),
     ],
 )
 async def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(

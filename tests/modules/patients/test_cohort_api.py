@@ -88,7 +88,7 @@ async def test_bad_cohort_parameters_are_refused(client, clinician):
     ).status_code == 422
     assert (
         await client.get("/api/v1/patients/cohort/survival", params={"group": "mrn"}, headers=clinician)
-    ).status_code == 400
+    ).status_code == 422
     assert (
         await client.get("/api/v1/patients/cohort/survival", params={"histology": "other"}, headers=clinician)
     ).status_code == 422

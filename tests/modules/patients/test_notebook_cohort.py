@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import msgspec
+import pytest
 from sqlalchemy import create_engine
 
 from inescape.migrate import sync_url
@@ -41,3 +42,22 @@ async def test_a_notebook_reads_the_cohort_of_the_configured_database_without_id
     assert frames["treatments"].height == 6
     assert wide.height == 1
     assert set(wide.columns) >= {"time", "event", "histology", "age"}
+
+
+def test_an_unknown_notebook_filter_is_refused_by_name_before_any_connection():
+    from inescape.kernel.errors import Invalid
+    from inescape.notebook import load_cohort
+
+    with pytest.raises(Invalid) as refused:
+        load_cohort(colour="red", histology="adenocarcinoma", settings=object())  # never opened
+
+    assert "colour" in str(refused.value)
+    assert "histology" not in refused.value.detail.split("(")[0]
+    assert [e["field"] for e in refused.value.errors] == ["colour"]
+
+
+async def test_a_cohort_read_refuses_an_unknown_filter(services, settings):
+    with pytest.raises(Exception, match="mrm") as refused:
+        await asyncio.to_thread(read_cohort, settings.database_url, filters={"mrm": "123"})
+
+    assert type(refused.value).__name__ == "Invalid"

@@ -221,11 +221,11 @@ async def test_if_match_with_the_etag_of_the_read_guards_the_change_412_when_sta
         ),
         ({"comorbidities": [{**COMORBIDITIES[0], "code": "chronic lung"}]}, 422, "comorbidities[0].code"),
         ({"comorbidities": [COMORBIDITIES[1], COMORBIDITIES[1]]}, 422, "comorbidities[1].code"),
-        ({"comorbidities": [{**COMORBIDITIES[0], "category": "gout"}]}, 400, None),
-        ({"comorbidities": [{**COMORBIDITIES[0], "system": "http://loinc.org"}]}, 400, None),
-        ({"fitness_for_surgery": {"fit": True, "assessed_on": "2023-01-22"}}, 400, None),
-        ({"lymphovascular_invasion": "maybe"}, 400, None),
-        ({"version": 0}, 400, None),
+        ({"comorbidities": [{**COMORBIDITIES[0], "category": "gout"}]}, 422, None),
+        ({"comorbidities": [{**COMORBIDITIES[0], "system": "http://loinc.org"}]}, 422, None),
+        ({"fitness_for_surgery": {"fit": True, "assessed_on": "2023-01-22"}}, 422, None),
+        ({"lymphovascular_invasion": "maybe"}, 422, None),
+        ({"version": 0}, 422, None),
     ],
 )
 async def test_an_invalid_assessment_is_refused_naming_it_and_nothing_is_written(

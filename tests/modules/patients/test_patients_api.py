@@ -107,10 +107,10 @@ async def test_an_inconsistent_record_is_422_naming_the_field_and_nothing_is_wri
     "bad",
     [{"sex": "robot"}, {"birth_date": "yesterday"}, {"conditions": "many"}, {"favourite_colour": "blue"}],
 )
-async def test_a_malformed_record_is_400_and_nothing_is_written(client, clinician, bad):
+async def test_a_malformed_record_is_422_and_nothing_is_written(client, clinician, bad):
     response = await client.post("/api/v1/patients", json=record(**bad), headers=clinician)
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert await count_patients(client) == 0
 
 

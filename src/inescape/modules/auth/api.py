@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal, Protocol
+from typing import Annotated, Any, Final, Literal, Protocol
 
 import msgspec
 
@@ -43,14 +43,14 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 class User(msgspec.Struct, frozen=True, kw_only=True):
     """A user account as an administrator sees it (never its password hash)."""
 
-    id: str
-    username: str
-    display_name: str
-    roles: list[str]
-    active: bool
-    created_at: datetime
-    updated_at: datetime
-    last_login_at: datetime | None
+    id: Annotated[str, msgspec.Meta(description="The account's id.")]
+    username: Annotated[str, msgspec.Meta(description="Its username.")]
+    display_name: Annotated[str, msgspec.Meta(description="The name shown.")]
+    roles: Annotated[list[str], msgspec.Meta(description="Its roles.")]
+    active: Annotated[bool, msgspec.Meta(description="false when deactivated: it cannot log in.")]
+    created_at: Annotated[datetime, msgspec.Meta(description="When it was created.")]
+    updated_at: Annotated[datetime, msgspec.Meta(description="When it last changed.")]
+    last_login_at: Annotated[datetime | None, msgspec.Meta(description="When it last logged in.")]
 
 
 class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,6 +12,7 @@ from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from inescape.infra.openapi import errors
 from inescape.modules.auth.accounts import Accounts
 from inescape.modules.auth.api import Audit, User, audit_note, principal_of
 from inescape.modules.auth.audit import AuditEvent
@@ -39,7 +40,13 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/token", opt=PUBLIC_OPT, status_code=200, summary="Log in: username + password → tokens")
+    @post(
+        "/token",
+        opt=PUBLIC_OPT,
+        status_code=200,
+        responses=errors(401),
+        summary="Log in: username + password → tokens",
+    )
     async def token(
         self, request: Request[Any, Any, Any], data: JSONBody[TokenRequest], sign_in: NamedDependency[SignIn]
     ) -> TokenPair:
@@ -47,7 +54,13 @@ class AuthController(Controller):
             username=data.username, password=data.password, client_ip=client_ip(request)
         )
 
-    @post("/refresh", opt=PUBLIC_OPT, status_code=200, summary="New tokens for a refresh token (it rotates)")
+    @post(
+        "/refresh",
+        opt=PUBLIC_OPT,
+        status_code=200,
+        responses=errors(401),
+        summary="New tokens for a refresh token (it rotates)",
+    )
     async def refresh(
         self,
         request: Request[Any, Any, Any],

@@ -13,42 +13,51 @@ Role = Annotated[str, msgspec.Meta(pattern="^(" + "|".join(ROLES) + r")\Z")]
 
 
 class TokenRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="The account's username.")]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024, description="Its password.")]
 
 
 class RefreshRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    refresh_token: Annotated[str, msgspec.Meta(min_length=10, max_length=512)]
+    refresh_token: Annotated[
+        str, msgspec.Meta(min_length=10, max_length=512, description="The refresh token of the last log-in.")
+    ]
 
 
 class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
-    access_token: str
-    refresh_token: str
-    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
-    expires_in: int
+    access_token: Annotated[str, msgspec.Meta(description="Send it as 'Authorization: Bearer <token>'.")]
+    refresh_token: Annotated[str, msgspec.Meta(description="For new tokens (POST /api/v1/auth/refresh).")]
+    token_type: Annotated[str, msgspec.Meta(description="Always Bearer.")] = "Bearer"  # noqa: S105
+    expires_in: Annotated[int, msgspec.Meta(description="Seconds until the access token expires.")]
 
 
 class Me(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    username: str
-    roles: list[str]
-    permissions: list[str]
-    source: str
+    id: Annotated[str, msgspec.Meta(description="The account's id.")]
+    username: Annotated[str, msgspec.Meta(description="The account's username.")]
+    roles: Annotated[list[str], msgspec.Meta(description="Its roles.")]
+    permissions: Annotated[list[str], msgspec.Meta(description="What its roles allow.")]
+    source: Annotated[str, msgspec.Meta(description="Who vouched for it: this platform, or a CDS client.")]
 
 
 class UserCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    username: Username
-    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    roles: Annotated[list[Role], msgspec.Meta(min_length=1)]
-    password: Annotated[str, msgspec.Meta(max_length=1024)]
+    username: Annotated[Username, msgspec.Meta(description="The new account's username.")]
+    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="The name shown.")]
+    roles: Annotated[list[Role], msgspec.Meta(min_length=1, description="Its roles (at least one).")]
+    password: Annotated[str, msgspec.Meta(max_length=1024, description="Its first password.")]
 
 
 class UserUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    roles: Annotated[list[Role], msgspec.Meta(min_length=1)] | None = None
-    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
-    active: bool | None = None
+    roles: Annotated[
+        Annotated[list[Role], msgspec.Meta(min_length=1)] | None, msgspec.Meta(description="New roles.")
+    ] = None
+    display_name: Annotated[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None,
+        msgspec.Meta(description="A new name shown."),
+    ] = None
+    active: Annotated[bool | None, msgspec.Meta(description="false deactivates the account.")] = None
 
 
 class UserList(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[User]
-    next_cursor: str | None
+    items: Annotated[list[User], msgspec.Meta(description="The accounts on this page.")]
+    next_cursor: Annotated[
+        str | None, msgspec.Meta(description="The cursor of the next page; null on the last one.")
+    ]

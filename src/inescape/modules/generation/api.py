@@ -173,8 +173,9 @@ class DatasetsApi(Protocol):
         """The dataset's metadata. Raises ``DatasetNotFound`` (404) for an unknown id."""
         ...
 
-    async def latest(self, *, limit: int = 200) -> list[DatasetInfo]:
-        """Datasets, newest first (``created_at`` descending), at most ``limit``."""
+    async def latest(self, *, limit: int = 200, skip: int = 0) -> list[DatasetInfo]:
+        """Datasets, newest first (``created_at`` descending), at most ``limit`` after the
+        first ``skip``."""
         ...
 
     async def register(self, info: DatasetInfo) -> None:

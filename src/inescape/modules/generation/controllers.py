@@ -7,14 +7,15 @@ and ``datasets``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
+from inescape.infra.openapi import errors
 from inescape.kernel.errors import Forbidden, Invalid, NotFound
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, principal_of, username_of
@@ -89,6 +90,7 @@ async def add_profile(request: Request[Any, Any, Any], profiles: Profiles) -> Pr
 @post(
     "/",  # under the module's job router: /api/v1/generation/jobs
     opt=audited("generation.jobs.manage", "generation.job_submitted"),
+    responses=errors(404),
     status_code=202,
     tags=["generation"],
     summary="Generate a cohort (a job: progress in GET /api/v1/generation/jobs/{id})",
@@ -108,10 +110,41 @@ def released(request: Request[Any, Any, Any], found: DatasetInfo) -> DatasetInfo
     return found
 
 
+class DatasetList(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of datasets, as every list is: the items and the cursor of the next page."""
+
+    items: Annotated[
+        list[dict[str, Any]],
+        msgspec.Meta(description="Each dataset's metadata, without its fidelity report."),
+    ]
+    next_cursor: Annotated[
+        str | None, msgspec.Meta(description="The cursor of the next page; null on the last one.")
+    ] = None
+
+
 @get("/api/v1/datasets", opt=DATASETS, tags=["datasets"], summary="Datasets, newest first")
-async def list_datasets(datasets: DatasetFiles) -> list[dict[str, Any]]:
-    found = await datasets.latest(limit=200)
-    return [{k: v for k, v in msgspec.to_builtins(d).items() if k != "fidelity"} for d in found]
+async def list_datasets(
+    datasets: DatasetFiles,
+    limit: Annotated[int, QueryParameter(ge=1, le=200, description="At most this many datasets.")] = 50,
+    cursor: Annotated[
+        str | None, QueryParameter(description="The next_cursor of the previous page, for the next one.")
+    ] = None,
+) -> DatasetList:
+    skip = _offset(cursor)
+    found = await datasets.latest(limit=limit + 1, skip=skip)
+    items = [{k: v for k, v in msgspec.to_builtins(d).items() if k != "fidelity"} for d in found[:limit]]
+    return DatasetList(items=items, next_cursor=str(skip + limit) if len(found) > limit else None)
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 9:
+        raise Invalid(
+            "cursor is the next_cursor of a previous page",
+            errors=[{"field": "cursor", "message": "not a cursor"}],
+        )
+    return int(cursor)
 
 
 @get(

@@ -32,8 +32,10 @@ class Datasets:
             raise DatasetNotFound(f"no dataset {dataset_id!r}")
         return msgspec.convert(dict(found), DatasetInfo)
 
-    async def latest(self, *, limit: int = 200) -> list[DatasetInfo]:
-        docs = await self._documents.find(DATASETS, {}, sort=[("created_at", -1)], limit=limit)
+    async def latest(self, *, limit: int = 200, skip: int = 0) -> list[DatasetInfo]:
+        docs = await self._documents.find(
+            DATASETS, {}, sort=[("created_at", -1), ("id", -1)], limit=limit, skip=skip
+        )
         return [msgspec.convert(dict(d), DatasetInfo) for d in docs]
 
     async def register(self, info: DatasetInfo) -> None:

@@ -14,12 +14,40 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import msgspec
 
-from inescape.kernel.errors import NotFound
+from inescape.kernel.errors import Invalid, NotFound
 
 if TYPE_CHECKING:
     import polars as pl
 
 MODULE = "patients"
+# what a cohort read (the notebook's ``load_cohort``) selects by; any other name is refused
+COHORT_FILTERS = (
+    "sex",
+    "histology",
+    "location",
+    "stage_group",
+    "vital_status",
+    "origin",
+    "source",
+    "min_age",
+    "max_age",
+    "diagnosed_from",
+    "diagnosed_to",
+    "mrn",
+)
+
+
+def unknown_filters(filters: Iterable[str]) -> None:
+    """Refuse, naming them, filters a cohort read does not know (a typo would otherwise
+    select the whole cohort)."""
+    unknown = sorted(set(filters) - set(COHORT_FILTERS))
+    if unknown:
+        raise Invalid(
+            f"Unknown cohort filter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
+            f"(the filters are {', '.join(COHORT_FILTERS)})",
+            errors=[{"field": name, "message": "unknown filter"} for name in unknown],
+        )
+
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
@@ -410,6 +438,7 @@ class ClinicalCodecs(Protocol):
 
 
 __all__ = [
+    "COHORT_FILTERS",
     "MODULE",
     "Biomarker",
     "CharlsonCategory",
@@ -432,4 +461,5 @@ __all__ = [
     "SurgicalFitness",
     "Treatment",
     "Upserted",
+    "unknown_filters",
 ]

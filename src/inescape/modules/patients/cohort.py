@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.engine import Connection
 
 from inescape.modules.patients import repository as repo
+from inescape.modules.patients.api import unknown_filters
 from inescape.modules.patients.models import CHILDREN, patients
 
 IDENTIFYING = (
@@ -103,5 +104,6 @@ def read_for(
     """The cohort ``filters`` selects (the list endpoint's: ``histology``, ``stage_group``,
     ``sex``, ``min_age``...): one DataFrame per table, or with ``wide=True`` one row per
     patient with the survival columns (``time`` in months, ``event``) for ``kaplan_meier``."""
+    unknown_filters(filters or {})
     frames = read_cohort(conn, filters or {}, today=today, identifiers=identifiers)
     return survival_frame(frames["patients"], today=today) if wide else frames

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
+from inescape.infra.openapi import errors
 from inescape.infra.spreadsheet import safe_cell
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, owner_scope, username_of
@@ -68,6 +69,7 @@ async def upload(
 @post(
     "/",  # under the module's job router: /api/v1/collection/jobs
     opt=audited("manage", "collection.job_submitted"),
+    responses=errors(404),
     status_code=202,
     tags=["collection"],
     summary="Collect from a source (a job: progress and counts in GET /api/v1/collection/jobs/{id})",

@@ -9,6 +9,7 @@ from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from inescape.infra.openapi import errors
 from inescape.modules.auth.api import audit_note, owner_scope, username_of
 from inescape.modules.collection.routes.collect import READ, audited
 from inescape.modules.collection.schedules import ScheduleService
@@ -21,6 +22,7 @@ Schedules = NamedDependency[ScheduleService]
 @post(
     PATH,
     opt=audited("manage", "collection.schedule_created"),
+    responses=errors(404),
     status_code=201,
     tags=["collection"],
     summary="Schedule a collection (a cron expression: minute hour day-of-month month day-of-week, UTC)",

@@ -20,6 +20,9 @@ from inescape.modules.patients.views import PatientViews
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
 Group = Literal["histology", "stage_group", "sex", "location", "origin", "vital_status"]
 Cohorts = NamedDependency[CohortService]
+# the filters ``cohort_filters`` reads from the query (the unknown-query check allows them)
+FILTER_QUERY = ("sex", "histology", "location", "stage_group", "vital_status", "origin", "source")
+FILTERS = {"query": (*FILTER_QUERY, "min_age", "max_age")}
 
 
 def cohort_filters(
@@ -27,10 +30,7 @@ def cohort_filters(
 ) -> dict[str, Any]:
     """The list endpoint's filters, from the query; a researcher may neither select nor group
     on a field the de-identified view hides (``HiddenFieldFilter``)."""
-    filters: dict[str, Any] = {
-        k: request.query_params.get(k)
-        for k in ("sex", "histology", "location", "stage_group", "vital_status", "origin", "source")
-    }
+    filters: dict[str, Any] = {k: request.query_params.get(k) for k in FILTER_QUERY}
     for name in ("min_age", "max_age"):
         raw = request.query_params.get(name)
         if raw is not None:
@@ -66,7 +66,7 @@ def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
 
 @get(
     "/api/v1/patients/cohort/counts",
-    opt=audited(READ, "patients.cohort_counts"),
+    opt=audited(READ, "patients.cohort_counts") | FILTERS,
     tags=["cohort"],
     summary="Counts by one or more columns",
 )
@@ -86,7 +86,7 @@ async def cohort_counts(
 
 @get(
     "/api/v1/patients/cohort/age",
-    opt=audited(READ, "patients.cohort_age"),
+    opt=audited(READ, "patients.cohort_age") | FILTERS,
     tags=["cohort"],
     summary="Age at diagnosis: histogram and summary",
 )
@@ -105,7 +105,7 @@ async def cohort_age(
 
 @get(
     "/api/v1/patients/cohort/survival",
-    opt=audited(READ, "patients.cohort_survival"),
+    opt=audited(READ, "patients.cohort_survival") | FILTERS,
     tags=["cohort"],
     summary="Kaplan-Meier survival (months from diagnosis) with bands, numbers at risk, medians and log-rank",
 )

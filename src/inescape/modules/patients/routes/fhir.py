@@ -20,6 +20,7 @@ EXPORT = "patients.export"
 @get(
     "/api/v1/patients/{patient_id:str}/fhir",
     opt=audited(EXPORT, "patients.export_fhir", one=True),
+    media_type="application/fhir+json",
     tags=["fhir"],
     summary="The record as a FHIR R4 Bundle with mCODE profiles",
 )
@@ -31,6 +32,7 @@ async def patient_bundle(patient_id: FromPath[str], patients: Patients) -> Respo
 @get(
     "/api/v1/patients/export.ndjson",
     opt=audited(EXPORT, "patients.export_ndjson"),  # written when the answer starts: before a byte
+    media_type="application/fhir+ndjson",
     tags=["fhir"],
     summary="A cohort as FHIR NDJSON (bulk-data style), streamed; the list's filters apply",
 )

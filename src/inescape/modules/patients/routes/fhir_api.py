@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response, delete, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import Stream
 
@@ -33,6 +34,8 @@ from inescape.modules.patients.fhir_service import FhirService, group_filters
 Fhir = NamedDependency[FhirService]
 RESOURCE = "fhir"
 NDJSON_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
+# search and $export check their own query parameters (a FHIR search's are open-ended)
+OWN_QUERY = {"query": "any"}
 
 
 def _opt(action: str, *, resource_id: str | None = None, public: bool = False) -> dict[str, Any]:
@@ -55,7 +58,13 @@ def _kind(kind: str) -> str:
     return kind
 
 
-@get("/fhir/metadata", opt=_opt("", public=True), tags=["fhir"], summary="The CapabilityStatement")
+@get(
+    "/fhir/metadata",
+    opt=_opt("", public=True),
+    media_type=FHIR_JSON,
+    tags=["fhir"],
+    summary="The CapabilityStatement",
+)
 async def metadata(request: Request[Any, Any, Any], fhir: Fhir) -> Response[Any]:
     published = fhir.published
     return _json(capability_statement(base_of(request), software_version=__version__, published=published))
@@ -64,6 +73,7 @@ async def metadata(request: Request[Any, Any, Any], fhir: Fhir) -> Response[Any]
 @get(
     "/fhir/{kind:str}/{resource_id:str}",
     opt=_opt("patients.fhir_read", resource_id="resource_id"),
+    media_type=FHIR_JSON,
     tags=["fhir"],
     summary="Read a resource",
 )
@@ -77,7 +87,13 @@ async def read(
     return _json(resource)
 
 
-@get("/fhir/{kind:str}", opt=_opt("patients.fhir_search"), tags=["fhir"], summary="Search a resource type")
+@get(
+    "/fhir/{kind:str}",
+    opt=_opt("patients.fhir_search") | OWN_QUERY,
+    media_type=FHIR_JSON,
+    tags=["fhir"],
+    summary="Search a resource type",
+)
 async def search(request: Request[Any, Any, Any], kind: FromPath[str], fhir: Fhir) -> Response[Any]:
     params = {k: request.query_params.getall(k) for k in request.query_params}
     query = parse_query(_kind(kind), params)
@@ -155,7 +171,8 @@ async def _kick_off(
 
 @get(
     "/fhir/Patient/$export",
-    opt=_opt("patients.fhir_export"),
+    opt=_opt("patients.fhir_export") | OWN_QUERY,
+    status_code=202,
     tags=["fhir"],
     summary="Bulk Data export of every Patient (asynchronous: Prefer: respond-async)",
 )
@@ -165,7 +182,8 @@ async def export_patients(request: Request[Any, Any, Any], fhir: Fhir) -> Respon
 
 @get(
     "/fhir/Group/{group_id:str}/$export",
-    opt=_opt("patients.fhir_export", resource_id="group_id"),
+    opt=_opt("patients.fhir_export", resource_id="group_id") | OWN_QUERY,
+    status_code=202,
     tags=["fhir"],
     summary="Bulk Data export of a cohort: the Group id names the patient list's filters",
 )
@@ -176,6 +194,8 @@ async def export_group(request: Request[Any, Any, Any], group_id: FromPath[str],
 @get(
     "/fhir/$export-status/{job_id:str}",
     opt=_opt("patients.fhir_export_status", resource_id="job_id"),
+    media_type=FHIR_JSON,
+    responses={202: ResponseSpec(None, description="The export is still running (X-Progress says how far)")},
     tags=["fhir"],
     summary="A bulk export's status: 202 while it runs, then 200 with the manifest",
 )
@@ -213,6 +233,7 @@ async def export_delete(request: Request[Any, Any, Any], job_id: FromPath[str], 
 @get(
     "/fhir/$export-file/{job_id:str}/{name:str}",
     opt=_opt("patients.fhir_export_file", resource_id="job_id"),
+    media_type=FHIR_NDJSON,
     tags=["fhir"],
     summary="One NDJSON file of a finished bulk export",
 )
