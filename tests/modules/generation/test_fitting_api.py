@@ -143,7 +143,7 @@ async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, stewa
     assert no_patients.status_code == 422, no_patients.text
     assert "no-such-registry" in no_patients.json()["detail"]
     assert unknown_prior.status_code == 404, unknown_prior.text
-    assert bad_epsilon.status_code == 400, bad_epsilon.text
+    assert bad_epsilon.status_code == 422, bad_epsilon.text
     assert {"detail", "status_code"} <= set(bad_epsilon.json())
     assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []
     budget = await client.get(
