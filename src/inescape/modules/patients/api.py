@@ -294,6 +294,8 @@ class LogRankResult(msgspec.Struct, frozen=True):
     df: int
     p_value: float
     groups: tuple[GroupTally, ...]
+    # log10 of the p-value, finite where the p-value itself is too small for a float (0.0)
+    p_value_log10: float | None = None
 
     def table(self) -> pl.DataFrame:
         """The per-group tallies as a frame, for a notebook or a report."""
