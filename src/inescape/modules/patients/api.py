@@ -406,6 +406,25 @@ class ClinicalCodecs(Protocol):
         ``identifiers`` no identifying column is read; with it the field cipher must be set."""
         ...
 
+    def read_tallies(
+        self,
+        connection: Any,
+        *,
+        today: date,
+        kind: str,
+        filters: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """An aggregate of the cohort computed by the database (what the cohort endpoints
+        read): ``kind="survival"`` one row per group, ``time``, ``event`` with ``n`` patients
+        (``group``, ``endpoint``, ``scheme``; for ``kaplan_meier(..., weight="n")``),
+        ``"counts"`` patients per value of ``by``, ``"ages"`` patients per age."""
+        ...
+
+    def hazard_ratios(self, frame: Any, **options: Any) -> Any: ...
+
+    def summarise_curve(self, km_frame: Any, **options: Any) -> Any: ...
+
 
 __all__ = [
     "MODULE",

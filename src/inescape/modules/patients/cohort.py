@@ -205,9 +205,12 @@ def survival_tallies(
     death, recurrence = patients.c.death_date, patients.c.recurrence_date
     last_seen = func.coalesce(death, patients.c.last_follow_up, literal(today, Date))
     start: ColumnElement[Any] = patients.c.diagnosis_date
+    end: ColumnElement[Any]
+    event: ColumnElement[Any]
+    known: ColumnElement[Any]
     if endpoint in ("pfs", "dfs"):
         relapsed = recurrence.is_not(None) & (death.is_(None) | (recurrence <= death))
-        end: ColumnElement[Any] = case((relapsed, recurrence), else_=last_seen)
+        end = case((relapsed, recurrence), else_=last_seen)
         event = case((recurrence.is_not(None) | dead, 1), else_=0)
         known = case((recurrence.is_not(None), 1), else_=0)
     elif endpoint == "css":

@@ -15,6 +15,7 @@ from inescape.modules.patients.analytics.log_rank import risk_sets
 
 _MAX_STEPS = 50
 _TOLERANCE = 1e-9
+_DIVERGED = 20.0  # |log hazard ratio| or standard error beyond this: no finite estimate
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -57,7 +58,9 @@ def hazard_ratios(
         beta, covariance = _fit(risk.at_risk[:, [base, *free]], risk.deaths[:, [base, *free]])
         z = NormalDist().inv_cdf(0.5 + confidence / 2)
         for i, j in enumerate(free):
-            se = math.sqrt(covariance[i, i])
+            se = math.sqrt(covariance[i, i]) if covariance[i, i] > 0 else math.inf
+            if not abs(beta[i]) < _DIVERGED or not se < _DIVERGED:
+                continue  # separated: this group's ratio runs off to 0 or infinity
             wald = abs(beta[i]) / se if se > 0 else math.inf
             p_value = 2 * NormalDist().cdf(-wald)
             ratios[j] = (math.exp(beta[i]), math.exp(beta[i] - z * se), math.exp(beta[i] + z * se), p_value)
@@ -78,7 +81,7 @@ def hazard_ratios(
                 "reference": j == base,
             }
         )
-    schema = {
+    schema: dict[str, Any] = {
         group: data.schema[group],
         "n": pl.Int64,
         "n_events": pl.Int64,
@@ -97,7 +100,11 @@ def _fit(at_risk: Array, deaths: Array) -> tuple[Array, Array]:
     beta = np.zeros(k - 1)
     loglik, gradient, information = _efron(at_risk, deaths, beta)
     for _ in range(_MAX_STEPS):
-        step = np.linalg.solve(information, gradient)
+        try:
+            step = np.linalg.solve(information, gradient)
+        except np.linalg.LinAlgError:
+            break
+        step = np.clip(step, -_DIVERGED, _DIVERGED)
         candidate = beta + step
         new_loglik, new_gradient, new_information = _efron(at_risk, deaths, candidate)
         halvings = 0
@@ -110,7 +117,10 @@ def _fit(at_risk: Array, deaths: Array) -> tuple[Array, Array]:
         loglik, gradient, information = new_loglik, new_gradient, new_information
         if done:
             break
-    return beta, np.linalg.inv(information)
+    try:
+        return beta, np.asarray(np.linalg.inv(information), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return beta, np.full_like(information, math.inf)
 
 
 def _efron(at_risk: Array, deaths: Array, beta: Array) -> tuple[float, Array, Array]:

@@ -120,7 +120,7 @@ def _weighted_summary(frame: pl.DataFrame, age: str, weight: str) -> pl.DataFram
     def quantile(q: float) -> float:  # linear interpolation, as numpy and R (type 7)
         h = (total - 1) * q
         low = math.floor(h)
-        return at(low) + (h - low) * (at(min(low + 1, total - 1)) - at(low))
+        return float(at(low) + (h - low) * (at(min(low + 1, total - 1)) - at(low)))
 
     q1, q3 = quantile(0.25), quantile(0.75)
     row = {

@@ -93,7 +93,7 @@ def summarise_curve(
     data, keys = _with_keys(curve.sort([*([group] if group else []), "time"]), group)
     data = _fold(data, keys, _ends(keys) | (pl.col("n_events") > 0))
     if points is not None and data.height > points:
-        width = max(float(data["time"].max() or 0.0), 1e-9) / points
+        width = max(float(data["time"].cast(pl.Float64).max() or 0.0), 1e-9) / points  # type: ignore[arg-type]
         slot = (pl.col("time") / width).floor()
         data = _fold(data, keys, _ends(keys) | (slot != slot.shift(1)).over(keys).fill_null(True))
     return data.drop(_COHORT, strict=False)
