@@ -81,7 +81,11 @@ async def clinician_token(app: Any) -> bytes:
     from inescape.modules.auth.api import Principal
 
     gateway = app.state.runtime.facade(GatewayApi)
-    pair = await gateway.sessions.issue(Principal(id=new_id(), username="dr.bench", roles=["clinician"]))
+    # a token is honoured only for a live account
+    user = await gateway.accounts.create(
+        username="dr.bench", display_name="Dr Bench", roles=["clinician"], password=new_id() + "-bench-pw"
+    )
+    pair = await gateway.sessions.issue(Principal(id=str(user.id), username="dr.bench", roles=["clinician"]))
     return f"Bearer {pair.access_token}".encode()
 
 

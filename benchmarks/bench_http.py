@@ -305,11 +305,14 @@ async def timed_block(app: Any, n: int) -> tuple[int, int]:
 async def check_apps(apps: dict[str, Any], handler: logging.StreamHandler[Any]) -> list[str]:
     """One request each before timing: same JSON body everywhere, and the INEsCape stack did
     its work (request id header, a formatted access log line, the request counted)."""
+    from inescape.infra.http import flush_access_log
+
     problems, bodies = [], {}
     for name, app in apps.items():
         capture = io.StringIO()
         previous = handler.setStream(capture)
         got = await one_request(app)
+        flush_access_log()  # the line is buffered off the request path
         handler.setStream(previous)
         if got.status != 200:
             problems.append(f"{name}: status {got.status}: {got.body[:200]!r}")

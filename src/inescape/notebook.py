@@ -112,6 +112,39 @@ def load_cohort(
         )
 
 
+def cohort_survival(
+    *,
+    group: str | None = None,
+    endpoint: str = "os",
+    scheme: str | None = None,
+    settings: Any = None,
+    **filters: Any,
+) -> Any:
+    """The stored cohort's survival as the database tallies it (what the cohort endpoints
+    read): one row per ``group`` value, ``time`` (months) and ``event`` with ``n`` patients,
+    for ``kaplan_meier(frame, group=..., weight="n")`` and the rest. ``endpoint`` is os, pfs,
+    dfs or css; ``scheme`` (clinical, pathological, post_neoadjuvant) for ``stage_group``."""
+    options = {"group": group, "endpoint": endpoint, "scheme": scheme}
+    with open_cohort_reader(settings) as connection:
+        return _face(ClinicalCodecs).read_tallies(
+            connection, today=date.today(), kind="survival", filters=filters, **options
+        )
+
+
+def cohort_counts(by: Any, *, scheme: str | None = None, settings: Any = None, **filters: Any) -> Any:
+    """Diagnosed patients of the stored cohort per value of ``by`` (one ``GROUP BY``)."""
+    columns = [by] if isinstance(by, str) else list(by)
+    with open_cohort_reader(settings) as connection:
+        return _face(ClinicalCodecs).read_tallies(
+            connection, today=date.today(), kind="counts", filters=filters, by=columns, scheme=scheme
+        )
+
+
+def hazard_ratios(frame: Any, **options: Any) -> Any:
+    """Cox hazard ratios of each group against a reference group (``reference``)."""
+    return _face(ClinicalCodecs).hazard_ratios(frame, **options)
+
+
 def kaplan_meier(frame: Any, **options: Any) -> Any:
     """Kaplan-Meier estimates (with confidence bands) of a survival frame, by ``group``."""
     return _face(ClinicalCodecs).kaplan_meier(frame, **options)
@@ -153,13 +186,16 @@ def from_bundle(bundle: dict[str, Any]) -> Any:
 
 
 __all__ = [
+    "cohort_counts",
     "cohort_frame",
+    "cohort_survival",
     "counts",
     "fidelity_report",
     "fit",
     "from_bundle",
     "generate",
     "get_profile",
+    "hazard_ratios",
     "kaplan_meier",
     "km_svg",
     "list_profiles",

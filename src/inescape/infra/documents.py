@@ -15,6 +15,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from pymongo.write_concern import WriteConcern
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from inescape.infra.db import Database
@@ -228,9 +229,7 @@ class SqlDocumentStore:
             raise Conflict("a document with this id exists already") from None
         return doc_id
 
-    async def insert_many(self, collection: str, docs: Sequence[Document]) -> int:
-        if not docs:
-            return 0
+    def _rows(self, collection: str, docs: Sequence[Document]) -> list[dict[str, Any]]:
         now = self._clock.now()
         rows = []
         for doc in docs:
@@ -239,6 +238,56 @@ class SqlDocumentStore:
             rows.append(
                 {"collection": collection, "id": doc_id, "body": body, "created_at": now, "updated_at": now}
             )
+        return rows
+
+    def shares_database(self, other: object) -> bool:
+        """Whether ``other`` keeps its documents in the same SQL database (one transaction
+        can write both)."""
+        return isinstance(other, SqlDocumentStore) and other._db is self._db
+
+    async def insert_many_and_update(
+        self,
+        collection: str,
+        docs: Sequence[Document],
+        *,
+        target: tuple[str, str],
+        change: Callable[[Document | None], Document | None],
+    ) -> int:
+        """``insert_many`` and, in the same transaction, the document ``target`` (collection,
+        id) set to what ``change`` makes of its stored value (None: left as it is). One commit
+        and one trip to the database's thread: the audit trail's append with its checkpoint.
+        A taken id leaves everything out (0)."""
+        if not docs:
+            return 0
+        rows = self._rows(collection, docs)
+        other, other_id = target
+        where = and_(documents.c.collection == other, documents.c.id == other_id)
+
+        def write(session: Session) -> int:
+            try:
+                session.execute(insert(documents), rows)
+            except IntegrityError:
+                session.rollback()
+                return 0
+            stored = session.scalar(select(documents.c.body).where(where))
+            changed = change(None if stored is None else {"id": other_id, **stored})
+            if changed is not None:
+                body, now = {k: v for k, v in changed.items() if k != "id"}, self._clock.now()
+                if stored is None:
+                    values = {"collection": other, "id": other_id, "created_at": now}
+                    session.execute(insert(documents).values(**values, body=body, updated_at=now))
+                else:
+                    session.execute(update(documents).where(where).values(body=body, updated_at=now))
+            session.commit()
+            return len(rows)
+
+        async with self._db.sessions() as session:
+            return await session.run_sync(write)
+
+    async def insert_many(self, collection: str, docs: Sequence[Document]) -> int:
+        if not docs:
+            return 0
+        rows = self._rows(collection, docs)
         try:
             async with self._db.sessions() as session, session.begin():
                 await session.execute(insert(documents), rows)

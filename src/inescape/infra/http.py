@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from inescape.infra.access_log import AccessLog
 from inescape.infra.error_response import error_body, send_error
 from inescape.infra.faults import unavailable_from
 from inescape.infra.health import describe
@@ -34,6 +35,14 @@ from inescape.kernel.ids import new_id
 
 log = logging.getLogger("inescape.http")
 access_log = logging.getLogger("inescape.access")
+_buffered = AccessLog(access_log)
+
+
+def flush_access_log() -> None:
+    """Write the buffered access log lines now (they are otherwise written within a fraction of
+    a second, off the request path)."""
+    _buffered.flush()
+
 
 STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (NotFound, 404),
@@ -232,6 +241,13 @@ class RequestObservability:
         counter.inc()
         timer.observe(elapsed)
         if self.access_log and route not in ("/health", "/metrics") and access_log.isEnabledFor(logging.INFO):
+            duration_ms = round(elapsed * 1000, 2)
+            path = scope["path"]
+            rid = request_id_var.get()
+            if _buffered.write(
+                request_id=rid, method=method, path=path, route=route, status=status, duration_ms=duration_ms
+            ):
+                return  # encoded and buffered: written off the request path
             # makeRecord + handle: the same record as .info() without its stack walk
             access_log.handle(
                 access_log.makeRecord(
@@ -244,10 +260,10 @@ class RequestObservability:
                     None,
                     extra={
                         "method": method,
-                        "path": scope["path"],
+                        "path": path,
                         "route": route,
                         "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
+                        "duration_ms": duration_ms,
                     },
                 )
             )

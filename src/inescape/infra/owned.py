@@ -55,6 +55,7 @@ class OwnedDocuments:
         self._module = module
         self._collections = frozenset(collections)
         self.backend = getattr(store, "backend", "unknown")
+        self._partners: frozenset[str] = frozenset()  # the collections of views sharing a transaction
 
     def _check(self, collection: str) -> None:
         if collection not in self._collections:
@@ -90,6 +91,25 @@ class OwnedDocuments:
     async def count(self, collection: str, filters: Mapping[str, Any] | None = None) -> int:
         self._check(collection)
         return await self._store.count(collection, filters)
+
+    def shares_database(self, other: object) -> bool:
+        """Whether ``other`` (a store or another module view) writes to the same SQL database,
+        so that ``insert_many_and_update`` may also write its collections."""
+        inner = other._store if isinstance(other, OwnedDocuments) else other
+        shares = getattr(self._store, "shares_database", None)
+        together = bool(shares and shares(inner))
+        if together and isinstance(other, OwnedDocuments):
+            self._partners |= other._collections
+        return together
+
+    async def insert_many_and_update(
+        self, collection: str, docs: Sequence[Any], *, target: tuple[str, str], change: Any
+    ) -> int:
+        self._check(collection)
+        if target[0] not in self._partners:
+            self._check(target[0])
+        store: Any = self._store
+        return int(await store.insert_many_and_update(collection, docs, target=target, change=change))
 
     async def ping(self) -> None:
         await self._store.ping()

@@ -4,10 +4,14 @@ both backends (MongoDB and the SQL JSON table)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+from sqlalchemy import event, func, select
 
 from inescape.infra.documents import SqlDocumentStore
+from inescape.infra.owned import OwnedDocuments
+from inescape.infra.tables import documents
 from inescape.modules.auth.audit import CHECKPOINTS, COLLECTION, HEAD, AuditKeys, AuditTrail, event_hash
 
 KEYS = AuditKeys.derived(b"k" * 32)
@@ -277,3 +281,36 @@ async def test_sql_commits_are_synchronous_whatever_the_database_default(service
         await fresh.close()
 
     assert setting == "on"
+
+
+@pytest.mark.parametrize("views", [False, True], ids=["stores", "module-views"])
+async def test_on_one_sql_database_an_event_and_its_checkpoint_are_one_commit(services, views):
+    """The embedded default keeps events and checkpoint in one SQL database: a caller is
+    answered after the one commit that holds its event and the checkpoint covering it (also
+    through the auth module's views of the stores, as the platform wires them)."""
+    if not isinstance(services.documents, SqlDocumentStore):
+        pytest.skip("events in MongoDB: the checkpoint moves in the SQL database after them")
+    events: Any = services.documents
+    checkpoints: Any = SqlDocumentStore(services.db, clock=services.clock)
+    if views:
+        events = OwnedDocuments(events, module="auth", collections=[COLLECTION])
+        checkpoints = OwnedDocuments(checkpoints, module="auth", collections=[CHECKPOINTS])
+    trail = AuditTrail(events, services.clock, keys=KEYS, checkpoints=checkpoints)
+    commits: list[object] = []
+    engine = services.db.engine.sync_engine
+    await fill(trail, 1)  # reads the head first
+    count_commit = commits.append
+    event.listen(engine, "commit", count_commit)
+    try:
+        await fill(trail, 5)
+    finally:
+        event.remove(engine, "commit", count_commit)
+    async with services.db.engine.connect() as conn:  # what any reader sees now
+        stored = await conn.scalar(
+            select(documents.c.body).where(documents.c.collection == CHECKPOINTS, documents.c.id == HEAD)
+        )
+        count = await conn.scalar(select(func.count()).where(documents.c.collection == COLLECTION))
+
+    assert len(commits) == 5
+    assert count == 6
+    assert stored["seq"] == 6

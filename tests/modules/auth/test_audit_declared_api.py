@@ -56,11 +56,16 @@ def audit_down(client, monkeypatch):
             raise ConnectionError("document store down")
         return await insert_many(collection, docs)
 
+    async def refuse_audit_with_checkpoint(collection: str, docs: Any, **options: Any) -> int:
+        raise ConnectionError("document store down")  # the SQL store's one-transaction append
+
     def down(*, ping_too: bool = True, appends_too: bool = True) -> None:
         if ping_too:
             monkeypatch.setattr(store, "ping", ping)
         if appends_too:
             monkeypatch.setattr(store, "insert_many", refuse_audit)
+            if hasattr(store, "insert_many_and_update"):
+                monkeypatch.setattr(store, "insert_many_and_update", refuse_audit_with_checkpoint)
 
     return down
 

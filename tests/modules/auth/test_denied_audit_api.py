@@ -97,7 +97,12 @@ async def test_a_refusal_whose_event_cannot_be_written_is_answered_503(client, m
             raise ConnectionError("document store down")
         return await insert_many(collection, docs)
 
+    async def refuse_audit_with_checkpoint(collection, docs, **options):
+        raise ConnectionError("document store down")  # the SQL store's one-transaction append
+
     monkeypatch.setattr(store, "insert_many", refuse_audit)
+    if hasattr(store, "insert_many_and_update"):
+        monkeypatch.setattr(store, "insert_many_and_update", refuse_audit_with_checkpoint)
 
     by_role = await client.get(f"/api/v1/patients/{patient_id}", headers=auditor)
     by_token = await client.get(f"/api/v1/patients/{patient_id}", headers={"Authorization": "Bearer x.y.z"})

@@ -61,3 +61,31 @@ async def test_a_cohort_read_refuses_an_unknown_filter(services, settings):
         await asyncio.to_thread(read_cohort, settings.database_url, filters={"mrm": "123"})
 
     assert type(refused.value).__name__ == "Invalid"
+
+
+def read_tallies(url: str, **options: Any) -> Any:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            return Codecs().read_tallies(conn, today=date.today(), **options)
+    finally:
+        engine.dispose()
+
+
+async def test_a_notebook_gets_the_tallies_the_endpoints_read_with_the_same_curve(services, settings):
+    patients = PatientService(db=services.db, uow=services.uow, clock=services.clock, cache=services.cache)
+    dead = {"vital_status": "dead", "last_follow_up": "2024-02-01", "death_date": "2024-02-01"}
+    cohort = [record(), record(sex="female"), record(outcome=dead), record(sex="female", outcome=dead)]
+    await patients.create_many(records=[msgspec.convert(r, PatientCreate) for r in cohort])
+
+    wide = await asyncio.to_thread(read_cohort, settings.database_url, wide=True)
+    tallies = await asyncio.to_thread(read_tallies, settings.database_url, kind="survival", group="sex")
+    counted = await asyncio.to_thread(read_tallies, settings.database_url, kind="counts", by=["sex"])
+
+    assert tallies["n"].sum() == 4
+    assert tallies.height == 4  # two groups, each one death and one censored time
+    codecs = Codecs()
+    assert codecs.kaplan_meier(tallies, group="sex", weight="n").equals(
+        codecs.kaplan_meier(wide, group="sex")
+    )
+    assert {r["sex"]: r["n"] for r in counted.to_dicts()} == {"male": 2, "female": 2}

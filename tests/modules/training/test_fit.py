@@ -104,3 +104,26 @@ def test_too_few_patients_or_an_unknown_model_are_refused(small):
         fit(small.head(30), "cox")
     with pytest.raises(Invalid, match="model"):
         fit(small, "random_forest")
+
+
+def test_the_metric_cadence_leaves_early_stopping_and_the_kept_weights_as_they_are(small):
+    options = {"seed": 5, "max_epochs": 80, "patience": 3, "lr": 0.05, "bootstrap": 0, "compare_cox": False}
+    every = fit(small, "deepsurv", metric_every=1, **options)
+    sparse = fit(small, "deepsurv", metric_every=10, **options)
+
+    assert len(every.history) < 80  # it stopped early
+    assert [h["val_loss"] for h in sparse.history] == [h["val_loss"] for h in every.history]
+    assert all(np.array_equal(every.state[k].numpy(), sparse.state[k].numpy()) for k in every.state)
+    assert sparse.metrics == every.metrics
+    with_metric = [int(h["epoch"]) for h in sparse.history if "val_metric" in h]
+    assert with_metric == [*range(0, len(sparse.history) - 1, 10), len(sparse.history) - 1]
+    assert sparse.history[-1]["val_metric"] == every.history[-1]["val_metric"]
+
+
+def test_the_kept_weights_are_those_of_the_lowest_validation_loss(small):
+    options = {"seed": 5, "max_epochs": 40, "patience": 5, "bootstrap": 0, "compare_cox": False}
+    stopped = fit(small, "deepsurv", **options)
+    best = min(range(len(stopped.history)), key=lambda i: stopped.history[i]["val_loss"])
+    at_best = fit(small, "deepsurv", **{**options, "max_epochs": best + 1})
+
+    assert all(np.array_equal(stopped.state[k].numpy(), at_best.state[k].numpy()) for k in stopped.state)

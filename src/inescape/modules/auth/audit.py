@@ -170,6 +170,10 @@ class AuditTrail:
         self._start: tuple[int, list[int]] = (1, [])
         self._pending: list[tuple[dict[str, Any], asyncio.Future[AuditEvent]]] = []
         self._writer: asyncio.Task[None] | None = None  # the one appender of this process
+        # Events and checkpoint in one SQL database (the embedded default): a batch and the
+        # checkpoint covering it go in one transaction, one commit, one trip to its thread.
+        shares = getattr(documents, "shares_database", None)
+        self._together = bool(shares and shares(checkpoints))
 
     async def record(
         self,
@@ -247,13 +251,18 @@ class AuditTrail:
                 doc = {**base, "seq": seq, "prev_hash": prev, "key_id": self._keys.active}
                 prev = doc["hash"] = str(event_hash(doc, self._keys))
                 docs.append(doc)
-            inserted = await self._docs.insert_many(
-                COLLECTION, [{"id": _doc_id(int(d["seq"])), **d} for d in docs]
-            )
+            rows = [{"id": _doc_id(int(d["seq"])), **d} for d in docs]
+            if self._together:
+                inserted = await self._append_with_checkpoint(
+                    rows, int(docs[-1]["seq"]), str(docs[-1]["hash"])
+                )
+            else:
+                inserted = await self._docs.insert_many(COLLECTION, rows)
             if inserted:
                 last = docs[inserted - 1]
                 self._head = (int(last["seq"]), str(last["hash"]))
-                await self._advance(*self._head)
+                if not self._together:
+                    await self._advance(*self._head)
                 written.extend(msgspec.convert(d, AuditEvent) for d in docs[:inserted])
                 bases = bases[inserted:]
             if not bases:
@@ -283,25 +292,49 @@ class AuditTrail:
             self._start = (head[0] if found[0].get("key_id") else head[0] + 1, [head[0]])
         return head
 
+    async def _append_with_checkpoint(self, rows: list[dict[str, Any]], seq: int, head_hash: str) -> int:
+        """Insert the events and move the checkpoint to the last of them in one transaction
+        (the store's write lock is held from the insert on, so no other process moves the
+        checkpoint between the read and the write)."""
+        moved: list[tuple[int, list[int]]] = []
+
+        def change(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+            body, start = self._moved(raw, seq, head_hash)
+            moved.append(start)
+            return body
+
+        store: Any = self._docs
+        inserted = int(
+            await store.insert_many_and_update(COLLECTION, rows, target=(CHECKPOINTS, HEAD), change=change)
+        )
+        if inserted and moved:
+            self._start = moved[-1]
+        return inserted
+
+    def _moved(
+        self, raw: Mapping[str, Any] | None, seq: int, head_hash: str
+    ) -> tuple[dict[str, Any] | None, tuple[int, list[int]]]:
+        """The checkpoint at event ``seq`` over the stored one ``raw`` (None: leave it, another
+        process moved it past), and where keying starts and was made anew after it."""
+        stored = _checkpoint(raw)
+        if stored is not None and stored.valid(self._keys):
+            if stored.seq >= seq:
+                return None, self._start
+            keyed_from, recreated = stored.keyed_from, stored.recreated_at
+        else:
+            keyed_from, recreated = self._start
+        checkpoint = Checkpoint(
+            seq=seq, hash=head_hash, keyed_from=keyed_from, recreated_at=recreated, key_id=self._keys.active
+        ).signed(self._keys)
+        return msgspec.to_builtins(checkpoint), (keyed_from, [*recreated, seq])
+
     async def _advance(self, seq: int, head_hash: str) -> None:
         """Move the signed checkpoint to event ``seq``, unless another process moved it past."""
         for _ in range(10):
             raw = await self._checkpoints.get(CHECKPOINTS, HEAD)
-            stored = _checkpoint(raw)
-            if stored is not None and stored.valid(self._keys):
-                if stored.seq >= seq:
-                    return
-                keyed_from, recreated = stored.keyed_from, stored.recreated_at
-            else:
-                keyed_from, recreated = self._start
-            checkpoint = Checkpoint(
-                seq=seq,
-                hash=head_hash,
-                keyed_from=keyed_from,
-                recreated_at=recreated,
-                key_id=self._keys.active,
-            ).signed(self._keys)
-            body = msgspec.to_builtins(checkpoint)
+            body, start = self._moved(raw, seq, head_hash)
+            if body is None:
+                return
             if raw is None:
                 try:
                     await self._checkpoints.insert(CHECKPOINTS, {"id": HEAD, **body})
@@ -309,7 +342,7 @@ class AuditTrail:
                     continue  # another process wrote the first one
             elif not await self._checkpoints.replace(CHECKPOINTS, HEAD, body):
                 continue
-            self._start = (keyed_from, [*recreated, seq])
+            self._start = start
             return
         raise Unavailable("The audit checkpoint is too busy to move; try again.", backend="audit")
 

@@ -326,6 +326,8 @@ class LogRankResult(msgspec.Struct, frozen=True):
     df: int
     p_value: float
     groups: tuple[GroupTally, ...]
+    # log10 of the p-value, finite where the p-value itself is too small for a float (0.0)
+    p_value_log10: float | None = None
 
     def table(self) -> pl.DataFrame:
         """The per-group tallies as a frame, for a notebook or a report."""
@@ -435,6 +437,25 @@ class ClinicalCodecs(Protocol):
         ``connection``: one DataFrame per table, or with ``wide`` the survival frame. Without
         ``identifiers`` no identifying column is read; with it the field cipher must be set."""
         ...
+
+    def read_tallies(
+        self,
+        connection: Any,
+        *,
+        today: date,
+        kind: str,
+        filters: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """An aggregate of the cohort computed by the database (what the cohort endpoints
+        read): ``kind="survival"`` one row per group, ``time``, ``event`` with ``n`` patients
+        (``group``, ``endpoint``, ``scheme``; for ``kaplan_meier(..., weight="n")``),
+        ``"counts"`` patients per value of ``by``, ``"ages"`` patients per age."""
+        ...
+
+    def hazard_ratios(self, frame: Any, **options: Any) -> Any: ...
+
+    def summarise_curve(self, km_frame: Any, **options: Any) -> Any: ...
 
 
 __all__ = [

@@ -8,17 +8,19 @@ decrypted (the field cipher must be set; the caller then holds identified data).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, select
+from sqlalchemy import Date, Integer, Select, case, cast, extract, func, literal, or_, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
+from inescape.kernel.errors import Invalid
 from inescape.modules.patients import repository as repo
 from inescape.modules.patients.api import unknown_filters
-from inescape.modules.patients.models import CHILDREN, patients
+from inescape.modules.patients.models import CHILDREN, patients, staging, treatments
 
 IDENTIFYING = (
     "given_name",
@@ -105,5 +107,168 @@ def read_for(
     ``sex``, ``min_age``...): one DataFrame per table, or with ``wide=True`` one row per
     patient with the survival columns (``time`` in months, ``event``) for ``kaplan_meier``."""
     unknown_filters(filters or {})
-    frames = read_cohort(conn, filters or {}, today=today, identifiers=identifiers)
-    return survival_frame(frames["patients"], today=today) if wide else frames
+    if wide:  # only the columns survival reads, and no child table
+        needed = [patients.c[c] for c in SURVIVAL_COLUMNS]
+        chosen = repo.filtered(filters or {}, today=today).with_only_columns(*needed)
+        return survival_frame(_frame(conn, chosen), today=today)
+    return read_cohort(conn, filters or {}, today=today, identifiers=identifiers)
+
+
+# --- aggregates computed where the data lives -------------------------------------------------
+# The cohort endpoints and the notebook ask the database for tallies (one row per group, time
+# and event; per age; per category) instead of reading patients: memory and the answer grow
+# with the groups and the distinct times, not with the cohort. SQLite and PostgreSQL run the
+# same statements; only the difference of two dates is spelled per dialect.
+
+ENDPOINTS = ("os", "pfs", "dfs", "css")
+SCHEMES = ("clinical", "pathological", "post_neoadjuvant")
+DAYS_PER_MONTH = 30.4375
+# A cause of death that names the cancer: the words, or ICD-10 C15 (malignant neoplasm of oesophagus).
+_CANCER_CAUSES = ("%esophag%", "%oesophag%", "c15%")
+
+
+class MissingData(Invalid):
+    """The cohort lacks what an analysis needs (recurrence dates for PFS, causes for CSS...)."""
+
+
+def _days(conn: Connection, end: ColumnElement[Any], start: ColumnElement[Any]) -> ColumnElement[Any]:
+    if conn.dialect.name == "sqlite":  # dates are ISO text there
+        return cast(func.julianday(end) - func.julianday(start), Integer)
+    return cast(end - start, Integer)
+
+
+def _staged(scheme: str) -> ColumnElement[Any]:
+    """The patient's latest stage group assessed under ``scheme``."""
+    return (
+        select(staging.c.stage_group)
+        .where(staging.c.patient_id == patients.c.id, staging.c.kind == scheme)
+        .order_by(staging.c.assessed_on.desc(), staging.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _column(name: str, scheme: str | None) -> ColumnElement[Any]:
+    return _staged(scheme) if name == "stage_group" and scheme else patients.c[name]
+
+
+def _diagnosed(filters: Mapping[str, Any], today: date) -> Select[Any]:
+    return repo.filtered(filters, today=today).where(patients.c.diagnosis_date.is_not(None))
+
+
+def count_table(
+    conn: Connection, filters: Mapping[str, Any], *, today: date, by: Sequence[str], scheme: str | None = None
+) -> pl.DataFrame:
+    """Diagnosed patients per value of the ``by`` columns: ``n`` and ``share``, largest first
+    (missing values are a category of their own), as one ``GROUP BY``."""
+    inner = (
+        _diagnosed(filters, today).with_only_columns(*[_column(c, scheme).label(c) for c in by]).subquery()
+    )
+    keys = [inner.c[c] for c in by]
+    tallied = _frame(conn, select(*keys, func.count().label("n")).group_by(*keys))
+    frame = tallied.with_columns(pl.col("n").cast(pl.Int64))
+    total = max(int(frame["n"].sum()), 1)
+    return frame.with_columns(share=pl.col("n") / total).sort(
+        ["n", *by], descending=[True] + [False] * len(by), nulls_last=True
+    )
+
+
+def age_table(conn: Connection, filters: Mapping[str, Any], *, today: date) -> pl.DataFrame:
+    """Diagnosed patients per age at diagnosis (``age``, ``n``), as one ``GROUP BY``."""
+    age = (extract("year", patients.c.diagnosis_date) - patients.c.birth_year).label("age")
+    inner = _diagnosed(filters, today).with_only_columns(age).subquery()
+    query = select(inner.c.age, func.count().label("n")).group_by(inner.c.age)
+    return _frame(conn, query).with_columns(pl.col("age").cast(pl.Int64), pl.col("n").cast(pl.Int64))
+
+
+def survival_tallies(
+    conn: Connection,
+    filters: Mapping[str, Any],
+    *,
+    today: date,
+    group: str | None = None,
+    endpoint: str = "os",
+    scheme: str | None = None,
+) -> tuple[pl.DataFrame, int]:
+    """The survival input as tallies: one row per group, ``time`` (months) and ``event`` with
+    ``n`` patients (``kaplan_meier(..., weight="n")``), and how many diagnosed patients were
+    left out (no group value, or no start for DFS).
+
+    ``endpoint``: ``os`` death from any cause, from diagnosis; ``pfs`` recurrence or
+    progression or death, from diagnosis; ``dfs`` recurrence or death, from the first surgery
+    (patients who had one); ``css`` death from the cancer (other deaths censored at death).
+    ``MissingData`` when the cohort records nothing the endpoint needs.
+    """
+    if endpoint not in ENDPOINTS:
+        raise Invalid(
+            f"endpoint is one of {', '.join(ENDPOINTS)}", errors=[{"field": "endpoint", "message": "unknown"}]
+        )
+    dead = patients.c.vital_status == "dead"
+    death, recurrence = patients.c.death_date, patients.c.recurrence_date
+    last_seen = func.coalesce(death, patients.c.last_follow_up, literal(today, Date))
+    start: ColumnElement[Any] = patients.c.diagnosis_date
+    end: ColumnElement[Any]
+    event: ColumnElement[Any]
+    known: ColumnElement[Any]
+    if endpoint in ("pfs", "dfs"):
+        relapsed = recurrence.is_not(None) & (death.is_(None) | (recurrence <= death))
+        end = case((relapsed, recurrence), else_=last_seen)
+        event = case((recurrence.is_not(None) | dead, 1), else_=0)
+        known = case((recurrence.is_not(None), 1), else_=0)
+    elif endpoint == "css":
+        cause = func.lower(patients.c.cause_of_death)
+        of_cancer = or_(*[cause.like(p) for p in _CANCER_CAUSES])
+        end, event = last_seen, case((dead & of_cancer, 1), else_=0)
+        known = case((dead & patients.c.cause_of_death.is_not(None), 1), else_=0)
+    else:
+        end, event, known = last_seen, case((dead, 1), else_=0), literal(1)
+    if endpoint == "dfs":
+        start = (
+            select(func.min(treatments.c.start_date))
+            .where(treatments.c.patient_id == patients.c.id, treatments.c.kind == "surgery")
+            .scalar_subquery()
+        )
+    columns = [_days(conn, end, start).label("days"), event.label("event"), known.label("known")]
+    if group:
+        columns.append(_column(group, scheme).label("grouped"))
+    inner = _diagnosed(filters, today).with_only_columns(*columns).subquery()
+    keys = [inner.c.days, inner.c.event] + ([inner.c.grouped] if group else [])
+    query = select(*keys, func.count().label("n"), func.sum(inner.c.known).label("known")).group_by(*keys)
+    raw = _frame(conn, query)
+    if raw.is_empty():
+        return pl.DataFrame(
+            schema={
+                **({group: pl.String} if group else {}),
+                "time": pl.Float64,
+                "event": pl.Int64,
+                "n": pl.Int64,
+            }
+        ), 0
+    if endpoint != "os" and not raw["known"].sum():
+        missing = {
+            "pfs": "recurrence or progression dates",
+            "dfs": "recurrence or progression dates",
+            "css": "causes of death",
+        }[endpoint]
+        raise MissingData(
+            f"{endpoint.upper()} needs {missing}, and none is recorded for the patients selected",
+            errors=[{"field": "endpoint", "message": f"no {missing} recorded"}],
+        )
+    usable = pl.col("days").is_not_null() & (pl.col("grouped").is_not_null() if group else pl.lit(True))
+    excluded = int(raw.filter(~usable)["n"].sum())
+    tallies = (
+        raw.filter(usable)
+        .with_columns(
+            time=(pl.col("days").clip(lower_bound=0) / DAYS_PER_MONTH), event=pl.col("event").cast(pl.Int64)
+        )
+        .rename({"grouped": group} if group else {})
+        .group_by(*([group] if group else []), "time", "event")
+        .agg(pl.col("n").sum().cast(pl.Int64))
+        .sort(*([group] if group else []), "time", "event")
+    )
+    if endpoint == "dfs" and tallies.is_empty():
+        raise MissingData(
+            "DFS starts at surgery, and no patient selected has one recorded",
+            errors=[{"field": "endpoint", "message": "no surgery recorded"}],
+        )
+    return tallies, excluded

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 import polars as pl
+from sqlalchemy.engine import Connection
 
 from inescape.infra.cache import ReadThrough
 from inescape.infra.db import Database
@@ -20,20 +21,33 @@ from inescape.kernel.ports import Cache
 from inescape.modules.patients.analytics import (
     age_distribution,
     age_summary,
-    counts,
+    hazard_ratios,
     histogram_svg,
     kaplan_meier,
     km_svg,
     log_rank,
     median_survival,
     number_at_risk,
+    summarise_curve,
 )
-from inescape.modules.patients.cohort import read_cohort, survival_frame
+from inescape.modules.patients.cohort import (
+    age_table,
+    count_table,
+    read_cohort,
+    read_for,
+    survival_tallies,
+)
 
 GENERATION_KEY = "inescape:patients:cohort-generation"
 ANSWER_TTL_S = 600
 AT_RISK_MONTHS = (0, 12, 24, 36, 48, 60)
 TOP_AGE = 90  # Safe Harbor: ages over 89 are one group
+_TITLES = {
+    "os": "Overall survival",
+    "pfs": "Progression-free survival",
+    "dfs": "Disease-free survival",
+    "css": "Cancer-specific survival",
+}
 Filters = Mapping[str, Any]
 
 
@@ -51,38 +65,45 @@ class CohortService:
     async def survival(self, *, filters: Filters) -> pl.DataFrame:
         """The survival frame (one row per diagnosed patient) of the cohort ``filters`` selects."""
         today = self._clock.now().date()
-        frames = await self._read(filters, today=today, tables=())
-        return survival_frame(frames["patients"], today=today)
+        frame: pl.DataFrame = await self._run(lambda c: read_for(c, today=today, wide=True, filters=filters))
+        return frame
 
     async def _read(
         self, filters: Filters, *, today: date, identifiers: bool = False, **options: Any
     ) -> dict[str, pl.DataFrame]:
-        async with self._db.sessions() as session:
-            frames: dict[str, pl.DataFrame] = await session.run_sync(
-                lambda s: read_cohort(
-                    s.connection(), filters, today=today, identifiers=identifiers, **options
-                )
-            )
+        frames: dict[str, pl.DataFrame] = await self._run(
+            lambda c: read_cohort(c, filters, today=today, identifiers=identifiers, **options)
+        )
         return frames
 
-    async def counts(self, *, query: str, filters: Filters, by: list[str]) -> bytes:
-        """Patients per value of the ``by`` columns, as JSON."""
+    async def _run(self, read: Callable[[Connection], Any]) -> Any:
+        """``read`` on the synchronous connection of a session (the same code as a notebook's)."""
+        async with self._db.sessions() as session:
+            return await session.run_sync(lambda s: read(s.connection()))
+
+    async def counts(
+        self, *, query: str, filters: Filters, by: list[str], scheme: str | None = None
+    ) -> bytes:
+        """Diagnosed patients per value of the ``by`` columns, as JSON; one ``GROUP BY``."""
 
         async def compute() -> bytes:
-            frame = await self.survival(filters=filters)
-            return msgspec.json.encode({"items": counts(frame, by).to_dicts()})
+            today = self._clock.now().date()
+            table = await self._run(lambda c: count_table(c, filters, today=today, by=by, scheme=scheme))
+            return msgspec.json.encode({"items": table.to_dicts()})
 
         return await self._answer(query, compute)
 
     async def ages(self, *, query: str, filters: Filters, svg: bool, top_coded: bool = False) -> bytes:
         """Age at diagnosis: histogram bins and summary (JSON), or the histogram (SVG);
-        ``top_coded`` (de-identified data): every age over 89 counts as 90, the "90+" group."""
+        ``top_coded`` (de-identified data): every age over 89 counts as 90, the "90+" group.
+        The database counts patients per age; the rest is worked on those counts."""
 
         async def compute() -> bytes:
-            frame = await self.survival(filters=filters)
+            today = self._clock.now().date()
+            table: pl.DataFrame = await self._run(lambda c: age_table(c, filters, today=today))
             if top_coded:
-                frame = frame.with_columns(pl.col("age").clip(upper_bound=TOP_AGE))
-            dist, summary = age_distribution(frame), age_summary(frame)
+                table = table.with_columns(pl.col("age").clip(upper_bound=TOP_AGE))
+            dist, summary = age_distribution(table, weight="n"), age_summary(table, weight="n")
             if svg:
                 return histogram_svg(dist, title="Age at diagnosis", summary=summary).encode()
             return msgspec.json.encode({"bins": dist.to_dicts(), "summary": summary.to_dicts()})
@@ -90,33 +111,59 @@ class CohortService:
         return await self._answer(query, compute)
 
     async def survival_curves(
-        self, *, query: str, filters: Filters, group: str | None, confidence: float, svg: bool
+        self,
+        *,
+        query: str,
+        filters: Filters,
+        group: str | None,
+        confidence: float,
+        svg: bool,
+        endpoint: str = "os",
+        scheme: str | None = None,
+        reference: str | None = None,
+        points: int | None = None,
     ) -> bytes:
-        """Kaplan-Meier curves with bands, medians, numbers at risk and the log-rank test
-        (JSON), or the curves with their at-risk table (SVG)."""
+        """Kaplan-Meier curves with bands (the steps only, ``points`` per curve at most when
+        given), medians, numbers at risk, the log-rank test and hazard ratios against
+        ``reference`` (JSON), or the curves with their at-risk table (SVG). The database
+        tallies patients per group, time and event; nothing grows with the cohort."""
 
         async def compute() -> bytes:
-            frame = await self.survival(filters=filters)
-            if frame.is_empty():
+            today = self._clock.now().date()
+            tallies, excluded = await self._run(
+                lambda c: survival_tallies(
+                    c, filters, today=today, group=group, endpoint=endpoint, scheme=scheme
+                )
+            )
+            if tallies.is_empty():
                 raise Invalid(
                     "No diagnosed patient matches these filters.",
                     errors=[{"field": "filters", "message": "empty"}],
                 )
-            km = kaplan_meier(frame, group=group, confidence=confidence)
+            options: dict[str, Any] = {"group": group, "weight": "n"}
+            km = kaplan_meier(tallies, confidence=confidence, **options)
             if svg:
-                title = "Overall survival" + (f" by {group.replace('_', ' ')}" if group else "")
+                title = _TITLES[endpoint] + (f" by {group.replace('_', ' ')}" if group else "")
                 if group:  # "squamous_cell_carcinoma" reads better as "squamous cell carcinoma"
                     km = km.with_columns(pl.col(group).cast(pl.Utf8).str.replace_all("_", " "))
                 return km_svg(km, title=title, at_risk_times=AT_RISK_MONTHS).encode()
-            test = None
-            if group and frame[group].n_unique() >= 2:
-                test = msgspec.to_builtins(log_rank(frame, group=group))
+            compared = bool(group) and tallies[group].n_unique() >= 2 and bool((tallies["event"] > 0).any())
+            test = msgspec.to_builtins(log_rank(tallies, **options)) if compared else None
+            ratios = (
+                hazard_ratios(tallies, reference=reference, confidence=confidence, **options).to_dicts()
+                if compared
+                else None
+            )
             return msgspec.json.encode(
                 {
-                    "km": km.to_dicts(),
-                    "median": median_survival(frame, group=group, confidence=confidence).to_dicts(),
-                    "at_risk": number_at_risk(frame, times=AT_RISK_MONTHS, group=group).to_dicts(),
+                    "km": summarise_curve(km, group=group, points=points).to_dicts(),
+                    "median": median_survival(tallies, confidence=confidence, **options).to_dicts(),
+                    "at_risk": number_at_risk(tallies, times=AT_RISK_MONTHS, **options).to_dicts(),
                     "log_rank": test,
+                    "hazard_ratios": ratios,
+                    "endpoint": endpoint,
+                    "scheme": scheme,
+                    "excluded": excluded,
                     "time_unit": "months",
                     "as_of": date.today().isoformat(),
                 }

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
+from inescape.kernel.errors import Invalid
 from inescape.modules.patients import analytics, cohort, fhir
 from inescape.modules.patients.api import (
     ClinicalCodecs,
@@ -109,6 +110,33 @@ class Codecs(ClinicalCodecs):
         filters: dict[str, Any] | None = None,
     ) -> Any:
         return cohort.read_for(connection, today=today, wide=wide, identifiers=identifiers, filters=filters)
+
+    def read_tallies(
+        self,
+        connection: Any,
+        *,
+        today: date,
+        kind: str,
+        filters: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        chosen = filters or {}
+        if kind == "survival":
+            return cohort.survival_tallies(connection, chosen, today=today, **options)[0]
+        if kind == "counts":
+            return cohort.count_table(connection, chosen, today=today, **options)
+        if kind == "ages":
+            return cohort.age_table(connection, chosen, today=today)
+        raise Invalid(
+            f"kind is survival, counts or ages, not {kind!r}",
+            errors=[{"field": "kind", "message": "unknown"}],
+        )
+
+    def hazard_ratios(self, frame: Any, **options: Any) -> Any:
+        return analytics.hazard_ratios(frame, **options)
+
+    def summarise_curve(self, km_frame: Any, **options: Any) -> Any:
+        return analytics.summarise_curve(km_frame, **options)
 
 
 __all__ = ["Codecs", "Patients"]

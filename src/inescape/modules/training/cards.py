@@ -223,7 +223,8 @@ def training_curve_svg(history: Sequence[Mapping[str, float]], *, kind: str) -> 
     def curve(key: str) -> list[tuple[float, float]]:
         return [(float(h["epoch"]) + 1, float(h[key])) for h in history if key in h and h[key] == h[key]]
 
-    metrics = [h["val_metric"] for h in history if h.get("val_metric") == h.get("val_metric")]
+    # the C-index is computed every few epochs: the others have none
+    metrics = [m for h in history if (m := h.get("val_metric")) is not None and m == m]
     metric = "AUC" if kind == "pcr" else "C-index"
     return line_chart(
         "Training curve",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -45,6 +45,9 @@ class FitSettings(msgspec.Struct, frozen=True, kw_only=True):
     hidden: list[int] | None = None
     dropout: float | None = None
     intervals: int = 20  # logistic hazard: intervals of the time grid
+    # the validation C-index every this many epochs (and for the last); the validation loss,
+    # which early stopping and the kept weights follow, is computed every epoch
+    metric_every: Annotated[int, msgspec.Meta(ge=1)] = 10
     bootstrap: int = 200  # resamples for the confidence intervals (0: none)
     compare_cox: bool = True  # also fit the linear Cox on the same split (the promotion gate)
     accelerator: str = "auto"  # Lightning: "cpu", "gpu", "auto" (a GPU when present)

@@ -148,10 +148,9 @@ def _train(
     should_stop: Callable[[], bool] | None,
 ) -> FittedModel:
     import pytorch_lightning as lightning
-    import torch
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.callbacks import EarlyStopping
 
-    from inescape.modules.training.nets import EpochReport, Module
+    from inescape.modules.training.nets import BestWeights, EpochReport, Module
 
     hyper = settings.hyper()
     lightning.seed_everything(settings.seed, workers=True, verbose=False)
@@ -162,11 +161,15 @@ def _train(
     batch = int(hyper["batch_size"]) or len(train_set)
     loader = _loader(train_set, batch, shuffle=True, seed=settings.seed)
     val_loader = _loader(val_set, max(len(val_set), 1), shuffle=False, seed=settings.seed)
-    module = Module(settings.model, x_train.shape[1], hyper, len(cuts) - 1 if cuts is not None else 0)
+    module = Module(
+        settings.model,
+        x_train.shape[1],
+        hyper,
+        len(cuts) - 1 if cuts is not None else 0,
+        metric_every=settings.metric_every,
+    )
     with tempfile.TemporaryDirectory(prefix="inescape-train-") as workdir:
-        best = ModelCheckpoint(
-            dirpath=workdir, monitor="val_loss", mode="min", save_top_k=1, save_weights_only=True
-        )
+        best = BestWeights()  # in memory: no checkpoint file at each improvement
         callbacks: list[Any] = [
             EarlyStopping(monitor="val_loss", mode="min", patience=int(hyper["patience"])),
             best,
@@ -186,12 +189,12 @@ def _train(
             enable_progress_bar=False,
             enable_model_summary=False,
             num_sanity_val_steps=0,
+            enable_checkpointing=False,  # the best weights are kept by ``BestWeights``
             default_root_dir=workdir,
         )
         trainer.fit(module, loader, val_loader)
-        if best.best_model_path:
-            checkpoint = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
-            module.load_state_dict(checkpoint["state_dict"])
+        module.finish()
+        best.restore(module)
     net = module.net.cpu().eval()
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     fitted = FittedModel(

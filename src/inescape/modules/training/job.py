@@ -12,7 +12,10 @@ gives the same model, and a version is registered only once per run.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import threading
+import time
 from typing import Any
 
 import msgspec
@@ -27,6 +30,8 @@ from inescape.modules.training.registry import ModelRegistry
 from inescape.modules.training.runs import RunStore, code_version
 from inescape.modules.training.schemas import TrainingRequest
 from inescape.modules.training.settings import TrainingSettings
+
+REPORT_EVERY_S = 1.0  # progress writes during training, at most this often
 
 OPTIONS = (
     "features",
@@ -72,15 +77,25 @@ class FitJob:
         cancelled = threading.Event()
         history: list[dict[str, float]] = []
 
-        def on_epoch(epoch: int, record: dict[str, float]) -> None:
-            history.append(record)
-            future = asyncio.run_coroutine_threadsafe(self._epoch(ctx, request, list(history), epoch), loop)
-            try:
-                future.result(timeout=60)
-            except JobCancelled:
+        writes: list[concurrent.futures.Future[None]] = []
+        last_write = [-REPORT_EVERY_S]
+
+        def written(future: concurrent.futures.Future[None]) -> None:
+            if not future.cancelled() and isinstance(future.exception(), JobCancelled):
                 cancelled.set()
-            except Exception:  # noqa: S110 - a missed progress write must not stop training
-                pass
+            # any other failed progress write is skipped: it must not stop training
+
+        def on_epoch(epoch: int, record: dict[str, float]) -> None:
+            """Progress at most every REPORT_EVERY_S, written while training goes on (one
+            write in flight at a time); a cancellation it finds stops the next epoch."""
+            history.append(record)
+            now = time.monotonic()
+            if (writes and not writes[-1].done()) or now - last_write[0] < REPORT_EVERY_S:
+                return
+            last_write[0] = now
+            future = asyncio.run_coroutine_threadsafe(self._epoch(ctx, request, list(history), epoch), loop)
+            future.add_done_callback(written)
+            writes[:] = [future]
 
         options = {k: v for k, v in msgspec.to_builtins(request).items() if k in OPTIONS and v is not None}
         try:
@@ -98,10 +113,12 @@ class FitJob:
                 **options,
             )
         except (Invalid, ImportError) as exc:  # final: the run is not retried
+            await _settled(writes)
             await self._runs.save(run_id=ctx.job_id, request=request, status="failed", history=history)
             if isinstance(exc, ImportError):
                 raise Invalid(ml_missing_message(exc.name or str(exc))) from None
             raise
+        await _settled(writes)  # a progress write still in flight lands before the final one
         if cancelled.is_set():
             raise JobCancelled()
         await ctx.progress(0.98, epochs=len(fitted.history))
@@ -152,6 +169,13 @@ class FitJob:
             format=FORMAT if portable else TORCH_FORMAT,
             **card_fields,
         )
+
+
+async def _settled(writes: list[concurrent.futures.Future[None]]) -> None:
+    """Wait for the progress write in flight, whatever its outcome."""
+    for future in writes:
+        with contextlib.suppress(Exception):
+            await asyncio.wrap_future(future)
 
 
 def _devices(raw: str) -> int | str | list[int]:

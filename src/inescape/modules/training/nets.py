@@ -74,7 +74,9 @@ class Module(pl.LightningModule):
     """One of ``KINDS``. A batch is (x, time, event, interval) for survival (``interval``: the
     index in the logistic-hazard grid) and (x, label, 0, 0) for the classifier."""
 
-    def __init__(self, kind: str, n_in: int, hyper: dict[str, Any], n_intervals: int = 0) -> None:
+    def __init__(
+        self, kind: str, n_in: int, hyper: dict[str, Any], n_intervals: int = 0, *, metric_every: int = 1
+    ) -> None:
         super().__init__()
         self.kind = kind
         self.hyper = hyper
@@ -82,6 +84,11 @@ class Module(pl.LightningModule):
         self.history: list[dict[str, float]] = []
         self._val: list[tuple[torch.Tensor, ...]] = []
         self._train_losses: list[float] = []
+        # The validation loss (what early stopping and the best weights follow) comes every
+        # epoch; the C-index, which costs more than a small model's epoch, every
+        # ``metric_every`` epochs and for the last one (``finish``).
+        self.metric_every = max(1, metric_every)
+        self._last_val: tuple[torch.Tensor, ...] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.net(x)
@@ -111,21 +118,23 @@ class Module(pl.LightningModule):
         _, target, event, interval, out = (torch.cat(parts) for parts in zip(*self._val, strict=True))
         self._val.clear()
         val_loss = float(self.loss(out, target, event, interval))
-        metric = self.validation_metric(out, target, event)
         self.log("val_loss", val_loss, prog_bar=False)
-        self.log("val_metric", metric, prog_bar=False)
         if self.trainer.sanity_checking:
             return
         train_loss = float(np.mean(self._train_losses)) if self._train_losses else float("nan")
         self._train_losses.clear()
-        self.history.append(
-            {
-                "epoch": float(self.current_epoch),
-                "loss": train_loss,
-                "val_loss": val_loss,
-                "val_metric": metric,
-            }
-        )
+        record = {"epoch": float(self.current_epoch), "loss": train_loss, "val_loss": val_loss}
+        if self.current_epoch % self.metric_every == 0:
+            record["val_metric"] = self.validation_metric(out, target, event)
+            self.log("val_metric", record["val_metric"], prog_bar=False)
+        self._last_val = (out, target, event)
+        self.history.append(record)
+
+    def finish(self) -> None:
+        """The C-index of the last epoch, when the cadence skipped it."""
+        if self.history and "val_metric" not in self.history[-1] and self._last_val is not None:
+            self.history[-1]["val_metric"] = self.validation_metric(*self._last_val)
+        self._last_val = None
 
     def validation_metric(self, out: torch.Tensor, target: torch.Tensor, event: torch.Tensor) -> float:
         """The C-index on the validation split (AUC for the classifier)."""
@@ -145,6 +154,33 @@ class Module(pl.LightningModule):
         )
 
 
+class BestWeights(pl.Callback):
+    """The weights of the epoch with the lowest validation loss, kept in memory (a copy of a
+    small network's tensors, no file written): what a ``ModelCheckpoint`` with
+    ``save_top_k=1`` on ``val_loss`` keeps, without its disk write at each improvement."""
+
+    def __init__(self) -> None:
+        self.best: float = float("inf")
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        current = trainer.callback_metrics.get("val_loss")
+        if current is None:
+            return
+        value = float(current)
+        if value != value:  # NaN never improves, as for ModelCheckpoint
+            value = float("inf")
+        if value < self.best or self.state is None:
+            self.best = value
+            self.state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    def restore(self, module: pl.LightningModule) -> None:
+        if self.state is not None:
+            module.load_state_dict(self.state)
+
+
 class EpochReport(pl.Callback):
     """Calls ``report(epoch, record)`` after each validation; ``should_stop()`` cancels."""
 
@@ -162,4 +198,12 @@ class EpochReport(pl.Callback):
             trainer.should_stop = True
 
 
-__all__ = ["KINDS", "SURVIVAL_KINDS", "EpochReport", "Module", "cox_loss", "logistic_hazard_loss"]
+__all__ = [
+    "KINDS",
+    "SURVIVAL_KINDS",
+    "BestWeights",
+    "EpochReport",
+    "Module",
+    "cox_loss",
+    "logistic_hazard_loss",
+]

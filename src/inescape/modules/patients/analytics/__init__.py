@@ -3,7 +3,8 @@
 Pure functions over polars frames, for notebooks and the API alike:
 
 - ``counts``, ``age_distribution``, ``age_summary``: who is in the cohort;
-- ``kaplan_meier``, ``number_at_risk``, ``median_survival``, ``log_rank``: how long they live;
+- ``kaplan_meier``, ``number_at_risk``, ``median_survival``, ``log_rank``, ``hazard_ratios``:
+  how long they live (``summarise_curve``: a curve's steps only, for a small answer);
 - ``km_svg``, ``histogram_svg``: the same as self-contained SVG pictures.
 
 Bad input raises ``inescape.kernel.errors.Invalid`` naming the column to fix.
@@ -11,18 +12,26 @@ Bad input raises ``inescape.kernel.errors.Invalid`` naming the column to fix.
 
 from __future__ import annotations
 
+from inescape.modules.patients.analytics.cox import hazard_ratios
 from inescape.modules.patients.analytics.descriptive import age_distribution, age_summary, counts
-from inescape.modules.patients.analytics.distributions import chi2_sf, regularized_gamma_q
+from inescape.modules.patients.analytics.distributions import chi2_log10_sf, chi2_sf, regularized_gamma_q
 from inescape.modules.patients.analytics.histogram_plot import histogram_svg
 from inescape.modules.patients.analytics.km_plot import km_svg
 from inescape.modules.patients.analytics.log_rank import log_rank
-from inescape.modules.patients.analytics.survival import kaplan_meier, median_survival, number_at_risk
+from inescape.modules.patients.analytics.survival import (
+    kaplan_meier,
+    median_survival,
+    number_at_risk,
+    summarise_curve,
+)
 
 __all__ = [
     "age_distribution",
     "age_summary",
+    "chi2_log10_sf",
     "chi2_sf",
     "counts",
+    "hazard_ratios",
     "histogram_svg",
     "kaplan_meier",
     "km_svg",
@@ -30,4 +39,5 @@ __all__ = [
     "median_survival",
     "number_at_risk",
     "regularized_gamma_q",
+    "summarise_curve",
 ]

@@ -9,7 +9,17 @@ import polars as pl
 from inescape.kernel.errors import Invalid
 
 # Columns the survival functions produce; a group column must not shadow one of them.
-SURVIVAL_COLUMNS = ("time", "event", "n_at_risk", "n_events", "n_censored", "survival", "lower", "upper")
+SURVIVAL_COLUMNS = (
+    "time",
+    "event",
+    "weight",
+    "n_at_risk",
+    "n_events",
+    "n_censored",
+    "survival",
+    "lower",
+    "upper",
+)
 
 
 def invalid(column: str, problem: str) -> Invalid:
@@ -23,13 +33,19 @@ def require_columns(frame: pl.DataFrame, columns: Sequence[str]) -> None:
             raise invalid(column, f"no such column (the frame has {', '.join(frame.columns) or 'none'})")
 
 
-def survival_input(frame: pl.DataFrame, *, time: str, event: str, group: str | None) -> pl.DataFrame:
-    """The rows as ``time`` (Float64), ``event`` (Int64) and the group column, all checked.
+def survival_input(
+    frame: pl.DataFrame, *, time: str, event: str, group: str | None, weight: str | None = None
+) -> pl.DataFrame:
+    """The rows as ``time`` (Float64), ``event`` (Int64), ``weight`` (Int64) and the group
+    column, all checked.
 
     Time and event are renamed to their canonical names so the rest of the code has one
     vocabulary; the group column keeps its name because it is part of the output.
+    ``weight`` names a column of how many patients each row stands for (a tallied cohort: one
+    row per group, time and event); without it every row is one patient.
     """
-    require_columns(frame, [time, event] if group is None else [time, event, group])
+    named = [time, event] if group is None else [time, event, group]
+    require_columns(frame, named if weight is None else [*named, weight])
     if group is not None and (group in (time, event) or group in SURVIVAL_COLUMNS):
         raise invalid(group, "a group column must differ from the time, event and output columns")
     if frame.height == 0:
@@ -38,12 +54,23 @@ def survival_input(frame: pl.DataFrame, *, time: str, event: str, group: str | N
     _check_event(frame, event)
     if group is not None and frame[group].null_count():
         raise invalid(group, f"{frame[group].null_count()} null group values; fill or drop them first")
+    if weight is not None:
+        _check_weight(frame, weight)
     groups = [] if group is None else [pl.col(group)]
     return frame.select(
         *groups,
         pl.col(time).cast(pl.Float64).alias("time"),
         pl.col(event).cast(pl.Int64).alias("event"),
+        (pl.lit(1, pl.Int64) if weight is None else pl.col(weight).cast(pl.Int64)).alias("weight"),
     )
+
+
+def _check_weight(frame: pl.DataFrame, weight: str) -> None:
+    values = frame[weight]
+    if not values.dtype.is_integer():
+        raise invalid(weight, f"weights count patients: whole numbers, not {values.dtype}")
+    if values.null_count() or (values < 0).any():
+        raise invalid(weight, "weights count patients: no nulls and none negative")
 
 
 def _check_time(frame: pl.DataFrame, time: str) -> None:

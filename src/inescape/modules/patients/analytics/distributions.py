@@ -20,6 +20,17 @@ def chi2_sf(x: float, df: float) -> float:
     return regularized_gamma_q(df / 2, max(x, 0.0) / 2)
 
 
+def chi2_log10_sf(x: float, df: float) -> float:
+    """log10 P(X > x), finite where P itself is below the smallest float (a huge statistic
+    on a large cohort): the continued fraction's prefactor is kept in logs."""
+    a, half = df / 2, max(x, 0.0) / 2
+    if half < a + 1 or math.isinf(half):
+        q = chi2_sf(x, df)
+        return math.log10(q) if q > 0 else -math.inf
+    log_q = math.log(_continued_fraction(a, half)) + a * math.log(half) - half - math.lgamma(a)
+    return log_q / math.log(10)
+
+
 def regularized_gamma_q(a: float, x: float) -> float:
     """Q(a, x) = Γ(a, x) / Γ(a), the upper regularized incomplete gamma function.
 
@@ -58,6 +69,11 @@ def _lower_series(a: float, x: float) -> float:
 
 def _upper_continued_fraction(a: float, x: float) -> float:
     """Q(a, x) by Legendre's continued fraction, evaluated with the modified Lentz method."""
+    return _continued_fraction(a, x) * _prefactor(a, x)
+
+
+def _continued_fraction(a: float, x: float) -> float:
+    """Q(a, x) over its prefactor x^a e^-x / Γ(a)."""
     b = x + 1 - a
     c = 1 / _TINY
     d = 1 / b
@@ -74,4 +90,4 @@ def _upper_continued_fraction(a: float, x: float) -> float:
         fraction *= step
         if abs(step - 1) < _EPSILON:
             break
-    return fraction * _prefactor(a, x)
+    return fraction

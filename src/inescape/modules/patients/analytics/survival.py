@@ -7,6 +7,7 @@ from statistics import NormalDist
 
 import polars as pl
 
+from inescape.kernel.errors import Invalid
 from inescape.modules.patients.analytics._inputs import check_confidence, check_times, survival_input
 
 # Stands in for the group column when there is none, so one code path serves both cases.
@@ -22,6 +23,7 @@ def kaplan_meier(
     event: str = "event",
     group: str | None = None,
     confidence: float = 0.95,
+    weight: str | None = None,
 ) -> pl.DataFrame:
     """The Kaplan-Meier survival curve, one row per distinct time (per group).
 
@@ -37,9 +39,13 @@ def kaplan_meier(
     transform, ``S ** exp(±z·se)``, as R's ``survfit(conf.type="log-log")``, Stata and
     lifelines do. It stays within [0, 1], is [1, 1] before the first event and [0, 0] once
     the curve reaches 0 (where the variance is undefined).
+
+    ``weight`` names a column counting the patients each row stands for (a tallied cohort,
+    as ``cohort.survival_tallies`` reads it); the curve is the one of the patients themselves.
     """
     check_confidence(confidence)
-    data, keys = _with_keys(survival_input(frame, time=time, event=event, group=group), group)
+    data = survival_input(frame, time=time, event=event, group=group, weight=weight)
+    data, keys = _with_keys(data, group)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     curve = pl.concat([_start_rows(data, keys), _event_rows(data, keys, z)], how="vertical")
     return curve.sort([*keys, "time"]).drop(_COHORT, strict=False)
@@ -52,16 +58,66 @@ def number_at_risk(
     time: str = "time",
     event: str = "event",
     group: str | None = None,
+    weight: str | None = None,
 ) -> pl.DataFrame:
     """How many are still followed at each of ``times`` (those with follow-up ≥ t), per group.
 
     Columns: the group column (when given), ``time`` and ``n_at_risk``; the table printed
-    under a Kaplan-Meier plot.
+    under a Kaplan-Meier plot. ``weight`` as for ``kaplan_meier``.
     """
     wanted = check_times(times)
-    data, keys = _with_keys(survival_input(frame, time=time, event=event, group=group), group)
-    table = at_risk_table(data, keys, wanted, lambda t: (pl.col("time") >= t).sum())
+    data = survival_input(frame, time=time, event=event, group=group, weight=weight)
+    data, keys = _with_keys(data, group)
+    table = at_risk_table(data, keys, wanted, _followed_to)
     return table.drop(_COHORT, strict=False)
+
+
+def _followed_to(t: float) -> pl.Expr:
+    return pl.col("weight").filter(pl.col("time") >= t).sum()
+
+
+def summarise_curve(
+    curve: pl.DataFrame, *, group: str | None = None, points: int | None = None
+) -> pl.DataFrame:
+    """A ``kaplan_meier`` frame with only the rows a reader needs: where the curve steps, its
+    start and its last follow-up. Each row gives the curve from its ``time`` until the next
+    row: ``n_at_risk`` just before ``time``, and ``n_events`` and ``n_censored`` from ``time``
+    until the next row, so totals are kept. With ``points``, a curve with more rows keeps at
+    most about that many: the first row in each of ``points`` equal slices of the time axis,
+    the events and censorings of the others folded into it.
+    """
+    if points is not None and points < 2:
+        raise Invalid(
+            f"points must be at least 2, not {points}", errors=[{"field": "points", "message": ">= 2"}]
+        )
+    data, keys = _with_keys(curve.sort([*([group] if group else []), "time"]), group)
+    data = _fold(data, keys, _ends(keys) | (pl.col("n_events") > 0))
+    if points is not None and data.height > points:
+        width = max(float(data["time"].cast(pl.Float64).max() or 0.0), 1e-9) / points  # type: ignore[arg-type]
+        slot = (pl.col("time") / width).floor()
+        data = _fold(data, keys, _ends(keys) | (slot != slot.shift(1)).over(keys).fill_null(True))
+    return data.drop(_COHORT, strict=False)
+
+
+def _ends(keys: list[str]) -> pl.Expr:
+    """The first and the last row of each curve."""
+    position = pl.int_range(pl.len()).over(keys)
+    return (position == 0) | (position == pl.len().over(keys) - 1)
+
+
+def _fold(data: pl.DataFrame, keys: list[str], keep: pl.Expr) -> pl.DataFrame:
+    """The rows ``keep`` marks, each with the counts of the rows after it that it stands for."""
+    columns = [c for c in data.columns if c not in (*keys, "n_events", "n_censored")]
+    return (
+        data.with_columns(_segment=keep.cast(pl.Int64).cum_sum().over(keys))
+        .group_by([*keys, "_segment"], maintain_order=True)
+        .agg(
+            *[pl.col(c).first() for c in columns],
+            n_events=pl.col("n_events").sum(),
+            n_censored=pl.col("n_censored").sum(),
+        )
+        .select(data.columns)
+    )
 
 
 def at_risk_from_curve(curve: pl.DataFrame, group: str | None, times: Sequence[float]) -> pl.DataFrame:
@@ -97,6 +153,7 @@ def median_survival(
     event: str = "event",
     group: str | None = None,
     confidence: float = 0.95,
+    weight: str | None = None,
 ) -> pl.DataFrame:
     """Median survival with its Brookmeyer-Crowley interval, per group.
 
@@ -106,7 +163,7 @@ def median_survival(
     ``lower`` is where the lower band first reaches 1/2 and ``upper`` where the upper band
     does. Each is null when not reached during follow-up.
     """
-    curve = kaplan_meier(frame, time=time, event=event, group=group, confidence=confidence)
+    curve = kaplan_meier(frame, time=time, event=event, group=group, confidence=confidence, weight=weight)
     data, keys = _with_keys(curve, group)
     summary = data.group_by(keys, maintain_order=True).agg(
         n=pl.col("n_at_risk").max(),
@@ -132,7 +189,7 @@ def _start_rows(data: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Time 0 with everyone at risk, for the groups whose first record comes later."""
     return (
         data.group_by(keys)
-        .agg(n_at_risk=pl.len().cast(pl.Int64), first=pl.col("time").min())
+        .agg(n_at_risk=pl.col("weight").sum().cast(pl.Int64), first=pl.col("time").min())
         .filter(pl.col("first") > 0)
         .select(
             *keys,
@@ -150,7 +207,10 @@ def _start_rows(data: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 def _event_rows(data: pl.DataFrame, keys: list[str], z: float) -> pl.DataFrame:
     tallies = (
         data.group_by([*keys, "time"])
-        .agg(n_events=pl.col("event").sum(), n_rows=pl.len().cast(pl.Int64))
+        .agg(
+            n_events=(pl.col("event") * pl.col("weight")).sum().cast(pl.Int64),
+            n_rows=pl.col("weight").sum().cast(pl.Int64),
+        )
         .sort([*keys, "time"])
     )
     at_risk = pl.col("n_rows").reverse().cum_sum().reverse().over(keys)

@@ -59,7 +59,7 @@ async def insert_records(
         return
     digest_of = dict(zip(ids, digests, strict=True)) if digests is not None else {}
     connection = await session.connection()
-    if connection.dialect.name != "postgresql" or len(pairs) < COPY_MIN_RECORDS:
+    if len(pairs) < COPY_MIN_RECORDS or connection.dialect.name not in ("postgresql", "sqlite"):
         await session.execute(
             insert(patients),
             [patient_row(r, patient_id=i, now=now, digest=digest_of.get(i)) for r, i in pairs],
@@ -73,12 +73,13 @@ async def insert_records(
                 await session.execute(insert(CHILDREN[name]), rows)
         return
     driver = (await connection.get_raw_connection()).driver_connection
+    write = _copy_or_insert if connection.dialect.name == "postgresql" else _executemany
     # Rows are made while COPY streams them: the server works on the first ones meanwhile.
     first = patient_row(pairs[0][0], patient_id=pairs[0][1], now=now, digest=digest_of.get(pairs[0][1]))
     names = list(first)
     pick = itemgetter(*names)
     rest = (pick(patient_row(r, patient_id=i, now=now, digest=digest_of.get(i))) for r, i in pairs[1:])
-    await _copy_or_insert(session, driver, patients, names, chain([pick(first)], rest))
+    await write(session, driver, patients, names, chain([pick(first)], rest))
     for name, table in CHILDREN.items():
         if not any(getattr(r, name) for r, _ in pairs):
             continue
@@ -89,7 +90,39 @@ async def insert_records(
             (child_id, i, *msgspec.structs.astuple(item))
             for child_id, (i, item) in zip(new_ids(len(items)), items, strict=True)
         )
-        await _copy_or_insert(session, driver, table, names, values)
+        await write(session, driver, table, names, values)
+
+
+async def _executemany(
+    session: AsyncSession, driver: Any, table: Table, names: Sequence[str], values: Iterable[Sequence[Any]]
+) -> None:
+    """Write ``values`` (tuples in the order of ``names``) with one prepared ``INSERT``
+    executed for every row on the SQLite connection ``driver`` (aiosqlite: one trip to its
+    thread per table), inside the session's transaction. Each value goes through its column
+    type's bind step for this dialect (encryption, dates as text, JSON), so the rows are those
+    an ORM or Core INSERT would store; the per-row statement building and parameter
+    dictionaries of a Core ``executemany`` are left out."""
+    dialect = (await session.connection()).dialect
+    if any(c.name not in names and c.default is not None for c in table.columns):
+        await session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in values])
+        return
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    steps = [(position, step) for position, step in enumerate(processors) if step is not None]
+    preparer = dialect.identifier_preparer
+    statement = (
+        f"INSERT INTO {preparer.format_table(table)} ({', '.join(preparer.quote(n) for n in names)}) "
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
+
+    def bound(row: Sequence[Any]) -> Sequence[Any]:
+        if not steps:
+            return row
+        out = list(row)
+        for position, step in steps:
+            out[position] = step(out[position])
+        return out
+
+    await driver.executemany(statement, [bound(row) for row in values])
 
 
 class _CopyPlan(msgspec.Struct, frozen=True):

@@ -19,6 +19,15 @@ from inescape.modules.patients.views import PatientViews
 
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
 Group = Literal["histology", "stage_group", "sex", "location", "origin", "vital_status"]
+Endpoint = Literal["os", "pfs", "dfs", "css"]
+Scheme = Literal["clinical", "pathological", "post_neoadjuvant"]
+SchemeParam = Annotated[
+    Scheme | None,
+    QueryParameter(
+        description="Stage groups of this staging (the latest assessment of that kind per patient) "
+        "instead of the primary condition's stage group; unstaged patients are left out"
+    ),
+]
 Cohorts = NamedDependency[CohortService]
 # the filters ``cohort_filters`` reads from the query (the unknown-query check allows them)
 FILTER_QUERY = ("sex", "histology", "location", "stage_group", "vital_status", "origin", "source")
@@ -71,7 +80,11 @@ def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
     summary="Counts by one or more columns",
 )
 async def cohort_counts(
-    request: Request[Any, Any, Any], cohorts: Cohorts, views: Views, by: FromQuery[str] = "histology"
+    request: Request[Any, Any, Any],
+    cohorts: Cohorts,
+    views: Views,
+    by: FromQuery[str] = "histology",
+    scheme: SchemeParam = None,
 ) -> Response[bytes]:
     columns = [c.strip() for c in by.split(",") if c.strip()]
     unknown = [c for c in columns if c not in GROUPS]
@@ -80,7 +93,7 @@ async def cohort_counts(
             f"count by one of {', '.join(GROUPS)}", errors=[{"field": "by", "message": "unknown column"}]
         )
     filters = cohort_filters(request, views, tuple(columns))
-    body = await cohorts.counts(query=_query(request, views), filters=filters, by=columns)
+    body = await cohorts.counts(query=_query(request, views), filters=filters, by=columns, scheme=scheme)
     return Response(body, media_type="application/json")
 
 
@@ -107,7 +120,7 @@ async def cohort_age(
     "/api/v1/patients/cohort/survival",
     opt=audited(READ, "patients.cohort_survival") | FILTERS,
     tags=["cohort"],
-    summary="Kaplan-Meier survival (months from diagnosis) with bands, numbers at risk, medians and log-rank",
+    summary="Kaplan-Meier survival (months) with bands, numbers at risk, medians, log-rank and hazard ratios",
 )
 async def cohort_survival(
     request: Request[Any, Any, Any],
@@ -116,11 +129,36 @@ async def cohort_survival(
     group: FromQuery[Group | None] = None,
     format: FromQuery[Literal["json", "svg"]] = "json",
     confidence: Annotated[float, QueryParameter(gt=0.5, lt=1)] = 0.95,
+    endpoint: Annotated[
+        Endpoint,
+        QueryParameter(
+            description="os: death from any cause; pfs: recurrence, progression or death, from diagnosis; "
+            "dfs: recurrence or death, from surgery; css: death from the cancer (422 when the cohort "
+            "records nothing the endpoint needs)"
+        ),
+    ] = "os",
+    scheme: SchemeParam = None,
+    reference: Annotated[
+        str | None,
+        QueryParameter(description="The group hazard ratios compare with (default: the first in order)"),
+    ] = None,
+    points: Annotated[
+        int | None,
+        QueryParameter(ge=2, le=10_000, description="At most about this many rows per curve"),
+    ] = None,
 ) -> Response[bytes]:
     svg = format == "svg"
     filters = cohort_filters(request, views, (group,) if group else ())
     body = await cohorts.survival_curves(
-        query=_query(request, views), filters=filters, group=group, confidence=confidence, svg=svg
+        query=_query(request, views),
+        filters=filters,
+        group=group,
+        confidence=confidence,
+        svg=svg,
+        endpoint=endpoint,
+        scheme=scheme,
+        reference=reference,
+        points=points,
     )
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
 
