@@ -22,7 +22,9 @@ def tests(session: nox.Session) -> None:
     real servers are up (``.ci/run``), on them too. INESCAPE_TEST_REAL=required makes a
     missing server fail the run. Test files run in parallel, one process per core, each
     file's tests (and its shared, module-scoped topology) in one process."""
-    session.run(sys.executable, "-m", "pytest", *(session.posargs or ["-q", "-n", "auto", "--dist", "loadfile"]))
+    session.run(
+        sys.executable, "-m", "pytest", *(session.posargs or ["-q", "-n", "auto", "--dist", "loadfile"])
+    )
 
 
 @nox.session
