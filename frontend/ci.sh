@@ -22,4 +22,6 @@ log "build"
 npm run build
 log "end-to-end"
 node e2e/run.mjs
+log "end-to-end: the demo, from a bare data folder to decision support"
+node e2e/demo.mjs
 log "done"

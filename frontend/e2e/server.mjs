@@ -7,10 +7,10 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const PYTHON = process.env.INESCAPE_PYTHON ?? join(ROOT, ".venv", "bin", "python");
+export const PYTHON = process.env.INESCAPE_PYTHON ?? join(ROOT, ".venv", "bin", "python");
 export const PASSWORD = "e2e-Correct-Horse-7";
 
-function cleanEnv(dataDir) {
+export function cleanEnv(dataDir) {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith("INESCAPE_") || k.startsWith("INESCAPE_TEST_")),
   );
@@ -38,6 +38,11 @@ export function createUser(dataDir, username, roles) {
 export async function startServer(users) {
   const dataDir = mkdtempSync(join(tmpdir(), "inescape-e2e-"));
   for (const [username, roles] of users) createUser(dataDir, username, roles);
+  return serveDir(dataDir);
+}
+
+/** `inescape serve` on a free loopback port over ``dataDir``, once /health answers. */
+export async function serveDir(dataDir) {
   const port = await freePort();
   const logPath = join(dataDir, "serve.log");
   const log = openSync(logPath, "a");

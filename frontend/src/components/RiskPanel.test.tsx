@@ -49,4 +49,19 @@ describe("RiskPanel", () => {
     expect(screen.getByRole("status")).toHaveTextContent("No production model");
     expect(screen.queryByRole("table")).toBeNull();
   });
+
+  it("names the production model when it cannot estimate for this patient", () => {
+    renderPanel({
+      available: false,
+      message: "The production model needs t, n, m to give an estimate.",
+      model: "demo-survival",
+      version: 1,
+      horizons: [],
+      missing: ["t", "n", "m"],
+      interval: null,
+    });
+    expect(screen.getByRole("status")).not.toHaveTextContent("No production model");
+    expect(screen.getByRole("status")).toHaveTextContent("No estimate for this patient");
+    expect(screen.getByTestId("risk-model")).toHaveTextContent("demo-survival");
+  });
 });

@@ -8,7 +8,16 @@ export function RiskPanel({ risk }: { risk: RiskAnswer }) {
       <h3 id="risk-title">{t("risk")}</h3>
       {!risk.available ? (
         <p role="status">
-          <strong>{t("noModel")}.</strong> {risk.message}
+          {risk.model ? (
+            <>
+              <strong>{t("noEstimate")}.</strong> {risk.message} ({t("model")}:{" "}
+              <span data-testid="risk-model">{risk.model}</span>)
+            </>
+          ) : (
+            <>
+              <strong>{t("noModel")}.</strong> {risk.message}
+            </>
+          )}
         </p>
       ) : (
         <>
