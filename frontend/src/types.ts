@@ -188,6 +188,8 @@ export interface Decision {
     options: RecommendationOption[];
     more_data_needed: MissingFact[];
     rule_set: string;
+    /** Why no rule of the set applies (null when one does or facts are missing). */
+    no_rule_applies?: string | null;
   };
   risk: RiskAnswer;
 }

@@ -37,7 +37,9 @@ export function CdsPanel({ decision }: { decision: Decision }) {
       </section>
       <section className="card" aria-labelledby="recs-title">
         <h3 id="recs-title">{t("recommendations")}</h3>
-        {recommendations.options.length === 0 ? <p>{t("noRecommendations")}</p> : null}
+        {recommendations.options.length === 0 ? (
+          <p data-testid="no-rule">{recommendations.no_rule_applies ?? t("noRecommendations")}</p>
+        ) : null}
         <ol className="recommendations">
           {recommendations.options.map((option) => (
             <li key={option.rule_id} data-testid="recommendation">
