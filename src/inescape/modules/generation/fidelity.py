@@ -85,7 +85,9 @@ def _targets(codecs: ClinicalCodecs, profile: Profile, people: pl.DataFrame) -> 
     confidence = report_confidence(len(profile.targets))
     results = []
     for target in profile.targets:
-        estimate = achieved(codecs, people, parse_target(target.name), confidence=confidence)
+        estimate = achieved(
+            codecs, people, parse_target(target.name), confidence=confidence, trials=profile.trials
+        )
         judged = verdict(estimate, target.value, target.tolerance)
         results.append(
             TargetResult(

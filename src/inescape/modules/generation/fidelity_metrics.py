@@ -18,8 +18,9 @@ from typing import NamedTuple
 
 import polars as pl
 
-from inescape.modules.generation.codes import HER2_POSITIVE
+from inescape.modules.generation.codes import ECOG_LOINC, HER2_POSITIVE
 from inescape.modules.generation.engine.frames import RISK_COLUMNS
+from inescape.modules.generation.profiles.model import Trial
 from inescape.modules.generation.targets import SURVIVAL_TIMES, TargetSpec
 from inescape.modules.patients.api import ClinicalCodecs
 
@@ -48,6 +49,8 @@ _SUMMARY = {  # SEER summary stage from cTNM: localized = confined (T <= T3, N0,
 }
 
 
+# What a trial arm's eligibility and endpoint read (months are from the diagnosis).
+TRIAL_COLUMNS = ("ecog", "regimen", "start_time", "adjuvant_time", "recurrence_time")
 ANALYSIS_COLUMNS = (
     "sex",
     "histology",
@@ -67,6 +70,7 @@ ANALYSIS_COLUMNS = (
     "age",
     "time",
     "event",
+    *TRIAL_COLUMNS,
 )
 
 
@@ -94,6 +98,31 @@ def _biomarker_columns(biomarkers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _months(since: str | pl.Expr, until: str | pl.Expr) -> pl.Expr:
+    until = pl.col(until) if isinstance(until, str) else until
+    since = pl.col(since) if isinstance(since, str) else since
+    return (until - since).dt.total_days() / MONTH
+
+
+def _care(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """ECOG at diagnosis, the first systemic regimen, and when treatment and adjuvant therapy
+    started."""
+    ecog = (
+        frames["observations"]
+        .filter(pl.col("code") == ECOG_LOINC)
+        .sort("observed_on")
+        .group_by("patient_id")
+        .agg(pl.col("value").first().cast(pl.Int8).alias("ecog"))
+    )
+    treatments = frames["treatments"].sort("start_date")
+    care = treatments.group_by("patient_id").agg(
+        pl.col("start_date").min().alias("start_date"),
+        pl.col("regimen").filter(pl.col("kind") == "systemic").first().alias("regimen"),
+        pl.col("start_date").filter(pl.col("intent") == "adjuvant").first().alias("adjuvant_date"),
+    )
+    return ecog.join(care, on="patient_id", how="full", coalesce=True).rename({"patient_id": "id"})
+
+
 def analysis_frame(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     """One narrow row per patient with everything a target or the survival table reads: clinical
     stage, pathway, age, time (months) and event, risk factors, biomarkers, resection margin and
@@ -114,19 +143,34 @@ def analysis_frame(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     end = pl.coalesce("death_date", "last_follow_up")
     people = (
         frames["patients"]
-        .select("id", "sex", "birth_date", "death_date", "last_follow_up", "vital_status", *RISK_COLUMNS)
+        .select(
+            "id",
+            "sex",
+            "birth_date",
+            "death_date",
+            "last_follow_up",
+            "vital_status",
+            "recurrence_date",
+            *RISK_COLUMNS,
+        )
         .join(condition, on="id", how="left")
         .join(clinical, on="id", how="left")
         .join(_pathways(frames["treatments"]), on="id", how="left")
         .join(_biomarker_columns(frames["biomarkers"]), on="id", how="left")
         .join(surgery, on="id", how="left")
+        .join(_care(frames), on="id", how="left")
     )
     return people.select(
-        *ANALYSIS_COLUMNS[:-4],
+        *ANALYSIS_COLUMNS[: -4 - len(TRIAL_COLUMNS)],
         pathway=pl.col("pathway").fill_null("best_supportive_care"),
         age=(pl.col("diagnosis_date") - pl.col("birth_date")).dt.total_days() / 365.25,
-        time=(end - pl.col("diagnosis_date")).dt.total_days() / MONTH,
+        time=_months("diagnosis_date", end),
         event=(pl.col("vital_status") == "dead").cast(pl.Int8),
+        ecog=pl.col("ecog"),
+        regimen=pl.col("regimen"),
+        start_time=_months("diagnosis_date", "start_date"),
+        adjuvant_time=_months("diagnosis_date", "adjuvant_date"),
+        recurrence_time=_months("diagnosis_date", "recurrence_date"),
     )
 
 
@@ -250,11 +294,67 @@ def _survival(codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec, co
     return _survival_band(codecs, chosen, SURVIVAL_TIMES[spec.metric], confidence)
 
 
+def _within(column: str, values: list[str]) -> pl.Expr:
+    return pl.col(column).is_in(values) if values else pl.lit(True)
+
+
+def trial_arm(people: pl.DataFrame, trial: Trial) -> pl.DataFrame:
+    """The arm's eligible, treated patients with ``time`` and ``event`` of its endpoint, counted
+    from the start of the arm's treatment."""
+    keep = (
+        _within("pathway", trial.pathway)
+        & _within("regimen", trial.regimen)
+        & _within("histology", trial.histology)
+        & _within("t", trial.t)
+        & _within("n", trial.n)
+        & _within("m", trial.m)
+        & (pl.col("ecog") <= trial.ecog_max)
+        & pl.col("age").is_between(trial.age_min, trial.age_max)
+    )
+    if trial.adjuvant:
+        keep &= pl.col("adjuvant_time").is_not_null()
+    if trial.her2_positive is not None:
+        keep &= pl.col("her2").is_in(HER2_POSITIVE) == trial.her2_positive
+    if trial.pdl1_cps_min is not None:
+        keep &= pl.col("pdl1_cps") >= trial.pdl1_cps_min
+    if trial.pdl1_tps_min is not None:
+        keep &= pl.col("pdl1_tps") >= trial.pdl1_tps_min
+    origin = pl.col("adjuvant_time") if trial.adjuvant else pl.col("start_time")
+    if trial.endpoint == "disease_free":
+        relapsed = pl.col("recurrence_time").is_not_null()
+        until = pl.when(relapsed).then(pl.col("recurrence_time")).otherwise(pl.col("time"))
+        event = (relapsed | (pl.col("event") == 1)).cast(pl.Int8)
+    else:
+        until, event = pl.col("time"), pl.col("event")
+    chosen = people.filter(keep.fill_null(False))
+    return chosen.with_columns(time=(until - origin).clip(0.0), event=event)
+
+
+def _trial(
+    codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec, trial: Trial, confidence: float
+) -> Estimate:
+    chosen = trial_arm(people, trial)
+    if chosen.height == 0:
+        return Estimate(None, 0)
+    if spec.metric == "median_months":
+        return _median(codecs, chosen, confidence)
+    return _survival_band(codecs, chosen, SURVIVAL_TIMES[spec.metric], confidence)
+
+
 def achieved(
-    codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec, *, confidence: float = 0.95
+    codecs: ClinicalCodecs,
+    people: pl.DataFrame,
+    spec: TargetSpec,
+    *,
+    confidence: float = 0.95,
+    trials: Mapping[str, Trial] | None = None,
 ) -> Estimate:
     """The cohort's value for a target, how many patients it rests on and its ``confidence``
-    interval (survival through the clinical core's Kaplan-Meier estimate)."""
+    interval (survival through the clinical core's Kaplan-Meier estimate); a ``trial`` target
+    reads its arm from ``trials`` (the profile's)."""
+    if spec.family == "trial":
+        arm = (trials or {}).get(spec.group or "")
+        return Estimate(None, 0) if arm is None else _trial(codecs, people, spec, arm, confidence)
     chosen = people.filter(_population(spec))
     column = {"histology": "histology", "sex": "sex", "location": "location", "treatment": "pathway"}
     if spec.family in column:

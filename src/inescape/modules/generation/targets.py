@@ -13,6 +13,9 @@ pcr.<CROSS|FLOT>[.<h>]              pCR share among resections after that pathwa
 r0.<esophagectomy|CROSS|FLOT>       R0 share among resections
 survival.<1y|3y|5y>.<group>[.<h>]   Kaplan-Meier survival; group: overall, stage_<group>,
 survival.median_months.<group>[.<h>]  localized, regional, distant or a pathway
+trial.<arm>.<1y|3y|5y|median_months>   the profile's ``trials.<arm>``: its eligible, treated
+                                    patients' survival (overall or disease-free) from the arm's
+                                    treatment
 """
 
 from __future__ import annotations
@@ -93,8 +96,13 @@ def parse_target(name: str) -> TargetSpec:
     parts = rest.split(".") if rest else []
     if family == "survival":
         return _survival(parts)
+    if family == "trial":
+        if len(parts) != 2:
+            raise ValueError("write trial.<arm>.<1y|3y|5y|median_months>")
+        metric = _choice(parts[1], (*SURVIVAL_TIMES, "median_months"), "survival time")
+        return TargetSpec(family="trial", metric=metric, group=parts[0])
     if family not in _METRICS:
-        raise ValueError(f"unknown target family {family!r} ({', '.join([*_METRICS, 'survival'])})")
+        raise ValueError(f"unknown target family {family!r} ({', '.join([*_METRICS, 'survival', 'trial'])})")
     if not parts:
         raise ValueError(f"write {family}.<metric>")
     allowed, what, allow_sex = _METRICS[family]

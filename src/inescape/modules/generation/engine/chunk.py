@@ -82,7 +82,7 @@ def _patients(profile: Profile, wide: pl.DataFrame, seed: int) -> pl.DataFrame:
     dead = pl.col("dead")
     return wide.select(
         pl.col("birth_day").cast(pl.Int32).cast(pl.Date).alias("birth_date"),
-        *[c for c in PATIENT_COLUMNS if c in wide.columns and c != "birth_date"],
+        *[c for c in PATIENT_COLUMNS if c in wide.columns and c not in ("birth_date", "synthetic_effect")],
         origin=pl.lit("synthetic"),
         source=pl.lit(f"inescape-generator/{profile.name}@{profile.version}"),
         source_record_id=pl.concat_str(pl.lit(f"{seed}:"), pl.col("_index").cast(pl.String)),
@@ -91,6 +91,7 @@ def _patients(profile: Profile, wide: pl.DataFrame, seed: int) -> pl.DataFrame:
         death_date=pl.when(dead).then(rows.date_of("end_day")),
         cause_of_death=pl.when(dead).then(pl.lit("esophageal cancer")),
         recurrence_date=pl.when(pl.col("recurrence_day") >= 0).then(rows.date_of("recurrence_day")),
+        synthetic_effect=pl.col("synthetic_effect").fill_nan(None),
     ).select(PATIENT_COLUMNS)
 
 
@@ -104,18 +105,28 @@ def _fate(
     age: np.ndarray,
     days: dict[str, np.ndarray],
     care_: dict[str, Any],
+    markers: dict[str, Any],
     draws: Draws,
 ) -> dict[str, Any]:
     """Death, follow-up and recurrence, given the patient's care."""
-    factors = outcome.multipliers(profile, row, age, care_)
+    *factors, effect = outcome.multipliers(profile, row, age, care_, markers)
     change = np.where(care_["operated"], days["surgery_day"] / outcome.YEAR, 0.0)
-    years, log_hazard = outcome.death_years(profile, row["stage_group"], factors, change, draws)
+    years, log_hazard = outcome.death_years(
+        profile, row["stage_group"], (factors[0], factors[1]), change, draws
+    )
     diagnosed = care_["diagnosis_day"]
     follow = outcome.follow_up(profile, diagnosed, years, days["first_day"], draws)
     cure_end = _cure_end(row["regimen"], days, care_["operated"])
     free = _disease_free(profile, row, care_, draws)
     relapse = outcome.recurrence(profile, free, cure_end, follow["death_day"], follow["end_day"], draws)
-    return {**follow, **relapse, "synthetic_risk": log_hazard, "disease_free": free, "cure_end_day": cure_end}
+    return {
+        **follow,
+        **relapse,
+        "synthetic_risk": log_hazard,
+        "synthetic_effect": effect,
+        "disease_free": free,
+        "cure_end_day": cure_end,
+    }
 
 
 def _later_lines(
@@ -181,7 +192,7 @@ def _wide(
     neo = care.neoadjuvant(profile, row, diagnosed)
     wanted = therapy.pop("palliative_wanted")
     given = {**operation, **therapy, "diagnosis_day": diagnosed}
-    fate = _fate(profile, row, people["age"], days, given, draws)
+    fate = _fate(profile, row, people["age"], days, given, markers, draws)
     er_procedure = choose(draws.uniform(), profile.treatment.endoscopic_procedure.shares)
     later = _later_lines(profile, row, days, {**fate, **given, "palliative_wanted": wanted}, draws)
     stepped = {k: later[k] for k in ("palliative_end_day", "later_start_day", "later_end_day")}
@@ -190,7 +201,7 @@ def _wide(
         **row,
         **people,
         **tumour,
-        **markers,
+        **{k: v for k, v in markers.items() if not k.startswith("true_")},
         **shifts,
         **given,
         **{k: v for k, v in fate.items() if k not in ("disease_free", "cure_end_day")},

@@ -2,7 +2,10 @@
 
 Columns are the fields of ``PatientCreate`` and its children; child frames carry ``patient_id``.
 ``patients`` flattens the risk factors (prefixed ``rf_``) and the outcome, and adds ``id`` (the
-patient's UUID) and ``synthetic_risk`` (the true log cumulative hazard at 5 years).
+patient's UUID), ``synthetic_risk`` (the true log cumulative hazard at 5 years) and
+``synthetic_effect`` (the true individual treatment effect, a log hazard ratio:
+``engine.effects``). Both are the generator's truth, for oracle metrics: no clinical fact, and
+not part of a clinical record (``records.to_records`` leaves ``synthetic_effect`` out).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ PATIENT_COLUMNS = (
     "source",
     "source_record_id",
     "synthetic_risk",
+    "synthetic_effect",
     *RISK_COLUMNS,
     *OUTCOME_COLUMNS,
 )

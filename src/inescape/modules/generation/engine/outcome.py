@@ -1,8 +1,9 @@
 """Death, follow-up and recurrence from stage- and treatment-dependent hazards.
 
 The cancer hazard is piecewise constant: baseline(cTNM stage) × time_shape(period) × exp(lp),
-where lp adds the pathway's hazard ratio (from the trials, relative to esophagectomy alone), age,
-ECOG, margin, pathologic response and the systemic agents. Deaths are drawn by inverting the
+where lp adds the pathway's hazard ratio (calibrated to the trial arms' survival), age, ECOG,
+margin, pathologic response, the systemic agents and the profile's declared effects
+(``engine.effects``: interactions and non-linear terms). Deaths are drawn by inverting the
 cumulative hazard at an Exp(1) draw; follow-up ends at death, loss to follow-up or the
 administrative censoring date. Recurrences are drawn only for patients a curative treatment left
 without disease (``recurrence``'s ``disease_free``). Survival is calibrated to relative (net)
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from inescape.modules.generation.engine import effects
 from inescape.modules.generation.engine.people import day_number
 from inescape.modules.generation.engine.streams import Cat, Draws, Row, choose
 from inescape.modules.generation.profiles.model import Profile
@@ -39,11 +41,13 @@ def _pathology_factor(profile: Profile, row: Row, care: dict[str, Any]) -> np.nd
 
 
 def multipliers(
-    profile: Profile, row: Row, age: np.ndarray, care: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray]:
+    profile: Profile, row: Row, age: np.ndarray, care: dict[str, Any], markers: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """exp(lp) before and after the resection: every factor of the hazard except the stage
     baseline and time. Margin and pathologic response act only once the specimen exists, so
-    that they cannot change who lives to be operated on (which would bias the pCR rate)."""
+    that they cannot change who lives to be operated on (which would bias the pCR rate).
+    The profile's declared effects (``engine.effects``) multiply both; the third array is each
+    patient's true individual treatment effect (``synthetic_effect``)."""
     s = profile.survival
     pathway = np.ones(len(age))
     for h, hrs in s.pathway_hr.items():
@@ -58,7 +62,10 @@ def multipliers(
         * np.where(care["trastuzumab"], s.trastuzumab_hr.value, 1.0)
     )
     adjuvant = np.where(care["adjuvant"], s.adjuvant_nivolumab_hr.value, 1.0)
-    return before, before * _pathology_factor(profile, row, care) * adjuvant
+    declared, declared_after, modifying = effects.log_effects(profile, row, markers, age, care)
+    before = before * np.exp(declared)
+    after = before * _pathology_factor(profile, row, care) * adjuvant * np.exp(declared_after)
+    return before, after, effects.individual_effect(profile, row, markers, modifying)
 
 
 class _UnitHazard:
