@@ -57,6 +57,9 @@ def test_each_check_says_its_n_interval_and_level(name):
     result = report(name, 500, seed=7)
 
     for t in result.targets:
+        if t.name.startswith("trial.") and t.achieved is None:  # a trial's arm: a few patients at most
+            assert t.verdict == "insufficient"
+            continue
         assert t.n > 0
         assert t.achieved is not None
         assert t.lower is not None

@@ -109,7 +109,9 @@ def _fate(
     draws: Draws,
 ) -> dict[str, Any]:
     """Death, follow-up and recurrence, given the patient's care."""
-    *factors, effect = outcome.multipliers(profile, row, age, care_, markers)
+    free = _disease_free(profile, row, care_, draws)  # before death: a complete response lowers the hazard
+    responded = {**care_, "complete_response": free & row["regimen"].is_("definitive_CRT")}
+    *factors, effect = outcome.multipliers(profile, row, age, responded, markers)
     change = np.where(care_["operated"], days["surgery_day"] / outcome.YEAR, 0.0)
     years, log_hazard = outcome.death_years(
         profile, row["stage_group"], (factors[0], factors[1]), change, draws
@@ -117,7 +119,6 @@ def _fate(
     diagnosed = care_["diagnosis_day"]
     follow = outcome.follow_up(profile, diagnosed, years, days["first_day"], draws)
     cure_end = _cure_end(row["regimen"], days, care_["operated"])
-    free = _disease_free(profile, row, care_, draws)
     relapse = outcome.recurrence(profile, free, cure_end, follow["death_day"], follow["end_day"], draws)
     return {
         **follow,

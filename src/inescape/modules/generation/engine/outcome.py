@@ -28,7 +28,8 @@ _HORIZON_YEARS = 5.0  # synthetic_risk is the log cumulative hazard at 5 years
 def _pathology_factor(profile: Profile, row: Row, care: dict[str, Any]) -> np.ndarray:
     """pCR vs residual disease within a neoadjuvant pathway, normalised so that the pathway's
     average stays the trial's hazard ratio: h_pcr = r·k, h_residual = k, k = 1 / (p·r + 1 − p);
-    and the margin."""
+    the same for a clinical complete response to definitive chemoradiation
+    (``complete_response_hr``); and the margin."""
     r = profile.survival.pcr_hr.value
     factor = np.ones(len(care["pcr"]))
     for pathway, by_histology in profile.treatment.pcr.items():
@@ -36,6 +37,13 @@ def _pathology_factor(profile: Profile, row: Row, care: dict[str, Any]) -> np.nd
             rows = row["regimen"].is_(pathway) & row["histology"].is_(h) & care["operated"]
             k = 1 / (figure.value * r + 1 - figure.value)
             factor[rows] = np.where(care["pcr"][rows], r * k, k)
+    complete = profile.survival.complete_response_hr
+    if complete is not None and "complete_response" in care:
+        c = complete.value
+        for h, figure in profile.treatment.dcrt_complete_response.items():
+            rows = row["regimen"].is_("definitive_CRT") & row["histology"].is_(h)
+            k = 1 / (figure.value * c + 1 - figure.value)
+            factor[rows] = np.where(care["complete_response"][rows], c * k, k)
     margin = care["margin"].lookup({k: f.value for k, f in profile.survival.margin_hr.items()}, default=1.0)
     return np.asarray(factor * margin)
 

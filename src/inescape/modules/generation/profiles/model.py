@@ -194,6 +194,8 @@ class Survival(Base, frozen=True, kw_only=True):
     trastuzumab_hr: Figure
     adjuvant_nivolumab_hr: Figure
     effects: list[Effect] = msgspec.field(default_factory=list)  # declared heterogeneity
+    # clinical complete response to definitive chemoradiation vs none (its pathway's average kept)
+    complete_response_hr: Figure | None = None
 
 
 class Effect(Base, frozen=True, kw_only=True):
