@@ -72,11 +72,16 @@ def test_cross_beats_surgery_alone_in_the_same_eligible_patients(us_seer):
     people = fidelity_frame(us_seer)
     trials = GEN.profile("us-seer").trials
 
-    for cross, surgery in (("cross_scc", "cross_surgery_scc"), ("cross_adeno", "cross_surgery_adeno")):
+    # CROSS against surgery alone: HR 0.48 in squamous cell carcinoma, 0.73 in adenocarcinoma
+    # (Shapiro 2015); crude death rates over all follow-up dilute them a little.
+    for cross, surgery, below in (
+        ("cross_scc", "cross_surgery_scc", 0.7),
+        ("cross_adeno", "cross_surgery_adeno", 0.9),
+    ):
         treated, alone = trial_arm(people, trials[cross]), trial_arm(people, trials[surgery])
         assert treated.height > 500
         assert alone.height > 300
-        assert _deaths_per_month(treated) < 0.8 * _deaths_per_month(alone)
+        assert _deaths_per_month(treated) < below * _deaths_per_month(alone)
 
 
 def _deaths_per_month(arm: pl.DataFrame) -> float:
@@ -87,7 +92,11 @@ def test_each_patient_keeps_the_true_effect_and_cps_modifies_the_pd1_benefit(us_
     cps = us_seer.biomarkers.filter(pl.col("kind") == "pdl1_cps").select(
         "patient_id", cps=pl.col("value").cast(pl.Int16)
     )
-    palliative = us_seer.treatments.filter((pl.col("intent") == "palliative") & (pl.col("line") == 1))
+    treated = us_seer.treatments
+    curative = treated.filter(pl.col("intent") != "palliative")["patient_id"]  # palliative after it
+    palliative = treated.filter(
+        (pl.col("intent") == "palliative") & ~pl.col("patient_id").is_in(curative.implode())
+    )
     adeno = us_seer.conditions.filter(pl.col("histology") == "adenocarcinoma")["patient_id"]
     people = (
         us_seer.patients.select(pl.col("id").alias("patient_id"), "synthetic_effect")
@@ -143,7 +152,7 @@ def test_a_declared_effect_changes_the_survival_of_the_patients_it_names():
             '\n[[survival.effects]]\nname = "x"\nwhen = { blood_group = ["A"] }\nhr = 2.0\nsource = "x"\n',
             "survival.effects[",
         ),
-        ('\n[[survival.effects]]\nname = "x"\ntreatment = "aspirin"\nhr = 2.0\nsource = "x"\n', "treatment"),
+        ('\n[[survival.effects]]\nname = "x"\ntreatment = "aspirin"\nhr = 2.0\nsource = "x"\n', ".treatment"),
     ],
 )
 def test_a_profile_naming_an_unknown_arm_or_effect_column_is_refused_naming_the_field(addition, field):
@@ -152,4 +161,4 @@ def test_a_profile_naming_an_unknown_arm_or_effect_column_is_refused_naming_the_
     with pytest.raises(ProfileInvalid) as refused:
         GEN.parse_profile(text + addition)
 
-    assert any(e["field"].startswith(field) for e in refused.value.errors), refused.value.errors
+    assert any(field in e["field"] for e in refused.value.errors), refused.value.errors

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from inescape.modules.generation import codes
+from inescape.modules.generation.engine.effects import CONDITIONS, TREATMENTS
 from inescape.modules.generation.engine.staging import StageTables
 from inescape.modules.generation.profiles.checks import (
     Problem,
@@ -212,8 +213,6 @@ def check_survival(p: Profile) -> Iterator[Problem]:
 
 
 def _effects(p: Profile) -> Iterator[Problem]:
-    from inescape.modules.generation.engine.effects import CONDITIONS, TREATMENTS
-
     for i, effect in enumerate(p.survival.effects):
         at = f"survival.effects[{i}]"
         if not effect.hr > 0:
