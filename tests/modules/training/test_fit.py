@@ -1,8 +1,9 @@
 """Fitting on Lightning, from a notebook's point of view: on a 20k-patient us-seer cohort the
 linear Cox and DeepSurv come within 5% of the oracle C-index (the generator's true hazards, which
 also know what no model can at the treatment decision: the pathologic or clinical complete
-response to come) on the held-out split; the same seed gives the same model; a saved model predicts the same; the
-linear Cox exported for decision support gives the same survival without torch."""
+response to come) on the held-out split; the same seed gives the same model; a saved model
+predicts the same; the linear Cox exported for decision support gives the same survival without
+torch."""
 
 from __future__ import annotations
 
