@@ -57,6 +57,9 @@ def test_each_check_says_its_n_interval_and_level(name):
     result = report(name, 500, seed=7)
 
     for t in result.targets:
+        if t.name.startswith("trial.") and t.achieved is None:  # a trial's arm: a few patients at most
+            assert t.verdict == "insufficient"
+            continue
         assert t.n > 0
         assert t.achieved is not None
         assert t.lower is not None
@@ -80,8 +83,9 @@ def test_at_500_patients_a_pcr_share_on_a_few_dozen_resections_is_too_few_to_jud
 def test_a_large_cohort_passes_the_targets_the_small_one_could_not_judge():
     result = report("global", 20_000, seed=0)
 
-    assert [t.name for t in result.targets if t.verdict != "passed"] == []
-    assert result.all_ok
+    # the trial arms (a few hundred patients at 20,000) need more patients to judge
+    assert [t.name for t in result.targets if t.verdict != "passed" and not t.name.startswith("trial.")] == []
+    assert result.failed == 0
 
 
 def test_a_target_shifted_well_beyond_its_tolerance_fails_even_at_500_patients():

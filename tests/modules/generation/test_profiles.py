@@ -17,7 +17,7 @@ from inescape.modules.generation.library import Generator
 from inescape.modules.generation.targets import parse_target
 from inescape.runtime import library
 
-SHIPPED = ("global", "iran-golestan", "us-seer")
+SHIPPED = ("global", "iran-golestan", "us-seer", "us-seer-heterogeneous")
 
 
 def standalone_generator() -> Generator:

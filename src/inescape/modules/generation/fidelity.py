@@ -88,8 +88,14 @@ def _targets(codecs: ClinicalCodecs, profile: Profile, people: pl.DataFrame) -> 
     table = None if background is None else life_table(background.life_table)
     results = []
     for target in profile.targets:
-        spec = parse_target(target.name)
-        estimate = achieved(codecs, people, spec, confidence=confidence, table=table)
+        estimate = achieved(
+            codecs,
+            people,
+            parse_target(target.name),
+            confidence=confidence,
+            table=table,
+            trials=profile.trials,
+        )
         judged = verdict(estimate, target.value, target.tolerance)
         results.append(
             TargetResult(

@@ -21,9 +21,10 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from inescape.modules.generation.codes import HER2_POSITIVE
+from inescape.modules.generation.codes import ECOG_LOINC, HER2_POSITIVE
 from inescape.modules.generation.engine.frames import CANCER_DEATH, RISK_COLUMNS
 from inescape.modules.generation.engine.mortality import LifeTable
+from inescape.modules.generation.profiles.model import Trial
 from inescape.modules.generation.targets import SURVIVAL_TIMES, TargetSpec
 from inescape.modules.patients.api import ClinicalCodecs
 
@@ -52,6 +53,8 @@ _SUMMARY = {  # SEER summary stage from cTNM: localized = confined (T <= T3, N0,
 }
 
 
+# What a trial arm's eligibility and endpoint read (months are from the diagnosis).
+TRIAL_COLUMNS = ("ecog", "regimen", "start_time", "adjuvant_time", "recurrence_time")
 ANALYSIS_COLUMNS = (
     "sex",
     "histology",
@@ -73,6 +76,7 @@ ANALYSIS_COLUMNS = (
     "time",
     "event",
     "cancer_event",
+    *TRIAL_COLUMNS,
 )
 
 
@@ -98,6 +102,31 @@ def _biomarker_columns(biomarkers: pl.DataFrame) -> pl.DataFrame:
         pl.col("pdl1_cps").cast(pl.Int16),
         pl.col("pdl1_tps").cast(pl.Int16),
     )
+
+
+def _months(since: str | pl.Expr, until: str | pl.Expr) -> pl.Expr:
+    until = pl.col(until) if isinstance(until, str) else until
+    since = pl.col(since) if isinstance(since, str) else since
+    return (until - since).dt.total_days() / MONTH
+
+
+def _care(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """ECOG at diagnosis, the first systemic regimen, and when treatment and adjuvant therapy
+    started."""
+    ecog = (
+        frames["observations"]
+        .filter(pl.col("code") == ECOG_LOINC)
+        .sort("observed_on")
+        .group_by("patient_id")
+        .agg(pl.col("value").first().cast(pl.Int8).alias("ecog"))
+    )
+    treatments = frames["treatments"].sort("start_date")
+    care = treatments.group_by("patient_id").agg(
+        pl.col("start_date").min().alias("start_date"),
+        pl.col("regimen").filter(pl.col("kind") == "systemic").first().alias("regimen"),
+        pl.col("start_date").filter(pl.col("intent") == "adjuvant").first().alias("adjuvant_date"),
+    )
+    return ecog.join(care, on="patient_id", how="full", coalesce=True).rename({"patient_id": "id"})
 
 
 def analysis_frame(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
@@ -128,6 +157,7 @@ def analysis_frame(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
             "last_follow_up",
             "vital_status",
             "cause_of_death",
+            "recurrence_date",
             *RISK_COLUMNS,
         )
         .join(condition, on="id", how="left")
@@ -135,19 +165,25 @@ def analysis_frame(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
         .join(_pathways(frames["treatments"]), on="id", how="left")
         .join(_biomarker_columns(frames["biomarkers"]), on="id", how="left")
         .join(surgery, on="id", how="left")
+        .join(_care(frames), on="id", how="left")
     )
     dead = pl.col("vital_status") == "dead"
     return people.select(
-        *ANALYSIS_COLUMNS[:-6],
+        *ANALYSIS_COLUMNS[: -6 - len(TRIAL_COLUMNS)],
         pathway=pl.col("pathway").fill_null("best_supportive_care"),
         age=(pl.col("diagnosis_date") - pl.col("birth_date")).dt.total_days() / 365.25,
         year=pl.col("diagnosis_date").dt.year() + (pl.col("diagnosis_date").dt.ordinal_day() - 0.5) / 365.25,
-        time=(end - pl.col("diagnosis_date")).dt.total_days() / MONTH,
+        time=_months("diagnosis_date", end),
         event=dead.cast(pl.Int8),
         # A death of unrecorded cause counts as a cancer death (the conservative reading).
         cancer_event=(dead & (pl.col("cause_of_death").fill_null(CANCER_DEATH) == CANCER_DEATH)).cast(
             pl.Int8
         ),
+        ecog=pl.col("ecog"),
+        regimen=pl.col("regimen"),
+        start_time=_months("diagnosis_date", "start_date"),
+        adjuvant_time=_months("diagnosis_date", "adjuvant_date"),
+        recurrence_time=_months("diagnosis_date", "recurrence_date"),
     )
 
 
@@ -318,6 +354,53 @@ def _survival(
     return _survival_band(codecs, chosen, SURVIVAL_TIMES[spec.metric], confidence)
 
 
+def _within(column: str, values: list[str]) -> pl.Expr:
+    return pl.col(column).is_in(values) if values else pl.lit(True)
+
+
+def trial_arm(people: pl.DataFrame, trial: Trial) -> pl.DataFrame:
+    """The arm's eligible, treated patients with ``time`` and ``event`` of its endpoint, counted
+    from the start of the arm's treatment."""
+    keep = (
+        _within("pathway", trial.pathway)
+        & _within("regimen", trial.regimen)
+        & _within("histology", trial.histology)
+        & _within("t", trial.t)
+        & _within("n", trial.n)
+        & _within("m", trial.m)
+        & (pl.col("ecog") <= trial.ecog_max)
+        & pl.col("age").is_between(trial.age_min, trial.age_max)
+    )
+    if trial.adjuvant:
+        keep &= pl.col("adjuvant_time").is_not_null()
+    if trial.her2_positive is not None:
+        keep &= pl.col("her2").is_in(HER2_POSITIVE) == trial.her2_positive
+    if trial.pdl1_cps_min is not None:
+        keep &= pl.col("pdl1_cps") >= trial.pdl1_cps_min
+    if trial.pdl1_tps_min is not None:
+        keep &= pl.col("pdl1_tps") >= trial.pdl1_tps_min
+    origin = pl.col("adjuvant_time") if trial.adjuvant else pl.col("start_time")
+    if trial.endpoint == "disease_free":
+        relapsed = pl.col("recurrence_time").is_not_null()
+        until = pl.when(relapsed).then(pl.col("recurrence_time")).otherwise(pl.col("time"))
+        event = (relapsed | (pl.col("event") == 1)).cast(pl.Int8)
+    else:
+        until, event = pl.col("time"), pl.col("event")
+    chosen = people.filter(keep.fill_null(False))
+    return chosen.with_columns(time=(until - origin).clip(0.0), event=event)
+
+
+def _trial(
+    codecs: ClinicalCodecs, people: pl.DataFrame, spec: TargetSpec, trial: Trial, confidence: float
+) -> Estimate:
+    chosen = trial_arm(people, trial)
+    if chosen.height == 0:
+        return Estimate(None, 0)
+    if spec.metric == "median_months":
+        return _median(codecs, chosen, confidence)
+    return _survival_band(codecs, chosen, SURVIVAL_TIMES[spec.metric], confidence)
+
+
 def achieved(
     codecs: ClinicalCodecs,
     people: pl.DataFrame,
@@ -325,10 +408,15 @@ def achieved(
     *,
     confidence: float = 0.95,
     table: LifeTable | None = None,
+    trials: Mapping[str, Trial] | None = None,
 ) -> Estimate:
     """The cohort's value for a target, how many patients it rests on and its ``confidence``
     interval (survival through the clinical core's Kaplan-Meier estimate; relative survival
-    with ``table``, the profile's life table, for the expected survival)."""
+    with ``table``, the profile's life table, for the expected survival); a ``trial`` target
+    reads its arm from ``trials`` (the profile's)."""
+    if spec.family == "trial":
+        arm = (trials or {}).get(spec.group or "")
+        return Estimate(None, 0) if arm is None else _trial(codecs, people, spec, arm, confidence)
     chosen = people.filter(_population(spec))
     column = {"histology": "histology", "sex": "sex", "location": "location", "treatment": "pathway"}
     if spec.family in column:

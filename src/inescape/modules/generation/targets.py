@@ -20,6 +20,9 @@ relative_survival.<1y|3y|5y>.<group>[.<h>]
                                     the expected from the profile's life table
 cancer_specific_survival.<1y|3y|5y|median_months>.<group>[.<h>]
                                     Kaplan-Meier with only esophageal cancer deaths as events
+trial.<arm>.<1y|3y|5y|median_months>   the profile's ``trials.<arm>``: its eligible, treated
+                                    patients' survival (overall, from any cause, or disease-free)
+                                    from the arm's treatment
 """
 
 from __future__ import annotations
@@ -104,8 +107,14 @@ def parse_target(name: str) -> TargetSpec:
     parts = rest.split(".") if rest else []
     if family in SURVIVAL_FAMILIES:
         return _survival(family, parts)
+    if family == "trial":
+        if len(parts) != 2:
+            raise ValueError("write trial.<arm>.<1y|3y|5y|median_months>")
+        metric = _choice(parts[1], (*SURVIVAL_TIMES, "median_months"), "survival time")
+        return TargetSpec(family="trial", metric=metric, group=parts[0])
     if family not in _METRICS:
-        raise ValueError(f"unknown target family {family!r} ({', '.join([*_METRICS, *SURVIVAL_FAMILIES])})")
+        families = ", ".join([*_METRICS, *SURVIVAL_FAMILIES, "trial"])
+        raise ValueError(f"unknown target family {family!r} ({families})")
     if not parts:
         raise ValueError(f"write {family}.<metric>")
     allowed, what, allow_sex = _METRICS[family]

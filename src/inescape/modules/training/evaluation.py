@@ -1,6 +1,7 @@
 """A fitted model's metrics on held-out data: discrimination (C-index, time-dependent AUC,
 with bootstrap intervals), calibration by decile at each horizon (with the part sampling alone
-explains), Brier scores, subgroups, and the oracle C-index on synthetic data."""
+explains), Brier scores, subgroups, and on synthetic data the oracle C-index (the C-index of the
+generator's true risk on the same test set) and the oracle benefit (``oracle_benefit``)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def evaluate_survival(model: FittedModel, frame: pl.DataFrame, reps: int) -> dic
     if oracle is not None and not np.isnan(oracle.astype(float)).any():
         out["oracle_c_index"] = m.concordance(time, event, oracle)
         out["c_index_vs_oracle"] = out["c_index"] / out["oracle_c_index"]
+    out.update(_benefit(model, frame))
     calibration: dict[str, Any] = {}
     for h in horizons:
         label = f"{h:g}m"
@@ -72,6 +74,41 @@ def evaluate_survival(model: FittedModel, frame: pl.DataFrame, reps: int) -> dic
         "subgroups": subgroups,
         "grid_months": grid.tolist(),
     }
+
+
+def _benefit(model: FittedModel, frame: pl.DataFrame) -> dict[str, float]:
+    """Treatment effects against the generator's truth, for the test patients whose pathway
+    weighs an add-on treatment (``synthetic_effect``: its true log hazard ratio for each of them):
+
+    oracle_benefit            the mean true benefit, as a fall in log hazard (-log HR)
+    oracle_benefit_sd         its spread across patients: how heterogeneous the effect is
+    model_benefit             on first-line palliative therapy, the model's mean fall in risk
+                              score when a PD-1 inhibitor is added to the plan (its estimate of
+                              the same benefit, S-learner style), and
+    model_benefit_correlation its correlation with the true benefit, patient by patient."""
+    if "synthetic_effect" not in frame.columns:
+        return {}
+    effect = frame["synthetic_effect"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    has = ~np.isnan(effect)
+    if has.sum() < 20:
+        return {}
+    out = {
+        "oracle_benefit_n": float(has.sum()),
+        "oracle_benefit": float(np.mean(-effect[has])),
+        "oracle_benefit_sd": float(np.std(effect[has])),
+    }
+    palliative = has & (frame["pathway"] == "palliative_systemic").to_numpy()
+    if model.kind == "pcr" or "first_line_ici" not in model.preprocessor.features or palliative.sum() < 20:
+        return out
+    rows = frame.filter(pl.Series(palliative))
+    given = model.predict_risk(rows.with_columns(first_line_ici=pl.lit("yes")))
+    without = model.predict_risk(rows.with_columns(first_line_ici=pl.lit("no")))
+    estimate = without - given
+    out["model_benefit"] = float(np.mean(estimate))
+    truth = -effect[palliative]
+    if np.std(estimate) > 0 and np.std(truth) > 0:
+        out["model_benefit_correlation"] = float(np.corrcoef(estimate, truth)[0, 1])
+    return out
 
 
 def evaluate_classifier(model: FittedModel, frame: pl.DataFrame, reps: int) -> dict[str, Any]:

@@ -14,7 +14,8 @@ The outcome is overall survival from diagnosis: ``time`` in months to death (``e
 the last follow-up (``event`` 0). ``pcr`` is the label of the pathologic-complete-response
 classifier: the resection specimen's response after a neoadjuvant or perioperative plan (null for
 everyone else). ``synthetic_risk`` (a synthetic cohort's true log cumulative hazard at 5 years)
-is kept for the oracle C-index and is never a feature.
+is kept for the oracle C-index and ``synthetic_effect`` (its true individual treatment effect, a
+log hazard ratio) for the oracle benefit; neither is ever a feature.
 
 The tables are those ``generation.api.generate`` returns or ``patients.api.load_cohort`` reads
 from the clinical database (their patient rows differ: risk factors as ``rf_*`` columns or as one
@@ -83,7 +84,7 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 }
 BY_NAME = {f.name: f for f in FEATURES}
 OUTCOME = ("time", "event")
-KEPT = ("id", "origin", "diagnosis_date", "prediction_date", "synthetic_risk", "pcr")
+KEPT = ("id", "origin", "diagnosis_date", "prediction_date", "synthetic_risk", "synthetic_effect", "pcr")
 
 
 def feature_names(selection: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -259,8 +260,9 @@ OBSERVATION_SCHEMA: Schema = {
 
 def cohort_frame(tables: Mapping[str, pl.DataFrame], *, today: object | None = None) -> pl.DataFrame:
     """One row per diagnosed patient: ``id``, every feature of ``FEATURES``, ``time``, ``event``,
-    ``pcr``, ``synthetic_risk`` (null on real data), ``origin``, the diagnosis and prediction
-    dates. A patient without a diagnosis, or with no follow-up at all, is left out."""
+    ``pcr``, ``synthetic_risk`` and ``synthetic_effect`` (null on real data), ``origin``, the
+    diagnosis and prediction dates. A patient without a diagnosis, or with no follow-up at all, is
+    left out."""
     if "patients" not in tables:
         raise Invalid("a cohort needs at least its patients table (and conditions, staging...)")
     patients = _risk_factors(tables["patients"])
@@ -296,6 +298,9 @@ def cohort_frame(tables: Mapping[str, pl.DataFrame], *, today: object | None = N
             (pl.col("synthetic_risk") if "synthetic_risk" in patients.columns else pl.lit(None))
             .cast(pl.Float64)
             .alias("synthetic_risk"),
+            (pl.col("synthetic_effect") if "synthetic_effect" in patients.columns else pl.lit(None))
+            .cast(pl.Float64)
+            .alias("synthetic_effect"),
             pl.col("vital_status").cast(pl.String),
             *[pl.col(c).cast(pl.Date) for c in ("last_follow_up", "death_date") if c in patients.columns],
             _rf(patients, "tobacco", pl.String),

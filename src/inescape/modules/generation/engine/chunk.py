@@ -82,7 +82,7 @@ def _patients(profile: Profile, wide: pl.DataFrame, seed: int) -> pl.DataFrame:
     dead = pl.col("dead")
     return wide.select(
         pl.col("birth_day").cast(pl.Int32).cast(pl.Date).alias("birth_date"),
-        *[c for c in PATIENT_COLUMNS if c in wide.columns and c != "birth_date"],
+        *[c for c in PATIENT_COLUMNS if c in wide.columns and c not in ("birth_date", "synthetic_effect")],
         origin=pl.lit("synthetic"),
         source=pl.lit(f"inescape-generator/{profile.name}@{profile.version}"),
         source_record_id=pl.concat_str(pl.lit(f"{seed}:"), pl.col("_index").cast(pl.String)),
@@ -95,6 +95,7 @@ def _patients(profile: Profile, wide: pl.DataFrame, seed: int) -> pl.DataFrame:
         recurrence_date=pl.when(pl.col("recurrence_day") >= 0).then(rows.date_of("recurrence_day")),
         progression_date=pl.when(pl.col("progression_day") >= 0).then(rows.date_of("progression_day")),
         clinical_complete_response=pl.when(pl.col("regimen") == "definitive_CRT").then("ccr"),
+        synthetic_effect=pl.col("synthetic_effect").fill_nan(None),
     ).select(PATIENT_COLUMNS)
 
 
@@ -108,19 +109,24 @@ def _fate(
     age: np.ndarray,
     days: dict[str, np.ndarray],
     care_: dict[str, Any],
+    markers: dict[str, Any],
     draws: Draws,
 ) -> dict[str, Any]:
     """Death (from the cancer or from other causes, whichever comes first), follow-up and
     recurrence, given the patient's care."""
-    factors = outcome.multipliers(profile, row, age, care_)
+    # Drawn before death: a clinical complete response lowers the hazard.
+    free, complete = _disease_free(profile, row, care_, draws)
+    responded = {**care_, "complete_response": complete}
+    *factors, effect = outcome.multipliers(profile, row, age, responded, markers)
     change = np.where(care_["operated"], days["surgery_day"] / outcome.YEAR, 0.0)
-    years, log_hazard = outcome.death_years(profile, row["stage_group"], factors, change, draws)
+    years, log_hazard = outcome.death_years(
+        profile, row["stage_group"], (factors[0], factors[1]), change, draws
+    )
     diagnosed = care_["diagnosis_day"]
     other = outcome.other_death_years(profile, row["sex"].is_("female"), age, diagnosed, years, draws)
     follow = outcome.follow_up(profile, diagnosed, np.minimum(years, other), days["first_day"], draws)
     cancer_day = np.floor(np.minimum(years, 1e5) * outcome.YEAR).astype(np.int64)
     cure_end = _cure_end(row["regimen"], days, care_["operated"])
-    free, complete = _disease_free(profile, row, care_, draws)
     relapse = outcome.recurrence(profile, free, cure_end, cancer_day, follow["end_day"], draws)
     return {
         **follow,
@@ -128,6 +134,7 @@ def _fate(
         "cancer_death": years <= other,
         "cancer_day": cancer_day,
         "synthetic_risk": log_hazard,
+        "synthetic_effect": effect,
         "disease_free": free,
         "ccr": complete,
         "cure_end_day": cure_end,
@@ -200,7 +207,7 @@ def _wide(
     neo = care.neoadjuvant(profile, row, diagnosed)
     wanted = therapy.pop("palliative_wanted")
     given = {**operation, **therapy, "diagnosis_day": diagnosed}
-    fate = _fate(profile, row, people["age"], days, given, draws)
+    fate = _fate(profile, row, people["age"], days, given, markers, draws)
     er_procedure = choose(draws.uniform(), profile.treatment.endoscopic_procedure.shares)
     later = _later_lines(profile, row, days, {**fate, **given, "palliative_wanted": wanted}, draws)
     stepped = {k: later[k] for k in ("palliative_end_day", "later_start_day", "later_end_day")}
@@ -209,7 +216,7 @@ def _wide(
         **row,
         **people,
         **tumour,
-        **markers,
+        **{k: v for k, v in markers.items() if not k.startswith("true_")},
         **shifts,
         **given,
         **{k: v for k, v in fate.items() if k not in ("cure_end_day", "cancer_day")},

@@ -3,7 +3,10 @@
 Columns are the fields of ``PatientCreate`` and its children; child frames carry ``patient_id``.
 ``patients`` flattens the risk factors (prefixed ``rf_``) and the outcome (``cause_of_death``:
 ``CANCER_DEATH`` or ``OTHER_DEATH``), and adds ``id`` (the patient's UUID), ``synthetic_risk``
-(the true log cumulative cancer hazard at 5 years) and ``GENERATED_COLUMNS``.
+(the true log cumulative cancer hazard at 5 years), ``synthetic_effect`` (the true individual
+treatment effect, a log hazard ratio: ``engine.effects``) and ``GENERATED_COLUMNS``. The two
+``synthetic_`` columns are the generator's truth, for oracle metrics: no clinical fact, and not
+part of a clinical record (``records.to_records`` leaves ``synthetic_effect`` out).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ PATIENT_COLUMNS = (
     "source",
     "source_record_id",
     "synthetic_risk",
+    "synthetic_effect",
     *RISK_COLUMNS,
     *OUTCOME_COLUMNS,
     *GENERATED_COLUMNS,

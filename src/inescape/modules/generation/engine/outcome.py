@@ -1,15 +1,16 @@
 """Death, follow-up and recurrence from stage- and treatment-dependent hazards.
 
 The cancer hazard is baseline(cTNM stage) × shape(t) × exp(lp), where shape is smooth in time
-(``UnitHazard``) and lp adds the pathway's hazard ratio (from the trials, relative to
-esophagectomy alone), age, ECOG, margin, pathologic response and the systemic agents. Cancer
-deaths are drawn by inverting the cumulative hazard at an Exp(1) draw; deaths from other causes
-come from the profile's national life table by age, sex and calendar year (``mortality``), and
-the patient dies of whichever comes first (competing risks). The cancer hazard is calibrated to
-net survival, which the relative survival of the cohort (Ederer II, with the same tables)
-estimates. Follow-up ends at death, loss to follow-up or the administrative censoring date.
-Recurrences are drawn only for patients a curative treatment left without disease
-(``recurrence``'s ``disease_free``).
+(``UnitHazard``) and lp adds the pathway's hazard ratio (calibrated to the trial arms' survival),
+age, ECOG, margin, pathologic response, a clinical complete response to definitive
+chemoradiation, the systemic agents and the profile's declared effects (``engine.effects``:
+interactions and non-linear terms). Cancer deaths are drawn by inverting the cumulative hazard at
+an Exp(1) draw; deaths from other causes come from the profile's national life table by age, sex
+and calendar year (``mortality``), and the patient dies of whichever comes first (competing
+risks). The cancer hazard is calibrated to net survival, which the relative survival of the
+cohort (Ederer II, with the same tables) estimates. Follow-up ends at death, loss to follow-up or
+the administrative censoring date. Recurrences are drawn only for patients a curative treatment
+left without disease (``recurrence``'s ``disease_free``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from inescape.modules.generation.engine import effects
 from inescape.modules.generation.engine.mortality import calendar_year, life_table
 from inescape.modules.generation.engine.people import day_number
 from inescape.modules.generation.engine.streams import Cat, Draws, Row, choose
@@ -31,7 +33,8 @@ _HORIZON_YEARS = 5.0  # synthetic_risk is the log cumulative hazard at 5 years
 def _pathology_factor(profile: Profile, row: Row, care: dict[str, Any]) -> np.ndarray:
     """pCR vs residual disease within a neoadjuvant pathway, normalised so that the pathway's
     average stays the trial's hazard ratio: h_pcr = r·k, h_residual = k, k = 1 / (p·r + 1 − p);
-    and the margin."""
+    the same for a clinical complete response to definitive chemoradiation
+    (``complete_response_hr``); and the margin."""
     r = profile.survival.pcr_hr.value
     factor = np.ones(len(care["pcr"]))
     for pathway, by_histology in profile.treatment.pcr.items():
@@ -39,16 +42,25 @@ def _pathology_factor(profile: Profile, row: Row, care: dict[str, Any]) -> np.nd
             rows = row["regimen"].is_(pathway) & row["histology"].is_(h) & care["operated"]
             k = 1 / (figure.value * r + 1 - figure.value)
             factor[rows] = np.where(care["pcr"][rows], r * k, k)
+    complete = profile.survival.complete_response_hr
+    if complete is not None and "complete_response" in care:
+        c = complete.value
+        for h, figure in profile.treatment.dcrt_complete_response.items():
+            rows = row["regimen"].is_("definitive_CRT") & row["histology"].is_(h)
+            k = 1 / (figure.value * c + 1 - figure.value)
+            factor[rows] = np.where(care["complete_response"][rows], c * k, k)
     margin = care["margin"].lookup({k: f.value for k, f in profile.survival.margin_hr.items()}, default=1.0)
     return np.asarray(factor * margin)
 
 
 def multipliers(
-    profile: Profile, row: Row, age: np.ndarray, care: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray]:
+    profile: Profile, row: Row, age: np.ndarray, care: dict[str, Any], markers: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """exp(lp) before and after the resection: every factor of the hazard except the stage
     baseline and time. Margin and pathologic response act only once the specimen exists, so
-    that they cannot change who lives to be operated on (which would bias the pCR rate)."""
+    that they cannot change who lives to be operated on (which would bias the pCR rate).
+    The profile's declared effects (``engine.effects``) multiply both; the third array is each
+    patient's true individual treatment effect (``synthetic_effect``)."""
     s = profile.survival
     pathway = np.ones(len(age))
     for h, hrs in s.pathway_hr.items():
@@ -63,7 +75,10 @@ def multipliers(
         * np.where(care["trastuzumab"], s.trastuzumab_hr.value, 1.0)
     )
     adjuvant = np.where(care["adjuvant"], s.adjuvant_nivolumab_hr.value, 1.0)
-    return before, before * _pathology_factor(profile, row, care) * adjuvant
+    declared, declared_after, modifying = effects.log_effects(profile, row, markers, age, care)
+    before = before * np.exp(declared)
+    after = before * _pathology_factor(profile, row, care) * adjuvant * np.exp(declared_after)
+    return before, after, effects.individual_effect(profile, row, markers, modifying)
 
 
 def _slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -16,8 +16,9 @@ from inescape.modules.generation.engine.frames import (
 
 _CHILDREN = ("conditions", "staging", "biomarkers", "treatments", "observations")
 # The patient row's columns that are not PatientCreate fields: the id travels in
-# source_record_id's place only when the caller wants it, so PatientCreate stays strict.
-_DROPPED = ("id", *GENERATED_COLUMNS)
+# source_record_id's place only when the caller wants it, so PatientCreate stays strict; the
+# true treatment effect is the generator's, for oracle metrics, not a fact of the record.
+_DROPPED = ("id", "synthetic_effect", *GENERATED_COLUMNS)
 
 
 def _nested(cohort: Cohort, name: str) -> pl.DataFrame:

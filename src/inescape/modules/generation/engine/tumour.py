@@ -60,4 +60,9 @@ def biomarkers(profile: Profile, row: Row, draws: Draws) -> dict[str, Any]:
         "pdl1_cps": np.where(tested & adeno, _score(score_u, cps_band), -1),
         "pdl1_tps": np.where(tested & ~adeno, _score(score_u, tps_band), -1),
         "msi": msi.where(tested),
+        # The tumour's true results, recorded or not: what declared effects read (engine.effects).
+        "true_her2": her2,
+        "true_cps": cps_band,
+        "true_tps": tps_band,
+        "true_msi": msi,
     }

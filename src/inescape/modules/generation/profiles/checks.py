@@ -190,8 +190,39 @@ def check_dates(p: Profile) -> Iterator[Problem]:
 def check_targets(p: Profile) -> Iterator[Problem]:
     for i, target in enumerate(p.targets):
         try:
-            parse_target(target.name)
+            spec = parse_target(target.name)
         except ValueError as error:
             yield f"targets[{i}].name", f"{target.name!r}: {error}"
+            continue
+        if spec.family == "trial" and spec.group not in p.trials:
+            known = ", ".join(p.trials) or "none"
+            yield f"targets[{i}].name", f"{target.name!r}: no trials.{spec.group} in the profile ({known})"
         if not target.tolerance > 0:
             yield f"targets[{i}].tolerance", "an absolute tolerance, greater than 0"
+    yield from _trials(p)
+
+
+_TRIAL_CODES = {
+    "pathway": codes.PATHWAYS,
+    "histology": codes.HISTOLOGIES,
+    "t": codes.CLINICAL_T,
+    "n": codes.N_ORDER,
+    "m": codes.M_CATEGORIES,
+}
+
+
+def _trials(p: Profile) -> Iterator[Problem]:
+    for name, trial in p.trials.items():
+        at = f"trials.{name}"
+        for field, known in _TRIAL_CODES.items():
+            for value in getattr(trial, field):
+                if value not in known:
+                    yield f"{at}.{field}", f"unknown code {value!r} (allowed: {', '.join(known)})"
+        if not trial.pathway:
+            yield f"{at}.pathway", "name the pathway the arm was given"
+        if trial.endpoint not in ("overall", "disease_free"):
+            yield f"{at}.endpoint", "overall or disease_free"
+        if not 0 <= trial.ecog_max <= 4:
+            yield f"{at}.ecog_max", "an ECOG score, 0 to 4"
+        if not trial.age_min < trial.age_max:
+            yield f"{at}.age_max", "need age_min < age_max"

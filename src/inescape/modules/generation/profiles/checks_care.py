@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from inescape.modules.generation import codes
+from inescape.modules.generation.engine.effects import CONDITIONS, TREATMENTS
 from inescape.modules.generation.engine.mortality import TABLES
 from inescape.modules.generation.engine.staging import StageTables
 from inescape.modules.generation.profiles.checks import (
@@ -211,6 +212,27 @@ def check_survival(p: Profile) -> Iterator[Problem]:
     for group, figure in s.baseline.items():
         yield from ratio(figure, f"{at}.baseline.{group}")
     yield from _hazard_ratios(p)
+    yield from _effects(p)
+
+
+def _effects(p: Profile) -> Iterator[Problem]:
+    for i, effect in enumerate(p.survival.effects):
+        at = f"survival.effects[{i}]"
+        if not effect.hr > 0:
+            yield f"{at}.hr", f"a hazard ratio must be positive, not {effect.hr}"
+        if effect.treatment is not None and effect.treatment not in TREATMENTS:
+            yield (
+                f"{at}.treatment",
+                f"unknown treatment {effect.treatment!r} (allowed: {', '.join(TREATMENTS)})",
+            )
+        for column, values in effect.when.items():
+            if column not in CONDITIONS:
+                yield f"{at}.when.{column}", f"unknown column {column!r} (allowed: {', '.join(CONDITIONS)})"
+                continue
+            for value in values:
+                if value not in CONDITIONS[column]:
+                    allowed = ", ".join(CONDITIONS[column])
+                    yield f"{at}.when.{column}", f"unknown code {value!r} (allowed: {allowed})"
 
 
 def _required(values: Mapping[str, Figure], at: str, keys: tuple[str, ...]) -> Iterator[Problem]:

@@ -206,6 +206,50 @@ class Survival(Base, frozen=True, kw_only=True):
     immunotherapy_hr: dict[str, Figure]  # histology → PD-1 + chemotherapy vs chemotherapy
     trastuzumab_hr: Figure
     adjuvant_nivolumab_hr: Figure
+    effects: list[Effect] = msgspec.field(default_factory=list)  # declared heterogeneity
+    # clinical complete response to definitive chemoradiation vs none (its pathway's average kept)
+    complete_response_hr: Figure | None = None
+
+
+class Effect(Base, frozen=True, kw_only=True):
+    """A declared heterogeneity of the hazard: multiply it by ``hr`` for the patients matching
+    every ``when`` condition (``engine.effects`` lists the columns and their codes). With
+    ``treatment`` (``ici``, ``trastuzumab``, ``adjuvant``) the term applies only to patients given
+    that treatment: it modifies the treatment's effect, and so each patient's true individual
+    treatment effect. With ``per_year_over`` (an age in years) the log hazard ratio grows by
+    log(hr) per year of age above it instead: a non-linear age effect."""
+
+    name: str
+    when: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    treatment: str | None = None
+    per_year_over: float | None = None
+    hr: float
+    source: str
+
+
+class Trial(Base, frozen=True, kw_only=True):
+    """A trial arm: the patients of a generated cohort who would have been eligible for it
+    (defined as the trial defined them) and were given its treatment, and its endpoint, for
+    the targets ``trial.<name>.<median_months|1y|3y|5y>``. An empty list admits every value.
+    Time starts at the arm's treatment (randomisation came days before it): the first treatment
+    of the pathway, or the adjuvant treatment with ``adjuvant``."""
+
+    title: str
+    pathway: list[str]  # fidelity pathway (codes.PATHWAYS)
+    regimen: list[str] = msgspec.field(default_factory=list)  # first systemic regimen
+    adjuvant: bool = False  # given adjuvant nivolumab; time from its start
+    histology: list[str] = msgspec.field(default_factory=list)
+    t: list[str] = msgspec.field(default_factory=list)  # clinical T
+    n: list[str] = msgspec.field(default_factory=list)
+    m: list[str] = msgspec.field(default_factory=list)
+    ecog_max: int = 4
+    age_min: float = 18.0
+    age_max: float = 120.0
+    her2_positive: bool | None = None
+    pdl1_cps_min: int | None = None
+    pdl1_tps_min: int | None = None
+    endpoint: str = "overall"  # "overall" or "disease_free" (recurrence or death)
+    source: str
 
 
 class Recurrence(Base, frozen=True, kw_only=True):
@@ -259,6 +303,7 @@ class Profile(Base, frozen=True, kw_only=True):
     recurrence: Recurrence
     follow_up: FollowUp
     targets: list[Target]
+    trials: dict[str, Trial] = msgspec.field(default_factory=dict)  # arms for trial.* targets
 
     @property
     def histologies(self) -> tuple[str, ...]:
