@@ -7,12 +7,12 @@ Each route is given by name what the module's ``bind`` built: ``runs`` (``RunSer
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, owner_scope, username_of
@@ -157,7 +157,13 @@ async def read_curve(name: FromPath[str], version: FromPath[int], models: Models
     summary="The promotion gates as they stand for a version (a check: nothing is promoted)",
 )
 async def read_gates(
-    name: FromPath[str], version: FromPath[int], models: Models, allow_synthetic: FromQuery[bool] = False
+    name: FromPath[str],
+    version: FromPath[int],
+    models: Models,
+    allow_synthetic: Annotated[
+        bool,
+        QueryParameter(description="Judge the gates as a promotion allowing synthetic training data would."),
+    ] = False,
 ) -> list[dict[str, Any]]:
     return await models.gates(name=name, version=version, allow_synthetic=allow_synthetic)
 

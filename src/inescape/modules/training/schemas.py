@@ -45,9 +45,15 @@ class TrainingRequest(Strict, frozen=True, kw_only=True):
     dropout: Annotated[float, msgspec.Meta(ge=0, lt=1)] | None = None
     bootstrap: Annotated[int, msgspec.Meta(ge=0, le=2000)] = 200
     description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
-    # the decision the model serves once promoted; by default what its kind answers
-    # (``pathologic-response`` for pcr, ``overall-survival`` for the others)
-    purpose: Purpose | None = None
+    purpose: Annotated[
+        Purpose | None,
+        msgspec.Meta(
+            description=(
+                "The decision the model serves once promoted; by default what its kind answers "
+                "(pathologic-response for pcr, overall-survival for the others)."
+            )
+        ),
+    ] = None
 
 
 class PromotionRequest(Strict, frozen=True, kw_only=True):

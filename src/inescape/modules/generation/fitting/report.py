@@ -43,10 +43,26 @@ Unit = Annotated[float, msgspec.Meta(ge=0, le=1)]
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What a report must meet for the dataset to be released without a decision."""
 
-    max_mia_advantage: Unit = 0.1
-    max_closer_to_train: Unit = 0.6
-    max_identical_share: Unit = 0.01
-    min_dcr_ratio: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.8  # dcr_synthetic / dcr_holdout
+    max_mia_advantage: Annotated[
+        Unit, msgspec.Meta(description="The highest membership-inference advantage allowed.")
+    ] = 0.1
+    max_closer_to_train: Annotated[
+        Unit,
+        msgspec.Meta(
+            description="The highest share of synthetic records nearer the training part than the holdout."
+        ),
+    ] = 0.6
+    max_identical_share: Annotated[
+        Unit, msgspec.Meta(description="The highest share of synthetic records identical to a real one.")
+    ] = 0.01
+    min_dcr_ratio: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            le=10,
+            description="The lowest ratio of distance to closest record, synthetic to holdout.",
+        ),
+    ] = 0.8
 
 
 class Report(msgspec.Struct, frozen=True, kw_only=True):

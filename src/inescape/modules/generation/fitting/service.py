@@ -46,23 +46,58 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0
 
 
 class FitRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    name: Name  # the fitted profile's name
+    name: Annotated[
+        Name, msgspec.Meta(description="The fitted profile's name (lower case, digits, hyphens).")
+    ]
     source: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=200, pattern=SOURCE_PATTERN)
-    ]  # collection source
-    prior: Name = "global"  # the published profile small cohorts borrow strength from
-    epsilon: Annotated[float, msgspec.Meta(gt=0, le=10)] | None = None
-    holdout: Annotated[float, msgspec.Meta(ge=0.1, le=0.5)] = 0.2
-    max_strength: Annotated[float, msgspec.Meta(ge=20, le=10_000)] = 500.0
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=200,
+            pattern=SOURCE_PATTERN,
+            description="The collection source whose patients the profile is fitted to.",
+        ),
+    ]
+    prior: Annotated[
+        Name, msgspec.Meta(description="The published profile a small cohort borrows strength from.")
+    ] = "global"
+    epsilon: (
+        Annotated[
+            float,
+            msgspec.Meta(
+                gt=0,
+                le=10,
+                description="The privacy loss ε the fit spends from the source's budget; none: no DP.",
+            ),
+        ]
+        | None
+    ) = None
+    holdout: Annotated[
+        float,
+        msgspec.Meta(ge=0.1, le=0.5, description="The share of patients held out for the privacy report."),
+    ] = 0.2
+    max_strength: Annotated[
+        float,
+        msgspec.Meta(
+            ge=20, le=10_000, description="The most pseudo-patients the prior may weigh as, per statistic."
+        ),
+    ] = 500.0
 
 
 class BudgetRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    total: Annotated[float, msgspec.Meta(gt=0, le=100)]
+    total: Annotated[
+        float, msgspec.Meta(gt=0, le=100, description="The total ε the source's fits may spend, in all.")
+    ]
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    decision: Literal["release", "hold"]
-    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=2000)]
+    decision: Annotated[
+        Literal["release", "hold"],
+        msgspec.Meta(description="release: researchers may read the dataset; hold: they may not."),
+    ]
+    reason: Annotated[
+        str, msgspec.Meta(min_length=3, max_length=2000, description="Why, in the steward's words (audited).")
+    ]
 
 
 class BudgetExhausted(Conflict):
