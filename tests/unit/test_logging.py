@@ -36,6 +36,19 @@ def test_a_python_warning_becomes_one_json_line(json_logging):
     assert "DeprecationWarning: the column 'x' is deprecated" in entry["message"]
 
 
+def test_a_second_set_up_in_the_same_process_still_captures_warnings(json_logging):
+    configure_logging("INFO", "json")  # as a command run in-process leaves it
+    # something else takes the warnings over, then logging is set up again
+    with warnings.catch_warnings(record=True), warnings.catch_warnings():
+        configure_logging("INFO", "json")
+        warnings.simplefilter("always")
+        warnings.warn("set up twice", UserWarning, stacklevel=1)
+
+    entries = [json.loads(line) for line in json_logging.readouterr().err.splitlines()]
+    [captured] = [e for e in entries if e["logger"] == "py.warnings"]
+    assert "UserWarning: set up twice" in captured["message"]
+
+
 def test_lightning_info_banners_are_not_logged_but_its_warnings_are(json_logging):
     configure_logging("INFO", "json")
     import pytorch_lightning  # noqa: F401  # its import sets its loggers to INFO again

@@ -89,7 +89,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.error").propagate = True
     # Python's warnings become records of the ``py.warnings`` logger: one JSON line each,
-    # rather than raw multi-line text on stderr
+    # rather than raw multi-line text on stderr. Released first: a second set-up in the same
+    # process (after something else replaced ``warnings.showwarning``) captures again.
+    logging.captureWarnings(False)
     logging.captureWarnings(True)
     # Lightning's banners and tips ("GPU available", "💡 Tip: ...") are INFO records of its
     # loggers. Importing it sets their level to INFO again (and, before logging is set up,
