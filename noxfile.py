@@ -23,7 +23,10 @@ def tests(session: nox.Session) -> None:
     missing server fail the run. Test files run in parallel, one process per core, each
     file's tests (and its shared, module-scoped topology) in one process."""
     session.run(
-        sys.executable, "-m", "pytest", *(session.posargs or ["-q", "-n", "auto", "--dist", "loadfile"])
+        sys.executable,
+        "-m",
+        "pytest",
+        *(session.posargs or ["-q", "-n", "auto", "--maxprocesses", "8", "--dist", "loadfile"]),
     )
 
 

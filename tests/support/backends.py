@@ -54,7 +54,7 @@ def env_for(backend: str, servers: RealServers | None, data_dir: Path, tag: str)
         assert servers is not None
         env |= {
             "INESCAPE_DATABASE_URL": _fresh_pg_database(servers.postgres, f"t_{tag}"),
-            "INESCAPE_REDIS_URL": servers.redis,
+            "INESCAPE_REDIS_URL": worker_redis(servers.redis),
             "INESCAPE_REDIS_QUEUE_NAMESPACE": f"inescape-t-{tag}",
             "INESCAPE_MONGODB_URL": servers.mongodb,
             "INESCAPE_MONGODB_DATABASE": f"t_{tag}",
@@ -62,6 +62,15 @@ def env_for(backend: str, servers: RealServers | None, data_dir: Path, tag: str)
             "INESCAPE_S3_BUCKET_PREFIX": f"t-{tag}-",
         } | encryption_env()
     return env
+
+
+def worker_redis(url: str) -> str:
+    """One Redis database per test worker: a test's teardown deletes the platform's keys in its
+    database, which must not be keys another worker's test is using at that moment."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+    index = (int(worker.removeprefix("gw")) + 1) % 16  # Redis has 16 databases unless configured
+    base, _, last = url.rstrip("/").rpartition("/")
+    return f"{base}/{index}" if last.isdigit() else f"{url.rstrip('/')}/{index}"
 
 
 @contextlib.contextmanager

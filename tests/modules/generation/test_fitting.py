@@ -9,8 +9,9 @@ import inescape.notebook as nb
 from inescape.modules.generation.api import GeneratorApi
 from inescape.modules.generation.fitting import privacy
 from inescape.modules.generation.fitting.cohort import cohort_frame
-from inescape.modules.generation.fitting.fit import fit_profile
+from inescape.modules.generation.fitting.fit import TARGET_FAMILIES, fit_profile
 from inescape.modules.generation.fitting.toml import to_toml
+from inescape.modules.generation.targets import parse_target
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,14 @@ def test_a_fit_to_20k_patients_recovers_the_known_profile(generator, known_cohor
         assert fitted.histology.shares[h] == pytest.approx(share, abs=0.015)
     for h in ("squamous_cell_carcinoma", "adenocarcinoma"):
         assert fitted.sex[h].value == pytest.approx(truth.sex[h].value, abs=0.03)
+        # shrinkage toward the prior moves adenocarcinoma's shares by about 0.01 (its data weight is
+        # about 0.9); under ε = 1 the prior's estimated strength varies with the noise, so up to 0.03
+        stage_tolerance = 0.02 if epsilon is None else 0.03
         for group, share in truth.stage[h].groups.items():
-            assert fitted.stage[h].groups.get(group, 0.0) == pytest.approx(share, abs=0.02), (h, group)
+            assert fitted.stage[h].groups.get(group, 0.0) == pytest.approx(share, abs=stage_tolerance), (
+                h,
+                group,
+            )
         for sex in ("female", "male"):  # ε = 1: about 400 women with adenocarcinoma, noisy 5-year bands
             age_tolerance = 2.0 if epsilon is None else 3.5
             assert fitted.age[h][sex].mean == pytest.approx(truth.age[h][sex].mean, abs=age_tolerance)
@@ -48,12 +55,18 @@ def test_a_fit_to_20k_patients_recovers_the_known_profile(generator, known_cohor
 
     twin = generator.generate(fitted, 20_000, seed=2)
     report = generator.fidelity_report(truth, twin)  # judged on the known profile's own targets
-    assert report.failed == 0, [
-        (t.name, t.achieved, t.target) for t in report.targets if t.verdict == "failed"
+    # The families the fit estimates, and the squamous trial arms (thousands of patients each):
+    # the pathway hazard ratios are the prior's, so these test the refitted baselines under them.
+    # The adenocarcinoma arms are a few hundred patients in a squamous profile at 20,000 (TOGA's
+    # HER2-positive metastatic arm about 120): judged or not, and near or far, by the draw.
+    squamous_arms = ("trial.cross_scc.", "trial.cross_surgery_scc.", "trial.definitive_crt.")
+    judged = [
+        t
+        for t in report.targets
+        if parse_target(t.name).family in TARGET_FAMILIES or t.name.startswith(squamous_arms)
     ]
-    # the trial arms of adenocarcinoma and HER2 in a squamous profile are a few dozen patients at
-    # 20,000: too few to judge, never failed
-    assert all(t.verdict == "passed" for t in report.targets if not t.name.startswith("trial."))
+    assert {parse_target(t.name).family for t in judged} >= {"histology", "sex", "stage", "survival", "trial"}
+    assert [(t.name, t.achieved, t.target) for t in judged if t.verdict != "passed"] == []
 
 
 def test_a_small_cohort_borrows_strength_from_the_prior(generator, known_cohort):
