@@ -3,6 +3,7 @@ retries, failure, cancellation and lease fencing. On both backends."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -213,3 +214,48 @@ async def test_a_live_worker_takes_over_jobs_whose_worker_died_or_were_never_que
     pending = await services.jobs.to_requeue(startup=False, stale_after=timedelta(minutes=5))
 
     assert sorted(pending) == sorted([("demo", orphan.id), ("demo", never_sent.id)])
+
+
+async def test_a_job_whose_heartbeat_is_kept_waiting_keeps_its_lease_while_its_chunks_commit(settings):
+    """A heartbeat can wait behind a long write (SQLite has one writer) or a busy loop: a job that
+    keeps committing chunks is alive, and another worker looking for expired leases leaves it."""
+    rt = Runtime(settings, specs=[demo_plugin.spec])
+    if rt.services.db.backend == "postgresql":
+        migrate.upgrade(settings.database_url)
+    await rt.start(worker=False)
+    rt.runner.lease = timedelta(seconds=0.6)
+
+    async def starved(ctx) -> None:  # the heartbeat never gets its turn
+        await asyncio.Event().wait()
+
+    rt.runner._heartbeat = starved  # type: ignore[method-assign]
+    services = rt.services
+    try:
+        async with services.uow() as uow:
+            job = await services.jobs.create(
+                uow.session,
+                module="demo",
+                kind="demo.write_rows",
+                queue="demo",
+                params={"rows": 12, "chunk": 1, "delay_s": 0.2},  # 2.4 s: four leases long
+            )
+        holder = asyncio.create_task(rt.runner.run(job.id))
+        others = 0
+        while not holder.done():  # another worker tries to take it over every 0.3 s
+            await asyncio.sleep(0.3)
+            rt.runner.send = _ignore_send
+            await rt.runner.run(job.id)
+            others += 1
+        await holder
+
+        done = await services.jobs.get(job.id)
+        assert others >= 6
+        assert done.status == JobStatus.SUCCEEDED
+        assert done.attempts == 1
+        assert await rows_of(services, job.id) == list(range(12))
+    finally:
+        await rt.stop()
+
+
+async def _ignore_send(queue: str, job_id: str, delay_s: float = 0.0) -> None:
+    return None

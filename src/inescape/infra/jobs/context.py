@@ -67,7 +67,14 @@ class RunningJob:
             counts = dict(self.counts)
             for key, value in unit.increments.items():
                 counts[key] = counts.get(key, 0) + value
-            values: dict[str, Any] = {"counts": counts, "updated_at": self._runner.clock.now()}
+            now = self._runner.clock.now()
+            # a committed unit proves the holder alive: the lease runs from here, so a heartbeat
+            # kept waiting behind a long unit (SQLite has one writer) does not lose the job
+            values: dict[str, Any] = {
+                "counts": counts,
+                "updated_at": now,
+                "lease_until": now + self._runner.lease,
+            }
             if unit.state is not None:
                 values["checkpoint"] = unit.state
             result = await session.execute(self._fenced().values(**values))
@@ -89,6 +96,7 @@ class RunningJob:
                     progress=max(0.0, min(1.0, fraction)),
                     counts=self.counts,
                     updated_at=self._runner.clock.now(),
+                    lease_until=self._runner.clock.now() + self._runner.lease,
                 )
                 .returning(jobs.c.cancel_requested)
             )
