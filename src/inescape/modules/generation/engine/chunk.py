@@ -127,7 +127,8 @@ def _fate(
     follow = outcome.follow_up(profile, diagnosed, np.minimum(years, other), days["first_day"], draws)
     cancer_day = np.floor(np.minimum(years, 1e5) * outcome.YEAR).astype(np.int64)
     cure_end = _cure_end(row["regimen"], days, care_["operated"])
-    relapse = outcome.recurrence(profile, free, cure_end, cancer_day, follow["end_day"], draws)
+    residual = np.asarray(row["regimen"].isin(codes.NEOADJUVANT)) & care_["operated"] & ~care_["pcr"]
+    relapse = outcome.recurrence(profile, free, cure_end, cancer_day, follow["end_day"], draws, residual)
     return {
         **follow,
         **relapse,

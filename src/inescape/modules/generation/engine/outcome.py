@@ -221,13 +221,19 @@ def recurrence(
     death_day: np.ndarray,
     end_day: np.ndarray,
     draws: Draws,
+    residual: np.ndarray | None = None,
 ) -> dict[str, np.ndarray | Cat]:
     """After a curative treatment that left the patient without disease (``disease_free``), a
     recorded recurrence a fraction of the way from the end of that treatment to the (latent)
     cancer death (``death_day``, latent); seen only when it falls within follow-up (before a
-    death from any cause). The others never recur."""
+    death from any cause). The others never recur. Patients with ``residual`` disease after
+    neoadjuvant therapy take the profile's ``timing_residual`` where it has one."""
     r = profile.recurrence
-    fraction = draws.span(r.timing.low, r.timing.high)
+    low, high = np.full(len(death_day), r.timing.low), np.full(len(death_day), r.timing.high)
+    if r.timing_residual is not None and residual is not None:
+        low = np.where(residual, r.timing_residual.low, low)
+        high = np.where(residual, r.timing_residual.high, high)
+    fraction = low + (high - low) * draws.uniform()  # one draw per patient, as draws.span
     recorded = draws.uniform() < r.recorded.value
     site = choose(draws.uniform(), r.sites.shares)
     day = cure_end + np.floor(fraction * (death_day - cure_end)).astype(np.int64)

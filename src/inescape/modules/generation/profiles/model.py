@@ -256,6 +256,9 @@ class Recurrence(Base, frozen=True, kw_only=True):
     recorded: Figure  # share of cancer deaths after curative treatment with a recorded recurrence
     timing: Span  # recurrence at this fraction of the way from end of treatment to death
     sites: Shares
+    # the same after neoadjuvant therapy left residual disease at surgery (ypT+ or ypN+): it
+    # recurs earlier in its course, and lives longer after it, than the pathway's average
+    timing_residual: Span | None = None
 
 
 class FollowUp(Base, frozen=True, kw_only=True):
