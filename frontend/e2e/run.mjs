@@ -284,6 +284,25 @@ async function clinicianFlow(browser, url, problems) {
     await page.getByTestId("patient-table").getByText("IVB").first().waitFor();
     await shot(page, "patients");
   });
+  await step("a clinician finds the patient by name and by MRN, and the list shows both", async () => {
+    await page.getByRole("button", { name: "Reset" }).click();
+    await page.getByLabel("Search by").selectOption("name");
+    await page.getByLabel("Find").fill(PATIENT.family.toLowerCase());
+    await page.getByRole("search").getByRole("button", { name: "Search" }).click();
+    const row = page.getByTestId("patient-table").locator("tbody tr");
+    await row.filter({ hasText: PATIENT.mrn }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=patient-table] tbody tr").length === 1);
+    assert.equal(await row.getByTestId("patient-row-name").innerText(), `${PATIENT.given} ${PATIENT.family}`);
+    await page.getByLabel("Search by").selectOption("mrn");
+    await page.getByLabel("Find").fill("MRN-NOBODY");
+    await page.getByRole("search").getByRole("button", { name: "Search" }).click();
+    await page.getByText("No patients match.").waitFor();
+    await page.getByLabel("Find").fill(PATIENT.mrn);
+    await page.getByRole("search").getByRole("button", { name: "Search" }).click();
+    await row.filter({ hasText: PATIENT.mrn }).getByRole("link").click();
+    await page.getByTestId("patient-name").filter({ hasText: `${PATIENT.given} ${PATIENT.family}` }).waitFor();
+    await shot(page, "patient-search");
+  });
   await step("the cohort page draws Kaplan-Meier curves with numbers at risk", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Cohort analytics" }).click();
     await page.getByTestId("km-chart").locator("canvas").first().waitFor();

@@ -11,6 +11,9 @@ export interface Me {
 export interface PatientSummary {
   id?: string;
   research_id?: string;
+  given_name?: string | null;
+  family_name?: string | null;
+  mrn?: string | null;
   sex: string;
   birth_year?: number;
   origin?: string;

@@ -37,7 +37,7 @@ export function RiskPanel({ risk }: { risk: RiskAnswer }) {
               {risk.horizons.map((h) => (
                 <tr key={h.years}>
                   <th scope="row">
-                    {num(h.years)} {t("years")}
+                    {num(h.years)} {t(h.years === 1 ? "year1" : "years")}
                   </th>
                   <td>{pct(h.survival, 1)}</td>
                   <td>

@@ -30,6 +30,8 @@ const SELECTS: [keyof Filters, MessageKey, string[]][] = [
   ["origin", "origin", ORIGINS],
 ];
 const PAGE_SIZE = 20;
+type SearchField = "name" | "mrn" | "research_id";
+const SEARCH_LABELS: Record<SearchField, MessageKey> = { name: "name", mrn: "mrn", research_id: "researchId" };
 
 export function PatientsPage() {
   const { t, date, v, year, num } = useI18n();
@@ -37,9 +39,15 @@ export function PatientsPage() {
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [filters, setFilters] = useState<Filters>(EMPTY);
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  // researchers search de-identified records by research id only (name and MRN are hidden)
+  const fields: SearchField[] = researcherOnly ? ["research_id"] : ["name", "mrn", "research_id"];
+  const [searchBy, setSearchBy] = useState<SearchField>(fields[0]);
+  const [searchDraft, setSearchDraft] = useState("");
+  const [searched, setSearched] = useState<{ field: SearchField; text: string } | null>(null);
   const cursor = cursors[cursors.length - 1];
+  const searchParams = searched ? { [searched.field]: searched.text } : {};
   const { data, error, loading } = useApi<Page<PatientSummary>>(
-    `/api/v1/patients${query({ ...filters, limit: PAGE_SIZE, cursor })}`,
+    `/api/v1/patients${query({ ...filters, ...searchParams, limit: PAGE_SIZE, cursor })}`,
   );
 
   const apply = (event: FormEvent) => {
@@ -52,11 +60,44 @@ export function PatientsPage() {
     setFilters(EMPTY);
     setCursors([null]);
   };
+  const search = (event: FormEvent) => {
+    event.preventDefault();
+    const text = searchDraft.trim();
+    setSearched(text ? { field: fields.includes(searchBy) ? searchBy : fields[0], text } : null);
+    setCursors([null]);
+  };
+  const showNames = !researcherOnly;
 
   return (
     <>
       <h1>{t("patientsTitle")}</h1>
       {researcherOnly ? <p className="note">{t("deidentifiedNote")}</p> : null}
+      <form className="filters card" role="search" onSubmit={search} aria-label={t("search")}>
+        <div className="field">
+          <label htmlFor="search-by">{t("searchBy")}</label>
+          <select id="search-by" value={searchBy} onChange={(e) => setSearchBy(e.target.value as SearchField)}>
+            {fields.map((field) => (
+              <option key={field} value={field}>
+                {t(SEARCH_LABELS[field])}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field grow">
+          <label htmlFor="search-text">{t("searchFor")}</label>
+          <input
+            id="search-text"
+            type="search"
+            maxLength={100}
+            placeholder={t(researcherOnly ? "researchIdHint" : "searchHint")}
+            value={searchDraft}
+            onChange={(e) => setSearchDraft(e.target.value)}
+          />
+        </div>
+        <div className="actions">
+          <button type="submit">{t("search")}</button>
+        </div>
+      </form>
       <form className="filters card" onSubmit={apply} aria-label={t("filters")}>
         {SELECTS.map(([key, text, values]) => (
           <div className="field" key={key}>
@@ -104,6 +145,8 @@ export function PatientsPage() {
             <thead>
               <tr>
                 <th scope="col">{researcherOnly ? t("researchId") : t("id")}</th>
+                {showNames ? <th scope="col">{t("name")}</th> : null}
+                {showNames ? <th scope="col">{t("mrn")}</th> : null}
                 <th scope="col">{t("sex")}</th>
                 <th scope="col">{t("birthYear")}</th>
                 <th scope="col">{t("histology")}</th>
@@ -127,6 +170,12 @@ export function PatientsPage() {
                       "—"
                     )}
                   </td>
+                  {showNames ? (
+                    <td data-testid="patient-row-name">
+                      {[p.given_name, p.family_name].filter(Boolean).join(" ") || "—"}
+                    </td>
+                  ) : null}
+                  {showNames ? <td>{p.mrn ?? "—"}</td> : null}
                   <td>{v(p.sex)}</td>
                   <td>{year(p.birth_year)}</td>
                   <td>{v(p.histology)}</td>
