@@ -30,7 +30,7 @@ describe("RiskPanel", () => {
     expect(screen.getByTestId("risk-version")).toHaveTextContent("3");
     const rows = screen.getAllByRole("row").slice(1);
     expect(rows).toHaveLength(3);
-    expect(within(rows[0]).getByRole("rowheader")).toHaveTextContent("1 year");
+    expect(within(rows[0]).getByRole("rowheader")).toHaveTextContent(/^1 year$/);
     expect(rows[0]).toHaveTextContent("81.2%");
     expect(rows[0]).toHaveTextContent("75.0% – 86.0%");
     expect(rows[2]).toHaveTextContent("—");
