@@ -20,8 +20,9 @@ nox.options.sessions = ["lint", "tests"]
 def tests(session: nox.Session) -> None:
     """The whole suite; each backend-aware test runs on the embedded defaults and, when the
     real servers are up (``.ci/run``), on them too. INESCAPE_TEST_REAL=required makes a
-    missing server fail the run. Test files run in parallel, one process per core, each
-    file's tests (and its shared, module-scoped topology) in one process."""
+    missing server fail the run. Test files run in parallel, one process per core (at most 8:
+    each has its own Redis database of the 16), each file's tests (and its shared,
+    module-scoped topology) in one process."""
     session.run(
         sys.executable,
         "-m",
