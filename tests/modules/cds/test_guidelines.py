@@ -629,3 +629,37 @@ def test_any_facts_give_ranked_options_whose_reasons_mention_only_given_facts(gi
     if given_facts.ecog is not None and given_facts.ecog >= 3:
         follow_up = [r for r in rule_ids(answer) if r.startswith("surveillance-")]
         assert rule_ids(answer) == ["best-supportive-care-ecog-3-4", *follow_up]
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        [PriorTreatment("radiotherapy", "neoadjuvant"), PriorTreatment("systemic", "neoadjuvant")],  # CROSS
+        [PriorTreatment("systemic", "perioperative")],  # the four preoperative FLOT cycles
+    ],
+)
+def test_after_neoadjuvant_therapy_and_before_surgery_the_next_step_is_restaging_then_surgery(given):
+    vignette = facts(BASE, histology=ADENO, kind="post_neoadjuvant", t="T2", n="N1", prior_treatments=given)
+
+    answer = recommend(vignette)
+
+    # the one next step: not a first treatment again, and not what follows a resection
+    assert rule_ids(answer) == ["surgery-after-neoadjuvant-therapy"]
+    assert "cross-2012" in [c.id for c in answer.options[0].evidence]
+
+
+def test_after_neoadjuvant_therapy_a_patient_unfit_for_surgery_or_metastatic_is_not_sent_to_surgery():
+    cross = [PriorTreatment("radiotherapy", "neoadjuvant"), PriorTreatment("systemic", "neoadjuvant")]
+    unfit = facts(
+        BASE,
+        histology=SCC,
+        kind="post_neoadjuvant",
+        t="T3",
+        n="N1",
+        prior_treatments=cross,
+        fit_for_surgery=False,
+    )
+    spread = facts(METASTATIC, histology=SCC, prior_treatments=cross)
+
+    assert "surgery-after-neoadjuvant-therapy" not in rule_ids(recommend(unfit))
+    assert "surgery-after-neoadjuvant-therapy" not in rule_ids(recommend(spread))
