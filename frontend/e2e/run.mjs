@@ -419,6 +419,27 @@ async function researcherFlow(browser, url, problems, patientPath) {
   await context.close();
 }
 
+async function apiDocsFlow(browser, url, problems) {
+  const { context, page } = await newPage(browser, url, problems);
+  const outside = [];
+  // an air-gapped hospital: nothing but the platform answers
+  await context.route("**/*", (route) => {
+    const host = new URL(route.request().url()).hostname;
+    if (host === "127.0.0.1" || host === "localhost") return route.continue();
+    outside.push(route.request().url());
+    return route.abort();
+  });
+  await step("the API documentation at /schema works with no network beyond the platform", async () => {
+    await page.goto("/schema");
+    await page.locator(".swagger-ui .info .title").filter({ hasText: "INEsCape" }).waitFor();
+    await page.locator(".opblock-tag").filter({ hasText: "patients" }).first().waitFor();
+    await page.locator(".scheme-container .authorize").waitFor();  // the bearer scheme
+    await shot(page, "api-docs");
+    assert.deepEqual(outside, [], "the documentation asked for something outside the platform");
+  });
+  await context.close();
+}
+
 async function main() {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
   if (!existsSync(join(ROOT, "src", "inescape", "web", "static", "index.html"))) {
@@ -441,6 +462,7 @@ async function main() {
     const patientPath = await clinicianFlow(browser, server.url, problems);
     await researcherFlow(browser, server.url, problems, patientPath);
     await phoneFlow(browser, server.url, problems, patientPath);
+    await apiDocsFlow(browser, server.url, problems);
     assert.deepEqual(problems, [], "the browser reported CSP violations or page errors");
   } finally {
     await browser.close();
