@@ -148,7 +148,7 @@ class ClinicalFacts(Strict, frozen=True):
         msgspec.Meta(
             description=(
                 "AJCC 8th edition stage group of the kind above; null: computed from t, n and m. "
-                "One that contradicts them is a 422."
+                "One that contradicts them is a 422 for recommendations; risk uses the computed one."
             )
         ),
     ] = None

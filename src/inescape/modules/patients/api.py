@@ -524,7 +524,7 @@ class Outcome(Strict, frozen=True):
         date | None,
         msgspec.Meta(
             description=(
-                "The date of death, after every other date of the record; only with vital_status dead. "
+                "The date of death, on or after every other date of the record; only with vital_status dead. "
                 "Shifted for researchers."
             )
         ),
