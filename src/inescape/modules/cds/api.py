@@ -106,7 +106,7 @@ class ClinicalFacts(Strict, frozen=True):
         msgspec.Meta(
             description=(
                 "Where the tumour's epicentre lies: cervical, upper, middle or lower (thoracic) "
-                "esophagus, or egj (esophagogastric junction, epicentre within 2 cm of the stomach); "
+                "esophagus, or egj (esophagogastric junction, epicentre at most 2 cm into the stomach); "
                 "null: unknown."
             )
         ),
@@ -156,7 +156,9 @@ class ClinicalFacts(Strict, frozen=True):
         Annotated[
             float,
             msgspec.Meta(
-                gt=0, le=30, description="The tumour's length in centimetres (above 0, at most 30)."
+                gt=0,
+                le=30,
+                description="The tumour's length in centimetres (above 0, at most 30); null: unknown.",
             ),
         ]
         | None

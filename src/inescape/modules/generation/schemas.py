@@ -79,7 +79,5 @@ class ProfileSummary(msgspec.Struct, frozen=True, kw_only=True):
     ]
     builtin: Annotated[
         bool,
-        msgspec.Meta(
-            description="true: shipped with the platform; false: added by a user (POST to the profiles)."
-        ),
+        msgspec.Meta(description="true: shipped with the platform; false: a profile a user added."),
     ]

@@ -135,7 +135,8 @@ class Condition(Strict, frozen=True):
         HistologyT,
         msgspec.Meta(
             description=(
-                "squamous_cell_carcinoma, adenocarcinoma or other; it must agree with morphology_code."
+                "squamous_cell_carcinoma, adenocarcinoma or other; morphology_code must be of its "
+                "ICD-O-3 family."
             )
         ),
     ]

@@ -35,8 +35,9 @@ class PatientPage(msgspec.Struct, frozen=True, kw_only=True):
                 "One row per patient: id, sex, birth_year, origin, source, histology, location, "
                 "stage_group (AJCC 8th), diagnosis_date, vital_status, created_at, and given_name, "
                 "family_name and mrn for those who may see a whole record. A researcher's row is "
-                "de-identified: research_id instead of id, no name, MRN or created_at, age_group 90+ "
-                "instead of birth_year over 89, and dates shifted by the patient's offset."
+                "de-identified and holds only research_id, sex, birth_year (age_group 90+ over 89), "
+                "histology, location, stage_group, diagnosis_date (shifted by the patient's date "
+                "offset) and vital_status."
             )
         ),
     ]

@@ -154,8 +154,8 @@ class TrainingRequest(Strict, frozen=True, kw_only=True):
         list[Annotated[int, msgspec.Meta(ge=1, le=4096)]] | None,
         msgspec.Meta(
             description=(
-                "The width of each hidden layer (deepsurv, logistic_hazard; pcr with layers is a "
-                "network, without a linear model; cox ignores it); null: the model's default."
+                "The width of each hidden layer, for deepsurv and logistic_hazard (pcr: a network "
+                "with them, a linear model with []; cox ignores it); null: the model's default."
             )
         ),
     ] = None
