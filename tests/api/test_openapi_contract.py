@@ -103,8 +103,8 @@ async def test_every_parameter_has_a_description(document):
     assert missing == []
 
 
-# The platform's own schemas are described field by field. The modules' request and answer
-# schemas are not all yet: their undescribed fields are counted, and the count may only fall.
+# Every schema is described field by field; those named here must stay so, and a schema added
+# later must be described where its fields are declared (the count of undescribed fields is 0).
 DESCRIBED = (
     "Error",
     "OperationOutcome",
@@ -129,8 +129,44 @@ DESCRIBED = (
     "ScheduleCreate",
     "Schedule",
     "ScheduleList",
+    # decision support
+    "ClinicalFacts",
+    "PriorTreatment",
+    "StagingRequest",
+    "HookRequest",
+    "HookContext",
+    "FhirAuthorization",
+    "Feedback",
+    "FeedbackItem",
+    "AcceptedSuggestion",
+    "OverrideReason",
+    # generation
+    "GenerationRequest",
+    "ProfileSummary",
+    # audit
+    "AuditEvent",
+    "AuditEvents",
+    # training
+    "TrainingRequest",
+    "DatasetRef",
+    "PromotionRequest",
+    # patients
+    "PatientCreate",
+    "PatientUpdate",
+    "PatientPage",
+    "Created",
+    "BulkCreated",
+    "RiskFactors",
+    "Condition",
+    "Staging",
+    "Biomarker",
+    "Treatment",
+    "Observation",
+    "Outcome",
+    "SurgicalFitness",
+    "Comorbidity",
 )
-UNDESCRIBED_FIELDS_AT_MOST = 212
+UNDESCRIBED_FIELDS_AT_MOST = 0
 
 
 async def test_schema_fields_have_descriptions(document):

@@ -30,9 +30,10 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 
 from inescape.kernel.clock import Clock
 from inescape.kernel.errors import Conflict, Unavailable
@@ -65,21 +66,43 @@ KEYED_FIELDS = (*FIELDS, "key_id")
 
 
 class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
-    seq: int
-    time: str
-    user: str | None
-    roles: list[str]
-    action: str
-    resource_type: str | None
-    resource_id: str | None
-    patient_id: str | None
-    outcome: str
-    request_id: str | None
-    client_ip: str | None
-    detail: str | None
-    prev_hash: str
-    hash: str
-    key_id: str | None = None  # None: an event of the legacy, unkeyed segment
+    seq: Annotated[int, Meta(description="Its place in the chain: gap-free, from 1; the id a cursor names.")]
+    time: Annotated[str, Meta(description="When it happened: ISO 8601 in UTC, to the microsecond.")]
+    user: Annotated[
+        str | None, Meta(description="Who acted, by username (for a login, the name given); null: not known.")
+    ]
+    roles: Annotated[list[str], Meta(description="The roles the user's token carried; empty without one.")]
+    action: Annotated[
+        str, Meta(description="What was done, as the route declares it (patients.read, auth.login...).")
+    ]
+    resource_type: Annotated[
+        str | None, Meta(description="The kind of thing acted on (patient, dataset...); null: none.")
+    ]
+    resource_id: Annotated[str | None, Meta(description="Its id; null when the action names no single one.")]
+    patient_id: Annotated[
+        str | None, Meta(description="The patient whose data was reached; null when none was.")
+    ]
+    outcome: Annotated[
+        str,
+        Meta(
+            description="success, failure (refused by the action, as a wrong password) or denied (401, 403)."
+        ),
+    ]
+    request_id: Annotated[
+        str | None,
+        Meta(description="The request's X-Request-ID, to find it in the logs; null outside a request."),
+    ]
+    client_ip: Annotated[str | None, Meta(description="The client's address; null outside a request.")]
+    detail: Annotated[str | None, Meta(description="What else the action noted, in words; null: nothing.")]
+    prev_hash: Annotated[
+        str, Meta(description="The hash of the event before it (64 zeros for the first), in hex.")
+    ]
+    hash: Annotated[
+        str, Meta(description="Its HMAC-SHA256 (plain SHA-256 before keying) over its fields, in hex.")
+    ]
+    key_id: Annotated[
+        str | None, Meta(description="The audit key that signed it; null: an event from before keying.")
+    ] = None
 
 
 class AuditKeys:

@@ -152,8 +152,10 @@ class UserController(Controller):
 
 
 class AuditEvents(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[AuditEvent]
-    next_cursor: int | None
+    items: Annotated[list[AuditEvent], msgspec.Meta(description="The events that match, newest first.")]
+    next_cursor: Annotated[
+        int | None, msgspec.Meta(description="The cursor of the next (older) page; null on the last one.")
+    ]
 
 
 @get(

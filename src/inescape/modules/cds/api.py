@@ -68,9 +68,28 @@ class Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
 
 class PriorTreatment(Strict, frozen=True):
-    kind: Literal["surgery", "radiotherapy", "systemic", "endoscopic_resection"]
-    intent: Literal["neoadjuvant", "adjuvant", "perioperative", "definitive", "palliative"] | None = None
-    margin: Literal["R0", "R1", "R2"] | None = None
+    kind: Annotated[
+        Literal["surgery", "radiotherapy", "systemic", "endoscopic_resection"],
+        msgspec.Meta(description="surgery, radiotherapy, systemic (drug) therapy or endoscopic_resection."),
+    ]
+    intent: Annotated[
+        Literal["neoadjuvant", "adjuvant", "perioperative", "definitive", "palliative"] | None,
+        msgspec.Meta(
+            description=(
+                "Why it was given: neoadjuvant, adjuvant, perioperative, definitive or palliative; "
+                "null: not recorded (the rules ask for it where it decides)."
+            )
+        ),
+    ] = None
+    margin: Annotated[
+        Literal["R0", "R1", "R2"] | None,
+        msgspec.Meta(
+            description=(
+                "For surgery, the resection margin: R0 (clear), R1 (microscopic residual) or R2 "
+                "(macroscopic residual); null: not surgery, or not recorded."
+            )
+        ),
+    ] = None
 
 
 class ClinicalFacts(Strict, frozen=True):
@@ -78,28 +97,155 @@ class ClinicalFacts(Strict, frozen=True):
     an unknown fact is asked for, never assumed. ``stage_group`` is computed from T, N and M
     when it is not given; ``age`` is the age at diagnosis, in years."""
 
-    histology: Histology | None = None
-    location: Location | None = None
-    kind: Kind = "clinical"
-    t: T | None = None
-    n: N | None = None
-    m: M | None = None
-    grade: Grade | None = None
-    stage_group: StageGroup | None = None
-    tumour_length_cm: Annotated[float, msgspec.Meta(gt=0, le=30)] | None = None
-    lymphovascular_invasion: bool | None = None
-    ecog: Annotated[int, msgspec.Meta(ge=0, le=5)] | None = None
-    fit_for_surgery: bool | None = None
-    her2: Her2 | None = None
-    pdl1_cps: Percent | None = None
-    pdl1_tps: Percent | None = None
-    msi: Literal["MSI-H", "MSI-L", "MSS"] | None = None
-    mmr: Literal["dMMR", "pMMR"] | None = None
-    prior_treatments: list[PriorTreatment] = []
-    pathologic_complete_response: bool | None = None
-    invades_airway_or_great_vessels: bool | None = None
-    age: Annotated[int, msgspec.Meta(ge=0, le=120)] | None = None
-    sex: Literal["female", "male", "other", "unknown"] | None = None
+    histology: Annotated[
+        Histology | None,
+        msgspec.Meta(description="squamous_cell_carcinoma, adenocarcinoma or other; null: unknown."),
+    ] = None
+    location: Annotated[
+        Location | None,
+        msgspec.Meta(
+            description=(
+                "Where the tumour's epicentre lies: cervical, upper, middle or lower (thoracic) "
+                "esophagus, or egj (esophagogastric junction, epicentre at most 2 cm into the stomach); "
+                "null: unknown."
+            )
+        ),
+    ] = None
+    kind: Annotated[
+        Kind,
+        msgspec.Meta(
+            description=(
+                "The staging t, n and m come from: clinical (cTNM), pathological (pTNM, surgery "
+                "first) or post_neoadjuvant (ypTNM, surgery after neoadjuvant therapy)."
+            )
+        ),
+    ] = "clinical"
+    t: Annotated[
+        T | None,
+        msgspec.Meta(description="AJCC 8th edition primary tumour category (TX to T4b); null: unknown."),
+    ] = None
+    n: Annotated[
+        N | None,
+        msgspec.Meta(
+            description="AJCC 8th edition regional node category: NX, N0 or N1 to N3; null: unknown."
+        ),
+    ] = None
+    m: Annotated[
+        M | None,
+        msgspec.Meta(description="AJCC 8th edition distant metastasis: M0 or M1; null: unknown."),
+    ] = None
+    grade: Annotated[
+        Grade | None,
+        msgspec.Meta(
+            description=(
+                "Histologic grade: G1 (well), G2 (moderately), G3 (poorly differentiated) or GX (not "
+                "assessable, which the rules treat as not assessed); null: unknown."
+            )
+        ),
+    ] = None
+    stage_group: Annotated[
+        StageGroup | None,
+        msgspec.Meta(
+            description=(
+                "AJCC 8th edition stage group of the kind above; null: computed from t, n and m. "
+                "One that contradicts them is a 422 for recommendations; risk uses the computed one."
+            )
+        ),
+    ] = None
+    tumour_length_cm: (
+        Annotated[
+            float,
+            msgspec.Meta(
+                gt=0,
+                le=30,
+                description="The tumour's length in centimetres (above 0, at most 30); null: unknown.",
+            ),
+        ]
+        | None
+    ) = None
+    lymphovascular_invasion: Annotated[
+        bool | None,
+        msgspec.Meta(description="Whether pathology found lymphovascular invasion; null: unknown."),
+    ] = None
+    ecog: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                ge=0,
+                le=5,
+                description="ECOG performance status, 0 (fully active) to 5 (dead); null: unknown.",
+            ),
+        ]
+        | None
+    ) = None
+    fit_for_surgery: Annotated[
+        bool | None,
+        msgspec.Meta(description="Whether the patient is medically fit for esophagectomy; null: unknown."),
+    ] = None
+    her2: Annotated[
+        Her2 | None,
+        msgspec.Meta(
+            description=(
+                "HER2 immunohistochemistry score (0, 1+, 2+, 3+), with the in situ hybridisation "
+                "result for 2+ (2+ ISH+, 2+ ISH-); null: not tested."
+            )
+        ),
+    ] = None
+    pdl1_cps: (
+        Annotated[
+            Percent,
+            msgspec.Meta(description="PD-L1 combined positive score, 0 to 100; null: not tested."),
+        ]
+        | None
+    ) = None
+    pdl1_tps: (
+        Annotated[
+            Percent,
+            msgspec.Meta(
+                description="PD-L1 tumour proportion score, in percent (0 to 100); null: not tested."
+            ),
+        ]
+        | None
+    ) = None
+    msi: Annotated[
+        Literal["MSI-H", "MSI-L", "MSS"] | None,
+        msgspec.Meta(
+            description="Microsatellite status: MSI-H (high), MSI-L (low) or MSS (stable); null: not tested."
+        ),
+    ] = None
+    mmr: Annotated[
+        Literal["dMMR", "pMMR"] | None,
+        msgspec.Meta(
+            description="Mismatch repair by IHC: dMMR (deficient) or pMMR (proficient); null: not tested."
+        ),
+    ] = None
+    prior_treatments: Annotated[
+        list[PriorTreatment],
+        msgspec.Meta(description="Treatments already given; empty: none (treatment-naive)."),
+    ] = []
+    pathologic_complete_response: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description=(
+                "Whether the resected specimen showed no residual tumour (ypT0N0); null: read from "
+                "t and n when kind is post_neoadjuvant, otherwise unknown."
+            )
+        ),
+    ] = None
+    invades_airway_or_great_vessels: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="Whether it invades the airway (trachea, bronchi) or a great vessel; null: unknown."
+        ),
+    ] = None
+    age: (
+        Annotated[int, msgspec.Meta(ge=0, le=120, description="Age at diagnosis in years; null: unknown.")]
+        | None
+    ) = None
+    sex: Annotated[
+        Literal["female", "male", "other", "unknown"] | None,
+        msgspec.Meta(description="female, male, other or unknown; null: not given."),
+    ] = None
 
 
 # --- recommendations --------------------------------------------------------------------------

@@ -10,10 +10,11 @@ place for, then staged, matched against the guideline rules and scored by the pr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 import msgspec
+from msgspec import Meta
 
 from inescape.kernel.errors import Invalid, PreconditionFailed
 
@@ -44,47 +45,116 @@ MAX_PAGES = 10
 
 
 class FhirAuthorization(msgspec.Struct, frozen=True, kw_only=True):
-    access_token: str
-    token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
-    expires_in: int | None = None
-    scope: str | None = None
-    subject: str | None = None
+    access_token: Annotated[
+        str,
+        Meta(description="The OAuth 2.0 access token this service sends to fhirServer to read the patient."),
+    ]
+    token_type: Annotated[
+        str, Meta(description="The token's scheme in the Authorization header; Bearer when left out.")
+    ] = "Bearer"  # noqa: S105 - a scheme name, not a secret
+    expires_in: Annotated[
+        int | None, Meta(description="The token's lifetime in seconds; null when not given.")
+    ] = None
+    scope: Annotated[
+        str | None,
+        Meta(
+            description="The SMART scopes granted, space-separated (patient/Patient.read); null: not given."
+        ),
+    ] = None
+    subject: Annotated[
+        str | None,
+        Meta(description="The OAuth 2.0 client id of this service at the EHR; null when not given."),
+    ] = None
 
 
 class HookContext(msgspec.Struct, frozen=True, kw_only=True):
-    userId: str
-    patientId: str
-    encounterId: str | None = None
+    userId: Annotated[
+        str, Meta(description="The FHIR reference of the EHR's user (Practitioner/123); required, not read.")
+    ]
+    patientId: Annotated[
+        str, Meta(description="The FHIR Patient id (on fhirServer) the clinician is viewing.")
+    ]
+    encounterId: Annotated[
+        str | None, Meta(description="The FHIR Encounter id, when the chart is opened within one; not used.")
+    ] = None
 
 
 class HookRequest(msgspec.Struct, frozen=True, kw_only=True):
-    hook: str
-    hookInstance: str
-    context: HookContext
-    fhirServer: str | None = None
-    fhirAuthorization: FhirAuthorization | None = None
-    prefetch: dict[str, Any] | None = None
+    hook: Annotated[
+        str, Meta(description="The hook being called: must be patient-view (anything else is a 422).")
+    ]
+    hookInstance: Annotated[
+        str, Meta(description="The EHR's id (a UUID) for this one call; the cards issued are kept under it.")
+    ]
+    context: Annotated[HookContext, Meta(description="Who is looking at which patient.")]
+    fhirServer: Annotated[
+        str | None,
+        Meta(
+            description=(
+                "The EHR's FHIR R4 base URL, to fetch what prefetch lacks; only servers listed in "
+                "INESCAPE_CDS_FHIR_SERVERS are read. Null: everything must come in prefetch."
+            )
+        ),
+    ] = None
+    fhirAuthorization: Annotated[
+        FhirAuthorization | None,
+        Meta(description="The token for fhirServer; null: fhirServer is read without one."),
+    ] = None
+    prefetch: Annotated[
+        dict[str, Any] | None,
+        Meta(
+            description=(
+                "The FHIR R4 resources asked for in discovery, by key: patient (a Patient), and "
+                "conditions, observations, procedures, medications (searchset Bundles). A key left "
+                "out or null is fetched from fhirServer."
+            )
+        ),
+    ] = None
 
 
 class OverrideReason(msgspec.Struct, frozen=True, kw_only=True):
-    reason: dict[str, Any] | None = None  # a Coding
-    userComment: str | None = None
+    reason: Annotated[
+        dict[str, Any] | None,
+        Meta(
+            description=(
+                "A FHIR Coding from the card's overrideReasons (system "
+                "https://inescape.org/fhir/CodeSystem/cds-override-reasons; code patient-declined, "
+                "contraindicated, facts-wrong or tumour-board); null when none was picked."
+            )
+        ),
+    ] = None
+    userComment: Annotated[
+        str | None, Meta(description="The clinician's own words on why; null when none.")
+    ] = None
 
 
 class AcceptedSuggestion(msgspec.Struct, frozen=True):
-    id: str
+    id: Annotated[str, Meta(description="The uuid of the card's suggestion that was accepted.")]
 
 
 class FeedbackItem(msgspec.Struct, frozen=True, kw_only=True):
-    card: str
-    outcome: Literal["accepted", "overridden"]
-    outcomeTimestamp: str
-    acceptedSuggestions: list[AcceptedSuggestion] = []
-    overrideReason: OverrideReason | None = None
+    card: Annotated[str, Meta(description="The uuid of the card, as this service issued it.")]
+    outcome: Annotated[
+        Literal["accepted", "overridden"],
+        Meta(description="accepted (a suggestion was taken) or overridden (the card was dismissed)."),
+    ]
+    outcomeTimestamp: Annotated[
+        str, Meta(description="When the clinician acted, as an ISO 8601 date-time with its offset.")
+    ]
+    acceptedSuggestions: Annotated[
+        list[AcceptedSuggestion], Meta(description="The suggestions taken, when accepted; empty otherwise.")
+    ] = []
+    overrideReason: Annotated[
+        OverrideReason | None,
+        Meta(description="Why the card was overridden; null when accepted or not said."),
+    ] = None
 
 
 class Feedback(msgspec.Struct, frozen=True, kw_only=True):
-    feedback: list[FeedbackItem]
+    feedback: Annotated[
+        list[FeedbackItem],
+        Meta(description="One outcome per card acted on; each is stored with its card's rule."),
+    ]
 
 
 def query_for(template: str, context: HookContext) -> str:

@@ -48,14 +48,21 @@ def offset_of(deidentifier: Deidentifying, key: str) -> timedelta:
     return deidentifier.date_offset(key)
 
 
+def _bare(t: mi.Type) -> mi.Type:
+    """``t`` without the annotations a field's description adds (``Meta(description=...)``)."""
+    return _bare(t.type) if isinstance(t, mi.Metadata) else t
+
+
 def _is_date(t: mi.Type) -> bool:
+    t = _bare(t)
     if isinstance(t, mi.UnionType):
-        return all(isinstance(x, mi.DateType | mi.NoneType) for x in t.types)
+        return all(isinstance(_bare(x), mi.DateType | mi.NoneType) for x in t.types)
     return isinstance(t, mi.DateType)
 
 
 def _shifter(t: mi.Type) -> Shift | None:
     """What shifts the dates of a value of type ``t``; None when it holds no date field."""
+    t = _bare(t)
     if isinstance(t, mi.StructType):
         return _struct_shifter(t)
     if isinstance(t, mi.ListType):

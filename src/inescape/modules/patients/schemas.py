@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -19,17 +19,31 @@ SUB_RESOURCES: dict[str, type[msgspec.Struct]] = {
 
 
 class Created(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
+    id: Annotated[str, msgspec.Meta(description="The new record's id (GET /api/v1/patients/{id} reads it).")]
 
 
 class BulkCreated(msgspec.Struct, frozen=True, kw_only=True):
-    ids: list[str]
-    count: int
+    ids: Annotated[list[str], msgspec.Meta(description="The new records' ids, in the order sent.")]
+    count: Annotated[int, msgspec.Meta(description="How many records were created (all of those sent).")]
 
 
 class PatientPage(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[dict[str, Any]]
-    next_cursor: str | None
+    items: Annotated[
+        list[dict[str, Any]],
+        msgspec.Meta(
+            description=(
+                "One row per patient: id, sex, birth_year, origin, source, histology, location, "
+                "stage_group (AJCC 8th), diagnosis_date, vital_status, created_at, and given_name, "
+                "family_name and mrn for those who may see a whole record. A researcher's row is "
+                "de-identified and holds only research_id, sex, birth_year (age_group 90+ over 89), "
+                "histology, location, stage_group, diagnosis_date (shifted by the patient's date "
+                "offset) and vital_status."
+            )
+        ),
+    ]
+    next_cursor: Annotated[
+        str | None, msgspec.Meta(description="The cursor of the next page; null on the last one.")
+    ]
 
 
 __all__ = ["SUB_RESOURCES", "BulkCreated", "Created", "PatientPage"]
