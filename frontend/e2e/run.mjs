@@ -274,6 +274,11 @@ async function clinicianFlow(browser, url, problems) {
     await biomarker.getByLabel("Measured on").fill("2024-03-20");
     await biomarker.getByRole("button", { name: "Add" }).click();
     await page.locator(".timeline").getByText("her2: 0").waitFor();
+    const outcome = page.getByRole("form", { name: "Outcome" });
+    await outcome.getByLabel("Last follow-up").fill("2024-09-01");
+    await outcome.getByLabel("Progression date (optional)").fill("2024-06-10");
+    await outcome.getByRole("button", { name: "Save" }).click();
+    await page.locator(".timeline li").filter({ hasText: "Progression" }).filter({ hasText: "2024-06-10" }).waitFor();
     await shot(page, "patient-entry");
   });
   await step("the patient list shows the new record", async () => {

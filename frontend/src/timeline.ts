@@ -55,6 +55,9 @@ export function timelineOf(
   }
   const outcome = record.outcome;
   if (outcome) {
+    if (outcome.progression_date) {
+      events.push({ date: outcome.progression_date, kind: "progression", text: "" });
+    }
     if (outcome.recurrence_date) {
       events.push({ date: outcome.recurrence_date, kind: "recurrence", text: outcome.recurrence_site ?? "" });
     }

@@ -105,6 +105,7 @@ export interface Outcome {
   cause_of_death: string | null;
   recurrence_date: string | null;
   recurrence_site: string | null;
+  progression_date?: string | null;
 }
 
 /** A record as read back; identifier fields are absent for de-identified viewers. */

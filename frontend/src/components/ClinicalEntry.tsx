@@ -99,6 +99,7 @@ export function ClinicalEntry({ record, id, onSaved }: { record: PatientRecord; 
     last_follow_up: o?.last_follow_up ?? "",
     death_date: o?.death_date ?? "",
     recurrence_date: o?.recurrence_date ?? "",
+    progression_date: o?.progression_date ?? "",
   });
   const opt = `(${t("optional")})`;
   return (
@@ -173,9 +174,16 @@ export function ClinicalEntry({ record, id, onSaved }: { record: PatientRecord; 
         title={t("outcomeEntry")}
         action="save"
         onSubmit={async () => {
-          const outcome: Record<string, string> = { vital_status: out.vital_status, last_follow_up: out.last_follow_up };
-          if (out.death_date) outcome.death_date = out.death_date;
-          if (out.recurrence_date) outcome.recurrence_date = out.recurrence_date;
+          // the whole outcome is replaced: what the form does not show (cause of death, site of
+          // recurrence) is sent back as it was
+          const outcome = {
+            ...(o ?? {}),
+            vital_status: out.vital_status,
+            last_follow_up: out.last_follow_up,
+            death_date: out.death_date || null,
+            recurrence_date: out.recurrence_date || null,
+            progression_date: out.progression_date || null,
+          };
           await api(path, { method: "PATCH", json: { version: record.version, outcome } });
           onSaved();
         }}
@@ -197,6 +205,9 @@ export function ClinicalEntry({ record, id, onSaved }: { record: PatientRecord; 
         </Field>
         <Field id="out-rec" label={`${t("recurrenceDate")} ${opt}`}>
           <input id="out-rec" type="date" value={out.recurrence_date} onChange={(e) => setOut({ ...out, recurrence_date: e.target.value })} />
+        </Field>
+        <Field id="out-prog" label={`${t("progressionDate")} ${opt}`}>
+          <input id="out-prog" type="date" value={out.progression_date} onChange={(e) => setOut({ ...out, progression_date: e.target.value })} />
         </Field>
       </EntryForm>
     </section>

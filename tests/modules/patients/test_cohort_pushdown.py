@@ -266,3 +266,23 @@ async def test_a_researcher_sees_the_over_89_group_whole_in_the_pushed_down_ages
     assert whole["summary"][0]["max"] == 103
     assert shown["summary"][0]["max"] == 90
     assert sum(b["n"] for b in shown["bins"]) == 10
+
+
+async def test_progression_free_survival_counts_a_progression_as_a_recurrence_is_counted(client, clinician):
+    before = await survival(client, clinician, endpoint="pfs")
+    # a patient never made disease-free, alive at 30 months, whose disease progressed at month 2
+    progressed = {**alive(30), "progression_date": month(2)}
+    response = await client.post(
+        "/api/v1/patients/bulk", json=[record(outcome=progressed)], headers=clinician
+    )
+    assert response.status_code == 201, response.text
+
+    after = await survival(client, clinician, endpoint="pfs")
+    overall = await survival(client, clinician)
+    dfs = await survival(client, clinician, endpoint="dfs")
+
+    assert sum(r["n_events"] for r in after["km"]) == sum(r["n_events"] for r in before["km"]) + 1
+    first = min(r["time"] for r in after["km"] if r["n_events"])
+    assert first == pytest.approx((date(2023, 3, 15) - date(2023, 1, 10)).days / 30.4375)
+    assert sum(r["n_events"] for r in overall["km"]) == 6  # alive: no death counted
+    assert sum(r["n_events"] for r in dfs["km"]) == 8  # a progression is not a recurrence

@@ -295,6 +295,51 @@ def test_a_death_is_the_patients_deceased_date_and_a_vital_status_observation() 
     }
 
 
+def test_a_progression_is_an_mcode_cancer_disease_status_of_a_worsened_condition() -> None:
+    outcome = {"vital_status": "alive", "last_follow_up": "2024-02-01", "progression_date": "2023-09-02"}
+    bundle = to_bundle(patient_record(outcome=outcome))
+
+    [status] = [r for r in resources(bundle) if (LOINC, "97509-4") in codes(r.get("code", {}))]
+    assert status["meta"]["profile"] == [
+        "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-cancer-disease-status"
+    ]
+    assert codes(status["valueCodeableConcept"]) == {("http://snomed.info/sct", "271299001")}
+    assert status["effectiveDateTime"] == "2023-09-02"
+    [condition] = [r for r in resources(bundle) if r["resourceType"] == "Condition"]
+    focus = {e["fullUrl"] for e in bundle["entry"] if e["resource"] is condition}
+    assert {status["focus"][0]["reference"]} == focus
+    assert from_bundle(bundle).outcome.progression_date == date(2023, 9, 2)
+
+
+def test_the_first_worsened_status_of_an_ehr_is_the_progression_and_an_improved_one_is_named() -> None:
+    bundle = to_bundle(patient_record(outcome={"vital_status": "alive", "last_follow_up": "2024-02-01"}))
+    subject = resources(bundle)[0]["id"]
+
+    def status(day: str, value: str) -> dict[str, Any]:
+        return {
+            "resource": {
+                "resourceType": "Observation",
+                "id": f"status-{day}",
+                "status": "final",
+                "code": {"coding": [{"system": LOINC, "code": "97509-4"}]},
+                "subject": {"reference": f"Patient/{subject}"},
+                "effectiveDateTime": day,
+                "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": value}]},
+            }
+        }
+
+    worsened = {
+        **bundle,
+        "entry": [*bundle["entry"], status("2023-12-01", "271299001"), status("2023-08-01", "271299001")],
+    }
+    improved = {**bundle, "entry": [*bundle["entry"], status("2023-10-01", "268910001")]}
+
+    assert from_bundle(worsened).outcome.progression_date == date(2023, 8, 1)
+    with pytest.raises(Invalid) as refused:
+        from_bundle(improved)
+    assert "Observation/status-2023-10-01.value[x]" in [e["field"] for e in refused.value.errors]
+
+
 def test_an_http_base_gives_typed_full_urls_and_relative_references() -> None:
     bundle = to_bundle(patient_record(), base_url="https://fhir.example.org/r4/")
 
@@ -413,6 +458,7 @@ def outcomes(draw: st.DrawFn) -> dict[str, Any]:
         "cause_of_death": draw(maybe(TEXT)),
         "recurrence_date": draw(maybe(DAYS)),
         "recurrence_site": draw(maybe(TEXT)),
+        "progression_date": draw(maybe(DAYS)),
     }
 
 

@@ -84,6 +84,27 @@ async def test_identifiers_are_not_stored_in_plaintext(client, clinician):
             "outcome.death_date",
         ),
         (
+            {
+                "outcome": {
+                    "vital_status": "alive",
+                    "last_follow_up": "2024-01-01",
+                    "progression_date": "2022-12-01",
+                }
+            },
+            "outcome.progression_date",
+        ),
+        (
+            {
+                "outcome": {
+                    "vital_status": "dead",
+                    "last_follow_up": "2025-06-01",
+                    "death_date": "2025-06-01",
+                    "progression_date": "2025-07-01",
+                }
+            },
+            "outcome.progression_date",
+        ),
+        (
             {"observations": [{"code": "89247-1", "value": 7, "observed_on": "2023-01-20"}]},
             "observations[0].value",
         ),

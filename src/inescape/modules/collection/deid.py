@@ -33,6 +33,7 @@ DATES = frozenset(
         "last_follow_up",
         "death_date",
         "recurrence_date",
+        "progression_date",
         "recorded_on",
     }
 )

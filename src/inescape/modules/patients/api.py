@@ -554,6 +554,17 @@ class Outcome(Strict, frozen=True):
         ]
         | None
     ) = None
+    progression_date: Annotated[
+        date | None,
+        msgspec.Meta(
+            description=(
+                "When the disease first progressed in a patient never made free of it (no curative "
+                "treatment, or one that left disease), not before the diagnosis; FHIR: a Cancer Disease "
+                "Status Observation (LOINC 97509-4) valued 'worsened' (SNOMED CT 271299001). With "
+                "recurrence_date it dates progression-free survival; null: no progression known."
+            )
+        ),
+    ] = None
 
 
 class PatientCreate(Strict, frozen=True):

@@ -211,10 +211,21 @@ def survival_tallies(
     event: ColumnElement[Any]
     known: ColumnElement[Any]
     if endpoint in ("pfs", "dfs"):
-        relapsed = recurrence.is_not(None) & (death.is_(None) | (recurrence <= death))
-        end = case((relapsed, recurrence), else_=last_seen)
-        event = case((recurrence.is_not(None) | dead, 1), else_=0)
-        known = case((recurrence.is_not(None), 1), else_=0)
+        first: ColumnElement[Any]
+        if endpoint == "pfs":  # the first of a recurrence and a progression (a patient has one kind)
+            progression = patients.c.progression_date
+            first = case(
+                (recurrence.is_(None), progression),
+                (progression.is_(None), recurrence),
+                (progression < recurrence, progression),
+                else_=recurrence,
+            )
+        else:  # disease-free survival: only those a resection left without disease can recur
+            first = recurrence
+        relapsed = first.is_not(None) & (death.is_(None) | (first <= death))
+        end = case((relapsed, first), else_=last_seen)
+        event = case((first.is_not(None) | dead, 1), else_=0)
+        known = case((first.is_not(None), 1), else_=0)
     elif endpoint == "css":
         cause = func.lower(patients.c.cause_of_death)
         of_cancer = or_(*[cause.like(p) for p in _CANCER_CAUSES])
@@ -247,7 +258,7 @@ def survival_tallies(
     if endpoint != "os" and not raw["known"].sum():
         missing = {
             "pfs": "recurrence or progression dates",
-            "dfs": "recurrence or progression dates",
+            "dfs": "recurrence dates",
             "css": "causes of death",
         }[endpoint]
         raise MissingData(

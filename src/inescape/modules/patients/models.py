@@ -73,6 +73,7 @@ patients = Table(
     Column("cause_of_death", String(200)),
     Column("recurrence_date", Date),
     Column("recurrence_site", String(200)),
+    Column("progression_date", Date),
     # Fitness for surgery (one current assessment): who judged it is staff identity and the
     # note is free text, so both are encrypted like the patient's identifiers.
     Column("fit_for_surgery", Boolean),

@@ -153,6 +153,12 @@ def check_outcome(o: Outcome, dates: list[date], diagnosed: date | None) -> Iter
         yield "outcome.last_follow_up", "the last follow-up is before the diagnosis"
     if o.recurrence_date and diagnosed and o.recurrence_date < diagnosed:
         yield "outcome.recurrence_date", "recurrence before the diagnosis"
+    if o.progression_date and diagnosed and o.progression_date < diagnosed:
+        yield "outcome.progression_date", "progression before the diagnosis"
+    for name in ("recurrence_date", "progression_date"):
+        when = getattr(o, name)
+        if when and o.death_date and when > o.death_date:
+            yield f"outcome.{name}", f"{name.split('_')[0]} after the date of death"
 
 
 def validate(record: PatientCreate, *, today: date) -> None:

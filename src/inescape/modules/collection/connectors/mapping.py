@@ -48,7 +48,15 @@ BARE = {
     ),
     **dict.fromkeys(("t", "n", "m", "stage_group", "assessed_on"), "staging"),
     **dict.fromkeys(
-        ("vital_status", "last_follow_up", "death_date", "cause_of_death", "recurrence_date"), "outcome"
+        (
+            "vital_status",
+            "last_follow_up",
+            "death_date",
+            "cause_of_death",
+            "recurrence_date",
+            "progression_date",
+        ),
+        "outcome",
     ),
 }
 

@@ -35,12 +35,13 @@ OUTCOME_COLUMNS = (
     "cause_of_death",
     "recurrence_date",
     "recurrence_site",
+    "progression_date",  # patients not made disease-free
 )
 # What the generator knows beyond the clinical record (``PatientCreate``): whether curative
-# treatment left the patient without disease, a clinical complete response after definitive
-# chemoradiation (null for other pathways) and the date of progression (patients not made
-# disease-free). They travel in the dataset files, not into the clinical core.
-GENERATED_COLUMNS = ("disease_free", "clinical_complete_response", "progression_date")
+# treatment left the patient without disease and a clinical complete response after definitive
+# chemoradiation (null for other pathways). They travel in the dataset files, not into the
+# clinical core.
+GENERATED_COLUMNS = ("disease_free", "clinical_complete_response")
 CANCER_DEATH = "esophageal cancer"
 OTHER_DEATH = "other causes"
 PATIENT_COLUMNS = (

@@ -156,6 +156,12 @@ STAGE_GROUP_SNOMED = {"399537006": "clinical", "399588009": "pathological"}  # S
 AJCC_PREFIX = {"clinical": "c", "pathological": "p", "post_neoadjuvant": "yp"}
 ECOG = "89247-1"
 VITAL_STATUS = "75186-7"
+# mCODE CancerDiseaseStatus (STU3: LOINC 97509-4 "Cancer Disease Progression"; STU1 read as
+# well: 88040-1 "Response to cancer treatment"), valued from ConditionStatusTrendVS
+CANCER_DISEASE_STATUS = MCODE + "mcode-cancer-disease-status"
+DISEASE_STATUS = "97509-4"
+DISEASE_STATUS_STU1 = "88040-1"
+WORSENED = "271299001"  # SNOMED CT: Patient's condition worsened (finding): progression
 TOBACCO_STATUS = "72166-2"  # "Tobacco smoking status", mCODE STU3 extended example
 BMI = "39156-5"
 PACK_YEARS_SNOMED = "401201003"  # "Cigarette pack-years", mCODE STU3 extended example

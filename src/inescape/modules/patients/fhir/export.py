@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import date
 
 import msgspec
 
@@ -404,7 +405,8 @@ def risk_factors(ctx: Context, rf: RiskFactors) -> Iterator[Json]:
 
 
 def outcome(ctx: Context) -> Iterator[Json]:
-    """Vital status (LOINC 75186-7) dated at the last follow-up; recurrence as its own Observation."""
+    """Vital status (LOINC 75186-7) dated at the last follow-up; a progression and a recurrence
+    as Observations of their own."""
     o = ctx.record.outcome
     if o is None:
         return
@@ -417,6 +419,8 @@ def outcome(ctx: Context) -> Iterator[Json]:
         cause = concept(coding(c.OUTCOME_SYSTEM, "cause-of-death", "Cause of death"))
         vital["component"] = [{"code": cause, "valueString": o.cause_of_death}]
     yield vital
+    if o.progression_date is not None:
+        yield _progression(ctx, o.progression_date)
     if o.recurrence_date is None and o.recurrence_site is None:
         return
     rec: Json = {"resourceType": "Observation", "id": ctx.id("outcome/recurrence"), "status": "final"}
@@ -431,6 +435,22 @@ def outcome(ctx: Context) -> Iterator[Json]:
     if o.recurrence_site:
         rec["bodySite"] = concept(text=o.recurrence_site)
     yield rec
+
+
+def _progression(ctx: Context, when: date) -> Json:
+    """The first progression as mCODE's CancerDiseaseStatus: the condition worsened."""
+    res: Json = {"resourceType": "Observation", "id": ctx.id("outcome/progression"), "status": "final"}
+    res["meta"] = {"profile": [c.CANCER_DISEASE_STATUS]}
+    res["code"] = concept(coding(c.LOINC, c.DISEASE_STATUS, "Cancer Disease Progression"))
+    res["subject"] = ctx.subject()
+    focus = ctx.condition()
+    if focus:
+        res["focus"] = [focus]
+    res["effectiveDateTime"] = when.isoformat()
+    res["valueCodeableConcept"] = concept(
+        coding(c.SNOMED, c.WORSENED, "Patient's condition worsened (finding)")
+    )
+    return res
 
 
 def _put(resource: Json, key: str, value: list[Json]) -> None:

@@ -96,6 +96,7 @@ class _Reader:
         self.comorbid: set[int] = set()  # ids of the Conditions a Comorbidities Observation names
         self.vital: Json | None = None
         self.recurrence: Json | None = None
+        self.progression: Json | None = None  # the first progression a status Observation dates
         self.groups: dict[str, Json] = {}
         self.members: set[int] = set()  # ids of the T/N/M Observations read with their group
         for res in index.resources:
@@ -150,6 +151,12 @@ class _Reader:
             self.vital = clinical.read_vital(res)
         elif kind == "recurrence":
             self.recurrence = clinical.read_recurrence(res)
+        elif kind == "disease_status":
+            found = clinical.read_progression(res)
+            if found and (
+                self.progression is None or found["progression_date"] < self.progression["progression_date"]
+            ):
+                self.progression = found
         elif kind in ASSESSMENTS:
             self._assessment(kind, res)
         elif kind == "category":
@@ -338,7 +345,11 @@ def _outcome(reader: _Reader, patient: Json, data: Json) -> None:
             reader.problems.append(
                 {"field": "Observation.recurrence", "message": "recurrence needs a vital status"}
             )
+        if reader.progression:
+            reader.problems.append(
+                {"field": "Observation.progression", "message": "progression needs a vital status"}
+            )
         return
-    data["outcome"] = {**outcome, **(reader.recurrence or {})}
+    data["outcome"] = {**outcome, **(reader.recurrence or {}), **(reader.progression or {})}
     if death is not None:
         data["outcome"]["death_date"] = death

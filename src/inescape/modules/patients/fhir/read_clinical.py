@@ -209,6 +209,7 @@ def observation_kind(res: Json) -> str:
         ("risk", c.RISK_FACTOR_SYSTEM in systems or c.TOBACCO_STATUS in loinc),
         ("biomarker", c.BIOMARKER_SYSTEM in systems or bool(loinc & set(BIOMARKER_OF_LOINC)) or marker),
         ("vital", c.VITAL_STATUS in loinc),
+        ("disease_status", bool(loinc & {c.DISEASE_STATUS, c.DISEASE_STATUS_STU1})),
         ("recurrence", (c.OUTCOME_SYSTEM, "recurrence") in found),
         ("category", category_axis(res) is not None),
         ("measurement", bool(loinc)),
@@ -285,6 +286,19 @@ def read_vital(res: Json) -> Json:
         if (c.OUTCOME_SYSTEM, "cause-of-death") in codings(part.get("code")):
             out["cause_of_death"] = part.get("valueString")
     return out
+
+
+def read_progression(res: Json) -> Json:
+    """A CancerDiseaseStatus Observation: its date when the condition worsened (a progression).
+    The record has no place for the other statuses (improved, stable, undetermined)."""
+    if (c.SNOMED, c.WORSENED) not in codings(res.get("valueCodeableConcept")):
+        found = describe(res.get("valueCodeableConcept"))
+        raise Unmappable(
+            "value[x]",
+            f"a disease status of {found}: the record keeps only a progression "
+            f"({c.SNOMED}|{c.WORSENED}, condition worsened)",
+        )
+    return {"progression_date": read_date(res.get("effectiveDateTime"), "effectiveDateTime")}
 
 
 def read_recurrence(res: Json) -> Json:

@@ -59,6 +59,7 @@ def record_of(row: Any, children: Mapping[str, list[Any]]) -> PatientRecord:
             cause_of_death=row.cause_of_death,
             recurrence_date=row.recurrence_date,
             recurrence_site=row.recurrence_site,
+            progression_date=row.progression_date,
         )
     fitness = None
     if row.fit_for_surgery is not None:

@@ -59,6 +59,7 @@ def outcome_columns(outcome: Outcome | None) -> dict[str, Any]:
                 "cause_of_death",
                 "recurrence_date",
                 "recurrence_site",
+                "progression_date",
             )
         )
     return msgspec.structs.asdict(outcome)
