@@ -4,6 +4,9 @@ the fitted profile is held from researchers until a data steward's recorded deci
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 
 from tests.support.auth import bearer
@@ -186,3 +189,41 @@ async def test_a_profile_fitted_without_privacy_is_not_shown_to_researchers(clie
     shown = await client.get("/api/v1/generation/profiles/private-twin", headers=researcher)
     assert shown.status_code == 200  # ε-DP figures: post-processing of a private release
     assert "ε = 0.5-DP counts" in shown.json()["histology"]["source"]
+
+
+async def test_concurrent_fits_on_one_source_never_spend_more_than_its_budget(client, steward):
+    await generate(client, steward, {"profile": "global", "n": 300, "seed": 6, "outputs": ["database"]})
+    await client.put(
+        "/api/v1/generation/privacy-budget", params={"source": SOURCE}, json={"total": 1.0}, headers=steward
+    )
+
+    # The test client answers one request at a time; these three reach the app together, each
+    # from its own thread, as three users' requests would.
+    def post(name: str) -> httpx.Response:
+        request = client.build_request(
+            "POST",
+            "/api/v1/generation/profiles/fit",
+            json={"name": name, "source": SOURCE, "epsilon": 0.6},
+            headers=steward,
+        )
+        response = client._transport.handle_request(request)
+        response.read()
+        return response
+
+    answers = await asyncio.gather(*[asyncio.to_thread(post, f"race-{i}") for i in range(3)])
+
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201, 409, 409], [a.text for a in answers]
+    (winner,) = [a.json()["name"] for a in answers if a.status_code == 201]
+    budget = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert budget["spent"] == 0.6
+    assert [f["profile"] for f in budget["fits"]] == [winner]
+    names = {
+        p["name"] for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+    }
+    assert names == {winner}  # the refused fits stored no profile
+    for answer in answers:
+        if answer.status_code == 409:
+            assert "left" in answer.json()["detail"]
