@@ -213,7 +213,11 @@ class FittingService:
             except Conflict:  # another fit took this number first: read the balance again
                 continue
             return
-        raise Unavailable(f"the privacy budget of {source!r} is too busy to spend from; try again")
+        raise Unavailable(
+            f"the privacy budget of {source!r} is too busy to spend from; try again",
+            backend=self._documents.backend,
+            retry_after=1,
+        )
 
     # --- fit ------------------------------------------------------------------------------
     async def fit(self, request: FitRequest, user: str | None) -> dict[str, Any]:
