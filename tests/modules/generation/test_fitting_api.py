@@ -87,14 +87,24 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     assert file.status_code == 403
 
     strict = await client.put(
-        "/api/v1/generation/release-thresholds", json={"max_mia_advantage": 0.0}, headers=steward
+        "/api/v1/generation/release-thresholds",
+        json={"max_mia_advantage": 0.0, "min_tstr_ratio": 2.0},
+        headers=steward,
     )
     assert strict.status_code == 200, strict.text
     measured = await client.post(f"/api/v1/datasets/{job['id']}/privacy-report", headers=steward)
     assert measured.status_code == 200, measured.text
     assert measured.json()["status"] == "held"
     assert measured.json()["failures"]
-    assert 0 <= measured.json()["report"]["mia_advantage"] < 0.2
+    report = measured.json()["report"]
+    assert 0 <= report["mia_advantage"] < 0.2
+    assert 0.5 < report["trtr_c_index"] < 1
+    assert 0.5 < report["tstr_c_index"] < 1
+    assert report["aia_attribute"] == "event"
+    assert 0 <= report["aia_accuracy"] <= 1
+    assert measured.json()["thresholds"]["min_tstr_ratio"] == 2.0
+    assert any("train-on-synthetic C-index" in f for f in measured.json()["failures"])
+    assert any("membership-inference" in f for f in measured.json()["failures"])
     assert (await client.get(f"/api/v1/datasets/{job['id']}", headers=researcher)).status_code == 403
 
     not_steward = await client.post(
