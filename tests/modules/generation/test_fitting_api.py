@@ -5,6 +5,7 @@ the fitted profile is held from researchers until a data steward's recorded deci
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -237,3 +238,60 @@ async def test_concurrent_fits_on_one_source_never_spend_more_than_its_budget(cl
     for answer in answers:
         if answer.status_code == 409:
             assert "left" in answer.json()["detail"]
+
+
+async def test_a_twins_origin_and_epsilon_travel_into_its_fhir_export_and_the_model_trained_on_it(
+    client, steward
+):
+    await generate(client, steward, {"profile": "global", "n": 600, "seed": 7, "outputs": ["database"]})
+    fitted = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "export-twin", "source": SOURCE, "epsilon": 0.8},
+        headers=steward,
+    )
+    assert fitted.status_code == 201, fitted.text
+    job = await generate(
+        client, steward, {"profile": "export-twin", "n": 600, "seed": 8, "outputs": ["parquet", "ndjson"]}
+    )
+
+    ndjson = await client.get(f"/api/v1/datasets/{job['id']}/files/cohort.ndjson", headers=steward)
+    assert ndjson.status_code == 200, ndjson.text
+    resources = [json.loads(line) for line in ndjson.text.splitlines()]
+    assert {r["resourceType"] for r in resources} >= {"Patient", "Condition", "Observation"}
+    for resource in resources:
+        (tag,) = [t for t in resource["meta"]["tag"] if t["system"].endswith("synthetic-derivation")]
+        assert tag["code"] == "derived-from-real"
+        (derivation,) = resource["meta"]["extension"]
+        parts = {
+            p["url"]: next(v for k, v in p.items() if k.startswith("value")) for p in derivation["extension"]
+        }
+        assert parts["source"] == SOURCE
+        assert parts["profile"] == "export-twin"
+        assert parts["epsilon"] == 0.8
+        assert parts["dataset"] == job["id"]
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    assert any(t["code"] == "synthetic" for t in patient["meta"]["tag"])  # the record's own origin stays
+
+    body = {
+        "name": "twin-survival",
+        "model": "cox",
+        "dataset": {"source": "dataset", "id": job["id"]},
+        "features": "clinical",
+        "seed": 3,
+        "max_epochs": 5,
+        "bootstrap": 0,
+    }
+    submitted = await client.post("/api/v1/training/runs", json=body)
+    assert submitted.status_code == 202, submitted.text
+    run = await finished(
+        client, f"/api/v1/training/runs/{submitted.json()['id']}", client.headers, timeout=300
+    )
+    assert run["status"] == "succeeded", run
+    card = (await client.get(f"/api/v1/models/twin-survival/versions/{run['version']}")).json()
+    derived = card["trained_on"]["dataset"]["derived_from"]
+    assert derived["epsilon"] == 0.8
+    assert derived["source"] == SOURCE
+    assert derived["origin"] == "real"
+    markdown = await client.get(f"/api/v1/models/twin-survival/versions/{run['version']}/card.md")
+    assert f"Derived from real patients: source {SOURCE}" in markdown.text
+    assert "ε = 0.8-differentially private fit" in markdown.text
