@@ -3,6 +3,8 @@ one (us-seer) as the prior, recovers the known figures: without noise and with Î
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import inescape.notebook as nb
@@ -146,3 +148,16 @@ def test_a_twin_trains_a_cox_model_nearly_as_well_as_the_real_patients_do(genera
     assert good.failures(Thresholds(min_tstr_ratio=0.9)) == []
     (failure,) = bad.failures(Thresholds(min_tstr_ratio=0.9))
     assert "train-on-synthetic C-index" in failure
+
+
+def test_an_exported_resource_names_its_origin_and_a_fit_without_privacy_names_no_epsilon():
+    from inescape.modules.generation.fitting.provenance import stamp
+
+    line = '{"resourceType":"Patient","id":"p1","meta":{"tag":[{"system":"s","code":"synthetic"}]}}\n'
+    exact = {"origin": "real", "source": "registry-a", "profile": "twin", "epsilon": None}
+
+    assert list(stamp([line], None, "d1")) == [line]  # not derived from real patients: unchanged
+    (stamped,) = [json.loads(s) for s in stamp([line], exact, "d1")]
+    assert [t["code"] for t in stamped["meta"]["tag"]] == ["synthetic", "derived-from-real"]
+    (derivation,) = stamped["meta"]["extension"]
+    assert {p["url"] for p in derivation["extension"]} == {"source", "profile", "dataset"}
