@@ -295,3 +295,29 @@ async def test_a_twins_origin_and_epsilon_travel_into_its_fhir_export_and_the_mo
     markdown = await client.get(f"/api/v1/models/twin-survival/versions/{run['version']}/card.md")
     assert f"Derived from real patients: source {SOURCE}" in markdown.text
     assert "ε = 0.8-differentially private fit" in markdown.text
+
+
+async def test_a_budget_recorded_before_the_spend_ledger_still_counts(client, app_services, steward):
+    """A budget document of the earlier form (its ``spent`` and ``fits`` in it) keeps counting."""
+    earlier_fit = {"profile": "old-twin", "epsilon": 0.8, "at": "2026-01-01T00:00:00+00:00"}
+    await app_services.documents.insert(
+        "generation_privacy_budgets", {"id": "registry-b", "total": 1.0, "spent": 0.8, "fits": [earlier_fit]}
+    )
+
+    refused = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "new-twin", "source": "registry-b", "epsilon": 0.5},
+        headers=steward,
+    )
+    raised = await client.put(
+        "/api/v1/generation/privacy-budget",
+        params={"source": "registry-b"},
+        json={"total": 2.0},
+        headers=steward,
+    )
+
+    assert refused.status_code == 409, refused.text
+    assert "ε = 0.2 left" in refused.json()["detail"]
+    assert raised.json()["spent"] == 0.8
+    assert raised.json()["remaining"] == 1.2
+    assert raised.json()["fits"] == [earlier_fit]

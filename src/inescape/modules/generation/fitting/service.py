@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -162,15 +163,24 @@ class FittingService:
                 errors=[{"field": "source", "message": "1 to 200 printable characters"}],
             )
         doc = await self._documents.get(BUDGETS, source)
+        return self._shown(source, doc, await self._spends(source))
+
+    @staticmethod
+    def _shown(source: str, doc: Mapping[str, Any] | None, spends: list[dict[str, Any]]) -> dict[str, Any]:
+        """The balance: the ledger's spends, plus what a budget document written before the
+        ledger recorded itself (``spent``, ``fits``)."""
         total = float(doc["total"]) if doc else DEFAULT_BUDGET
-        spends = await self._spends(source)
-        spent = sum(float(s["epsilon"]) for s in spends)
+        earlier = list((doc or {}).get("fits", []))
+        spent = float((doc or {}).get("spent", 0.0)) + sum(float(s["epsilon"]) for s in spends)
         return {
             "source": source,
             "total": total,
             "spent": round(spent, 6),
             "remaining": round(max(0.0, total - spent), 6),
-            "fits": [{"profile": s["profile"], "epsilon": s["epsilon"], "at": s["at"]} for s in spends],
+            "fits": [
+                *earlier,
+                *({"profile": s["profile"], "epsilon": s["epsilon"], "at": s["at"]} for s in spends),
+            ],
         }
 
     async def _spends(self, source: str) -> list[dict[str, Any]]:
@@ -187,8 +197,16 @@ class FittingService:
 
     async def set_budget(self, source: str, total: float, user: str | None) -> dict[str, Any]:
         await self.budget(source)  # the source's name checked
-        doc = {"id": source, "total": total, "set_by": user, "set_at": self._clock.now().isoformat()}
-        if await self._documents.get(BUDGETS, source) is None:
+        current = await self._documents.get(BUDGETS, source)
+        earlier: dict[str, Any] = {k: current[k] for k in ("spent", "fits") if current and k in current}
+        doc: dict[str, Any] = {
+            "id": source,
+            "total": total,
+            **earlier,
+            "set_by": user,
+            "set_at": self._clock.now().isoformat(),
+        }
+        if current is None:
             try:
                 await self._documents.insert(BUDGETS, doc)
             except Conflict:  # set at the same moment by another steward: the later one stands
@@ -200,13 +218,14 @@ class FittingService:
     async def _spend(self, source: str, name: str, epsilon: float, at: str) -> None:
         """Spend ``epsilon`` of the source's budget, or refuse (409) with nothing written."""
         for _ in range(SPEND_RETRIES):
-            budget = await self.budget(source)
+            spends = await self._spends(source)
+            budget = self._shown(source, await self._documents.get(BUDGETS, source), spends)
             if epsilon > budget["remaining"] + 1e-9:
                 raise BudgetExhausted(
                     f"the privacy budget of {source!r} has ε = {budget['remaining']:g} left "
                     f"(of {budget['total']:g}); this fit asks for ε = {epsilon:g}"
                 )
-            slot = len(budget["fits"])
+            slot = len(spends)
             spend = {"id": f"{slot}:{source}", "source": source, "slot": slot}
             try:
                 await self._documents.insert(SPENDS, {**spend, "profile": name, "epsilon": epsilon, "at": at})
