@@ -4,7 +4,9 @@ install), so no session resolves packages again (and none can pull a CUDA torch)
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import nox
@@ -51,6 +53,30 @@ def bench(session: nox.Session) -> None:
     session.run(sys.executable, "benchmarks/bench_generation.py", "--quick")
     session.run(sys.executable, "benchmarks/bench_training.py", "--quick")
     session.run(sys.executable, "benchmarks/bench_collection.py", "--quick")
+    session.run(str(twins_python(session)), "benchmarks/bench_twins.py", "--quick")
+
+
+TWINS_EXTRAS = ("sdv==2.0.0", "lifelines==0.30.3")  # the synthetic-twins comparison only
+
+
+def twins_python(session: nox.Session) -> Path:
+    """The Python of ``.nox/bench-twins``: a venv that sees the project's environment (a .pth
+    adds its site-packages) and adds SDV and lifelines, with ``constraints.txt`` holding torch,
+    numpy and the rest at the installed versions (torch stays the CPU build; nothing of the
+    project's environment changes). Without a registry it is the project's Python, and the
+    benchmark says why the SDV rows are missing."""
+    venv = Path(".nox/bench-twins")
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        purelib = Path(sysconfig.get_paths(vars={"base": str(venv)})["purelib"])
+        project = sysconfig.get_paths()["purelib"]  # its own .pth files (the editable install) too
+        (purelib / "project.pth").write_text(f"import site; site.addsitedir({project!r})\n")
+    install = [str(python), "-m", "pip", "install", "-q", "-c", "constraints.txt", *TWINS_EXTRAS]
+    if subprocess.run(install, check=False).returncode != 0:
+        session.warn("SDV could not be installed for bench_twins.py; its SDV rows will say why")
+        return Path(sys.executable)
+    return python
 
 
 @nox.session

@@ -3,6 +3,8 @@ one (us-seer) as the prior, recovers the known figures: without noise and with Î
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import inescape.notebook as nb
@@ -121,3 +123,41 @@ def test_the_privacy_report_tells_a_twin_from_a_copy_of_its_training_patients(ge
     assert leaky.identical == leaky.synthetic
     assert leaky.mia_advantage > 0.9
     assert len(leaky.failures(Thresholds())) >= 3
+    # attribute inference: the copy gives away whether its own patients died, the twin does not
+    assert leaky.aia_members_gain > 0.08
+    assert abs(honest.aia_members_gain) < 0.05
+    assert honest.aia_attribute == "event"
+    assert 0.5 < honest.aia_baseline < 1
+
+
+def test_a_twin_trains_a_cox_model_nearly_as_well_as_the_real_patients_do(generator, known_cohort):
+    from inescape.modules.generation.fitting.report import Thresholds, privacy_report
+
+    train, holdout = known_cohort.head(4000), known_cohort.slice(4000, 4000)
+    fit = fit_profile(generator.profile("global"), train, generator=generator, name="t", source="t")
+    twin = cohort_frame(generator.generate(fit.profile, 4000, seed=6))
+    # outcomes shuffled across patients: the marginals survive, the prognosis does not
+    scrambled = twin.with_columns(twin.select("time", "event").sample(fraction=1.0, shuffle=True, seed=1))
+
+    good = privacy_report(train, holdout, twin)
+    bad = privacy_report(train, holdout, scrambled)
+
+    assert good.trtr_c_index > 0.65  # stage, pathway and age predict survival in the known profile
+    assert good.tstr_ratio > 0.95
+    assert 0.4 < bad.tstr_c_index < 0.6
+    assert good.failures(Thresholds(min_tstr_ratio=0.9)) == []
+    (failure,) = bad.failures(Thresholds(min_tstr_ratio=0.9))
+    assert "train-on-synthetic C-index" in failure
+
+
+def test_an_exported_resource_names_its_origin_and_a_fit_without_privacy_names_no_epsilon():
+    from inescape.modules.generation.fitting.provenance import stamp
+
+    line = '{"resourceType":"Patient","id":"p1","meta":{"tag":[{"system":"s","code":"synthetic"}]}}\n'
+    exact = {"origin": "real", "source": "registry-a", "profile": "twin", "epsilon": None}
+
+    assert list(stamp([line], None, "d1")) == [line]  # not derived from real patients: unchanged
+    (stamped,) = [json.loads(s) for s in stamp([line], exact, "d1")]
+    assert [t["code"] for t in stamped["meta"]["tag"]] == ["synthetic", "derived-from-real"]
+    (derivation,) = stamped["meta"]["extension"]
+    assert {p["url"] for p in derivation["extension"]} == {"source", "profile", "dataset"}

@@ -4,6 +4,10 @@ the fitted profile is held from researchers until a data steward's recorded deci
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+import httpx
 import pytest
 
 from tests.support.auth import bearer
@@ -84,14 +88,24 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     assert file.status_code == 403
 
     strict = await client.put(
-        "/api/v1/generation/release-thresholds", json={"max_mia_advantage": 0.0}, headers=steward
+        "/api/v1/generation/release-thresholds",
+        json={"max_mia_advantage": 0.0, "min_tstr_ratio": 2.0},
+        headers=steward,
     )
     assert strict.status_code == 200, strict.text
     measured = await client.post(f"/api/v1/datasets/{job['id']}/privacy-report", headers=steward)
     assert measured.status_code == 200, measured.text
     assert measured.json()["status"] == "held"
     assert measured.json()["failures"]
-    assert 0 <= measured.json()["report"]["mia_advantage"] < 0.2
+    report = measured.json()["report"]
+    assert 0 <= report["mia_advantage"] < 0.2
+    assert 0.5 < report["trtr_c_index"] < 1
+    assert 0.5 < report["tstr_c_index"] < 1
+    assert report["aia_attribute"] == "event"
+    assert 0 <= report["aia_accuracy"] <= 1
+    assert measured.json()["thresholds"]["min_tstr_ratio"] == 2.0
+    assert any("train-on-synthetic C-index" in f for f in measured.json()["failures"])
+    assert any("membership-inference" in f for f in measured.json()["failures"])
     assert (await client.get(f"/api/v1/datasets/{job['id']}", headers=researcher)).status_code == 403
 
     not_steward = await client.post(
@@ -186,3 +200,124 @@ async def test_a_profile_fitted_without_privacy_is_not_shown_to_researchers(clie
     shown = await client.get("/api/v1/generation/profiles/private-twin", headers=researcher)
     assert shown.status_code == 200  # ε-DP figures: post-processing of a private release
     assert "ε = 0.5-DP counts" in shown.json()["histology"]["source"]
+
+
+async def test_concurrent_fits_on_one_source_never_spend_more_than_its_budget(client, steward):
+    await generate(client, steward, {"profile": "global", "n": 300, "seed": 6, "outputs": ["database"]})
+    await client.put(
+        "/api/v1/generation/privacy-budget", params={"source": SOURCE}, json={"total": 1.0}, headers=steward
+    )
+
+    # The test client answers one request at a time; these three reach the app together, each
+    # from its own thread, as three users' requests would.
+    def post(name: str) -> httpx.Response:
+        request = client.build_request(
+            "POST",
+            "/api/v1/generation/profiles/fit",
+            json={"name": name, "source": SOURCE, "epsilon": 0.6},
+            headers=steward,
+        )
+        response = client._transport.handle_request(request)
+        response.read()
+        return response
+
+    answers = await asyncio.gather(*[asyncio.to_thread(post, f"race-{i}") for i in range(3)])
+
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201, 409, 409], [a.text for a in answers]
+    (winner,) = [a.json()["name"] for a in answers if a.status_code == 201]
+    budget = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert budget["spent"] == 0.6
+    assert [f["profile"] for f in budget["fits"]] == [winner]
+    names = {
+        p["name"] for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+    }
+    assert names == {winner}  # the refused fits stored no profile
+    for answer in answers:
+        if answer.status_code == 409:
+            assert "left" in answer.json()["detail"]
+
+
+async def test_a_twins_origin_and_epsilon_travel_into_its_fhir_export_and_the_model_trained_on_it(
+    client, steward
+):
+    await generate(client, steward, {"profile": "global", "n": 600, "seed": 7, "outputs": ["database"]})
+    fitted = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "export-twin", "source": SOURCE, "epsilon": 0.8},
+        headers=steward,
+    )
+    assert fitted.status_code == 201, fitted.text
+    job = await generate(
+        client, steward, {"profile": "export-twin", "n": 600, "seed": 8, "outputs": ["parquet", "ndjson"]}
+    )
+
+    ndjson = await client.get(f"/api/v1/datasets/{job['id']}/files/cohort.ndjson", headers=steward)
+    assert ndjson.status_code == 200, ndjson.text
+    resources = [json.loads(line) for line in ndjson.text.splitlines()]
+    assert {r["resourceType"] for r in resources} >= {"Patient", "Condition", "Observation"}
+    for resource in resources:
+        (tag,) = [t for t in resource["meta"]["tag"] if t["system"].endswith("synthetic-derivation")]
+        assert tag["code"] == "derived-from-real"
+        (derivation,) = resource["meta"]["extension"]
+        parts = {
+            p["url"]: next(v for k, v in p.items() if k.startswith("value")) for p in derivation["extension"]
+        }
+        assert parts["source"] == SOURCE
+        assert parts["profile"] == "export-twin"
+        assert parts["epsilon"] == 0.8
+        assert parts["dataset"] == job["id"]
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    assert any(t["code"] == "synthetic" for t in patient["meta"]["tag"])  # the record's own origin stays
+
+    body = {
+        "name": "twin-survival",
+        "model": "cox",
+        "dataset": {"source": "dataset", "id": job["id"]},
+        "features": "clinical",
+        "seed": 3,
+        "max_epochs": 5,
+        "bootstrap": 0,
+    }
+    submitted = await client.post("/api/v1/training/runs", json=body)
+    assert submitted.status_code == 202, submitted.text
+    run = await finished(
+        client, f"/api/v1/training/runs/{submitted.json()['id']}", client.headers, timeout=300
+    )
+    assert run["status"] == "succeeded", run
+    card = (await client.get(f"/api/v1/models/twin-survival/versions/{run['version']}")).json()
+    derived = card["trained_on"]["dataset"]["derived_from"]
+    assert derived["epsilon"] == 0.8
+    assert derived["source"] == SOURCE
+    assert derived["origin"] == "real"
+    markdown = await client.get(f"/api/v1/models/twin-survival/versions/{run['version']}/card.md")
+    assert f"Derived from real patients: source {SOURCE}" in markdown.text
+    assert "ε = 0.8-differentially private fit" in markdown.text
+
+
+async def test_a_budget_recorded_before_the_spend_ledger_still_counts(client, app_services, steward):
+    """A budget document of the earlier form (its ``spent`` and ``fits`` in it) keeps counting."""
+    earlier_fit = {"profile": "old-twin", "epsilon": 0.8, "at": "2026-01-01T00:00:00+00:00"}
+    await app_services.documents.insert(
+        "generation_privacy_budgets", {"id": "registry-b", "total": 1.0, "spent": 0.8, "fits": [earlier_fit]}
+    )
+
+    refused = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "new-twin", "source": "registry-b", "epsilon": 0.5},
+        headers=steward,
+    )
+    raised = await client.put(
+        "/api/v1/generation/privacy-budget",
+        params={"source": "registry-b"},
+        json={"total": 2.0},
+        headers=steward,
+    )
+
+    assert refused.status_code == 409, refused.text
+    assert "ε = 0.2 left" in refused.json()["detail"]
+    assert raised.json()["spent"] == 0.8
+    assert raised.json()["remaining"] == 1.2
+    assert raised.json()["fits"] == [earlier_fit]

@@ -18,7 +18,7 @@ from inescape.modules.generation.api import (
 from inescape.modules.generation.controllers import JOB_ROUTES, ROUTES
 from inescape.modules.generation.datasets import Datasets
 from inescape.modules.generation.fitting.controllers import ROUTES as FITTING_ROUTES
-from inescape.modules.generation.fitting.service import BUDGETS, SETTINGS, FittingService
+from inescape.modules.generation.fitting.service import BUDGETS, SETTINGS, SPENDS, FittingService
 from inescape.modules.generation.library import Generator
 from inescape.modules.generation.service import JOB_KIND, GenerationService, ProfileService
 from inescape.modules.patients.api import ClinicalCodecs, PatientsApi
@@ -83,6 +83,7 @@ spec = ModuleSpec(
         PROFILES,
         DATASETS,
         BUDGETS,
+        SPENDS,
         SETTINGS,
         f"{BUCKET}/",
     ),  # collection writes its part through DatasetsApi

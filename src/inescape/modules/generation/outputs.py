@@ -20,6 +20,7 @@ import polars as pl
 from inescape.infra.spreadsheet import safe_text_columns
 from inescape.kernel.errors import Invalid
 from inescape.modules.generation.api import TABLES
+from inescape.modules.generation.fitting.provenance import stamp
 from inescape.modules.patients.api import ClinicalCodecs, PatientCreate, PatientRecord
 
 FORMATS = ("parquet", "csv", "ndjson")
@@ -44,8 +45,18 @@ class LocalParts:
     """Part files under ``workdir`` as chunks arrive; ``finish`` makes one file per output.
     FHIR NDJSON is written by the clinical core's export (``codecs``)."""
 
-    def __init__(self, workdir: Path, formats: Sequence[str], *, codecs: ClinicalCodecs) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        formats: Sequence[str],
+        *,
+        codecs: ClinicalCodecs,
+        derived: Mapping[str, Any] | None = None,
+        dataset_id: str = "",
+    ) -> None:
         self.workdir = workdir
+        self.derived = derived  # a twin of real patients: its origin goes into each resource
+        self.dataset_id = dataset_id
         self.codecs = codecs
         self.formats = check_formats(formats)
         self.chunks = 0
@@ -67,7 +78,8 @@ class LocalParts:
             if records is None:
                 raise ValueError("FHIR NDJSON needs the chunk's records")
             with open(self.workdir / "cohort.ndjson", "a", encoding="utf-8") as out:
-                out.writelines(self.codecs.to_ndjson(fhir_records(records)))
+                lines = self.codecs.to_ndjson(fhir_records(records))
+                out.writelines(stamp(lines, self.derived, self.dataset_id))
         self.chunks += 1
 
     def finish(self) -> list[tuple[str, str | None, str, Path, int]]:

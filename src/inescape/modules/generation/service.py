@@ -134,17 +134,16 @@ class GenerationService:
         keeps renewing the job's lease while a chunk is made."""
         request = msgspec.convert(ctx.params, GenerationRequest)
         profile = await self._profiles.find(name=request.profile)
+        fitted = await self._profiles.fitted(name=profile.name)
+        derived = derived_from(profile.name, fitted) if fitted is not None else None
         workdir = Path(tempfile.mkdtemp(prefix=f"inescape-gen-{ctx.job_id}-"))
         try:
-            files, report = await self._make(ctx, request, profile, workdir)
+            files, report = await self._make(ctx, request, profile, workdir, derived)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         info = _info(ctx.job_id, request, profile, files, report, self._clock.now().isoformat())
-        fitted = await self._profiles.fitted(name=profile.name)
-        if fitted is not None:  # derived from real patients: held until released
-            info = msgspec.structs.replace(
-                info, derived_from=derived_from(profile.name, fitted), release=HELD
-            )
+        if derived is not None:  # derived from real patients: held until released
+            info = msgspec.structs.replace(info, derived_from=derived, release=HELD)
         await self._datasets.register(info)
         async with ctx.unit() as unit:  # fenced: only the job's lease holder announces the dataset
             unit.publish(
@@ -165,13 +164,22 @@ class GenerationService:
         }
 
     async def _make(
-        self, ctx: JobContext, request: GenerationRequest, profile: Profile, workdir: Path
+        self,
+        ctx: JobContext,
+        request: GenerationRequest,
+        profile: Profile,
+        workdir: Path,
+        derived: dict[str, Any] | None = None,
     ) -> tuple[list[DatasetFile], FidelityReport]:
         files_wanted = [o for o in request.outputs if o != "database"]
         to_database = "database" in request.outputs
         loaded = int((ctx.checkpoint or {}).get("next_chunk", 0))  # chunks already in the database
         parts = (
-            outputs.LocalParts(workdir, files_wanted, codecs=self._generator.codecs) if files_wanted else None
+            outputs.LocalParts(
+                workdir, files_wanted, codecs=self._generator.codecs, derived=derived, dataset_id=ctx.job_id
+            )
+            if files_wanted
+            else None
         )
         chunks = await asyncio.to_thread(
             self._generator.chunks,

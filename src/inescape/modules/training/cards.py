@@ -57,6 +57,7 @@ def card_markdown(name: str, version: int | None, fitted: Any, card: Mapping[str
         "## Data",
         "",
         f"- Source: {trained.get('dataset', {})}",
+        *_derivation(trained.get("dataset", {}).get("derived_from")),
         f"- Patients: {trained.get('rows')} (train {trained.get('train')}, "
         f"validation {trained.get('validation')}, test {trained.get('test')}), "
         f"events {trained.get('events')}",
@@ -251,3 +252,19 @@ def calibration_svg(calibration: Mapping[str, Sequence[Mapping[str, float]]]) ->
 
 
 __all__ = ["calibration_svg", "card_markdown", "line_chart", "training_curve_svg"]
+
+
+def _derivation(derived: dict[str, Any] | None) -> list[str]:
+    """A line naming the real source a synthetic training set was fitted to, and its ε."""
+    if not derived:
+        return []
+    epsilon = derived.get("epsilon")
+    privacy = (
+        f"ε = {epsilon}-differentially private fit"
+        if epsilon is not None
+        else "fit without differential privacy"
+    )
+    return [
+        f"- Derived from real patients: source {derived.get('source')}, fitted profile "
+        f"{derived.get('profile')} ({privacy}, fitted {derived.get('fitted_at')})"
+    ]

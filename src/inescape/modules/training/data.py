@@ -59,7 +59,15 @@ class CohortSource:
             data = await self._datasets.read_file(dataset_id, file.name)
             frames[str(table)] = await asyncio.to_thread(pl.read_parquet, io.BytesIO(data))
         profile = None if info.profile is msgspec.UNSET else info.profile
-        return frames, {"source": "dataset", "id": dataset_id, "origin": info.origin, "profile": profile}
+        source: dict[str, Any] = {
+            "source": "dataset",
+            "id": dataset_id,
+            "origin": info.origin,
+            "profile": profile,
+        }
+        if info.derived_from:  # a twin of real patients: its origin and ε go on the model card
+            source["derived_from"] = dict(info.derived_from)
+        return frames, source
 
 
 __all__ = ["TABLES", "CohortSource"]

@@ -18,10 +18,23 @@ Privacy
                                 best threshold's true- minus false-positive rate (0: no better
                                 than a guess)
   identical                     synthetic records equal to a training record on every column
+  aia_*                         an attribute-inference attack: the sensitive attribute
+                                (``SENSITIVE``: whether the patient died) of a real patient
+                                guessed as that of the synthetic record nearest on the
+                                quasi-identifiers (sex, age, location, clinical stage group).
+                                aia_accuracy on held-out patients, aia_members_accuracy on the
+                                training ones, aia_baseline: guessing the synthetic records'
+                                majority value; aia_advantage = aia_accuracy - aia_baseline
+                                (what the synthetic data teaches about anyone), aia_members_gain
+                                = aia_members_accuracy - aia_accuracy (what it gives away about
+                                the patients it was made from: near 0 unless it copies them)
 Utility
   marginal_fidelity             1 - total variation distance of each categorical column
   km_distance                   largest gap between the real and synthetic Kaplan-Meier
                                 survival at 1, 2, 3 and 5 years, by clinical stage
+  trtr_c_index / tstr_c_index   the C-index on held-out real patients of a Cox model trained
+                                on the real training patients / on the synthetic records
+                                (``survival.py``); tstr_ratio = tstr / trtr
 """
 
 from __future__ import annotations
@@ -32,8 +45,12 @@ import msgspec
 import numpy as np
 import polars as pl
 
+from inescape.modules.generation.fitting.survival import tstr
+
 CATEGORICAL = ("sex", "histology", "location", "stage_group", "pathway")
 LANDMARKS = (12.0, 24.0, 36.0, 60.0)
+SENSITIVE = "event"
+QUASI_IDENTIFIERS = ("sex", "location", "stage_group")  # and age
 MAX_RECORDS = 4000  # each side sampled to at most this many records (brute-force distances)
 
 
@@ -63,6 +80,29 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             description="The lowest ratio of distance to closest record, synthetic to holdout.",
         ),
     ] = 0.8
+    max_aia_members_gain: Annotated[
+        Unit,
+        msgspec.Meta(
+            description="The highest gain in attribute-inference accuracy on the training patients "
+            "over held-out ones."
+        ),
+    ] = 0.1
+    max_aia_advantage: Annotated[
+        Unit,
+        msgspec.Meta(
+            description="The highest attribute-inference accuracy above guessing the majority, "
+            "on held-out patients (1: not checked)."
+        ),
+    ] = 1.0
+    min_tstr_ratio: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            le=2,
+            description="The lowest train-on-synthetic over train-on-real C-index on held-out "
+            "patients (0: not checked).",
+        ),
+    ] = 0.0
 
 
 class Report(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,8 +116,17 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     mia_advantage: float
     identical: int
     identical_share: float
+    aia_attribute: str
+    aia_accuracy: float
+    aia_members_accuracy: float
+    aia_baseline: float
+    aia_advantage: float
+    aia_members_gain: float
     marginal_fidelity: dict[str, float]
     km_distance: dict[str, float]
+    trtr_c_index: float
+    tstr_c_index: float
+    tstr_ratio: float
 
     def failures(self, thresholds: Thresholds) -> list[str]:
         """The thresholds this report does not meet, each said in words."""
@@ -97,6 +146,21 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
         ratio = self.dcr_synthetic / self.dcr_holdout if self.dcr_holdout > 0 else 1.0
         if ratio < thresholds.min_dcr_ratio:
             found.append(f"distance to closest record ratio {ratio:.3f} < {thresholds.min_dcr_ratio}")
+        if self.aia_members_gain > thresholds.max_aia_members_gain:
+            found.append(
+                f"attribute inference on training patients beats held-out ones by "
+                f"{self.aia_members_gain:.3f} > {thresholds.max_aia_members_gain}"
+            )
+        if self.aia_advantage > thresholds.max_aia_advantage:
+            found.append(
+                f"attribute inference beats the majority guess by {self.aia_advantage:.3f} "
+                f"> {thresholds.max_aia_advantage}"
+            )
+        if self.tstr_ratio < thresholds.min_tstr_ratio:
+            found.append(
+                f"train-on-synthetic C-index {self.tstr_c_index:.3f} is {self.tstr_ratio:.3f} of "
+                f"train-on-real {self.trtr_c_index:.3f} < {thresholds.min_tstr_ratio}"
+            )
         return found
 
 
@@ -130,6 +194,58 @@ def _nearest(a: np.ndarray, b: np.ndarray, k: int = 1) -> np.ndarray:
         part = np.partition(d2, k - 1, axis=1)[:, :k] if b.shape[0] > k else d2
         out[start : start + 512] = np.sqrt(np.sort(part, axis=1)[:, :k])
     return out
+
+
+def _quasi_identifiers(frames: list[pl.DataFrame]) -> list[np.ndarray]:
+    levels = {
+        c: sorted({v for f in frames for v in f[c].fill_null("?").to_list()}) for c in QUASI_IDENTIFIERS
+    }
+    return [
+        np.hstack(
+            [
+                *[
+                    (f[c].fill_null("?").to_numpy()[:, None] == np.array(levels[c])[None, :]).astype(float)
+                    for c in QUASI_IDENTIFIERS
+                ],
+                (f["age"].fill_null(0).to_numpy() / 10.0)[:, None],
+            ]
+        )
+        for f in frames
+    ]
+
+
+def _nearest_index(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each row of ``a``, the index of its nearest row of ``b`` (the first of equals)."""
+    out = np.empty(a.shape[0], dtype=np.int64)
+    b2 = (b**2).sum(axis=1)
+    for start in range(0, a.shape[0], 512):
+        block = a[start : start + 512]
+        out[start : start + 512] = np.argmin(b2[None, :] - 2 * block @ b.T, axis=1)
+    return out
+
+
+def _attribute_inference(
+    members: pl.DataFrame, others: pl.DataFrame, synthetic: pl.DataFrame, seed: int
+) -> dict[str, float]:
+    """Accuracy of guessing ``SENSITIVE`` from the synthetic record nearest on the
+    quasi-identifiers, for training (members) and held-out patients, and the majority guess's."""
+    shuffled = synthetic.sample(fraction=1.0, shuffle=True, seed=seed)  # equals: a random one wins
+    x_m, x_o, x_s = _quasi_identifiers([members, others, shuffled])
+    guesses = shuffled[SENSITIVE].cast(pl.String).fill_null("?").to_numpy()
+    truth_m = members[SENSITIVE].cast(pl.String).fill_null("?").to_numpy()
+    truth_o = others[SENSITIVE].cast(pl.String).fill_null("?").to_numpy()
+    values, counts = np.unique(guesses, return_counts=True)
+    majority = values[np.argmax(counts)]
+    on_members = float((guesses[_nearest_index(x_m, x_s)] == truth_m).mean())
+    on_others = float((guesses[_nearest_index(x_o, x_s)] == truth_o).mean())
+    baseline = float((truth_o == majority).mean())
+    return {
+        "aia_accuracy": round(on_others, 4),
+        "aia_members_accuracy": round(on_members, 4),
+        "aia_baseline": round(baseline, 4),
+        "aia_advantage": round(on_others - baseline, 4),
+        "aia_members_gain": round(on_members - on_others, 4),
+    }
 
 
 def _advantage(members: np.ndarray, others: np.ndarray) -> float:
@@ -189,6 +305,8 @@ def privacy_report(
     identical = int((to_train[:, 0] < 1e-4).sum())  # exact up to rounding of the distances
     nndr = np.where(to_train[:, 1] > 0, to_train[:, 0] / np.maximum(to_train[:, 1], 1e-12), 1.0)
     marginal, km = _utility(train, synthetic)
+    attack = _attribute_inference(tr, ho, sy, seed + 3)
+    survival = tstr(_sample(train, MAX_RECORDS, seed + 4), sy, ho)
     return Report(
         train=tr.height,
         holdout=ho.height,
@@ -200,6 +318,9 @@ def privacy_report(
         mia_advantage=round(_advantage(member, non_member), 4),
         identical=identical,
         identical_share=round(identical / sy.height, 4),
+        aia_attribute=SENSITIVE,
+        **attack,
         marginal_fidelity=marginal,
         km_distance=km,
+        **survival,
     )

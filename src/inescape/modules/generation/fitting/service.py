@@ -6,8 +6,13 @@ a fitted profile, and its release gate.
   column); a share of it (``holdout``, chosen by a keyed hash of the record id) is kept out of
   the fit for the privacy report.
 - Budget: ``generation_privacy_budgets`` holds, per source, the total ε a data steward allows
-  (``DEFAULT_BUDGET`` until one is set) and what fits have spent; a fit asking for more than is
-  left is refused (409) before any patient is read, and nothing is written.
+  (``DEFAULT_BUDGET`` until one is set); ``generation_privacy_spends`` holds what fits have
+  spent, one document per spend, numbered 0, 1, 2... per source. A spend takes the next number
+  by inserting it: the insert is the store's own atomic step (a unique id, on MongoDB and in SQL
+  alike), so two fits that read the same balance race for the same number, one insert fails,
+  and the loser reads the balance again (with the winner's spend in it) before it may spend.
+  Concurrent fits therefore never spend more than the budget together. A fit asking for more
+  than is left is refused (409) before any patient is read, and nothing is written.
 - A dataset generated from a fitted profile is held: researchers cannot read it until its
   privacy report meets the steward's thresholds, or a steward records a decision.
 """
@@ -18,13 +23,14 @@ import asyncio
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
 import polars as pl
 
 from inescape.kernel.clock import Clock
-from inescape.kernel.errors import Conflict, Forbidden, Invalid
+from inescape.kernel.errors import Conflict, Forbidden, Invalid, Unavailable
 from inescape.kernel.ports import DocumentStore
 from inescape.modules.auth.api import GatewayApi
 from inescape.modules.generation.api import PROFILES, DatasetInfo
@@ -37,6 +43,8 @@ from inescape.modules.generation.library import Generator
 from inescape.modules.patients.api import PatientsApi
 
 BUDGETS = "generation_privacy_budgets"
+SPENDS = "generation_privacy_spends"
+SPEND_RETRIES = 50  # a spend that loses this many races in a row gives up (503)
 SETTINGS = "generation_release_settings"
 DEFAULT_BUDGET = 3.0  # total ε per source until a steward sets one
 MIN_PATIENTS = 20
@@ -155,39 +163,80 @@ class FittingService:
                 errors=[{"field": "source", "message": "1 to 200 printable characters"}],
             )
         doc = await self._documents.get(BUDGETS, source)
+        return self._shown(source, doc, await self._spends(source))
+
+    @staticmethod
+    def _shown(source: str, doc: Mapping[str, Any] | None, spends: list[dict[str, Any]]) -> dict[str, Any]:
+        """The balance: the ledger's spends, plus what a budget document written before the
+        ledger recorded itself (``spent``, ``fits``)."""
         total = float(doc["total"]) if doc else DEFAULT_BUDGET
-        spent = float(doc["spent"]) if doc else 0.0
+        earlier = list((doc or {}).get("fits", []))
+        spent = float((doc or {}).get("spent", 0.0)) + sum(float(s["epsilon"]) for s in spends)
         return {
             "source": source,
             "total": total,
             "spent": round(spent, 6),
             "remaining": round(max(0.0, total - spent), 6),
-            "fits": list(doc.get("fits", [])) if doc else [],
+            "fits": [
+                *earlier,
+                *({"profile": s["profile"], "epsilon": s["epsilon"], "at": s["at"]} for s in spends),
+            ],
         }
 
+    async def _spends(self, source: str) -> list[dict[str, Any]]:
+        """The source's spends in order: always the numbers 0..n-1 (a number is taken only
+        once every lower one is stored, and none is deleted)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page = await self._documents.find(
+                SPENDS, {"source": source}, sort=[("slot", 1)], limit=1000, skip=len(found)
+            )
+            found.extend(dict(d) for d in page)
+            if len(page) < 1000:
+                return found
+
     async def set_budget(self, source: str, total: float, user: str | None) -> dict[str, Any]:
-        current = await self.budget(source)
-        doc = {
+        await self.budget(source)  # the source's name checked
+        current = await self._documents.get(BUDGETS, source)
+        earlier: dict[str, Any] = {k: current[k] for k in ("spent", "fits") if current and k in current}
+        doc: dict[str, Any] = {
             "id": source,
             "total": total,
-            "spent": current["spent"],
-            "fits": current["fits"],
+            **earlier,
             "set_by": user,
             "set_at": self._clock.now().isoformat(),
         }
-        await self._save_budget(source, doc)
-        return await self.budget(source)
-
-    async def _save_budget(self, source: str, doc: dict[str, Any]) -> None:
-        if await self._documents.get(BUDGETS, source) is None:
-            await self._documents.insert(BUDGETS, doc)
+        if current is None:
+            try:
+                await self._documents.insert(BUDGETS, doc)
+            except Conflict:  # set at the same moment by another steward: the later one stands
+                await self._documents.replace(BUDGETS, source, doc)
         else:
             await self._documents.replace(BUDGETS, source, doc)
+        return await self.budget(source)
 
-    async def _spend(self, source: str, budget: dict[str, Any], name: str, epsilon: float, at: str) -> None:
-        fits = [*budget["fits"], {"profile": name, "epsilon": epsilon, "at": at}]
-        doc = await self._documents.get(BUDGETS, source) or {"id": source, "total": budget["total"]}
-        await self._save_budget(source, {**dict(doc), "spent": budget["spent"] + epsilon, "fits": fits})
+    async def _spend(self, source: str, name: str, epsilon: float, at: str) -> None:
+        """Spend ``epsilon`` of the source's budget, or refuse (409) with nothing written."""
+        for _ in range(SPEND_RETRIES):
+            spends = await self._spends(source)
+            budget = self._shown(source, await self._documents.get(BUDGETS, source), spends)
+            if epsilon > budget["remaining"] + 1e-9:
+                raise BudgetExhausted(
+                    f"the privacy budget of {source!r} has ε = {budget['remaining']:g} left "
+                    f"(of {budget['total']:g}); this fit asks for ε = {epsilon:g}"
+                )
+            slot = len(spends)
+            spend = {"id": f"{slot}:{source}", "source": source, "slot": slot}
+            try:
+                await self._documents.insert(SPENDS, {**spend, "profile": name, "epsilon": epsilon, "at": at})
+            except Conflict:  # another fit took this number first: read the balance again
+                continue
+            return
+        raise Unavailable(
+            f"the privacy budget of {source!r} is too busy to spend from; try again",
+            backend=self._documents.backend,
+            retry_after=1,
+        )
 
     # --- fit ------------------------------------------------------------------------------
     async def fit(self, request: FitRequest, user: str | None) -> dict[str, Any]:
@@ -198,15 +247,10 @@ class FittingService:
             PROFILES, request.name
         ):
             raise Conflict(f"a profile called {request.name!r} exists already; choose another name")
-        budget = await self.budget(request.source)
-        if request.epsilon is not None and request.epsilon > budget["remaining"] + 1e-9:
-            raise BudgetExhausted(
-                f"the privacy budget of {request.source!r} has ε = {budget['remaining']:g} left "
-                f"(of {budget['total']:g}); this fit asks for ε = {request.epsilon:g}"
-            )
+        await self.budget(request.source)  # the source's name checked
         now = self._clock.now()
         if request.epsilon is not None:  # spent before the patients are read, whatever follows
-            await self._spend(request.source, budget, request.name, request.epsilon, now.isoformat())
+            await self._spend(request.source, request.name, request.epsilon, now.isoformat())
         tables = await self._patients.cohort_tables({"source": request.source})
         frame = cohort_frame(tables)
         salt = secrets.token_hex(16)
