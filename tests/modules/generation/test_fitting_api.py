@@ -80,12 +80,27 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     )
     assert denied.status_code == 403
 
+    # its twins go to files the gate holds, never into the clinical database researchers read
+    into_records = {"profile": "site-twin", "n": 50, "seed": 4, "outputs": ["database"]}
+    clinician = await bearer(client, client.app, "dr.fit", ["clinician"])
+    counted = await client.get("/api/v1/patients/cohort/counts", headers=clinician)
+    assert counted.status_code == 200, counted.text
+    refused_load = await client.post("/api/v1/generation/jobs", json=into_records, headers=steward)
+    assert refused_load.status_code == 422, refused_load.text
+    assert refused_load.json()["errors"][0]["field"] == "outputs"
+    assert (await client.get("/api/v1/patients/cohort/counts", headers=clinician)).json() == counted.json()
     job = await generate(client, researcher, {"profile": "site-twin", "n": 800, "seed": 4})
     held = await client.get(f"/api/v1/datasets/{job['id']}", headers=researcher)
     assert held.status_code == 403, held.text
     assert "held" in held.json()["detail"]
     file = await client.get(f"/api/v1/datasets/{job['id']}/files/patients.parquet", headers=researcher)
     assert file.status_code == 403
+    # nor trained on: a model would carry what the gate holds back
+    train = {"name": "held-twin", "model": "cox", "dataset": {"source": "dataset", "id": job["id"]}}
+    trained = await client.post("/api/v1/training/runs", json=train, headers=researcher)
+    assert trained.status_code == 403, trained.text
+    assert "held" in trained.json()["detail"]
+    assert (await client.get("/api/v1/training/runs", headers=researcher)).json() == []
 
     strict = await client.put(
         "/api/v1/generation/release-thresholds",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from inescape.kernel.errors import Invalid, NotFound
+from inescape.kernel.errors import Forbidden, Invalid, NotFound
 
 if TYPE_CHECKING:
     import polars as pl
@@ -160,6 +160,21 @@ class DatasetInfo(msgspec.Struct, frozen=True, kw_only=True):
     def tables(self, fmt: str = "parquet") -> dict[str, DatasetFile]:
         """Table name -> its file in format ``fmt`` (a collected dataset has none)."""
         return {f.table: f for f in self.files or [] if f.table in TABLES and f.format == fmt}
+
+
+class DatasetHeld(Forbidden):
+    """A dataset derived from real patients, not released to researchers yet."""
+
+
+def check_release(info: DatasetInfo, *, researcher_only: bool) -> None:
+    """Researchers read (and train on) a dataset derived from real patients only once it is
+    released; ``DatasetHeld`` (403) otherwise."""
+    release = info.release or {}
+    if researcher_only and release and release.get("status") != "released":
+        raise DatasetHeld(
+            f"dataset {info.id} is derived from real patients and held until its privacy report "
+            "passes the data steward's thresholds or a data steward releases it"
+        )
 
 
 # --- facades -------------------------------------------------------------------------------

@@ -19,9 +19,8 @@ from inescape.infra.openapi import errors
 from inescape.kernel.errors import Forbidden, Invalid, NotFound
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, principal_of, username_of
-from inescape.modules.generation.api import DatasetInfo
+from inescape.modules.generation.api import DatasetInfo, check_release
 from inescape.modules.generation.datasets import Datasets
-from inescape.modules.generation.fitting.service import check_release
 from inescape.modules.generation.outputs import CONTENT_TYPES
 from inescape.modules.generation.schemas import GenerationRequest, ProfileSummary
 from inescape.modules.generation.service import GenerationService, ProfileService, summary

@@ -116,9 +116,18 @@ class GenerationService:
 
     async def submit(self, *, request: GenerationRequest, owner: str | None) -> JobView:
         """Check now what the job would fail on (404 for an unknown profile, 422 naming an
-        impossible quota), then submit the job."""
+        impossible quota, or the clinical database as the output of a profile fitted to real
+        patients), then submit the job."""
         profile = await self._profiles.find(name=request.profile)
         self._check(profile, request)
+        if "database" in request.outputs and await self._profiles.fitted(name=profile.name) is not None:
+            # the release gate holds a dataset's files; records in the clinical database would be
+            # open to every reader of patients, researchers included, before any steward decided
+            raise Invalid(
+                f"profile {profile.name} is fitted to real patients: its twins are datasets (files, held "
+                "until released), not records of the clinical database; choose parquet, csv or ndjson",
+                errors=[{"field": "outputs", "message": "database is not an output of a fitted profile"}],
+            )
         return await self._jobs.submit(
             module="generation", kind=JOB_KIND, params=msgspec.to_builtins(request), owner=owner
         )

@@ -12,7 +12,7 @@ import msgspec
 import polars as pl
 
 from inescape.kernel.errors import Invalid, NotFound
-from inescape.modules.generation.api import DatasetInfo, DatasetsApi
+from inescape.modules.generation.api import DatasetInfo, DatasetsApi, check_release
 from inescape.modules.patients.api import PatientsApi
 from inescape.modules.training.schemas import DatasetRef
 
@@ -32,11 +32,13 @@ class CohortSource:
             return frames, {"source": "database", "filters": filters}
         return await self._dataset(str(ref.id))
 
-    async def check(self, *, ref: DatasetRef) -> None:
+    async def check(self, *, ref: DatasetRef, researcher_only: bool = False) -> None:
         """Refuse a cohort the job could not read, before it is queued: 404 for a dataset that
-        does not exist, 422 for one without Parquet tables."""
+        does not exist, 422 for one without Parquet tables, 403 for a researcher's run on a
+        dataset derived from real patients and not released (the gate datasets.read keeps)."""
         if ref.source == "dataset":
-            await self._parquet_files(str(ref.id))
+            info, _ = await self._parquet_files(str(ref.id))
+            check_release(info, researcher_only=researcher_only)
 
     async def _parquet_files(self, dataset_id: str) -> tuple[DatasetInfo, dict[str, Any]]:
         try:

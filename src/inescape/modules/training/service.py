@@ -69,7 +69,9 @@ class RunService:
         self._runs = runs
         self._settings = settings
 
-    async def submit(self, *, request: TrainingRequest, owner: str | None) -> JobView:
+    async def submit(
+        self, *, request: TrainingRequest, owner: str | None, researcher_only: bool = False
+    ) -> JobView:
         """Refuse now what the job could only fail on later, and queue nothing then: 422 for
         a bad request, 503 with the install hint when this install lacks the ml extra, 404 for
         a dataset that does not exist."""
@@ -77,7 +79,7 @@ class RunService:
         missing = missing_ml()
         if missing is not None:
             raise Unavailable(ml_missing_message(missing), backend="ml", retry_after=3600)
-        await self._cohorts.check(ref=request.dataset)
+        await self._cohorts.check(ref=request.dataset, researcher_only=researcher_only)
         return await self._jobs.submit(
             module=MODULE, kind=FIT, queue=MODULE, params=msgspec.to_builtins(request), owner=owner
         )

@@ -30,7 +30,7 @@ import msgspec
 import polars as pl
 
 from inescape.kernel.clock import Clock
-from inescape.kernel.errors import Conflict, Forbidden, Invalid, Unavailable
+from inescape.kernel.errors import Conflict, Invalid, Unavailable
 from inescape.kernel.ports import DocumentStore
 from inescape.modules.auth.api import GatewayApi
 from inescape.modules.generation.api import PROFILES, DatasetInfo
@@ -112,10 +112,6 @@ class BudgetExhausted(Conflict):
     """The source's privacy budget has less left than the fit asks for."""
 
 
-class DatasetHeld(Forbidden):
-    """A dataset derived from real patients, not released to researchers yet."""
-
-
 def _in_holdout(patient_id: str, salt: str, share: float) -> bool:
     digest = hashlib.sha256(f"{salt}:{patient_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
@@ -125,16 +121,6 @@ def split(frame: pl.DataFrame, salt: str, share: float) -> tuple[pl.DataFrame, p
     """(training, holdout) rows: the holdout chosen by a keyed hash of each record's id."""
     held = pl.Series([_in_holdout(i, salt, share) for i in frame["id"].to_list()], dtype=pl.Boolean)
     return frame.filter(~held), frame.filter(held)
-
-
-def check_release(info: DatasetInfo, *, researcher_only: bool) -> None:
-    """Researchers read a dataset derived from real patients only once it is released."""
-    release = info.release or {}
-    if researcher_only and release and release.get("status") != RELEASED:
-        raise DatasetHeld(
-            f"dataset {info.id} is derived from real patients and held until its privacy report "
-            "passes the data steward's thresholds or a data steward releases it"
-        )
 
 
 class FittingService:
