@@ -10,6 +10,7 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Stream
 
+from inescape.infra.openapi import errors
 from inescape.modules.auth.api import audit_note
 from inescape.modules.patients.controllers import Patients, audited
 from inescape.modules.patients.fhir import to_bundle, to_ndjson
@@ -40,6 +41,7 @@ async def patient_bundle(patient_id: FromPath[str], patients: Patients) -> Respo
     "/api/v1/patients/export.ndjson",
     opt=audited(EXPORT, "patients.export_ndjson"),  # written when the answer starts: before a byte
     dependencies=FILTER_DEPENDENCY,
+    responses=errors(404),  # cohort=<id> names no saved cohort
     media_type="application/fhir+ndjson",
     tags=["fhir"],
     summary="A cohort as FHIR NDJSON (bulk-data style), streamed; the list's filters and cohort=<id> apply",
