@@ -29,6 +29,9 @@ COHORT_FILTERS = (
     "vital_status",
     "origin",
     "source",
+    "treatment",
+    "biomarker",
+    "scheme",
     "min_age",
     "max_age",
     "diagnosed_from",
@@ -1026,6 +1029,13 @@ class PatientsApi(Protocol):
     async def cohort_tables(self, filters: dict[str, Any]) -> dict[str, Any]:
         """The stored cohort ``filters`` selects (the list endpoint's filters), one polars
         DataFrame per table, without identifying columns."""
+        ...
+
+    async def saved_cohort(self, cohort_id: str, *, viewer: Any = None) -> dict[str, Any]:
+        """The filters of the saved cohort ``cohort_id`` (``/api/v1/cohorts``), for
+        ``cohort_tables``: ``NotFound`` for an unknown id; with a ``viewer`` (the caller's
+        principal), ``Forbidden`` when the viewer sees de-identified data only and the cohort
+        selects on a field that view hides."""
         ...
 
 

@@ -42,9 +42,7 @@ def audited(permission: str, action: str, *, resource_id: str | None = None) -> 
     summary="Train a model (a job: progress per epoch in GET /api/v1/training/runs/{id})",
 )
 async def submit_run(request: AnyRequest, data: JSONBody[TrainingRequest], runs: Runs) -> JobView:
-    principal = principal_of(request)
-    researcher_only = principal is None or principal.is_researcher_only
-    job = await runs.submit(request=data, owner=username_of(request), researcher_only=researcher_only)
+    job = await runs.submit(request=data, owner=username_of(request), viewer=principal_of(request))
     audit_note(request, resource_id=job.id, detail=f"{data.model} -> {data.name}")
     return job
 

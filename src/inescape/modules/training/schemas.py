@@ -72,7 +72,17 @@ class TrainingRequest(Strict, frozen=True, kw_only=True):
             )
         ),
     ] = "cox"
-    dataset: Annotated[DatasetRef, msgspec.Meta(description="The cohort it learns from.")]
+    dataset: Annotated[
+        DatasetRef | None,
+        msgspec.Meta(description="Where the cohort comes from; leave it out when cohort_id names one."),
+    ] = None
+    cohort_id: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="A saved cohort's id (/api/v1/cohorts), instead of dataset: the run trains on "
+            "the clinical database's records (de-identified columns) that cohort selects when it starts."
+        ),
+    ] = None
     features: Annotated[
         Literal["full", "clinical"] | list[str],
         msgspec.Meta(

@@ -10,59 +10,25 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
+from inescape.infra.openapi import errors
 from inescape.kernel.errors import Invalid
 from inescape.modules.auth.api import audit_note, principal_of
 from inescape.modules.patients.cohort_service import CohortService
 from inescape.modules.patients.controllers import READ, Views, audited
-from inescape.modules.patients.research import FILTER_FIELDS, OLDEST_AGE, refuse_hidden
+from inescape.modules.patients.routes.query import (
+    FILTER_DEPENDENCY,
+    QueryFilters,
+    Saved,
+    SchemeParam,
+    cohort_filters,
+)
 from inescape.modules.patients.views import PatientViews
 
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
 Group = Literal["histology", "stage_group", "sex", "location", "origin", "vital_status"]
 Endpoint = Literal["os", "pfs", "dfs", "css"]
-Scheme = Literal["clinical", "pathological", "post_neoadjuvant"]
-SchemeParam = Annotated[
-    Scheme | None,
-    QueryParameter(
-        description="Stage groups of this staging (the latest assessment of that kind per patient) "
-        "instead of the primary condition's stage group; unstaged patients are left out"
-    ),
-]
 Cohorts = NamedDependency[CohortService]
-# the filters ``cohort_filters`` reads from the query (the unknown-query check allows them)
-FILTER_QUERY = ("sex", "histology", "location", "stage_group", "vital_status", "origin", "source")
-FILTERS = {"query": (*FILTER_QUERY, "min_age", "max_age")}
-
-
-def cohort_filters(
-    request: Request[Any, Any, Any], views: PatientViews, groups: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The list endpoint's filters, from the query; a researcher may neither select nor group
-    on a field the de-identified view hides (``HiddenFieldFilter``)."""
-    filters: dict[str, Any] = {k: request.query_params.get(k) for k in FILTER_QUERY}
-    for name in ("min_age", "max_age"):
-        raw = request.query_params.get(name)
-        if raw is not None:
-            if not raw.isdigit():
-                raise Invalid(
-                    f"{name} is a whole number of years", errors=[{"field": name, "message": "not a number"}]
-                )
-            filters[name] = int(raw)
-    if views.deidentifies(principal_of(request)):
-        refuse_hidden({**filters, **dict.fromkeys(groups, True)}, views, names=FILTER_FIELDS)
-        _within_shown_ages(filters)
-    return filters
-
-
-def _within_shown_ages(filters: dict[str, Any]) -> None:
-    """A researcher's age bounds select by birth year without splitting the "90+" group:
-    ``min_age`` up to 90 takes all of it, ``max_age`` up to 88 none of it."""
-    for name, most in (("min_age", OLDEST_AGE), ("max_age", OLDEST_AGE - 2)):
-        if filters.get(name) is not None and filters[name] > most:
-            raise Invalid(
-                f"{name} is at most {most} for de-identified data (every age over 89 is one group, 90+)",
-                errors=[{"field": name, "message": f"at most {most}"}],
-            )
+COUNT_GROUPS = (*GROUPS, "treatment", "biomarker")
 
 
 def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
@@ -75,7 +41,9 @@ def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
 
 @get(
     "/api/v1/patients/cohort/counts",
-    opt=audited(READ, "patients.cohort_counts") | FILTERS,
+    opt=audited(READ, "patients.cohort_counts"),
+    dependencies=FILTER_DEPENDENCY,
+    responses=errors(404),  # cohort=<id> names no saved cohort
     tags=["cohort"],
     summary="Counts by one or more columns",
 )
@@ -83,23 +51,35 @@ async def cohort_counts(
     request: Request[Any, Any, Any],
     cohorts: Cohorts,
     views: Views,
-    by: FromQuery[str] = "histology",
+    query_filters: QueryFilters,
+    saved_cohorts: Saved,
+    by: Annotated[
+        str,
+        QueryParameter(
+            description="Columns to count by, comma-separated: " + ", ".join(COUNT_GROUPS) + " (a patient "
+            "with several treatment kinds or biomarker results counts once in each; biomarker values "
+            "read KIND:value)"
+        ),
+    ] = "histology",
     scheme: SchemeParam = None,
 ) -> Response[bytes]:
     columns = [c.strip() for c in by.split(",") if c.strip()]
-    unknown = [c for c in columns if c not in GROUPS]
+    unknown = [c for c in columns if c not in COUNT_GROUPS]
     if unknown or not columns:
         raise Invalid(
-            f"count by one of {', '.join(GROUPS)}", errors=[{"field": "by", "message": "unknown column"}]
+            f"count by one of {', '.join(COUNT_GROUPS)}",
+            errors=[{"field": "by", "message": "unknown column"}],
         )
-    filters = cohort_filters(request, views, tuple(columns))
+    filters = await cohort_filters(request, views, saved_cohorts, query_filters, tuple(columns), scheme)
     body = await cohorts.counts(query=_query(request, views), filters=filters, by=columns, scheme=scheme)
     return Response(body, media_type="application/json")
 
 
 @get(
     "/api/v1/patients/cohort/age",
-    opt=audited(READ, "patients.cohort_age") | FILTERS,
+    opt=audited(READ, "patients.cohort_age"),
+    dependencies=FILTER_DEPENDENCY,
+    responses=errors(404),  # cohort=<id> names no saved cohort
     tags=["cohort"],
     summary="Age at diagnosis: histogram and summary",
 )
@@ -107,10 +87,12 @@ async def cohort_age(
     request: Request[Any, Any, Any],
     cohorts: Cohorts,
     views: Views,
+    query_filters: QueryFilters,
+    saved_cohorts: Saved,
     format: FromQuery[Literal["json", "svg"]] = "json",
 ) -> Response[bytes]:
     svg = format == "svg"
-    filters = cohort_filters(request, views)
+    filters = await cohort_filters(request, views, saved_cohorts, query_filters)
     top_coded = views.deidentifies(principal_of(request))
     body = await cohorts.ages(query=_query(request, views), filters=filters, svg=svg, top_coded=top_coded)
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
@@ -118,7 +100,9 @@ async def cohort_age(
 
 @get(
     "/api/v1/patients/cohort/survival",
-    opt=audited(READ, "patients.cohort_survival") | FILTERS,
+    opt=audited(READ, "patients.cohort_survival"),
+    dependencies=FILTER_DEPENDENCY,
+    responses=errors(404),  # cohort=<id> names no saved cohort
     tags=["cohort"],
     summary="Kaplan-Meier survival (months) with bands, numbers at risk, medians, log-rank and hazard ratios",
 )
@@ -126,6 +110,8 @@ async def cohort_survival(
     request: Request[Any, Any, Any],
     cohorts: Cohorts,
     views: Views,
+    query_filters: QueryFilters,
+    saved_cohorts: Saved,
     group: FromQuery[Group | None] = None,
     format: FromQuery[Literal["json", "svg"]] = "json",
     confidence: Annotated[float, QueryParameter(gt=0.5, lt=1)] = 0.95,
@@ -148,7 +134,9 @@ async def cohort_survival(
     ] = None,
 ) -> Response[bytes]:
     svg = format == "svg"
-    filters = cohort_filters(request, views, (group,) if group else ())
+    filters = await cohort_filters(
+        request, views, saved_cohorts, query_filters, (group,) if group else (), scheme
+    )
     body = await cohorts.survival_curves(
         query=_query(request, views),
         filters=filters,
