@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
@@ -27,6 +31,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING)
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -77,6 +82,43 @@ class Database:
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        parsed = make_url(self.url)
+        # a plain SQLite file (not one in memory, which a second connection would not see,
+        # nor a URL with driver options)
+        file = parsed.database not in (None, "", ":memory:")
+        plain = self.backend == "sqlite" and file and not parsed.query
+        self._file = parsed.database if plain else None
+        self._writer: tuple[ThreadPoolExecutor, list[sqlite3.Connection]] | None = None
+
+    @property
+    def one_trip(self) -> bool:
+        """Whether ``in_one_trip`` can run (an SQLite file)."""
+        return self._file is not None
+
+    async def in_one_trip(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` run whole on the database's writer thread, with that thread's own sqlite3
+        connection to the same file (same pragmas); ``work`` commits or rolls back itself.
+
+        Through aiosqlite and SQLAlchemy every statement, cursor and commit is a trip
+        between the event loop and the driver's thread, and compiling and binding cost more
+        than SQLite's own work: a short transaction of three statements takes a few dozen
+        trips. Here it takes one. Only where ``one_trip`` is true."""
+        if self._file is None:
+            raise RuntimeError("in_one_trip needs an SQLite file")
+        if self._writer is None:
+            self._writer = (ThreadPoolExecutor(1, thread_name_prefix="inescape-sqlite-writer"), [])
+        executor, opened = self._writer
+        path = self._file
+
+        def run() -> T:
+            if not opened:
+                connection = sqlite3.connect(path, check_same_thread=False)
+                _sqlite_pragmas(connection, None)
+                opened.append(connection)
+            return work(opened[0])
+
+        # a caller that stops waiting does not stop the transaction: it ends as it would
+        return await asyncio.get_running_loop().run_in_executor(executor, run)
 
     @property
     def safe_url(self) -> str:
@@ -91,3 +133,13 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._writer is not None:
+            executor, opened = self._writer
+            self._writer = None
+
+            def close_all() -> None:
+                for connection in opened:
+                    connection.close()
+
+            await asyncio.get_running_loop().run_in_executor(executor, close_all)
+            executor.shutdown(wait=False)
