@@ -24,6 +24,17 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     # rows per transaction and per checkpoint when loading the database; the cohort itself
     # does not depend on it
     chunk_size: Annotated[int, msgspec.Meta(ge=500, le=100_000)] = 50_000
+    # chunks loaded at once, each in its own transaction on its own connection (PostgreSQL
+    # with the cores to use them; SQLite, one writer, takes them one after another)
+    load_connections: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=8,
+            description="Chunks loaded into the database at once, each in its own transaction "
+            "on its own connection (one at a time on SQLite)",
+        ),
+    ] = 1
 
 
 class ProfileSummary(msgspec.Struct, frozen=True, kw_only=True):
