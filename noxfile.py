@@ -48,6 +48,7 @@ def bench(session: nox.Session) -> None:
     session.run(sys.executable, "benchmarks/bench_http.py", *session.posargs)
     session.run(sys.executable, "benchmarks/bench_auth.py")
     session.run(sys.executable, "benchmarks/bench_patients.py", "--quick")
+    session.run(sys.executable, "benchmarks/bench_parallel_load.py", "--n", "20000", "--repeats", "2")
     session.run(sys.executable, "benchmarks/bench_cohort.py")
     session.run(sys.executable, "benchmarks/bench_cds.py", "--quick")
     session.run(sys.executable, "benchmarks/bench_generation.py", "--quick")

@@ -5,12 +5,14 @@
   every 10 epochs and for the last; the whole ``fit`` with its split, preprocessing and
   held-out evaluation, Lightning imported before the clock starts) against the same network and
   loss in a bare PyTorch loop (no validation, no checkpoints) for the same epochs, in the same
-  run: the ratio is what the platform's training machinery costs.
+  run: the ratio is what the platform's training machinery costs. Both run with the same
+  intra-op thread count (``--threads``, 1 by default: the fit's ``cpu_threads``; 0 leaves
+  PyTorch's default, one per core, to both).
 - **Single-patient inference latency p50/p99**: the linear Cox as decision support evaluates it
   (``inescape.cox.v1``, plain Python, no torch) against the same model through torch
   (``FittedModel.predict_survival`` on a one-row frame), for 1/3/5-year survival.
 
-    .venv/bin/python benchmarks/bench_training.py [--quick]
+    .venv/bin/python benchmarks/bench_training.py [--quick] [--threads N]
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ def bare_loop(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a smaller cohort and fewer repetitions")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="intra-op threads of both loops (0: PyTorch's default)"
+    )
     args = parser.parse_args()
     n = 8000 if args.quick else 20_000
     calls = 500 if args.quick else 2000
@@ -76,9 +81,14 @@ def main() -> None:
     print(f"training on a us-seer cohort of {n} patients (DeepSurv, CPU)")
 
     import pytorch_lightning  # noqa: F401 - imported once per process, not per fit
+    import torch
 
+    threads = args.threads or torch.get_num_threads()
+    print(f"  intra-op threads, platform and bare loop alike: {threads}")
     started = time.perf_counter()
-    model = fit(frame, "deepsurv", seed=1, bootstrap=0, compare_cox=False, accelerator="cpu")
+    model = fit(
+        frame, "deepsurv", seed=1, bootstrap=0, compare_cox=False, accelerator="cpu", cpu_threads=threads
+    )
     seconds = time.perf_counter() - started
     epochs = len(model.history)
     platform_rate = model.trained_on["train"] * epochs / seconds
@@ -87,7 +97,12 @@ def main() -> None:
     x = model.preprocessor.transform(train)
     time_ = train["time"].cast(pl.Float32).to_numpy().copy()
     event = train["event"].cast(pl.Float32).to_numpy().copy()
-    bare_rate = bare_loop(x, time_, event, model.settings.hyper(), epochs, seed=1)
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        bare_rate = bare_loop(x, time_, event, model.settings.hyper(), epochs, seed=1)
+    finally:
+        torch.set_num_threads(default_threads)
     print(
         f"  platform (Lightning, validation, best weights): {platform_rate:,.0f} samples/s "
         f"({epochs} epochs, {seconds:.1f} s)"

@@ -3,6 +3,7 @@ resumes after its last committed chunk, and every synthetic patient is there exa
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from inescape.migrate import sync_url
@@ -27,9 +28,12 @@ def synthetic_patients(database_url: str) -> tuple[int, int]:
     return int(total), int(distinct)
 
 
+@pytest.mark.parametrize("connections", [1, 3], ids=["one-connection", "three-connections"])
 def test_a_generation_job_killed_mid_load_resumes_without_losing_or_doubling_a_patient(
-    served_env, tmp_path, backend
+    served_env, tmp_path, backend, connections
 ):
+    """With several connections, chunks commit out of order: each chunk's checkpoint names
+    it, and the restart loads exactly the chunks no committed transaction holds."""
     import httpx
 
     real = backend == "real"
@@ -50,6 +54,7 @@ def test_a_generation_job_killed_mid_load_resumes_without_losing_or_doubling_a_p
                 "seed": 11,
                 "outputs": ["database"],
                 "chunk_size": CHUNK,
+                "load_connections": connections,
             },
         ).json()
         assert "id" in job, job

@@ -7,6 +7,7 @@ the shared suite runs against both, so a module written against the port works o
 from __future__ import annotations
 
 import copy
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
@@ -166,6 +167,15 @@ class MongoDocumentStore:
         await self.client.close()
 
 
+_SQLITE_INSERT = "INSERT INTO documents (collection, id, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+_SQLITE_BODY = "SELECT body FROM documents WHERE collection = ? AND id = ?"
+_SQLITE_SET_BODY = "UPDATE documents SET body = ?, updated_at = ? WHERE collection = ? AND id = ?"
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 class SqlDocumentStore:
     """The same documents as rows of ``documents`` (collection, id, JSON body)."""
 
@@ -174,6 +184,7 @@ class SqlDocumentStore:
     def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
         self._db = db
         self._clock = clock or SystemClock()
+        self._sqlite_binds: tuple[Callable[[Any], Any], ...] | None = None
 
     async def init_documents(self, models: Sequence[type]) -> None:
         return None  # one JSON table holds every collection
@@ -255,10 +266,13 @@ class SqlDocumentStore:
     ) -> int:
         """``insert_many`` and, in the same transaction, the document ``target`` (collection,
         id) set to what ``change`` makes of its stored value (None: left as it is). One commit
-        and one trip to the database's thread: the audit trail's append with its checkpoint.
+        and one trip to the database's thread: the audit trail's append with its checkpoint
+        (on an SQLite file, the whole transaction on the database's writer thread).
         A taken id leaves everything out (0)."""
         if not docs:
             return 0
+        if self._db.one_trip:
+            return await self._db.in_one_trip(self._sqlite_append(collection, docs, target, change))
         rows = self._rows(collection, docs)
         other, other_id = target
         where = and_(documents.c.collection == other, documents.c.id == other_id)
@@ -283,6 +297,56 @@ class SqlDocumentStore:
 
         async with self._db.sessions() as session:
             return await session.run_sync(write)
+
+    def _sqlite_append(
+        self,
+        collection: str,
+        docs: Sequence[Document],
+        target: tuple[str, str],
+        change: Callable[[Document | None], Document | None],
+    ) -> Callable[[sqlite3.Connection], int]:
+        """``insert_many_and_update``'s transaction on a plain sqlite3 connection, its values
+        bound as SQLAlchemy binds them (the same JSON text and timestamps)."""
+        if self._sqlite_binds is None:
+            dialect = self._db.engine.dialect
+            body = documents.c.body.type.dialect_impl(dialect)
+            self._sqlite_binds = (
+                body.bind_processor(dialect) or _same,
+                body.result_processor(dialect, None) or _same,
+                documents.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect) or _same,
+            )
+        body_in, body_out, time_in = self._sqlite_binds
+        now = time_in(self._clock.now())
+        values = []
+        for doc in docs:  # each body is JSON text from here on: nobody else's to change
+            doc_id = str(doc.get("id") or new_id())
+            body = body_in({k: v for k, v in doc.items() if k != "id"})
+            values.append((collection, doc_id, body, now, now))
+        other, other_id = target
+
+        def write(connection: sqlite3.Connection) -> int:
+            try:
+                try:
+                    connection.executemany(_SQLITE_INSERT, values)
+                except sqlite3.IntegrityError:
+                    connection.rollback()
+                    return 0
+                found = connection.execute(_SQLITE_BODY, (other, other_id)).fetchone()
+                stored = None if found is None else body_out(found[0])
+                changed = change(None if stored is None else {"id": other_id, **stored})
+                if changed is not None:
+                    body = body_in({k: v for k, v in changed.items() if k != "id"})
+                    if stored is None:
+                        connection.execute(_SQLITE_INSERT, (other, other_id, body, now, now))
+                    else:
+                        connection.execute(_SQLITE_SET_BODY, (body, now, other, other_id))
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            return len(values)
+
+        return write
 
     async def insert_many(self, collection: str, docs: Sequence[Document]) -> int:
         if not docs:

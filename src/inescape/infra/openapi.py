@@ -368,10 +368,13 @@ _DECLARED: weakref.WeakKeyDictionary[HTTPRouteHandler, frozenset[str] | None] = 
 _ANY = frozenset({"*"})
 
 
-def unknown_query_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def unknown_query_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """A query parameter the operation does not take is a 422 naming it (a typo such as
     ``?histolgy=`` would otherwise return everything). Pages outside the API document
-    (the dashboard, the docs, a module served by another process) are left alone."""
+    (the dashboard, the docs, a module served by another process) are left alone. A
+    coroutine: Litestar runs a plain function guard on its thread pool."""
     if not connection.scope.get("query_string") or not isinstance(handler, HTTPRouteHandler):
         return
     if not handler.include_in_schema or "upstream" in handler.opt:

@@ -75,6 +75,12 @@ class JobUnit(Protocol):
 
     def checkpoint(self, state: Mapping[str, Any]) -> None: ...
 
+    def checkpoint_with(self, change: Callable[[Mapping[str, Any] | None], Mapping[str, Any]]) -> None:
+        """The checkpoint as ``change`` makes it of the job's when this unit commits: units
+        running at once (each its own transaction) each add their part to what the others
+        committed."""
+        ...
+
     def count(self, **increments: int) -> None: ...
 
     def publish(self, event: Event) -> None:

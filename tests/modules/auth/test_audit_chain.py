@@ -284,10 +284,12 @@ async def test_sql_commits_are_synchronous_whatever_the_database_default(service
 
 
 @pytest.mark.parametrize("views", [False, True], ids=["stores", "module-views"])
-async def test_on_one_sql_database_an_event_and_its_checkpoint_are_one_commit(services, views):
+async def test_on_one_sql_database_an_event_and_its_checkpoint_are_one_commit(services, views, monkeypatch):
     """The embedded default keeps events and checkpoint in one SQL database: a caller is
     answered after the one commit that holds its event and the checkpoint covering it (also
-    through the auth module's views of the stores, as the platform wires them)."""
+    through the auth module's views of the stores, as the platform wires them). On an SQLite
+    file that commit is made on the database's writer thread, whose statements are counted
+    there."""
     if not isinstance(services.documents, SqlDocumentStore):
         pytest.skip("events in MongoDB: the checkpoint moves in the SQL database after them")
     events: Any = services.documents
@@ -300,6 +302,19 @@ async def test_on_one_sql_database_an_event_and_its_checkpoint_are_one_commit(se
     engine = services.db.engine.sync_engine
     await fill(trail, 1)  # reads the head first
     count_commit = commits.append
+    real_trip = services.db.in_one_trip
+
+    async def counted_trip(work: Any) -> Any:
+        def traced(connection: Any) -> Any:
+            connection.set_trace_callback(lambda sql: sql.strip() == "COMMIT" and commits.append(sql))
+            try:
+                return work(connection)
+            finally:
+                connection.set_trace_callback(None)
+
+        return await real_trip(traced)
+
+    monkeypatch.setattr(services.db, "in_one_trip", counted_trip)
     event.listen(engine, "commit", count_commit)
     try:
         await fill(trail, 5)

@@ -3,8 +3,9 @@ is fenced by the lease token, and the unit in which side effects and checkpoint 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
@@ -27,6 +28,7 @@ class _Unit:
     def __init__(self, session: AsyncSession, counts: dict[str, int]) -> None:
         self.session = session
         self.state: dict[str, Any] | None = None
+        self.change: Callable[[Mapping[str, Any] | None], Mapping[str, Any]] | None = None
         self.increments: dict[str, int] = {}
         self.events: list[Event] = []
         self._counts = counts
@@ -36,6 +38,11 @@ class _Unit:
 
     def checkpoint(self, state: Mapping[str, Any]) -> None:
         self.state = dict(state)
+
+    def checkpoint_with(self, change: Callable[[Mapping[str, Any] | None], Mapping[str, Any]]) -> None:
+        """The checkpoint as ``change`` makes it of the job's checkpoint when this unit commits
+        (for units that run at once: each adds its own part to what the others committed)."""
+        self.change = change
 
     def count(self, **increments: int) -> None:
         for key, value in increments.items():
@@ -55,41 +62,63 @@ class RunningJob:
         self.attempt: int = row.attempts
         self.counts: dict[str, int] = dict(row.counts or {})
         self.owner: str | None = row.owner
+        # the job row's counts and checkpoint are written by one unit (or progress) at a time:
+        # only the lease holder writes them, so this process's copy is the stored one
+        self._row = asyncio.Lock()
 
     def _fenced(self) -> Any:
         return update(jobs).where(jobs.c.id == self.job_id, jobs.c.lease_token == self._token)
 
     @contextlib.asynccontextmanager
     async def unit(self) -> AsyncIterator[_Unit]:
-        async with self._runner.db.sessions() as session, session.begin():
-            unit = _Unit(session, self.counts)
-            yield unit
-            counts = dict(self.counts)
-            for key, value in unit.increments.items():
-                counts[key] = counts.get(key, 0) + value
-            now = self._runner.clock.now()
-            # a committed unit proves the holder alive: the lease runs from here, so a heartbeat
-            # kept waiting behind a long unit (SQLite has one writer) does not lose the job
-            values: dict[str, Any] = {
-                "counts": counts,
-                "updated_at": now,
-                "lease_until": now + self._runner.lease,
-            }
-            if unit.state is not None:
-                values["checkpoint"] = unit.state
-            result = await session.execute(self._fenced().values(**values))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise LeaseLost(self.job_id)  # rolls back this unit's side effects too
-            await write_outbox(session, unit.events, self._runner.clock.now())
+        """A transaction whose side effects commit with the job's counts and checkpoint. Units
+        may run at once (each on its own connection): their work overlaps, and the job row's
+        counts and checkpoint are written by one at a time, each over the last committed."""
+        # SQLite has one writer: a unit holds it from its first write, so it takes its turn at
+        # the job row before it starts (else it could wait for progress, waiting for it)
+        whole = self._runner.db.backend == "sqlite"
+        async with contextlib.AsyncExitStack() as turn, self._runner.db.sessions() as session:
+            if whole:
+                await turn.enter_async_context(self._row)
+            transaction = await session.begin()
+            try:
+                unit = _Unit(session, self.counts)
+                yield unit
+                async with contextlib.nullcontext() if whole else self._row:
+                    counts = dict(self.counts)
+                    for key, value in unit.increments.items():
+                        counts[key] = counts.get(key, 0) + value
+                    state = unit.state
+                    if unit.change is not None:
+                        state = dict(unit.change(self.checkpoint))
+                    now = self._runner.clock.now()
+                    # a committed unit proves the holder alive: the lease runs from here, so a
+                    # heartbeat kept waiting behind a long unit (SQLite has one writer) keeps the job
+                    values: dict[str, Any] = {
+                        "counts": counts,
+                        "updated_at": now,
+                        "lease_until": now + self._runner.lease,
+                    }
+                    if state is not None:
+                        values["checkpoint"] = state
+                    result = await session.execute(self._fenced().values(**values))
+                    if result.rowcount != 1:  # type: ignore[attr-defined]
+                        raise LeaseLost(self.job_id)  # rolls back this unit's side effects too
+                    await write_outbox(session, unit.events, self._runner.clock.now())
+                    await transaction.commit()
+                    self.counts = counts
+                    if state is not None:
+                        self.checkpoint = state
+            except BaseException:
+                if transaction.is_active:
+                    await transaction.rollback()
+                raise
         if unit.events:  # announced only once committed, and only by the lease holder
             await self._runner.bus.deliver(unit.events)
-        self.counts = counts
-        if unit.state is not None:
-            self.checkpoint = unit.state
 
     async def progress(self, fraction: float, **counts: int) -> None:
-        self.counts.update(counts)
-        async with self._runner.db.sessions() as s, s.begin():
+        async with self._row, self._runner.db.sessions() as s, s.begin():
+            self.counts.update(counts)
             result = await s.execute(
                 self._fenced()
                 .values(

@@ -128,7 +128,7 @@ class AuditKeys:
     def sign(self, key_id: str, message: bytes) -> str | None:
         """The HMAC of ``message`` under ``key_id`` (None: a key this install does not have)."""
         key = self._keys.get(key_id)
-        return None if key is None else hmac.new(key, message, hashlib.sha256).hexdigest()
+        return None if key is None else hmac.digest(key, message, "sha256").hex()
 
 
 def _canonical(doc: Mapping[str, Any], fields: tuple[str, ...]) -> bytes:

@@ -83,7 +83,9 @@ def permission_of(handler: BaseRouteHandler, route_path: str, openapi_path: str)
     return permission if isinstance(permission, str) else None
 
 
-def rbac_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def rbac_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """The route's permission against the caller's roles (a coroutine: Litestar runs a
+    plain function guard on its thread pool, a trip there and back on every request)."""
     config = connection.app.openapi_config
     route_path = connection.scope.get("path_template") or connection.url.path
     permission = permission_of(handler, route_path, (config.path if config else None) or "/schema")

@@ -66,6 +66,17 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             ),
         ),
     ] = 50_000
+    # chunks loaded at once, each in its own transaction on its own connection (PostgreSQL
+    # with the cores to use them; SQLite, one writer, takes them one after another)
+    load_connections: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=8,
+            description="Chunks loaded into the database at once, each in its own transaction "
+            "on its own connection (one at a time on SQLite)",
+        ),
+    ] = 1
 
 
 class ProfileSummary(msgspec.Struct, frozen=True, kw_only=True):

@@ -182,7 +182,7 @@ class GenerationService:
     ) -> tuple[list[DatasetFile], FidelityReport]:
         files_wanted = [o for o in request.outputs if o != "database"]
         to_database = "database" in request.outputs
-        loaded = int((ctx.checkpoint or {}).get("next_chunk", 0))  # chunks already in the database
+        start = ctx.checkpoint  # the chunks already in the database
         parts = (
             outputs.LocalParts(
                 workdir, files_wanted, codecs=self._generator.codecs, derived=derived, dataset_id=ctx.job_id
@@ -200,28 +200,44 @@ class GenerationService:
         )
         slim: list[pl.DataFrame] = []
         total = -(-request.n // request.chunk_size)
-        for index in range(total):
-            cohort = await asyncio.to_thread(next, chunks)
-            wanted = (to_database and index >= loaded) or "ndjson" in files_wanted
-            records = await asyncio.to_thread(self._generator.to_records, cohort) if wanted else None
-            if parts is not None:
-                await asyncio.to_thread(parts.add, cohort.frames(), records)
-            slim.append(self._generator.fidelity_frame(cohort))  # one small row per patient
-            if to_database and index >= loaded and records is not None:
-                await self._load_in_job(ctx, records, index)
-            await ctx.progress(
-                (index + 1) / total, generated=min((index + 1) * request.chunk_size, request.n)
-            )
+        loads: set[asyncio.Task[None]] = set()  # chunks being loaded, each on its own connection
+        try:
+            for index in range(total):
+                cohort = await asyncio.to_thread(next, chunks)
+                load = to_database and not chunk_loaded(start, index)
+                wanted = load or "ndjson" in files_wanted
+                records = await asyncio.to_thread(self._generator.to_records, cohort) if wanted else None
+                if parts is not None:
+                    await asyncio.to_thread(parts.add, cohort.frames(), records)
+                slim.append(self._generator.fidelity_frame(cohort))  # one small row per patient
+                if load and records is not None:
+                    while len(loads) >= request.load_connections:
+                        finished, loads = await asyncio.wait(loads, return_when=asyncio.FIRST_COMPLETED)
+                        for task in finished:
+                            task.result()  # a failed load fails the job (its chunk is not checkpointed)
+                    loads.add(asyncio.create_task(self._load_in_job(ctx, records, index)))
+                await ctx.progress(
+                    (index + 1) / total, generated=min((index + 1) * request.chunk_size, request.n)
+                )
+            while loads:
+                finished, loads = await asyncio.wait(loads, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    task.result()
+        finally:
+            for task in loads:  # the job failed or was cancelled: their chunks roll back
+                task.cancel()
+            await asyncio.gather(*loads, return_exceptions=True)
         report = await asyncio.to_thread(self._generator.fidelity_report, profile, pl.concat(slim))
-        finished = await asyncio.to_thread(parts.finish) if parts else []
-        return await self._datasets.store_files(ctx.job_id, finished), report
+        finished_parts = await asyncio.to_thread(parts.finish) if parts else []
+        return await self._datasets.store_files(ctx.job_id, finished_parts), report
 
     async def _load_in_job(self, ctx: JobContext, records: list[dict[str, Any]], index: int) -> None:
-        """One chunk into the clinical database with its checkpoint, in one transaction."""
+        """One chunk into the clinical database with its checkpoint, in one transaction (with
+        ``load_connections`` above one, several chunks at once, each its own transaction)."""
         typed = await asyncio.to_thread(_typed, records)
         async with ctx.unit() as unit:
             await self._patients.load_records(unit.session, typed)
-            unit.checkpoint({"next_chunk": index + 1})
+            unit.checkpoint_with(lambda stored: with_chunk(stored, index))
             unit.count(loaded=len(typed))
         await self._patients.records_changed()
 
@@ -347,3 +363,22 @@ def summary(profile: Profile, *, builtin: bool) -> ProfileSummary:
         description=profile.description,
         builtin=builtin,
     )
+
+
+def chunk_loaded(checkpoint: Mapping[str, Any] | None, index: int) -> bool:
+    """Whether chunk ``index`` is in the database by ``checkpoint``: every chunk before
+    ``next_chunk``, and those of ``done`` (loaded out of order, beyond it)."""
+    state = checkpoint or {}
+    return index < int(state.get("next_chunk", 0)) or index in state.get("done", ())
+
+
+def with_chunk(checkpoint: Mapping[str, Any] | None, index: int) -> dict[str, Any]:
+    """``checkpoint`` with chunk ``index`` loaded too (``done`` kept to the chunks beyond the
+    first gap)."""
+    state = checkpoint or {}
+    following = int(state.get("next_chunk", 0))
+    done = {int(i) for i in state.get("done", ())} | {index}
+    while following in done:
+        done.discard(following)
+        following += 1
+    return {"next_chunk": following, "done": sorted(done)}

@@ -54,6 +54,11 @@ class FitSettings(msgspec.Struct, frozen=True, kw_only=True):
     devices: int | str = 1
     strategy: str = "auto"  # Lightning: "ddp", "fsdp", ... for several GPUs or nodes
     num_nodes: int = 1
+    # PyTorch's threads within an operation while a fit runs on the CPU (None: its default,
+    # one per core). These networks are small: an operation is over before several threads
+    # pay for themselves, and on a busy machine they wait for each other; one thread trains
+    # them several times faster there and leaves the other cores to the jobs beside it.
+    cpu_threads: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
     def hyper(self) -> dict[str, Any]:
         chosen = dict(DEFAULTS[self.model])

@@ -9,8 +9,9 @@ and machine gives the same model and metrics.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -114,19 +115,42 @@ def _tensors(kind: str, x: np.ndarray, frame: pl.DataFrame, cuts: np.ndarray | N
 
 
 def _loader(dataset: Any, batch: int, *, shuffle: bool, seed: int) -> Any:
-    """Whole batches sliced from the tensors (a sampler of index lists: no per-row collation)."""
+    """Whole batches sliced from the tensors: each batch's rows picked with one index tensor
+    (no per-row collation, no list of row numbers turned into a tensor for each column)."""
     import torch
-    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+    from torch.utils.data import DataLoader
 
     generator = torch.Generator().manual_seed(seed)
-    order = (
-        RandomSampler(dataset, generator=generator)
-        if shuffle and batch < len(dataset)
-        else SequentialSampler(dataset)
+    return DataLoader(
+        dataset, sampler=_Batches(len(dataset), batch, shuffle=shuffle, generator=generator), batch_size=None
     )
-    # a last batch of one row has no pairs to compare (Cox) and no batch statistics (BatchNorm)
-    drop = len(dataset) % batch == 1
-    return DataLoader(dataset, sampler=BatchSampler(order, batch, drop_last=drop), batch_size=None)
+
+
+class _Batches:
+    """The row indices of each batch, as a tensor: the batches a ``BatchSampler`` over a
+    ``RandomSampler`` (``shuffle`` and more than one batch) or a ``SequentialSampler`` makes,
+    drawn from ``generator`` as they draw (so a seed trains the same model as with them). A
+    last batch of one row is dropped: it has no pairs to compare (Cox) and no batch
+    statistics (BatchNorm)."""
+
+    def __init__(self, n: int, batch: int, *, shuffle: bool, generator: Any) -> None:
+        self.n, self.batch, self.generator = n, batch, generator
+        self.shuffle = shuffle and batch < n
+        self.drop = n % batch == 1
+
+    def __len__(self) -> int:
+        return self.n // self.batch if self.drop else -(-self.n // self.batch)
+
+    def __iter__(self) -> Iterator[Any]:
+        import torch
+
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=self.generator)
+            torch.randperm(self.n, generator=self.generator)  # RandomSampler draws a second, empty, tail
+        else:
+            order = torch.arange(self.n)
+        for start in range(0, len(self) * self.batch, self.batch):
+            yield order[start : start + self.batch]
 
 
 def _grid(train: pl.DataFrame, intervals: int) -> np.ndarray:
@@ -139,6 +163,23 @@ def _grid(train: pl.DataFrame, intervals: int) -> np.ndarray:
     return np.unique(np.concatenate([[0.0], inner, [end]]))
 
 
+@contextlib.contextmanager
+def _cpu_threads(threads: int | None) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``threads`` for the block (None: left as they are).
+    The setting is the process's: fits running side by side in one process share it."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _train(
     settings: FitSettings,
     preprocessor: Preprocessor,
@@ -148,6 +189,7 @@ def _train(
     should_stop: Callable[[], bool] | None,
 ) -> FittedModel:
     import pytorch_lightning as lightning
+    from pytorch_lightning.accelerators import CPUAccelerator
     from pytorch_lightning.callbacks import EarlyStopping
 
     from inescape.modules.training.nets import BestWeights, EpochReport, Module
@@ -192,7 +234,9 @@ def _train(
             enable_checkpointing=False,  # the best weights are kept by ``BestWeights``
             default_root_dir=workdir,
         )
-        trainer.fit(module, loader, val_loader)
+        on_cpu = isinstance(trainer.accelerator, CPUAccelerator)
+        with _cpu_threads(settings.cpu_threads if on_cpu else None):
+            trainer.fit(module, loader, val_loader)
         module.finish()
         best.restore(module)
     net = module.net.cpu().eval()
