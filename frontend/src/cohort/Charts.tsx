@@ -16,8 +16,8 @@ export interface CsvData {
 
 const ROW = 22;
 const WIDTH = 360;
-const LABEL_W = 132;
-const COUNT_W = 52;
+const LABEL_W = 150;
+const COUNT_W = 48;
 
 function press(handler: () => void) {
   return (event: KeyboardEvent) => {
@@ -28,7 +28,7 @@ function press(handler: () => void) {
   };
 }
 
-function clip(text: string, most = 20): string {
+function clip(text: string, most = 21): string {
   return text.length > most ? `${text.slice(0, most - 1)}…` : text;
 }
 
@@ -64,6 +64,7 @@ export function BarChart({
       aria-label={title}
       fontFamily="system-ui, sans-serif"
       fontSize="12"
+      direction="ltr"
     >
       <title>{title}</title>
       {bars.map((bar, i) => {
@@ -152,6 +153,7 @@ export function ForestPlot({ rows, svgRef, title }: { rows: HazardRow[]; svgRef:
       aria-label={title}
       fontFamily="system-ui, sans-serif"
       fontSize="12"
+      direction="ltr"
     >
       <title>{title}</title>
       <line x1={x(1)} x2={x(1)} y1={top} y2={top + rows.length * rowH} stroke="#7f7f7f" strokeDasharray="4 3" />

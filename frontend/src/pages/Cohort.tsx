@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { FormEvent } from "react";
 import { ApiError, api, request } from "../api";
 import { useAuth } from "../auth";
@@ -470,8 +470,21 @@ function SurvivalSection({ view, setView }: { view: CohortView; setView: (v: Coh
   const group = view.group;
   const scheme = schemeFor(view.a, view.scheme, group === "stage_group");
   const params = { group: group || null, endpoint: view.endpoint, reference: view.reference || null, points: 400 };
-  const path = withFilters(SURVIVAL, view.a, params, scheme);
-  const { data, error, loading } = useApi<Survival>(path);
+  const first = useApi<Survival>(withFilters(SURVIVAL, view.a, params, scheme));
+  // by default the reference is the first group; one without events makes every ratio
+  // inestimable, so then the group with the most events is the reference instead
+  const fallback = useMemo(() => {
+    const rows = first.data?.hazard_ratios;
+    if (view.reference || !rows?.length || !group) return null;
+    const ref = rows.find((r) => r.reference);
+    if (!ref || ref.n_events > 0) return null;
+    return [...rows].sort((x, y) => y.n_events - x.n_events)[0];
+  }, [first.data, view.reference, group]);
+  const reference = fallback ? keyOf(fallback, group) : view.reference || null;
+  const second = useApi<Survival>(fallback ? withFilters(SURVIVAL, view.a, { ...params, reference }, scheme) : null);
+  const data = fallback ? second.data : first.data;
+  const error = first.error ?? second.error;
+  const loading = first.loading || second.loading;
   const name = useCallback((g: string) => (group ? cv(g) : ct("all")), [group, cv, ct]);
   const series = useMemo(() => (data ? kmSeries(data.km, group, name) : []), [data, group, name]);
   const groups = useMemo(() => (data && group ? data.median.map((m) => keyOf(m, group)).filter((g) => g !== "unknown") : []), [data, group]);
@@ -511,7 +524,7 @@ function SurvivalSection({ view, setView }: { view: CohortView; setView: (v: Coh
             title={title}
             series={series}
             endpoint={view.endpoint}
-            svgPath={withFilters(SURVIVAL, view.a, { ...params, points: null, format: "svg" }, scheme)}
+            svgPath={withFilters(SURVIVAL, view.a, { ...params, reference, points: null, format: "svg" }, scheme)}
             testid="km-chart"
             csv={() => ({
               header: [group || "group", "time_months", "survival", "lower", "upper", "n_at_risk", "n_events", "n_censored"],
@@ -778,7 +791,7 @@ function SavedCohorts({ view, setView }: { view: CohortView; setView: (v: Cohort
                 {list.data.items.map((c) => (
                   <tr key={c.id}>
                     <th scope="row">
-                      {c.name}
+                      <Link to={`/cohort?cohort=${encodeURIComponent(c.id)}`}>{c.name}</Link>
                       {c.description ? <div className="muted">{c.description}</div> : null}
                     </th>
                     <td>{num(c.patients)}</td>
@@ -828,6 +841,16 @@ export function CohortPage() {
   const { search, navigate } = useRouter();
   const view = useMemo(() => parseView(search), [search]);
   const setView = (next: CohortView) => navigate(`/cohort${viewToSearch(next)}`);
+  // `?cohort=<id>` opens a saved cohort: its filters become the address's
+  const savedId = new URLSearchParams(search).get("cohort");
+  const saved = useApi<SavedCohort>(savedId ? `/api/v1/cohorts/${encodeURIComponent(savedId)}` : null);
+  useEffect(() => {
+    if (!saved.data || !savedId) return;
+    const { filters, scheme } = fromSaved(saved.data.filters);
+    navigate(`/cohort${viewToSearch({ ...parseView(search), a: filters, b: null, scheme: scheme ?? parseView(search).scheme })}`);
+    // once per saved cohort opened
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [saved.data, savedId]);
   const setA = (a: Filters) => setView({ ...view, a });
   const setB = (b: Filters) => setView({ ...view, b });
   return (
@@ -835,6 +858,7 @@ export function CohortPage() {
       <h1>{ct("title")}</h1>
       <p>{ct("intro")}</p>
       {researcherOnly ? <p className="note">{ct("deidentified")}</p> : null}
+      <ErrorNote error={saved.error} />
       <div className="card cohort-toolbar">
         <div className="field">
           <label htmlFor="cohort-scheme">{ct("scheme")}</label>
