@@ -8,7 +8,7 @@ decrypted (the field cipher must be set; the caller then holds identified data).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from inescape.kernel.errors import Invalid
 from inescape.modules.patients import repository as repo
 from inescape.modules.patients.api import unknown_filters
-from inescape.modules.patients.models import CHILDREN, patients, staging, treatments
+from inescape.modules.patients.models import CHILDREN, biomarkers, patients, treatments
 
 IDENTIFYING = (
     "given_name",
@@ -137,19 +137,16 @@ def _days(conn: Connection, end: ColumnElement[Any], start: ColumnElement[Any]) 
     return cast(end - start, Integer)
 
 
-def _staged(scheme: str) -> ColumnElement[Any]:
-    """The patient's latest stage group assessed under ``scheme``."""
-    return (
-        select(staging.c.stage_group)
-        .where(staging.c.patient_id == patients.c.id, staging.c.kind == scheme)
-        .order_by(staging.c.assessed_on.desc(), staging.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def _column(name: str, scheme: str | None) -> ColumnElement[Any]:
-    return _staged(scheme) if name == "stage_group" and scheme else patients.c[name]
+    return repo.stage_group_of(scheme) if name == "stage_group" and scheme else patients.c[name]
+
+
+# Facets a patient may have several values of (one row per kind, or per biomarker result):
+# the patient counts once in each of their values.
+FACETS: dict[str, tuple[Any, Callable[[], ColumnElement[Any]]]] = {
+    "treatment": (treatments, lambda: treatments.c.kind),
+    "biomarker": (biomarkers, lambda: biomarkers.c.kind + ":" + biomarkers.c.value),
+}
 
 
 def _diagnosed(filters: Mapping[str, Any], today: date) -> Select[Any]:
@@ -159,16 +156,31 @@ def _diagnosed(filters: Mapping[str, Any], today: date) -> Select[Any]:
 def count_table(
     conn: Connection, filters: Mapping[str, Any], *, today: date, by: Sequence[str], scheme: str | None = None
 ) -> pl.DataFrame:
-    """Diagnosed patients per value of the ``by`` columns: ``n`` and ``share``, largest first
-    (missing values are a category of their own), as one ``GROUP BY``."""
-    inner = (
-        _diagnosed(filters, today).with_only_columns(*[_column(c, scheme).label(c) for c in by]).subquery()
+    """Diagnosed patients per value of the ``by`` columns: ``n`` and ``share`` (of the
+    patients selected), largest first (missing values are a category of their own: for a
+    facet, the patients with none recorded), as one ``GROUP BY``. A patient with several
+    values of a facet (``treatment``, ``biomarker``) counts once in each."""
+    plain = [c for c in by if c not in FACETS]
+    base = (
+        _diagnosed(filters, today)
+        .with_only_columns(patients.c.id.label("pid"), *[_column(c, scheme).label(c) for c in plain])
+        .subquery()
     )
-    keys = [inner.c[c] for c in by]
-    tallied = _frame(conn, select(*keys, func.count().label("n")).group_by(*keys))
-    frame = tallied.with_columns(pl.col("n").cast(pl.Int64))
-    total = max(int(frame["n"].sum()), 1)
-    return frame.with_columns(share=pl.col("n") / total).sort(
+    joined: Any = base
+    keys: list[Any] = [base.c[c] for c in plain]
+    for name in by:
+        if name in FACETS:
+            table, value = FACETS[name]
+            facet = select(table.c.patient_id, value().label(name)).distinct().subquery(name)
+            joined = joined.outerjoin(facet, facet.c.patient_id == base.c.pid)
+            keys.append(facet.c[name])
+    query = select(*keys, func.count().label("n")).select_from(joined).group_by(*keys)
+    frame = _frame(conn, query).with_columns(pl.col("n").cast(pl.Int64)).select(*by, "n")
+    if len(plain) == len(by):
+        total = int(frame["n"].sum())
+    else:
+        total = int(conn.execute(select(func.count()).select_from(base)).scalar_one())
+    return frame.with_columns(share=pl.col("n") / max(total, 1)).sort(
         ["n", *by], descending=[True] + [False] * len(by), nulls_last=True
     )
 

@@ -20,6 +20,7 @@ from inescape.kernel.errors import Invalid, NotFound, PreconditionFailed
 from inescape.modules.auth.api import Audit, audit_note, principal_of
 from inescape.modules.patients.api import PatientCreate, PatientUpdate
 from inescape.modules.patients.research import named_patient, research_page
+from inescape.modules.patients.routes.query import FILTER_DEPENDENCY, QueryFilters, SchemeParam
 from inescape.modules.patients.schemas import SUB_RESOURCES, BulkCreated, Created, PatientPage
 from inescape.modules.patients.search import resolve_research_id, search_page
 from inescape.modules.patients.service import PatientService
@@ -97,6 +98,7 @@ async def read_patient(
 @get(
     "/api/v1/patients",
     opt=audited(READ, "patients.list"),
+    dependencies=FILTER_DEPENDENCY,
     tags=["patients"],
     summary="List records (filters, cursor paging)",
 )
@@ -105,15 +107,7 @@ async def list_patients(
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
     cursor: FromQuery[str | None] = None,
     sort: FromQuery[Literal["id", "-id"]] = "-id",
-    sex: FromQuery[Literal["female", "male", "other", "unknown"] | None] = None,
-    histology: FromQuery[Literal["squamous_cell_carcinoma", "adenocarcinoma", "other"] | None] = None,
-    location: FromQuery[Literal["cervical", "upper", "middle", "lower", "egj"] | None] = None,
-    stage_group: FromQuery[str | None] = None,
-    vital_status: FromQuery[Literal["alive", "dead", "unknown"] | None] = None,
-    origin: FromQuery[Literal["real", "synthetic"] | None] = None,
-    source: FromQuery[str | None] = None,
-    min_age: Annotated[int | None, QueryParameter(ge=0, le=130)] = None,
-    max_age: Annotated[int | None, QueryParameter(ge=0, le=130)] = None,
+    scheme: SchemeParam = None,
     diagnosed_from: FromQuery[date | None] = None,
     diagnosed_to: FromQuery[date | None] = None,
     mrn: Annotated[
@@ -139,19 +133,13 @@ async def list_patients(
         ),
     ] = None,
     *,
+    query_filters: QueryFilters,
     patients: Patients,
     views: Views,
 ) -> PatientPage:
     filters: dict[str, Any] = {
-        "sex": sex,
-        "histology": histology,
-        "location": location,
-        "stage_group": stage_group,
-        "vital_status": vital_status,
-        "origin": origin,
-        "source": source,
-        "min_age": min_age,
-        "max_age": max_age,
+        **query_filters.filters,
+        "scheme": scheme,
         "diagnosed_from": diagnosed_from,
         "diagnosed_to": diagnosed_to,
     }

@@ -46,6 +46,9 @@ FILTER_FIELDS: Final = {
     "vital_status": "vital_status",
     "origin": "origin",
     "source": "source",
+    "treatment": "treatment",  # shown when the view keeps a treatment's kind
+    "biomarker": "biomarker",  # shown when it keeps a biomarker's kind and value
+    "scheme": "stage_group",  # which staging's stage groups ``stage_group`` selects
     "min_age": "birth_year",
     "max_age": "birth_year",
     "diagnosed_from": "diagnosis_date",
@@ -55,6 +58,13 @@ FILTER_FIELDS: Final = {
     "research_id": "research_id",
 }
 EXACT: Final = ("sex", "histology", "location", "stage_group", "vital_status")
+# Selected in the database only: codes no shift changes, which the list row does not carry.
+UNSHIFTED: Final = ("treatment", "biomarker", "scheme")
+
+
+def _allows(wanted: Any, shown: Any) -> bool:
+    """Whether a shown value passes a filter of one value or a list of them."""
+    return shown in wanted if isinstance(wanted, list | tuple | set | frozenset) else shown == wanted
 
 
 class HiddenFieldFilter(Forbidden):
@@ -85,7 +95,7 @@ def candidates(filters: Mapping[str, Any]) -> dict[str, Any]:
     """Stored-value filters that select every record the research filters can match (more,
     never fewer): the exact fields as given, dates widened by the largest shift, ages only
     where the "90+" group cannot be among the matches."""
-    wide: dict[str, Any] = {k: filters.get(k) for k in EXACT}
+    wide: dict[str, Any] = {k: filters.get(k) for k in (*EXACT, *UNSHIFTED)}
     if filters.get("diagnosed_from") is not None:
         wide["diagnosed_from"] = filters["diagnosed_from"] - SHIFT_BOUND
     if filters.get("diagnosed_to") is not None:
@@ -106,7 +116,9 @@ class Matcher:
 
     def __call__(self, row: Mapping[str, Any]) -> bool:
         f = self.filters
-        if any(f.get(k) is not None and row.get(k) != f[k] for k in EXACT):
+        # under a ``scheme`` the stage groups are another staging's, selected in the database
+        exact = [k for k in EXACT if not (k == "stage_group" and f.get("scheme"))]
+        if any(f.get(k) is not None and not _allows(f[k], row.get(k)) for k in exact):
             return False
         return self._diagnosed(row.get("diagnosis_date")) and self._aged(row)
 

@@ -38,6 +38,13 @@ _PROBE: Final = {
 }
 
 
+# Facets of the whole record a researcher may select on when the view keeps them.
+_FACET_PROBE: Final = {
+    "treatments": [{"kind": "surgery"}],
+    "biomarkers": [{"kind": "her2", "value": "3+"}],
+}
+
+
 class RecordView(msgspec.Struct, frozen=True, kw_only=True):
     body: dict[str, Any]
     deidentified: bool
@@ -62,9 +69,17 @@ class PatientViews:
 
     def research_fields(self) -> frozenset[str]:
         """The fields of a list row a researcher is shown (``birth_year`` stands for the age
-        filters; a patient over 89 shows ``age_group`` instead)."""
-        row = self._gateway.deidentifier.deidentify(_PROBE, patient_id="probe")
-        return frozenset(row) - set(RECORD_KEEPING)
+        filters; a patient over 89 shows ``age_group`` instead), and ``treatment`` and
+        ``biomarker`` where the de-identified record keeps their kinds (and results)."""
+        deid = self._gateway.deidentifier
+        row = deid.deidentify(_PROBE, patient_id="probe")
+        facets = deid.deidentify(_FACET_PROBE, patient_id="probe")
+        kept = {
+            "treatment": [t.get("kind") for t in facets.get("treatments", [])] == ["surgery"],
+            "biomarker": [(b.get("kind"), b.get("value")) for b in facets.get("biomarkers", [])]
+            == [("her2", "3+")],
+        }
+        return frozenset(row).union(k for k, v in kept.items() if v) - set(RECORD_KEEPING)
 
     def deidentifies(self, viewer: Principal | None) -> bool:
         """Whether ``viewer`` is only ever given de-identified records (the gateway decides)."""

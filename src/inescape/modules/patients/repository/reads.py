@@ -7,8 +7,9 @@ from datetime import date
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, and_, bindparam, exists, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from inescape.kernel.clock import as_utc
 from inescape.modules.patients.api import (
@@ -18,7 +19,7 @@ from inescape.modules.patients.api import (
     RiskFactors,
     SurgicalFitness,
 )
-from inescape.modules.patients.models import CHILDREN, patients
+from inescape.modules.patients.models import CHILDREN, biomarkers, patients, staging, treatments
 from inescape.modules.patients.repository.rows import CHILD_TYPES, lookup_index
 
 
@@ -115,11 +116,54 @@ def summary_of(row: Any) -> PatientSummary:
     )
 
 
+def stage_group_of(scheme: str) -> ColumnElement[Any]:
+    """The patient's latest stage group assessed under ``scheme``."""
+    return (
+        select(staging.c.stage_group)
+        .where(staging.c.patient_id == patients.c.id, staging.c.kind == scheme)
+        .order_by(staging.c.assessed_on.desc(), staging.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _one_of(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    """A filter's value, or one of its values (a list: OR within the field)."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return column.in_(list(value))
+    equal: ColumnElement[bool] = column == value
+    return equal
+
+
+def _had(table: Any, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(table.c.patient_id == patients.c.id, condition)
+
+
+def _biomarker_results(values: Any) -> ColumnElement[bool]:
+    pairs = [str(v).partition(":") for v in (values if isinstance(values, list | tuple) else [values])]
+    return or_(
+        false(),
+        *[and_(biomarkers.c.kind == kind.lower(), biomarkers.c.value == result) for kind, _, result in pairs],
+    )
+
+
 def filtered(filters: Mapping[str, Any], *, today: date) -> Select[Any]:
+    """The live records ``filters`` select: each field one value or a list of them (OR within
+    a field, AND across fields); ``treatment`` and ``biomarker`` select patients with at least
+    one such treatment kind or ``KIND:value`` result; with ``scheme``, ``stage_group`` reads
+    that staging's latest stage group."""
     query = select(patients).where(patients.c.deleted_at.is_(None))
-    for name in ("sex", "histology", "location", "stage_group", "vital_status", "origin", "source"):
+    for name in ("sex", "histology", "location", "vital_status", "origin", "source"):
         if filters.get(name) is not None:
-            query = query.where(patients.c[name] == filters[name])
+            query = query.where(_one_of(patients.c[name], filters[name]))
+    if filters.get("stage_group") is not None:
+        scheme = filters.get("scheme")
+        column = stage_group_of(scheme) if scheme else patients.c.stage_group
+        query = query.where(_one_of(column, filters["stage_group"]))
+    if filters.get("treatment") is not None:
+        query = query.where(_had(treatments, _one_of(treatments.c.kind, filters["treatment"])))
+    if filters.get("biomarker") is not None:
+        query = query.where(_had(biomarkers, _biomarker_results(filters["biomarker"])))
     if filters.get("min_age") is not None:
         query = query.where(patients.c.birth_year <= today.year - filters["min_age"])
     if filters.get("max_age") is not None:

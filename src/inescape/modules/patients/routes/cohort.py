@@ -15,39 +15,29 @@ from inescape.modules.auth.api import audit_note, principal_of
 from inescape.modules.patients.cohort_service import CohortService
 from inescape.modules.patients.controllers import READ, Views, audited
 from inescape.modules.patients.research import FILTER_FIELDS, OLDEST_AGE, refuse_hidden
+from inescape.modules.patients.routes.query import FILTER_DEPENDENCY, FilterQuery, QueryFilters, SchemeParam
 from inescape.modules.patients.views import PatientViews
 
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
 Group = Literal["histology", "stage_group", "sex", "location", "origin", "vital_status"]
 Endpoint = Literal["os", "pfs", "dfs", "css"]
-Scheme = Literal["clinical", "pathological", "post_neoadjuvant"]
-SchemeParam = Annotated[
-    Scheme | None,
-    QueryParameter(
-        description="Stage groups of this staging (the latest assessment of that kind per patient) "
-        "instead of the primary condition's stage group; unstaged patients are left out"
-    ),
-]
 Cohorts = NamedDependency[CohortService]
-# the filters ``cohort_filters`` reads from the query (the unknown-query check allows them)
-FILTER_QUERY = ("sex", "histology", "location", "stage_group", "vital_status", "origin", "source")
-FILTERS = {"query": (*FILTER_QUERY, "min_age", "max_age")}
+COUNT_GROUPS = (*GROUPS, "treatment", "biomarker")
 
 
 def cohort_filters(
-    request: Request[Any, Any, Any], views: PatientViews, groups: tuple[str, ...] = ()
+    request: Request[Any, Any, Any],
+    views: PatientViews,
+    query: FilterQuery,
+    groups: tuple[str, ...] = (),
+    scheme: str | None = None,
 ) -> dict[str, Any]:
-    """The list endpoint's filters, from the query; a researcher may neither select nor group
-    on a field the de-identified view hides (``HiddenFieldFilter``)."""
-    filters: dict[str, Any] = {k: request.query_params.get(k) for k in FILTER_QUERY}
-    for name in ("min_age", "max_age"):
-        raw = request.query_params.get(name)
-        if raw is not None:
-            if not raw.isdigit():
-                raise Invalid(
-                    f"{name} is a whole number of years", errors=[{"field": name, "message": "not a number"}]
-                )
-            filters[name] = int(raw)
+    """The query's filters (``scheme``: whose stage groups ``stage_group`` selects); a
+    researcher may neither select nor group on a field the de-identified view hides
+    (``HiddenFieldFilter``)."""
+    filters: dict[str, Any] = dict(query.filters)
+    if scheme:
+        filters["scheme"] = scheme
     if views.deidentifies(principal_of(request)):
         refuse_hidden({**filters, **dict.fromkeys(groups, True)}, views, names=FILTER_FIELDS)
         _within_shown_ages(filters)
@@ -75,7 +65,8 @@ def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
 
 @get(
     "/api/v1/patients/cohort/counts",
-    opt=audited(READ, "patients.cohort_counts") | FILTERS,
+    opt=audited(READ, "patients.cohort_counts"),
+    dependencies=FILTER_DEPENDENCY,
     tags=["cohort"],
     summary="Counts by one or more columns",
 )
@@ -83,23 +74,33 @@ async def cohort_counts(
     request: Request[Any, Any, Any],
     cohorts: Cohorts,
     views: Views,
-    by: FromQuery[str] = "histology",
+    query_filters: QueryFilters,
+    by: Annotated[
+        str,
+        QueryParameter(
+            description="Columns to count by, comma-separated: " + ", ".join(COUNT_GROUPS) + " (a patient "
+            "with several treatment kinds or biomarker results counts once in each; biomarker values "
+            "read KIND:value)"
+        ),
+    ] = "histology",
     scheme: SchemeParam = None,
 ) -> Response[bytes]:
     columns = [c.strip() for c in by.split(",") if c.strip()]
-    unknown = [c for c in columns if c not in GROUPS]
+    unknown = [c for c in columns if c not in COUNT_GROUPS]
     if unknown or not columns:
         raise Invalid(
-            f"count by one of {', '.join(GROUPS)}", errors=[{"field": "by", "message": "unknown column"}]
+            f"count by one of {', '.join(COUNT_GROUPS)}",
+            errors=[{"field": "by", "message": "unknown column"}],
         )
-    filters = cohort_filters(request, views, tuple(columns))
+    filters = cohort_filters(request, views, query_filters, tuple(columns), scheme)
     body = await cohorts.counts(query=_query(request, views), filters=filters, by=columns, scheme=scheme)
     return Response(body, media_type="application/json")
 
 
 @get(
     "/api/v1/patients/cohort/age",
-    opt=audited(READ, "patients.cohort_age") | FILTERS,
+    opt=audited(READ, "patients.cohort_age"),
+    dependencies=FILTER_DEPENDENCY,
     tags=["cohort"],
     summary="Age at diagnosis: histogram and summary",
 )
@@ -107,10 +108,11 @@ async def cohort_age(
     request: Request[Any, Any, Any],
     cohorts: Cohorts,
     views: Views,
+    query_filters: QueryFilters,
     format: FromQuery[Literal["json", "svg"]] = "json",
 ) -> Response[bytes]:
     svg = format == "svg"
-    filters = cohort_filters(request, views)
+    filters = cohort_filters(request, views, query_filters)
     top_coded = views.deidentifies(principal_of(request))
     body = await cohorts.ages(query=_query(request, views), filters=filters, svg=svg, top_coded=top_coded)
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
@@ -118,7 +120,8 @@ async def cohort_age(
 
 @get(
     "/api/v1/patients/cohort/survival",
-    opt=audited(READ, "patients.cohort_survival") | FILTERS,
+    opt=audited(READ, "patients.cohort_survival"),
+    dependencies=FILTER_DEPENDENCY,
     tags=["cohort"],
     summary="Kaplan-Meier survival (months) with bands, numbers at risk, medians, log-rank and hazard ratios",
 )
@@ -126,6 +129,7 @@ async def cohort_survival(
     request: Request[Any, Any, Any],
     cohorts: Cohorts,
     views: Views,
+    query_filters: QueryFilters,
     group: FromQuery[Group | None] = None,
     format: FromQuery[Literal["json", "svg"]] = "json",
     confidence: Annotated[float, QueryParameter(gt=0.5, lt=1)] = 0.95,
@@ -148,7 +152,7 @@ async def cohort_survival(
     ] = None,
 ) -> Response[bytes]:
     svg = format == "svg"
-    filters = cohort_filters(request, views, (group,) if group else ())
+    filters = cohort_filters(request, views, query_filters, (group,) if group else (), scheme)
     body = await cohorts.survival_curves(
         query=_query(request, views),
         filters=filters,

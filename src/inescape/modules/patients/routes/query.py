@@ -1,0 +1,107 @@
+"""The query parameters every cohort read takes: the filters (several values each), the saved
+cohort they join, and the staging scheme; declared once as a dependency, so each operation
+documents them and the unknown-query check knows them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
+
+from inescape.modules.patients import filters as checks
+
+Scheme = Literal["clinical", "pathological", "post_neoadjuvant"]
+SchemeParam = Annotated[
+    Scheme | None,
+    QueryParameter(
+        description="Stage groups of this staging (the latest assessment of that kind per patient) "
+        "instead of the primary condition's stage group; unstaged patients are left out"
+    ),
+]
+_ANY = "; several values comma-separated select any of them"
+SexQuery = Annotated[str | None, QueryParameter(description="Sex: female, male, other, unknown" + _ANY)]
+HistologyQuery = Annotated[
+    str | None,
+    QueryParameter(description="Histology: squamous_cell_carcinoma, adenocarcinoma, other" + _ANY),
+]
+LocationQuery = Annotated[
+    str | None, QueryParameter(description="Tumour location: cervical, upper, middle, lower, egj" + _ANY)
+]
+StageQuery = Annotated[
+    str | None,
+    QueryParameter(
+        description="AJCC stage group (0, I, IA ... IVB); with scheme, that staging's latest one" + _ANY
+    ),
+]
+VitalQuery = Annotated[str | None, QueryParameter(description="Vital status: alive, dead, unknown" + _ANY)]
+OriginQuery = Annotated[str | None, QueryParameter(description="Origin: real, synthetic" + _ANY)]
+SourceQuery = Annotated[str | None, QueryParameter(description="Where records were collected" + _ANY)]
+TreatmentQuery = Annotated[
+    str | None,
+    QueryParameter(
+        description="Patients who had at least one of these treatment kinds: surgery, radiotherapy, "
+        "systemic, endoscopic_resection" + _ANY
+    ),
+]
+BiomarkerQuery = Annotated[
+    str | None,
+    QueryParameter(
+        description="Patients with at least one of these biomarker results, KIND:value (KIND: her2, "
+        "pdl1_cps, pdl1_tps, msi, mmr, in any case; e.g. her2:3+)" + _ANY
+    ),
+]
+AgeQuery = Annotated[int | None, QueryParameter(ge=0, le=130, description="Age in whole years (bound)")]
+CohortQuery = Annotated[
+    str | None,
+    QueryParameter(
+        description="A saved cohort's id (/api/v1/cohorts): its filters apply, with AND, beside any "
+        "given here; 404 for an unknown id"
+    ),
+]
+
+
+class FilterQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """The filters of a query, checked (lists of values, ages), and the saved cohort it names."""
+
+    filters: dict[str, Any]
+    cohort: str | None
+
+
+async def filter_query(
+    sex: SexQuery = None,
+    histology: HistologyQuery = None,
+    location: LocationQuery = None,
+    stage_group: StageQuery = None,
+    vital_status: VitalQuery = None,
+    origin: OriginQuery = None,
+    source: SourceQuery = None,
+    treatment: TreatmentQuery = None,
+    biomarker: BiomarkerQuery = None,
+    min_age: AgeQuery = None,
+    max_age: AgeQuery = None,
+    cohort: CohortQuery = None,
+) -> FilterQuery:
+    """The filters every cohort read takes from its query (a dependency: documented once)."""
+    raw = {
+        "sex": sex,
+        "histology": histology,
+        "location": location,
+        "stage_group": stage_group,
+        "vital_status": vital_status,
+        "origin": origin,
+        "source": source,
+        "treatment": treatment,
+        "biomarker": biomarker,
+    }
+    chosen = checks.from_query(raw.get)
+    chosen.update({k: v for k, v in (("min_age", min_age), ("max_age", max_age)) if v is not None})
+    return FilterQuery(filters=chosen, cohort=cohort.strip() if cohort else None)
+
+
+QueryFilters = NamedDependency[FilterQuery]
+FILTER_DEPENDENCY = {"query_filters": Provide(filter_query)}
+
+
+__all__ = ["FILTER_DEPENDENCY", "FilterQuery", "QueryFilters", "Scheme", "SchemeParam", "filter_query"]
