@@ -205,6 +205,35 @@ async function clinicianFlow(browser, url, problems, get) {
     console.log("skip a second value of one field (this API takes single values)");
   }
 
+  const treatments = await get("/api/v1/patients/cohort/counts?by=treatment");
+  if (treatments.status === 200) {
+    await step("treatment, biomarker and pathological stage charts filter as the API does", async () => {
+      await page.goto("/cohort?scheme=pathological");
+      await bar(page, "treatment", "surgery").click();
+      await page.waitForURL(/treatment=surgery/);
+      const marker = (await get("/api/v1/patients/cohort/counts?by=biomarker&treatment=surgery")).body.items.find((r) => r.biomarker);
+      const [kind, value] = marker.biomarker.split(":");
+      await page.getByTestId("facet-biomarker").getByRole("button", { name: new RegExp(`^${kind}: ${value}: `) }).click();
+      await page.waitForURL(/biomarker=/);
+      await bar(page, "stage_group", "IIIB").click();
+      await page.waitForURL(/stage_group=IIIB/);
+      const q = `treatment=surgery&biomarker=${encodeURIComponent(marker.biomarker)}&stage_group=IIIB&scheme=pathological`;
+      const n = total((await get(`/api/v1/patients/cohort/counts?by=sex&${q}`)).body);
+      assert.equal(await shownNumber(page, "cohort-n", n), n, "the cohort's size");
+      const km = (await get(`/api/v1/patients/cohort/survival?group=stage_group&${q}`)).body;
+      const kmN = km.median ? km.median.reduce((s, m) => s + m.n, 0) : 0;
+      if (kmN) assert.equal(await shownNumber(page, "km-n", kmN), kmN, "the curves' n");
+      const listed = (await get(`/api/v1/patients?limit=20&${q}`)).body.items;
+      await page.waitForFunction(
+        (count) => document.querySelectorAll('[data-testid="cohort-table"] tbody tr').length === count,
+        listed.length,
+      );
+      await shot(page, "cohort-treatment-biomarker");
+    });
+  } else {
+    console.log("skip the treatment and biomarker charts (this API does not count by treatment)");
+  }
+
   await step("progression-free survival by pathological stage: curves, numbers at risk, medians", async () => {
     await page.goto("/cohort");
     await page.getByLabel("Staging scheme").selectOption("pathological");
@@ -379,6 +408,20 @@ async function phoneFlow(browser, url, problems) {
   await context.close();
 }
 
+async function stagedAgeFlow(browser, url, problems) {
+  const { context, page } = await newPage(browser, url, problems);
+  await login(page, CLINICIAN);
+  await step("the age chart follows a selection of stage groups in the chosen scheme", async () => {
+    await page.goto("/cohort?scheme=pathological&stage_group=IIIB");
+    const n = await shownNumber(page, "cohort-n");
+    const card = page.getByTestId("facet-age");
+    await card.locator("svg").waitFor();
+    const bins = await card.locator("[data-count]").allInnerTexts();
+    assert.equal(bins.map(digitsOf).reduce((a, b) => a + b, 0), n, "the age bins count the cohort's patients");
+  });
+  await context.close();
+}
+
 async function main() {
   mkdirSync(SHOTS, { recursive: true });
   const server = await start();
@@ -389,6 +432,7 @@ async function main() {
     await clinicianFlow(browser, server.url, problems, await apiAs(server.url, CLINICIAN));
     await researcherFlow(browser, server.url, problems, await apiAs(server.url, RESEARCHER));
     await phoneFlow(browser, server.url, problems);
+    await stagedAgeFlow(browser, server.url, problems);
     assert.deepEqual(problems, [], "the browser reported CSP violations or page errors");
   } finally {
     await browser.close();

@@ -37,6 +37,7 @@ const COUNTS = "/api/v1/patients/cohort/counts";
 const SURVIVAL = "/api/v1/patients/cohort/survival";
 const AGE = "/api/v1/patients/cohort/age";
 const TABLE_SIZE = 20;
+const MAX_BARS = 12;
 
 interface Counts {
   items: (Record<string, string | number | null> & { n: number; share: number })[];
@@ -93,6 +94,14 @@ export function kmSeries(
     by.set(key, curve);
   }
   return [...by.entries()].map(([g, c]) => ({ label: name(g), points: c.points, marks: thin(c.censored) }));
+}
+
+/** A facet this role may not see (403) or this server does not count by (422 on `by`). */
+function unoffered(error: unknown): boolean {
+  if (!(error instanceof ApiError)) return false;
+  if (error.status === 403) return true;
+  const errors = Array.isArray(error.body.errors) ? (error.body.errors as { field?: string }[]) : [];
+  return (error.status === 422 || error.status === 400) && errors.some((e) => e.field === "by");
 }
 
 /** Stage groups in their order (0, I, IA … IVB), the unstaged last. */
@@ -173,15 +182,19 @@ function FacetChart({
   onChange: (f: Filters) => void;
   prefix: string;
 }) {
-  const { ct, cv, pct } = useCohortText();
+  const { ct, cv, pct, num } = useCohortText();
   const ref = useSvgRef();
+  const [all, setAll] = useState(false);
   const byStage = facet === "stage_group";
   // a chart counts under every other chart's selection, so more of its own values can be added
   const path = withFilters(COUNTS, filters, { by: facet }, schemeFor(clearFacet(filters, facet), scheme, byStage), facet);
   const { data, error } = useApi<Counts>(path);
-  if (error instanceof ApiError && error.status < 500) return null; // a facet this server or role does not offer
+  if (unoffered(error)) return null;
   const bars: Bar[] = (data?.items ?? []).map((r) => ({ value: r[facet] === null ? null : String(r[facet]), n: r.n }));
   if (byStage) bars.sort((x, y) => stageRank(x.value) - stageRank(y.value));
+  // a facet of many values (biomarker results) shows its most frequent ones, and any selected
+  const chosen = filters.values[facet] ?? [];
+  const shown = all || bars.length <= MAX_BARS ? bars : bars.filter((b, i) => i < MAX_BARS || (b.value !== null && chosen.includes(b.value)));
   const title = `${prefix}${ct(facet)}${byStage ? ` (${ct(scheme)})` : ""}`;
   return (
     <ChartCard
@@ -196,14 +209,21 @@ function FacetChart({
       <ErrorNote error={error} />
       {data ? (
         bars.length ? (
-          <BarChart
-            title={title}
-            bars={bars}
-            selected={filters.values[facet] ?? []}
-            onToggle={(value) => onChange(toggleValue(filters, facet, value))}
-            svgRef={ref}
-            name={(value) => cv(value)}
-          />
+          <>
+            <BarChart
+              title={title}
+              bars={shown}
+              selected={chosen}
+              onToggle={(value) => onChange(toggleValue(filters, facet, value))}
+              svgRef={ref}
+              name={(value) => cv(value)}
+            />
+            {bars.length > MAX_BARS ? (
+              <button type="button" className="link" aria-expanded={all} onClick={() => setAll(!all)}>
+                {all ? ct("fewer") : `${ct("allValues")} (${num(bars.length)})`}
+              </button>
+            ) : null}
+          </>
         ) : (
           <p>{ct("empty")}</p>
         )
@@ -223,7 +243,7 @@ function AgeChart({ filters, scheme, onChange, prefix }: { filters: Filters; sch
   const ref = useSvgRef();
   const others = { ...filters, min_age: null, max_age: null };
   const { data, error } = useApi<Age>(withFilters(AGE, others, {}, schemeFor(others, scheme, false)));
-  if (error instanceof ApiError && error.status < 500) return null;
+  if (error instanceof ApiError && error.status === 403) return null;
   const label = (lower: number, upper: number | null) => (upper === null ? `${num(lower)}+` : `${num(lower)}–${num(upper)}`);
   const range = (lower: number, upper: number | null) => {
     // a bin [lower, upper) is the ages lower … upper - 1; a de-identified view tops ages at 88
