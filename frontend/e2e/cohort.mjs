@@ -250,6 +250,16 @@ async function clinicianFlow(browser, url, problems, get) {
     assert.deepEqual(groups, km.median.map((m) => m.stage_group));
     assert.ok(groups.some((g) => /^(IIA|IIB|IIIA|IIIB|IB)$/.test(g)), `pathological groups: ${groups}`);
     assert.ok(!groups.includes("II") && !groups.includes("III"), "no clinical groups among the pathological ones");
+    // the numbers at risk are the API's
+    const times = await page.getByTestId("at-risk").locator("thead th[data-time]").evaluateAll((ths) => ths.map((th) => Number(th.dataset.time)));
+    assert.deepEqual(times, [...new Set(km.at_risk.map((r) => r.time))].sort((a, b) => a - b));
+    for (const [i, g] of groups.entries()) {
+      const cells = (await page.getByTestId("at-risk").locator("tbody tr").nth(i).locator("td").allInnerTexts()).map(digitsOf);
+      for (const row of km.at_risk.filter((r) => r.stage_group === g)) {
+        const at = times.indexOf(row.time);
+        if (at >= 0) assert.equal(cells[at], row.n_at_risk, `${g} at ${row.time} months`);
+      }
+    }
     // the facet chart counts stage groups of the same scheme
     await page.getByTestId("facet-stage_group").getByRole("heading", { name: /Pathological/ }).waitFor();
     assert.equal(await page.getByTestId("km-excluded").innerText().then(digitsOf), km.excluded);

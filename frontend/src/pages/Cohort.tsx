@@ -387,7 +387,7 @@ function AtRiskTable({ data, group, name, testid }: { data: Survival; group: str
           <tr>
             <th scope="col">{ct("group")}</th>
             {times.map((time) => (
-              <th scope="col" key={time}>
+              <th scope="col" key={time} data-time={time}>
                 {num(time)}
               </th>
             ))}
