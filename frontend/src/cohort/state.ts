@@ -21,7 +21,7 @@ export type Endpoint = (typeof ENDPOINTS)[number];
 export const SCHEMES = ["clinical", "pathological", "post_neoadjuvant"] as const;
 export type Scheme = (typeof SCHEMES)[number];
 /** What the survival curves may be grouped by (the API's `group`). */
-export const GROUPINGS = ["", "stage_group", "histology", "sex", "location", "origin", "vital_status"] as const;
+export const GROUPINGS = ["", "stage_group", "histology", "sex", "location", "origin"] as const;
 export type Grouping = (typeof GROUPINGS)[number];
 
 export interface Filters {
