@@ -185,6 +185,12 @@ def count_table(
     )
 
 
+def patient_count(conn: Connection, filters: Mapping[str, Any], *, today: date) -> int:
+    """How many live records ``filters`` select (the list's count: diagnosed or not)."""
+    chosen = repo.filtered(filters, today=today).with_only_columns(patients.c.id).subquery()
+    return int(conn.execute(select(func.count()).select_from(chosen)).scalar_one())
+
+
 def age_table(conn: Connection, filters: Mapping[str, Any], *, today: date) -> pl.DataFrame:
     """Diagnosed patients per age at diagnosis (``age``, ``n``), as one ``GROUP BY``."""
     age = (extract("year", patients.c.diagnosis_date) - patients.c.birth_year).label("age")

@@ -33,6 +33,7 @@ from inescape.modules.patients.analytics import (
 from inescape.modules.patients.cohort import (
     age_table,
     count_table,
+    patient_count,
     read_cohort,
     read_for,
     survival_tallies,
@@ -67,6 +68,12 @@ class CohortService:
         today = self._clock.now().date()
         frame: pl.DataFrame = await self._run(lambda c: read_for(c, today=today, wide=True, filters=filters))
         return frame
+
+    async def count(self, *, filters: Filters) -> int:
+        """How many live records ``filters`` select (one ``COUNT``; not cached)."""
+        today = self._clock.now().date()
+        found: int = await self._run(lambda c: patient_count(c, filters, today=today))
+        return found
 
     async def _read(
         self, filters: Filters, *, today: date, identifiers: bool = False, **options: Any

@@ -20,7 +20,13 @@ from inescape.kernel.errors import Invalid, NotFound, PreconditionFailed
 from inescape.modules.auth.api import Audit, audit_note, principal_of
 from inescape.modules.patients.api import PatientCreate, PatientUpdate
 from inescape.modules.patients.research import named_patient, research_page
-from inescape.modules.patients.routes.query import FILTER_DEPENDENCY, QueryFilters, SchemeParam
+from inescape.modules.patients.routes.query import (
+    FILTER_DEPENDENCY,
+    QueryFilters,
+    Saved,
+    SchemeParam,
+    resolved,
+)
 from inescape.modules.patients.schemas import SUB_RESOURCES, BulkCreated, Created, PatientPage
 from inescape.modules.patients.search import resolve_research_id, search_page
 from inescape.modules.patients.service import PatientService
@@ -134,12 +140,12 @@ async def list_patients(
     ] = None,
     *,
     query_filters: QueryFilters,
+    saved_cohorts: Saved,
     patients: Patients,
     views: Views,
 ) -> PatientPage:
     filters: dict[str, Any] = {
-        **query_filters.filters,
-        "scheme": scheme,
+        **await resolved(saved_cohorts, query_filters, scheme),
         "diagnosed_from": diagnosed_from,
         "diagnosed_to": diagnosed_to,
     }

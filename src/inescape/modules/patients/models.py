@@ -176,3 +176,15 @@ CHILDREN = {
     "observations": observations,
     "comorbidities": comorbidities,
 }
+
+# Saved cohorts: a definition (the list's filters as a document), applied whenever it is used.
+cohorts = Table(
+    "patient_cohorts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", String(2000)),
+    Column("filters", JSON, nullable=False),
+    Column("created_by", String(128)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

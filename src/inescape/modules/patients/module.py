@@ -17,6 +17,8 @@ from inescape.modules.patients.fhir_service import BUCKET, EXPORT, PREFIX, FhirS
 from inescape.modules.patients.routes.cohort import COHORT_ROUTES
 from inescape.modules.patients.routes.fhir import FHIR_ROUTES
 from inescape.modules.patients.routes.fhir_api import FHIR_API_ROUTES
+from inescape.modules.patients.routes.saved import SAVED_ROUTES
+from inescape.modules.patients.saved import SavedCohorts
 from inescape.modules.patients.service import PatientService
 from inescape.modules.patients.settings import PatientsSettings
 from inescape.modules.patients.views import PatientViews
@@ -28,6 +30,7 @@ def bind(ctx: ModuleContext[PatientsSettings | None]) -> Bound:
     records = PatientService(db=platform.db, uow=platform.uow, clock=platform.clock, cache=platform.cache)
     cohorts = CohortService(db=platform.db, cache=platform.cache, clock=platform.clock)
     views = PatientViews(gateway=ctx.facades.get(GatewayApi))
+    saved = SavedCohorts(db=platform.db, uow=platform.uow, clock=platform.clock)
     fhir = FhirService(
         records=records,
         views=views,
@@ -40,7 +43,13 @@ def bind(ctx: ModuleContext[PatientsSettings | None]) -> Bound:
     )
     return Bound(
         facades={PatientsApi: Patients(records=records, cohorts=cohorts)},
-        dependencies={"patients": records, "cohorts": cohorts, "views": views, "fhir": fhir},
+        dependencies={
+            "patients": records,
+            "cohorts": cohorts,
+            "views": views,
+            "fhir": fhir,
+            "saved_cohorts": saved,
+        },
         subscriptions=_subscriptions(records, cohorts),
         job_kinds={EXPORT: fhir.run_export},
     )
@@ -74,6 +83,6 @@ spec = ModuleSpec(
     requires=(GatewayApi,),
     # the record lives in its SQL tables (models.py); only $export files go to a bucket
     owns=(f"{BUCKET}/{PREFIX}",),
-    route_handlers=[*COHORT_ROUTES, *FHIR_ROUTES, *FHIR_API_ROUTES, *ROUTES],
+    route_handlers=[*COHORT_ROUTES, *SAVED_ROUTES, *FHIR_ROUTES, *FHIR_API_ROUTES, *ROUTES],
     settings=PatientsSettings,
 )

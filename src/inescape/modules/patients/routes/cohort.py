@@ -14,8 +14,13 @@ from inescape.kernel.errors import Invalid
 from inescape.modules.auth.api import audit_note, principal_of
 from inescape.modules.patients.cohort_service import CohortService
 from inescape.modules.patients.controllers import READ, Views, audited
-from inescape.modules.patients.research import FILTER_FIELDS, OLDEST_AGE, refuse_hidden
-from inescape.modules.patients.routes.query import FILTER_DEPENDENCY, FilterQuery, QueryFilters, SchemeParam
+from inescape.modules.patients.routes.query import (
+    FILTER_DEPENDENCY,
+    QueryFilters,
+    Saved,
+    SchemeParam,
+    cohort_filters,
+)
 from inescape.modules.patients.views import PatientViews
 
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
@@ -23,36 +28,6 @@ Group = Literal["histology", "stage_group", "sex", "location", "origin", "vital_
 Endpoint = Literal["os", "pfs", "dfs", "css"]
 Cohorts = NamedDependency[CohortService]
 COUNT_GROUPS = (*GROUPS, "treatment", "biomarker")
-
-
-def cohort_filters(
-    request: Request[Any, Any, Any],
-    views: PatientViews,
-    query: FilterQuery,
-    groups: tuple[str, ...] = (),
-    scheme: str | None = None,
-) -> dict[str, Any]:
-    """The query's filters (``scheme``: whose stage groups ``stage_group`` selects); a
-    researcher may neither select nor group on a field the de-identified view hides
-    (``HiddenFieldFilter``)."""
-    filters: dict[str, Any] = dict(query.filters)
-    if scheme:
-        filters["scheme"] = scheme
-    if views.deidentifies(principal_of(request)):
-        refuse_hidden({**filters, **dict.fromkeys(groups, True)}, views, names=FILTER_FIELDS)
-        _within_shown_ages(filters)
-    return filters
-
-
-def _within_shown_ages(filters: dict[str, Any]) -> None:
-    """A researcher's age bounds select by birth year without splitting the "90+" group:
-    ``min_age`` up to 90 takes all of it, ``max_age`` up to 88 none of it."""
-    for name, most in (("min_age", OLDEST_AGE), ("max_age", OLDEST_AGE - 2)):
-        if filters.get(name) is not None and filters[name] > most:
-            raise Invalid(
-                f"{name} is at most {most} for de-identified data (every age over 89 is one group, 90+)",
-                errors=[{"field": name, "message": f"at most {most}"}],
-            )
 
 
 def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
@@ -75,6 +50,7 @@ async def cohort_counts(
     cohorts: Cohorts,
     views: Views,
     query_filters: QueryFilters,
+    saved_cohorts: Saved,
     by: Annotated[
         str,
         QueryParameter(
@@ -92,7 +68,7 @@ async def cohort_counts(
             f"count by one of {', '.join(COUNT_GROUPS)}",
             errors=[{"field": "by", "message": "unknown column"}],
         )
-    filters = cohort_filters(request, views, query_filters, tuple(columns), scheme)
+    filters = await cohort_filters(request, views, saved_cohorts, query_filters, tuple(columns), scheme)
     body = await cohorts.counts(query=_query(request, views), filters=filters, by=columns, scheme=scheme)
     return Response(body, media_type="application/json")
 
@@ -109,10 +85,11 @@ async def cohort_age(
     cohorts: Cohorts,
     views: Views,
     query_filters: QueryFilters,
+    saved_cohorts: Saved,
     format: FromQuery[Literal["json", "svg"]] = "json",
 ) -> Response[bytes]:
     svg = format == "svg"
-    filters = cohort_filters(request, views, query_filters)
+    filters = await cohort_filters(request, views, saved_cohorts, query_filters)
     top_coded = views.deidentifies(principal_of(request))
     body = await cohorts.ages(query=_query(request, views), filters=filters, svg=svg, top_coded=top_coded)
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
@@ -130,6 +107,7 @@ async def cohort_survival(
     cohorts: Cohorts,
     views: Views,
     query_filters: QueryFilters,
+    saved_cohorts: Saved,
     group: FromQuery[Group | None] = None,
     format: FromQuery[Literal["json", "svg"]] = "json",
     confidence: Annotated[float, QueryParameter(gt=0.5, lt=1)] = 0.95,
@@ -152,7 +130,9 @@ async def cohort_survival(
     ] = None,
 ) -> Response[bytes]:
     svg = format == "svg"
-    filters = cohort_filters(request, views, query_filters, (group,) if group else (), scheme)
+    filters = await cohort_filters(
+        request, views, saved_cohorts, query_filters, (group,) if group else (), scheme
+    )
     body = await cohorts.survival_curves(
         query=_query(request, views),
         filters=filters,

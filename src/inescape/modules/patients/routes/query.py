@@ -4,13 +4,20 @@ documents them and the unknown-query check knows them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
+from litestar import Request
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
+from inescape.kernel.errors import Invalid
+from inescape.modules.auth.api import principal_of
 from inescape.modules.patients import filters as checks
+from inescape.modules.patients.research import FILTER_FIELDS, OLDEST_AGE, refuse_hidden
+from inescape.modules.patients.saved import SavedCohorts
+from inescape.modules.patients.views import PatientViews
 
 Scheme = Literal["clinical", "pathological", "post_neoadjuvant"]
 SchemeParam = Annotated[
@@ -104,4 +111,57 @@ QueryFilters = NamedDependency[FilterQuery]
 FILTER_DEPENDENCY = {"query_filters": Provide(filter_query)}
 
 
-__all__ = ["FILTER_DEPENDENCY", "FilterQuery", "QueryFilters", "Scheme", "SchemeParam", "filter_query"]
+Saved = NamedDependency[SavedCohorts]
+
+
+async def resolved(saved: SavedCohorts, query: FilterQuery, scheme: str | None = None) -> dict[str, Any]:
+    """The query's filters (``scheme``: whose stage groups ``stage_group`` selects) and, with
+    AND, those of the saved cohort it names (404 for an unknown id)."""
+    filters: dict[str, Any] = dict(query.filters)
+    if scheme:
+        filters["scheme"] = scheme
+    if query.cohort is None:
+        return filters
+    return checks.combined(filters, await saved.filters_of(query.cohort))
+
+
+async def cohort_filters(
+    request: Request[Any, Any, Any],
+    views: PatientViews,
+    saved: SavedCohorts,
+    query: FilterQuery,
+    groups: tuple[str, ...] = (),
+    scheme: str | None = None,
+) -> dict[str, Any]:
+    """The filters of a cohort read (``resolved``); a researcher may neither select nor group
+    on a field the de-identified view hides (``HiddenFieldFilter``), a saved cohort's included."""
+    filters = await resolved(saved, query, scheme)
+    if views.deidentifies(principal_of(request)):
+        refuse_hidden({**filters, **dict.fromkeys(groups, True)}, views, names=FILTER_FIELDS)
+        within_shown_ages(filters)
+    return filters
+
+
+def within_shown_ages(filters: Mapping[str, Any]) -> None:
+    """A researcher's age bounds select by birth year without splitting the "90+" group:
+    ``min_age`` up to 90 takes all of it, ``max_age`` up to 88 none of it."""
+    for name, most in (("min_age", OLDEST_AGE), ("max_age", OLDEST_AGE - 2)):
+        if filters.get(name) is not None and filters[name] > most:
+            raise Invalid(
+                f"{name} is at most {most} for de-identified data (every age over 89 is one group, 90+)",
+                errors=[{"field": name, "message": f"at most {most}"}],
+            )
+
+
+__all__ = [
+    "FILTER_DEPENDENCY",
+    "FilterQuery",
+    "QueryFilters",
+    "Saved",
+    "Scheme",
+    "SchemeParam",
+    "cohort_filters",
+    "filter_query",
+    "resolved",
+    "within_shown_ages",
+]
