@@ -1,3 +1,4 @@
+import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { FormEvent } from "react";
 import { ApiError, api, request } from "../api";
@@ -38,6 +39,7 @@ const SURVIVAL = "/api/v1/patients/cohort/survival";
 const AGE = "/api/v1/patients/cohort/age";
 const TABLE_SIZE = 20;
 const MAX_BARS = 12;
+const SAVED_LIST = "/api/v1/cohorts?limit=50";
 
 interface Counts {
   items: (Record<string, string | number | null> & { n: number; share: number })[];
@@ -734,7 +736,8 @@ function SavedCohorts({ view, setView }: { view: CohortView; setView: (v: Cohort
   const { ct, num, date } = useCohortText();
   const { can, me } = useAuth();
   const invalidate = useInvalidate();
-  const list = useApi<Page<SavedCohort>>("/api/v1/cohorts?limit=50");
+  const client = useQueryClient();
+  const list = useApi<Page<SavedCohort>>(SAVED_LIST);
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -751,6 +754,10 @@ function SavedCohorts({ view, setView }: { view: CohortView; setView: (v: Cohort
         json: { name, description: description || null, filters: toSaved(view.a, schemeFor(view.a, view.scheme, false)) },
       });
       setSaved(`${made.name}: ${num(made.patients)} ${ct("patients")}`);
+      // listed at once, whatever a list request already under way answers
+      client.setQueryData<Page<SavedCohort>>([SAVED_LIST], (old) =>
+        old ? { ...old, items: [made, ...old.items.filter((c) => c.id !== made.id)] } : old,
+      );
       setName("");
       setDescription("");
       void invalidate("/api/v1/cohorts");
