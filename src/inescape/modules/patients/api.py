@@ -383,6 +383,13 @@ class PatientsApi(Protocol):
         DataFrame per table, without identifying columns."""
         ...
 
+    async def saved_cohort(self, cohort_id: str, *, viewer: Any = None) -> dict[str, Any]:
+        """The filters of the saved cohort ``cohort_id`` (``/api/v1/cohorts``), for
+        ``cohort_tables``: ``NotFound`` for an unknown id; with a ``viewer`` (the caller's
+        principal), ``Forbidden`` when the viewer sees de-identified data only and the cohort
+        selects on a field that view hides."""
+        ...
+
 
 class ClinicalCodecs(Protocol):
     """FHIR codecs, record digests and survival analytics: pure functions, no backend."""

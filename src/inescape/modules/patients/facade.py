@@ -19,15 +19,22 @@ from inescape.modules.patients.api import (
 )
 from inescape.modules.patients.cohort_service import CohortService
 from inescape.modules.patients.digest import record_digest
+from inescape.modules.patients.research import FILTER_FIELDS, refuse_hidden
+from inescape.modules.patients.saved import SavedCohorts
 from inescape.modules.patients.service import PatientService
+from inescape.modules.patients.views import PatientViews
 
 
 class Patients(PatientsApi):
     """``PatientsApi`` over the module's services (the in-process binding)."""
 
-    def __init__(self, *, records: PatientService, cohorts: CohortService) -> None:
+    def __init__(
+        self, *, records: PatientService, cohorts: CohortService, saved: SavedCohorts, views: PatientViews
+    ) -> None:
         self._records = records
         self._cohorts = cohorts
+        self._saved = saved
+        self._views = views
 
     async def load_records(self, session: Any, records: Sequence[PatientCreate]) -> list[str]:
         return await self._records.insert_many(session=session, records=records)
@@ -50,6 +57,12 @@ class Patients(PatientsApi):
 
     async def cohort_tables(self, filters: dict[str, Any]) -> dict[str, Any]:
         return dict(await self._cohorts.tables(filters=filters, identifiers=False))
+
+    async def saved_cohort(self, cohort_id: str, *, viewer: Any = None) -> dict[str, Any]:
+        filters = await self._saved.filters_of(cohort_id)
+        if viewer is not None and self._views.deidentifies(viewer):
+            refuse_hidden(filters, self._views, names=FILTER_FIELDS)
+        return filters
 
 
 class Codecs(ClinicalCodecs):

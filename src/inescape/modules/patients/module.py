@@ -42,7 +42,7 @@ def bind(ctx: ModuleContext[PatientsSettings | None]) -> Bound:
         settings=settings,
     )
     return Bound(
-        facades={PatientsApi: Patients(records=records, cohorts=cohorts)},
+        facades={PatientsApi: Patients(records=records, cohorts=cohorts, saved=saved, views=views)},
         dependencies={
             "patients": records,
             "cohorts": cohorts,

@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from inescape.kernel.jobs import JobView
-from inescape.modules.auth.api import Audit, audit_note, owner_scope, username_of
+from inescape.modules.auth.api import Audit, audit_note, owner_scope, principal_of, username_of
 from inescape.modules.training.api import ModelCard, card_id
 from inescape.modules.training.schemas import PromotionRequest, TrainingRequest
 from inescape.modules.training.service import ModelService, RunService
@@ -42,7 +42,7 @@ def audited(permission: str, action: str, *, resource_id: str | None = None) -> 
     summary="Train a model (a job: progress per epoch in GET /api/v1/training/runs/{id})",
 )
 async def submit_run(request: AnyRequest, data: JSONBody[TrainingRequest], runs: Runs) -> JobView:
-    job = await runs.submit(request=data, owner=username_of(request))
+    job = await runs.submit(request=data, owner=username_of(request), viewer=principal_of(request))
     audit_note(request, resource_id=job.id, detail=f"{data.model} -> {data.name}")
     return job
 

@@ -24,18 +24,31 @@ class CohortSource:
         self._patients = patients
         self._datasets = datasets
 
-    async def tables(self, *, ref: DatasetRef) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
-        """The cohort's tables and what to record of where they came from."""
+    async def tables(
+        self, *, ref: DatasetRef | None, cohort_id: str | None = None
+    ) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+        """The cohort's tables and what to record of where they came from: a saved cohort
+        (``cohort_id``) is read from the clinical database as it selects now."""
+        if ref is None:
+            cohort = str(cohort_id)
+            filters = await self._patients.saved_cohort(cohort)
+            frames = await self._patients.cohort_tables(filters)
+            return frames, {"source": "cohort", "cohort_id": cohort, "filters": filters}
         if ref.source == "database":
             filters = {str(k): v for k, v in ref.filters.items()}
             frames = await self._patients.cohort_tables(filters)
             return frames, {"source": "database", "filters": filters}
         return await self._dataset(str(ref.id))
 
-    async def check(self, *, ref: DatasetRef) -> None:
-        """Refuse a cohort the job could not read, before it is queued: 404 for a dataset that
-        does not exist, 422 for one without Parquet tables."""
-        if ref.source == "dataset":
+    async def check(
+        self, *, ref: DatasetRef | None, cohort_id: str | None = None, viewer: Any = None
+    ) -> None:
+        """Refuse a cohort the job could not read, before it is queued: 404 for a dataset or a
+        saved cohort that does not exist, 422 for a dataset without Parquet tables, 403 for a
+        saved cohort that selects on a field hidden from the ``viewer``."""
+        if ref is None:
+            await self._patients.saved_cohort(str(cohort_id), viewer=viewer)
+        elif ref.source == "dataset":
             await self._parquet_files(str(ref.id))
 
     async def _parquet_files(self, dataset_id: str) -> tuple[DatasetInfo, dict[str, Any]]:

@@ -71,7 +71,7 @@ class FitJob:
         existing = await self._registry.cards_of_run(ctx.job_id)
         if existing:  # registered before the worker stopped: the run is done
             return {"name": existing[0].name, "version": existing[0].version}
-        tables, source = await self._cohorts.tables(ref=request.dataset)
+        tables, source = await self._cohorts.tables(ref=request.dataset, cohort_id=request.cohort_id)
         await self._runs.save(run_id=ctx.job_id, request=request, status="training", history=[])
         loop = asyncio.get_running_loop()
         cancelled = threading.Event()

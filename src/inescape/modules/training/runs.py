@@ -49,7 +49,9 @@ class RunStore:
             "id": run_id,
             "name": request.name,
             "model": request.model,
-            "dataset": msgspec.to_builtins(request.dataset),
+            "dataset": msgspec.to_builtins(request.dataset)
+            if request.dataset is not None
+            else {"source": "cohort", "cohort_id": request.cohort_id},
             "features": msgspec.to_builtins(request.features),
             "settings": msgspec.to_builtins(request),
             "code_version": code_version(),

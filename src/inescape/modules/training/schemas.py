@@ -33,7 +33,17 @@ class TrainingRequest(Strict, frozen=True, kw_only=True):
 
     name: Name
     model: Literal["cox", "deepsurv", "logistic_hazard", "pcr"] = "cox"
-    dataset: DatasetRef
+    dataset: Annotated[
+        DatasetRef | None,
+        msgspec.Meta(description="Where the cohort comes from; leave it out when cohort_id names one."),
+    ] = None
+    cohort_id: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="A saved cohort's id (/api/v1/cohorts), instead of dataset: the run trains on "
+            "the clinical database's records (de-identified columns) that cohort selects when it starts."
+        ),
+    ] = None
     features: Literal["full", "clinical"] | list[str] = "clinical"
     seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = 0
     max_epochs: Annotated[int, msgspec.Meta(ge=1, le=10_000)] | None = None

@@ -32,7 +32,15 @@ FIT = "training.fit"
 def check_request(request: TrainingRequest, settings: TrainingSettings) -> None:
     """Refuse now (422 naming the field) what the job would only fail on later."""
     feature_names(request.features if isinstance(request.features, str) else tuple(request.features))
-    if request.dataset.source == "dataset" and not request.dataset.id:
+    if (request.dataset is None) == (request.cohort_id is None):
+        raise Invalid(
+            "name the data to train on: a dataset or a saved cohort's cohort_id, one of them",
+            errors=[
+                {"field": "dataset", "message": "give dataset or cohort_id"},
+                {"field": "cohort_id", "message": "give dataset or cohort_id"},
+            ],
+        )
+    if request.dataset is not None and request.dataset.source == "dataset" and not request.dataset.id:
         raise Invalid(
             "a dataset source needs its id (GET /api/v1/datasets lists them)",
             errors=[{"field": "dataset.id", "message": "required when source is dataset"}],
@@ -69,15 +77,16 @@ class RunService:
         self._runs = runs
         self._settings = settings
 
-    async def submit(self, *, request: TrainingRequest, owner: str | None) -> JobView:
+    async def submit(self, *, request: TrainingRequest, owner: str | None, viewer: Any = None) -> JobView:
         """Refuse now what the job could only fail on later, and queue nothing then: 422 for
         a bad request, 503 with the install hint when this install lacks the ml extra, 404 for
-        a dataset that does not exist."""
+        a dataset or saved cohort that does not exist, 403 for a cohort that selects on a field
+        the ``viewer``'s de-identified view hides."""
         check_request(request, self._settings)
         missing = missing_ml()
         if missing is not None:
             raise Unavailable(ml_missing_message(missing), backend="ml", retry_after=3600)
-        await self._cohorts.check(ref=request.dataset)
+        await self._cohorts.check(ref=request.dataset, cohort_id=request.cohort_id, viewer=viewer)
         return await self._jobs.submit(
             module=MODULE, kind=FIT, queue=MODULE, params=msgspec.to_builtins(request), owner=owner
         )
