@@ -7,7 +7,7 @@ import { Chart } from "../components/Chart";
 import type { ChartSeries } from "../components/Chart";
 import { thin } from "../components/Chart";
 import { ErrorNote, Loading } from "../components/Status";
-import { useApi, useInvalidate } from "../hooks";
+import { useApi } from "../hooks";
 import { STAGE_GROUPS } from "../options";
 import { Link, useRouter } from "../router";
 import type { Job, Page, PatientSummary } from "../types";
@@ -735,9 +735,14 @@ function TrainForm({ cohort }: { cohort: SavedCohort }) {
 function SavedCohorts({ view, setView }: { view: CohortView; setView: (v: CohortView) => void }) {
   const { ct, num, date } = useCohortText();
   const { can, me } = useAuth();
-  const invalidate = useInvalidate();
   const client = useQueryClient();
   const list = useApi<Page<SavedCohort>>(SAVED_LIST);
+  // the list as it is now: a first load still under way may have been read before the change
+  // (invalidating alone would hand back that answer), so it is cancelled and asked again
+  const reloadList = async () => {
+    await client.cancelQueries({ queryKey: [SAVED_LIST] });
+    await client.invalidateQueries({ queryKey: [SAVED_LIST] });
+  };
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -754,13 +759,9 @@ function SavedCohorts({ view, setView }: { view: CohortView; setView: (v: Cohort
         json: { name, description: description || null, filters: toSaved(view.a, schemeFor(view.a, view.scheme, false)) },
       });
       setSaved(`${made.name}: ${num(made.patients)} ${ct("patients")}`);
-      // listed at once, whatever a list request already under way answers
-      client.setQueryData<Page<SavedCohort>>([SAVED_LIST], (old) =>
-        old ? { ...old, items: [made, ...old.items.filter((c) => c.id !== made.id)] } : old,
-      );
       setName("");
       setDescription("");
-      void invalidate("/api/v1/cohorts");
+      await reloadList();
     } catch (exc) {
       setError(exc);
     }
@@ -772,7 +773,7 @@ function SavedCohorts({ view, setView }: { view: CohortView; setView: (v: Cohort
   const remove = async (cohort: SavedCohort) => {
     try {
       await api(`/api/v1/cohorts/${encodeURIComponent(cohort.id)}`, { method: "DELETE" });
-      void invalidate("/api/v1/cohorts");
+      await reloadList();
     } catch (exc) {
       setError(exc);
     }
