@@ -76,8 +76,8 @@ async function apiAs(url, username) {
   return get;
 }
 
-async function newPage(browser, url, problems, viewport = { width: 1280, height: 900 }) {
-  const context = await browser.newContext({ baseURL: url, viewport, acceptDownloads: true });
+async function newPage(browser, url, problems, viewport = { width: 1280, height: 900 }, isMobile = false) {
+  const context = await browser.newContext({ baseURL: url, viewport, isMobile, acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on("console", (msg) => {
@@ -415,7 +415,7 @@ async function researcherFlow(browser, url, problems, get) {
 }
 
 async function phoneFlow(browser, url, problems) {
-  const { context, page } = await newPage(browser, url, problems, { width: 390, height: 844 });
+  const { context, page } = await newPage(browser, url, problems, { width: 390, height: 844 }, true);
   await login(page, CLINICIAN);
   await step("on a 390 px phone the explorer, filtered and comparing, does not overflow sideways", async () => {
     for (const [path, name, ready] of [
@@ -428,7 +428,14 @@ async function phoneFlow(browser, url, problems) {
       await page.waitForTimeout(500);
       const width = await page.evaluate(() => document.scrollingElement.scrollWidth);
       await shot(page, name);
-      assert.ok(width <= 390, `${path} is ${width} px wide on a 390 px screen`);
+      // what sticks out, outermost first, to say where the page overflows
+      const wide = await page.evaluate(() =>
+        [...document.querySelectorAll("body *")]
+          .filter((e) => e.getBoundingClientRect().right > 391 && (!e.closest(".scroll, .chart-body") || getComputedStyle(e).position === "absolute"))
+          .slice(0, 5)
+          .map((e) => `<${e.tagName.toLowerCase()} class="${e.className}"> ${Math.round(e.getBoundingClientRect().right)} px`),
+      );
+      assert.ok(width <= 390, `${path} is ${width} px wide on a 390 px screen: ${wide.join(", ")}`);
     }
   });
   await context.close();
