@@ -16,6 +16,7 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from inescape.infra.openapi import errors
 from inescape.kernel.errors import Invalid, NotFound, PreconditionFailed
 from inescape.modules.auth.api import Audit, audit_note, principal_of
 from inescape.modules.patients.api import PatientCreate, PatientUpdate
@@ -105,6 +106,7 @@ async def read_patient(
     "/api/v1/patients",
     opt=audited(READ, "patients.list"),
     dependencies=FILTER_DEPENDENCY,
+    responses=errors(404),  # cohort=<id> names no saved cohort
     tags=["patients"],
     summary="List records (filters, cursor paging)",
 )

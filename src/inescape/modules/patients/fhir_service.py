@@ -211,7 +211,7 @@ class FhirService:
         viewer: Principal | None,
         types: Sequence[str],
         since: str | None,
-        filters: Mapping[str, str] | None,
+        filters: Mapping[str, Any] | None,
         request_url: str,
     ) -> JobView:
         params = {

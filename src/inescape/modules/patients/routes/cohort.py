@@ -10,6 +10,7 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
+from inescape.infra.openapi import errors
 from inescape.kernel.errors import Invalid
 from inescape.modules.auth.api import audit_note, principal_of
 from inescape.modules.patients.cohort_service import CohortService
@@ -42,6 +43,7 @@ def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
     "/api/v1/patients/cohort/counts",
     opt=audited(READ, "patients.cohort_counts"),
     dependencies=FILTER_DEPENDENCY,
+    responses=errors(404),  # cohort=<id> names no saved cohort
     tags=["cohort"],
     summary="Counts by one or more columns",
 )
@@ -77,6 +79,7 @@ async def cohort_counts(
     "/api/v1/patients/cohort/age",
     opt=audited(READ, "patients.cohort_age"),
     dependencies=FILTER_DEPENDENCY,
+    responses=errors(404),  # cohort=<id> names no saved cohort
     tags=["cohort"],
     summary="Age at diagnosis: histogram and summary",
 )
@@ -99,6 +102,7 @@ async def cohort_age(
     "/api/v1/patients/cohort/survival",
     opt=audited(READ, "patients.cohort_survival"),
     dependencies=FILTER_DEPENDENCY,
+    responses=errors(404),  # cohort=<id> names no saved cohort
     tags=["cohort"],
     summary="Kaplan-Meier survival (months) with bands, numbers at risk, medians, log-rank and hazard ratios",
 )

@@ -7,12 +7,20 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import Stream
 
+from inescape.infra.openapi import errors
 from inescape.modules.auth.api import audit_note
 from inescape.modules.patients.controllers import Patients, audited
 from inescape.modules.patients.fhir import to_bundle, to_ndjson
+from inescape.modules.patients.routes.query import (
+    FILTER_DEPENDENCY,
+    QueryFilters,
+    Saved,
+    SchemeParam,
+    resolved,
+)
 
 EXPORT = "patients.export"
 
@@ -32,26 +40,20 @@ async def patient_bundle(patient_id: FromPath[str], patients: Patients) -> Respo
 @get(
     "/api/v1/patients/export.ndjson",
     opt=audited(EXPORT, "patients.export_ndjson"),  # written when the answer starts: before a byte
+    dependencies=FILTER_DEPENDENCY,
+    responses=errors(404),  # cohort=<id> names no saved cohort
     media_type="application/fhir+ndjson",
     tags=["fhir"],
-    summary="A cohort as FHIR NDJSON (bulk-data style), streamed; the list's filters apply",
+    summary="A cohort as FHIR NDJSON (bulk-data style), streamed; the list's filters and cohort=<id> apply",
 )
 async def cohort_ndjson(
     request: Request[Any, Any, Any],
     patients: Patients,
-    histology: FromQuery[str | None] = None,
-    stage_group: FromQuery[str | None] = None,
-    sex: FromQuery[str | None] = None,
-    origin: FromQuery[str | None] = None,
-    source: FromQuery[str | None] = None,
+    query_filters: QueryFilters,
+    saved_cohorts: Saved,
+    scheme: SchemeParam = None,
 ) -> Stream:
-    filters = {
-        "histology": histology,
-        "stage_group": stage_group,
-        "sex": sex,
-        "origin": origin,
-        "source": source,
-    }
+    filters = await resolved(saved_cohorts, query_filters, scheme)
     ids = await patients.matching_ids(filters=filters)
     audit_note(request, detail=f"{len(ids)} records")
 

@@ -1,26 +1,27 @@
 """``/fhir``: a FHIR R4 server over the clinical record. The CapabilityStatement (public), read
 and search of Patient, Condition, Observation, Procedure and MedicationRequest, and Bulk Data
-``$export`` (``Patient`` and ``Group/<cohort>``), with the record routes' permission
-(``patients.read``), audit and researcher de-identification. Errors under ``/fhir`` are
-OperationOutcomes (the platform's error handlers, ``infra/http.py``)."""
+``$export`` (``Patient`` and ``Group/<cohort>``: a saved cohort's id, or the list's filters),
+with the record routes' permission (``patients.read``), audit and researcher de-identification.
+Errors under ``/fhir`` are OperationOutcomes (the platform's error handlers, ``infra/http.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, delete, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath
+from litestar.params import FromPath, PathParameter
 from litestar.response import Stream
 
 from inescape import __version__
 from inescape.kernel.errors import Invalid, NotFound
+from inescape.kernel.ids import is_id
 from inescape.kernel.jobs import JobStatus
 from inescape.modules.auth.api import Audit, audit_note, principal_of
-from inescape.modules.patients.controllers import READ
+from inescape.modules.patients.controllers import READ, Views
 from inescape.modules.patients.fhir.server import (
     FHIR_JSON,
     FHIR_NDJSON,
@@ -30,6 +31,9 @@ from inescape.modules.patients.fhir.server import (
     search_bundle,
 )
 from inescape.modules.patients.fhir_service import FhirService, group_filters
+from inescape.modules.patients.research import FILTER_FIELDS, refuse_hidden
+from inescape.modules.patients.routes.query import Saved
+from inescape.modules.patients.saved import CohortNotFound
 
 Fhir = NamedDependency[FhirService]
 RESOURCE = "fhir"
@@ -127,7 +131,7 @@ def _count(values: list[str] | None, most: int) -> int:
 
 
 async def _kick_off(
-    request: Request[Any, Any, Any], fhir: Fhir, filters: dict[str, str] | None
+    request: Request[Any, Any, Any], fhir: Fhir, filters: dict[str, Any] | None
 ) -> Response[Any]:
     if "respond-async" not in request.headers.get("prefer", ""):
         raise Invalid(
@@ -185,10 +189,30 @@ async def export_patients(request: Request[Any, Any, Any], fhir: Fhir) -> Respon
     opt=_opt("patients.fhir_export", resource_id="group_id") | OWN_QUERY,
     status_code=202,
     tags=["fhir"],
-    summary="Bulk Data export of a cohort: the Group id names the patient list's filters",
+    summary="Bulk Data export of a cohort: the Group id is a saved cohort's id, or names the list's filters",
 )
-async def export_group(request: Request[Any, Any, Any], group_id: FromPath[str], fhir: Fhir) -> Response[Any]:
-    return await _kick_off(request, fhir, group_filters(group_id))
+async def export_group(
+    request: Request[Any, Any, Any],
+    group_id: Annotated[
+        str,
+        PathParameter(
+            description="A saved cohort's id (/api/v1/cohorts: the records it selects when the export "
+            "runs), 'all', or the list's filters as name-value parts (histology-adenocarcinoma.stage-III)"
+        ),
+    ],
+    fhir: Fhir,
+    saved_cohorts: Saved,
+    views: Views,
+) -> Response[Any]:
+    if not is_id(group_id):
+        return await _kick_off(request, fhir, group_filters(group_id))
+    try:
+        filters = await saved_cohorts.filters_of(group_id)
+    except CohortNotFound:
+        raise NotFound(f"no Group {group_id!r}: no saved cohort has this id") from None
+    if views.deidentifies(principal_of(request)):  # the export is de-identified: so is its selection
+        refuse_hidden(filters, views, names=FILTER_FIELDS)
+    return await _kick_off(request, fhir, filters)
 
 
 @get(
