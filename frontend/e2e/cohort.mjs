@@ -327,6 +327,24 @@ async function clinicianFlow(browser, url, problems, get) {
     await shot(page, "cohort-compare");
   });
 
+  const savedApi = await get("/api/v1/cohorts");
+  if (savedApi.status === 200) {
+    await step("a clinician saves a cohort and exports it as FHIR NDJSON, one Patient per record", async () => {
+      const name = `e2e-adeno-${Date.now() % 1_000_000}`;
+      await page.goto("/cohort?histology=adenocarcinoma&sex=male");
+      const n = total((await get("/api/v1/patients/cohort/counts?by=sex&histology=adenocarcinoma&sex=male")).body);
+      assert.equal(await shownNumber(page, "cohort-n", n), n);
+      await page.getByLabel("Cohort name").fill(name);
+      await page.getByRole("button", { name: "Save", exact: true }).click();
+      const row = page.getByTestId("saved-cohorts").getByRole("row").filter({ hasText: name });
+      await row.waitFor();
+      const file = await download(page, row, "FHIR (NDJSON)");
+      assert.match(file.name, /\.ndjson$/);
+      const resources = file.text.trim().split("\n").map((line) => JSON.parse(line));
+      assert.equal(resources.filter((r) => r.resourceType === "Patient").length, n, "a Patient resource per record");
+    });
+  }
+
   await step("in Persian the explorer's words and data values are Persian", async () => {
     await page.goto("/cohort?histology=adenocarcinoma");
     await page.getByLabel("Language").selectOption("fa");
@@ -373,6 +391,7 @@ async function researcherFlow(browser, url, problems, get) {
       const row = page.getByTestId("saved-cohorts").getByRole("row").filter({ hasText: name });
       await row.waitFor();
       assert.equal(digitsOf(await row.locator("td").first().innerText()), n, "the saved cohort's patients");
+      assert.equal(await page.getByRole("button", { name: "FHIR (NDJSON)" }).count(), 0, "no identified export for a researcher");
       const stored = (await get("/api/v1/cohorts")).body.items.find((c) => c.name === name);
       assert.deepEqual(stored.filters.histology, ["squamous_cell_carcinoma"]);
       assert.deepEqual(stored.filters.location, ["middle"]);

@@ -1,7 +1,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { FormEvent } from "react";
-import { ApiError, api, request } from "../api";
+import { ApiError, api, download, request } from "../api";
 import { useAuth } from "../auth";
 import { Chart } from "../components/Chart";
 import type { ChartSeries } from "../components/Chart";
@@ -13,6 +13,7 @@ import { Link, useRouter } from "../router";
 import type { Job, Page, PatientSummary } from "../types";
 import { BarChart, ChartCard, ForestPlot, canvasOf, useSvgRef } from "../cohort/Charts";
 import type { Bar, HazardRow } from "../cohort/Charts";
+import { fileName } from "../cohort/export";
 import "../cohort/cohort.css";
 import {
   ENDPOINTS,
@@ -838,6 +839,17 @@ function SavedCohorts({ view, setView }: { view: CohortView; setView: (v: Cohort
                             onClick={() => setTraining(training === c.id ? null : c.id)}
                           >
                             {ct("train")}
+                          </button>
+                        ) : null}
+                        {can("patients.export") ? (
+                          <button
+                            type="button"
+                            className="secondary small"
+                            onClick={() =>
+                              void download(`/api/v1/patients/export.ndjson?cohort=${encodeURIComponent(c.id)}`, fileName(c.name, "ndjson")).catch(setError)
+                            }
+                          >
+                            {ct("exportFhir")}
                           </button>
                         ) : null}
                         {me && (c.created_by === me.username || me.roles.includes("admin")) ? (
