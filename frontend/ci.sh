@@ -22,6 +22,8 @@ log "build"
 npm run build
 log "end-to-end"
 node e2e/run.mjs
+log "end-to-end: the cohort explorer on a loaded cohort"
+node e2e/cohort.mjs
 log "end-to-end: the demo, from a bare data folder to decision support"
 node e2e/demo.mjs
 log "done"

@@ -112,9 +112,9 @@ describe("charts and lists", () => {
   });
   it("never writes a p-value as 0", () => {
     const num = (v: number) => String(v);
-    expect(formatP(0, num)).toBe("< 0.001");
-    expect(formatP(1e-12, num)).toBe("< 0.001");
-    expect(formatP(0.0123, (v, o) => new Intl.NumberFormat("en", o).format(v))).toBe("0.0123");
+    expect(formatP(null, 0, num)).toBe("< 10^-300");
+    expect(formatP(-12, 1e-12, num)).toBe("10^-12");
+    expect(formatP(null, 0.0123, (v, o) => new Intl.NumberFormat("en", o).format(v))).toBe("0.0123");
   });
   it("reads datasets as a bare list or as a page", () => {
     expect(itemsOf([{ id: "x" }])).toEqual([{ id: "x" }]);
