@@ -122,6 +122,17 @@ async def test_stage_group_follows_the_scheme(client, clinician):
     assert await listed(client, clinician, scheme="clinical", stage_group="III") == 10
 
 
+async def test_the_age_chart_follows_a_stage_selection_in_its_scheme(client, clinician):
+    ages = await client.get(
+        "/api/v1/patients/cohort/age",
+        params={"scheme": "pathological", "stage_group": "IIA"},
+        headers=clinician,
+    )
+
+    assert ages.status_code == 200, ages.text
+    assert sum(b["n"] for b in ages.json()["bins"]) == 1  # the one pathological IIA
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

@@ -90,9 +90,10 @@ async def cohort_age(
     query_filters: QueryFilters,
     saved_cohorts: Saved,
     format: FromQuery[Literal["json", "svg"]] = "json",
+    scheme: SchemeParam = None,
 ) -> Response[bytes]:
     svg = format == "svg"
-    filters = await cohort_filters(request, views, saved_cohorts, query_filters)
+    filters = await cohort_filters(request, views, saved_cohorts, query_filters, (), scheme)
     top_coded = views.deidentifies(principal_of(request))
     body = await cohorts.ages(query=_query(request, views), filters=filters, svg=svg, top_coded=top_coded)
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
