@@ -371,6 +371,7 @@ async function researcherFlow(browser, url, problems, get) {
     await page.getByText("De-identified view").first().waitFor();
     await page.getByTestId("facet-histology").locator("svg").waitFor();
     assert.equal(await page.getByTestId("facet-origin").count(), 0, "origin is not offered");
+    await page.getByTestId("facet-treatment").locator("svg").waitFor(); // codes, not identifiers: shown
     assert.equal(await page.getByLabel("Curves by").locator("option[value=origin]").count(), 0);
     const first = page.getByTestId("cohort-table").locator("tbody tr").first();
     await first.waitFor();

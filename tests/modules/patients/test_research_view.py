@@ -296,3 +296,19 @@ async def test_research_ids_stamped_under_an_old_secret_are_stamped_again(client
     assert [f.status_code for f in found] == [200, 200]
     assert listed == research_ids
     assert stale.status_code == 404
+
+
+async def test_a_researcher_reads_which_staging_marker_and_treatment_each_row_is(
+    client, clinician, researcher
+):
+    (patient_id,) = await create(client, clinician, [RECORD])
+    research_id = gateway_of(client.app).deidentifier.research_id(patient_id)
+
+    shown = (await client.get(f"/api/v1/patients/{research_id}", headers=researcher)).json()
+
+    # a "3+" means nothing without "her2"; a T3 without clinical or pathological misleads
+    assert [b["kind"] for b in shown["biomarkers"]] == [b["kind"] for b in RECORD["biomarkers"]]
+    assert [s["kind"] for s in shown["staging"]] == [s["kind"] for s in RECORD["staging"]]
+    assert [t["kind"] for t in shown["treatments"]] == [t["kind"] for t in RECORD["treatments"]]
+    assert shown["risk_factors"]["tobacco"] == RECORD["risk_factors"]["tobacco"]
+    assert not {"mrn", "given_name", "family_name", "birth_date", "source", "origin"} & set(shown)

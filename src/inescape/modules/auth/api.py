@@ -188,6 +188,10 @@ DEFAULT_POLICY: Final = DeidPolicy(
         **_kinds("keep", "recurrence_site", "cause_of_death", "smoking_status", "alcohol_use"),
         **_kinds("keep", "risk_factors", "code", "system", "display", "coding", "loinc_code"),
         **_kinds("keep", "snomed_code", "icd10_code", "icdo3_code"),
+        # the record's own codes: which staging, marker or treatment a row is, and how it went
+        # (a treatment's "line" stays out: the name is an address line's too)
+        **_kinds("keep", "kind", "method", "agents", "margin", "siewert", "tobacco"),
+        **_kinds("keep", "socioeconomic_status"),
     },
     prefixes={"date_of_": "date", "age_": "age"},
     suffixes={
