@@ -469,7 +469,7 @@ async function stagedAgeFlow(browser, url, problems) {
     const n = await shownNumber(page, "cohort-n");
     const card = page.getByTestId("facet-age");
     await card.locator("svg").waitFor();
-    const bins = await card.locator("[data-count]").allInnerTexts();
+    const bins = await card.locator("[data-count]").allTextContents(); // SVG text has no innerText
     assert.equal(bins.map(digitsOf).reduce((a, b) => a + b, 0), n, "the age bins count the cohort's patients");
   });
   await context.close();
