@@ -466,7 +466,9 @@ async function stagedAgeFlow(browser, url, problems) {
   await login(page, CLINICIAN);
   await step("the age chart follows a selection of stage groups in the chosen scheme", async () => {
     await page.goto("/cohort?scheme=pathological&stage_group=IIIB");
-    const n = await shownNumber(page, "cohort-n");
+    await page.waitForFunction(() => document.querySelector('[data-testid="cohort-n"]')?.dataset.n);
+    const n = Number(await page.getByTestId("cohort-n").getAttribute("data-n"));
+    assert.ok(n > 0, "the cohort has pathological IIIB patients");
     const card = page.getByTestId("facet-age");
     await card.locator("svg").waitFor();
     const bins = await card.locator("[data-count]").allTextContents(); // SVG text has no innerText
