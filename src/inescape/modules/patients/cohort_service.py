@@ -50,6 +50,8 @@ def at_risk_months(longest: float) -> tuple[int, ...]:
     months), every two or more years when that would make more than ``AT_RISK_COLUMNS``."""
     step = 12 * max(1, math.ceil(max(longest, 0.0) / (12 * (AT_RISK_COLUMNS - 1))))
     return tuple(range(0, int(longest) + 1, step)) or (0,)
+
+
 TOP_AGE = 90  # Safe Harbor: ages over 89 are one group
 _TITLES = {
     "os": "Overall survival",
