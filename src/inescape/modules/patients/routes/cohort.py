@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get
+from litestar.openapi import ResponseSpec
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
@@ -14,6 +15,7 @@ from inescape.infra.openapi import errors
 from inescape.kernel.errors import Invalid
 from inescape.modules.auth.api import audit_note, principal_of
 from inescape.modules.patients.cohort_service import CohortService
+from inescape.modules.patients.schemas import CohortAges, CohortCounts, CohortSurvival
 from inescape.modules.patients.controllers import READ, Views, audited
 from inescape.modules.patients.routes.query import (
     FILTER_DEPENDENCY,
@@ -43,7 +45,12 @@ def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
     "/api/v1/patients/cohort/counts",
     opt=audited(READ, "patients.cohort_counts"),
     dependencies=FILTER_DEPENDENCY,
-    responses=errors(404),  # cohort=<id> names no saved cohort
+    responses={
+        200: ResponseSpec(
+            data_container=CohortCounts, generate_examples=False, description="The counts (JSON)."
+        ),
+        **errors(404),
+    },
     tags=["cohort"],
     summary="Counts by one or more columns",
 )
@@ -79,7 +86,14 @@ async def cohort_counts(
     "/api/v1/patients/cohort/age",
     opt=audited(READ, "patients.cohort_age"),
     dependencies=FILTER_DEPENDENCY,
-    responses=errors(404),  # cohort=<id> names no saved cohort
+    responses={
+        200: ResponseSpec(
+            data_container=CohortAges,
+            generate_examples=False,
+            description="The histogram and summary (JSON), or the histogram (format=svg).",
+        ),
+        **errors(404),
+    },
     tags=["cohort"],
     summary="Age at diagnosis: histogram and summary",
 )
@@ -103,7 +117,14 @@ async def cohort_age(
     "/api/v1/patients/cohort/survival",
     opt=audited(READ, "patients.cohort_survival"),
     dependencies=FILTER_DEPENDENCY,
-    responses=errors(404),  # cohort=<id> names no saved cohort
+    responses={
+        200: ResponseSpec(
+            data_container=CohortSurvival,
+            generate_examples=False,
+            description="The curves and their statistics (JSON), or the curves with the numbers at risk (format=svg).",
+        ),
+        **errors(404),
+    },
     tags=["cohort"],
     summary="Kaplan-Meier survival (months) with bands, numbers at risk, medians, log-rank and hazard ratios",
 )
