@@ -7,15 +7,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get
-from litestar.openapi import ResponseSpec
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery, QueryParameter
 
 from inescape.infra.openapi import errors
 from inescape.kernel.errors import Invalid
 from inescape.modules.auth.api import audit_note, principal_of
 from inescape.modules.patients.cohort_service import CohortService
-from inescape.modules.patients.schemas import CohortAges, CohortCounts, CohortSurvival
 from inescape.modules.patients.controllers import READ, Views, audited
 from inescape.modules.patients.routes.query import (
     FILTER_DEPENDENCY,
@@ -24,6 +23,7 @@ from inescape.modules.patients.routes.query import (
     SchemeParam,
     cohort_filters,
 )
+from inescape.modules.patients.schemas import CohortAges, CohortCounts, CohortSurvival
 from inescape.modules.patients.views import PatientViews
 
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
@@ -121,7 +121,8 @@ async def cohort_age(
         200: ResponseSpec(
             data_container=CohortSurvival,
             generate_examples=False,
-            description="The curves and their statistics (JSON), or the curves with the numbers at risk (format=svg).",
+            description="The curves and their statistics (JSON), or the curves with the numbers at risk "
+            "(format=svg).",
         ),
         **errors(404),
     },
