@@ -290,3 +290,16 @@ async def test_a_parameter_that_fails_validation_is_a_422(client, clinician, par
     assert response.status_code == 422, response.text
     assert response.json()["status_code"] == 422
     assert "limit" in response.json()["detail"]
+
+
+async def test_the_cohort_reads_document_the_json_they_answer(document):
+    schemas = document["components"]["schemas"]
+    for path, fields in (
+        ("/api/v1/patients/cohort/counts", {"items"}),
+        ("/api/v1/patients/cohort/age", {"bins", "summary"}),
+        ("/api/v1/patients/cohort/survival", {"km", "median", "at_risk", "log_rank", "hazard_ratios"}),
+    ):
+        answer = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        named = schemas[answer["$ref"].rsplit("/", 1)[-1]]
+        assert fields <= set(named["properties"]), path
+        assert all(spec.get("description") for spec in named["properties"].values()), path

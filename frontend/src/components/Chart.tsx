@@ -8,6 +8,25 @@ export interface ChartSeries {
   points: [number, number | null][];
   /** x values to mark with a point (a survival curve's censored times, thinned). */
   marks?: number[];
+  /** [x, lower, upper]: a confidence band drawn as a shade around the curve. */
+  band?: [number, number | null, number | null][];
+}
+
+/** The series uPlot draws: each curve, then the lower and upper edges of each band (their
+ * 1-based uPlot indices in `bands`, with the curve's own index). */
+export function withBands(series: ChartSeries[]): {
+  all: ChartSeries[];
+  bands: { curve: number; lower: number; upper: number }[];
+} {
+  const all = [...series];
+  const bands: { curve: number; lower: number; upper: number }[] = [];
+  series.forEach((s, i) => {
+    if (!s.band?.length) return;
+    all.push({ label: `${s.label} (lower)`, points: s.band.map(([x, lower]) => [x, lower]) });
+    all.push({ label: `${s.label} (upper)`, points: s.band.map(([x, , upper]) => [x, upper]) });
+    bands.push({ curve: i + 1, lower: all.length - 1, upper: all.length });
+  });
+  return { all, bands };
 }
 
 // Fourteen distinguishable colours (a survival plot by stage group has thirteen curves).
@@ -77,9 +96,11 @@ export function Chart({
     const el = box.current;
     if (!el || series.length === 0) return;
     const width = Math.max(240, el.clientWidth || 560);
-    const data = aligned(series);
+    const { all, bands } = withBands(series);
+    const data = aligned(all);
     const xs = data[0] as number[];
-    const markIndices = series.map((s) => {
+    const edges = new Map(bands.flatMap((b) => [[b.lower, b.curve] as const, [b.upper, b.curve] as const]));
+    const markIndices = all.map((s) => {
       if (!s.marks?.length) return null;
       const wanted = new Set(s.marks);
       return xs.flatMap((x, i) => (wanted.has(x) ? [i] : []));
@@ -95,21 +116,36 @@ export function Chart({
         ],
         series: [
           { label: xLabel },
-          ...series.map((s, i) => ({
-            label: s.label,
-            stroke: PALETTE[i % PALETTE.length],
-            width: 2,
-            spanGaps: true,
-            points: markIndices[i]
-              ? { show: true, size: 7, filter: markIndices[i] }
-              : { show: !stepped && s.points.length < 40 },
-            ...(stepped ? { paths: uPlot.paths.stepped?.({ align: 1 }) } : {}),
-          })),
+          ...all.map((s, i) => {
+            const curve = edges.get(i + 1);
+            const stepping = stepped ? { paths: uPlot.paths.stepped?.({ align: 1 }) } : {};
+            if (curve !== undefined) {
+              // a band's edge: no line of its own, only the shade between the two edges
+              return { label: s.label, stroke: "transparent", width: 0, spanGaps: true, points: { show: false }, ...stepping };
+            }
+            return {
+              label: s.label,
+              stroke: PALETTE[i % PALETTE.length],
+              width: 2,
+              spanGaps: true,
+              points: markIndices[i]
+                ? { show: true, size: 7, filter: markIndices[i] }
+                : { show: !stepped && s.points.length < 40 },
+              ...stepping,
+            };
+          }),
         ],
+        bands: bands.map((b) => ({
+          series: [b.upper, b.lower] as [number, number],
+          fill: `${PALETTE[(b.curve - 1) % PALETTE.length]}22`,
+        })),
       },
       data as uPlot.AlignedData,
       el,
     );
+    // the legend names the curves, not their band edges
+    const rows = el.querySelectorAll<HTMLElement>(".u-legend .u-series");
+    for (const index of edges.keys()) rows[index]?.style.setProperty("display", "none");
     const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(240, el.clientWidth), height }));
     resize.observe(el);
     return () => {

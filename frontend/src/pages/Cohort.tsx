@@ -82,21 +82,31 @@ const keyOf = (row: Row, group: string): string =>
 
 export { formatP };
 
+const MAX_BANDED = 4; // curves with their confidence band shaded
+
 /** One curve per group from the Kaplan-Meier rows (months), with thinned censor marks. */
 export function kmSeries(
-  rows: (Row & { time: number; survival: number; n_censored?: number })[],
+  rows: (Row & { time: number; survival: number; n_censored?: number; lower?: unknown; upper?: unknown })[],
   group: string,
   name: (g: string) => string,
+  bands = false,
 ): ChartSeries[] {
-  const by = new Map<string, { points: [number, number][]; censored: number[] }>();
+  const by = new Map<string, { points: [number, number][]; censored: number[]; band: [number, number | null, number | null][] }>();
+  const bound = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
   for (const r of rows) {
     const key = keyOf(r, group);
-    const curve = by.get(key) ?? { points: [], censored: [] };
+    const curve = by.get(key) ?? { points: [], censored: [], band: [] };
     curve.points.push([r.time, r.survival]);
+    curve.band.push([r.time, bound(r.lower), bound(r.upper)]);
     if ((r.n_censored ?? 0) > 0) curve.censored.push(r.time);
     by.set(key, curve);
   }
-  return [...by.entries()].map(([g, c]) => ({ label: name(g), points: c.points, marks: thin(c.censored) }));
+  return [...by.entries()].map(([g, c]) => ({
+    label: name(g),
+    points: c.points,
+    marks: thin(c.censored),
+    ...(bands ? { band: c.band } : {}),
+  }));
 }
 
 /** A facet this role may not see (403) or this server does not count by (422 on `by`). */
@@ -509,8 +519,11 @@ function SurvivalSection({ view, setView }: { view: CohortView; setView: (v: Coh
   const error = first.error ?? second.error;
   const loading = first.loading || second.loading;
   const name = useCallback((g: string) => (group ? cv(g) : ct("all")), [group, cv, ct]);
-  const series = useMemo(() => (data ? kmSeries(data.km, group, name) : []), [data, group, name]);
   const groups = useMemo(() => (data && group ? data.median.map((m) => keyOf(m, group)).filter((g) => g !== "unknown") : []), [data, group]);
+  // bands shade each curve's interval: readable for a few curves, a fog for thirteen
+  const [bands, setBands] = useState(true);
+  const banded = bands && (data?.median.length ?? 0) <= MAX_BANDED;
+  const series = useMemo(() => (data ? kmSeries(data.km, group, name, banded) : []), [data, group, name, banded]);
   const title = `${ct(view.endpoint)}${group ? `: ${ct(group as CohortKey)}${group === "stage_group" ? ` (${ct(view.scheme)})` : ""}` : ""}`;
   const kmN = data ? data.median.reduce((s, m) => s + m.n, 0) : null;
   const hazards: HazardRow[] = (data?.hazard_ratios ?? []).map((h) => ({
@@ -543,6 +556,16 @@ function SurvivalSection({ view, setView }: { view: CohortView; setView: (v: Coh
               {data.log_rank ? <PValueText log10={data.log_rank.p_value_log10} p={data.log_rank.p_value} /> : "—"}
             </span>
           </p>
+          <label className="inline-check">
+            <input
+              type="checkbox"
+              data-testid="km-bands"
+              checked={banded}
+              disabled={(data.median.length ?? 0) > MAX_BANDED}
+              onChange={(e) => setBands(e.target.checked)}
+            />{" "}
+            {ct("bands")}
+          </label>
           <KmChart
             title={title}
             series={series}

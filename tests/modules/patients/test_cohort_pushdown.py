@@ -23,6 +23,7 @@ from inescape.modules.patients.analytics import (
     number_at_risk,
     summarise_curve,
 )
+from inescape.modules.patients.cohort_service import at_risk_months
 from inescape.modules.patients.facade import Codecs
 from tests.support.auth import bearer
 from tests.support.records import RECORD, record
@@ -128,7 +129,7 @@ async def test_the_answers_are_the_per_patient_analytics_of_the_same_cohort(clie
     km = kaplan_meier(frame, group="histology")
     assert close(body["km"], summarise_curve(km, group="histology").to_dicts())
     assert close(body["median"], median_survival(frame, group="histology").to_dicts())
-    times = [0, 12, 24, 36, 48, 60]
+    times = [0, 12, 24]  # every year across the follow-up (its longest: 30 months)
     assert close(body["at_risk"], number_at_risk(frame, times=times, group="histology").to_dicts())
     expected = log_rank(frame, group="histology")
     assert body["log_rank"]["statistic"] == pytest.approx(expected.statistic)
@@ -286,3 +287,17 @@ async def test_progression_free_survival_counts_a_progression_as_a_recurrence_is
     assert first == pytest.approx((date(2023, 3, 15) - date(2023, 1, 10)).days / 30.4375)
     assert sum(r["n_events"] for r in overall["km"]) == 6  # alive: no death counted
     assert sum(r["n_events"] for r in dfs["km"]) == 8  # a progression is not a recurrence
+
+
+@pytest.mark.parametrize(
+    ("longest", "times"),
+    [
+        (0.0, (0,)),
+        (30.4, (0, 12, 24)),
+        (120.0, tuple(range(0, 121, 12))),  # eleven columns, yearly
+        (170.0, tuple(range(0, 169, 24))),  # SEER-length follow-up: every two years, to the end
+        (400.0, tuple(range(0, 401, 48))),
+    ],
+)
+def test_the_numbers_at_risk_span_the_whole_follow_up(longest, times):
+    assert at_risk_months(longest) == times

@@ -5,6 +5,7 @@ generation counter every patient event bumps)."""
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import date
 from typing import Any
@@ -41,7 +42,16 @@ from inescape.modules.patients.cohort import (
 
 GENERATION_KEY = "inescape:patients:cohort-generation"
 ANSWER_TTL_S = 600
-AT_RISK_MONTHS = (0, 12, 24, 36, 48, 60)
+AT_RISK_COLUMNS = 11  # at most this many times in the numbers-at-risk table
+
+
+def at_risk_months(longest: float) -> tuple[int, ...]:
+    """The times of the numbers at risk: every year across the whole follow-up (``longest``
+    months), every two or more years when that would make more than ``AT_RISK_COLUMNS``."""
+    step = 12 * max(1, math.ceil(max(longest, 0.0) / (12 * (AT_RISK_COLUMNS - 1))))
+    return tuple(range(0, int(longest) + 1, step)) or (0,)
+
+
 TOP_AGE = 90  # Safe Harbor: ages over 89 are one group
 _TITLES = {
     "os": "Overall survival",
@@ -149,11 +159,12 @@ class CohortService:
                 )
             options: dict[str, Any] = {"group": group, "weight": "n"}
             km = kaplan_meier(tallies, confidence=confidence, **options)
+            times = at_risk_months(float(tallies["time"].max() or 0.0))
             if svg:
                 title = _TITLES[endpoint] + (f" by {group.replace('_', ' ')}" if group else "")
                 if group:  # "squamous_cell_carcinoma" reads better as "squamous cell carcinoma"
                     km = km.with_columns(pl.col(group).cast(pl.Utf8).str.replace_all("_", " "))
-                return km_svg(km, title=title, at_risk_times=AT_RISK_MONTHS).encode()
+                return km_svg(km, title=title, at_risk_times=times).encode()
             compared = bool(group) and tallies[group].n_unique() >= 2 and bool((tallies["event"] > 0).any())
             test = msgspec.to_builtins(log_rank(tallies, **options)) if compared else None
             ratios = (
@@ -165,7 +176,7 @@ class CohortService:
                 {
                     "km": summarise_curve(km, group=group, points=points).to_dicts(),
                     "median": median_survival(tallies, confidence=confidence, **options).to_dicts(),
-                    "at_risk": number_at_risk(tallies, times=AT_RISK_MONTHS, **options).to_dicts(),
+                    "at_risk": number_at_risk(tallies, times=list(times), **options).to_dicts(),
                     "log_rank": test,
                     "hazard_ratios": ratios,
                     "endpoint": endpoint,

@@ -92,11 +92,91 @@ class CohortPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: Annotated[str | None, msgspec.Meta(description="The next page's cursor; null on the last.")]
 
 
+# The cohort reads' answers (encoded once and cached: these document them). A row holds the
+# grouping column under its own name (histology, stage_group, ...), so rows are open objects.
+Rows = list[dict[str, Any]]
+
+
+class CohortCounts(msgspec.Struct, frozen=True, kw_only=True):
+    items: Annotated[
+        Rows,
+        msgspec.Meta(
+            description="One row per combination of the by columns: each column's value (null: not "
+            "recorded), n (patients) and share (of the patients selected), largest first."
+        ),
+    ]
+
+
+class CohortAges(msgspec.Struct, frozen=True, kw_only=True):
+    bins: Annotated[
+        Rows,
+        msgspec.Meta(
+            description="The histogram of age at diagnosis: lower and upper (years, lower included), "
+            "n and share per bin; for de-identified data every age over 89 is in the last (90+)."
+        ),
+    ]
+    summary: Annotated[
+        Rows,
+        msgspec.Meta(
+            description="One row: n, n_missing, mean, sd, min, q1, median, q3, iqr and max (years)."
+        ),
+    ]
+
+
+class CohortSurvival(msgspec.Struct, frozen=True, kw_only=True):
+    km: Annotated[
+        Rows,
+        msgspec.Meta(
+            description="The Kaplan-Meier curve of each group where it steps: the group column (with "
+            "group=), time (months), survival, lower and upper (the confidence band), n_at_risk, "
+            "n_events and n_censored."
+        ),
+    ]
+    median: Annotated[
+        Rows,
+        msgspec.Meta(
+            description="Per group: n, n_events, median (months; null: not reached), lower and upper."
+        ),
+    ]
+    at_risk: Annotated[
+        Rows,
+        msgspec.Meta(
+            description="Numbers at risk per group: time (months: yearly across the whole follow-up, "
+            "every two or more years past ten) and n_at_risk."
+        ),
+    ]
+    log_rank: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(
+            description="The log-rank test between the groups: statistic, df, p_value and "
+            "p_value_log10 (for p below what a float holds); null without two groups with events."
+        ),
+    ]
+    hazard_ratios: Annotated[
+        Rows | None,
+        msgspec.Meta(
+            description="Cox hazard ratios against the reference group: the group column, n, "
+            "n_events, hazard_ratio, lower, upper and reference (true for the reference); null as "
+            "log_rank."
+        ),
+    ]
+    endpoint: Annotated[str, msgspec.Meta(description="os, pfs, dfs or css, as asked.")]
+    scheme: Annotated[str | None, msgspec.Meta(description="The staging scheme of the stage groups.")]
+    excluded: Annotated[
+        int, msgspec.Meta(description="Patients left out: no group value, or no start for DFS.")
+    ]
+    time_unit: Annotated[str, msgspec.Meta(description="months")]
+    as_of: Annotated[str, msgspec.Meta(description="The date follow-up is counted to (ISO 8601).")]
+
+
 __all__ = [
     "SUB_RESOURCES",
     "BulkCreated",
+    "CohortAges",
+    "CohortCounts",
     "CohortCreate",
     "CohortPage",
+    "CohortSurvival",
     "Created",
     "PatientPage",
     "SavedCohort",

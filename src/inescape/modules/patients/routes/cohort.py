@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery, QueryParameter
 
 from inescape.infra.openapi import errors
@@ -22,6 +23,7 @@ from inescape.modules.patients.routes.query import (
     SchemeParam,
     cohort_filters,
 )
+from inescape.modules.patients.schemas import CohortAges, CohortCounts, CohortSurvival
 from inescape.modules.patients.views import PatientViews
 
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
@@ -43,7 +45,12 @@ def _query(request: Request[Any, Any, Any], views: PatientViews) -> str:
     "/api/v1/patients/cohort/counts",
     opt=audited(READ, "patients.cohort_counts"),
     dependencies=FILTER_DEPENDENCY,
-    responses=errors(404),  # cohort=<id> names no saved cohort
+    responses={
+        200: ResponseSpec(
+            data_container=CohortCounts, generate_examples=False, description="The counts (JSON)."
+        ),
+        **errors(404),
+    },
     tags=["cohort"],
     summary="Counts by one or more columns",
 )
@@ -79,7 +86,14 @@ async def cohort_counts(
     "/api/v1/patients/cohort/age",
     opt=audited(READ, "patients.cohort_age"),
     dependencies=FILTER_DEPENDENCY,
-    responses=errors(404),  # cohort=<id> names no saved cohort
+    responses={
+        200: ResponseSpec(
+            data_container=CohortAges,
+            generate_examples=False,
+            description="The histogram and summary (JSON), or the histogram (format=svg).",
+        ),
+        **errors(404),
+    },
     tags=["cohort"],
     summary="Age at diagnosis: histogram and summary",
 )
@@ -103,7 +117,15 @@ async def cohort_age(
     "/api/v1/patients/cohort/survival",
     opt=audited(READ, "patients.cohort_survival"),
     dependencies=FILTER_DEPENDENCY,
-    responses=errors(404),  # cohort=<id> names no saved cohort
+    responses={
+        200: ResponseSpec(
+            data_container=CohortSurvival,
+            generate_examples=False,
+            description="The curves and their statistics (JSON), or the curves with the numbers at risk "
+            "(format=svg).",
+        ),
+        **errors(404),
+    },
     tags=["cohort"],
     summary="Kaplan-Meier survival (months) with bands, numbers at risk, medians, log-rank and hazard ratios",
 )
