@@ -8,10 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { PASSWORD, PYTHON, ROOT, cleanEnv, createUser, serveDir } from "./server.mjs";
+import { CHROMIUM, SHOTS, TIMEOUT, login, newPage, results, shot, step } from "./browser.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const SHOTS = join(ROOT, "frontend", "e2e", "screenshots");
-const TIMEOUT = 30_000;
 const PATIENTS = 1500;
 // an existing server with these users (quick reruns): COHORT_E2E_URL and COHORT_E2E_USERS=clin,res
 const EXISTING = process.env.COHORT_E2E_URL;
@@ -35,19 +33,6 @@ async def main() -> None:
 
 asyncio.run(main())
 `;
-
-const results = [];
-async function step(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push(`ok   ${name} (${Date.now() - started} ms)`);
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    console.log(`FAIL ${name}`);
-    throw error;
-  }
-}
 
 async function start() {
   if (EXISTING) return { url: EXISTING, stop: async () => {} };
@@ -74,29 +59,6 @@ async function apiAs(url, username) {
     return { status: r.status, body: r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text() };
   };
   return get;
-}
-
-async function newPage(browser, url, problems, viewport = { width: 1280, height: 900 }, isMobile = false) {
-  const context = await browser.newContext({ baseURL: url, viewport, isMobile, acceptDownloads: true });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(msg.text());
-  });
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  return { context, page };
-}
-
-async function login(page, username) {
-  await page.goto("/");
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByTestId("username").filter({ hasText: username }).waitFor();
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
 const total = (counts) => counts.items.reduce((s, r) => s + r.n, 0);

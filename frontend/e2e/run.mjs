@@ -3,11 +3,8 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { PASSWORD, ROOT, startServer } from "./server.mjs";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const SHOTS = join(ROOT, "frontend", "e2e", "screenshots");
-const TIMEOUT = 30_000;
+import { ROOT, startServer } from "./server.mjs";
+import { CHROMIUM, SHOTS, TIMEOUT, login, newPage, results, shot, step } from "./browser.mjs";
 
 const PATIENT = {
   given: "Parvin",
@@ -17,44 +14,9 @@ const PATIENT = {
   diagnosis: "2024-03-05",
 };
 
-const results = [];
 // A function, not a string: the page's CSP forbids evaluating strings.
 const progressAt = ([label, value]) =>
   document.querySelector(`[role="progressbar"][aria-label="${label}"]`)?.getAttribute("aria-valuenow") === value;
-async function step(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push(`ok   ${name} (${Date.now() - started} ms)`);
-    console.log(`ok   ${name}`);
-  } catch (error) {
-    console.log(`FAIL ${name}`);
-    throw error;
-  }
-}
-
-async function newPage(browser, url, problems) {
-  const context = await browser.newContext({ baseURL: url, viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(msg.text());
-  });
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  return { context, page };
-}
-
-async function login(page, username) {
-  await page.goto("/");
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByTestId("username").filter({ hasText: username }).waitFor();
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
 
 const nav = (page) => page.getByRole("navigation", { name: "Main" });
 

@@ -132,7 +132,11 @@ export async function logout(): Promise<void> {
 
 /** Saves an authenticated download under `filename` (links cannot carry the bearer token). */
 export async function download(path: string, filename: string): Promise<void> {
-  const blob = await (await request(path)).blob();
+  saveBlob(await (await request(path)).blob(), filename);
+}
+
+/** Saves `blob` as a file called `filename` (a download the browser starts). */
+export function saveBlob(blob: Blob, filename: string): void {
   const url = URL.createObjectURL(blob);
   const link = document.createElement("a");
   link.href = url;

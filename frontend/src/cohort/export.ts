@@ -24,16 +24,7 @@ export function fileName(title: string, extension: string): string {
   return `${stem || "chart"}.${extension}`;
 }
 
-export function saveBlob(blob: Blob, filename: string): void {
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = filename;
-  document.body.appendChild(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
+export { saveBlob } from "../api"; // one way to start a download
 
 /** A standalone SVG document of an inline <svg> element. */
 export function svgText(svg: SVGSVGElement): string {
