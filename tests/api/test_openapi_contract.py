@@ -298,6 +298,7 @@ async def test_the_cohort_reads_document_the_json_they_answer(document):
         ("/api/v1/patients/cohort/counts", {"items"}),
         ("/api/v1/patients/cohort/age", {"bins", "summary"}),
         ("/api/v1/patients/cohort/survival", {"km", "median", "at_risk", "log_rank", "hazard_ratios"}),
+        ("/api/v1/patients/cohort/compare", {"a", "b", "overlap", "compared", "log_rank", "hazard_ratio"}),
     ):
         answer = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         named = schemas[answer["$ref"].rsplit("/", 1)[-1]]

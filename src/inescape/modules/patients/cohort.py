@@ -207,6 +207,7 @@ def survival_tallies(
     group: str | None = None,
     endpoint: str = "os",
     scheme: str | None = None,
+    strict: bool = True,
 ) -> tuple[pl.DataFrame, int]:
     """The survival input as tallies: one row per group, ``time`` (months) and ``event`` with
     ``n`` patients (``kaplan_meier(..., weight="n")``), and how many diagnosed patients were
@@ -215,7 +216,8 @@ def survival_tallies(
     ``endpoint``: ``os`` death from any cause, from diagnosis; ``pfs`` recurrence or
     progression or death, from diagnosis; ``dfs`` recurrence or death, from the first surgery
     (patients who had one); ``css`` death from the cancer (other deaths censored at death).
-    ``MissingData`` when the cohort records nothing the endpoint needs.
+    ``MissingData`` when the cohort records nothing the endpoint needs, unless not ``strict``
+    (a part of a cohort, such as the overlap of two, may lack it where the whole does not).
     """
     if endpoint not in ENDPOINTS:
         raise Invalid(
@@ -273,7 +275,7 @@ def survival_tallies(
                 "n": pl.Int64,
             }
         ), 0
-    if endpoint != "os" and not raw["known"].sum():
+    if strict and endpoint != "os" and not raw["known"].sum():
         missing = {
             "pfs": "recurrence or progression dates",
             "dfs": "recurrence dates",
@@ -295,7 +297,7 @@ def survival_tallies(
         .agg(pl.col("n").sum().cast(pl.Int64))
         .sort(*([group] if group else []), "time", "event")
     )
-    if endpoint == "dfs" and tallies.is_empty():
+    if strict and endpoint == "dfs" and tallies.is_empty():
         raise MissingData(
             "DFS starts at surgery, and no patient selected has one recorded",
             errors=[{"field": "endpoint", "message": "no surgery recorded"}],

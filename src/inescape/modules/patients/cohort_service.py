@@ -22,6 +22,7 @@ from inescape.kernel.ports import Cache
 from inescape.modules.patients.analytics import (
     age_distribution,
     age_summary,
+    compare_cohorts,
     hazard_ratios,
     histogram_svg,
     kaplan_meier,
@@ -39,6 +40,7 @@ from inescape.modules.patients.cohort import (
     read_for,
     survival_tallies,
 )
+from inescape.modules.patients.filters import combined
 
 GENERATION_KEY = "inescape:patients:cohort-generation"
 ANSWER_TTL_S = 600
@@ -184,6 +186,51 @@ class CohortService:
                     "excluded": excluded,
                     "time_unit": "months",
                     "as_of": date.today().isoformat(),
+                }
+            )
+
+        return await self._answer(query, compute)
+
+    async def comparison(
+        self,
+        *,
+        query: str,
+        a: Filters,
+        b: Filters,
+        endpoint: str = "os",
+        scheme: str | None = None,
+        confidence: float = 0.95,
+    ) -> bytes:
+        """Cohort A against cohort B (``compare_cohorts``): three tallies from the database,
+        A's, B's and their overlap's (both sets of filters at once), in one session."""
+
+        async def compute() -> bytes:
+            today = self._clock.now().date()
+
+            def read(conn: Connection) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                def tallies(filters: Filters, *, strict: bool = True) -> pl.DataFrame:
+                    found, _ = survival_tallies(
+                        conn, filters, today=today, endpoint=endpoint, scheme=scheme, strict=strict
+                    )
+                    return found
+
+                return tallies(a), tallies(b), tallies(combined(a, b), strict=False)
+
+            whole_a, whole_b, both = await self._run(read)
+            if whole_a.is_empty() or whole_b.is_empty():
+                empty = [name for name, t in (("a", whole_a), ("b", whole_b)) if t.is_empty()]
+                raise Invalid(
+                    f"No diagnosed patient matches cohort {' or '.join(n.upper() for n in empty)}.",
+                    errors=[{"field": name, "message": "empty"} for name in empty],
+                )
+            answer = compare_cohorts(whole_a, whole_b, both, confidence=confidence)
+            return msgspec.json.encode(
+                {
+                    **answer,
+                    "endpoint": endpoint,
+                    "scheme": scheme,
+                    "time_unit": "months",
+                    "as_of": today.isoformat(),
                 }
             )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -169,10 +169,51 @@ class CohortSurvival(msgspec.Struct, frozen=True, kw_only=True):
     as_of: Annotated[str, msgspec.Meta(description="The date follow-up is counted to (ISO 8601).")]
 
 
+class CohortComparison(msgspec.Struct, frozen=True, kw_only=True):
+    a: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description="Cohort A as a whole: n (diagnosed patients), n_events, median (months; null: "
+            "not reached), lower and upper (its interval)."
+        ),
+    ]
+    b: Annotated[dict[str, Any], msgspec.Meta(description="Cohort B as a whole, as a.")]
+    overlap: Annotated[int, msgspec.Meta(description="Patients in both cohorts.")]
+    compared: Annotated[
+        Literal["whole", "exclusive"],
+        msgspec.Meta(
+            description="What the test compares: whole (the cohorts share no patient: A against B) or "
+            "exclusive (they do: the patients only in A against those only in B, the overlap left out)."
+        ),
+    ]
+    only_a: Annotated[int, msgspec.Meta(description="Patients of A in the test (A less the overlap).")]
+    only_b: Annotated[int, msgspec.Meta(description="Patients of B in the test (B less the overlap).")]
+    log_rank: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(
+            description="The log-rank test of only-A against only-B: statistic, df, p_value, p_value_log10 "
+            "and groups (A and B: n, observed, expected); null when a side is empty or nobody had an event."
+        ),
+    ]
+    hazard_ratio: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(
+            description="The Cox hazard ratio of B against A: hazard_ratio, lower, upper (the interval at "
+            "the confidence asked) and p_value (Wald); null as log_rank, and each value null where B or A "
+            "had no event."
+        ),
+    ]
+    endpoint: Annotated[str, msgspec.Meta(description="os, pfs, dfs or css, as asked.")]
+    scheme: Annotated[str | None, msgspec.Meta(description="The staging scheme of the stage groups.")]
+    time_unit: Annotated[str, msgspec.Meta(description="months")]
+    as_of: Annotated[str, msgspec.Meta(description="The date follow-up is counted to (ISO 8601).")]
+
+
 __all__ = [
     "SUB_RESOURCES",
     "BulkCreated",
     "CohortAges",
+    "CohortComparison",
     "CohortCounts",
     "CohortCreate",
     "CohortPage",

@@ -22,8 +22,9 @@ from inescape.modules.patients.routes.query import (
     Saved,
     SchemeParam,
     cohort_filters,
+    filter_text,
 )
-from inescape.modules.patients.schemas import CohortAges, CohortCounts, CohortSurvival
+from inescape.modules.patients.schemas import CohortAges, CohortComparison, CohortCounts, CohortSurvival
 from inescape.modules.patients.views import PatientViews
 
 GROUPS = ("histology", "stage_group", "sex", "location", "origin", "vital_status")
@@ -174,4 +175,55 @@ async def cohort_survival(
     return Response(body, media_type="image/svg+xml" if svg else "application/json")
 
 
-COHORT_ROUTES = [cohort_counts, cohort_age, cohort_survival]
+_COHORT_TEXT = (
+    "filters as a query string, URL-encoded (e.g. histology=adenocarcinoma&sex=female, or cohort=<saved "
+    "id>); the filters of the cohort reads, several values comma-separated; empty: every patient"
+)
+
+
+@get(
+    "/api/v1/patients/cohort/compare",
+    opt=audited(READ, "patients.cohort_compare"),
+    responses={
+        200: ResponseSpec(
+            data_container=CohortComparison,
+            generate_examples=False,
+            description="Both cohorts' sizes and medians, their overlap, and the log-rank test and hazard "
+            "ratio between them (JSON).",
+        ),
+        **errors(404),
+    },
+    tags=["cohort"],
+    summary="Two cohorts' survival compared: overlap, medians, log-rank and hazard ratio",
+)
+async def cohort_compare(
+    request: Request[Any, Any, Any],
+    cohorts: Cohorts,
+    views: Views,
+    saved_cohorts: Saved,
+    a: Annotated[str, QueryParameter(description="Cohort A: " + _COHORT_TEXT)],
+    b: Annotated[str, QueryParameter(description="Cohort B: " + _COHORT_TEXT)],
+    endpoint: Annotated[
+        Endpoint, QueryParameter(description="os, pfs, dfs or css, as for /cohort/survival")
+    ] = "os",
+    scheme: SchemeParam = None,
+    confidence: Annotated[float, QueryParameter(gt=0.5, lt=1)] = 0.95,
+) -> Response[bytes]:
+    """Patients in both cohorts are counted, then left out of the test: it compares those only in
+    A with those only in B (a log-rank test needs each patient in one group)."""
+    chosen = [
+        await cohort_filters(request, views, saved_cohorts, filter_text(name, text), (), scheme)
+        for name, text in (("a", a), ("b", b))
+    ]
+    body = await cohorts.comparison(
+        query=_query(request, views),
+        a=chosen[0],
+        b=chosen[1],
+        endpoint=endpoint,
+        scheme=scheme,
+        confidence=confidence,
+    )
+    return Response(body, media_type="application/json")
+
+
+COHORT_ROUTES = [cohort_counts, cohort_age, cohort_survival, cohort_compare]

@@ -5,7 +5,8 @@ documents them and the unknown-query check knows them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
+from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request
@@ -107,6 +108,41 @@ async def filter_query(
     return FilterQuery(filters=chosen, cohort=cohort.strip() if cohort else None)
 
 
+TEXT_FIELDS: Final = (*checks.MULTI, *checks.AGES, "cohort")
+
+
+def filter_text(name: str, text: str) -> FilterQuery:
+    """One cohort's filters written as a query string inside the parameter ``name``
+    (``histology=adenocarcinoma&sex=female``, ``cohort=<saved id>``; empty: every patient):
+    the filters the cohort reads take, checked the same way, errors naming ``name.field``."""
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=checks.MAX_VALUES)
+    except ValueError:
+        raise Invalid(
+            f"{name}: more than {checks.MAX_VALUES} filters",
+            errors=[{"field": name, "message": "too many filters"}],
+        ) from None
+    values: dict[str, list[str]] = {}
+    for key, value in pairs:
+        values.setdefault(key, []).append(value)
+    unknown = sorted(set(values) - set(TEXT_FIELDS))
+    if unknown:
+        raise Invalid(
+            f"{name}: unknown filter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            f"(the filters are {', '.join(TEXT_FIELDS)})",
+            errors=[{"field": f"{name}.{key}", "message": "unknown filter"} for key in unknown],
+        )
+    try:
+        chosen = checks.from_query(lambda field: ",".join(values[field]) if field in values else None)
+    except Invalid as exc:
+        raise Invalid(
+            f"{name}.{exc.detail}",
+            errors=[{**e, "field": f"{name}.{e['field']}"} for e in exc.errors],
+        ) from None
+    cohort = ",".join(values.get("cohort", [])).strip()
+    return FilterQuery(filters=chosen, cohort=cohort or None)
+
+
 QueryFilters = NamedDependency[FilterQuery]
 FILTER_DEPENDENCY = {"query_filters": Provide(filter_query)}
 
@@ -162,6 +198,7 @@ __all__ = [
     "SchemeParam",
     "cohort_filters",
     "filter_query",
+    "filter_text",
     "resolved",
     "within_shown_ages",
 ]
