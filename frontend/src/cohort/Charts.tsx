@@ -1,3 +1,8 @@
+import { AxisBottom } from "@visx/axis";
+import type { TickRendererProps } from "@visx/axis";
+import { Group } from "@visx/group";
+import { scaleBand, scaleLinear, scaleLog } from "@visx/scale";
+import { Bar as BarShape, Line } from "@visx/shape";
 import { useRef, useState } from "react";
 import type { KeyboardEvent, ReactNode, RefObject } from "react";
 import { canvasPng, fileName, saveBlob, svgText, svgToPng, toCsv } from "./export";
@@ -18,6 +23,7 @@ const ROW = 22;
 const WIDTH = 360;
 const LABEL_W = 150;
 const COUNT_W = 48;
+const INK = "#1b1f24";
 
 function press(handler: () => void) {
   return (event: KeyboardEvent) => {
@@ -49,9 +55,10 @@ export function BarChart({
   name: (value: string | null) => string;
 }) {
   const { num } = useCohortText();
-  const max = Math.max(1, ...bars.map((b) => b.n));
   const height = Math.max(ROW, bars.length * ROW) + 8;
-  const area = WIDTH - LABEL_W - COUNT_W;
+  // one band a row (the row is the button: its label, its bar and its count)
+  const row = scaleBand<number>({ domain: bars.map((_, i) => i), range: [4, 4 + bars.length * ROW] });
+  const length = scaleLinear<number>({ domain: [0, Math.max(1, ...bars.map((b) => b.n))], range: [0, WIDTH - LABEL_W - COUNT_W] });
   const any = selected.length > 0;
   return (
     <svg
@@ -70,13 +77,14 @@ export function BarChart({
       {bars.map((bar, i) => {
         const on = bar.value !== null && selected.includes(bar.value);
         const label = name(bar.value);
-        const y = 4 + i * ROW;
-        const w = Math.max(1, (bar.n / max) * area);
+        const y = row(i) ?? 0;
+        const w = Math.max(1, length(bar.n));
         const clickable = bar.value !== null && onToggle !== undefined;
         const toggle = () => bar.value !== null && onToggle?.(bar.value);
         return (
-          <g
+          <Group
             key={bar.value ?? "∅"}
+            top={y}
             data-value={bar.value ?? ""}
             {...(clickable
               ? {
@@ -90,24 +98,24 @@ export function BarChart({
                 }
               : { "aria-label": `${label}: ${num(bar.n)}`, role: "img" })}
           >
-            <rect x={0} y={y} width={WIDTH} height={ROW} fill="transparent" />
-            <text x={LABEL_W - 6} y={y + 15} textAnchor="end" fill="#1b1f24">
+            <rect x={0} y={0} width={WIDTH} height={row.bandwidth()} fill="transparent" />
+            <text x={LABEL_W - 6} y={15} textAnchor="end" fill={INK}>
               <title>{label}</title>
               {clip(label)}
             </text>
-            <rect
+            <BarShape
               x={LABEL_W}
-              y={y + 3}
+              y={3}
               width={w}
-              height={ROW - 6}
+              height={row.bandwidth() - 6}
               rx={2}
               fill={on ? "#0b5394" : any ? "#b7c9dc" : "#4a86c5"}
               stroke={on ? "#062b4f" : "none"}
             />
-            <text x={LABEL_W + w + 4} y={y + 15} fill="#1b1f24" data-count="">
+            <text x={LABEL_W + w + 4} y={15} fill={INK} data-count="">
               {num(bar.n)}
             </text>
-          </g>
+          </Group>
         );
       })}
     </svg>
@@ -124,30 +132,39 @@ export interface HazardRow {
 }
 
 const TICKS = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20, 50];
+const FOREST_W = 560;
+const FOREST_LEFT = 150;
+const FOREST_RIGHT = 170;
+const FOREST_ROW = 24;
+const FOREST_TOP = 10;
+
+/** An axis tick's label as plain SVG text (the library's default wraps each in an inner <svg>). */
+function tickText({ x, y, dy, formattedValue }: TickRendererProps) {
+  return (
+    <text x={x} y={y} dy={dy} textAnchor="middle" fill={INK}>
+      {formattedValue}
+    </text>
+  );
+}
 
 /** A forest plot: each group's hazard ratio and interval against the reference, on a log scale. */
 export function ForestPlot({ rows, svgRef, title }: { rows: HazardRow[]; svgRef: RefObject<SVGSVGElement | null>; title: string }) {
   const { num, ct } = useCohortText();
   const shown = rows.filter((r) => r.hazard_ratio !== null && r.lower !== null && r.upper !== null);
-  const lows = shown.map((r) => r.lower as number);
-  const highs = shown.map((r) => r.upper as number);
-  const lo = Math.max(0.02, Math.min(0.5, ...lows) * 0.8);
-  const hi = Math.min(100, Math.max(2, ...highs) * 1.25);
-  const W = 560;
-  const LEFT = 150;
-  const RIGHT = 170;
-  const plotW = W - LEFT - RIGHT;
-  const x = (v: number) => LEFT + ((Math.log(Math.min(hi, Math.max(lo, v))) - Math.log(lo)) / (Math.log(hi) - Math.log(lo))) * plotW;
-  const rowH = 24;
-  const top = 10;
-  const height = top + rows.length * rowH + 40;
+  const lo = Math.max(0.02, Math.min(0.5, ...shown.map((r) => r.lower as number)) * 0.8);
+  const hi = Math.min(100, Math.max(2, ...shown.map((r) => r.upper as number)) * 1.25);
+  const x = scaleLog<number>({ domain: [lo, hi], range: [FOREST_LEFT, FOREST_W - FOREST_RIGHT], clamp: true });
+  const y = scaleBand<number>({ domain: rows.map((_, i) => i), range: [FOREST_TOP, FOREST_TOP + rows.length * FOREST_ROW] });
+  const bottom = FOREST_TOP + rows.length * FOREST_ROW;
+  const height = bottom + 40;
+  const one = x(1);
   const two = { maximumFractionDigits: 2, minimumFractionDigits: 2 };
   return (
     <svg
       ref={svgRef}
       className="forest"
-      viewBox={`0 0 ${W} ${height}`}
-      width={W}
+      viewBox={`0 0 ${FOREST_W} ${height}`}
+      width={FOREST_W}
       height={height}
       role="img"
       aria-label={title}
@@ -156,9 +173,16 @@ export function ForestPlot({ rows, svgRef, title }: { rows: HazardRow[]; svgRef:
       direction="ltr"
     >
       <title>{title}</title>
-      <line x1={x(1)} x2={x(1)} y1={top} y2={top + rows.length * rowH} stroke="#7f7f7f" strokeDasharray="4 3" />
+      <Line
+        from={{ x: one, y: FOREST_TOP }}
+        to={{ x: one, y: bottom }}
+        stroke="#7f7f7f"
+        strokeDasharray="4 3"
+        data-testid="forest-null"
+        data-hr="1"
+      />
       {rows.map((r, i) => {
-        const y = top + i * rowH + rowH / 2;
+        const mid = (y(i) ?? 0) + y.bandwidth() / 2;
         const ok = r.hazard_ratio !== null && r.lower !== null && r.upper !== null;
         const text = r.reference
           ? ct("refMark")
@@ -166,34 +190,42 @@ export function ForestPlot({ rows, svgRef, title }: { rows: HazardRow[]; svgRef:
             ? `${num(r.hazard_ratio, two)} (${num(r.lower, two)}–${num(r.upper, two)})`
             : ct("notEstimable");
         return (
-          <g key={r.label} data-testid="forest-row">
-            <text x={LEFT - 8} y={y + 4} textAnchor="end" fill="#1b1f24">
+          <Group key={r.label} top={mid} data-testid="forest-row">
+            <text x={FOREST_LEFT - 8} y={4} textAnchor="end" fill={INK}>
               {clip(r.label, 22)} ({num(r.n)})
             </text>
             {r.reference ? (
-              <rect x={x(1) - 5} y={y - 5} width={10} height={10} fill="#7f7f7f" />
+              <BarShape x={one - 5} y={-5} width={10} height={10} fill="#7f7f7f" data-testid="forest-reference" />
             ) : ok ? (
               <>
-                <line x1={x(r.lower as number)} x2={x(r.upper as number)} y1={y} y2={y} stroke="#1b1f24" strokeWidth={1.5} />
-                <rect x={x(r.hazard_ratio as number) - 4} y={y - 4} width={8} height={8} fill="#0b5394" />
+                <Line
+                  from={{ x: x(r.lower as number), y: 0 }}
+                  to={{ x: x(r.upper as number), y: 0 }}
+                  stroke={INK}
+                  strokeWidth={1.5}
+                  data-testid="forest-interval"
+                />
+                <BarShape x={x(r.hazard_ratio as number) - 4} y={-4} width={8} height={8} fill="#0b5394" data-testid="forest-estimate" />
               </>
             ) : null}
-            <text x={W - RIGHT + 10} y={y + 4} fill="#1b1f24">
+            <text x={FOREST_W - FOREST_RIGHT + 10} y={4} fill={INK}>
               {text}
             </text>
-          </g>
+          </Group>
         );
       })}
-      <line x1={LEFT} x2={LEFT + plotW} y1={top + rows.length * rowH + 4} y2={top + rows.length * rowH + 4} stroke="#1b1f24" />
-      {TICKS.filter((t) => t >= lo && t <= hi).map((t) => (
-        <g key={t}>
-          <line x1={x(t)} x2={x(t)} y1={top + rows.length * rowH + 4} y2={top + rows.length * rowH + 9} stroke="#1b1f24" />
-          <text x={x(t)} y={top + rows.length * rowH + 21} textAnchor="middle" fill="#1b1f24">
-            {num(t)}
-          </text>
-        </g>
-      ))}
-      <text x={LEFT + plotW / 2} y={height - 4} textAnchor="middle" fill="#1b1f24">
+      <AxisBottom
+        scale={x}
+        top={bottom + 4}
+        tickValues={TICKS.filter((t) => t >= lo && t <= hi)}
+        tickFormat={(t) => num(Number(t))}
+        tickLength={5}
+        stroke={INK}
+        tickStroke={INK}
+        tickLabelProps={{ dy: "0.2em" }}
+        tickComponent={tickText}
+      />
+      <text x={(FOREST_LEFT + FOREST_W - FOREST_RIGHT) / 2} y={height - 4} textAnchor="middle" fill={INK}>
         {ct("hazardRatio")}
       </text>
     </svg>
