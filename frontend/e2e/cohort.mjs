@@ -286,7 +286,25 @@ async function clinicianFlow(browser, url, problems, get) {
     await medians.getByRole("rowheader", { name: "Cohort B" }).waitFor();
     const ns = await medians.locator("tbody td:nth-child(2)").allInnerTexts();
     assert.deepEqual(ns.map(digitsOf), [female, male]);
+    // the test between them: women and men share nobody, so it is A against B itself
+    const apart = (await get("/api/v1/patients/cohort/compare?a=sex%3Dfemale&b=sex%3Dmale")).body;
+    const test = page.getByTestId("compare-test");
+    await test.waitFor();
+    assert.equal(await test.getAttribute("data-compared"), "whole");
+    assert.equal(apart.overlap, 0);
+    const hr = apart.hazard_ratio.hazard_ratio;
+    assert.equal(await page.getByTestId("compare-hr").innerText(), hr.toLocaleString("en", { maximumFractionDigits: 2 }));
+    assert.doesNotMatch(await page.getByTestId("compare-p").innerText(), /^\s*0\s*$/, "a p-value is never a bare 0");
     await shot(page, "cohort-compare");
+    // B takes the women too: they are in both, counted, and left out of the test
+    await b.getByTestId("facet-sex").getByRole("button", { name: /^female: / }).click();
+    await page.waitForURL(/b\.sex=(female%2Cmale|male%2Cfemale|female,male|male,female)/);
+    await page.locator('[data-testid="compare-test"][data-compared="exclusive"]').waitFor();
+    assert.equal(digitsOf(await page.getByTestId("compare-overlap").innerText()), female);
+    const shared = (await get("/api/v1/patients/cohort/compare?a=sex%3Dfemale&b=sex%3Dfemale%2Cmale")).body;
+    assert.equal(shared.overlap, female);
+    assert.equal(shared.only_b, male);
+    assert.equal(shared.log_rank, null, "every woman of A is in B: A has nobody of its own to test");
   });
 
   const savedApi = await get("/api/v1/cohorts");

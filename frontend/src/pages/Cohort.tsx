@@ -22,6 +22,7 @@ import {
   GROUPINGS,
   IDENTIFIED_ONLY,
   SCHEMES,
+  apiParams,
   clearFacet,
   fromSaved,
   parseView,
@@ -37,6 +38,7 @@ import type { CohortKey } from "../cohort/text";
 
 const COUNTS = "/api/v1/patients/cohort/counts";
 const SURVIVAL = "/api/v1/patients/cohort/survival";
+const COMPARE = "/api/v1/patients/cohort/compare";
 const AGE = "/api/v1/patients/cohort/age";
 const TABLE_SIZE = 20;
 const MAX_BARS = 12;
@@ -60,6 +62,16 @@ interface Survival {
     | null;
   excluded: number | null;
   endpoint: string;
+}
+interface Comparison {
+  a: { n: number; n_events: number };
+  b: { n: number; n_events: number };
+  overlap: number;
+  compared: "whole" | "exclusive";
+  only_a: number;
+  only_b: number;
+  log_rank: { p_value: number; p_value_log10?: number } | null;
+  hazard_ratio: { hazard_ratio: number | null; lower: number | null; upper: number | null } | null;
 }
 interface SavedCohort {
   id: string;
@@ -618,6 +630,15 @@ function CompareSurvival({ view, setView }: { view: CohortView; setView: (v: Coh
   const pathB = withFilters(SURVIVAL, b, params, schemeFor(b, view.scheme, false));
   const A = useApi<Survival>(pathA);
   const B = useApi<Survival>(pathB);
+  const scheme = schemeFor(view.a, view.scheme, false) ?? schemeFor(b, view.scheme, false);
+  const test = useApi<Comparison>(
+    `${COMPARE}?${new URLSearchParams({
+      a: apiParams(view.a).toString(),
+      b: apiParams(b).toString(),
+      endpoint: view.endpoint,
+      ...(scheme ? { scheme } : {}),
+    }).toString()}`,
+  );
   const series = useMemo(
     () => [
       ...(A.data ? kmSeries(A.data.km, "", () => ct("cohortA")) : []),
@@ -654,7 +675,45 @@ function CompareSurvival({ view, setView }: { view: CohortView; setView: (v: Coh
         <Loading />
       )}
       <MedianTable testid="compare-medians" rows={[...medianRow("A", ct("cohortA"), A.data), ...medianRow("B", ct("cohortB"), B.data)]} />
+      <ErrorNote error={test.error} />
+      {test.data ? <CompareTest data={test.data} /> : null}
     </section>
+  );
+}
+
+/** The test between A and B: patients in both are counted, then left out of it. */
+function CompareTest({ data }: { data: Comparison }) {
+  const { ct, num } = useCohortText();
+  const hr = data.hazard_ratio;
+  const ratio = (x: number | null) => (x === null ? "—" : num(x, { maximumFractionDigits: 2 }));
+  return (
+    <p data-testid="compare-test" data-overlap={data.overlap} data-compared={data.compared}>
+      {data.log_rank ? (
+        <>
+          {ct(data.compared === "whole" ? "compareTest" : "compareTestExclusive")}:{" "}
+          <span data-testid="compare-p">
+            <PValueText log10={data.log_rank.p_value_log10} p={data.log_rank.p_value} />
+          </span>
+          {hr ? (
+            <>
+              {" · "}
+              {ct("hazardBvsA")}: <span data-testid="compare-hr">{ratio(hr.hazard_ratio)}</span> ({ratio(hr.lower)}–
+              {ratio(hr.upper)})
+            </>
+          ) : null}
+        </>
+      ) : (
+        ct("noCompareAB")
+      )}
+      {" · "}
+      {data.overlap ? (
+        <>
+          <span data-testid="compare-overlap">{num(data.overlap)}</span> {ct("inBoth")}
+        </>
+      ) : (
+        ct("noneShared")
+      )}
+    </p>
   );
 }
 
