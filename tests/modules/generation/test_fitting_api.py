@@ -11,7 +11,8 @@ import json
 import httpx
 import pytest
 
-from tests.support.auth import bearer
+from inescape.kernel.errors import Conflict
+from tests.support.auth import bearer, on_app_loop
 from tests.support.jobs import finished
 
 SOURCE = "inescape-generator/global@1.0"  # the platform's own cohort, treated as real
@@ -355,7 +356,7 @@ async def test_concurrent_fits_with_one_name_spend_once_and_store_one_profile(cl
         response.read()
         return response
 
-    answers = await asyncio.gather(*[asyncio.to_thread(post, 0.1 * (i + 1)) for i in range(4)])
+    answers = await asyncio.gather(*[asyncio.to_thread(post, epsilon) for epsilon in (0.1, 0.2, 0.3, 0.4)])
 
     assert sorted(a.status_code for a in answers) == [202, 409, 409, 409], [a.text for a in answers]
     for refused in (a for a in answers if a.status_code == 409):
@@ -402,13 +403,16 @@ async def test_a_fit_retried_after_its_worker_was_killed_spends_once_and_stores_
     fitting = client.app.state.runtime.bound["generation"].dependencies["fitting"]
     params = {"name": "killed-twin", "source": SOURCE, "epsilon": 0.4}
 
+    def attempt(job_id: str, stop_at: float | None = None):  # run as the worker would, on the app's loop
+        return on_app_loop(client.app, fitting.run(Attempt(job_id, params, stop_at=stop_at)))
+
     # killed after spending and reading, before storing; then killed after the profile is stored
     # (the job row not yet marked succeeded); then run to the end: three attempts of one job
     with pytest.raises(KilledWorker):
-        await fitting.run(Attempt("job-killed", params, stop_at=0.9))
+        await attempt("job-killed", stop_at=0.9)
     assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []
-    first = await fitting.run(Attempt("job-killed", params))
-    last = await fitting.run(Attempt("job-killed", params))
+    first = await attempt("job-killed")
+    last = await attempt("job-killed")
 
     assert first == last
     assert first["name"] == "killed-twin"
@@ -420,8 +424,8 @@ async def test_a_fit_retried_after_its_worker_was_killed_spends_once_and_stores_
     fitted = (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
     assert [p["name"] for p in fitted] == ["killed-twin"]
     # another job asking for the same name is refused, and spends nothing
-    with pytest.raises(Exception, match="exists already"):
-        await fitting.run(Attempt("job-other", params))
+    with pytest.raises(Conflict, match="exists already"):
+        await attempt("job-other")
     after = (
         await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
     ).json()
