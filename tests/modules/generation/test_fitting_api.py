@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from inescape.kernel.errors import Conflict
+from inescape.modules.generation.api import ProfileFittingApi
 from tests.support.auth import bearer, on_app_loop
 from tests.support.jobs import finished
 
@@ -488,3 +489,26 @@ async def test_a_profile_is_fitted_to_a_saved_cohorts_patients(client, researche
     assert (
         await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
     ).json()["spent"] == 0.3
+
+
+async def test_a_fit_outside_a_request_takes_the_name_and_spends_as_a_job_does(client, steward):
+    await generate(client, steward, {"profile": "global", "n": 300, "seed": 12, "outputs": ["database"]})
+    fitting = client.app.state.runtime.facade(ProfileFittingApi)
+
+    def fit_here(name: str):  # as `inescape fit-profile` does, on the app's loop
+        return on_app_loop(
+            client.app, fitting.fit_profile(name=name, source=SOURCE, epsilon=0.2, by="cli-user")
+        )
+
+    shown = await fit_here("cli-twin")
+    with pytest.raises(Conflict, match="cli-twin"):
+        await fit_here("cli-twin")
+
+    assert shown["epsilon"] == 0.2
+    assert shown["fitted_by"] == "cli-user"
+    budget = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert budget["spent"] == 0.2
+    trail = await client.get("/api/v1/audit/events", params={"action": "generation.profile_fitted"})
+    assert [(e["user"], e["resource_id"]) for e in trail.json()["items"]] == [("cli-user", "cli-twin")]
