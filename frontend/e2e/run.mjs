@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { ROOT, startServer } from "./server.mjs";
 import { CHROMIUM, SHOTS, TIMEOUT, login, newPage, results, shot, step } from "./browser.mjs";
+import { STEWARD, privacyFlow } from "./privacy.mjs";
 
 const PATIENT = {
   given: "Parvin",
@@ -417,6 +418,7 @@ async function main() {
     ["e2e-admin", ["admin"]],
     ["e2e-clinician", ["clinician"]],
     ["e2e-researcher", ["researcher"]],
+    [STEWARD, ["data_steward"]],
   ]);
   console.log(`server ${server.url} (log ${server.logPath})`);
   const browser = await chromium.launch({
@@ -430,6 +432,7 @@ async function main() {
     await researcherFlow(browser, server.url, problems, patientPath);
     await phoneFlow(browser, server.url, problems, patientPath);
     await apiDocsFlow(browser, server.url, problems);
+    await privacyFlow(browser, server.url, problems);
     assert.deepEqual(problems, [], "the browser reported CSP violations or page errors");
   } finally {
     await browser.close();

@@ -25,6 +25,7 @@ const ComparePage = lazy(() => import("./pages/Training").then((m) => ({ default
 const ModelsPage = lazy(() => import("./pages/Models").then((m) => ({ default: m.ModelsPage })));
 const ModelPage = lazy(() => import("./pages/Models").then((m) => ({ default: m.ModelPage })));
 const VersionPage = lazy(() => import("./pages/Models").then((m) => ({ default: m.VersionPage })));
+const PrivacyReportPage = lazy(() => import("./pages/PrivacyReport").then((m) => ({ default: m.PrivacyReportPage })));
 
 function Page({ path }: { path: string }) {
   const { t } = useI18n();
@@ -42,6 +43,8 @@ function Page({ path }: { path: string }) {
         <Route path="/cohort" component={CohortPage} />
         <Route path="/generation">{() => <GenerationPage />}</Route>
         <Route path="/generation/jobs/:id">{(p) => <GenerationPage jobId={decodeURIComponent(p.id)} />}</Route>
+        <Route path="/generation/fitted">{() => <PrivacyReportPage />}</Route>
+        <Route path="/generation/fitted/:name">{(p) => <PrivacyReportPage name={decodeURIComponent(p.name)} />}</Route>
         <Route path="/datasets/:id">{(p) => <DatasetPage id={decodeURIComponent(p.id)} />}</Route>
         <Route path="/collection">{() => <CollectionPage />}</Route>
         <Route path="/collection/jobs/:id">{(p) => <CollectionPage jobId={decodeURIComponent(p.id)} />}</Route>

@@ -12,6 +12,8 @@ export const ROUTES: RouteRule[] = [
   { pattern: "/cohort", anyOf: ["patients.read"] },
   { pattern: "/generation", anyOf: ["generation.jobs.manage", "generation.jobs.read", "datasets.read"] },
   { pattern: "/generation/jobs/:id", anyOf: ["generation.jobs.manage", "generation.jobs.read"] },
+  { pattern: "/generation/fitted", anyOf: ["generation.jobs.read"] },
+  { pattern: "/generation/fitted/:name", anyOf: ["generation.jobs.read"] },
   { pattern: "/datasets/:id", anyOf: ["datasets.read"] },
   { pattern: "/collection", anyOf: ["collection.jobs.manage", "collection.jobs.read"] },
   { pattern: "/collection/jobs/:id", anyOf: ["collection.jobs.manage", "collection.jobs.read"] },

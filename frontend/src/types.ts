@@ -264,6 +264,74 @@ export interface Dataset {
   seed: number;
   files: DatasetFile[];
   fidelity?: FidelityReport;
+  /** Set on a dataset generated from a profile fitted to real patients. */
+  derived_from?: { origin: string; source: string | null; profile: string; epsilon: number | null } | null;
+  release?: Release | null;
+}
+
+/** A profile fitted to real patients, as GET /api/v1/generation/fitted-profiles lists it. */
+export interface FittedProfile {
+  name: string;
+  source: string | null;
+  cohort_id?: string | null;
+  epsilon: number | null;
+  patients: number | null;
+  prior: string;
+  fitted_at: string;
+  fitted_by: string | null;
+}
+
+export interface PrivacyBudget {
+  source: string;
+  total: number;
+  spent: number;
+  remaining: number;
+  fits: { profile: string; epsilon: number; at: string }[];
+}
+
+/** The privacy and utility report of a dataset derived from real patients. */
+export interface PrivacyReport {
+  train: number;
+  holdout: number;
+  synthetic: number;
+  dcr_synthetic: number;
+  dcr_holdout: number;
+  closer_to_train: number;
+  nndr: number;
+  mia_advantage: number;
+  identical: number;
+  identical_share: number;
+  aia_attribute: string;
+  aia_accuracy: number;
+  aia_members_accuracy: number;
+  aia_baseline: number;
+  aia_advantage: number;
+  aia_members_gain: number;
+  marginal_fidelity: Record<string, number>;
+  km_distance: Record<string, number>;
+  trtr_c_index: number;
+  tstr_c_index: number;
+  tstr_ratio: number;
+}
+
+export interface ReleaseThresholds {
+  max_mia_advantage: number;
+  max_closer_to_train: number;
+  max_identical_share: number;
+  min_dcr_ratio: number;
+  max_aia_members_gain: number;
+  max_aia_advantage: number;
+  min_tstr_ratio: number;
+}
+
+/** A derived dataset's release gate: held until its report passes or a steward decides. */
+export interface Release {
+  status: "held" | "released";
+  report?: PrivacyReport;
+  thresholds?: ReleaseThresholds;
+  failures?: string[];
+  measured_at?: string;
+  decision?: { decision: string; reason: string; by: string | null; at: string };
 }
 
 export function isTerminal(status: string): boolean {

@@ -129,6 +129,9 @@ export function GenerationPage({ jobId }: { jobId?: string }) {
   return (
     <>
       <h1>{t("generationTitle")}</h1>
+      <p>
+        <Link to="/generation/fitted">{t("fittedProfiles")}</Link>
+      </p>
       {can("generation.jobs.manage") ? (
         <form className="card grid-form" onSubmit={submit} aria-label={t("generationTitle")}>
           <div className="field">

@@ -1,6 +1,7 @@
-"""Fitting over HTTP: a profile fitted to a source's stored patients under ε-DP spends that
-source's budget and a fit beyond it is refused with nothing written; a dataset generated from
-the fitted profile is held from researchers until a data steward's recorded decision."""
+"""Fitting over HTTP: a fit is a job; a profile fitted to a source's stored patients under ε-DP
+spends that source's budget and a fit beyond it is refused with nothing written; a dataset
+generated from the fitted profile is held from researchers until a data steward's recorded
+decision."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import json
 import httpx
 import pytest
 
-from tests.support.auth import bearer
+from inescape.kernel.errors import Conflict
+from inescape.modules.generation.api import ProfileFittingApi
+from tests.support.auth import bearer, on_app_loop
 from tests.support.jobs import finished
 
 SOURCE = "inescape-generator/global@1.0"  # the platform's own cohort, treated as real
@@ -24,6 +27,16 @@ async def researcher(client):
 @pytest.fixture
 async def steward(client):
     return await bearer(client, client.app, "steward.fit", ["data_steward"])
+
+
+async def fit(client, headers, body, *, outcome: str = "succeeded") -> dict:
+    """Submit a fit (202, a job) and wait for it to end as ``outcome``."""
+    submitted = await client.post("/api/v1/generation/profiles/fit", json=body, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.json()["kind"] == "generation.fit"
+    job = await finished(client, f"/api/v1/generation/jobs/{submitted.json()['id']}", headers)
+    assert job["status"] == outcome, job
+    return job
 
 
 async def generate(client, headers, body) -> dict:
@@ -43,15 +56,10 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     )
     assert budget.status_code == 200, budget.text
 
-    fitted = await client.post(
-        "/api/v1/generation/profiles/fit",
-        json={"name": "site-twin", "source": SOURCE, "epsilon": 1.0},
-        headers=steward,
-    )
-    assert fitted.status_code == 201, fitted.text
-    assert fitted.json()["epsilon"] == 1.0
-    assert fitted.json()["patients"] is None  # under ε-DP not even the count is released
-    assert "salt" not in fitted.json()
+    fitted = (await fit(client, steward, {"name": "site-twin", "source": SOURCE, "epsilon": 1.0}))["result"]
+    assert fitted["epsilon"] == 1.0
+    assert fitted["patients"] is None  # under ε-DP not even the count is released
+    assert "salt" not in fitted
     left = (
         await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
     ).json()
@@ -153,11 +161,10 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
 
 
 async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, steward):
-    no_patients = await client.post(
-        "/api/v1/generation/profiles/fit",
-        json={"name": "empty-twin", "source": "no-such-registry"},
-        headers=steward,
+    no_patients = await fit(
+        client, steward, {"name": "empty-twin", "source": "no-such-registry"}, outcome="failed"
     )
+    neither = await client.post("/api/v1/generation/profiles/fit", json={"name": "no-twin"}, headers=steward)
     unknown_prior = await client.post(
         "/api/v1/generation/profiles/fit",
         json={"name": "odd-twin", "source": SOURCE, "prior": "atlantis"},
@@ -169,8 +176,10 @@ async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, stewa
         headers=steward,
     )
 
-    assert no_patients.status_code == 422, no_patients.text
-    assert "no-such-registry" in no_patients.json()["detail"]
+    assert "no-such-registry" in no_patients["error"]
+    assert "fewer than" in no_patients["error"]
+    assert neither.status_code == 422, neither.text
+    assert neither.json()["errors"][0]["field"] == "source"
     assert unknown_prior.status_code == 404, unknown_prior.text
     assert bad_epsilon.status_code == 422, bad_epsilon.text
     assert {"detail", "status_code"} <= set(bad_epsilon.json())
@@ -181,13 +190,14 @@ async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, stewa
     assert budget.json()["spent"] == 0  # no ε asked: nothing to spend
 
     # An ε-DP fit spends its ε once the patients are read: the "too few" answer depends on them.
-    private = await client.post(
-        "/api/v1/generation/profiles/fit",
-        json={"name": "empty-twin", "source": "no-such-registry", "epsilon": 0.5},
-        headers=steward,
+    # (The name the failed fit took is free again.)
+    private = await fit(
+        client,
+        steward,
+        {"name": "empty-twin", "source": "no-such-registry", "epsilon": 0.5},
+        outcome="failed",
     )
-    assert private.status_code == 422, private.text
-    assert "fewer than" in private.json()["detail"]
+    assert "fewer than" in private["error"]
     budget = await client.get(
         "/api/v1/generation/privacy-budget", params={"source": "no-such-registry"}, headers=steward
     )
@@ -200,15 +210,8 @@ async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, stewa
 
 async def test_a_profile_fitted_without_privacy_is_not_shown_to_researchers(client, researcher, steward):
     await generate(client, steward, {"profile": "global", "n": 300, "seed": 5, "outputs": ["database"]})
-    exact = await client.post(
-        "/api/v1/generation/profiles/fit", json={"name": "exact-twin", "source": SOURCE}, headers=steward
-    )
-    private = await client.post(
-        "/api/v1/generation/profiles/fit",
-        json={"name": "private-twin", "source": SOURCE, "epsilon": 0.5},
-        headers=steward,
-    )
-    assert exact.status_code == private.status_code == 201
+    await fit(client, steward, {"name": "exact-twin", "source": SOURCE})
+    await fit(client, steward, {"name": "private-twin", "source": SOURCE, "epsilon": 0.5})
 
     assert (await client.get("/api/v1/generation/profiles/exact-twin", headers=researcher)).status_code == 403
     assert (await client.get("/api/v1/generation/profiles/exact-twin", headers=steward)).status_code == 200
@@ -238,9 +241,19 @@ async def test_concurrent_fits_on_one_source_never_spend_more_than_its_budget(cl
 
     answers = await asyncio.gather(*[asyncio.to_thread(post, f"race-{i}") for i in range(3)])
 
-    codes = sorted(a.status_code for a in answers)
-    assert codes == [201, 409, 409], [a.text for a in answers]
-    (winner,) = [a.json()["name"] for a in answers if a.status_code == 201]
+    # Each is queued while the whole budget is left (or refused at once if another spent first);
+    # the jobs race for the budget, and one of them wins it.
+    assert {a.status_code for a in answers} <= {202, 409}, [a.text for a in answers]
+    jobs = [
+        await finished(client, f"/api/v1/generation/jobs/{a.json()['id']}", steward)
+        for a in answers
+        if a.status_code == 202
+    ]
+    (winner,) = [j["params"]["name"] for j in jobs if j["status"] == "succeeded"]
+    refusals = [a.json()["detail"] for a in answers if a.status_code == 409]
+    refusals += [j["error"] for j in jobs if j["status"] != "succeeded"]
+    assert len(refusals) == 2
+    assert all("left" in refusal for refusal in refusals), refusals
     budget = (
         await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
     ).json()
@@ -250,21 +263,13 @@ async def test_concurrent_fits_on_one_source_never_spend_more_than_its_budget(cl
         p["name"] for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
     }
     assert names == {winner}  # the refused fits stored no profile
-    for answer in answers:
-        if answer.status_code == 409:
-            assert "left" in answer.json()["detail"]
 
 
 async def test_a_twins_origin_and_epsilon_travel_into_its_fhir_export_and_the_model_trained_on_it(
     client, steward
 ):
     await generate(client, steward, {"profile": "global", "n": 600, "seed": 7, "outputs": ["database"]})
-    fitted = await client.post(
-        "/api/v1/generation/profiles/fit",
-        json={"name": "export-twin", "source": SOURCE, "epsilon": 0.8},
-        headers=steward,
-    )
-    assert fitted.status_code == 201, fitted.text
+    await fit(client, steward, {"name": "export-twin", "source": SOURCE, "epsilon": 0.8})
     job = await generate(
         client, steward, {"profile": "export-twin", "n": 600, "seed": 8, "outputs": ["parquet", "ndjson"]}
     )
@@ -336,3 +341,174 @@ async def test_a_budget_recorded_before_the_spend_ledger_still_counts(client, ap
     assert raised.json()["spent"] == 0.8
     assert raised.json()["remaining"] == 1.2
     assert raised.json()["fits"] == [earlier_fit]
+
+
+async def test_concurrent_fits_with_one_name_spend_once_and_store_one_profile(client, steward):
+    await generate(client, steward, {"profile": "global", "n": 300, "seed": 9, "outputs": ["database"]})
+
+    def post(epsilon: float) -> httpx.Response:
+        request = client.build_request(
+            "POST",
+            "/api/v1/generation/profiles/fit",
+            json={"name": "one-name", "source": SOURCE, "epsilon": epsilon},
+            headers=steward,
+        )
+        response = client._transport.handle_request(request)
+        response.read()
+        return response
+
+    answers = await asyncio.gather(*[asyncio.to_thread(post, epsilon) for epsilon in (0.1, 0.2, 0.3, 0.4)])
+
+    assert sorted(a.status_code for a in answers) == [202, 409, 409, 409], [a.text for a in answers]
+    for refused in (a for a in answers if a.status_code == 409):
+        assert "one-name" in refused.json()["detail"]
+    (queued,) = [a.json() for a in answers if a.status_code == 202]
+    job = await finished(client, f"/api/v1/generation/jobs/{queued['id']}", steward)
+    assert job["status"] == "succeeded", job
+    budget = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert [(f["profile"], f["epsilon"]) for f in budget["fits"]] == [
+        ("one-name", queued["params"]["epsilon"])
+    ]
+    assert budget["spent"] == queued["params"]["epsilon"]
+    fitted = (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+    assert [p["name"] for p in fitted] == ["one-name"]
+
+    # the name stays taken once the profile is stored: by a fit, and by a profile added by hand
+    again = await client.post(
+        "/api/v1/generation/profiles/fit", json={"name": "one-name", "source": SOURCE}, headers=steward
+    )
+    assert again.status_code == 409, again.text
+
+
+class KilledWorker(Exception):
+    """The worker running a job stops here (its process killed)."""
+
+
+class Attempt:
+    """One attempt at a fit job, as the runner hands it to the handler; ``stop_at``: the
+    progress at which its worker is killed."""
+
+    def __init__(self, job_id: str, params: dict, stop_at: float | None = None) -> None:
+        self.job_id, self.params, self.owner, self.kind = job_id, params, "steward.fit", "generation.fit"
+        self.checkpoint, self.attempt, self.stop_at = None, 1, stop_at
+
+    async def progress(self, fraction: float, **counts: int) -> None:
+        if self.stop_at is not None and fraction >= self.stop_at:
+            raise KilledWorker(self.job_id)
+
+
+async def test_a_fit_retried_after_its_worker_was_killed_spends_once_and_stores_one_profile(client, steward):
+    await generate(client, steward, {"profile": "global", "n": 300, "seed": 10, "outputs": ["database"]})
+    fitting = client.app.state.runtime.bound["generation"].dependencies["fitting"]
+    params = {"name": "killed-twin", "source": SOURCE, "epsilon": 0.4}
+
+    def attempt(job_id: str, stop_at: float | None = None):  # run as the worker would, on the app's loop
+        return on_app_loop(client.app, fitting.run(Attempt(job_id, params, stop_at=stop_at)))
+
+    # killed after spending and reading, before storing; then killed after the profile is stored
+    # (the job row not yet marked succeeded); then run to the end: three attempts of one job
+    with pytest.raises(KilledWorker):
+        await attempt("job-killed", stop_at=0.9)
+    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []
+    first = await attempt("job-killed")
+    last = await attempt("job-killed")
+
+    assert first == last
+    assert first["name"] == "killed-twin"
+    budget = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert budget["spent"] == 0.4
+    assert [f["profile"] for f in budget["fits"]] == ["killed-twin"]
+    fitted = (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+    assert [p["name"] for p in fitted] == ["killed-twin"]
+    # another job asking for the same name is refused, and spends nothing
+    with pytest.raises(Conflict, match="exists already"):
+        await attempt("job-other")
+    after = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert after["spent"] == 0.4
+
+
+async def test_a_profile_is_fitted_to_a_saved_cohorts_patients(client, researcher, steward):
+    await generate(client, steward, {"profile": "global", "n": 600, "seed": 11, "outputs": ["database"]})
+    saved = await client.post(
+        "/api/v1/cohorts",
+        json={"name": "men", "description": None, "filters": {"sex": ["male"]}},
+        headers=steward,
+    )
+    assert saved.status_code == 201, saved.text
+    cohort = saved.json()["id"]
+    everyone = (await fit(client, steward, {"name": "all-twin", "source": SOURCE}))["result"]
+
+    men = (await fit(client, steward, {"name": "men-twin", "cohort_id": cohort}))["result"]
+    private = (
+        await fit(
+            client, steward, {"name": "men-private", "cohort_id": cohort, "source": SOURCE, "epsilon": 0.3}
+        )
+    )["result"]
+
+    assert 0 < men["patients"] < everyone["patients"]
+    assert men["cohort_id"] == cohort
+    assert men["filters"] == {"sex": ["male"]}
+    assert private["filters"] == {"sex": ["male"], "source": [SOURCE]}
+    budget = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert budget["spent"] == 0.3
+    trail = await client.get("/api/v1/audit/events", params={"action": "generation.profile_fitted"})
+    details = [e["detail"] for e in trail.json()["items"] if e["resource_id"] == "men-twin"]
+    assert details
+    assert f"saved cohort {cohort}" in details[0]
+
+    # refused before anything is queued or spent
+    unknown = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "ghost-twin", "cohort_id": "0" * 26},
+        headers=steward,
+    )
+    no_source = await client.post(
+        "/api/v1/generation/profiles/fit",
+        json={"name": "any-twin", "cohort_id": cohort, "epsilon": 0.3},
+        headers=steward,
+    )
+    denied = await client.post(
+        "/api/v1/generation/profiles/fit", json={"name": "res-twin", "cohort_id": cohort}, headers=researcher
+    )
+    assert unknown.status_code == 404, unknown.text
+    assert no_source.status_code == 422, no_source.text
+    assert no_source.json()["errors"][0]["field"] == "source"
+    assert denied.status_code == 403, denied.text
+    names = {
+        p["name"] for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+    }
+    assert names == {"all-twin", "men-twin", "men-private"}
+    assert (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()["spent"] == 0.3
+
+
+async def test_a_fit_outside_a_request_takes_the_name_and_spends_as_a_job_does(client, steward):
+    await generate(client, steward, {"profile": "global", "n": 300, "seed": 12, "outputs": ["database"]})
+    fitting = client.app.state.runtime.facade(ProfileFittingApi)
+
+    def fit_here(name: str):  # as `inescape fit-profile` does, on the app's loop
+        return on_app_loop(
+            client.app, fitting.fit_profile(name=name, source=SOURCE, epsilon=0.2, by="cli-user")
+        )
+
+    shown = await fit_here("cli-twin")
+    with pytest.raises(Conflict, match="cli-twin"):
+        await fit_here("cli-twin")
+
+    assert shown["epsilon"] == 0.2
+    assert shown["fitted_by"] == "cli-user"
+    budget = (
+        await client.get("/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=steward)
+    ).json()
+    assert budget["spent"] == 0.2
+    trail = await client.get("/api/v1/audit/events", params={"action": "generation.profile_fitted"})
+    assert [(e["user"], e["resource_id"]) for e in trail.json()["items"]] == [("cli-user", "cli-twin")]

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 MODULE = "generation"
 DATASETS = "dataset_metadata"  # the document collection of every dataset's metadata
 PROFILES = "generation_profiles"  # user-added profiles
+FIT_NAMES = "generation_fit_names"  # the names fits took (one document per name, taken by inserting it)
 BUCKET = "datasets"
 GENERATOR_VERSION = "inescape-generation/1"
 TABLES = ("patients", "conditions", "staging", "biomarkers", "treatments", "observations")
@@ -333,14 +334,16 @@ class ProfileFittingApi(Protocol):
         self,
         *,
         name: str,
-        source: str,
+        source: str | None,
         prior: str = "global",
         epsilon: float | None = None,
         by: str = "cli",
+        cohort_id: str | None = None,
     ) -> dict[str, Any]:
-        """Fit ``prior`` to the patients of ``source`` (ε-DP with ``epsilon``, spending the
-        source's privacy budget) and store it as profile ``name``; its provenance. Audited as
-        done ``by`` that user; refused before anything is read while the audit store is down."""
+        """Fit ``prior`` to the patients of ``source`` and/or of the saved cohort ``cohort_id``
+        (ε-DP with ``epsilon``, spending the source's privacy budget) and store it as profile
+        ``name``; its provenance. Audited as done ``by`` that user; refused before anything is
+        read while the audit store is down."""
         ...
 
 
@@ -373,6 +376,7 @@ def _interval(t: TargetResult) -> str:
 __all__ = [
     "BUCKET",
     "DATASETS",
+    "FIT_NAMES",
     "GENERATOR_VERSION",
     "MODULE",
     "PROFILES",

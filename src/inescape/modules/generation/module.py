@@ -9,6 +9,7 @@ from inescape.modules.cds.api import StagingApi
 from inescape.modules.generation.api import (
     BUCKET,
     DATASETS,
+    FIT_NAMES,
     PROFILES,
     DatasetsApi,
     GenerationApi,
@@ -18,7 +19,7 @@ from inescape.modules.generation.api import (
 from inescape.modules.generation.controllers import JOB_ROUTES, ROUTES
 from inescape.modules.generation.datasets import Datasets
 from inescape.modules.generation.fitting.controllers import ROUTES as FITTING_ROUTES
-from inescape.modules.generation.fitting.service import BUDGETS, SETTINGS, SPENDS, FittingService
+from inescape.modules.generation.fitting.service import BUDGETS, FIT_KIND, SETTINGS, SPENDS, FittingService
 from inescape.modules.generation.library import Generator
 from inescape.modules.generation.service import JOB_KIND, GenerationService, ProfileService
 from inescape.modules.patients.api import ClinicalCodecs, PatientsApi
@@ -54,6 +55,7 @@ def bind(ctx: ModuleContext[None]) -> Bound:
         patients=patients,
         datasets=datasets,
         gateway=facades.get(GatewayApi),
+        jobs=ctx.jobs,
     )
     return Bound(
         facades={DatasetsApi: datasets, GenerationApi: generation, ProfileFittingApi: fitting},
@@ -63,7 +65,7 @@ def bind(ctx: ModuleContext[None]) -> Bound:
             "datasets": datasets,
             "fitting": fitting,
         },
-        job_kinds={JOB_KIND: generation.run},
+        job_kinds={JOB_KIND: generation.run, FIT_KIND: fitting.run},
     )
 
 
@@ -81,6 +83,7 @@ spec = ModuleSpec(
     job_routes=JOB_ROUTES,
     owns=(
         PROFILES,
+        FIT_NAMES,
         DATASETS,
         BUDGETS,
         SPENDS,

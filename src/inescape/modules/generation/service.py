@@ -28,6 +28,7 @@ from inescape.kernel.ports import DocumentStore
 from inescape.modules.auth.api import GatewayApi
 from inescape.modules.generation import outputs
 from inescape.modules.generation.api import (
+    FIT_NAMES,
     GENERATOR_VERSION,
     PROFILES,
     DatasetFile,
@@ -79,6 +80,8 @@ class ProfileService:
         profile = self._generator.parse_profile(text, source="request body")  # ProfileInvalid: 422
         if profile.name in {p.name for p in self._generator.profiles()}:
             raise Conflict(f"{profile.name!r} is a shipped profile; give yours another name")
+        if await self._documents.get(FIT_NAMES, profile.name):
+            raise Conflict(f"a profile called {profile.name!r} is being fitted; give yours another name")
         doc = {
             "id": profile.name,
             "text": text,

@@ -1,5 +1,6 @@
-"""``/api/v1/generation/profiles/fit``, fitted profiles, privacy budgets, and the privacy report
-and release decision of a dataset derived from real patients. Fitting and measuring read the
+"""``/api/v1/generation/profiles/fit`` (a job of the generation module), fitted profiles,
+privacy budgets, and the privacy report and release decision of a dataset derived from real
+patients. Fitting and measuring read the
 source's patients: data stewards and administrators (``collection.jobs.manage``); budgets,
 thresholds and release decisions are the data steward's (``datasets.release``). Each is audited
 (declared beside the permission, written by the gateway before the answer)."""
@@ -13,9 +14,16 @@ from litestar import Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from inescape.modules.auth.api import Audit, audit_note, username_of
+from inescape.kernel.jobs import JobView
+from inescape.modules.auth.api import Audit, audit_note, principal_of, username_of
 from inescape.modules.generation.fitting.report import Thresholds
-from inescape.modules.generation.fitting.service import BudgetRequest, Decision, FitRequest, FittingService
+from inescape.modules.generation.fitting.service import (
+    BudgetRequest,
+    Decision,
+    FitRequest,
+    FittingService,
+    describe,
+)
 
 FIT = "collection.jobs.manage"  # reads a collected cohort
 STEWARD = "datasets.release"
@@ -30,16 +38,18 @@ def audited(permission: str, action: str, kind: str, *, resource_id: str | None 
 @post(
     "/api/v1/generation/profiles/fit",
     opt=audited(FIT, "generation.profile_fitted", "profile"),
-    status_code=201,
+    status_code=202,
     tags=["generation"],
-    summary="Fit a profile to a source's patients (ε-DP with epsilon; spends the source's budget)",
+    summary="Fit a profile to a source's or a saved cohort's patients (a job: progress and the "
+    "fitted profile's provenance in GET /api/v1/generation/jobs/{id}; ε-DP with epsilon, spending "
+    "the source's budget when the job runs)",
 )
-async def fit(
-    request: Request[Any, Any, Any], data: JSONBody[FitRequest], fitting: Fitting
-) -> dict[str, Any]:
-    shown = await fitting.fit(data, username_of(request))
-    audit_note(request, resource_id=data.name, detail=f"source {data.source}, epsilon {data.epsilon}")
-    return shown
+async def fit(request: Request[Any, Any, Any], data: JSONBody[FitRequest], fitting: Fitting) -> JobView:
+    job = await fitting.submit(data, username_of(request), viewer=principal_of(request))
+    audit_note(
+        request, resource_id=data.name, detail=f"{describe(data)}, epsilon {data.epsilon}, job {job.id}"
+    )
+    return job
 
 
 @get(
