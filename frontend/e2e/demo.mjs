@@ -1,7 +1,8 @@
 // End-to-end: a newcomer's first minutes. `inescape demo` on a bare data folder, then the
-// dashboard in Chromium: a clinician logs in with the printed password, finds a living patient,
-// reads decision support with risk from the production model, and a Kaplan-Meier curve; all of
-// it within five minutes of starting.
+// dashboard in Chromium: a clinician logs in with the printed one-time password, is taken to
+// the password change first and makes a new one, finds a living patient, reads decision support
+// with risk from the production model, and a Kaplan-Meier curve; all of it within five minutes
+// of starting.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -13,6 +14,7 @@ import { PYTHON, ROOT, cleanEnv, serveDir } from "./server.mjs";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = join(ROOT, "frontend", "e2e", "screenshots");
 const BUDGET_MS = 5 * 60_000;
+const NEW_PASSWORD = "a new passphrase for the demo 7";
 
 const started = Date.now();
 const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`;
@@ -26,7 +28,9 @@ const demo = spawnSync(PYTHON, ["-m", "inescape", "demo", "--no-serve"], {
   timeout: BUDGET_MS,
 });
 assert.equal(demo.status, 0, `inescape demo failed: ${demo.stderr}`);
-const account = /^\s+demo\.clinician\s+clinician\s+password (\S+)\s+\(shown only now\)$/m.exec(demo.stdout);
+const account = /^\s+demo\.clinician\s+clinician\s+password (\S+)\s+\(shown only now; one-time\)$/m.exec(
+  demo.stdout,
+);
 assert.ok(account, `the demo printed no clinician password:\n${demo.stdout}`);
 assert.match(demo.stdout, /promoted|production/i, "the demo names its production model");
 console.log(`ok   inescape demo (${elapsed()})`);
@@ -44,7 +48,17 @@ try {
   await page.getByLabel("Password").fill(account[1]);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByTestId("username").filter({ hasText: "demo.clinician" }).waitFor();
-  console.log(`ok   the clinician logs in with the printed password (${elapsed()})`);
+  // the printed password is one-time: the password change comes first, and nothing else opens
+  await page.waitForURL(/\/account\/password$/);
+  await page.getByTestId("password-one-time").waitFor();
+  assert.equal(await page.getByRole("navigation", { name: "Main" }).count(), 0, "no sections before the change");
+  await page.getByLabel("Current password").fill(account[1]);
+  await page.getByLabel("New password", { exact: true }).fill(NEW_PASSWORD);
+  await page.getByLabel("New password again").fill(NEW_PASSWORD);
+  await page.getByRole("button", { name: "Change password" }).click();
+  await page.getByRole("navigation", { name: "Main" }).waitFor();
+  assert.ok(!page.url().endsWith("/account/password"), "after the change the dashboard opens");
+  console.log(`ok   the clinician logs in with the printed one-time password and changes it (${elapsed()})`);
 
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Patients", exact: true }).click();
   await page.getByLabel("Vital status").selectOption("alive");

@@ -13,6 +13,7 @@ import { DatasetPage, GenerationPage } from "./pages/Generation";
 import { HomePage } from "./pages/Home";
 import { PatientCreatePage } from "./pages/PatientCreate";
 import { PatientDetailPage } from "./pages/PatientDetail";
+import { PASSWORD_PATH, PasswordPage } from "./pages/Password";
 import { PatientsPage } from "./pages/Patients";
 import { Link, useRouter } from "./router";
 import { ruleOf } from "./routes";
@@ -29,7 +30,9 @@ const PrivacyReportPage = lazy(() => import("./pages/PrivacyReport").then((m) =>
 
 function Page({ path }: { path: string }) {
   const { t } = useI18n();
-  const { can } = useAuth();
+  const { me, can } = useAuth();
+  // a one-time password: nothing else opens until it is changed (the API refuses the rest too)
+  if (path === PASSWORD_PATH || me?.must_change_password) return <PasswordPage />;
   if (path === "/" || path === "") return <HomePage />;
   const rule = ruleOf(path);
   if (!rule) return <h1>{t("notFound")}</h1>;
@@ -70,7 +73,8 @@ export function App() {
 
   useEffect(() => {
     if (ready && !me && path !== "/login") navigate(`/login`);
-    if (ready && me && path === "/login") navigate("/");
+    if (ready && me?.must_change_password && path !== PASSWORD_PATH) navigate(PASSWORD_PATH);
+    else if (ready && me && path === "/login") navigate("/");
   }, [ready, me, path, navigate]);
 
   return (
@@ -89,6 +93,9 @@ export function App() {
               {t("signedInAs")} <strong data-testid="username">{me.username}</strong> (
               {me.roles.map((r) => v(r)).join(", ")})
             </span>
+            <Link to={PASSWORD_PATH} data-testid="change-password">
+              {t("changePasswordLink")}
+            </Link>
             <button type="button" className="secondary" onClick={() => void logout()}>
               {t("logout")}
             </button>
@@ -96,7 +103,7 @@ export function App() {
         ) : null}
       </header>
       <div className="layout">
-        {me ? (
+        {me && !me.must_change_password ? (
           <nav aria-label={t("navMain")} className="sidenav">
             <ul>
               <li>

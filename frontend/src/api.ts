@@ -4,6 +4,14 @@ export interface TokenPair {
   access_token: string;
   refresh_token: string;
   expires_in: number;
+  /** The account's password is one-time: it must be changed before anything else. */
+  password_change_required?: boolean;
+}
+
+/** The answer to a password change: this session's new tokens (every other session ended). */
+export interface PasswordChanged extends TokenPair {
+  detail: string;
+  other_sessions_ended: boolean;
 }
 
 export class ApiError extends Error {
@@ -120,6 +128,20 @@ export async function login(username: string, password: string): Promise<TokenPa
   const pair = (await response.json()) as TokenPair;
   setTokens(pair);
   return pair;
+}
+
+/** Changes the signed-in user's password; this session continues with the answer's tokens. */
+export async function changePassword(current: string, next: string): Promise<PasswordChanged> {
+  const changed = await api<PasswordChanged>("/api/v1/auth/password", {
+    method: "POST",
+    json: { current_password: current, new_password: next },
+  });
+  setTokens({
+    access_token: changed.access_token,
+    refresh_token: changed.refresh_token,
+    expires_in: changed.expires_in,
+  });
+  return changed;
 }
 
 export async function logout(): Promise<void> {

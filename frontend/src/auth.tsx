@@ -1,6 +1,13 @@
 import { createContext, useCallback, useContext, useEffect, useState } from "react";
 import type { ReactNode } from "react";
-import { accessToken, api, login as apiLogin, logout as apiLogout, onTokensChange } from "./api";
+import {
+  accessToken,
+  api,
+  changePassword as apiChangePassword,
+  login as apiLogin,
+  logout as apiLogout,
+  onTokensChange,
+} from "./api";
 import type { Me } from "./types";
 
 interface Session {
@@ -11,6 +18,8 @@ interface Session {
   researcherOnly: boolean;
   login: (username: string, password: string) => Promise<void>;
   logout: () => Promise<void>;
+  /** Changes the own password (this session goes on; every other one ends). */
+  changePassword: (current: string, next: string) => Promise<void>;
 }
 
 const Context = createContext<Session | null>(null);
@@ -52,13 +61,20 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     await apiLogout();
     setMe(null);
   }, []);
+  const changePassword = useCallback(
+    async (current: string, next: string) => {
+      await apiChangePassword(current, next);
+      await loadMe();
+    },
+    [loadMe],
+  );
 
   const can = (...permissions: string[]) =>
     Boolean(me && permissions.some((p) => me.permissions.includes(p)));
   const researcherOnly = Boolean(me && me.roles.length > 0 && me.roles.every((r) => r === "researcher"));
 
   return (
-    <Context.Provider value={{ me, ready, can, researcherOnly, login, logout }}>{children}</Context.Provider>
+    <Context.Provider value={{ me, ready, can, researcherOnly, login, logout, changePassword }}>{children}</Context.Provider>
   );
 }
 

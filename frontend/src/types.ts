@@ -6,6 +6,8 @@ export interface Me {
   roles: string[];
   permissions: string[];
   source: string;
+  /** The password is one-time: only its change (and logout) is allowed until it is changed. */
+  must_change_password?: boolean;
 }
 
 export interface PatientSummary {

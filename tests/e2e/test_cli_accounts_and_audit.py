@@ -45,6 +45,36 @@ def test_create_user_reads_the_password_from_stdin_and_refuses_duplicates(tmp_pa
     assert "Traceback" not in again.stderr
 
 
+def test_create_user_one_time_makes_an_account_that_must_change_its_password(tmp_path):
+    made = run_cli(
+        "create-user",
+        "dr.handed",
+        "--role",
+        "clinician",
+        "--password-stdin",
+        "--one-time",
+        env=env(tmp_path),
+        stdin=PASSWORD + "\n",
+    )
+    plain = run_cli(
+        "create-user",
+        "dr.own",
+        "--role",
+        "clinician",
+        "--password-stdin",
+        env=env(tmp_path),
+        stdin=PASSWORD + "\n",
+    )
+    listed = run_cli("users", "list", "--json", env=env(tmp_path))
+
+    assert made.returncode == 0, made.stderr
+    assert "one-time: it must be changed at the first login" in made.stdout
+    assert plain.returncode == 0, plain.stderr
+    users = {u["username"]: u for u in json.loads(listed.stdout)["items"]}
+    assert users["dr.handed"]["must_change_password"] is True
+    assert users["dr.own"]["must_change_password"] is False
+
+
 def test_create_user_refuses_a_weak_password_and_says_why(tmp_path):
     result = run_cli(
         "create-user", "nurse", "--role", "clinician", "--password-stdin", env=env(tmp_path), stdin="short\n"

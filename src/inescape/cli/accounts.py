@@ -28,10 +28,16 @@ if TYPE_CHECKING:
 )
 @click.option("--display-name", default=None, help="Full name (default: the username).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--one-time", is_flag=True, help="The user must change this password at the first login.")
 @json_option
 @one_line_errors
 def create_user(
-    username: str, roles: tuple[str, ...], display_name: str | None, password_stdin: bool, as_json: bool
+    username: str,
+    roles: tuple[str, ...],
+    display_name: str | None,
+    password_stdin: bool,
+    one_time: bool,
+    as_json: bool,
 ) -> None:
     """Create a user account (the first administrator, or any user from a script)."""
     from inescape.kernel.errors import DomainError
@@ -51,6 +57,7 @@ def create_user(
             roles=list(roles),
             password=password,
             by="cli",
+            one_time=one_time,
         )
 
     try:
@@ -59,6 +66,8 @@ def create_user(
         click.echo(f"inescape: {exc.detail}", err=True)
         sys.exit(1)
     line = f"inescape: created {user.username} ({', '.join(user.roles)}), id {user.id}"
+    if one_time:
+        line += "; the password is one-time: it must be changed at the first login"
     report(user, [line], as_json=as_json)
 
 

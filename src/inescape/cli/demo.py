@@ -4,7 +4,8 @@ embedded defaults on a bare machine).
 In order, each step skipped when it is already done (``demo.json`` in the data folder records
 what a run made, so a second run adds nothing):
 
-1. one account per role, each with a random password printed once;
+1. one account per role, each with a random one-time password printed once (it must be
+   changed at the first login: until then the account may only change it);
 2. a generated cohort loaded into the clinical database (``iran-golestan``), with a progress bar;
 3. a linear Cox model trained on that database (de-identified) and promoted for overall
    survival, so decision support answers with it (fitting needs the ``ml`` extra);
@@ -161,7 +162,8 @@ async def _prepare(settings: Settings, *, patients: int, seed: int) -> dict[str,
 
 
 async def _accounts(runtime: Runtime) -> dict[str, Any]:
-    """One account per role; a new one's password is kept only to be printed this once."""
+    """One account per role; a new one's password is one-time (it must be changed at the first
+    login) and kept only to be printed this once."""
     from inescape.kernel.errors import Conflict
     from inescape.modules.auth.api import ROLES, GatewayApi
 
@@ -177,6 +179,7 @@ async def _accounts(runtime: Runtime) -> dict[str, Any]:
                 roles=[role],
                 password=password,
                 by="demo",
+                one_time=True,
             )
         except Conflict:
             accounts[role] = {"username": username, "created": False}
@@ -305,7 +308,7 @@ def guide(
         username = account["username"]
         password = password_of(username)
         secret = (
-            f"password {password}  (shown only now)"
+            f"password {password}  (shown only now; one-time)"
             if password
             else "exists already (its password was shown when it was made)"
         )
@@ -313,7 +316,9 @@ def guide(
         lines.append(f"  {'':<20} sees: {ROLE_GUIDE.get(role, '')}")
     lines += [
         "",
-        "Passwords are random and printed once; keep them, or make new accounts with `inescape create-user`.",
+        "Passwords are random, printed once and one-time: at the first login each account is asked",
+        "for a new password (until then it can do nothing else). Make more accounts with",
+        "`inescape create-user`.",
         "",
         "Try:",
         f"  - as demo.clinician: Patients (the list), open one, then Decision support: stage, "

@@ -27,6 +27,7 @@ from inescape.modules.auth.api import (
     UsernameTaken,
     UserNotFound,
     WeakPassword,
+    WrongCurrentPassword,
 )
 from inescape.modules.auth.models import users
 from inescape.modules.auth.passwords import hash_password, needs_rehash, verify_password, weakness
@@ -46,6 +47,8 @@ class _State(msgspec.Struct, frozen=True):
     username: str
     roles: list[str]
     active: bool
+    must_change_password: bool = False
+    credentials_version: int = 0
 
 
 def user_view(row: Any) -> User:
@@ -58,7 +61,26 @@ def user_view(row: Any) -> User:
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
         last_login_at=as_utc(row.last_login_at),
+        must_change_password=bool(row.must_change_password),
     )
+
+
+def _principal(row: Any) -> Principal:
+    return Principal(
+        id=row.id,
+        username=row.username,
+        roles=list(row.roles),
+        must_change_password=bool(row.must_change_password),
+        credentials_version=int(row.credentials_version),
+    )
+
+
+def _refuse_weak(password: str, username: str, *, field: str) -> None:
+    problem = weakness(password, username)
+    if problem:
+        raise WeakPassword(
+            f"Choose another password: {problem}.", errors=[{"field": field, "message": problem}]
+        )
 
 
 async def _read(session: AsyncSession, user_id: str) -> User:
@@ -89,17 +111,23 @@ class Accounts:
         self._transaction = transaction
         self._cache = cache
 
-    async def create(self, *, username: str, display_name: str, roles: list[str], password: str) -> User:
+    async def create(
+        self,
+        *,
+        username: str,
+        display_name: str,
+        roles: list[str],
+        password: str,
+        one_time: bool = False,
+    ) -> User:
+        """``one_time``: the password must be changed at the first login (it was printed or
+        handed over, so someone else may know it)."""
         if not USERNAME.fullmatch(username):
             raise Invalid(
                 "A username is 3 to 64 of a-z 0-9 . _ - and starts with a letter or digit.",
                 errors=[{"field": "username", "message": "not a valid username"}],
             )
-        problem = weakness(password, username)
-        if problem:
-            raise WeakPassword(
-                f"Choose another password: {problem}.", errors=[{"field": "password", "message": problem}]
-            )
+        _refuse_weak(password, username, field="password")
         async with self._transaction() as uow:
             session = uow.session
             if await session.scalar(select(users.c.id).where(users.c.username == username)):
@@ -115,6 +143,8 @@ class Accounts:
                     active=True,
                     password_hash=hash_password(password),
                     failed_logins=0,
+                    must_change_password=one_time,
+                    credentials_version=0,
                     created_at=now,
                     updated_at=now,
                 )
@@ -187,7 +217,14 @@ class Accounts:
         state = await self._state(principal.id)
         if state is None or not state.active:
             raise BadCredentials("This account no longer exists or is deactivated; ask an administrator.")
-        return msgspec.structs.replace(principal, username=state.username, roles=list(state.roles))
+        if principal.credentials_version != state.credentials_version:
+            raise BadCredentials("This session ended when the account's password was changed; log in again.")
+        return msgspec.structs.replace(
+            principal,
+            username=state.username,
+            roles=list(state.roles),
+            must_change_password=state.must_change_password,
+        )
 
     async def _state(self, user_id: str) -> _State | None:
         key = f"{STATE_PREFIX}:{user_id}"
@@ -211,7 +248,17 @@ class Accounts:
                 backend="database",
                 retry_after=5,
             ) from exc
-        state = None if row is None else _State(row.username, list(row.roles), bool(row.active))
+        state = (
+            None
+            if row is None
+            else _State(
+                row.username,
+                list(row.roles),
+                bool(row.active),
+                bool(row.must_change_password),
+                int(row.credentials_version),
+            )
+        )
         if self._cache is not None:
             with contextlib.suppress(Unavailable):
                 encoded = b"-" if state is None else msgspec.json.encode(state)
@@ -237,7 +284,7 @@ class Accounts:
             if needs_rehash(row.password_hash):
                 values["password_hash"] = hash_password(password)
             await session.execute(update(users).where(users.c.id == row.id).values(**values))
-        return Principal(id=row.id, username=row.username, roles=list(row.roles))
+        return _principal(row)
 
     async def current(self, *, user_id: str) -> Principal:
         """The user as they are now (roles may have changed since the token was issued)."""
@@ -245,7 +292,43 @@ class Accounts:
             row = (await session.execute(select(users).where(users.c.id == user_id))).first()
         if row is None or not row.active:
             raise BadCredentials("This account no longer exists or is deactivated.")
-        return Principal(id=row.id, username=row.username, roles=list(row.roles))
+        return _principal(row)
+
+    async def change_password(self, *, user_id: str, current: str, new: str) -> Principal:
+        """Replace the password of ``user_id`` when ``current`` is right; the account is no
+        longer one-time and its credentials version goes up, so every token issued before
+        (any session, this one included) stops working. Returns the account as it is now."""
+        async with self._transaction() as uow:
+            session = uow.session
+            row = (
+                (await session.execute(select(users).where(users.c.id == user_id))).first()
+                if is_id(user_id)
+                else None
+            )
+            if row is None or not row.active:
+                raise BadCredentials("This account no longer exists or is deactivated.")
+            _refuse_weak(new, row.username, field="new_password")
+            if not verify_password(row.password_hash, current):
+                raise WrongCurrentPassword("The current password is wrong; the password was not changed.")
+            if verify_password(row.password_hash, new):
+                raise WeakPassword(
+                    "Choose another password: the new password is the current one.",
+                    errors=[{"field": "new_password", "message": "the new password is the current one"}],
+                )
+            await session.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(
+                    password_hash=hash_password(new),
+                    must_change_password=False,
+                    credentials_version=users.c.credentials_version + 1,
+                    failed_logins=0,
+                    updated_at=self.clock.now(),
+                )
+            )
+            uow.after_commit(lambda: self.forget(user_id))
+            changed = (await session.execute(select(users).where(users.c.id == user_id))).first()
+            return _principal(changed)
 
 
 def _is_admin(user: User) -> bool:

@@ -33,6 +33,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     # token, accepted on the CDS Hooks routes only)
     source: str = "local"
     session: str | None = None
+    # the account's password is one-time: until it is changed, only the change is allowed
+    must_change_password: bool = False
+    # the account's credentials version the token was issued under (a password change raises it)
+    credentials_version: int = 0
 
     @property
     def is_researcher_only(self) -> bool:
@@ -51,6 +55,9 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     created_at: Annotated[datetime, msgspec.Meta(description="When it was created.")]
     updated_at: Annotated[datetime, msgspec.Meta(description="When it last changed.")]
     last_login_at: Annotated[datetime | None, msgspec.Meta(description="When it last logged in.")]
+    must_change_password: Annotated[
+        bool, msgspec.Meta(description="true while its password is one-time: it must be changed first.")
+    ] = False
 
 
 class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,6 +86,11 @@ class WeakPassword(Invalid):
 
 class BadCredentials(Unauthorized):
     pass
+
+
+class WrongCurrentPassword(Forbidden):
+    """A password change named a current password that is not the account's (403, not 401:
+    the caller's token is good, and a client must not take it for an ended session)."""
 
 
 class NotAllowed(Forbidden):
@@ -354,9 +366,17 @@ class GatewayApi(Protocol):
         ...
 
     async def create_user(
-        self, *, username: str, display_name: str, roles: list[str], password: str, by: str
+        self,
+        *,
+        username: str,
+        display_name: str,
+        roles: list[str],
+        password: str,
+        by: str,
+        one_time: bool = False,
     ) -> User:
-        """Create an account outside a request (the CLI), audited as done by ``by``."""
+        """Create an account outside a request (the CLI), audited as done by ``by``;
+        ``one_time``: the password must be changed at the first login."""
         ...
 
     async def list_users(self) -> list[User]:
@@ -392,6 +412,7 @@ __all__ = [
     "UsernameTaken",
     "VerifyReport",
     "WeakPassword",
+    "WrongCurrentPassword",
     "audit_note",
     "owner_scope",
     "principal_of",

@@ -13,13 +13,24 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from inescape.infra.openapi import errors
+from inescape.infra.ratelimit import TooManyAttempts
+from inescape.kernel.errors import Forbidden
 from inescape.modules.auth.accounts import Accounts
 from inescape.modules.auth.api import Audit, User, audit_note, principal_of
 from inescape.modules.auth.audit import AuditEvent
 from inescape.modules.auth.gateway import Gateway
-from inescape.modules.auth.rbac import AUDIT_READ, AUTHENTICATED, PUBLIC, USERS_MANAGE, permissions_of
+from inescape.modules.auth.rbac import (
+    AUDIT_READ,
+    AUTHENTICATED,
+    PUBLIC,
+    USERS_MANAGE,
+    WHILE_ONE_TIME,
+    permissions_of,
+)
 from inescape.modules.auth.schemas import (
     Me,
+    PasswordChange,
+    PasswordChanged,
     RefreshRequest,
     TokenPair,
     TokenRequest,
@@ -30,6 +41,7 @@ from inescape.modules.auth.schemas import (
 from inescape.modules.auth.service import SignIn
 
 PUBLIC_OPT = {"permission": PUBLIC, "no_auth": True}
+OWN_ACCOUNT_OPT = {"permission": AUTHENTICATED, WHILE_ONE_TIME: True}
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str | None:
@@ -69,13 +81,46 @@ class AuthController(Controller):
     ) -> TokenPair:
         return await sign_in.refresh(refresh_token=data.refresh_token, client_ip=client_ip(request))
 
-    @post("/logout", opt={"permission": AUTHENTICATED}, status_code=204, summary="End this session")
+    @post(
+        "/password",
+        opt={**OWN_ACCOUNT_OPT, "audit": Audit("auth.password_change", "user")},
+        status_code=200,
+        summary="Change my own password (ends every other session)",
+        description="The current password and a new one (the same rules as a new account's). "
+        "A wrong current password is 403 and counts toward the login throttle (429 after "
+        "repeated failures). On success the account is no longer one-time, every other "
+        "session and refresh token stops working, and this session continues with the new "
+        "tokens in the answer.",
+    )
+    async def change_password(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PasswordChange],
+        sign_in: NamedDependency[SignIn],
+    ) -> PasswordChanged:
+        principal = principal_of(request)
+        assert principal is not None  # the guard let only authenticated callers in
+        audit_note(request, resource_id=principal.id)
+        try:
+            changed = await sign_in.change_password(
+                principal=principal,
+                current=data.current_password,
+                new=data.new_password,
+                client_ip=client_ip(request),
+            )
+        except (Forbidden, TooManyAttempts) as exc:
+            audit_note(request, outcome="failure", detail=exc.detail)
+            raise
+        audit_note(request, detail="other sessions ended")
+        return changed
+
+    @post("/logout", opt=OWN_ACCOUNT_OPT, status_code=204, summary="End this session")
     async def logout(self, request: Request[Any, Any, Any], sign_in: NamedDependency[SignIn]) -> None:
         principal = principal_of(request)
         assert principal is not None  # the guard let only authenticated callers in
         await sign_in.logout(principal=principal, client_ip=client_ip(request))
 
-    @get("/me", opt={"permission": AUTHENTICATED}, summary="Who am I, and what may I do")
+    @get("/me", opt=OWN_ACCOUNT_OPT, summary="Who am I, and what may I do")
     async def me(self, request: Request[Any, Any, Any]) -> Me:
         principal = principal_of(request)
         assert principal is not None
@@ -85,6 +130,7 @@ class AuthController(Controller):
             roles=principal.roles,
             permissions=permissions_of(principal.roles),
             source=principal.source,
+            must_change_password=principal.must_change_password,
         )
 
 
@@ -107,8 +153,11 @@ class UserController(Controller):
             display_name=data.display_name,
             roles=list(data.roles),
             password=data.password,
+            one_time=data.one_time,
         )
-        audit_note(request, resource_id=user.id, detail=f"{user.username} with roles {','.join(user.roles)}")
+        detail = f"{user.username} with roles {','.join(user.roles)}"
+        detail += ", one-time password" if data.one_time else ""
+        audit_note(request, resource_id=user.id, detail=detail)
         return user
 
     @get("/", summary="List users (admin)")

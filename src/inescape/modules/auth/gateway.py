@@ -97,10 +97,17 @@ class Gateway:
         return self.signer.jwks()
 
     async def create_user(
-        self, *, username: str, display_name: str, roles: list[str], password: str, by: str
+        self,
+        *,
+        username: str,
+        display_name: str,
+        roles: list[str],
+        password: str,
+        by: str,
+        one_time: bool = False,
     ) -> User:
         user = await self.accounts.create(
-            username=username, display_name=display_name, roles=roles, password=password
+            username=username, display_name=display_name, roles=roles, password=password, one_time=one_time
         )
         await self.trail.record(
             action="users.create",
@@ -108,7 +115,8 @@ class Gateway:
             user=by,
             resource_type="user",
             resource_id=user.id,
-            detail=f"{user.username} with roles {','.join(user.roles)}",
+            detail=f"{user.username} with roles {','.join(user.roles)}"
+            + (", one-time password" if one_time else ""),
         )
         return user
 

@@ -14,7 +14,7 @@ from inescape.kernel.errors import Forbidden, Unauthorized, Unavailable
 from inescape.modules.auth.api import Principal
 from inescape.modules.auth.audit import UNREACHABLE
 from inescape.modules.auth.gateway import Gateway
-from inescape.modules.auth.rbac import AUTHENTICATED, PUBLIC, allowed
+from inescape.modules.auth.rbac import AUTHENTICATED, PUBLIC, WHILE_ONE_TIME, allowed
 from inescape.modules.auth.request_audit import DeniedAudit
 
 
@@ -98,6 +98,11 @@ async def rbac_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: Ba
         raise Unauthorized(
             "Log in first: POST /api/v1/auth/token, then send the access token "
             "as 'Authorization: Bearer <token>'."
+        )
+    if user.must_change_password and not handler.opt.get(WHILE_ONE_TIME):
+        raise Forbidden(
+            "Change your password first: this account's password is one-time "
+            "(POST /api/v1/auth/password with the current and a new password)."
         )
     if permission != AUTHENTICATED and not allowed(user.roles, permission):
         raise Forbidden(f"Your roles ({', '.join(user.roles) or 'none'}) do not allow {permission!r}.")

@@ -16,6 +16,10 @@ users = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("password_hash", String(255)),
     Column("failed_logins", Integer, nullable=False, default=0),
+    # a one-time password (the demo's, ``create-user --one-time``): only a change is allowed
+    Column("must_change_password", Boolean, nullable=False, default=False),
+    # raised by each password change: tokens issued under an older one stop working
+    Column("credentials_version", Integer, nullable=False, default=0),
     Column("last_login_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

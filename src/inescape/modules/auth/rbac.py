@@ -14,6 +14,9 @@ from inescape.modules.auth.api import ROLES
 
 PUBLIC = "public"  # no token needed: health, metrics, docs, login, JWKS
 AUTHENTICATED = "authenticated"  # any valid token: /auth/me, logout
+# A route whose opt marks it so (the password change, logout, /auth/me) answers an account
+# whose password is one-time; the guard refuses that account every other route with 403.
+WHILE_ONE_TIME = "while_one_time_password"
 
 USERS_MANAGE = "users.manage"
 PATIENTS_READ = "patients.read"  # researchers get de-identified records only

@@ -28,6 +28,42 @@ class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
     refresh_token: Annotated[str, msgspec.Meta(description="For new tokens (POST /api/v1/auth/refresh).")]
     token_type: Annotated[str, msgspec.Meta(description="Always Bearer.")] = "Bearer"  # noqa: S105
     expires_in: Annotated[int, msgspec.Meta(description="Seconds until the access token expires.")]
+    password_change_required: Annotated[
+        bool,
+        msgspec.Meta(
+            description="true when the account's password is one-time: until it is changed "
+            "(POST /api/v1/auth/password), every other route answers 403."
+        ),
+    ] = False
+
+
+class PasswordChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    current_password: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=1024, description="The account's password now.")
+    ]
+    new_password: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=1024,
+            description="The new password: at least 12 characters, not containing the username, "
+            "not too repetitive, and not the current one.",
+        ),
+    ]
+
+
+class PasswordChanged(msgspec.Struct, frozen=True, kw_only=True):
+    detail: Annotated[str, msgspec.Meta(description="What was done, in words.")]
+    other_sessions_ended: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Always true: every other session and refresh token of the account stopped "
+            "working; this session continues with the tokens below."
+        ),
+    ]
+    access_token: Annotated[str, msgspec.Meta(description="This session's new access token.")]
+    refresh_token: Annotated[str, msgspec.Meta(description="This session's new refresh token.")]
+    token_type: Annotated[str, msgspec.Meta(description="Always Bearer.")] = "Bearer"  # noqa: S105
+    expires_in: Annotated[int, msgspec.Meta(description="Seconds until the access token expires.")]
 
 
 class Me(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,6 +72,10 @@ class Me(msgspec.Struct, frozen=True, kw_only=True):
     roles: Annotated[list[str], msgspec.Meta(description="Its roles.")]
     permissions: Annotated[list[str], msgspec.Meta(description="What its roles allow.")]
     source: Annotated[str, msgspec.Meta(description="Who vouched for it: this platform, or a CDS client.")]
+    must_change_password: Annotated[
+        bool,
+        msgspec.Meta(description="true while the password is one-time: only its change is allowed."),
+    ] = False
 
 
 class UserCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -43,6 +83,10 @@ class UserCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="The name shown.")]
     roles: Annotated[list[Role], msgspec.Meta(min_length=1, description="Its roles (at least one).")]
     password: Annotated[str, msgspec.Meta(max_length=1024, description="Its first password.")]
+    one_time: Annotated[
+        bool,
+        msgspec.Meta(description="true: the user must change this password at the first login."),
+    ] = False
 
 
 class UserUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

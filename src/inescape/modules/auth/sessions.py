@@ -21,6 +21,7 @@ log = logging.getLogger("inescape.auth")
 class _Refresh(msgspec.Struct, frozen=True):
     family: str
     user_id: str
+    credentials_version: int = 0
 
 
 def _digest(token: str) -> str:
@@ -45,18 +46,30 @@ class Sessions:
         access, _exp = self.signer.issue(
             subject=principal.id,
             ttl_s=self.access_ttl_s,
-            claims={"roles": principal.roles, "name": principal.username, "sid": family, "typ": "access"},
+            claims={
+                "roles": principal.roles,
+                "name": principal.username,
+                "sid": family,
+                "typ": "access",
+                "cv": principal.credentials_version,
+            },
         )
         refresh = f"{family}.{secrets.token_urlsafe(32)}"
         await self.cache.set(
             f"{self.PREFIX}:refresh:{_digest(refresh)}",
-            msgspec.json.encode(_Refresh(family, principal.id)),
+            msgspec.json.encode(_Refresh(family, principal.id, principal.credentials_version)),
             ttl=self.refresh_ttl_s,
         )
-        return TokenPair(access_token=access, refresh_token=refresh, expires_in=self.access_ttl_s)
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=self.access_ttl_s,
+            password_change_required=principal.must_change_password,
+        )
 
-    async def rotate(self, refresh_token: str) -> tuple[str, str]:
-        """Spend ``refresh_token``; return (user id, family) for the new pair."""
+    async def rotate(self, refresh_token: str) -> tuple[str, str, int]:
+        """Spend ``refresh_token``; return (user id, family, the credentials version it was
+        issued under) for the new pair."""
         key = f"{self.PREFIX}:refresh:{_digest(refresh_token)}"
         raw = await self.cache.get(key)
         if raw is None:
@@ -70,7 +83,7 @@ class Sessions:
             raise InvalidToken(
                 "This refresh token was used already; the session is ended for safety. Log in again."
             )
-        return record.user_id, record.family
+        return record.user_id, record.family, record.credentials_version
 
     async def revoke(self, family: str) -> None:
         await self.cache.set(f"{self.PREFIX}:revoked:{family}", b"1", ttl=self.refresh_ttl_s)
@@ -95,9 +108,11 @@ class Sessions:
         family = str(claims.get("sid", ""))
         if family and await self._revoked_or_unknown(family):
             raise InvalidToken("This session was ended; log in again.")
+        version = claims.get("cv", 0)
         return Principal(
             id=str(claims["sub"]),
             username=str(claims.get("name", "")),
             roles=[str(r) for r in claims["roles"]],
             session=family or None,
+            credentials_version=version if isinstance(version, int) else -1,
         )
