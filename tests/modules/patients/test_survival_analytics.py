@@ -525,6 +525,17 @@ def test_km_svg_is_self_contained_and_the_same_each_time(km_text, km_picture, re
     assert "url(http" not in km_text
 
 
+def test_a_notebook_draws_the_same_picture(km_text, remission):
+    from inescape import notebook
+
+    km = notebook.kaplan_meier(remission, time="weeks", event="relapse", group="arm")
+    drawn = notebook.km_svg(
+        km, title="Remission <6-MP & placebo>", time_unit="weeks", at_risk_times=[0, 10, 20, 30]
+    )
+
+    assert drawn == km_text
+
+
 def test_km_svg_draws_a_single_curve_without_a_group(remission):
     km = kaplan_meier(remission, time="weeks", event="relapse")
 
