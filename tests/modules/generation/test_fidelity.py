@@ -3,6 +3,8 @@ targets within the profile's own tolerance (never loosened here)."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import polars as pl
 import pytest
 
@@ -23,6 +25,8 @@ def standalone_generator() -> Generator:
 
 
 GEN = standalone_generator()
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(scope="module", params=SHIPPED)
@@ -79,8 +83,14 @@ def test_survival_is_reported_at_one_three_and_five_years_by_stage(calibrated):
 def test_the_report_draws_kaplan_meier_curves_by_stage(calibrated):
     _, report = calibrated
 
-    assert report.km_svg.startswith("<svg")
-    assert "Stage IV" in report.km_svg
+    picture = ET.fromstring(report.km_svg)
+    groups = {g.get("id"): g for g in picture.iter(f"{SVG}g") if g.get("id")}
+    stages = [f"Stage {row.stage}" for row in report.survival_by_stage]
+    assert len([i for i in groups if i.startswith("km-curve-")]) == len(stages)
+    legend = ["".join(t.itertext()) for t in groups["legend"].iter(f"{SVG}text")]
+    assert legend == [*stages, "censored"]
+    at_risk = ["".join(t.itertext()) for t in groups["at-risk"].iter(f"{SVG}text")]
+    assert "Stage IV" in at_risk
 
 
 def test_privacy_is_not_applicable_to_profiles_not_fitted_to_data(calibrated):

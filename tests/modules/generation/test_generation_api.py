@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import xml.etree.ElementTree as ET
 
 import polars as pl
 import pytest
@@ -96,6 +97,9 @@ async def test_a_cohort_is_generated_to_files_and_the_database_with_a_fidelity_r
     assert {"patients.csv", "cohort.ndjson"} <= {f["name"] for f in dataset["files"]}
     picture = await client.get(f"/api/v1/datasets/{job['id']}/survival.svg", headers=researcher)
     assert picture.headers["content-type"].startswith("image/svg+xml")
+    drawn = ET.fromstring(picture.text)
+    labels = {"".join(t.itertext()) for t in drawn.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"Number at risk", "Stage I", "Stage IV", "Time (months)"} <= labels
     assert await announced(client) == ["generation.dataset.generated.v1"]  # one event, not one per patient
 
 

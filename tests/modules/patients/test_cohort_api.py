@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from inescape.infra.web_security import API_CSP
 from tests.support.auth import bearer
 from tests.support.records import RECORD, record
 
@@ -17,6 +18,13 @@ ADENO = {
     "topography_code": "C16.0",
     "location": "egj",
 }
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def texts(node: ET.Element) -> list[str]:
+    return ["".join(t.itertext()) for t in node.iter(f"{SVG}text")]
 
 
 def died(months_after_2023_01_10: int) -> dict:
@@ -66,10 +74,32 @@ async def test_the_survival_picture_is_an_svg_with_one_curve_per_group(client, c
     )
 
     assert response.headers["content-type"].startswith("image/svg+xml")
+    assert response.headers["content-security-policy"] == API_CSP  # no script can run in it
     tree = ET.fromstring(response.text)
-    texts = " ".join(t.text or "" for t in tree.iter() if t.tag.endswith("text"))
-    assert "adenocarcinoma" in texts
-    assert "squamous" in texts
+    groups = {g.get("id"): g for g in tree.iter(f"{SVG}g") if g.get("id")}
+    assert len([i for i in groups if i.startswith("km-curve-")]) == 2
+    assert sorted(texts(groups["legend"])) == ["adenocarcinoma", "censored", "squamous cell carcinoma"]
+    at_risk = texts(groups["at-risk"])
+    assert at_risk[0] == "Number at risk"
+    # five patients of each histology at the start, under time 0
+    assert at_risk[at_risk.index("adenocarcinoma") + 1] == "5"
+    assert at_risk[at_risk.index("squamous cell carcinoma") + 1] == "5"
+    assert {"Time (months)", "Survival probability"} <= set(texts(tree))
+    assert not [e for e in tree.iter() if e.tag == f"{SVG}script" or "style" in e.attrib]
+
+
+async def test_the_age_picture_is_a_histogram_with_its_counts(client, clinician):
+    response = await client.get("/api/v1/patients/cohort/age", params={"format": "svg"}, headers=clinician)
+
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    tree = ET.fromstring(response.text)
+    counts = [
+        t for g in tree.iter(f"{SVG}g") if (g.get("id") or "").startswith("bar-count-") for t in texts(g)
+    ]
+    assert sum(int(c) for c in counts) == 10  # every diagnosed patient in one bar
+    labels = texts(tree)
+    assert {"Age at diagnosis", "Age (years)", "Patients", "median"} <= set(labels)
+    assert any(label.startswith("n = 10 ") for label in labels)
 
 
 async def test_a_new_record_changes_the_cached_answer(client, clinician):

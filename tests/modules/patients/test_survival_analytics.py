@@ -449,44 +449,91 @@ def test_age_summary_gives_mean_sd_median_and_iqr(cohort):
 
 
 def texts(node: ET.Element) -> list[str]:
-    return [t.text or "" for t in node.iter(f"{SVG}text")]
+    return ["".join(t.itertext()) for t in node.iter(f"{SVG}text")]
 
 
-def by_class(root: ET.Element, tag: str, name: str) -> list[ET.Element]:
-    return [e for e in root.iter(f"{SVG}{tag}") if e.get("class") == name]
+def by_id(root: ET.Element, prefix: str) -> list[ET.Element]:
+    """The groups whose id starts with ``prefix`` (the picture names what it draws)."""
+    return [e for e in root.iter(f"{SVG}g") if (e.get("id") or "").startswith(prefix)]
+
+
+def stroke(group: ET.Element) -> str | None:
+    (line,) = group.iter(f"{SVG}path")
+    return line.get("stroke")
 
 
 @pytest.fixture
-def km_picture(remission) -> ET.Element:
+def km_text(remission) -> str:
     km = kaplan_meier(remission, time="weeks", event="relapse", group="arm")
-    svg = km_svg(km, title="Remission <6-MP & placebo>", time_unit="weeks", at_risk_times=[0, 10, 20, 30])
-    return ET.fromstring(svg)
+    return km_svg(km, title="Remission <6-MP & placebo>", time_unit="weeks", at_risk_times=[0, 10, 20, 30])
+
+
+@pytest.fixture
+def km_picture(km_text) -> ET.Element:
+    return ET.fromstring(km_text)
 
 
 def test_km_svg_is_well_formed_with_one_curve_and_band_per_group(km_picture):
     assert km_picture.tag == f"{SVG}svg"
-    assert [p.get("stroke") for p in by_class(km_picture, "path", "km-curve")] == ["#0072B2", "#D55E00"]
-    assert len(by_class(km_picture, "path", "km-band")) == 2
+    # Okabe & Ito blue and vermilion: apart for every common colour-vision deficiency
+    assert [stroke(g) for g in by_id(km_picture, "km-curve-")] == ["#0072b2", "#d55e00"]
+    bands = by_id(km_picture, "km-band-")
+    assert len(bands) == 2
+    assert all(float(u.get("fill-opacity") or 1) < 0.5 for b in bands for u in b.iter(f"{SVG}use"))
 
 
 def test_km_svg_escapes_the_title_and_labels_the_axes(km_picture):
     labels = texts(km_picture)
 
     assert "Remission <6-MP & placebo>" in labels
-    assert {"Time (weeks)", "Survival probability", "6-MP", "placebo"} <= set(labels)
+    assert {"Time (weeks)", "Survival probability", "6-MP", "placebo", "censored"} <= set(labels)
+    assert {"0", "10", "20", "30", "0.00", "0.50", "1.00"} <= set(labels)  # the axes' ticks
+
+
+def test_km_svg_shows_each_group_in_the_legend(km_picture):
+    (legend,) = by_id(km_picture, "legend")
+
+    assert texts(legend) == ["6-MP", "placebo", "censored"]
 
 
 def test_km_svg_prints_the_number_at_risk_beneath_the_plot(km_picture):
-    (table,) = by_class(km_picture, "g", "at-risk")
+    (table,) = by_id(km_picture, "at-risk")
 
     assert texts(table) == ["Number at risk", "6-MP", "21", "15", "8", "4", "placebo", "21", "8", "2", "0"]
 
 
 def test_km_svg_marks_each_censoring_time(km_picture):
-    (marks,) = by_class(km_picture, "path", "km-censor")
+    (marks,) = by_id(km_picture, "km-censor-")
 
-    # 6-MP has censored patients at 11 distinct times; placebo has none, so no marks path.
-    assert marks.get("d", "").count("M") == 11
+    # 6-MP has censored patients at 11 distinct times; placebo has none, so no marks.
+    assert marks.get("id") == "km-censor-1"
+    assert len(list(marks.iter(f"{SVG}use"))) == 11
+
+
+def test_km_svg_is_self_contained_and_the_same_each_time(km_text, km_picture, remission):
+    km = kaplan_meier(remission, time="weeks", event="relapse", group="arm")
+    again = km_svg(km, title="Remission <6-MP & placebo>", time_unit="weeks", at_risk_times=[0, 10, 20, 30])
+
+    assert again == km_text  # no date, fixed ids: the same bytes for the same curves
+    assert not [e for e in km_picture.iter() if e.tag in (f"{SVG}script", f"{SVG}foreignObject")]
+    links = [v for e in km_picture.iter() for k, v in e.attrib.items() if k.endswith("href")]
+    assert links
+    assert all(v.startswith("#") for v in links)
+    # Presentation attributes, not styles: the API's CSP (default-src 'none') drops inline styles.
+    assert not [e for e in km_picture.iter() if e.tag == f"{SVG}style" or "style" in e.attrib]
+    assert "font-face" not in km_text
+    assert "url(http" not in km_text
+
+
+def test_a_notebook_draws_the_same_picture(km_text, remission):
+    from inescape import notebook
+
+    km = notebook.kaplan_meier(remission, time="weeks", event="relapse", group="arm")
+    drawn = notebook.km_svg(
+        km, title="Remission <6-MP & placebo>", time_unit="weeks", at_risk_times=[0, 10, 20, 30]
+    )
+
+    assert drawn == km_text
 
 
 def test_km_svg_draws_a_single_curve_without_a_group(remission):
@@ -494,8 +541,19 @@ def test_km_svg_draws_a_single_curve_without_a_group(remission):
 
     root = ET.fromstring(km_svg(km, title="All"))
 
-    assert len(by_class(root, "path", "km-curve")) == 1
+    assert len(by_id(root, "km-curve-")) == 1
     assert "All patients" in texts(root)
+
+
+def test_km_svg_takes_labels_as_plain_text(remission):
+    frame = remission.with_columns(
+        arm=pl.when(pl.col("arm") == "6-MP").then(pl.lit("$5 & <b>")).otherwise("arm")
+    )
+    km = kaplan_meier(frame, time="weeks", event="relapse", group="arm")
+
+    root = ET.fromstring(km_svg(km, title="costs in $"))
+
+    assert {"costs in $", "$5 & <b>"} <= set(texts(root))
 
 
 def test_km_svg_rejects_a_frame_that_is_not_a_curve(remission):
@@ -510,7 +568,27 @@ def test_km_svg_stays_well_formed_for_three_groups():
 
     root = ET.fromstring(km_svg(kaplan_meier(frame, group="g"), title="three"))
 
-    assert len(by_class(root, "path", "km-curve")) == 3
+    assert len(by_id(root, "km-curve-")) == 3
+
+
+def test_km_svg_grows_taller_for_many_groups_and_dashes_the_second_round_of_colours():
+    groups = [f"group {i}" for i in range(9)]
+    frame = pl.DataFrame(
+        {
+            "time": [t for _ in groups for t in (1, 2)],
+            "event": [1, 0] * 9,
+            "g": [g for g in groups for _ in (1, 2)],
+        }
+    )
+
+    root = ET.fromstring(km_svg(kaplan_meier(frame, group="g"), title="nine", height=400))
+
+    assert float(root.get("height", "0").removesuffix("pt")) > 400 * 0.75
+    curves = by_id(root, "km-curve-")
+    assert len(curves) == 9
+    dashes = [next(g.iter(f"{SVG}path")).get("stroke-dasharray") for g in curves]
+    assert dashes[:7] == [None] * 7
+    assert all(d for d in dashes[7:])
 
 
 def test_histogram_svg_draws_a_bar_per_bin_with_its_count(cohort):
@@ -518,9 +596,10 @@ def test_histogram_svg_draws_a_bar_per_bin_with_its_count(cohort):
 
     root = ET.fromstring(histogram_svg(bins, title="Age at diagnosis", summary=age_summary(cohort)))
 
-    assert len(by_class(root, "rect", "bar")) == 4
-    (bar_counts,) = by_class(root, "g", "bar-counts")
-    assert texts(bar_counts) == ["1", "2", "2", "2"]
-    (summary,) = by_class(root, "text", "summary")
-    assert "n = 7" in (summary.text or "")
-    assert "1 missing" in (summary.text or "")
+    bars = [g for g in by_id(root, "bar-") if not (g.get("id") or "").startswith("bar-count-")]
+    assert len(bars) == 4
+    assert [t for g in by_id(root, "bar-count-") for t in texts(g)] == ["1", "2", "2", "2"]
+    (summary,) = by_id(root, "summary")
+    assert "n = 7" in texts(summary)[0]
+    assert "1 missing" in texts(summary)[0]
+    assert {"Age (years)", "Patients", "median"} <= set(texts(root))

@@ -5,6 +5,7 @@ is recorded and audited, and changes what decision support's risk endpoint answe
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 
 import msgspec
 import pytest
@@ -90,7 +91,9 @@ async def test_a_run_trains_with_progress_per_epoch_registers_a_candidate_and_pr
     assert run["version"] == 1
     curve = await client.get(f"/api/v1/training/runs/{run['id']}/curve.svg", headers=researcher)
     assert curve.headers["content-type"].startswith("image/svg+xml")
-    assert "<path" in curve.text
+    drawn, svg = ET.fromstring(curve.text), "{http://www.w3.org/2000/svg}"
+    legend = next(g for g in drawn.iter(f"{svg}g") if g.get("id") == "legend")
+    assert ["".join(t.itertext()) for t in legend.iter(f"{svg}text")] == ["training loss", "validation loss"]
 
     card = (await client.get("/api/v1/models/overall-survival/versions/1", headers=researcher)).json()
     assert card["stage"] == "candidate"

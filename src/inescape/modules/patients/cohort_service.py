@@ -4,6 +4,7 @@ generation counter every patient event bumps)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 from collections.abc import Callable, Coroutine, Mapping
@@ -124,7 +125,10 @@ class CohortService:
                 table = table.with_columns(pl.col("age").clip(upper_bound=TOP_AGE))
             dist, summary = age_distribution(table, weight="n"), age_summary(table, weight="n")
             if svg:
-                return histogram_svg(dist, title="Age at diagnosis", summary=summary).encode()
+                picture = await asyncio.to_thread(
+                    histogram_svg, dist, title="Age at diagnosis", summary=summary
+                )
+                return picture.encode()
             return msgspec.json.encode({"bins": dist.to_dicts(), "summary": summary.to_dicts()})
 
         return await self._answer(query, compute)
@@ -166,7 +170,8 @@ class CohortService:
                 title = _TITLES[endpoint] + (f" by {group.replace('_', ' ')}" if group else "")
                 if group:  # "squamous_cell_carcinoma" reads better as "squamous cell carcinoma"
                     km = km.with_columns(pl.col(group).cast(pl.Utf8).str.replace_all("_", " "))
-                return km_svg(km, title=title, at_risk_times=times).encode()
+                drawn = await asyncio.to_thread(km_svg, km, title=title, at_risk_times=times)
+                return drawn.encode()
             compared = bool(group) and tallies[group].n_unique() >= 2 and bool((tallies["event"] > 0).any())
             test = msgspec.to_builtins(log_rank(tallies, **options)) if compared else None
             ratios = (

@@ -4,11 +4,14 @@ training curve and the calibration at each horizon (SVG)."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # builds only, never parses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")  # Okabe & Ito: colour-blind safe
+from inescape.infra.pictures import POINTS, colour, svg_picture
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 TITLES = {
     "cox": "Cox proportional hazards (linear)",
     "deepsurv": "DeepSurv (MLP, Cox partial likelihood)",
@@ -89,27 +92,6 @@ def card_markdown(name: str, version: int | None, fitted: Any, card: Mapping[str
     return "\n".join(lines)
 
 
-def _svg(width: int, height: int, title: str) -> ET.Element:
-    root = ET.Element(
-        "svg",
-        {
-            "xmlns": "http://www.w3.org/2000/svg",
-            "width": str(width),
-            "height": str(height),
-            "viewBox": f"0 0 {width} {height}",
-            "role": "img",
-            "aria-label": title,
-            "font-family": "Helvetica, Arial, sans-serif",
-        },
-    )
-    ET.SubElement(root, "title").text = title
-    ET.SubElement(
-        root, "rect", {"x": "0", "y": "0", "width": str(width), "height": str(height), "fill": "#fff"}
-    )
-    ET.SubElement(root, "text", {"x": "16", "y": "28", "font-size": "17", "font-weight": "bold"}).text = title
-    return root
-
-
 def line_chart(
     title: str,
     series: Mapping[str, Sequence[tuple[float, float]]],
@@ -119,103 +101,59 @@ def line_chart(
     diagonal: bool = False,
     points: bool = False,
     note: str | None = None,
+    whole_x: bool = False,
 ) -> str:
     """Lines (or points) on shared axes, with a legend; ``diagonal`` draws y = x (calibration);
-    ``note``: one line under the legend."""
+    ``note``: a line under the legend (wrapped to its column); ``whole_x``: x ticks at whole
+    numbers only (epochs)."""
     width, height, left, right, top, bottom = 640, 400, 64, 170, 48, 52
-    plot_w, plot_h = width - left - right, height - top - bottom
-    xs = [x for s in series.values() for x, _ in s] or [0.0, 1.0]
-    ys = [y for s in series.values() for _, y in s] or [0.0, 1.0]
-    x0, x1 = (0.0, 1.0) if diagonal else (min(xs), max(xs))
-    y0, y1 = (0.0, 1.0) if diagonal else (min(ys), max(ys))
-    if x1 <= x0:
-        x1 = x0 + 1
-    if y1 <= y0:
-        y1 = y0 + 1
 
-    def px(x: float) -> float:
-        return left + (x - x0) / (x1 - x0) * plot_w
-
-    def py(y: float) -> float:
-        return top + plot_h - (y - y0) / (y1 - y0) * plot_h
-
-    root = _svg(width, height, title)
-    axis = {"stroke": "#222", "stroke-width": "1"}
-    ET.SubElement(
-        root,
-        "line",
-        {"x1": str(left), "y1": str(top + plot_h), "x2": str(left + plot_w), "y2": str(top + plot_h), **axis},
-    )
-    ET.SubElement(
-        root, "line", {"x1": str(left), "y1": str(top), "x2": str(left), "y2": str(top + plot_h), **axis}
-    )
-    for k in range(5):
-        fx, fy = x0 + (x1 - x0) * k / 4, y0 + (y1 - y0) * k / 4
-        ET.SubElement(
-            root,
-            "text",
-            {"x": f"{px(fx):.1f}", "y": str(top + plot_h + 18), "font-size": "11", "text-anchor": "middle"},
-        ).text = f"{fx:.3g}"
-        ET.SubElement(
-            root,
-            "text",
-            {"x": str(left - 6), "y": f"{py(fy) + 4:.1f}", "font-size": "11", "text-anchor": "end"},
-        ).text = f"{fy:.3g}"
-    ET.SubElement(
-        root,
-        "text",
-        {"x": f"{left + plot_w / 2:.1f}", "y": str(height - 12), "font-size": "12", "text-anchor": "middle"},
-    ).text = x_label
-    ET.SubElement(
-        root,
-        "text",
-        {
-            "x": "14",
-            "y": f"{top + plot_h / 2:.1f}",
-            "font-size": "12",
-            "text-anchor": "middle",
-            "transform": f"rotate(-90 14 {top + plot_h / 2:.1f})",
-        },
-    ).text = y_label
-    if diagonal:
-        ET.SubElement(
-            root,
-            "line",
-            {
-                "x1": f"{px(0):.1f}",
-                "y1": f"{py(0):.1f}",
-                "x2": f"{px(1):.1f}",
-                "y2": f"{py(1):.1f}",
-                "stroke": "#999",
-                "stroke-dasharray": "5 4",
-            },
+    def draw(figure: Figure) -> None:
+        figure.text(16 / width, 1 - 28 / height, title, fontsize=17 * POINTS, weight="bold", gid="title")
+        plot = figure.add_axes(
+            (left / width, bottom / height, 1 - (left + right) / width, 1 - (top + bottom) / height),
+            gid="chart",
         )
-    for i, (label, data) in enumerate(series.items()):
-        colour = PALETTE[i % len(PALETTE)]
-        if points:
-            for x, y in data:
-                ET.SubElement(
-                    root, "circle", {"cx": f"{px(x):.1f}", "cy": f"{py(y):.1f}", "r": "4", "fill": colour}
-                )
-        if len(data) > 1:
-            path = " ".join(
-                f"{'M' if j == 0 else 'L'}{px(x):.1f},{py(y):.1f}" for j, (x, y) in enumerate(data)
+        if diagonal:
+            plot.plot(
+                [0, 1], [0, 1], color="#999999", linestyle=(0, (5, 4)), linewidth=POINTS, gid="diagonal"
             )
-            ET.SubElement(root, "path", {"d": path, "fill": "none", "stroke": colour, "stroke-width": "2"})
-        ly = top + 14 + i * 20
-        ET.SubElement(
-            root,
-            "rect",
-            {"x": str(width - right + 14), "y": str(ly - 9), "width": "12", "height": "12", "fill": colour},
-        )
-        ET.SubElement(
-            root, "text", {"x": str(width - right + 32), "y": str(ly + 1), "font-size": "12"}
-        ).text = label
-    if note:
-        ET.SubElement(
-            root, "text", {"x": str(width - right + 14), "y": str(height - 12), "font-size": "12"}
-        ).text = note
-    return ET.tostring(root, encoding="unicode")
+            plot.set(xlim=(0, 1), ylim=(0, 1))
+        for i, (label, data) in enumerate(series.items()):
+            xs, ys = [x for x, _ in data], [y for _, y in data]
+            plot.plot(
+                xs,
+                ys,
+                color=colour(i),
+                linewidth=2 * POINTS,
+                marker="o" if points else None,
+                markersize=8 * POINTS,
+                label=label,
+                gid=f"series-{i + 1}",
+            )
+        if whole_x:
+            from matplotlib.ticker import MaxNLocator
+
+            plot.xaxis.set_major_locator(MaxNLocator(integer=True))
+        plot.grid(True, linewidth=0.75)
+        plot.set_axisbelow(True)
+        plot.tick_params(labelsize=11 * POINTS)
+        plot.set_xlabel(x_label, fontsize=12 * POINTS)
+        plot.set_ylabel(y_label, fontsize=12 * POINTS)
+        if series:
+            figure.legend(
+                loc="upper left",
+                bbox_to_anchor=(1 - (right - 14) / width, 1 - top / height),
+                frameon=False,
+                fontsize=12 * POINTS,
+                borderaxespad=0,
+            ).set_gid("legend")
+        if note:
+            figure.text(
+                1 - (right - 14) / width, bottom / height, note, fontsize=12 * POINTS, wrap=True, gid="note"
+            )
+
+    return svg_picture(width, height, draw)
 
 
 def training_curve_svg(history: Sequence[Mapping[str, float]], *, kind: str) -> str:
@@ -232,6 +170,7 @@ def training_curve_svg(history: Sequence[Mapping[str, float]], *, kind: str) -> 
         {"training loss": curve("loss"), "validation loss": curve("val_loss")},
         x_label="epoch",
         y_label="loss",
+        whole_x=True,
         note=f"best validation {metric}: {max(metrics):.3f}" if metrics else None,
     )
 

@@ -4,6 +4,7 @@ promotion through the gates)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -119,7 +120,9 @@ class RunService:
 
     async def curve_svg(self, *, run_id: str, owner: str | None = None) -> str:
         run = await self.read(run_id=run_id, owner=owner)
-        return training_curve_svg(run.get("history") or [], kind=str(run.get("model")))
+        return await asyncio.to_thread(
+            training_curve_svg, run.get("history") or [], kind=str(run.get("model"))
+        )
 
     async def cancel(self, *, run_id: str, owner: str | None = None) -> JobView:
         async with self._uow() as uow:
@@ -172,11 +175,11 @@ class ModelService:
 
     async def calibration_svg(self, *, name: str, version: int) -> str:
         card = await self._registry.card(name, version)
-        return calibration_svg(card.report.get("calibration") or {})
+        return await asyncio.to_thread(calibration_svg, card.report.get("calibration") or {})
 
     async def curve_svg(self, *, name: str, version: int) -> str:
         card = await self._registry.card(name, version)
-        return training_curve_svg(card.report.get("history") or [], kind=card.kind)
+        return await asyncio.to_thread(training_curve_svg, card.report.get("history") or [], kind=card.kind)
 
     async def gates(self, *, name: str, version: int, allow_synthetic: bool) -> list[dict[str, Any]]:
         """The promotion gates as they stand for a version (nothing is changed)."""

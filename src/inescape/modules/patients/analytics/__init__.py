@@ -7,7 +7,7 @@ Pure functions over polars frames, for notebooks and the API alike:
   how long they live (``summarise_curve``: a curve's steps only, for a small answer);
 - ``compare_cohorts``: two cohorts' survival side by side, tested against each other even
   when they share patients;
-- ``km_svg``, ``histogram_svg``: the same as self-contained SVG pictures.
+- ``km_svg``, ``histogram_svg``: the same as self-contained SVG pictures (drawn with matplotlib).
 
 Bad input raises ``inescape.kernel.errors.Invalid`` naming the column to fix.
 """

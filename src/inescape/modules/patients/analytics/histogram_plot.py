@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # builds only, never parses untrusted input
+from typing import TYPE_CHECKING
 
 import polars as pl
 
+from inescape.infra.pictures import POINTS, colour, number, svg_picture
 from inescape.kernel.errors import Invalid
 from inescape.modules.patients.analytics._inputs import require_columns
-from inescape.modules.patients.analytics.svg import (
-    Frame,
-    axes,
-    colour,
-    document,
-    element,
-    fmt,
-    serialise,
-    ticks,
-)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 _LEFT, _RIGHT, _TOP, _BOTTOM = 76.0, 28.0, 70.0, 64.0
 
@@ -39,43 +34,48 @@ def histogram_svg(
     require_columns(dist_frame, ["lower", "upper", "n"])
     if dist_frame.height == 0:
         raise Invalid("the distribution has no bins", errors=[{"field": "n", "message": "no rows"}])
-    bins = dist_frame.sort("lower")
-    low, high, tallest = bins.select(pl.col("lower").min(), pl.col("upper").max(), pl.col("n").max()).row(0)
-    y_ticks = ticks(float(tallest), target=5)
-    frame = Frame(
-        left=_LEFT, top=_TOP, right=width - _RIGHT, bottom=height - _BOTTOM,
-        x_max=high - low, y_max=y_ticks[-1],
-    )  # fmt: skip
-    root = document(width, height, title)
-    # Ticks at the bin edges, drawn in data units offset from the first edge.
-    edges = [*bins["lower"].to_list(), high]
-    axes(root, frame, x_ticks=[], y_ticks=y_ticks, x_label=x_label, y_label="Patients")
-    _edge_labels(root, frame, edges, low)
-    _bars(root, frame, bins, low)
     if summary is not None:
-        _annotate(root, frame, summary, low)
-    return serialise(root)
+        require_columns(summary, ["n", "mean", "sd", "median", "q1", "q3"])
+    bins = dist_frame.sort("lower")
+
+    def draw(figure: Figure) -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        figure.text(16 / width, 1 - 30 / height, title, fontsize=18 * POINTS, weight="bold", gid="title")
+        plot = figure.add_axes(
+            (_LEFT / width, _BOTTOM / height, 1 - (_LEFT + _RIGHT) / width, 1 - (_TOP + _BOTTOM) / height),
+            gid="histogram",
+        )
+        _bars(plot, bins)
+        high = max(bins["upper"].to_list())
+        edges = [*bins["lower"].to_list(), high]
+        plot.set_xlim(edges[0], high)
+        plot.set_xticks(edges, [number(e) for e in edges])
+        plot.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=1))
+        plot.grid(True, axis="y", linewidth=0.75)
+        plot.set_axisbelow(True)
+        plot.set_xlabel(x_label, fontsize=14 * POINTS)
+        plot.set_ylabel("Patients", fontsize=14 * POINTS)
+        if summary is not None:
+            _annotate(figure, plot, summary, (16 / width, 1 - 52 / height))
+
+    return svg_picture(width, height, draw)
 
 
-def _edge_labels(root: ET.Element, frame: Frame, edges: list[float], low: float) -> None:
-    labels = element(root, "g", class_="tick-labels", font_size=13)
-    for edge in edges:
-        element(labels, "text", fmt(edge), x=frame.x(edge - low), y=frame.bottom + 19, text_anchor="middle")
+def _bars(plot: Axes, bins: pl.DataFrame) -> None:
+    lowers, uppers, counts = (bins[c].to_list() for c in ("lower", "upper", "n"))
+    widths = [u - lo for lo, u in zip(lowers, uppers, strict=True)]
+    bars = plot.bar(lowers, counts, width=widths, align="edge", color=colour(0), edgecolor="#ffffff")
+    for index, bar in enumerate(bars, start=1):
+        bar.set_gid(f"bar-{index}")
+    labels = plot.bar_label(
+        bars, labels=[number(n) if n else "" for n in counts], padding=3, fontsize=12 * POINTS
+    )
+    for index, label in enumerate(labels, start=1):
+        label.set_gid(f"bar-count-{index}")
 
 
-def _bars(root: ET.Element, frame: Frame, bins: pl.DataFrame, low: float) -> None:
-    group = element(root, "g", class_="bars", fill=colour(0))
-    counts = element(root, "g", class_="bar-counts", font_size=12, text_anchor="middle")
-    for lower, upper, n in bins.select("lower", "upper", "n").iter_rows():
-        x0, x1 = frame.x(lower - low) + 1, frame.x(upper - low) - 1
-        top = frame.y(n)
-        element(group, "rect", class_="bar", x=x0, y=top, width=max(x1 - x0, 1.0), height=frame.bottom - top)
-        if n:
-            element(counts, "text", fmt(n), x=(x0 + x1) / 2, y=top - 5)
-
-
-def _annotate(root: ET.Element, frame: Frame, summary: pl.DataFrame, low: float) -> None:
-    require_columns(summary, ["n", "mean", "sd", "median", "q1", "q3"])
+def _annotate(figure: Figure, plot: Axes, summary: pl.DataFrame, at: tuple[float, float]) -> None:
     row = summary.row(0, named=True)
     text = (
         f"n = {row['n']} · mean {row['mean']:.1f} (SD {row['sd'] or 0:.1f}) · "
@@ -83,10 +83,15 @@ def _annotate(root: ET.Element, frame: Frame, summary: pl.DataFrame, low: float)
     )
     if row.get("n_missing"):
         text += f" · {row['n_missing']} missing"
-    element(root, "text", text, class_="summary", x=16, y=52, font_size=14)
-    x = frame.x(row["median"] - low)
-    element(
-        root, "line", class_="median", x1=x, x2=x, y1=frame.top, y2=frame.bottom,
-        stroke=colour(1), stroke_width=2, stroke_dasharray="6 4",
-    )  # fmt: skip
-    element(root, "text", "median", x=x + 5, y=frame.top + 12, font_size=12, fill=colour(1))
+    figure.text(*at, text, fontsize=14 * POINTS, gid="summary")
+    plot.axvline(row["median"], color=colour(1), linewidth=2 * POINTS, linestyle=(0, (6, 4)), gid="median")
+    plot.annotate(
+        "median",
+        xy=(row["median"], 1),
+        xycoords=("data", "axes fraction"),
+        xytext=(5 * POINTS, -12 * POINTS),
+        textcoords="offset points",
+        fontsize=12 * POINTS,
+        color=colour(1),
+        va="baseline",
+    )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # builds only, never parses untrusted input
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
+from inescape.infra.pictures import POINTS, colour, dashes, number, svg_picture
 from inescape.modules.patients.analytics._inputs import (
     SURVIVAL_COLUMNS,
     check_times,
@@ -15,28 +16,43 @@ from inescape.modules.patients.analytics._inputs import (
     require_columns,
 )
 from inescape.modules.patients.analytics.survival import at_risk_from_curve
-from inescape.modules.patients.analytics.svg import (
-    CHAR_WIDTH,
-    Frame,
-    axes,
-    colour,
-    dashes,
-    document,
-    element,
-    fmt,
-    serialise,
-    ticks,
-)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 _CURVE_COLUMNS = ("time", "n_at_risk", "n_events", "n_censored", "survival", "lower", "upper")
 _ALL = "All patients"
 _ROW = 21  # px per line of the legend and of the at-risk table
+_CHAR = 7.8  # px per character of a 13 px label, on the wide side so labels never overrun
 
 
 @dataclass(frozen=True)
 class _Curve:
     label: str
     rows: pl.DataFrame  # one group's rows of the kaplan_meier frame, by time
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where things go, in pixels from the top left."""
+
+    width: int
+    height: int
+    left: float
+    top: float
+    bottom: float  # of the plot
+    legend_columns: int
+
+    def box(self, top: float, bottom: float) -> tuple[float, float, float, float]:
+        """A figure-fraction rectangle spanning the plot's width between two heights."""
+        right = self.width - 28.0
+        return (
+            self.left / self.width,
+            1 - bottom / self.height,
+            (right - self.left) / self.width,
+            (bottom - top) / self.height,
+        )
 
 
 def km_svg(
@@ -60,21 +76,33 @@ def km_svg(
     curves = _curves(km_frame, group)
     latest = float(km_frame.select(pl.col("time").max()).item())
     # Times asked for become the axis ticks too, so every count sits under a tick.
-    x_ticks = (
-        ticks(latest) if at_risk_times is None else sorted(check_times(at_risk_times, field="at_risk_times"))
-    )
-    legend = _legend_rows([c.label for c in curves], width)
-    frame, height = _layout(curves, legend, width, height, max(latest, x_ticks[-1]))
-    root = document(width, height, title)
-    axes(
-        root, frame, x_ticks=x_ticks, y_ticks=[0, 0.25, 0.5, 0.75, 1.0],
-        x_label=f"Time ({time_unit})", y_label=y_label, y_format="{:.2f}",
-    )  # fmt: skip
-    for index, curve in enumerate(curves):
-        _draw_curve(root, frame, curve, index)
-    _draw_legend(root, legend, 16, 56)
-    _draw_at_risk(root, frame, curves, x_ticks)
-    return serialise(root)
+    times = None if at_risk_times is None else sorted(check_times(at_risk_times, field="at_risk_times"))
+    layout = _layout(curves, width, height)
+
+    def draw(figure: Figure) -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        x_ticks = times or [
+            float(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(0, latest)
+        ]
+        x_max = max(latest, x_ticks[-1]) or 1.0
+        figure.text(
+            16 / width, 1 - 30 / layout.height, title, fontsize=18 * POINTS, weight="bold", gid="title"
+        )
+        plot = figure.add_axes(layout.box(layout.top, layout.bottom), gid="km-plot")
+        for index, curve in enumerate(curves):
+            _draw_curve(plot, curve, index)
+        plot.set(xlim=(0, x_max), ylim=(0, 1.0), xticks=x_ticks, yticks=[0, 0.25, 0.5, 0.75, 1.0])
+        plot.set_xticklabels([number(t) for t in x_ticks])
+        plot.set_yticklabels([f"{v:.2f}" for v in (0, 0.25, 0.5, 0.75, 1.0)])
+        plot.grid(True, linewidth=0.75)
+        plot.set_axisbelow(True)
+        plot.set_xlabel(f"Time ({time_unit})", fontsize=14 * POINTS)
+        plot.set_ylabel(y_label, fontsize=14 * POINTS)
+        _draw_legend(figure, plot, layout)
+        _draw_at_risk(figure, plot, layout, curves, [t for t in x_ticks if t <= x_max])
+
+    return svg_picture(width, layout.height, draw)
 
 
 def _group_column(km_frame: pl.DataFrame) -> str | None:
@@ -96,100 +124,124 @@ def _curves(km_frame: pl.DataFrame, group: str | None) -> list[_Curve]:
 
 def _fit(label: str, pixels: float) -> str:
     """The label, cut with an ellipsis where it would run off the left edge."""
-    room = int(pixels / CHAR_WIDTH)
+    room = int(pixels / _CHAR)
     return label if len(label) <= room else label[: max(room - 1, 1)] + "…"
 
 
-def _legend_rows(labels: list[str], width: int) -> list[list[tuple[int, str, float]]]:
-    """Legend items (index, label, x offset) wrapped into rows that fit the width."""
-    rows: list[list[tuple[int, str, float]]] = [[]]
-    offset = 0.0
-    for index, label in enumerate([*labels, "censored"]):
-        size = 40 + CHAR_WIDTH * len(label) + 24
-        if rows[-1] and offset + size > width - 32:
-            rows.append([])
-            offset = 0.0
-        rows[-1].append((index, label, offset))
-        offset += size
-    return rows
-
-
-def _layout(
-    curves: list[_Curve], legend: list[list[tuple[int, str, float]]], width: int, height: int, x_max: float
-) -> tuple[Frame, int]:
+def _layout(curves: list[_Curve], width: int, height: int) -> _Layout:
     longest = max(len(c.label) for c in curves)
+    items = len(curves) + 1  # and "censored"
+    item = 40 + _CHAR * max(longest, len("censored")) + 24
+    columns = max(1, min(items, int((width - 32) // item)))
+    rows = -(-items // columns)
     # Room for the at-risk labels, clear of the first count (centred on the y axis).
-    left = min(max(80.0, 50 + CHAR_WIDTH * longest), width * 0.3)
-    top = 56 + _ROW * len(legend)
+    left = min(max(80.0, 50 + _CHAR * longest), width * 0.3)
+    top = 56 + _ROW * rows
     below = 70 + _ROW * (len(curves) + 1) + 8  # axis labels, the at-risk title and rows
     height = max(height, int(top + 220 + below))  # never squash the plot below 220 px
-    return Frame(
-        left=left, top=top, right=width - 28.0, bottom=height - below, x_max=x_max, y_max=1.0
-    ), height
+    return _Layout(width, height, left, top, height - below, columns)
 
 
-def _draw_curve(root: ET.Element, frame: Frame, curve: _Curve, index: int) -> None:
+def _draw_curve(plot: Axes, curve: _Curve, index: int) -> None:
     rows = curve.rows
-    times = [frame.x(t) for t in rows["time"]]
-    group = element(root, "g", class_="km-group", data_group=curve.label)
-    band = _step_points(times, [frame.y(u) for u in rows["upper"]])
-    band += list(reversed(_step_points(times, [frame.y(v) for v in rows["lower"]])))
-    element(group, "path", class_="km-band", d=_polyline(band) + " Z", fill=colour(index), fill_opacity=0.15)
-    line = _step_points(times, [frame.y(s) for s in rows["survival"]])
-    element(
-        group, "path", class_="km-curve", d=_polyline(line), fill="none", stroke=colour(index),
-        stroke_width=2.5, stroke_dasharray=dashes(index), stroke_linejoin="miter",
-    )  # fmt: skip
+    times = rows["time"].to_list()
+    # Each level holds until the next time (right-continuous steps).
+    plot.fill_between(
+        times,
+        rows["lower"].to_list(),
+        rows["upper"].to_list(),
+        step="post",
+        color=colour(index),
+        alpha=0.15,
+        linewidth=0,
+        gid=f"km-band-{index + 1}",
+    )
+    plot.step(
+        times,
+        rows["survival"].to_list(),
+        where="post",
+        color=colour(index),
+        linewidth=2.5 * POINTS,
+        linestyle=dashes(index),
+        label=curve.label,
+        gid=f"km-curve-{index + 1}",
+    )
     censored = rows.filter(pl.col("n_censored") > 0)
-    marks = [
-        f"M{frame.x(t):.1f},{frame.y(s) - 6:.1f} v12"
-        for t, s in censored.select("time", "survival").iter_rows()
-    ]
-    if marks:
-        element(group, "path", class_="km-censor", d=" ".join(marks), stroke=colour(index), stroke_width=1.6)
+    if censored.height:
+        plot.plot(
+            censored["time"].to_list(),
+            censored["survival"].to_list(),
+            linestyle="none",
+            marker="|",
+            markersize=12 * POINTS,
+            markeredgewidth=1.6 * POINTS,
+            color=colour(index),
+            gid=f"km-censor-{index + 1}",
+        )
 
 
-def _step_points(xs: list[float], ys: list[float]) -> list[tuple[float, float]]:
-    """A right-continuous step function: each level holds until the next time."""
-    points: list[tuple[float, float]] = []
-    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        points.append((x, y))
-        points.append((xs[i + 1] if i + 1 < len(xs) else x, y))
-    return points
+def _draw_legend(figure: Figure, plot: Axes, layout: _Layout) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [*plot.get_lines()]
+    curves = [h for h in handles if h.get_label() and not str(h.get_label()).startswith("_")]
+    censored = Line2D(
+        [],
+        [],
+        linestyle="none",
+        marker="|",
+        markersize=12 * POINTS,
+        markeredgewidth=1.6 * POINTS,
+        color="#555555",
+        label="censored",
+    )
+    figure.legend(
+        handles=[*curves, censored],
+        loc="upper left",
+        bbox_to_anchor=(16 / layout.width, 1 - 40 / layout.height),
+        ncols=layout.legend_columns,
+        frameon=False,
+        fontsize=13 * POINTS,
+        handlelength=2.5,
+        borderaxespad=0,
+        borderpad=0,
+    ).set_gid("legend")
 
 
-def _polyline(points: list[tuple[float, float]]) -> str:
-    return "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in points)
-
-
-def _draw_legend(
-    root: ET.Element, legend: list[list[tuple[int, str, float]]], left: float, top: float
+def _draw_at_risk(
+    figure: Figure, plot: Axes, layout: _Layout, curves: list[_Curve], times: list[float]
 ) -> None:
-    box = element(root, "g", class_="legend", font_size=13)
-    censored_index = max(index for row in legend for index, _, _ in row)
-    for line, row in enumerate(legend):
-        y = top + _ROW * line
-        for index, label, offset in row:
-            x = left + offset
-            if index == censored_index:
-                element(box, "path", d=f"M{x + 28:.1f},{y - 10:.1f} v12", stroke="#555555", stroke_width=1.6)
-            else:
-                element(
-                    box, "line", x1=x, x2=x + 32, y1=y - 4.0, y2=y - 4.0, stroke=colour(index),
-                    stroke_width=3, stroke_dasharray=dashes(index),
-                )  # fmt: skip
-            element(box, "text", label, x=x + 40, y=y + 0.5)
-
-
-def _draw_at_risk(root: ET.Element, frame: Frame, curves: list[_Curve], times: list[float]) -> None:
-    box = element(root, "g", class_="at-risk", font_size=13)
-    top = frame.bottom + 72
-    element(box, "text", "Number at risk", x=16, y=top, font_weight="bold")
-    shown = [t for t in times if t <= frame.x_max]
+    """The number at risk at each time, one row per group, under the plot's time axis."""
+    top = layout.bottom + 72 - 15
+    bottom = top + _ROW * (len(curves) + 1)
+    table = figure.add_axes(layout.box(top, bottom), sharex=plot, gid="at-risk")
+    table.axis("off")
+    table.set_ylim(len(curves) + 0.5, -0.5)
+    size = 13 * POINTS
+    table.annotate(
+        "Number at risk",
+        xy=(16 / layout.width, 0),
+        xycoords=("figure fraction", "data"),
+        weight="bold",
+        fontsize=size,
+        va="center",
+    )
     for index, curve in enumerate(curves):
-        y = top + _ROW * (index + 1)
-        label = _fit(curve.label, frame.left - 42)
-        element(box, "text", label, x=frame.left - 26, y=y, text_anchor="end", fill=colour(index))
-        counts = at_risk_from_curve(curve.rows, None, shown)
+        row = index + 1
+        table.annotate(
+            _fit(curve.label, layout.left - 42),
+            xy=(0, row),
+            xycoords=("axes fraction", "data"),
+            xytext=(-26 * POINTS, 0),
+            textcoords="offset points",
+            ha="right",
+            va="center",
+            color=colour(index),
+            fontsize=size,
+        )
+        counts = at_risk_from_curve(curve.rows, None, times)
         for t, n in counts.select("time", "n_at_risk").iter_rows():
-            element(box, "text", fmt(n), x=frame.x(t), y=y, text_anchor="middle", fill=colour(index))
+            table.text(t, row, number(n), ha="center", va="center", color=colour(index), fontsize=size)
+
+
+__all__ = ["km_svg"]
