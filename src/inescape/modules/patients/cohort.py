@@ -193,7 +193,8 @@ def patient_count(conn: Connection, filters: Mapping[str, Any], *, today: date) 
 
 def age_table(conn: Connection, filters: Mapping[str, Any], *, today: date) -> pl.DataFrame:
     """Diagnosed patients per age at diagnosis (``age``, ``n``), as one ``GROUP BY``."""
-    age = (extract("year", patients.c.diagnosis_date) - patients.c.birth_year).label("age")
+    # EXTRACT gives a numeric on PostgreSQL: as an integer the subtraction and the grouping stay cheap.
+    age = (cast(extract("year", patients.c.diagnosis_date), Integer) - patients.c.birth_year).label("age")
     inner = _diagnosed(filters, today).with_only_columns(age).subquery()
     query = select(inner.c.age, func.count().label("n")).group_by(inner.c.age)
     return _frame(conn, query).with_columns(pl.col("age").cast(pl.Int64), pl.col("n").cast(pl.Int64))
