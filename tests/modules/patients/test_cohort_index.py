@@ -56,7 +56,8 @@ def test_the_cohort_reads_are_answered_from_the_index_alone(engine: Engine, read
     statements: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        statements.append((statement, parameters))
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
 
     with engine.connect() as conn:
         event.listen(engine, "before_cursor_execute", record)
