@@ -229,12 +229,40 @@ def postgres_database(server: str, name: str, *, drop: bool = False) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+def verdict(backend: str, measured: dict[int, dict[str, dict[str, Any]]]) -> None:
+    """The target at the largest size: counts and survival cold in under 1 s and within 3x of
+    the raw read, peak RSS under 500 MB, the growth over the imports sub-linear in patients."""
+    if not measured:
+        return
+    small, large = min(measured), max(measured)
+    checks = []
+    for op in ("counts", "survival"):
+        r = measured[large][op]
+        ratio = r["seconds"] / measured[large]["raw"]["seconds"]
+        checks.append((f"{op} {r['seconds']:.2f} s < 1 s", r["seconds"] < 1.0))
+        checks.append((f"{op} {ratio:.2f}x raw <= 3x", ratio <= 3.0))
+        checks.append((f"{op} peak RSS {r['rss_mb']:.0f} MB < 500 MB", r["rss_mb"] < 500))
+        if large > small:
+            grew = max(r["rss_growth_mb"], 1.0) / max(measured[small][op]["rss_growth_mb"], 1.0)
+            checks.append(
+                (f"{op} RSS growth x{grew:.1f} for x{large // small} patients", grew < large / small)
+            )
+    met = all(ok for _, ok in checks)
+    print(f"  {backend} at {large:,} patients: {'met' if met else 'NOT met'}")
+    for text, ok in checks:
+        print(f"    {'ok ' if ok else 'NO '} {text}")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--quick", action="store_true", help="10k and 100k patients")
     parser.add_argument("--backends", default="embedded,postgresql")
     parser.add_argument("--per-patient-max", type=int, default=100_000)
+    parser.add_argument(
+        "--database-prefix", default="inescape_bench_cohort", help="PostgreSQL databases: PREFIX_<patients>"
+    )
     parser.add_argument("--measure", choices=OPS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -252,8 +280,9 @@ def main() -> None:
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as directory:
         for backend, template, _ in databases(args.backends.split(",")):
+            measured: dict[int, dict[str, dict[str, Any]]] = {}
             for n in sizes:
-                name = f"inescape_bench_cohort_{n}"
+                name = f"{args.database_prefix}_{n}"
                 if backend == "embedded":
                     url = template.format(dir=directory, n=n)
                 else:
@@ -278,10 +307,12 @@ def main() -> None:
                         f"{r['rss_mb']:>13.0f}{r['rss_growth_mb']:>11.0f}{answer:>10}"
                     )
                 print(f"{'':<11}{'':>10}  (loaded in {loaded:.1f} s)")
+                measured[n] = results
                 if backend == "postgresql":
                     postgres_database(template, name, drop=True)
                 elif os.path.exists(url.removeprefix("sqlite:///")):
                     os.remove(url.removeprefix("sqlite:///"))
+            verdict(backend, measured)
 
 
 if __name__ == "__main__":
