@@ -137,6 +137,16 @@ def _days(conn: Connection, end: ColumnElement[Any], start: ColumnElement[Any]) 
     return cast(end - start, Integer)
 
 
+def _scan_settings(conn: Connection) -> None:
+    """PostgreSQL settings, for the rest of the transaction, that suit one pass over the cohort
+    index: its pages are read in order, yet the default cost counts each as a random read and
+    so prefers the table, five times wider; and compiling the expressions (JIT) costs more
+    than it saves on a million rows."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
+        conn.exec_driver_sql("SET LOCAL jit = off")
+
+
 def _column(name: str, scheme: str | None) -> ColumnElement[Any]:
     return repo.stage_group_of(scheme) if name == "stage_group" and scheme else patients.c[name]
 
@@ -160,6 +170,7 @@ def count_table(
     patients selected), largest first (missing values are a category of their own: for a
     facet, the patients with none recorded), as one ``GROUP BY``. A patient with several
     values of a facet (``treatment``, ``biomarker``) counts once in each."""
+    _scan_settings(conn)
     plain = [c for c in by if c not in FACETS]
     base = (
         _diagnosed(filters, today)
@@ -193,7 +204,9 @@ def patient_count(conn: Connection, filters: Mapping[str, Any], *, today: date) 
 
 def age_table(conn: Connection, filters: Mapping[str, Any], *, today: date) -> pl.DataFrame:
     """Diagnosed patients per age at diagnosis (``age``, ``n``), as one ``GROUP BY``."""
-    age = (extract("year", patients.c.diagnosis_date) - patients.c.birth_year).label("age")
+    _scan_settings(conn)
+    # EXTRACT gives a numeric on PostgreSQL: as an integer the subtraction and the grouping stay cheap.
+    age = (cast(extract("year", patients.c.diagnosis_date), Integer) - patients.c.birth_year).label("age")
     inner = _diagnosed(filters, today).with_only_columns(age).subquery()
     query = select(inner.c.age, func.count().label("n")).group_by(inner.c.age)
     return _frame(conn, query).with_columns(pl.col("age").cast(pl.Int64), pl.col("n").cast(pl.Int64))
@@ -223,6 +236,7 @@ def survival_tallies(
         raise Invalid(
             f"endpoint is one of {', '.join(ENDPOINTS)}", errors=[{"field": "endpoint", "message": "unknown"}]
         )
+    _scan_settings(conn)
     dead = patients.c.vital_status == "dead"
     death, recurrence = patients.c.death_date, patients.c.recurrence_date
     last_seen = func.coalesce(death, patients.c.last_follow_up, literal(today, Date))

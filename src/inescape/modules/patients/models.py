@@ -22,6 +22,30 @@ from inescape.infra.crypto import EncryptedString
 from inescape.infra.db import metadata
 
 SOURCE_KEYED = "origin = 'real' AND source IS NOT NULL AND source_record_id IS NOT NULL"
+# The cohort analytics (counts, ages, survival tallies) read only live, diagnosed records and
+# these columns of them: an index holding all of them is read instead of the wide rows (a
+# covering index scan on SQLite, an index-only scan on PostgreSQL once vacuumed). ``deleted_at``
+# is always NULL in it, but SQLite counts an index as covering only if it holds every column
+# the query names.
+COHORT_READ = "deleted_at IS NULL AND diagnosis_date IS NOT NULL"
+COHORT_READ_COLUMNS = (
+    "histology",
+    "stage_group",
+    "sex",
+    "location",
+    "vital_status",
+    "origin",
+    "source",
+    "birth_year",
+    "diagnosis_date",
+    "last_follow_up",
+    "death_date",
+    "recurrence_date",
+    "progression_date",
+    "cause_of_death",
+    "id",
+    "deleted_at",
+)
 
 
 def _child(name: str, *columns: Column) -> Table:  # type: ignore[type-arg]
@@ -90,6 +114,12 @@ patients = Table(
     Index("ix_patients_research_id", "research_id"),
     Index("ix_patients_cohort", "histology", "stage_group", "sex"),
     Index("ix_patients_origin_source", "origin", "source"),
+    Index(
+        "ix_patients_cohort_read",
+        *COHORT_READ_COLUMNS,
+        postgresql_where=text(COHORT_READ),
+        sqlite_where=text(COHORT_READ),
+    ),
     # A collected (real) record is keyed by where it came from: collecting it again upserts.
     Index(
         "uq_patients_source_record",
