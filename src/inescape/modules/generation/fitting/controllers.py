@@ -11,16 +11,23 @@ from typing import Any
 import msgspec
 from litestar import Request, get, post, put
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from inescape.modules.auth.api import Audit, audit_note, username_of
 from inescape.modules.generation.fitting.report import Thresholds
 from inescape.modules.generation.fitting.service import BudgetRequest, Decision, FitRequest, FittingService
+from inescape.modules.generation.schemas import FittedProfile, PrivacyBudget, Release
 
 FIT = "collection.jobs.manage"  # reads a collected cohort
 STEWARD = "datasets.release"
 READ = {"permission": "generation.jobs.read"}
 Fitting = NamedDependency[FittingService]
+
+
+def answer(container: Any, description: str) -> dict[int, ResponseSpec]:
+    """The JSON a handler returns as plain values, documented by the Struct it holds."""
+    return {200: ResponseSpec(data_container=container, generate_examples=False, description=description)}
 
 
 def audited(permission: str, action: str, kind: str, *, resource_id: str | None = None) -> dict[str, Any]:
@@ -31,6 +38,7 @@ def audited(permission: str, action: str, kind: str, *, resource_id: str | None 
     "/api/v1/generation/profiles/fit",
     opt=audited(FIT, "generation.profile_fitted", "profile"),
     status_code=201,
+    responses={201: ResponseSpec(FittedProfile, generate_examples=False, description="The fitted profile.")},
     tags=["generation"],
     summary="Fit a profile to a source's patients (ε-DP with epsilon; spends the source's budget)",
 )
@@ -45,6 +53,7 @@ async def fit(
 @get(
     "/api/v1/generation/fitted-profiles",
     opt=READ,
+    responses=answer(list[FittedProfile], "Every fitted profile, by name."),
     tags=["generation"],
     summary="Fitted profiles and their provenance",
 )
@@ -55,6 +64,7 @@ async def fitted(fitting: Fitting) -> list[dict[str, Any]]:
 @get(
     "/api/v1/generation/privacy-budget",
     opt=audited(FIT, "generation.budget_read", "privacy_budget"),
+    responses=answer(PrivacyBudget, "The budget: total, spent, left and each spend."),
     tags=["generation"],
     summary="A source's privacy budget (?source=): total ε, spent and left",
 )
@@ -68,6 +78,7 @@ async def read_budget(
 @put(
     "/api/v1/generation/privacy-budget",
     opt=audited(STEWARD, "generation.budget_set", "privacy_budget"),
+    responses=answer(PrivacyBudget, "The budget as it now stands."),
     tags=["generation"],
     summary="Set a source's total privacy budget (ε; ?source=)",
 )
@@ -82,6 +93,7 @@ async def set_budget(
 @put(
     "/api/v1/generation/release-thresholds",
     opt=audited(STEWARD, "generation.thresholds_set", "release_thresholds"),
+    responses=answer(Thresholds, "The thresholds now in force."),
     tags=["generation"],
     summary="The thresholds a privacy report must meet for release without a decision",
 )
@@ -98,6 +110,7 @@ async def set_thresholds(
     "/api/v1/datasets/{dataset_id:str}/privacy-report",
     opt=audited(FIT, "datasets.privacy_measured", "dataset", resource_id="dataset_id"),
     status_code=200,
+    responses=answer(Release, "The dataset's release with its new privacy report."),
     tags=["datasets"],
     summary="Measure a dataset derived from real patients; released when it meets the thresholds",
 )
@@ -116,6 +129,7 @@ async def measure(
     "/api/v1/datasets/{dataset_id:str}/release",
     opt=audited(STEWARD, "datasets.release_decided", "dataset", resource_id="dataset_id"),
     status_code=200,
+    responses=answer(Release, "The dataset's release with the decision recorded."),
     tags=["datasets"],
     summary="A data steward's recorded decision: release a held dataset to researchers, or hold it",
 )
