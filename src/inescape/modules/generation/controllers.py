@@ -209,7 +209,7 @@ async def download(
 
 @get(
     "/api/v1/datasets/{dataset_id:str}/survival.svg",
-    opt=DATASETS,
+    opt={**DATASETS, **media({"image/svg+xml": "Kaplan-Meier curves by stage group (SVG)."})},
     media_type="image/svg+xml",
     tags=["datasets"],
     summary="Kaplan-Meier survival by stage of the dataset (the fidelity report's picture)",

@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from inescape.infra.openapi import media
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, owner_scope, principal_of, username_of
 from inescape.modules.training.api import ModelCard, card_id
@@ -85,7 +86,7 @@ async def read_run(request: AnyRequest, run_id: FromPath[str], runs: Runs) -> di
 
 @get(
     "/api/v1/training/runs/{run_id:str}/curve.svg",
-    opt=RUNS_READ,
+    opt={**RUNS_READ, **media({SVG: "Training and validation loss per epoch (SVG)."})},
     media_type=SVG,
     tags=["training"],
     summary="The run's training curve (loss per epoch), as it stands",
@@ -154,7 +155,7 @@ async def read_version(
 
 @get(
     "/api/v1/models/{name:str}/versions/{version:int}/card.md",
-    opt=MODELS_READ,
+    opt={**MODELS_READ, **media({"text/markdown; charset=utf-8": "The model card as Markdown."})},
     media_type="text/markdown; charset=utf-8",
     tags=["models"],
     summary="A version's model card as Markdown",
@@ -166,7 +167,10 @@ async def read_card_markdown(name: FromPath[str], version: FromPath[int], models
 
 @get(
     "/api/v1/models/{name:str}/versions/{version:int}/calibration.svg",
-    opt=MODELS_READ,
+    opt={
+        **MODELS_READ,
+        **media({SVG: "Predicted against observed survival by decile, a panel per horizon (SVG)."}),
+    },
     media_type=SVG,
     tags=["models"],
     summary="Predicted against observed survival by decile, at each horizon",
@@ -177,7 +181,10 @@ async def read_calibration(name: FromPath[str], version: FromPath[int], models: 
 
 @get(
     "/api/v1/models/{name:str}/versions/{version:int}/curve.svg",
-    opt=MODELS_READ,
+    opt={
+        **MODELS_READ,
+        **media({SVG: "Training and validation loss per epoch of the run that made it (SVG)."}),
+    },
     media_type=SVG,
     tags=["models"],
     summary="The training curve of the run that made this version",
