@@ -185,7 +185,7 @@ DESCRIBED = (
     "StageResult",
     "RecommendationsAnswer",
     "RiskAnswer",
-    "Decision",
+    "PatientDecision",
     "Cards",
     "Card",
     "Discovery",

@@ -17,9 +17,15 @@ from litestar.params import FromPath, JSONBody
 
 from inescape.modules.auth.api import Audit, audit_note, username_of
 from inescape.modules.cds import hooks
-from inescape.modules.cds.api import ClinicalFacts, Decision, RiskAnswer, StageResult
+from inescape.modules.cds.api import ClinicalFacts, RiskAnswer, StageResult
 from inescape.modules.cds.hook_service import HookService
-from inescape.modules.cds.schemas import Cards, Discovery, RecommendationsAnswer, StagingRequest
+from inescape.modules.cds.schemas import (
+    Cards,
+    Discovery,
+    PatientDecision,
+    RecommendationsAnswer,
+    StagingRequest,
+)
 from inescape.modules.cds.service import DecisionService
 
 PUBLIC = {"permission": "public"}
@@ -101,7 +107,7 @@ async def risk(request: AnyRequest, data: JSONBody[ClinicalFacts], decisions: De
         "permission": "cds.patients.read",
         "audit": Audit("cds.patient", "patient", resource_id="patient_id", patient_id="patient_id"),
     },
-    responses=answer(Decision, "The stage, options and risk, from the record."),
+    responses=answer(PatientDecision, "The stage, options and risk, from the record."),
     tags=["cds"],
     summary="Stage, recommendations and risk for a stored patient",
 )

@@ -8,7 +8,16 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from inescape.modules.cds.api import Grade, Histology, Kind, Location, Recommendations, StageResult, Strict
+from inescape.modules.cds.api import (
+    Decision,
+    Grade,
+    Histology,
+    Kind,
+    Location,
+    Recommendations,
+    StageResult,
+    Strict,
+)
 
 
 class StagingRequest(Strict, frozen=True):
@@ -153,3 +162,8 @@ class HookService(msgspec.Struct, frozen=True, kw_only=True):
 
 class Discovery(msgspec.Struct, frozen=True, kw_only=True):
     services: Annotated[list[HookService], msgspec.Meta(description="The CDS services this platform offers.")]
+
+
+class PatientDecision(Decision, frozen=True, kw_only=True):
+    """Stage, recommendations and risk for one stored patient, each saying where it came from
+    (the answer's own name: the generation module's release ``Decision`` is another thing)."""
