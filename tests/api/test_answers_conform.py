@@ -168,3 +168,45 @@ async def test_a_record_its_fhir_and_decision_support_answer_as_documented(clien
     assert problems == []
     assert "research_id" in deidentified.json()
     assert "given_name" not in deidentified.json()
+
+
+async def test_a_fitted_twin_its_privacy_report_and_release_answer_as_documented(client, contract, users):
+    researcher, steward = users["researcher"], users["data_steward"]
+    source = "inescape-generator/global@1.0"  # the platform's own cohort, treated as real
+    problems: list[str] = []
+
+    async def check(method, path, url=None, headers=steward, **kwargs):
+        return await _check(client, contract, problems, method, path, url or path, headers, **kwargs)
+
+    async def generate(headers, body):
+        submitted = await client.post("/api/v1/generation/jobs", json=body, headers=headers)
+        job = await finished(
+            client, f"/api/v1/generation/jobs/{submitted.json()['id']}", headers, timeout=300
+        )
+        assert job["status"] == "succeeded", job
+        return job["id"]
+
+    await generate(steward, {"profile": "global", "n": 600, "seed": 3, "outputs": ["database"]})
+    await check("PUT", "/api/v1/generation/privacy-budget", params={"source": source}, json={"total": 1.0})
+    await check(
+        "POST",
+        "/api/v1/generation/profiles/fit",
+        json={"name": "conform-twin", "source": source, "epsilon": 1.0},
+    )
+    spent = await check("GET", "/api/v1/generation/privacy-budget", params={"source": source})
+    await check("GET", "/api/v1/generation/fitted-profiles")
+    dataset = await generate(researcher, {"profile": "conform-twin", "n": 800, "seed": 4})
+    await check("GET", "/api/v1/datasets/{dataset_id}", f"/api/v1/datasets/{dataset}")
+    await check(
+        "POST", "/api/v1/datasets/{dataset_id}/privacy-report", f"/api/v1/datasets/{dataset}/privacy-report"
+    )
+    decided = await check(
+        "POST",
+        "/api/v1/datasets/{dataset_id}/release",
+        f"/api/v1/datasets/{dataset}/release",
+        json={"decision": "release", "reason": "within the noise of a 600-patient source"},
+    )
+
+    assert problems == []
+    assert spent.json()["fits"][0]["profile"] == "conform-twin"
+    assert decided.json()["status"] == "released"

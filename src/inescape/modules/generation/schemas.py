@@ -195,8 +195,8 @@ class FittedProfile(msgspec.Struct, frozen=True, kw_only=True):
         float | None, msgspec.Meta(description="The ε spent (ε-differential privacy); null: fitted without.")
     ] = None
     left_out: Annotated[
-        list[str], msgspec.Meta(description="Statistics left at the prior (too few patients behind them).")
-    ] = []
+        int, msgspec.Meta(description="Patients left out of the fit: their histology is not in the prior's.")
+    ] = 0
     weights: Annotated[list[FitWeight], msgspec.Meta(description="Each fitted statistic's data weight.")] = []
     fitted_at: Annotated[str, msgspec.Meta(description="When it was fitted (ISO 8601).")] = ""
     fitted_by: Annotated[str | None, msgspec.Meta(description="Who fitted it; null: not recorded.")] = None
