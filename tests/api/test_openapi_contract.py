@@ -165,6 +165,31 @@ DESCRIBED = (
     "Outcome",
     "SurgicalFitness",
     "Comorbidity",
+    # the answers each operation encodes itself
+    "PatientRecordView",
+    "RecordVersion",
+    "FhirResource",
+    "FhirBundle",
+    "ExportManifest",
+    "DatasetView",
+    "ProfileDocument",
+    "FittedProfile",
+    "PrivacyBudget",
+    "Release",
+    "Thresholds",
+    "RunSummary",
+    "RunDetail",
+    "ModelName",
+    "ModelVersion",
+    "GateResult",
+    "StageResult",
+    "RecommendationsAnswer",
+    "RiskAnswer",
+    "PatientDecision",
+    "Cards",
+    "Card",
+    "Discovery",
+    "KeySetView",
 )
 UNDESCRIBED_FIELDS_AT_MOST = 0
 
@@ -304,3 +329,82 @@ async def test_the_cohort_reads_document_the_json_they_answer(document):
         named = schemas[answer["$ref"].rsplit("/", 1)[-1]]
         assert fields <= set(named["properties"]), path
         assert all(spec.get("description") for spec in named["properties"].values()), path
+
+
+# JSON answers documented without naming their fields, each with its reason
+FREE_FORM_ANSWERS = {
+    ("post", "/cds-services/{service_id}/feedback", "200"): "CDS Hooks answers feedback with an empty object",
+}
+
+
+def _is_json(media_type: str) -> bool:
+    kind = media_type.split(";")[0].strip()
+    return kind == "application/json" or kind.endswith("+json")
+
+
+def _names_no_field(schema: dict, schemas: dict) -> bool:
+    """Whether a schema leaves a JSON answer undescribed: no schema, a bare or free-form
+    object, or a list of those."""
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+    alternatives = schema.get("oneOf") or schema.get("anyOf")
+    if alternatives:
+        return any(_names_no_field(s, schemas) for s in alternatives if s.get("type") != "null")
+    if schema.get("type") == "array":
+        return _names_no_field(schema.get("items") or {}, schemas)
+    if schema.get("type") in ("string", "integer", "number", "boolean"):
+        return False
+    return not schema.get("properties")
+
+
+async def test_every_json_answer_has_a_schema_naming_its_fields(document):
+    schemas = document["components"]["schemas"]
+    blank = {
+        (method, path, status)
+        for method, path, op in _operations(document)
+        for status, answer in op["responses"].items()
+        if status.startswith("2")
+        for media_type, body in (answer.get("content") or {}).items()
+        if _is_json(media_type) and _names_no_field(body.get("schema") or {}, schemas)
+    }
+
+    assert blank == set(FREE_FORM_ANSWERS)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "media_types"),
+    [
+        (
+            "get",
+            "/api/v1/datasets/{dataset_id}/files/{name}",
+            {"application/vnd.apache.parquet", "text/csv", "application/fhir+ndjson"},
+        ),
+        ("get", "/api/v1/datasets/{dataset_id}/survival.svg", {"image/svg+xml"}),
+        ("get", "/api/v1/training/runs/{run_id}/curve.svg", {"image/svg+xml"}),
+        ("get", "/api/v1/models/{name}/versions/{version}/card.md", {"text/markdown; charset=utf-8"}),
+        ("get", "/api/v1/models/{name}/versions/{version}/calibration.svg", {"image/svg+xml"}),
+        ("get", "/api/v1/collection/jobs/{job_id}/rejects", {"text/csv"}),
+        ("get", "/api/v1/patients/export.ndjson", {"application/fhir+ndjson"}),
+        ("get", "/api/v1/patients/cohort/survival", {"application/json", "image/svg+xml"}),
+        ("get", "/api/v1/patients/{patient_id}/fhir", {"application/fhir+json"}),
+    ],
+)
+async def test_files_and_pictures_are_documented_in_their_own_media_types(
+    document, method, path, media_types
+):
+    content = document["paths"][path][method]["responses"]["200"]["content"]
+
+    assert set(content) == media_types
+    assert all(body["schema"].get("description") or "$ref" in body["schema"] for body in content.values())
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/fhir/Patient/$export"),
+        ("get", "/fhir/Group/{group_id}/$export"),
+        ("delete", "/fhir/$export-status/{job_id}"),
+    ],
+)
+async def test_an_accepted_bulk_export_is_documented_without_a_body(document, method, path):
+    assert "content" not in document["paths"][path][method]["responses"]["202"]

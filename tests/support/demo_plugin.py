@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
@@ -106,7 +107,15 @@ async def submit_write_rows(demo: NamedDependency[Demo], data: JSONBody[WriteRow
     return await demo.submit(data)
 
 
-@get("/api/v1/demo/notes", opt={"permission": "demo.jobs.read"})
+class Note(msgspec.Struct, frozen=True, kw_only=True):
+    id: Annotated[str, msgspec.Meta(description="The note's id in the document store.")]
+
+
+@get(
+    "/api/v1/demo/notes",
+    opt={"permission": "demo.jobs.read"},
+    responses={200: ResponseSpec(list[Note], generate_examples=False, description="Every note.")},
+)
 async def list_notes(demo: NamedDependency[Demo]) -> list[dict[str, Any]]:
     """Needs the document store."""
     return await demo.notes()

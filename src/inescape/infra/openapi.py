@@ -9,6 +9,9 @@
   path names something, 422 for invalid input (every operation refuses an unknown query
   parameter), 429 and 503 everywhere; a route declares its own others (409, 412) with
   ``responses=errors(409)``;
+- every JSON answer has a schema naming its fields (a handler that encodes its own JSON
+  declares the Struct it holds); a file, picture or stream is documented in its own media
+  types (``opt=media({...})``);
 - the documentation pages are served from the platform itself (Swagger UI's files are
   vendored), so they work without the internet.
 
@@ -41,6 +44,9 @@ ASSETS = "/schema/assets"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # an opt key: the query parameters a handler reads itself (a tuple of names), or "any"
 QUERY = "query"
+# an opt key: what a handler answers besides (or instead of) JSON, {media type: what it is};
+# documented as its 2xx body in each of those media types
+MEDIA = "media"
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "The request cannot be read: a body that is not JSON, nested too deep, or a path "
@@ -250,6 +256,7 @@ def contract(document: Mapping[str, Any], routes: Iterable[Any]) -> dict[str, An
             _secure(operation, handler)
             _describe(path, operation)
             _json_bytes(operation)
+            _media(operation, handler)
             _errors(path, operation, handler)
     return doc
 
@@ -263,11 +270,34 @@ def _secure(operation: dict[str, Any], handler: HTTPRouteHandler) -> None:
 
 def _json_bytes(operation: dict[str, Any]) -> None:
     """A handler that answers JSON it encoded itself (``Response[bytes]``, a cached answer)
-    is generated as a string; its body is a JSON value, described by the operation."""
+    is generated as a string; until it declares its answer's Struct
+    (``responses={200: ResponseSpec(Struct, generate_examples=False)}``) its body is only
+    said to be JSON, which the contract test refuses."""
     for status, answer in operation.get("responses", {}).items():
         media = (answer.get("content") or {}).get("application/json")
         if status.startswith("2") and media is not None and media.get("schema") == {"type": "string"}:
             media["schema"] = {"description": "A JSON document, as the operation describes."}
+
+
+def media(types: Mapping[str, str], *, json: bool = False) -> dict[str, Any]:
+    """A route's ``opt`` entry for an answer that is not JSON (a file, a picture, a stream):
+    each media type it may have, and what it is. ``json``: the JSON answer stays documented
+    beside them (an answer that is JSON or a picture, as a parameter chooses)."""
+    return {MEDIA: (dict(types), json)}
+
+
+def _media(operation: dict[str, Any], handler: HTTPRouteHandler) -> None:
+    declared = handler.opt.get(MEDIA)
+    if not declared:
+        return
+    types, keep_json = declared
+    for status, answer in operation.get("responses", {}).items():
+        if not status.startswith("2") or "content" not in answer:
+            continue
+        kept = {m: v for m, v in answer["content"].items() if keep_json and m == "application/json"}
+        answer["content"] = kept | {
+            m: {"schema": {"type": "string", "description": what}} for m, what in types.items()
+        }
 
 
 def _errors(path: str, operation: dict[str, Any], handler: HTTPRouteHandler) -> None:

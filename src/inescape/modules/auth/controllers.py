@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from inescape.infra.openapi import errors
@@ -28,6 +29,7 @@ from inescape.modules.auth.rbac import (
     permissions_of,
 )
 from inescape.modules.auth.schemas import (
+    KeySetView,
     Me,
     PasswordChange,
     PasswordChanged,
@@ -234,6 +236,12 @@ async def audit_events(
     return AuditEvents(items=items, next_cursor=items[-1].seq if len(items) == limit else None)
 
 
-@get("/.well-known/jwks.json", opt=PUBLIC_OPT, tags=["auth"], summary="Public keys of our tokens")
+@get(
+    "/.well-known/jwks.json",
+    opt=PUBLIC_OPT,
+    responses={200: ResponseSpec(KeySetView, generate_examples=False, description="The JWK Set (RFC 7517).")},
+    tags=["auth"],
+    summary="Public keys of our tokens",
+)
 async def jwks(gateway: NamedDependency[Gateway]) -> dict[str, Any]:
     return gateway.jwks()

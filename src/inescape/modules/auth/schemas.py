@@ -105,3 +105,23 @@ class UserList(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: Annotated[
         str | None, msgspec.Meta(description="The cursor of the next page; null on the last one.")
     ]
+
+
+class PublicKey(msgspec.Struct, frozen=True, kw_only=True):
+    """One public key (a JWK, RFC 7517) that verifies this platform's access tokens."""
+
+    kty: Annotated[str, msgspec.Meta(description="The key type: EC.")]
+    crv: Annotated[str, msgspec.Meta(description="The curve: P-256.")] = ""
+    x: Annotated[str, msgspec.Meta(description="The public point's x coordinate (base64url).")] = ""
+    y: Annotated[str, msgspec.Meta(description="The public point's y coordinate (base64url).")] = ""
+    kid: Annotated[
+        str, msgspec.Meta(description="The key's id: a token's header names the key that signed it.")
+    ] = ""
+    alg: Annotated[str, msgspec.Meta(description="The signing algorithm (ES256).")] = ""
+    use: Annotated[str, msgspec.Meta(description="sig: signatures.")] = ""
+
+
+class KeySetView(msgspec.Struct, frozen=True, kw_only=True):
+    keys: Annotated[
+        list[PublicKey], msgspec.Meta(description="Every key a token of this platform may be signed with.")
+    ]

@@ -48,16 +48,29 @@ class StagingError(Invalid):
 class StageResult(msgspec.Struct, frozen=True, kw_only=True):
     """A stage group with the row that produced it, so a clinician can check it against the manual."""
 
-    stage_group: str
-    kind: str
-    scheme: str
-    table: str
-    row: int
-    rule: str
-    used: dict[str, str]
-    ignored: list[str]
-    notes: list[str]
-    source: str
+    stage_group: Annotated[
+        str, msgspec.Meta(description="The AJCC 8th edition stage group (I, IIA, IVB...).")
+    ]
+    kind: Annotated[
+        str,
+        msgspec.Meta(
+            description="The classification: clinical, pathological or post_neoadjuvant (yp, after "
+            "neoadjuvant therapy)."
+        ),
+    ]
+    scheme: Annotated[str, msgspec.Meta(description="The histology table used: squamous or adenocarcinoma.")]
+    table: Annotated[str, msgspec.Meta(description="The manual's table the stage comes from.")]
+    row: Annotated[int, msgspec.Meta(description="The table's row that matched (1 = the first).")]
+    rule: Annotated[str, msgspec.Meta(description="That row, as the manual reads it.")]
+    used: Annotated[
+        dict[str, str],
+        msgspec.Meta(description="The inputs the row read (t, n, m, grade, location) and their values."),
+    ]
+    ignored: Annotated[list[str], msgspec.Meta(description="Inputs given that this table does not read.")]
+    notes: Annotated[
+        list[str], msgspec.Meta(description="What a clinician should know about this stage, in words.")
+    ]
+    source: Annotated[str, msgspec.Meta(description="The manual cited.")]
 
 
 # --- the facts decision support reads ---------------------------------------------------------
@@ -252,72 +265,128 @@ class ClinicalFacts(Strict, frozen=True):
 
 
 class Citation(msgspec.Struct, frozen=True):
-    id: str
-    title: str
-    reference: str
-    url: str | None = None
+    id: Annotated[str, msgspec.Meta(description="The citation's id in the rule set.")]
+    title: Annotated[str, msgspec.Meta(description="The publication's title.")]
+    reference: Annotated[
+        str, msgspec.Meta(description="Authors, journal, year (and DOI or PMID where known).")
+    ]
+    url: Annotated[str | None, msgspec.Meta(description="Where to read it; null: no link.")] = None
 
 
 class Option(msgspec.Struct, frozen=True, kw_only=True):
-    rule_id: str
-    rank: int
-    title: str
-    recommendation: str
-    intent: str
-    strength: str
-    evidence: list[Citation]
-    evidence_summary: str
-    guideline_page: str | None
-    because: list[str]  # the facts that made the rule fire, as a clinician reads them
+    rule_id: Annotated[str, msgspec.Meta(description="The rule that made this option.")]
+    rank: Annotated[int, msgspec.Meta(description="Its rank, 1 = best first.")]
+    title: Annotated[str, msgspec.Meta(description="The option in a few words.")]
+    recommendation: Annotated[str, msgspec.Meta(description="What the guideline recommends, in words.")]
+    intent: Annotated[str, msgspec.Meta(description="curative, palliative or supportive.")]
+    strength: Annotated[
+        str, msgspec.Meta(description="The guideline's strength of recommendation (NCCN preferred...).")
+    ]
+    evidence: Annotated[list[Citation], msgspec.Meta(description="The publications behind it.")]
+    evidence_summary: Annotated[str, msgspec.Meta(description="What the evidence shows, in words.")]
+    guideline_page: Annotated[
+        str | None, msgspec.Meta(description="The guideline's page or section; null: not cited.")
+    ]
+    because: Annotated[
+        list[str], msgspec.Meta(description="The facts that made the rule fire, as a clinician reads them.")
+    ]
 
 
 class MissingFact(msgspec.Struct, frozen=True, kw_only=True):
-    fact: str
-    why: str
-    rules: list[str]  # the rules this fact would decide
+    fact: Annotated[str, msgspec.Meta(description="The fact to record (a ClinicalFacts field).")]
+    why: Annotated[str, msgspec.Meta(description="Why it is needed, in words.")]
+    rules: Annotated[list[str], msgspec.Meta(description="The rules this fact would decide.")]
 
 
 class Recommendations(msgspec.Struct, frozen=True, kw_only=True):
-    options: list[Option]  # ranked, best first
-    more_data_needed: list[MissingFact]
-    rule_set: str  # "esophagus-<version>"
-    facts_used: dict[str, object]
-    # Never silent: with no option and no fact to ask for, why no rule applies.
-    no_rule_applies: str | None = None
+    options: Annotated[list[Option], msgspec.Meta(description="The treatment options, ranked, best first.")]
+    more_data_needed: Annotated[
+        list[MissingFact], msgspec.Meta(description="Facts that would decide further rules.")
+    ]
+    rule_set: Annotated[str, msgspec.Meta(description="The rule set and its version (esophagus-<version>).")]
+    facts_used: Annotated[
+        dict[str, object],
+        msgspec.Meta(description="The facts the rules read, with the stage group computed."),
+    ]
+    no_rule_applies: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="With no option and no fact to ask for: why no rule applies; null otherwise."
+        ),
+    ] = None
 
 
 # --- risk -------------------------------------------------------------------------------------
 
 
 class Horizon(msgspec.Struct, frozen=True, kw_only=True):
-    years: int
-    survival: float | None
-    lower: float | None
-    upper: float | None
+    years: Annotated[int, msgspec.Meta(description="The horizon: 1, 3 or 5 years from diagnosis.")]
+    survival: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="The probability of being alive then (0 to 1); null beyond the model's follow-up."
+        ),
+    ]
+    lower: Annotated[
+        float | None, msgspec.Meta(description="The 95 % interval's lower bound; null: no interval.")
+    ]
+    upper: Annotated[
+        float | None, msgspec.Meta(description="The 95 % interval's upper bound; null: no interval.")
+    ]
 
 
 class RiskAnswer(msgspec.Struct, frozen=True, kw_only=True):
-    available: bool
-    message: str
-    model: str | None = None
-    version: int | None = None
-    purpose: str | None = None  # what the answering version serves (overall-survival)
-    trained_on: dict[str, Any] = {}
-    metrics: dict[str, float] = {}
-    horizons: list[Horizon] = []
-    missing: list[str] = []  # facts the model needs that were not given
-    interval: str | None = None
+    available: Annotated[
+        bool,
+        msgspec.Meta(
+            description="true: a model answered; false: message says why not (no model, a deceased "
+            "patient...)."
+        ),
+    ]
+    message: Annotated[str, msgspec.Meta(description="The answer, or why there is none, in words.")]
+    model: Annotated[
+        str | None, msgspec.Meta(description="The answering model's name; null: none answered.")
+    ] = None
+    version: Annotated[int | None, msgspec.Meta(description="Its version; null: none answered.")] = None
+    purpose: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="What the answering version serves (overall-survival); null: none answered."
+        ),
+    ] = None
+    trained_on: Annotated[
+        dict[str, Any], msgspec.Meta(description="The model's data: dataset, rows, origins, features.")
+    ] = {}
+    metrics: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="The model's test metrics (c_index...); null: not measurable."),
+    ] = {}
+    horizons: Annotated[list[Horizon], msgspec.Meta(description="Survival at each horizon.")] = []
+    missing: Annotated[list[str], msgspec.Meta(description="Facts the model needs that were not given.")] = []
+    interval: Annotated[
+        str | None, msgspec.Meta(description="How the intervals are made, in words; null: no intervals.")
+    ] = None
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
     """Stage, recommendations and risk for one patient, each saying where it came from."""
 
-    patient_id: str | None
-    facts: dict[str, Any]
-    stage: StageResult | None
-    stage_problem: str | None  # why no stage could be computed from the facts
-    recommendations: Recommendations
-    risk: RiskAnswer
+    patient_id: Annotated[
+        str | None, msgspec.Meta(description="The patient's id; null for facts sent in the request.")
+    ]
+    facts: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="The clinical facts used (ClinicalFacts fields), read from the record."),
+    ]
+    stage: Annotated[
+        StageResult | None,
+        msgspec.Meta(description="The stage group computed; null: stage_problem says why not."),
+    ]
+    stage_problem: Annotated[
+        str | None, msgspec.Meta(description="Why no stage could be computed from the facts; null: it was.")
+    ]
+    recommendations: Annotated[Recommendations, msgspec.Meta(description="The guideline's options.")]
+    risk: Annotated[RiskAnswer, msgspec.Meta(description="Survival from the production model.")]
 
 
 # --- facade -----------------------------------------------------------------------------------

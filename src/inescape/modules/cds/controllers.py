@@ -12,13 +12,20 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from inescape.modules.auth.api import Audit, audit_note, username_of
 from inescape.modules.cds import hooks
-from inescape.modules.cds.api import ClinicalFacts
+from inescape.modules.cds.api import ClinicalFacts, RiskAnswer, StageResult
 from inescape.modules.cds.hook_service import HookService
-from inescape.modules.cds.schemas import StagingRequest
+from inescape.modules.cds.schemas import (
+    Cards,
+    Discovery,
+    PatientDecision,
+    RecommendationsAnswer,
+    StagingRequest,
+)
 from inescape.modules.cds.service import DecisionService
 
 PUBLIC = {"permission": "public"}
@@ -38,6 +45,11 @@ def hooks_call(action: str, resource_type: str, resource_id: str | None = None) 
     return {"permission": "cds.hooks", "audit": Audit(action, resource_type, resource_id=resource_id)}
 
 
+def answer(container: Any, description: str) -> dict[int, ResponseSpec]:
+    """The JSON a handler encodes itself, documented by the Struct it holds."""
+    return {200: ResponseSpec(data_container=container, generate_examples=False, description=description)}
+
+
 def _json(value: Any) -> Response[bytes]:
     return Response(msgspec.json.encode(value), media_type="application/json")
 
@@ -46,6 +58,7 @@ def _json(value: Any) -> Response[bytes]:
     "/api/v1/cds/staging",
     opt=use("cds.staging"),
     status_code=200,
+    responses=answer(StageResult, "The stage group and the row of the manual it comes from."),
     tags=["cds"],
     summary="AJCC 8th stage group",
 )
@@ -61,6 +74,7 @@ async def staging(
     "/api/v1/cds/recommendations",
     opt=use("cds.recommendations"),
     status_code=200,
+    responses=answer(RecommendationsAnswer, "The stage used and the ranked options."),
     tags=["cds"],
     summary="Guideline treatment options, ranked, with evidence and the data still needed",
 )
@@ -76,6 +90,7 @@ async def recommendations(
     "/api/v1/cds/risk",
     opt=use("cds.risk"),
     status_code=200,
+    responses=answer(RiskAnswer, "Survival at 1, 3 and 5 years, or why there is none."),
     tags=["cds"],
     summary="1-, 3- and 5-year survival from the production model",
 )
@@ -92,6 +107,7 @@ async def risk(request: AnyRequest, data: JSONBody[ClinicalFacts], decisions: De
         "permission": "cds.patients.read",
         "audit": Audit("cds.patient", "patient", resource_id="patient_id", patient_id="patient_id"),
     },
+    responses=answer(PatientDecision, "The stage, options and risk, from the record."),
     tags=["cds"],
     summary="Stage, recommendations and risk for a stored patient",
 )
@@ -100,7 +116,13 @@ async def patient_decision(patient_id: FromPath[str], decisions: Decisions) -> R
     return _json(decision)
 
 
-@get("/cds-services", opt=PUBLIC, tags=["cds-hooks"], summary="CDS Hooks discovery")
+@get(
+    "/cds-services",
+    opt=PUBLIC,
+    responses=answer(Discovery, "The services."),
+    tags=["cds-hooks"],
+    summary="CDS Hooks discovery",
+)
 async def discovery() -> dict[str, Any]:
     return {"services": [hooks.SERVICE]}
 
@@ -109,6 +131,7 @@ async def discovery() -> dict[str, Any]:
     "/cds-services/{service_id:str}",
     opt=hooks_call("cds.hooks.patient-view", "fhir-patient"),
     status_code=200,
+    responses=answer(Cards, "The cards for the patient."),
     tags=["cds-hooks"],
     summary="CDS Hooks patient-view: cards for the patient in context",
 )

@@ -4,11 +4,20 @@ names its field before any rule runs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-from inescape.modules.cds.api import Grade, Histology, Kind, Location, Strict
+from inescape.modules.cds.api import (
+    Decision,
+    Grade,
+    Histology,
+    Kind,
+    Location,
+    Recommendations,
+    StageResult,
+    Strict,
+)
 
 
 class StagingRequest(Strict, frozen=True):
@@ -73,3 +82,88 @@ class StagingRequest(Strict, frozen=True):
             )
         ),
     ] = None
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+class RecommendationsAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    stage: Annotated[
+        StageResult | None,
+        msgspec.Meta(
+            description="The stage group computed from T, N and M; null: stage_problem says why not."
+        ),
+    ]
+    stage_problem: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Why no stage could be computed (or the given one contradicts it); null: none."
+        ),
+    ]
+    recommendations: Annotated[Recommendations, msgspec.Meta(description="The guideline's options.")]
+
+
+class CardSource(msgspec.Struct, frozen=True, kw_only=True):
+    label: Annotated[str, msgspec.Meta(description="Where the card's conclusion comes from, in words.")]
+    url: Annotated[str, msgspec.Meta(description="A link to that source; absent when there is none.")] = ""
+
+
+class Card(msgspec.Struct, frozen=True, kw_only=True):
+    """A CDS Hooks card (CDS Hooks 2.0)."""
+
+    uuid: Annotated[str, msgspec.Meta(description="The card's id, for feedback.")]
+    summary: Annotated[str, msgspec.Meta(description="The conclusion, under 140 characters.")]
+    indicator: Annotated[
+        Literal["info", "warning", "critical"], msgspec.Meta(description="How urgent: info or warning.")
+    ]
+    detail: Annotated[str, msgspec.Meta(description="The reasoning and evidence, as Markdown.")]
+    source: Annotated[CardSource, msgspec.Meta(description="The card's source.")]
+    suggestions: Annotated[
+        list[dict[str, Any]],
+        msgspec.Meta(
+            description="A treatment option's proposal: a draft CarePlan to create; absent otherwise."
+        ),
+    ] = []
+    selectionBehavior: Annotated[
+        str,
+        msgspec.Meta(description="any: the suggestions may be chosen freely; absent without suggestions."),
+    ] = ""
+    overrideReasons: Annotated[
+        list[dict[str, str]],
+        msgspec.Meta(
+            description="Codes a clinician may give when overriding the card (system, code, display)."
+        ),
+    ] = []
+    links: Annotated[
+        list[dict[str, str]], msgspec.Meta(description="The evidence's links (label, url, type absolute).")
+    ] = []
+
+
+class Cards(msgspec.Struct, frozen=True, kw_only=True):
+    cards: Annotated[
+        list[Card],
+        msgspec.Meta(
+            description="Stage, up to three options, missing data or why no rule applies, survival, and "
+            "any FHIR resource that could not be read."
+        ),
+    ]
+
+
+class HookService(msgspec.Struct, frozen=True, kw_only=True):
+    hook: Annotated[str, msgspec.Meta(description="The hook it answers: patient-view.")]
+    id: Annotated[str, msgspec.Meta(description="Its id: POST /cds-services/{id} calls it.")]
+    title: Annotated[str, msgspec.Meta(description="Its name, for people.")]
+    description: Annotated[str, msgspec.Meta(description="What it answers, in words.")]
+    prefetch: Annotated[
+        dict[str, str], msgspec.Meta(description="The FHIR queries an EHR may send the answers of, by key.")
+    ]
+    usageRequirements: Annotated[str, msgspec.Meta(description="What an EHR must give for it to work.")]
+
+
+class Discovery(msgspec.Struct, frozen=True, kw_only=True):
+    services: Annotated[list[HookService], msgspec.Meta(description="The CDS services this platform offers.")]
+
+
+class PatientDecision(Decision, frozen=True, kw_only=True):
+    """Stage, recommendations and risk for one stored patient, each saying where it came from
+    (the answer's own name: the generation module's release ``Decision`` is another thing)."""

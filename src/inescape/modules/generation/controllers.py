@@ -12,17 +12,23 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
-from inescape.infra.openapi import errors
+from inescape.infra.openapi import errors, media
 from inescape.kernel.errors import Forbidden, Invalid, NotFound
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, principal_of, username_of
 from inescape.modules.generation.api import DatasetInfo, check_release
 from inescape.modules.generation.datasets import Datasets
 from inescape.modules.generation.outputs import CONTENT_TYPES
-from inescape.modules.generation.schemas import GenerationRequest, ProfileSummary
+from inescape.modules.generation.schemas import (
+    DatasetView,
+    GenerationRequest,
+    ProfileDocument,
+    ProfileSummary,
+)
 from inescape.modules.generation.service import GenerationService, ProfileService, summary
 
 READ = {"permission": "generation.jobs.read"}
@@ -48,6 +54,11 @@ async def list_profiles(profiles: Profiles) -> list[ProfileSummary]:
 @get(
     "/api/v1/generation/profiles/{name:str}",
     opt=READ,
+    responses={
+        200: ResponseSpec(
+            ProfileDocument, generate_examples=False, description="The profile, as its TOML holds it."
+        )
+    },
     tags=["generation"],
     summary="A whole profile, with sources",
 )
@@ -114,7 +125,10 @@ class DatasetList(msgspec.Struct, frozen=True, kw_only=True):
 
     items: Annotated[
         list[dict[str, Any]],
-        msgspec.Meta(description="Each dataset's metadata, without its fidelity report."),
+        msgspec.Meta(
+            description="Each dataset's metadata as GET /api/v1/datasets/{dataset_id} shows it "
+            "(DatasetView), without its fidelity report."
+        ),
     ]
     next_cursor: Annotated[
         str | None, msgspec.Meta(description="The cursor of the next page; null on the last one.")
@@ -149,6 +163,7 @@ def _offset(cursor: str | None) -> int:
 @get(
     "/api/v1/datasets/{dataset_id:str}",
     opt=audited("datasets.read", "datasets.read", resource_id="dataset_id"),
+    responses={200: ResponseSpec(DatasetView, generate_examples=False, description="The dataset.")},
     tags=["datasets"],
     summary="A dataset: metadata and fidelity report",
 )
@@ -162,7 +177,16 @@ async def read_dataset(
 
 @get(
     "/api/v1/datasets/{dataset_id:str}/files/{name:str}",
-    opt=audited("datasets.read", "datasets.download", resource_id="dataset_id"),
+    opt={
+        **audited("datasets.read", "datasets.download", resource_id="dataset_id"),
+        **media(
+            {
+                CONTENT_TYPES["parquet"]: "A table as Parquet.",
+                CONTENT_TYPES["csv"]: "A table as CSV (a header row, comma-separated).",
+                CONTENT_TYPES["ndjson"]: "Every table as FHIR R4 resources, one JSON resource a line.",
+            }
+        ),
+    },
     tags=["datasets"],
     summary="Download one file of a dataset (streamed)",
 )
@@ -185,7 +209,8 @@ async def download(
 
 @get(
     "/api/v1/datasets/{dataset_id:str}/survival.svg",
-    opt=DATASETS,
+    opt={**DATASETS, **media({"image/svg+xml": "Kaplan-Meier curves by stage group (SVG)."})},
+    media_type="image/svg+xml",
     tags=["datasets"],
     summary="Kaplan-Meier survival by stage of the dataset (the fidelity report's picture)",
 )

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from inescape.infra.openapi import errors
@@ -28,7 +29,14 @@ from inescape.modules.patients.routes.query import (
     SchemeParam,
     resolved,
 )
-from inescape.modules.patients.schemas import SUB_RESOURCES, BulkCreated, Created, PatientPage
+from inescape.modules.patients.schemas import (
+    SUB_RESOURCES,
+    BulkCreated,
+    Created,
+    PatientPage,
+    PatientRecordView,
+    RecordVersion,
+)
 from inescape.modules.patients.search import resolve_research_id, search_page
 from inescape.modules.patients.service import PatientService
 from inescape.modules.patients.views import PatientViews
@@ -80,6 +88,13 @@ async def create_patients(
 @get(
     "/api/v1/patients/{patient_id:str}",
     opt=audited(READ, "patients.read", one=True),
+    responses={
+        200: ResponseSpec(
+            PatientRecordView,
+            generate_examples=False,
+            description="The record (de-identified for a researcher); its ETag names its version.",
+        )
+    },
     tags=["patients"],
     summary="Read one record",
 )
@@ -198,6 +213,7 @@ async def _identified_page(
 @patch(
     "/api/v1/patients/{patient_id:str}",
     opt=audited(WRITE, "patients.update", one=True),
+    responses={200: ResponseSpec(RecordVersion, generate_examples=False, description="The new version.")},
     tags=["patients"],
     summary="Change demographics, risk factors, outcome, fitness for surgery, comorbidities",
     description=(
@@ -244,6 +260,9 @@ async def delete_patient(patient_id: FromPath[str], patients: Patients) -> None:
     "/api/v1/patients/{patient_id:str}/{kind:str}",
     opt=audited(WRITE, "patients.add_{kind}", one=True),
     status_code=201,
+    responses={
+        201: ResponseSpec(RecordVersion, generate_examples=False, description="The record's new version.")
+    },
     tags=["patients"],
     summary="Add staging, a treatment, an observation, a biomarker or a condition",
 )

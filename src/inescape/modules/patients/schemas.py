@@ -209,6 +209,128 @@ class CohortComparison(msgspec.Struct, frozen=True, kw_only=True):
     as_of: Annotated[str, msgspec.Meta(description="The date follow-up is counted to (ISO 8601).")]
 
 
+# --- a record as read back, and what a change answers -----------------------------------------
+
+Entries = list[dict[str, Any]]
+
+
+def _kept(what: str) -> Any:
+    return msgspec.Meta(description=what + " Left out of a de-identified record.")
+
+
+class PatientRecordView(msgspec.Struct, frozen=True, kw_only=True):
+    """One record: whole for those who may see it; de-identified for a researcher (no id,
+    name, contact or number; ``research_id`` instead; dates shifted; ``birth_year`` or
+    ``age_group`` instead of the birth date). Entries are as PatientCreate takes them, with
+    their ids."""
+
+    id: Annotated[str, _kept("The patient's id.")] = ""
+    research_id: Annotated[
+        str, msgspec.Meta(description="De-identified only: the patient's stable research id (R-...).")
+    ] = ""
+    version: Annotated[int, msgspec.Meta(description="The record's version; send it back to change it.")] = 0
+    created_at: Annotated[str, _kept("When it was created (ISO 8601).")] = ""
+    updated_at: Annotated[str, _kept("When it last changed (ISO 8601).")] = ""
+    sex: Annotated[str, msgspec.Meta(description="female, male or unknown.")] = ""
+    birth_date: Annotated[str, _kept("The birth date (ISO 8601 date).")] = ""
+    birth_year: Annotated[
+        int, msgspec.Meta(description="De-identified only: the birth year (absent over 89).")
+    ] = 0
+    age_group: Annotated[
+        str, msgspec.Meta(description="De-identified only: 90+ for a patient over 89, instead of a year.")
+    ] = ""
+    given_name: Annotated[str | None, _kept("Given name; null: not recorded.")] = None
+    family_name: Annotated[str | None, _kept("Family name; null: not recorded.")] = None
+    mrn: Annotated[str | None, _kept("Medical record number; null: not recorded.")] = None
+    national_id: Annotated[str | None, _kept("National identifier; null: not recorded.")] = None
+    ethnicity: Annotated[str | None, msgspec.Meta(description="Ethnicity code; null: not recorded.")] = None
+    country: Annotated[str | None, msgspec.Meta(description="ISO 3166-1 alpha-2; null: not recorded.")] = None
+    province: Annotated[str | None, msgspec.Meta(description="Province or state; null: not recorded.")] = None
+    address: Annotated[str | None, _kept("Postal address; null: not recorded.")] = None
+    phone: Annotated[str | None, _kept("Phone number; null: not recorded.")] = None
+    email: Annotated[str | None, _kept("E-mail address; null: not recorded.")] = None
+    origin: Annotated[str, msgspec.Meta(description="real or synthetic.")] = ""
+    source: Annotated[
+        str | None,
+        msgspec.Meta(description="The collection or generation that made it; null: entered by hand."),
+    ] = None
+    source_record_id: Annotated[str | None, _kept("Its id at that source; null: none.")] = None
+    synthetic_risk: Annotated[
+        float | None,
+        msgspec.Meta(description="Synthetic records: the risk score the generator drew; null otherwise."),
+    ] = None
+    risk_factors: Annotated[
+        dict[str, Any], msgspec.Meta(description="Smoking, alcohol, BMI, reflux... (RiskFactors).")
+    ] = {}
+    conditions: Annotated[Entries, msgspec.Meta(description="Diagnoses (Condition), with ids.")] = []
+    staging: Annotated[Entries, msgspec.Meta(description="TNM stagings (Staging), with ids.")] = []
+    biomarkers: Annotated[Entries, msgspec.Meta(description="Biomarker results (Biomarker), with ids.")] = []
+    treatments: Annotated[Entries, msgspec.Meta(description="Treatments (Treatment), with ids.")] = []
+    observations: Annotated[
+        Entries, msgspec.Meta(description="Observations: weight, ECOG, labs... (Observation), with ids.")
+    ] = []
+    outcome: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(
+            description="Vital status, dates of death and last contact (Outcome); null: none recorded."
+        ),
+    ] = None
+    fitness_for_surgery: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(description="The assessment of fitness for surgery (SurgicalFitness); null: none."),
+    ] = None
+    comorbidities: Annotated[Entries, msgspec.Meta(description="Comorbidities (Comorbidity).")] = []
+
+
+class RecordVersion(msgspec.Struct, frozen=True, kw_only=True):
+    version: Annotated[
+        int,
+        msgspec.Meta(description="The record's new version (send it, or the ETag, with the next change)."),
+    ]
+
+
+# --- FHIR answers (what every resource and Bundle holds; FHIR R4 defines the rest) ------------
+
+
+class FhirResource(msgspec.Struct, frozen=True, kw_only=True):
+    """A FHIR R4 resource (mCODE profiles where they apply); hl7.org/fhir/R4 defines its fields."""
+
+    resourceType: Annotated[str, msgspec.Meta(description="The resource's type (Patient, Condition...).")]
+    id: Annotated[str, msgspec.Meta(description="Its id on this server.")] = ""
+
+
+class FhirBundle(msgspec.Struct, frozen=True, kw_only=True):
+    """A FHIR R4 Bundle."""
+
+    resourceType: Annotated[str, msgspec.Meta(description="Bundle.")]
+    type: Annotated[str, msgspec.Meta(description="collection (one record) or searchset (a search's page).")]
+    id: Annotated[str, msgspec.Meta(description="The Bundle's id (one record's Bundle).")] = ""
+    total: Annotated[int, msgspec.Meta(description="A search's matches in all, when counted.")] = 0
+    link: Annotated[
+        list[dict[str, str]],
+        msgspec.Meta(description="A search's self and next page URLs (relation, url)."),
+    ] = []
+    entry: Annotated[
+        list[dict[str, Any]],
+        msgspec.Meta(description="Each resource (fullUrl, resource); absent for a search with no match."),
+    ] = []
+
+
+class ExportManifest(msgspec.Struct, frozen=True, kw_only=True):
+    """A finished Bulk Data export (FHIR Bulk Data Access 2.0)."""
+
+    transactionTime: Annotated[str, msgspec.Meta(description="The instant the export reflects (ISO 8601).")]
+    request: Annotated[str, msgspec.Meta(description="The kick-off request's URL.")]
+    requiresAccessToken: Annotated[
+        bool, msgspec.Meta(description="true: a file is read with the same bearer token.")
+    ]
+    output: Annotated[
+        list[dict[str, Any]],
+        msgspec.Meta(description="Each NDJSON file: type (the resource type), url and count (resources)."),
+    ]
+    error: Annotated[list[dict[str, Any]], msgspec.Meta(description="OperationOutcome files; always empty.")]
+
+
 __all__ = [
     "SUB_RESOURCES",
     "BulkCreated",
@@ -219,6 +341,11 @@ __all__ = [
     "CohortPage",
     "CohortSurvival",
     "Created",
+    "ExportManifest",
+    "FhirBundle",
+    "FhirResource",
     "PatientPage",
+    "PatientRecordView",
+    "RecordVersion",
     "SavedCohort",
 ]

@@ -12,12 +12,22 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from inescape.infra.openapi import media
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, owner_scope, principal_of, username_of
 from inescape.modules.training.api import ModelCard, card_id
-from inescape.modules.training.schemas import PromotionRequest, TrainingRequest
+from inescape.modules.training.schemas import (
+    GateResult,
+    ModelName,
+    ModelVersion,
+    PromotionRequest,
+    RunDetail,
+    RunSummary,
+    TrainingRequest,
+)
 from inescape.modules.training.service import ModelService, RunService
 
 RUNS_READ = {"permission": "training.jobs.read"}
@@ -27,6 +37,11 @@ AnyRequest = Request[Any, Any, Any]
 # dependencies by name (``Bound.dependencies``)
 Runs = NamedDependency[RunService]
 Models = NamedDependency[ModelService]
+
+
+def answer(container: Any, description: str) -> dict[int, ResponseSpec]:
+    """The JSON a handler returns as plain values, documented by the Struct it holds."""
+    return {200: ResponseSpec(data_container=container, generate_examples=False, description=description)}
 
 
 def audited(permission: str, action: str, *, resource_id: str | None = None) -> dict[str, Any]:
@@ -47,7 +62,13 @@ async def submit_run(request: AnyRequest, data: JSONBody[TrainingRequest], runs:
     return job
 
 
-@get("/api/v1/training/runs", opt=RUNS_READ, tags=["training"], summary="Training runs, newest first")
+@get(
+    "/api/v1/training/runs",
+    opt=RUNS_READ,
+    responses=answer(list[RunSummary], "The runs, newest first, without their history."),
+    tags=["training"],
+    summary="Training runs, newest first",
+)
 async def list_runs(request: AnyRequest, runs: Runs) -> list[dict[str, Any]]:
     return await runs.recent(owner=owner_scope(request, reading=True))
 
@@ -55,6 +76,7 @@ async def list_runs(request: AnyRequest, runs: Runs) -> list[dict[str, Any]]:
 @get(
     "/api/v1/training/runs/{run_id:str}",
     opt=RUNS_READ,
+    responses=answer(RunDetail, "The run."),
     tags=["training"],
     summary="A run: status, epochs, metrics",
 )
@@ -64,7 +86,8 @@ async def read_run(request: AnyRequest, run_id: FromPath[str], runs: Runs) -> di
 
 @get(
     "/api/v1/training/runs/{run_id:str}/curve.svg",
-    opt=RUNS_READ,
+    opt={**RUNS_READ, **media({SVG: "Training and validation loss per epoch (SVG)."})},
+    media_type=SVG,
     tags=["training"],
     summary="The run's training curve (loss per epoch), as it stands",
 )
@@ -93,13 +116,23 @@ def _view(card: ModelCard) -> dict[str, Any]:
     return plain
 
 
-@get("/api/v1/models", opt=MODELS_READ, tags=["models"], summary="Model names with their versions and stages")
+@get(
+    "/api/v1/models",
+    opt=MODELS_READ,
+    responses=answer(list[ModelName], "Each model name."),
+    tags=["models"],
+    summary="Model names with their versions and stages",
+)
 async def list_models(models: Models) -> list[dict[str, Any]]:
     return await models.names()
 
 
 @get(
-    "/api/v1/models/{name:str}/versions", opt=MODELS_READ, tags=["models"], summary="Every version of a model"
+    "/api/v1/models/{name:str}/versions",
+    opt=MODELS_READ,
+    responses=answer(list[ModelVersion], "Each version's model card, without its report."),
+    tags=["models"],
+    summary="Every version of a model",
 )
 async def list_versions(name: FromPath[str], models: Models) -> list[dict[str, Any]]:
     return [_view(c) for c in await models.versions(name=name)]
@@ -108,6 +141,7 @@ async def list_versions(name: FromPath[str], models: Models) -> list[dict[str, A
 @get(
     "/api/v1/models/{name:str}/versions/{version:int}",
     opt=audited("models.read", "models.read"),
+    responses=answer(ModelVersion, "The model card, with its report."),
     tags=["models"],
     summary="A version's model card (JSON): metrics, data, settings, calibration, subgroups",
 )
@@ -121,7 +155,8 @@ async def read_version(
 
 @get(
     "/api/v1/models/{name:str}/versions/{version:int}/card.md",
-    opt=MODELS_READ,
+    opt={**MODELS_READ, **media({"text/markdown; charset=utf-8": "The model card as Markdown."})},
+    media_type="text/markdown; charset=utf-8",
     tags=["models"],
     summary="A version's model card as Markdown",
 )
@@ -132,7 +167,11 @@ async def read_card_markdown(name: FromPath[str], version: FromPath[int], models
 
 @get(
     "/api/v1/models/{name:str}/versions/{version:int}/calibration.svg",
-    opt=MODELS_READ,
+    opt={
+        **MODELS_READ,
+        **media({SVG: "Predicted against observed survival by decile, a panel per horizon (SVG)."}),
+    },
+    media_type=SVG,
     tags=["models"],
     summary="Predicted against observed survival by decile, at each horizon",
 )
@@ -142,7 +181,11 @@ async def read_calibration(name: FromPath[str], version: FromPath[int], models: 
 
 @get(
     "/api/v1/models/{name:str}/versions/{version:int}/curve.svg",
-    opt=MODELS_READ,
+    opt={
+        **MODELS_READ,
+        **media({SVG: "Training and validation loss per epoch of the run that made it (SVG)."}),
+    },
+    media_type=SVG,
     tags=["models"],
     summary="The training curve of the run that made this version",
 )
@@ -153,6 +196,7 @@ async def read_curve(name: FromPath[str], version: FromPath[int], models: Models
 @get(
     "/api/v1/models/{name:str}/versions/{version:int}/gates",
     opt=MODELS_READ,
+    responses=answer(list[GateResult], "Each gate and whether the version meets it."),
     tags=["models"],
     summary="The promotion gates as they stand for a version (a check: nothing is promoted)",
 )
@@ -172,6 +216,7 @@ async def read_gates(
     "/api/v1/models/{name:str}/versions/{version:int}/promote",
     opt=audited("models.promote", "models.promote"),
     status_code=200,
+    responses=answer(ModelVersion, "The promoted version's model card, without its report."),
     tags=["models"],
     summary="Make a version the production model, if it passes its gates (409 naming each failed gate)",
 )

@@ -225,9 +225,154 @@ class PromotionRequest(Strict, frozen=True, kw_only=True):
 
 
 class GateResult(msgspec.Struct, frozen=True, kw_only=True):
-    gate: str
-    passed: bool
-    detail: str
+    gate: Annotated[str, msgspec.Meta(description="The gate: discrimination, calibration or clinical_data.")]
+    passed: Annotated[bool, msgspec.Meta(description="true: the version meets it.")]
+    detail: Annotated[str, msgspec.Meta(description="What was measured against what, in words.")]
+
+
+Metrics = dict[str, float | None]
+
+
+class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """A training run as it was last written (a run not started yet holds only its id)."""
+
+    id: Annotated[str, msgspec.Meta(description="The run's id (its job's).")]
+    name: Annotated[str, msgspec.Meta(description="The model's name in the registry.")] = ""
+    model: Annotated[str, msgspec.Meta(description="cox, deepsurv, logistic_hazard or pcr.")] = ""
+    dataset: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description="Where the cohort came from (source database, dataset or cohort, and its id)."
+        ),
+    ] = {}
+    features: Annotated[
+        list[str] | str, msgspec.Meta(description="clinical, full, or the list of feature names asked for.")
+    ] = "clinical"
+    settings: Annotated[dict[str, Any], msgspec.Meta(description="The whole TrainingRequest.")] = {}
+    code_version: Annotated[
+        str, msgspec.Meta(description="The platform's version (and commit) that trained it.")
+    ] = ""
+    stage: Annotated[
+        str, msgspec.Meta(description="What the run last wrote: training, failed or registered.")
+    ] = ""
+    updated_at: Annotated[str, msgspec.Meta(description="When it last wrote (ISO 8601).")] = ""
+    metrics: Annotated[
+        Metrics,
+        msgspec.Meta(
+            description="Once registered: the test split's metrics (c_index, ibs, auc, ...); null: not "
+            "measurable."
+        ),
+    ] = {}
+    version: Annotated[
+        int | None, msgspec.Meta(description="The version it registered; null or absent until then.")
+    ] = None
+
+
+class RunDetail(RunSummary, frozen=True, kw_only=True):
+    """A run: its job's state with what the run wrote."""
+
+    status: Annotated[
+        str,
+        msgspec.Meta(description="The job's state: queued, running, succeeded, failed or cancelled."),
+    ]
+    progress: Annotated[float, msgspec.Meta(description="How far it is, 0 to 1.")]
+    epochs: Annotated[int, msgspec.Meta(description="Epochs done so far.")]
+    error: Annotated[str | None, msgspec.Meta(description="Why it failed; null unless it failed.")]
+    params: Annotated[dict[str, Any], msgspec.Meta(description="The job's parameters (the request).")]
+    created_at: Annotated[str, msgspec.Meta(description="When it was submitted (ISO 8601).")]
+    finished_at: Annotated[
+        str | None, msgspec.Meta(description="When it ended (ISO 8601); null while it runs.")
+    ]
+    history: Annotated[
+        list[dict[str, float | None]],
+        msgspec.Meta(
+            description="Per epoch: epoch, loss, val_loss and (every few epochs) val_metric; null: not "
+            "measured that epoch."
+        ),
+    ] = []
+
+
+class ModelName(msgspec.Struct, frozen=True, kw_only=True):
+    name: Annotated[str, msgspec.Meta(description="The model's name.")]
+    versions: Annotated[int, msgspec.Meta(description="How many versions it has.")]
+    production: Annotated[
+        int | None, msgspec.Meta(description="Its production version; null: none in production.")
+    ]
+    latest: Annotated[int, msgspec.Meta(description="Its newest version.")]
+    purpose: Annotated[
+        str,
+        msgspec.Meta(
+            description="The decision its production (else newest) version serves: overall-survival or "
+            "pathologic-response."
+        ),
+    ]
+    serving: Annotated[
+        bool,
+        msgspec.Meta(description="true: its production version is the one answering that purpose now."),
+    ]
+
+
+class ModelVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """A version's model card (the list and a promotion leave its report out)."""
+
+    name: Annotated[str, msgspec.Meta(description="The model's name.")]
+    version: Annotated[int, msgspec.Meta(description="The version's number (1, 2, ...).")]
+    task: Annotated[str, msgspec.Meta(description="survival or classification.")]
+    format: Annotated[
+        str,
+        msgspec.Meta(
+            description="inescape.cox.v1 (decision support evaluates it itself) or inescape.torch.v1."
+        ),
+    ]
+    stage: Annotated[
+        Literal["candidate", "production", "archived"],
+        msgspec.Meta(description="candidate (new), production (in use) or archived (replaced)."),
+    ]
+    artifact: Annotated[str, msgspec.Meta(description="The model's key in the models bucket.")]
+    created_at: Annotated[str, msgspec.Meta(description="When it was registered (ISO 8601).")]
+    promoted_at: Annotated[
+        str | None, msgspec.Meta(description="When it was promoted (ISO 8601); null: never.")
+    ] = None
+    metrics: Annotated[
+        Metrics,
+        msgspec.Meta(
+            description="The test split's metrics with their 95 % bounds (c_index, ibs, auc_1y, ...); "
+            "null: not measurable."
+        ),
+    ] = {}
+    trained_on: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="Its data: dataset, rows per split, origins (real, synthetic), features."),
+    ] = {}
+    description: Annotated[str, msgspec.Meta(description="What it is for, in words.")] = ""
+    kind: Annotated[str, msgspec.Meta(description="cox, deepsurv, logistic_hazard or pcr.")] = "cox"
+    artifacts: Annotated[
+        dict[str, str], msgspec.Meta(description="Each of its files (weights, preprocessing, card) -> key.")
+    ] = {}
+    run_id: Annotated[
+        str | None, msgspec.Meta(description="The training run that made it; null: registered otherwise.")
+    ] = None
+    settings: Annotated[
+        dict[str, Any], msgspec.Meta(description="Its hyper-parameters, seed and split.")
+    ] = {}
+    code_version: Annotated[str, msgspec.Meta(description="The platform's version that trained it.")] = ""
+    report: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description="GET of one version only: calibration by decile, subgroups and training history."
+        ),
+    ] = {}
+    promotion: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(description="Who promoted it, when, the gates and any override; null: not promoted."),
+    ] = None
+    purpose: Annotated[
+        str,
+        msgspec.Meta(
+            description="The decision it serves (overall-survival, pathologic-response); its production "
+            "version answers it."
+        ),
+    ] = ""
 
 
 class RunView(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
-from inescape.infra.openapi import errors
+from inescape.infra.openapi import errors, media
 from inescape.infra.spreadsheet import safe_cell
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, owner_scope, username_of
@@ -106,7 +106,11 @@ async def _report(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
 
 @get(
     "/{job_id:str}/rejects",
-    opt=audited("read", "collection.rejects_read", resource_id="job_id"),
+    opt={
+        **audited("read", "collection.rejects_read", resource_id="job_id"),
+        **media({"text/csv": "A header row, then one row per problem: location, source_id, field, message."}),
+    },
+    media_type="text/csv",
     tags=["collection"],
     summary="The job's rejected records as CSV: where each was in the source, and why",
 )

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 from litestar import Request, get, post, put
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from inescape.kernel.jobs import JobView
@@ -24,11 +25,17 @@ from inescape.modules.generation.fitting.service import (
     FittingService,
     describe,
 )
+from inescape.modules.generation.schemas import FittedProfile, PrivacyBudget, Release
 
 FIT = "collection.jobs.manage"  # reads a collected cohort
 STEWARD = "datasets.release"
 READ = {"permission": "generation.jobs.read"}
 Fitting = NamedDependency[FittingService]
+
+
+def answer(container: Any, description: str) -> dict[int, ResponseSpec]:
+    """The JSON a handler returns as plain values, documented by the Struct it holds."""
+    return {200: ResponseSpec(data_container=container, generate_examples=False, description=description)}
 
 
 def audited(permission: str, action: str, kind: str, *, resource_id: str | None = None) -> dict[str, Any]:
@@ -55,6 +62,7 @@ async def fit(request: Request[Any, Any, Any], data: JSONBody[FitRequest], fitti
 @get(
     "/api/v1/generation/fitted-profiles",
     opt=READ,
+    responses=answer(list[FittedProfile], "Every fitted profile, by name."),
     tags=["generation"],
     summary="Fitted profiles and their provenance",
 )
@@ -65,6 +73,7 @@ async def fitted(fitting: Fitting) -> list[dict[str, Any]]:
 @get(
     "/api/v1/generation/privacy-budget",
     opt=audited(FIT, "generation.budget_read", "privacy_budget"),
+    responses=answer(PrivacyBudget, "The budget: total, spent, left and each spend."),
     tags=["generation"],
     summary="A source's privacy budget (?source=): total ε, spent and left",
 )
@@ -78,6 +87,7 @@ async def read_budget(
 @put(
     "/api/v1/generation/privacy-budget",
     opt=audited(STEWARD, "generation.budget_set", "privacy_budget"),
+    responses=answer(PrivacyBudget, "The budget as it now stands."),
     tags=["generation"],
     summary="Set a source's total privacy budget (ε; ?source=)",
 )
@@ -92,6 +102,7 @@ async def set_budget(
 @put(
     "/api/v1/generation/release-thresholds",
     opt=audited(STEWARD, "generation.thresholds_set", "release_thresholds"),
+    responses=answer(Thresholds, "The thresholds now in force."),
     tags=["generation"],
     summary="The thresholds a privacy report must meet for release without a decision",
 )
@@ -108,6 +119,7 @@ async def set_thresholds(
     "/api/v1/datasets/{dataset_id:str}/privacy-report",
     opt=audited(FIT, "datasets.privacy_measured", "dataset", resource_id="dataset_id"),
     status_code=200,
+    responses=answer(Release, "The dataset's release with its new privacy report."),
     tags=["datasets"],
     summary="Measure a dataset derived from real patients; released when it meets the thresholds",
 )
@@ -126,6 +138,7 @@ async def measure(
     "/api/v1/datasets/{dataset_id:str}/release",
     opt=audited(STEWARD, "datasets.release_decided", "dataset", resource_id="dataset_id"),
     status_code=200,
+    responses=answer(Release, "The dataset's release with the decision recorded."),
     tags=["datasets"],
     summary="A data steward's recorded decision: release a held dataset to researchers, or hold it",
 )

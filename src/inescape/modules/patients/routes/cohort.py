@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery, QueryParameter
 
-from inescape.infra.openapi import errors
+from inescape.infra.openapi import errors, media
 from inescape.kernel.errors import Invalid
 from inescape.modules.auth.api import audit_note, principal_of
 from inescape.modules.patients.cohort_service import CohortService
@@ -85,7 +85,10 @@ async def cohort_counts(
 
 @get(
     "/api/v1/patients/cohort/age",
-    opt=audited(READ, "patients.cohort_age"),
+    opt={
+        **audited(READ, "patients.cohort_age"),
+        **media({"image/svg+xml": "The histogram (format=svg)."}, json=True),
+    },
     dependencies=FILTER_DEPENDENCY,
     responses={
         200: ResponseSpec(
@@ -116,7 +119,10 @@ async def cohort_age(
 
 @get(
     "/api/v1/patients/cohort/survival",
-    opt=audited(READ, "patients.cohort_survival"),
+    opt={
+        **audited(READ, "patients.cohort_survival"),
+        **media({"image/svg+xml": "The curves with the numbers at risk (format=svg)."}, json=True),
+    },
     dependencies=FILTER_DEPENDENCY,
     responses={
         200: ResponseSpec(

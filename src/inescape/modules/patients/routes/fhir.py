@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from inescape.infra.openapi import errors
+from inescape.infra.openapi import errors, media
 from inescape.modules.auth.api import audit_note
 from inescape.modules.patients.controllers import Patients, audited
 from inescape.modules.patients.fhir import to_bundle, to_ndjson
@@ -21,6 +22,7 @@ from inescape.modules.patients.routes.query import (
     SchemeParam,
     resolved,
 )
+from inescape.modules.patients.schemas import FhirBundle
 
 EXPORT = "patients.export"
 
@@ -29,6 +31,14 @@ EXPORT = "patients.export"
     "/api/v1/patients/{patient_id:str}/fhir",
     opt=audited(EXPORT, "patients.export_fhir", one=True),
     media_type="application/fhir+json",
+    responses={
+        200: ResponseSpec(
+            FhirBundle,
+            generate_examples=False,
+            media_type="application/fhir+json",
+            description="A collection Bundle: the Patient and every resource of the record.",
+        )
+    },
     tags=["fhir"],
     summary="The record as a FHIR R4 Bundle with mCODE profiles",
 )
@@ -39,7 +49,11 @@ async def patient_bundle(patient_id: FromPath[str], patients: Patients) -> Respo
 
 @get(
     "/api/v1/patients/export.ndjson",
-    opt=audited(EXPORT, "patients.export_ndjson"),  # written when the answer starts: before a byte
+    # the audit event is written when the answer starts: before a byte
+    opt={
+        **audited(EXPORT, "patients.export_ndjson"),
+        **media({"application/fhir+ndjson": "FHIR R4 resources of every record, one JSON resource a line."}),
+    },
     dependencies=FILTER_DEPENDENCY,
     responses=errors(404),  # cohort=<id> names no saved cohort
     media_type="application/fhir+ndjson",

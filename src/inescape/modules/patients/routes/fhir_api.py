@@ -17,6 +17,7 @@ from litestar.params import FromPath, PathParameter
 from litestar.response import Stream
 
 from inescape import __version__
+from inescape.infra.openapi import media
 from inescape.kernel.errors import Invalid, NotFound
 from inescape.kernel.ids import is_id
 from inescape.kernel.jobs import JobStatus
@@ -34,12 +35,24 @@ from inescape.modules.patients.fhir_service import FhirService, group_filters
 from inescape.modules.patients.research import FILTER_FIELDS, refuse_hidden
 from inescape.modules.patients.routes.query import Saved
 from inescape.modules.patients.saved import CohortNotFound
+from inescape.modules.patients.schemas import ExportManifest, FhirBundle, FhirResource
 
 Fhir = NamedDependency[FhirService]
 RESOURCE = "fhir"
 NDJSON_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
 # search and $export check their own query parameters (a FHIR search's are open-ended)
 OWN_QUERY = {"query": "any"}
+
+
+def _fhir(container: Any, description: str) -> dict[int, ResponseSpec]:
+    return {
+        200: ResponseSpec(container, generate_examples=False, media_type=FHIR_JSON, description=description)
+    }
+
+
+ACCEPTED = ResponseSpec(
+    None, description="Accepted: the export runs; Content-Location names its status URL (no body)."
+)
 
 
 def _opt(action: str, *, resource_id: str | None = None, public: bool = False) -> dict[str, Any]:
@@ -66,6 +79,7 @@ def _kind(kind: str) -> str:
     "/fhir/metadata",
     opt=_opt("", public=True),
     media_type=FHIR_JSON,
+    responses=_fhir(FhirResource, "The CapabilityStatement: what this server supports."),
     tags=["fhir"],
     summary="The CapabilityStatement",
 )
@@ -78,6 +92,7 @@ async def metadata(request: Request[Any, Any, Any], fhir: Fhir) -> Response[Any]
     "/fhir/{kind:str}/{resource_id:str}",
     opt=_opt("patients.fhir_read", resource_id="resource_id"),
     media_type=FHIR_JSON,
+    responses=_fhir(FhirResource, "The resource (de-identified for a researcher)."),
     tags=["fhir"],
     summary="Read a resource",
 )
@@ -95,6 +110,7 @@ async def read(
     "/fhir/{kind:str}",
     opt=_opt("patients.fhir_search") | OWN_QUERY,
     media_type=FHIR_JSON,
+    responses=_fhir(FhirBundle, "A searchset Bundle: one page of matches."),
     tags=["fhir"],
     summary="Search a resource type",
 )
@@ -177,6 +193,7 @@ async def _kick_off(
     "/fhir/Patient/$export",
     opt=_opt("patients.fhir_export") | OWN_QUERY,
     status_code=202,
+    responses={202: ACCEPTED},
     tags=["fhir"],
     summary="Bulk Data export of every Patient (asynchronous: Prefer: respond-async)",
 )
@@ -188,6 +205,7 @@ async def export_patients(request: Request[Any, Any, Any], fhir: Fhir) -> Respon
     "/fhir/Group/{group_id:str}/$export",
     opt=_opt("patients.fhir_export", resource_id="group_id") | OWN_QUERY,
     status_code=202,
+    responses={202: ACCEPTED},
     tags=["fhir"],
     summary="Bulk Data export of a cohort: the Group id is a saved cohort's id, or names the list's filters",
 )
@@ -219,7 +237,10 @@ async def export_group(
     "/fhir/$export-status/{job_id:str}",
     opt=_opt("patients.fhir_export_status", resource_id="job_id"),
     media_type=FHIR_JSON,
-    responses={202: ResponseSpec(None, description="The export is still running (X-Progress says how far)")},
+    responses={
+        **_fhir(ExportManifest, "The export is done: its manifest lists the files."),
+        202: ResponseSpec(None, description="The export is still running (X-Progress says how far)"),
+    },
     tags=["fhir"],
     summary="A bulk export's status: 202 while it runs, then 200 with the manifest",
 )
@@ -246,6 +267,7 @@ async def export_status(request: Request[Any, Any, Any], job_id: FromPath[str], 
     "/fhir/$export-status/{job_id:str}",
     opt=_opt("patients.fhir_export_delete", resource_id="job_id"),
     status_code=202,
+    responses={202: ResponseSpec(None, description="Cancelled, or its files deleted (no body).")},
     tags=["fhir"],
     summary="Cancel a bulk export, or delete its files",
 )
@@ -256,7 +278,8 @@ async def export_delete(request: Request[Any, Any, Any], job_id: FromPath[str], 
 
 @get(
     "/fhir/$export-file/{job_id:str}/{name:str}",
-    opt=_opt("patients.fhir_export_file", resource_id="job_id"),
+    opt=_opt("patients.fhir_export_file", resource_id="job_id")
+    | media({FHIR_NDJSON: "The export's resources of one type, one JSON resource a line."}),
     media_type=FHIR_NDJSON,
     tags=["fhir"],
     summary="One NDJSON file of a finished bulk export",
