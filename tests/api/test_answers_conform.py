@@ -188,11 +188,14 @@ async def test_a_fitted_twin_its_privacy_report_and_release_answer_as_documented
 
     await generate(steward, {"profile": "global", "n": 600, "seed": 3, "outputs": ["database"]})
     await check("PUT", "/api/v1/generation/privacy-budget", params={"source": source}, json={"total": 1.0})
-    await check(
+    fitting = await check(
         "POST",
         "/api/v1/generation/profiles/fit",
         json={"name": "conform-twin", "source": source, "epsilon": 1.0},
     )
+    fitted = await finished(client, f"/api/v1/generation/jobs/{fitting.json()['id']}", steward, timeout=300)
+    assert fitted["status"] == "succeeded", fitted
+    await check("GET", "/api/v1/generation/jobs/{job_id}", f"/api/v1/generation/jobs/{fitted['id']}")
     spent = await check("GET", "/api/v1/generation/privacy-budget", params={"source": source})
     await check("GET", "/api/v1/generation/fitted-profiles")
     dataset = await generate(researcher, {"profile": "conform-twin", "n": 800, "seed": 4})
