@@ -172,10 +172,7 @@ class PatientService:
                     raise PatientNotFound(f"no patient {patient_id}")
                 raise Conflict(f"patient {patient_id} changed meanwhile; read it again and retry")
             if "given_name" in values or "family_name" in values:
-                given = values.get("given_name", current.given_name)
-                await repo.replace_terms(
-                    uow.session, patient_id, given, values.get("family_name", current.family_name)
-                )
+                await repo.reindex_names(uow.session, patient_id)
             if change.comorbidities is not None:
                 await repo.replace_children(
                     uow.session, patient_id, "comorbidities", list(change.comorbidities)

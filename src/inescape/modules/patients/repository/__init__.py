@@ -10,6 +10,7 @@ from __future__ import annotations
 from inescape.modules.patients.repository.bulk import COPY_MIN_RECORDS, insert_records
 from inescape.modules.patients.repository.names import (
     insert_terms,
+    reindex_names,
     replace_terms,
     term_rows,
     unindexed,
@@ -71,6 +72,7 @@ __all__ = [
     "page",
     "patient_row",
     "record_of",
+    "reindex_names",
     "replace_children",
     "replace_record",
     "replace_terms",

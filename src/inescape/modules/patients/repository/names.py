@@ -79,6 +79,14 @@ async def replace_terms(
     await insert_terms(session, term_rows(patient_id, given_name, family_name))
 
 
+async def reindex_names(session: AsyncSession, patient_id: str) -> None:
+    """The terms of ``patient_id`` become those of its stored names (after a change of name,
+    read back after the update: a concurrent change of the other name is kept too)."""
+    query = select(patients.c.given_name, patients.c.family_name).where(patients.c.id == patient_id)
+    row = (await session.execute(query)).one()
+    await replace_terms(session, patient_id, row.given_name, row.family_name)
+
+
 async def unindexed(
     session: AsyncSession, *, after: str | None, limit: int
 ) -> list[tuple[str, str | None, str | None]]:
