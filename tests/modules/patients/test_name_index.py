@@ -112,6 +112,8 @@ async def test_records_created_in_bulk_are_found_by_name(client, clinician):
     assert sorted(r["id"] for r in await found(client, clinician, "nour")) == sorted(ids[:2])
     assert [r["id"] for r in await found(client, clinician, "nourbakhsh leyla")] == [ids[1]]
     assert await found(client, clinician, "nourz") == []
+    assert [r["id"] for r in await found(client, clinician, "o sh")] == [ids[2]]  # no term: a scan
+    assert await found(client, clinician, "hiraz") == []  # words match from their start
 
 
 async def test_the_index_holds_no_name_in_clear(client, clinician):
