@@ -146,7 +146,10 @@ async def list_patients(
         QueryParameter(
             min_length=1,
             max_length=200,
-            description="Words of the given or family name (case and accents aside). Not for researchers.",
+            description=(
+                "Beginnings of words of the given or family name, every one required ('kar' "
+                "finds Karimi; case and accents aside). Not for researchers."
+            ),
         ),
     ] = None,
     research_id: Annotated[

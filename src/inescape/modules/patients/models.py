@@ -199,6 +199,16 @@ comorbidities = _child(
     Column("recorded_on", Date),
 )
 
+# The keyed hashes of the name words of each record (see repository/names.py): what a name
+# search looks candidates up by, since the names themselves are encrypted with a random nonce.
+name_terms = Table(
+    "patient_name_terms",
+    metadata,
+    Column("term", String(16), primary_key=True),
+    Column("patient_id", String(36), ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_patient_name_terms_patient", "patient_id"),
+)
+
 CHILDREN = {
     "conditions": conditions,
     "staging": staging,

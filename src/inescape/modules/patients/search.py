@@ -1,34 +1,37 @@
 """Finding a patient in the list: by MRN (its blind index: the MRN itself is stored
 encrypted), by name, or by research id; for those who may see whole records.
 
-Names are encrypted with a random nonce, so no SQL predicate can match them: the candidates
-the other filters select are read in batches and their decrypted names compared. The work
-per request is bounded (``SCAN_BUDGET`` rows, as for the researcher's list): a page may be
-short, and its ``next_cursor`` goes on from where the scan stopped. A research id is found as
-the FHIR API and the record route find it (an HMAC per live record)."""
+A name search matches words from their start: each word of the query (case and accents
+folded, split on spaces, hyphens and apostrophes) must begin a word of the given or family
+name, so "kar" and "karimi" find "Karimi" and "zahra ahm" finds "Zahrá Ahmadi" (before the
+name index, any part of the name matched: "rim" no longer finds "Karimi").
+
+Names are encrypted with a random nonce, so no SQL predicate can match them. A query word of
+3 letters or more selects candidates through the blind index of names (``patient_name_terms``:
+the keyed hash of each name word's first three letters), in SQL with the other filters; every
+candidate is then confirmed by decrypting its names, so a hash collision costs only a read. A
+query of 1- and 2-letter words only has no term to look up: the candidates the other filters
+select are read in batches and compared. Either way the work per request is bounded
+(``SCAN_BUDGET`` candidates, as for the researcher's list): a page may be short, and its
+``next_cursor`` goes on from where the scan stopped. A research id is found as the FHIR API
+and the record route find it (an HMAC per live record)."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from inescape.modules.patients.api import PatientNotFound, PatientSummary
+from inescape.modules.patients.repository.names import PREFIX, folded, prefix_term, words
 from inescape.modules.patients.research import BATCH, SCAN_BUDGET, named_patient
 from inescape.modules.patients.service import PatientService
 from inescape.modules.patients.views import PatientViews
 
 
-def folded(text: str) -> str:
-    """Case and accents aside: "Zahra Ahmadi" matches "zahra", "AHMADI" and "Zahrá"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def name_matches(summary: PatientSummary, terms: list[str]) -> bool:
-    """Every term of the query is part of the given or family name."""
-    full = folded(f"{summary.given_name or ''} {summary.family_name or ''}")
-    return all(term in full for term in terms)
+    """Every term of the query begins a word of the given or family name."""
+    name = words(f"{summary.given_name or ''} {summary.family_name or ''}")
+    return all(any(word.startswith(term) for word in name) for term in terms)
 
 
 async def resolve_research_id(
@@ -54,9 +57,15 @@ async def search_page(
     sort: str,
     patients: PatientService,
 ) -> tuple[list[PatientSummary], str | None]:
-    """Rows whose name holds every term of ``name`` among those ``filters`` select, and the
-    cursor of the next page (None at the end)."""
-    terms = folded(name).split()
+    """Rows whose name words begin with every word of ``name`` among those ``filters``
+    select, and the cursor of the next page (None at the end)."""
+    terms = words(name)
+    if not terms:  # punctuation only: no name word begins with nothing
+        return [], None
+    indexed = sorted({prefix_term(t) for t in terms if len(t) >= PREFIX})
+    if indexed:
+        await patients.index_names()
+        filters = {**filters, "name_terms": indexed}
     found: list[PatientSummary] = []
     after, read = cursor, 0
     while True:

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 import msgspec
+from sqlalchemy.exc import IntegrityError
 
 from inescape.infra.crypto import field_cipher
 from inescape.infra.db import Database
@@ -34,6 +35,8 @@ from inescape.modules.patients.validation import validate
 CACHE_TTL_S = 300
 EXPORT_PAGE = 200  # records read per session while an export streams: memory stays flat
 STAMP_BATCH = 5_000  # research ids stamped per transaction
+INDEX_BATCH = 2_000  # records given their name terms per transaction (records stored before 0012)
+INDEX_RETRIES = 5  # batches another process indexed first, before giving up
 _record_decoder = msgspec.json.Decoder(PatientRecord)
 
 
@@ -51,6 +54,8 @@ class PatientService:
         self._cache = cache
         self._inflight: dict[str, asyncio.Future[PatientRecord | None]] = {}
         self._stamps_checked: Callable[[str], str] | None = None
+        self._names_indexed = False
+        self._indexing = asyncio.Lock()
 
     def today(self) -> date:
         return self._clock.now().date()
@@ -166,6 +171,8 @@ class PatientService:
                 if not await repo.is_live(uow.session, patient_id):
                     raise PatientNotFound(f"no patient {patient_id}")
                 raise Conflict(f"patient {patient_id} changed meanwhile; read it again and retry")
+            if "given_name" in values or "family_name" in values:
+                await repo.reindex_names(uow.session, patient_id)
             if change.comorbidities is not None:
                 await repo.replace_children(
                     uow.session, patient_id, "comorbidities", list(change.comorbidities)
@@ -269,6 +276,36 @@ class PatientService:
             )
         items = rows[:limit]
         return items, (items[-1].id if len(rows) > limit else None)
+
+    # --- the name index -------------------------------------------------------------------
+    async def index_names(self) -> int:
+        """Give the live records stored before the name index existed (revision 0012: the
+        terms need the field key, which migrations do not load) their name terms; once per
+        process, before its first name search. A batch per transaction, so an interrupted run
+        resumes where it stopped; the number of records indexed."""
+        if self._names_indexed:
+            return 0
+        async with self._indexing:
+            if self._names_indexed:
+                return 0
+            done, after, clashes = 0, None, 0
+            while True:
+                try:
+                    async with self._db.sessions() as session, session.begin():
+                        found = await repo.unindexed(session, after=after, limit=INDEX_BATCH)
+                        rows = [t for i, g, f in found for t in repo.term_rows(i, g, f)]
+                        await repo.insert_terms(session, rows)
+                except IntegrityError:  # another process indexed some of them meanwhile
+                    clashes += 1
+                    if clashes > INDEX_RETRIES:
+                        raise
+                    continue
+                done += len(found)
+                if len(found) < INDEX_BATCH:
+                    break
+                after = found[-1][0]  # a record whose names give no word stays behind
+            self._names_indexed = True
+            return done
 
     # --- the research id ------------------------------------------------------------------
     async def stamp_research_ids(self, research_id: Callable[[str], str]) -> None:

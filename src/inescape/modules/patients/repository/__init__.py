@@ -1,12 +1,20 @@
 """Every query of the clinical core; never commits.
 
 ``rows``: a record as table rows; ``bulk``: many records at once (COPY on PostgreSQL);
-``reads``: records, list rows and filters; ``writes``: changes in the caller's transaction.
+``reads``: records, list rows and filters; ``writes``: changes in the caller's transaction;
+``names``: the blind index of names (terms written with every record, what name search reads).
 """
 
 from __future__ import annotations
 
 from inescape.modules.patients.repository.bulk import COPY_MIN_RECORDS, insert_records
+from inescape.modules.patients.repository.names import (
+    insert_terms,
+    reindex_names,
+    replace_terms,
+    term_rows,
+    unindexed,
+)
 from inescape.modules.patients.repository.reads import (
     SourceRow,
     by_research_id,
@@ -54,6 +62,7 @@ __all__ = [
     "find_by_source",
     "fitness_columns",
     "insert_records",
+    "insert_terms",
     "is_live",
     "load",
     "lookup_index",
@@ -63,15 +72,19 @@ __all__ = [
     "page",
     "patient_row",
     "record_of",
+    "reindex_names",
     "replace_children",
     "replace_record",
+    "replace_terms",
     "research_page",
     "soft_delete",
     "stage_group_of",
     "stamp",
     "summary_columns",
     "summary_of",
+    "term_rows",
     "touch",
+    "unindexed",
     "unstamp_all",
     "unstamped",
     "update_primary_condition",

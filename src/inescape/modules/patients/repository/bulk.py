@@ -29,7 +29,8 @@ from sqlalchemy.types import BigInteger, SmallInteger, TypeDecorator, TypeEngine
 
 from inescape.kernel.ids import new_ids
 from inescape.modules.patients.api import PatientCreate
-from inescape.modules.patients.models import CHILDREN, patients
+from inescape.modules.patients.models import CHILDREN, name_terms, patients
+from inescape.modules.patients.repository.names import TERM_COLUMNS, insert_terms, term_rows
 from inescape.modules.patients.repository.rows import CHILD_TYPES, child_rows, patient_row
 
 JSON_NULL = Json(None)  # what a JSON column stores for None (not SQL NULL), as INSERT does
@@ -53,6 +54,7 @@ async def insert_records(
     connection (so inside its transaction), each value passed through its column type's bind
     step first (the identifying fields are encrypted exactly as an INSERT would encrypt them).
     Elsewhere (SQLite) and for a single record: one multi-row INSERT per table (executemany).
+    The name terms of the records (``names``: the blind index a name search reads) go with them.
     """
     pairs = list(zip(records, ids, strict=True))
     if not pairs:
@@ -71,6 +73,7 @@ async def insert_records(
         for name, rows in children.items():
             if rows:
                 await session.execute(insert(CHILDREN[name]), rows)
+        await insert_terms(session, [t for r, i in pairs for t in term_rows(i, r.given_name, r.family_name)])
         return
     driver = (await connection.get_raw_connection()).driver_connection
     write = _copy_or_insert if connection.dialect.name == "postgresql" else _executemany
@@ -91,6 +94,8 @@ async def insert_records(
             for child_id, (i, item) in zip(new_ids(len(items)), items, strict=True)
         )
         await write(session, driver, table, names, values)
+    terms = (t for r, i in pairs for t in term_rows(i, r.given_name, r.family_name))
+    await write(session, driver, name_terms, TERM_COLUMNS, terms)
 
 
 async def _executemany(

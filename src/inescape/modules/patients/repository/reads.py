@@ -20,6 +20,7 @@ from inescape.modules.patients.api import (
     SurgicalFitness,
 )
 from inescape.modules.patients.models import CHILDREN, biomarkers, patients, staging, treatments
+from inescape.modules.patients.repository.names import having_terms
 from inescape.modules.patients.repository.rows import CHILD_TYPES, lookup_index
 
 
@@ -173,10 +174,17 @@ def filtered(filters: Mapping[str, Any], *, today: date) -> Select[Any]:
         query = query.where(patients.c.diagnosis_date >= filters["diagnosed_from"])
     if filters.get("diagnosed_to") is not None:
         query = query.where(patients.c.diagnosis_date <= filters["diagnosed_to"])
+    return _searched(query, filters)
+
+
+def _searched(query: Select[Any], filters: Mapping[str, Any]) -> Select[Any]:
+    """``query`` narrowed by the list's searches: MRN, id, and a name search's terms."""
     if filters.get("mrn") is not None:  # the blind index: the MRN itself is stored encrypted
         query = query.where(patients.c.mrn_index == lookup_index(filters["mrn"], "mrn"))
     if filters.get("id") is not None:
         query = query.where(patients.c.id == filters["id"])
+    if filters.get("name_terms"):  # records holding every one of these name terms
+        query = query.where(*having_terms(filters["name_terms"]))
     return query
 
 

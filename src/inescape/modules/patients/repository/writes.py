@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inescape.kernel.ids import new_id
 from inescape.modules.patients.api import PatientCreate
 from inescape.modules.patients.models import CHILDREN, patients
+from inescape.modules.patients.repository.names import replace_terms
 from inescape.modules.patients.repository.rows import child_rows, patient_row
 
 
@@ -52,6 +53,7 @@ async def replace_record(
         rows = children[name]
         if rows:
             await session.execute(insert(table), rows)
+    await replace_terms(session, patient_id, record.given_name, record.family_name)
 
 
 async def add_child(session: AsyncSession, patient_id: str, kind: str, item: msgspec.Struct) -> None:
