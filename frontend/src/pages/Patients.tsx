@@ -188,7 +188,20 @@ export function PatientsPage() {
             </tbody>
           </table>
           </div>
-          {data.items.length === 0 ? <p>{t("noPatients")}</p> : null}
+          {data.items.length === 0 && data.next_cursor ? (
+            <p>
+              <button
+                type="button"
+                className="secondary"
+                data-testid="search-further"
+                onClick={() => setCursors([...cursors, String(data.next_cursor)])}
+              >
+                {t("searchFurther")}
+              </button>
+            </p>
+          ) : data.items.length === 0 ? (
+            <p>{t("noPatients")}</p>
+          ) : null}
           <div className="pager">
             <button
               type="button"
