@@ -80,6 +80,7 @@ async def test_a_dataset_a_trained_model_and_their_pictures_answer_as_documented
     await check(
         "GET", "/api/v1/datasets/{dataset_id}/survival.svg", f"/api/v1/datasets/{dataset}/survival.svg"
     )
+    await check("GET", "/api/v1/generation/profiles")
     await check("GET", "/api/v1/generation/profiles/{name}", "/api/v1/generation/profiles/us-seer")
     await check("GET", "/api/v1/generation/fitted-profiles")
     await check("GET", "/api/v1/generation/privacy-budget", params={"source": "registry"}, headers=steward)

@@ -90,7 +90,7 @@ def test_a_second_run_adds_nothing_and_prints_no_password(demo_site):
     assert "cohort: already loaded" in again.stdout
     assert "already trained, in production for overall-survival" in again.stdout
     assert "upload: already collected" in again.stdout
-    models = httpx.get(f"{url}/api/v1/models", headers=admin, timeout=10).json()
+    models = httpx.get(f"{url}/api/v1/models", headers=admin, timeout=10).json()["items"]
     assert [(m["name"], m["versions"], m["production"]) for m in models] == [("demo-survival", 1, 1)]
     counts = httpx.get(
         f"{url}/api/v1/patients/cohort/counts", params={"by": "origin"}, headers=clinician, timeout=30

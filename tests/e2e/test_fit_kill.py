@@ -36,7 +36,9 @@ def test_a_fit_killed_after_spending_its_epsilon_reruns_spends_once_and_stores_o
         budget = httpx.get(
             f"{base}/api/v1/generation/privacy-budget", params={"source": SOURCE}, headers=headers, timeout=10
         ).json()
-        fitted = httpx.get(f"{base}/api/v1/generation/fitted-profiles", headers=headers, timeout=10).json()
+        fitted = httpx.get(f"{base}/api/v1/generation/fitted-profiles", headers=headers, timeout=10).json()[
+            "items"
+        ]
         return budget, fitted
 
     # progress 0.1: the ε is spent and the patients are being read; the profile is not stored

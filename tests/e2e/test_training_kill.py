@@ -43,7 +43,7 @@ def test_a_training_run_killed_mid_training_reruns_and_registers_one_version(ser
         headers = admin(base)
         versions = httpx.get(f"{base}/api/v1/models/os-kill/versions", headers=headers, timeout=10)
         state = httpx.get(f"{base}/api/v1/training/runs/{submitted[0]}", headers=headers, timeout=10)
-        return versions.json(), state.json()
+        return versions.json()["items"], state.json()
 
     _, done, extra = kill_mid_job(
         served_env,

@@ -548,9 +548,9 @@ function Schedules() {
 export function CollectionPage({ jobId }: { jobId?: string }) {
   const { t, date, num, v } = useI18n();
   const { can } = useAuth();
-  const sources = useApi<SourceKind[]>("/api/v1/collection/sources");
+  const sources = useApi<Page<SourceKind>>("/api/v1/collection/sources");
   const jobs = useApi<Page<Job>>("/api/v1/collection/jobs?limit=10");
-  const sourceList = useMemo(() => sources.data ?? [], [sources.data]);
+  const sourceList = useMemo(() => sources.data?.items ?? [], [sources.data]);
   return (
     <>
       <h1>{t("collectionTitle")}</h1>

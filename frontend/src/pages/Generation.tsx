@@ -100,7 +100,7 @@ export function GenerationPage({ jobId }: { jobId?: string }) {
   const { t, num, date, v } = useI18n();
   const { navigate } = useRouter();
   const { can } = useAuth();
-  const profiles = useApi<Profile[]>("/api/v1/generation/profiles");
+  const profiles = useApi<Page<Profile>>("/api/v1/generation/profiles");
   const jobs = useApi<Page<Job>>("/api/v1/generation/jobs?limit=10");
   // Jobs are their owner's; the datasets they made are everyone's with datasets.read.
   const datasets = useApi<Dataset[] | Page<Dataset>>(can("datasets.read") ? "/api/v1/datasets?limit=20" : null);
@@ -137,7 +137,7 @@ export function GenerationPage({ jobId }: { jobId?: string }) {
           <div className="field">
             <label htmlFor="g-profile">{t("profile")}</label>
             <select id="g-profile" value={profile} onChange={(e) => setProfile(e.target.value)}>
-              {(profiles.data ?? []).map((p) => (
+              {(profiles.data?.items ?? []).map((p) => (
                 <option key={p.name} value={p.name}>
                   {p.name} — {p.title}
                 </option>

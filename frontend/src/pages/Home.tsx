@@ -57,8 +57,8 @@ export function HomePage() {
   const patients = useApi<Counts>(can("patients.read") ? "/api/v1/patients/cohort/counts?by=vital_status" : null);
   const genJobs = useApi<Page<Job>>(can("generation.jobs.read") ? "/api/v1/generation/jobs?limit=5" : null);
   const colJobs = useApi<Page<Job>>(can("collection.jobs.read") ? "/api/v1/collection/jobs?limit=5" : null);
-  const runs = useApi<RunRow[]>(can("training.jobs.read") ? "/api/v1/training/runs" : null);
-  const models = useApi<ModelRow[]>(can("models.read") ? "/api/v1/models" : null);
+  const runs = useApi<Page<RunRow>>(can("training.jobs.read") ? "/api/v1/training/runs" : null);
+  const models = useApi<Page<ModelRow>>(can("models.read") ? "/api/v1/models" : null);
   const datasets = useApi<Dataset[] | Page<Dataset>>(can("datasets.read") ? "/api/v1/datasets" : null);
 
   const recent: Recent[] = [
@@ -78,7 +78,7 @@ export function HomePage() {
       at: j.created_at,
       to: `/collection/jobs/${j.id}`,
     })),
-    ...(runs.data ?? []).slice(0, 5).map((r) => ({
+    ...(runs.data?.items ?? []).slice(0, 5).map((r) => ({
       id: r.id,
       kind: "runs" as MessageKey,
       label: r.name,
@@ -91,7 +91,7 @@ export function HomePage() {
     .slice(0, 8);
 
   const total = patients.data ? patients.data.items.reduce((s, i) => s + i.n, 0) : null;
-  const inProduction = (models.data ?? []).filter((m) => m.production).length;
+  const inProduction = (models.data?.items ?? []).filter((m) => m.production).length;
   const next: { to: string; text: MessageKey }[] = [];
   if (can("patients.write")) next.push({ to: "/patients/new", text: "nextNewPatient" });
   if (can("patients.read")) next.push({ to: "/patients", text: "nextFindPatient" });
@@ -115,7 +115,7 @@ export function HomePage() {
         {datasets.data ? (
           <Tile testid="count-datasets" label={t("datasetsTitle")} value={num(itemsOf(datasets.data).length)} to="/generation" />
         ) : null}
-        {runs.data ? <Tile testid="count-runs" label={t("runs")} value={num(runs.data.length)} to="/training" /> : null}
+        {runs.data ? <Tile testid="count-runs" label={t("runs")} value={num(runs.data.items.length)} to="/training" /> : null}
         {models.data ? (
           <Tile testid="count-models" label={t("modelsInProduction")} value={num(inProduction)} to="/training" />
         ) : null}

@@ -8,6 +8,7 @@ import { ErrorNote, Loading } from "../components/Status";
 import { useApi, useInvalidate } from "../hooks";
 import { useI18n } from "../i18n";
 import { Link } from "../router";
+import type { Page } from "../types";
 import { MetricsList, RunCurves } from "./Training";
 import type { Run } from "./Training";
 
@@ -127,7 +128,7 @@ function Subgroups({ groups }: { groups: NonNullable<NonNullable<Card["report"]>
 
 export function Registry() {
   const { t, num } = useI18n();
-  const models = useApi<ModelEntry[]>("/api/v1/models");
+  const models = useApi<Page<ModelEntry>>("/api/v1/models");
   return (
     <section className="card" aria-labelledby="registry-title">
       <h2 id="registry-title">{t("registry")}</h2>
@@ -143,7 +144,7 @@ export function Registry() {
             </tr>
           </thead>
           <tbody>
-            {(models.data ?? []).map((m) => (
+            {(models.data?.items ?? []).map((m) => (
               <tr key={m.name}>
                 <th scope="row">
                   <Link to={`/models/${encodeURIComponent(m.name)}`}>{m.name}</Link>
@@ -215,7 +216,7 @@ function History({ cards, name }: { cards: Card[]; name: string }) {
 
 export function ModelPage({ name }: { name: string }) {
   const { t, num, date, v } = useI18n();
-  const cards = useApi<Card[]>(`/api/v1/models/${encodeURIComponent(name)}/versions`);
+  const cards = useApi<Page<Card>>(`/api/v1/models/${encodeURIComponent(name)}/versions`);
   return (
     <>
       <p className="crumbs">
@@ -239,7 +240,7 @@ export function ModelPage({ name }: { name: string }) {
                   </tr>
                 </thead>
                 <tbody>
-                  {[...cards.data].reverse().map((c) => (
+                  {[...cards.data.items].reverse().map((c) => (
                     <tr key={c.version}>
                       <th scope="row">
                         <Link to={`/models/${encodeURIComponent(name)}/versions/${c.version}`}>v{num(c.version)}</Link>
@@ -254,7 +255,7 @@ export function ModelPage({ name }: { name: string }) {
               </table>
             </div>
           </section>
-          <History cards={cards.data} name={name} />
+          <History cards={cards.data.items} name={name} />
         </>
       ) : null}
     </>
@@ -295,7 +296,7 @@ function Promote({ name, version, onDone }: { name: string; version: number; onD
   const [refused, setRefused] = useState<Gate[] | null>(null);
   const [outcome, setOutcome] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const check = useApi<Gate[]>(`${base(name, version)}/gates?allow_synthetic=${allowSynthetic}`);
+  const check = useApi<Page<Gate>>(`${base(name, version)}/gates?allow_synthetic=${allowSynthetic}`);
   const promote = async () => {
     setError(null);
     setOutcome(null);
@@ -315,7 +316,7 @@ function Promote({ name, version, onDone }: { name: string; version: number; onD
     <section className="card promote" aria-labelledby="promote-title">
       <h2 id="promote-title">{t("promotion")}</h2>
       <ErrorNote error={check.error} />
-      <GatesTable gates={refused ?? check.data ?? []} />
+      <GatesTable gates={refused ?? check.data?.items ?? []} />
       <label className="inline">
         <input type="checkbox" checked={allowSynthetic} onChange={(e) => setAllowSynthetic(e.target.checked)} />{" "}
         {t("allowSynthetic")}
@@ -340,7 +341,7 @@ export function VersionPage({ name, version }: { name: string; version: number }
   const { can } = useAuth();
   const invalidate = useInvalidate();
   const card = useApi<Card>(base(name, version));
-  const cards = useApi<Card[]>(`/api/v1/models/${encodeURIComponent(name)}/versions`);
+  const cards = useApi<Page<Card>>(`/api/v1/models/${encodeURIComponent(name)}/versions`);
   const [markdown, setMarkdown] = useState<string | null>(null);
   const showCard = async () => setMarkdown(await (await request(`${base(name, version)}/card.md`)).text());
   const c = card.data;
@@ -429,7 +430,7 @@ export function VersionPage({ name, version }: { name: string; version: number }
             </p>
           ) : null}
           {c.promotion?.gates ? <GatesTable gates={c.promotion.gates} /> : null}
-          {cards.data ? <History cards={cards.data} name={name} /> : null}
+          {cards.data ? <History cards={cards.data.items} name={name} /> : null}
         </>
       ) : null}
     </>

@@ -203,8 +203,8 @@ export function PrivacyReportPage({ name }: { name?: string }) {
   const { t } = useI18n();
   const { can } = useAuth();
   const invalidate = useInvalidate();
-  const fitted = useApi<FittedProfile[]>("/api/v1/generation/fitted-profiles");
-  const chosen = name ? (fitted.data ?? []).find((f) => f.name === name) : undefined;
+  const fitted = useApi<Page<FittedProfile>>("/api/v1/generation/fitted-profiles");
+  const chosen = name ? (fitted.data?.items ?? []).find((f) => f.name === name) : undefined;
   const steward = can("collection.jobs.manage");
   const budget = useApi<PrivacyBudget>(
     chosen?.source && steward ? `/api/v1/generation/privacy-budget?source=${encodeURIComponent(chosen.source)}` : null,
@@ -234,11 +234,11 @@ export function PrivacyReportPage({ name }: { name?: string }) {
       <ErrorNote error={fitted.error ?? datasets.error ?? dataset.error} />
       {fitted.loading ? <Loading /> : null}
       {!name ? (
-        (fitted.data ?? []).length === 0 && !fitted.loading ? (
+        (fitted.data?.items ?? []).length === 0 && !fitted.loading ? (
           <p className="muted">{t("fittedNone")}</p>
         ) : (
           <ul data-testid="fitted-list">
-            {(fitted.data ?? []).map((f) => (
+            {(fitted.data?.items ?? []).map((f) => (
               <li key={f.name}>
                 <Link to={`/generation/fitted/${encodeURIComponent(f.name)}`}>{f.name}</Link>{" "}
                 <span className="muted small">

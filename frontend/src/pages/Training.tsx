@@ -297,11 +297,11 @@ const column = createColumnHelper<Run>();
 function RunsTable() {
   const { t, num, date, v } = useI18n();
   const { navigate } = useRouter();
-  const runs = useApi<Run[]>("/api/v1/training/runs");
+  const runs = useApi<Page<Run>>("/api/v1/training/runs");
   const [sorting, setSorting] = useState<SortingState>([]);
   const [search, setSearch] = useState("");
   const [selected, setSelected] = useState<RowSelectionState>({});
-  const data = useMemo(() => runs.data ?? [], [runs.data]);
+  const data = useMemo(() => runs.data?.items ?? [], [runs.data]);
   const metricKeys = useMemo(
     () => KEY_METRICS.filter((k) => data.some((r) => r.metrics && k in r.metrics)),
     [data],

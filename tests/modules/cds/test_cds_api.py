@@ -219,7 +219,7 @@ async def test_a_promoted_model_of_any_name_answers_for_its_purpose_and_says_so(
     await promote(client, name="my-first-model")
 
     body = (await client.post("/api/v1/cds/risk", json=LOCALLY_ADVANCED_ADENO, headers=clinician)).json()
-    listed = (await client.get("/api/v1/models", headers=clinician)).json()
+    listed = (await client.get("/api/v1/models", headers=clinician)).json()["items"]
 
     assert before["available"] is False
     assert body["available"] is True

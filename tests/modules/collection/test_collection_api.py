@@ -90,7 +90,8 @@ async def test_the_connectors_are_listed_with_their_config_schema(client, stewar
     response = await client.get("/api/v1/collection/sources", headers=steward)
 
     assert response.status_code == 200, response.text
-    upload_source = next(s for s in response.json() if s["name"] == "upload")
+    assert response.json()["next_cursor"] is None
+    upload_source = next(s for s in response.json()["items"] if s["name"] == "upload")
     assert "upload_id" in str(upload_source["config_schema"])
 
 

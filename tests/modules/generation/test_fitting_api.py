@@ -74,7 +74,8 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     assert "left" in refused.json()["detail"]
     assert (await client.get("/api/v1/generation/profiles/site-twin-2", headers=steward)).status_code == 404
     names = {
-        p["name"] for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+        p["name"]
+        for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()["items"]
     }
     assert names == {"site-twin"}
     again = (
@@ -108,7 +109,10 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     trained = await client.post("/api/v1/training/runs", json=train, headers=researcher)
     assert trained.status_code == 403, trained.text
     assert "held" in trained.json()["detail"]
-    assert (await client.get("/api/v1/training/runs", headers=researcher)).json() == []
+    assert (await client.get("/api/v1/training/runs", headers=researcher)).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
 
     strict = await client.put(
         "/api/v1/generation/release-thresholds",
@@ -183,7 +187,7 @@ async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, stewa
     assert unknown_prior.status_code == 404, unknown_prior.text
     assert bad_epsilon.status_code == 422, bad_epsilon.text
     assert {"detail", "status_code"} <= set(bad_epsilon.json())
-    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []
+    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()["items"] == []
     budget = await client.get(
         "/api/v1/generation/privacy-budget", params={"source": "no-such-registry"}, headers=steward
     )
@@ -202,7 +206,7 @@ async def test_a_fit_that_cannot_run_is_refused_and_writes_nothing(client, stewa
         "/api/v1/generation/privacy-budget", params={"source": "no-such-registry"}, headers=steward
     )
     assert budget.json()["spent"] == 0.5
-    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []
+    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()["items"] == []
 
     odd = await client.get("/api/v1/generation/privacy-budget", params={"source": "a\x00b"}, headers=steward)
     assert odd.status_code == 422, odd.text
@@ -260,7 +264,8 @@ async def test_concurrent_fits_on_one_source_never_spend_more_than_its_budget(cl
     assert budget["spent"] == 0.6
     assert [f["profile"] for f in budget["fits"]] == [winner]
     names = {
-        p["name"] for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+        p["name"]
+        for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()["items"]
     }
     assert names == {winner}  # the refused fits stored no profile
 
@@ -372,7 +377,7 @@ async def test_concurrent_fits_with_one_name_spend_once_and_store_one_profile(cl
         ("one-name", queued["params"]["epsilon"])
     ]
     assert budget["spent"] == queued["params"]["epsilon"]
-    fitted = (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+    fitted = (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()["items"]
     assert [p["name"] for p in fitted] == ["one-name"]
 
     # the name stays taken once the profile is stored: by a fit, and by a profile added by hand
@@ -411,7 +416,7 @@ async def test_a_fit_retried_after_its_worker_was_killed_spends_once_and_stores_
     # (the job row not yet marked succeeded); then run to the end: three attempts of one job
     with pytest.raises(KilledWorker):
         await attempt("job-killed", stop_at=0.9)
-    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json() == []
+    assert (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()["items"] == []
     first = await attempt("job-killed")
     last = await attempt("job-killed")
 
@@ -422,7 +427,7 @@ async def test_a_fit_retried_after_its_worker_was_killed_spends_once_and_stores_
     ).json()
     assert budget["spent"] == 0.4
     assert [f["profile"] for f in budget["fits"]] == ["killed-twin"]
-    fitted = (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+    fitted = (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()["items"]
     assert [p["name"] for p in fitted] == ["killed-twin"]
     # another job asking for the same name is refused, and spends nothing
     with pytest.raises(Conflict, match="exists already"):
@@ -483,7 +488,8 @@ async def test_a_profile_is_fitted_to_a_saved_cohorts_patients(client, researche
     assert no_source.json()["errors"][0]["field"] == "source"
     assert denied.status_code == 403, denied.text
     names = {
-        p["name"] for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()
+        p["name"]
+        for p in (await client.get("/api/v1/generation/fitted-profiles", headers=steward)).json()["items"]
     }
     assert names == {"all-twin", "men-twin", "men-private"}
     assert (

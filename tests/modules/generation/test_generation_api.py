@@ -30,10 +30,12 @@ async def patients_in_database(client) -> int:
 
 
 async def test_the_shipped_profiles_are_listed_and_each_figure_carries_its_source(client, researcher):
-    listed = (await client.get("/api/v1/generation/profiles", headers=researcher)).json()
+    page = (await client.get("/api/v1/generation/profiles", headers=researcher)).json()
+    listed = page["items"]
     golestan = await client.get("/api/v1/generation/profiles/iran-golestan", headers=researcher)
 
     assert {"iran-golestan", "us-seer", "global"} <= {p["name"] for p in listed}
+    assert page["next_cursor"] is None
     assert golestan.status_code == 200
     assert "source" in golestan.text
     assert golestan.json()["locale"] == "fa_IR"
@@ -48,7 +50,7 @@ async def test_a_bad_profile_is_refused_naming_the_field_and_nothing_is_stored(c
 
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"]
-    listed = (await client.get("/api/v1/generation/profiles", headers=researcher)).json()
+    listed = (await client.get("/api/v1/generation/profiles", headers=researcher)).json()["items"]
     assert "broken" not in {p["name"] for p in listed}
 
 
@@ -131,7 +133,7 @@ async def test_a_profile_added_by_a_user_is_listed_and_generates(client, researc
         content=mine.encode(),
         headers={**researcher, "Content-Type": "application/toml"},
     )
-    listed = (await client.get("/api/v1/generation/profiles", headers=researcher)).json()
+    listed = (await client.get("/api/v1/generation/profiles", headers=researcher)).json()["items"]
     submitted = await client.post(
         "/api/v1/generation/jobs", json={"profile": "us-seer-local", "n": 300, "seed": 1}, headers=researcher
     )

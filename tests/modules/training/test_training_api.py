@@ -171,16 +171,19 @@ async def test_a_run_trains_with_progress_per_epoch_registers_a_candidate_and_pr
     assert risk["version"] == second
     assert risk["horizons"][-1]["survival"] < five_years
     listed = (await client.get("/api/v1/models", headers=clinician)).json()
-    assert listed == [
-        {
-            "name": "overall-survival",
-            "versions": 2,
-            "production": second,
-            "latest": second,
-            "purpose": "overall-survival",
-            "serving": True,
-        }
-    ]
+    assert listed == {
+        "items": [
+            {
+                "name": "overall-survival",
+                "versions": 2,
+                "production": second,
+                "latest": second,
+                "purpose": "overall-survival",
+                "serving": True,
+            }
+        ],
+        "next_cursor": None,
+    }
     promotions = await audit_actions(client, "models.promote")
     # the 403 (the gateway's refusal, audited as denied), the refused gate, two promotions
     assert sorted(e.outcome for e in promotions) == ["denied", "failure", "success", "success"]
@@ -227,12 +230,13 @@ async def test_a_version_that_fails_a_gate_is_refused_with_the_reason(client, st
     # the same gates can be read before trying (the version page shows them), changing nothing
     checked = await client.get(f"/api/v1/models/poor/versions/{version}/gates", headers=steward)
     assert checked.status_code == 200, checked.text
-    assert {g["gate"]: g["passed"] for g in checked.json()} == {
+    assert checked.json()["next_cursor"] is None
+    assert {g["gate"]: g["passed"] for g in checked.json()["items"]} == {
         "discrimination": False,
         "calibration": False,
         "clinical_data": True,
     }
-    assert "0.660" in next(g["detail"] for g in checked.json() if g["gate"] == "discrimination")
+    assert "0.660" in next(g["detail"] for g in checked.json()["items"] if g["gate"] == "discrimination")
     missing = await client.get("/api/v1/models/poor/versions/99/gates", headers=steward)
     assert missing.status_code == 404
     after = (await client.get(f"/api/v1/models/poor/versions/{version}", headers=steward)).json()
@@ -323,4 +327,7 @@ async def test_a_cancelled_run_stops_training_and_registers_nothing(client, rese
     assert cancel.status_code == 200, cancel.text
     assert done["status"] == "cancelled", done
     assert done["epochs"] < 300
-    assert (await client.get("/api/v1/models/cancelled/versions", headers=researcher)).json() == []
+    assert (await client.get("/api/v1/models/cancelled/versions", headers=researcher)).json() == {
+        "items": [],
+        "next_cursor": None,
+    }

@@ -33,6 +33,16 @@ class SourceKind(msgspec.Struct, frozen=True, kw_only=True):
     config_schema: Annotated[dict[str, Any], msgspec.Meta(description="The JSON Schema of its config.")]
 
 
+class SourceKindList(msgspec.Struct, frozen=True, kw_only=True):
+    """Every connector, as every list is: the items and the next page's cursor."""
+
+    items: Annotated[list[SourceKind], msgspec.Meta(description="Each connector, by name.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(description="Always null: this list is not paged (every item is in items)."),
+    ] = None
+
+
 class UploadView(msgspec.Struct, frozen=True, kw_only=True):
     id: Annotated[str, msgspec.Meta(description="The upload's id.")]
     filename: Annotated[str | None, msgspec.Meta(description="The file's name, as sent.")]

@@ -27,6 +27,7 @@ from inescape.modules.generation.schemas import (
     DatasetView,
     GenerationRequest,
     ProfileDocument,
+    ProfileList,
     ProfileSummary,
 )
 from inescape.modules.generation.service import GenerationService, ProfileService, summary
@@ -47,8 +48,8 @@ def audited(permission: str, action: str, *, resource_id: str | None = None) -> 
 
 
 @get("/api/v1/generation/profiles", opt=READ, tags=["generation"], summary="Profiles: shipped and added")
-async def list_profiles(profiles: Profiles) -> list[ProfileSummary]:
-    return await profiles.summaries()
+async def list_profiles(profiles: Profiles) -> ProfileList:
+    return ProfileList(items=await profiles.summaries())
 
 
 @get(

@@ -94,6 +94,16 @@ class ProfileSummary(msgspec.Struct, frozen=True, kw_only=True):
     ]
 
 
+class ProfileList(msgspec.Struct, frozen=True, kw_only=True):
+    """Every profile, shipped and added, as every list is: the items and the next page's cursor."""
+
+    items: Annotated[list[ProfileSummary], msgspec.Meta(description="Each profile, by name.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(description="Always null: this list is not paged (every item is in items)."),
+    ] = None
+
+
 # --- answers (documented in OpenAPI; the handlers encode the same fields) ---------------------
 
 
@@ -327,3 +337,13 @@ class ProfileDocument(msgspec.Struct, frozen=True, kw_only=True):
     trials: Annotated[
         Section, msgspec.Meta(description="Trial arms, for targets named trial.*; empty when none.")
     ] = {}
+
+
+class FittedProfileList(msgspec.Struct, frozen=True, kw_only=True):
+    """Every fitted profile, as every list is: the items and the next page's cursor."""
+
+    items: Annotated[list[FittedProfile], msgspec.Meta(description="Each fitted profile, by name.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(description="Always null: this list is not paged (every item is in items)."),
+    ] = None

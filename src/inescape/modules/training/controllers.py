@@ -20,13 +20,14 @@ from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, owner_scope, principal_of, username_of
 from inescape.modules.training.api import ModelCard, card_id
 from inescape.modules.training.schemas import (
-    GateResult,
-    ModelName,
+    GateList,
+    ModelList,
     ModelVersion,
     PromotionRequest,
     RunDetail,
-    RunSummary,
+    RunList,
     TrainingRequest,
+    VersionList,
 )
 from inescape.modules.training.service import ModelService, RunService
 
@@ -42,6 +43,11 @@ Models = NamedDependency[ModelService]
 def answer(container: Any, description: str) -> dict[int, ResponseSpec]:
     """The JSON a handler returns as plain values, documented by the Struct it holds."""
     return {200: ResponseSpec(data_container=container, generate_examples=False, description=description)}
+
+
+def unpaged(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A list that is not paged, in the envelope every list has (its cursor always null)."""
+    return {"items": items, "next_cursor": None}
 
 
 def audited(permission: str, action: str, *, resource_id: str | None = None) -> dict[str, Any]:
@@ -65,12 +71,12 @@ async def submit_run(request: AnyRequest, data: JSONBody[TrainingRequest], runs:
 @get(
     "/api/v1/training/runs",
     opt=RUNS_READ,
-    responses=answer(list[RunSummary], "The runs, newest first, without their history."),
+    responses=answer(RunList, "The runs, newest first, without their history."),
     tags=["training"],
     summary="Training runs, newest first",
 )
-async def list_runs(request: AnyRequest, runs: Runs) -> list[dict[str, Any]]:
-    return await runs.recent(owner=owner_scope(request, reading=True))
+async def list_runs(request: AnyRequest, runs: Runs) -> dict[str, Any]:
+    return unpaged(await runs.recent(owner=owner_scope(request, reading=True)))
 
 
 @get(
@@ -119,23 +125,23 @@ def _view(card: ModelCard) -> dict[str, Any]:
 @get(
     "/api/v1/models",
     opt=MODELS_READ,
-    responses=answer(list[ModelName], "Each model name."),
+    responses=answer(ModelList, "Each model name."),
     tags=["models"],
     summary="Model names with their versions and stages",
 )
-async def list_models(models: Models) -> list[dict[str, Any]]:
-    return await models.names()
+async def list_models(models: Models) -> dict[str, Any]:
+    return unpaged(await models.names())
 
 
 @get(
     "/api/v1/models/{name:str}/versions",
     opt=MODELS_READ,
-    responses=answer(list[ModelVersion], "Each version's model card, without its report."),
+    responses=answer(VersionList, "Each version's model card, without its report."),
     tags=["models"],
     summary="Every version of a model",
 )
-async def list_versions(name: FromPath[str], models: Models) -> list[dict[str, Any]]:
-    return [_view(c) for c in await models.versions(name=name)]
+async def list_versions(name: FromPath[str], models: Models) -> dict[str, Any]:
+    return unpaged([_view(c) for c in await models.versions(name=name)])
 
 
 @get(
@@ -196,7 +202,7 @@ async def read_curve(name: FromPath[str], version: FromPath[int], models: Models
 @get(
     "/api/v1/models/{name:str}/versions/{version:int}/gates",
     opt=MODELS_READ,
-    responses=answer(list[GateResult], "Each gate and whether the version meets it."),
+    responses=answer(GateList, "Each gate and whether the version meets it."),
     tags=["models"],
     summary="The promotion gates as they stand for a version (a check: nothing is promoted)",
 )
@@ -208,8 +214,8 @@ async def read_gates(
         bool,
         QueryParameter(description="Judge the gates as a promotion allowing synthetic training data would."),
     ] = False,
-) -> list[dict[str, Any]]:
-    return await models.gates(name=name, version=version, allow_synthetic=allow_synthetic)
+) -> dict[str, Any]:
+    return unpaged(await models.gates(name=name, version=version, allow_synthetic=allow_synthetic))
 
 
 @post(

@@ -230,6 +230,18 @@ class GateResult(msgspec.Struct, frozen=True, kw_only=True):
     detail: Annotated[str, msgspec.Meta(description="What was measured against what, in words.")]
 
 
+class GateList(msgspec.Struct, frozen=True, kw_only=True):
+    """The promotion gates of a version, as every list is: the items and the next page's cursor."""
+
+    items: Annotated[
+        list[GateResult], msgspec.Meta(description="Each gate and whether the version meets it.")
+    ]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(description="Always null: this list is not paged (every item is in items)."),
+    ] = None
+
+
 Metrics = dict[str, float | None]
 
 
@@ -265,6 +277,18 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
     ] = {}
     version: Annotated[
         int | None, msgspec.Meta(description="The version it registered; null or absent until then.")
+    ] = None
+
+
+class RunList(msgspec.Struct, frozen=True, kw_only=True):
+    """Training runs, as every list is: the items and the next page's cursor."""
+
+    items: Annotated[
+        list[RunSummary], msgspec.Meta(description="The runs, newest first, without their history.")
+    ]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(description="Always null: this list is not paged (every item is in items)."),
     ] = None
 
 
@@ -310,6 +334,16 @@ class ModelName(msgspec.Struct, frozen=True, kw_only=True):
         bool,
         msgspec.Meta(description="true: its production version is the one answering that purpose now."),
     ]
+
+
+class ModelList(msgspec.Struct, frozen=True, kw_only=True):
+    """The registry's model names, as every list is: the items and the next page's cursor."""
+
+    items: Annotated[list[ModelName], msgspec.Meta(description="Each model name.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(description="Always null: this list is not paged (every item is in items)."),
+    ] = None
 
 
 class ModelVersion(msgspec.Struct, frozen=True, kw_only=True):
@@ -373,6 +407,18 @@ class ModelVersion(msgspec.Struct, frozen=True, kw_only=True):
             "version answers it."
         ),
     ] = ""
+
+
+class VersionList(msgspec.Struct, frozen=True, kw_only=True):
+    """Every version of a model, as every list is: the items and the next page's cursor."""
+
+    items: Annotated[
+        list[ModelVersion], msgspec.Meta(description="Each version's model card, without its report.")
+    ]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(description="Always null: this list is not paged (every item is in items)."),
+    ] = None
 
 
 class RunView(msgspec.Struct, frozen=True, kw_only=True):

@@ -18,7 +18,7 @@ from inescape.infra.spreadsheet import safe_cell
 from inescape.kernel.jobs import JobView
 from inescape.modules.auth.api import Audit, audit_note, owner_scope, username_of
 from inescape.modules.collection.connectors.base import connectors, schema_of
-from inescape.modules.collection.schemas import CollectionRequest, SourceKind, UploadView
+from inescape.modules.collection.schemas import CollectionRequest, SourceKind, SourceKindList, UploadView
 from inescape.modules.collection.service import CollectionService
 from inescape.modules.collection.uploads import MAX_UPLOAD_BYTES
 
@@ -38,8 +38,10 @@ def audited(permission: str, action: str, *, resource_id: str | None = None) -> 
 @get(
     "/api/v1/collection/sources", opt=READ, tags=["collection"], summary="Connectors and their config schemas"
 )
-async def list_sources() -> list[SourceKind]:
-    return [SourceKind(name=c.name, title=c.title, config_schema=schema_of(c)) for c in connectors()]
+async def list_sources() -> SourceKindList:
+    return SourceKindList(
+        items=[SourceKind(name=c.name, title=c.title, config_schema=schema_of(c)) for c in connectors()]
+    )
 
 
 @post(

@@ -25,7 +25,7 @@ from inescape.modules.generation.fitting.service import (
     FittingService,
     describe,
 )
-from inescape.modules.generation.schemas import FittedProfile, PrivacyBudget, Release
+from inescape.modules.generation.schemas import FittedProfileList, PrivacyBudget, Release
 
 FIT = "collection.jobs.manage"  # reads a collected cohort
 STEWARD = "datasets.release"
@@ -62,12 +62,12 @@ async def fit(request: Request[Any, Any, Any], data: JSONBody[FitRequest], fitti
 @get(
     "/api/v1/generation/fitted-profiles",
     opt=READ,
-    responses=answer(list[FittedProfile], "Every fitted profile, by name."),
+    responses=answer(FittedProfileList, "Every fitted profile, by name."),
     tags=["generation"],
     summary="Fitted profiles and their provenance",
 )
-async def fitted(fitting: Fitting) -> list[dict[str, Any]]:
-    return await fitting.fitted()
+async def fitted(fitting: Fitting) -> dict[str, Any]:
+    return {"items": await fitting.fitted(), "next_cursor": None}
 
 
 @get(
