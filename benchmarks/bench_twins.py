@@ -7,11 +7,17 @@ The cohort (``--cohort``):
 * ``larynx`` (default): the larynx cancer cohort bundled with lifelines (``lifelines/datasets/
   larynx.csv``; Kardaun 1983, as in Klein & Moeschberger, *Survival Analysis*, 2nd ed., 1.8):
   90 men with cancer of the larynx, their stage (I to IV), age at diagnosis, years to death or
-  the end of follow-up, and death. Mapped to the fit's columns: stage as the clinical stage
-  group (IV as IVA), time in months, sex male; the cohort records no histology, site or
-  treatment, so every patient is squamous cell carcinoma (the larynx's usual histology),
-  location ``cervical`` and pathway ``definitive_CRT``: constant columns, the same for all
-  four methods.
+  the end of follow-up, and death (every one written as diagnosed on 1 July 1974, the middle of
+  the study's 1970-1978 enrolment, as lifelines' copy keeps no year). It reaches the fit the way a hospital's
+  file does: written as a registry's CSV export (one row per patient: id, birth date, sex,
+  histology and its ICD-O-3 codes, diagnosis date, stage group, vital status, last seen, date of
+  death), uploaded to an embedded platform in a temporary folder, collected by the upload
+  connector with a column mapping (validated by the clinical core; rejects counted), and read
+  back from the database as the fit reads a source (``load_cohort(source=...)``). Stage IV is
+  written IVA. The cohort records no histology, site or treatment, so every patient is squamous
+  cell carcinoma (the larynx's usual histology) of the cervical site, staged TX NX M0 with the
+  study's stage group, with no treatment recorded (which the platform reads as best supportive
+  care): constant columns, the same for all four methods.
 * ``platform``: ``--n`` patients generated from the ``us-seer`` profile, treated as real (a
   known truth), fitted from the ``global`` prior.
 
@@ -33,12 +39,16 @@ missing and the others still run.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import csv
 import importlib.util
+import io
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Callable
-from datetime import date
+from collections.abc import AsyncIterator, Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,38 +63,110 @@ from inescape.modules.generation.fitting.cohort import cohort_frame  # noqa: E40
 from inescape.modules.generation.fitting.fit import fit_profile  # noqa: E402
 from inescape.modules.generation.fitting.report import Report, privacy_report  # noqa: E402
 from inescape.modules.generation.fitting.service import split  # noqa: E402
+from inescape.settings import load_settings  # noqa: E402
 
 COLUMNS = ("sex", "histology", "location", "stage_group", "pathway", "age", "time", "event")
 LARYNX_STAGE = {1: "I", 2: "II", 3: "III", 4: "IVA"}
+# Kardaun's patients were diagnosed 1970-1978; lifelines' copy of the table keeps no year, so each
+# is written as diagnosed mid-way (only the time from diagnosis matters to the fit and the report).
+DIAGNOSED = date(1974, 7, 1)
 SDV_INSTALL = "pip install -c constraints.txt sdv==2.0.0 (nox -s bench does it in its own environment)"
 
 
-def larynx() -> pl.DataFrame:
-    """lifelines' larynx cohort in the fit's columns (read from the package's CSV)."""
+def larynx_export() -> bytes:
+    """lifelines' larynx cohort as a registry's CSV export (``LARYNX_MAPPING`` names its columns)."""
     spec = importlib.util.find_spec("lifelines")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("lifelines is not installed (pip install -c constraints.txt lifelines)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "larynx.csv"
-    raw = pl.read_csv(path)
-    stage = (
-        1
-        + raw["Stage_II"].cast(pl.Int32)
-        + 2 * raw["Stage_III"].cast(pl.Int32)
-        + 3 * raw["Stage_IV"].cast(pl.Int32)
-    )
-    return pl.DataFrame(
-        {
-            "id": [f"larynx-{i}" for i in range(raw.height)],
-            "sex": ["male"] * raw.height,
-            "histology": ["squamous_cell_carcinoma"] * raw.height,
-            "location": ["cervical"] * raw.height,
-            "stage_group": [LARYNX_STAGE[s] for s in stage.to_list()],
-            "pathway": ["definitive_CRT"] * raw.height,
-            "age": raw["age"].cast(pl.Float64),
-            "time": raw["time"].cast(pl.Float64) * 12.0,
-            "event": raw["death"].cast(pl.Int8),
-        }
-    )
+    raw = pl.read_csv(Path(next(iter(spec.submodule_search_locations))) / "datasets" / "larynx.csv")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["PatientID", "DOB", "Sex", "Histology", "Morphology", "Site", "Location", "DxDate",
+                     "T", "N", "M", "Stage", "Vital", "LastSeen", "DeathDate"])  # fmt: skip
+    for i, row in enumerate(raw.iter_rows(named=True)):
+        diagnosed = DIAGNOSED  # the package's copy keeps no diagnosis year
+        end = diagnosed + timedelta(days=round(float(row["time"]) * 365.25))
+        stage = 1 + row["Stage_II"] + 2 * row["Stage_III"] + 3 * row["Stage_IV"]
+        dead = bool(row["death"])
+        writer.writerow(
+            [f"LX-{i:03d}", date(diagnosed.year - int(row["age"]), 1, 1).isoformat(), "male",
+             "squamous_cell_carcinoma", "8070/3", "C15.0", "cervical", diagnosed.isoformat(),
+             "TX", "NX", "M0", LARYNX_STAGE[stage], "dead" if dead else "alive", end.isoformat(),
+             end.isoformat() if dead else ""]
+        )  # fmt: skip
+    return out.getvalue().encode()
+
+
+LARYNX_MAPPING = {
+    "source_record_id": "PatientID",
+    "birth_date": "DOB",
+    "sex": "Sex",
+    "histology": "Histology",
+    "condition.morphology_code": "Morphology",
+    "condition.topography_code": "Site",
+    "location": "Location",
+    "diagnosis_date": "DxDate",
+    "staging.t": "T",
+    "staging.n": "N",
+    "staging.m": "M",
+    "stage_group": "Stage",
+    "vital_status": "Vital",
+    "outcome.last_follow_up": "LastSeen",
+    "outcome.death_date": "DeathDate",
+}
+LARYNX_SOURCE = "lifelines-larynx"
+
+
+def larynx() -> pl.DataFrame:
+    """lifelines' larynx cohort as the fit reads it after the upload connector collected it into
+    an embedded platform (in a temporary folder, removed afterwards)."""
+    export = larynx_export()
+    with tempfile.TemporaryDirectory(prefix="bench-twins-") as folder:
+        settings = load_settings({"INESCAPE_DATA_DIR": folder, "INESCAPE_LOG_LEVEL": "WARNING"})
+        counts = asyncio.run(_collect(settings, export))
+        print(
+            f"upload connector: {counts.get('read', 0)} rows read, {counts.get('accepted', 0)} loaded, "
+            f"{counts.get('rejected', 0)} rejected"
+        )
+        return cohort_frame(nb.load_cohort(settings=settings, source=LARYNX_SOURCE))
+
+
+async def _collect(settings: Any, export: bytes) -> dict[str, int]:
+    """Upload ``export`` and collect it with the upload connector, as a hospital would."""
+    from inescape.modules.collection.schemas import CollectionRequest
+    from inescape.runtime.process import Runtime
+
+    runtime = Runtime(settings)
+    await runtime.start(worker=True)
+    try:
+        collection: Any = runtime.bound["collection"].dependencies["collection"]
+
+        async def body() -> AsyncIterator[bytes]:
+            yield export
+
+        received = await collection.receive_upload(
+            body=body(), content_type="text/csv", filename="larynx.csv", owner="bench"
+        )
+        request = CollectionRequest(
+            connector="upload",
+            source=LARYNX_SOURCE,
+            config={"upload_id": received.id, "format": "csv", "mapping": LARYNX_MAPPING},
+        )
+        job = await collection.submit(request=request, owner="bench", uploads_of=None)
+        deadline = time.monotonic() + 300
+        while (job := await runtime.services.jobs.get(job.id)).status not in (
+            "succeeded",
+            "failed",
+            "cancelled",
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the upload's collection job did not finish in 300 s")
+            await asyncio.sleep(0.2)
+        if job.status != "succeeded":
+            raise RuntimeError(f"the upload's collection job {job.status}: {job.error}")
+        return {k: int(v) for k, v in job.counts.items()}
+    finally:
+        await runtime.stop()
 
 
 def platform_cohort(generator: Any, n: int, seed: int) -> pl.DataFrame:
