@@ -128,7 +128,10 @@ def larynx() -> pl.DataFrame:
             f"upload connector: {counts.get('read', 0)} rows read, {counts.get('accepted', 0)} loaded, "
             f"{counts.get('rejected', 0)} rejected"
         )
-        return cohort_frame(nb.load_cohort(settings=settings, source=LARYNX_SOURCE))
+        tables = nb.load_cohort(settings=settings, source=LARYNX_SOURCE)
+        # the registry's own ids, not the database's: the held-out split is then the same each run
+        own = tables["patients"].select(pl.col("id").cast(pl.String), pl.col("source_record_id").alias("own"))
+        return cohort_frame(tables).join(own, on="id").drop("id").rename({"own": "id"})
 
 
 async def _collect(settings: Any, export: bytes) -> dict[str, int]:
