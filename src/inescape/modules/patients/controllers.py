@@ -93,7 +93,12 @@ async def create_patients(
             PatientRecordView,
             generate_examples=False,
             description="The record (de-identified for a researcher); its ETag names its version.",
-        )
+        ),
+        304: ResponseSpec(
+            None,
+            description="Not modified: If-None-Match names the record's current ETag (no body; the "
+            "ETag header again).",
+        ),
     },
     tags=["patients"],
     summary="Read one record",
