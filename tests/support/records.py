@@ -86,3 +86,20 @@ def record(**changes: Any) -> dict[str, Any]:
     data = copy.deepcopy(RECORD)
     data.update(changes)
     return data
+
+
+# An adenocarcinoma of the gastro-oesophageal junction, in place of RECORD's SCC condition.
+ADENO: dict[str, Any] = {
+    **RECORD["conditions"][0],
+    "histology": "adenocarcinoma",
+    "morphology_code": "8140/3",
+    "topography_code": "C16.0",
+    "location": "egj",
+}
+
+
+def died(months_after_2023_01_10: int) -> dict[str, Any]:
+    """An outcome: dead this many months after RECORD's diagnosis (the 15th of that month)."""
+    year, month = divmod(months_after_2023_01_10, 12)
+    day = f"{2023 + year}-{month + 1:02d}-15"
+    return {"vital_status": "dead", "last_follow_up": day, "death_date": day}

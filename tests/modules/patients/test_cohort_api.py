@@ -9,28 +9,13 @@ import pytest
 
 from inescape.infra.web_security import API_CSP
 from tests.support.auth import bearer
-from tests.support.records import RECORD, record
-
-ADENO = {
-    **RECORD["conditions"][0],
-    "histology": "adenocarcinoma",
-    "morphology_code": "8140/3",
-    "topography_code": "C16.0",
-    "location": "egj",
-}
-
+from tests.support.records import ADENO, died, record
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def texts(node: ET.Element) -> list[str]:
     return ["".join(t.itertext()) for t in node.iter(f"{SVG}text")]
-
-
-def died(months_after_2023_01_10: int) -> dict:
-    year, month = divmod(months_after_2023_01_10, 12)
-    day = f"{2023 + year}-{month + 1:02d}-15"
-    return {"vital_status": "dead", "last_follow_up": day, "death_date": day}
 
 
 @pytest.fixture

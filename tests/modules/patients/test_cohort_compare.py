@@ -7,22 +7,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support.auth import bearer
-from tests.support.records import RECORD, record
+from tests.support.records import ADENO, died, record
 
 COMPARE = "/api/v1/patients/cohort/compare"
-ADENO = {
-    **RECORD["conditions"][0],
-    "histology": "adenocarcinoma",
-    "morphology_code": "8140/3",
-    "topography_code": "C16.0",
-    "location": "egj",
-}
-
-
-def died(months_after_2023_01_10: int) -> dict:
-    year, month = divmod(months_after_2023_01_10, 12)
-    day = f"{2023 + year}-{month + 1:02d}-15"
-    return {"vital_status": "dead", "last_follow_up": day, "death_date": day}
 
 
 @pytest.fixture

@@ -7,15 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.support.auth import bearer
-from tests.support.records import RECORD, record
+from tests.support.records import ADENO, RECORD, record
 
-ADENO = {
-    **RECORD["conditions"][0],
-    "histology": "adenocarcinoma",
-    "morphology_code": "8140/3",
-    "topography_code": "C16.0",
-    "location": "egj",
-}
 SURGERY_ONLY = [t for t in RECORD["treatments"] if t["kind"] == "surgery"]
 HER2 = [{"kind": "her2", "value": "3+", "measured_on": "2023-01-25"}]
 PATHOLOGICAL = {
