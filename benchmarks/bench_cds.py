@@ -129,7 +129,7 @@ def recommend_inprocess(rounds: int) -> list[float]:
 
 
 def serve(workdir: Path) -> tuple[subprocess.Popen[bytes], int, str, Path]:
-    from bench_patients import issue_token
+    from bench_patients import create_account, issue_token
 
     from inescape.infra.tokens import new_signing_key, write_key_file
 
@@ -148,7 +148,7 @@ def serve(workdir: Path) -> tuple[subprocess.Popen[bytes], int, str, Path]:
     cmd = [sys.executable, "-m", "inescape", *argv]
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    return proc, port, issue_token(key_file), log_path
+    return proc, port, issue_token(key_file, create_account(env)), log_path
 
 
 def recommend_http(

@@ -739,14 +739,41 @@ def wait_ready(server: Server, path: str, headers: Mapping[str, str], timeout: f
     raise RuntimeError(f"{server.variant} did not come up on port {server.port}:\n{tail}")
 
 
-def issue_token(key_file: Path) -> str:
-    """A clinician's access token, with the claims ``Sessions.issue`` puts in one."""
+def create_account(env: Mapping[str, str]) -> str:
+    """``inescape create-user dr.bench --role clinician``, as an operator runs it, on the
+    database ``env`` configures; the account's id (from ``inescape users list --json``): a
+    token's subject must be an account that exists and is active."""
+    import secrets
+
+    def cli(*args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "inescape", *args],
+            env=clean_env() | dict(env),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"inescape {args[0]} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    password = secrets.token_urlsafe(18) + "-Aa1\n"
+    cli("create-user", "dr.bench", "--role", "clinician", "--password-stdin", stdin=password)
+    listed = json.loads(cli("users", "list", "--json"))
+    rows = listed["items"] if isinstance(listed, dict) else listed
+    return str(next(row["id"] for row in rows if row["username"] == "dr.bench"))
+
+
+def issue_token(key_file: Path, subject: str) -> str:
+    """An access token for the clinician ``subject``, with the claims ``Sessions.issue`` puts in
+    one (credentials version 0: the account's password was never changed)."""
     from inescape.infra.tokens import TokenSigner, load_or_create_key_file
     from inescape.kernel.ids import new_id
 
     signer = TokenSigner(load_or_create_key_file(key_file), issuer=ISSUER, audience=AUDIENCE)
-    claims = {"roles": ["clinician"], "name": "dr.bench", "sid": new_id(), "typ": "access"}
-    token, _ = signer.issue(subject=new_id(), ttl_s=6 * 3600, claims=claims)
+    claims = {"roles": ["clinician"], "name": "dr.bench", "sid": new_id(), "typ": "access", "cv": 0}
+    token, _ = signer.issue(subject=subject, ttl_s=6 * 3600, claims=claims)
     return token
 
 
@@ -922,8 +949,11 @@ def run_read(args: argparse.Namespace, server_url: str) -> tuple[dict[str, Serie
         engine = create_engine(sync_url(url))
         fastapi_audit_table(MetaData()).create(engine)
         engine.dispose()
+        account = create_account(
+            keys | {"INESCAPE_DATABASE_URL": url, "INESCAPE_DATA_DIR": str(work / "data-migrate")}
+        )
         ids = asyncio.run(seed(url, args.read_n))
-        token = issue_token(key_file)
+        token = issue_token(key_file, account)
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         ines_env = keys | {
             "INESCAPE_DATABASE_URL": url,
