@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.backends import RealServers, real_servers, settings_for
+from tests.support.backends import FAST_PASSWORDS, RealServers, real_servers, settings_for
+
+for _name, _value in FAST_PASSWORDS.items():
+    os.environ.setdefault(_name, _value)
 
 pytest_plugins = [
     "tests.support.app_client",  # the in-process app: ``client``, ``app_services``

@@ -32,6 +32,11 @@ CASES = [
     ({"INESCAPE_LOG_LEVEL": "chatty"}, "INESCAPE_LOG_LEVEL", "expected DEBUG"),
     ({"INESCAPE_MODULES": "cds,oncology"}, "INESCAPE_MODULES", "unknown module 'oncology'"),
     ({"INESCAPE_PLUGINS": "no.such.module:spec"}, "INESCAPE_PLUGINS", "cannot load"),
+    (
+        {"INESCAPE_AUTH_PASSWORD_MEMORY_KIB": "4096", "INESCAPE_AUTH_PASSWORD_TIME_COST": "1"},
+        "INESCAPE_AUTH_PASSWORD_MEMORY_KIB",
+        "below OWASP's minimum",
+    ),
 ]
 
 

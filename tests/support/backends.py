@@ -43,13 +43,20 @@ def encryption_env() -> dict[str, str]:
     return {"INESCAPE_ENCRYPTION_KEYS": keys, "INESCAPE_ENCRYPTION_HMAC_KEY": ring["hmac_key"]}
 
 
+# argon2id at OWASP's minimum, not the default's 64 MiB and 3 passes: nearly every test makes
+# accounts and logs in, and a hash at the default cost takes a tenth of a second here. Served
+# processes get these with the rest of ``env_for``; the in-process app reads module settings
+# from the environment, where tests/conftest.py puts them.
+FAST_PASSWORDS = {"INESCAPE_AUTH_PASSWORD_MEMORY_KIB": "19456", "INESCAPE_AUTH_PASSWORD_TIME_COST": "2"}
+
+
 def env_for(backend: str, servers: RealServers | None, data_dir: Path, tag: str) -> dict[str, str]:
     """The INESCAPE_* variables a test process (or a served subprocess) runs with."""
     env = {
         "INESCAPE_DATA_DIR": str(data_dir),
         "INESCAPE_LOG_LEVEL": "WARNING",
         "INESCAPE_JOBS_LEASE_SECONDS": "2",
-    }
+    } | FAST_PASSWORDS
     if backend == "real":
         assert servers is not None
         env |= {

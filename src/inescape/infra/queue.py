@@ -75,8 +75,12 @@ class JobQueue:
     def start_worker(self, queues: Iterable[str] | None = None, *, threads: int = 4) -> None:
         if self._worker is not None:
             return
+        # How long an idle thread waits before it looks again (and notices a stop): a worker
+        # stops in about twice this. An in-memory queue wakes its waiters when a job arrives,
+        # so a short wait only costs idle wake-ups; Redis is polled after each empty wait.
+        timeout = 50 if self.backend == "memory" else 200
         self._worker = dramatiq.Worker(
-            self.broker, queues=set(queues or self.queues), worker_threads=threads, worker_timeout=200
+            self.broker, queues=set(queues or self.queues), worker_threads=threads, worker_timeout=timeout
         )
         self._worker.start()
         log.info(

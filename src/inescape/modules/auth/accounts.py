@@ -30,7 +30,7 @@ from inescape.modules.auth.api import (
     WrongCurrentPassword,
 )
 from inescape.modules.auth.models import users
-from inescape.modules.auth.passwords import hash_password, needs_rehash, verify_password, weakness
+from inescape.modules.auth.passwords import Passwords, passwords, weakness
 
 log = logging.getLogger("inescape.auth")
 
@@ -105,11 +105,13 @@ class Accounts:
         sessions: Callable[[], AsyncSession],
         transaction: Callable[[], UnitOfWork],
         cache: Cache | None = None,
+        hashing: Passwords | None = None,
     ) -> None:
         self.clock = clock
         self._sessions = sessions
         self._transaction = transaction
         self._cache = cache
+        self._passwords = hashing or passwords()
 
     async def create(
         self,
@@ -141,7 +143,7 @@ class Accounts:
                     display_name=display_name,
                     roles=sorted(set(roles)),
                     active=True,
-                    password_hash=hash_password(password),
+                    password_hash=self._passwords.hash(password),
                     failed_logins=0,
                     must_change_password=one_time,
                     credentials_version=0,
@@ -270,7 +272,7 @@ class Accounts:
         async with self._transaction() as uow:
             session = uow.session
             row = (await session.execute(select(users).where(users.c.username == username))).first()
-            if not verify_password(row.password_hash if row else None, password) or row is None:
+            if not self._passwords.verify(row.password_hash if row else None, password) or row is None:
                 if row is not None:  # rolled back with the refusal, as it always was (see README)
                     await session.execute(
                         update(users)
@@ -281,8 +283,8 @@ class Accounts:
             if not row.active:
                 raise BadCredentials("This account is deactivated; ask an administrator.")
             values: dict[str, Any] = {"failed_logins": 0, "last_login_at": self.clock.now()}
-            if needs_rehash(row.password_hash):
-                values["password_hash"] = hash_password(password)
+            if self._passwords.needs_rehash(row.password_hash):
+                values["password_hash"] = self._passwords.hash(password)
             await session.execute(update(users).where(users.c.id == row.id).values(**values))
         return _principal(row)
 
@@ -308,9 +310,9 @@ class Accounts:
             if row is None or not row.active:
                 raise BadCredentials("This account no longer exists or is deactivated.")
             _refuse_weak(new, row.username, field="new_password")
-            if not verify_password(row.password_hash, current):
+            if not self._passwords.verify(row.password_hash, current):
                 raise WrongCurrentPassword("The current password is wrong; the password was not changed.")
-            if verify_password(row.password_hash, new):
+            if self._passwords.verify(row.password_hash, new):
                 raise WeakPassword(
                     "Choose another password: the new password is the current one.",
                     errors=[{"field": "new_password", "message": "the new password is the current one"}],
@@ -319,7 +321,7 @@ class Accounts:
                 update(users)
                 .where(users.c.id == user_id)
                 .values(
-                    password_hash=hash_password(new),
+                    password_hash=self._passwords.hash(new),
                     must_change_password=False,
                     credentials_version=users.c.credentials_version + 1,
                     failed_logins=0,

@@ -23,6 +23,7 @@ from inescape.modules.auth.accounts import Accounts
 from inescape.modules.auth.api import ROLES, NotAllowed, Principal, User, VerifyReport
 from inescape.modules.auth.audit import AuditKeys, AuditTrail
 from inescape.modules.auth.deid import Deidentifier, for_viewer
+from inescape.modules.auth.passwords import passwords
 from inescape.modules.auth.service import SignIn
 from inescape.modules.auth.sessions import Sessions
 from inescape.modules.auth.settings import AuthSettings
@@ -165,7 +166,13 @@ def build_gateway(
     return Gateway(
         settings=settings,
         signer=signer,
-        accounts=Accounts(clock=clock, sessions=sessions, transaction=transaction, cache=cache),
+        accounts=Accounts(
+            clock=clock,
+            sessions=sessions,
+            transaction=transaction,
+            cache=cache,
+            hashing=passwords(settings.password_memory_kib, settings.password_time_cost),
+        ),
         sessions=Sessions(
             signer, cache, access_ttl_s=settings.access_ttl_s, refresh_ttl_s=settings.refresh_ttl_s
         ),

@@ -10,6 +10,9 @@ class AuthSettings(msgspec.Struct, kw_only=True):
     audience: str = "inescape-api"
     access_ttl_s: int = 900  # 15 minutes
     refresh_ttl_s: int = 14 * 24 * 3600
+    # argon2id's cost for new password hashes (see passwords.py): memory in KiB and passes
+    password_memory_kib: int = 65_536
+    password_time_cost: int = 3
     signing_key_file: str | None = None  # JWK set with private keys; default <data dir>/keys/
     # A hospital's OpenID Connect provider whose tokens are accepted too.
     oidc_issuer: str | None = None
