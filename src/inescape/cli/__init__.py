@@ -27,6 +27,7 @@ for command in (
     accounts.audit,
     generate.generate,
     generate.profiles,
+    generate.calibrate_profile,
     fit.fit_profile,
     keys.keys,
     keys.rotate_keys,

@@ -77,6 +77,91 @@ def profiles(as_json: bool) -> None:
     report(data, [f"{p.name.ljust(width)}  {p.title}" for p in shipped], as_json=as_json)
 
 
+@click.command("calibrate-profile")
+@click.argument("profile")
+@click.option(
+    "--knob",
+    "knobs",
+    multiple=True,
+    required=True,
+    help="A dotted path to a number of the profile (survival.baseline.III, survival.time_shape[0]); "
+    "paths joined by commas move together. Repeat for several.",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    help="Judge only the targets whose names start with this (repeat); all targets by default.",
+)
+@click.option("--patients", "-n", type=int, default=100_000, show_default=True, help="Patients per cohort.")
+@click.option("--seed", type=int, default=2024, show_default=True, help="Every cohort's seed.")
+@click.option("--max-evaluations", type=int, default=60, show_default=True, help="Cohorts generated at most.")
+@json_option
+@one_line_errors
+def calibrate_profile(
+    profile: str,
+    knobs: tuple[str, ...],
+    targets: tuple[str, ...],
+    patients: int,
+    seed: int,
+    max_evaluations: int,
+    as_json: bool,
+) -> None:
+    """Search values of a profile's free parameters that bring its targets toward their figures.
+
+    PROFILE is a shipped profile's name or a .toml file. Each candidate is a cohort generated and
+    judged by the fidelity report; nothing is written: the values printed are for the profile,
+    with a source saying how they were calibrated.
+    """
+    from inescape.kernel.errors import DomainError
+
+    generator = _generator()
+    bar_file = sys.stderr if as_json else None
+    label = f"calibrating {profile} ({patients:,} patients a cohort)"
+    with click.progressbar(length=max_evaluations, label=label, show_pos=True, file=bar_file) as bar:
+
+        def progress(evaluation: int, best: float) -> None:
+            bar.label = f"{label}, best {best:.3f}"
+            bar.update(1)
+
+        try:
+            found = generator.calibrate(
+                profile,
+                list(knobs),
+                targets=list(targets),
+                patients=patients,
+                seed=seed,
+                max_evaluations=max_evaluations,
+                progress=progress,
+            )
+        except DomainError as exc:
+            click.echo(f"\ninescape: {exc.detail}", err=True)
+            sys.exit(1)
+
+    def use(value: float | None) -> str:
+        return "   -" if value is None else f"{value:4.2f}"
+
+    def achieved(value: float | None) -> str:
+        return "none" if value is None else f"{value:.4g}"
+
+    lines = [f"{found.evaluations} cohorts of {found.patients:,} patients, seed {found.seed}", "", "knobs:"]
+    lines += [f"  {', '.join(k.paths)}: {k.before:.4g} -> {k.after:.4g}" for k in found.knobs]
+    lines += ["", "targets (use = |achieved - target| / tolerance; over 1 is outside):"]
+    width = max(len(t.name) for t in found.targets)
+    for t in found.targets:
+        lines.append(
+            f"  {t.name.ljust(width)}  {t.target:.4g} ± {t.tolerance:.3g}: "
+            f"{achieved(t.before)} (use {use(t.use_before)}) -> {achieved(t.after)} (use {use(t.use_after)})"
+        )
+    lines += [
+        "",
+        f"objective {found.objective_before:.3f} -> {found.objective_after:.3f}. Nothing was written: "
+        "put the values in the profile, with a source saying how they were calibrated "
+        f"(on {found.patients:,} patients, seed {found.seed}).",
+    ]
+    report(found, lines, as_json=as_json)
+
+
 def _generate(
     profile: str,
     n: int,

@@ -227,6 +227,39 @@ class DatasetsApi(Protocol):
         ...
 
 
+class KnobChange(msgspec.Struct, frozen=True, kw_only=True):
+    """A calibrated value: its paths in the profile (moved together), before and after."""
+
+    paths: list[str]  # moved together
+    before: float
+    after: float
+
+
+class TargetChange(msgspec.Struct, frozen=True, kw_only=True):
+    """A target's achieved value before and after a calibration."""
+
+    name: str
+    target: float
+    tolerance: float
+    before: float | None
+    after: float | None
+    use_before: float | None  # |achieved - target| / tolerance; above 1 is outside
+    use_after: float | None
+
+
+class Calibration(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``GeneratorApi.calibrate`` found (``generation.calibration`` says how)."""
+
+    profile: str
+    patients: int
+    seed: int
+    evaluations: int
+    knobs: list[KnobChange]
+    targets: list[TargetChange]
+    objective_before: float
+    objective_after: float
+
+
 class GeneratorApi(Protocol):
     """Synthetic cohorts without a server. ``profile`` arguments take a shipped profile's
     name, a ``.toml`` path, or a ``Profile``; ``quotas`` take ``Quota``s, dicts or JSON text."""
@@ -282,6 +315,24 @@ class GeneratorApi(Protocol):
 
     def fidelity_frame(self, cohort: Any) -> pl.DataFrame:
         """A chunk reduced to the one row per patient ``fidelity_report`` reads."""
+        ...
+
+    def calibrate(
+        self,
+        profile: str,
+        knobs: Sequence[str],
+        *,
+        targets: Sequence[str] = (),
+        patients: int = 100_000,
+        seed: int = 2024,
+        max_evaluations: int = 60,
+        progress: Callable[[int, float], None] | None = None,
+    ) -> Calibration:
+        """Values of a profile's free parameters (``knobs``: dotted paths into its TOML) that
+        bring its targets (names starting with one of ``targets``; all when empty) toward
+        their figures, judged on cohorts of ``patients`` generated with ``seed``; ``Invalid``
+        for a path that names no positive number. Nothing is written: the values are for the
+        profile's author to put in it, with their source."""
         ...
 
     def write_files(
@@ -381,6 +432,7 @@ __all__ = [
     "MODULE",
     "PROFILES",
     "TABLES",
+    "Calibration",
     "DatasetFile",
     "DatasetInfo",
     "DatasetNotFound",
@@ -388,6 +440,7 @@ __all__ = [
     "FidelityReport",
     "GenerationApi",
     "GeneratorApi",
+    "KnobChange",
     "LoadedCohort",
     "Privacy",
     "ProfileFittingApi",
@@ -395,6 +448,7 @@ __all__ = [
     "ProfileNotFound",
     "Quota",
     "StageSurvival",
+    "TargetChange",
     "TargetResult",
     "report_lines",
 ]

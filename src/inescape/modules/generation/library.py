@@ -17,7 +17,7 @@ import polars as pl
 from inescape.kernel.errors import Invalid
 from inescape.modules.cds.api import StagingApi
 from inescape.modules.generation import engine, files
-from inescape.modules.generation.api import TABLES, FidelityReport, Quota
+from inescape.modules.generation.api import TABLES, Calibration, FidelityReport, Quota
 from inescape.modules.generation.engine import Cohort
 from inescape.modules.generation.engine.staging import StageTables
 from inescape.modules.generation.fidelity import fidelity_frame, fidelity_report
@@ -93,6 +93,11 @@ class Generator:
 
     def fidelity_frame(self, cohort: Any) -> pl.DataFrame:
         return fidelity_frame(cohort)
+
+    def calibrate(self, profile: str, knobs: Sequence[str], **options: Any) -> Calibration:
+        from inescape.modules.generation.calibration import calibrate
+
+        return calibrate(self, profile, knobs, **options)
 
     def fidelity_report(self, profile: str | Profile, frames: Any) -> FidelityReport:
         return fidelity_report(self.profile(profile), frames, codecs=self.codecs)

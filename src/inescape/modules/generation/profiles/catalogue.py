@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -87,6 +88,10 @@ class Profiles:
             data: dict[str, Any] = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise _invalid(source, [("<toml>", f"not valid TOML: {error}")]) from None
+        return self.from_data(data, source=source)
+
+    def from_data(self, data: dict[str, Any], *, source: str = "<data>") -> Profile:
+        """A profile from its TOML document, already read (as ``tomllib`` gives it), checked."""
         try:
             profile = msgspec.convert(data, Profile)
         except msgspec.ValidationError as error:
@@ -95,6 +100,15 @@ class Profiles:
         if problems:
             raise _invalid(source, problems)
         return profile
+
+    def text(self, name_or_path: str) -> str:
+        """A packaged profile's TOML by name, or a profile file's by path."""
+        if name_or_path.endswith(".toml") and Path(name_or_path).is_file():
+            return Path(name_or_path).read_text(encoding="utf-8")
+        entry = _packaged().get(name_or_path)
+        if entry is None:
+            raise ProfileNotFound(f"no generator profile {name_or_path!r} (available: {', '.join(names())})")
+        return str(entry.read_text(encoding="utf-8"))
 
     def get(self, name: str) -> Profile:
         """A packaged profile by name."""
