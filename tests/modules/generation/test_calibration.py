@@ -108,3 +108,14 @@ def test_the_command_line_prints_the_values_and_the_targets_before_and_after(tmp
     assert bad.returncode == 1
     assert "no number at 'survival.nothing'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_without_scipy_the_error_says_which_extra_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)  # as if the extra were not installed
+
+    with pytest.raises(Invalid) as raised:
+        GEN.calibrate("iran-golestan", ["survival.time_shape[0]"], patients=1_000, max_evaluations=1)
+
+    assert "pip install 'inescape[calibration]'" in raised.value.detail

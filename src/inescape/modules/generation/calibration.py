@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 _STEP = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 _OUTSIDE_PENALTY = 25.0
+INSTALL = "pip install 'inescape[calibration]'"
 
 
 def _steps(path: str) -> list[str | int]:
@@ -110,6 +111,27 @@ def _objective(uses: dict[str, tuple[Any, float | None]]) -> float:
     return total
 
 
+def _minimizer() -> Any:
+    try:
+        from scipy.optimize import minimize
+    except ImportError:
+        raise Invalid(
+            f"calibration needs scipy: {INSTALL}",
+            errors=[{"field": "knob", "message": f"needs scipy ({INSTALL})"}],
+        ) from None
+    return minimize
+
+
+def _check(knobs: Sequence[str], patients: int, max_evaluations: int) -> None:
+    if not knobs:
+        raise Invalid("name at least one knob to move", errors=[{"field": "knob", "message": "none"}])
+    if patients < 1000 or max_evaluations < 1:
+        raise Invalid(
+            "calibration needs at least 1,000 patients and one evaluation",
+            errors=[{"field": "patients", "message": str(patients)}],
+        )
+
+
 def calibrate(
     generator: Generator,
     profile: str,
@@ -124,15 +146,8 @@ def calibrate(
     """Values of ``knobs`` (paths; comma-joined paths move together) that bring the targets whose
     names start with one of ``targets`` (all, when empty) toward their figures, on ``patients``
     generated with ``seed``; ``progress(evaluation, best objective)`` after each cohort."""
-    from scipy.optimize import minimize
-
-    if not knobs:
-        raise Invalid("name at least one knob to move", errors=[{"field": "knob", "message": "none"}])
-    if patients < 1000 or max_evaluations < 1:
-        raise Invalid(
-            "calibration needs at least 1,000 patients and one evaluation",
-            errors=[{"field": "patients", "message": str(patients)}],
-        )
+    minimize = _minimizer()
+    _check(knobs, patients, max_evaluations)
     data = tomllib.loads(generator.catalogue.text(profile))
     groups = [[p.strip() for p in knob.split(",") if p.strip()] for knob in knobs]
     start = np.array([read_knob(data, group[0]) for group in groups])
