@@ -243,54 +243,36 @@ def served(url: str, work: str) -> dict[str, dict[str, Any]]:
     """Each of ``HTTP_OPS`` as the first request of its kind to a fresh ``inescape serve`` on the
     database (every module, a clinician's token, the request audited), and the server's memory:
     its peak RSS over the requests, and the growth over its RSS when it came up."""
-    import http.client
-    import secrets
     from pathlib import Path
 
     from bench_http import free_port
-    from bench_patients import LOOPBACK, clean_env, encryption_env, start_inescape, stop_server, wait_ready
+    from bench_patients import (
+        clean_env,
+        create_account,
+        encryption_env,
+        http_get,
+        issue_token,
+        start_inescape,
+        stop_server,
+        wait_ready,
+    )
+
+    from inescape.infra.tokens import new_signing_key, write_key_file
 
     directory = Path(tempfile.mkdtemp(prefix="serve-", dir=work))
-    env = (
-        clean_env()
-        | encryption_env()
-        | {
-            "INESCAPE_DATABASE_URL": url,
-            "INESCAPE_DATA_DIR": str(directory / "data"),
-            "INESCAPE_LOG_LEVEL": "WARNING",
-        }
-    )
-    password = secrets.token_urlsafe(18) + "-Aa1"
-    made = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "inescape",
-            "create-user",
-            "dr.bench",
-            "--role",
-            "clinician",
-            "--password-stdin",
-        ],
-        env=env,
-        input=password + "\n",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if made.returncode != 0:
-        raise RuntimeError(f"inescape create-user failed:\n{made.stderr[-2000:]}")
-
-    def call(method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection(LOOPBACK, server.port, timeout=120)
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-    server = start_inescape(free_port(), env, [], directory)
+    key_file = directory / "jwt-signing.json"
+    write_key_file(key_file, [new_signing_key()])
+    env = encryption_env() | {
+        "INESCAPE_DATABASE_URL": url,
+        "INESCAPE_DATA_DIR": str(directory / "data"),
+        "INESCAPE_AUTH_SIGNING_KEY_FILE": str(key_file),
+        "INESCAPE_LOG_LEVEL": "WARNING",
+    }
+    headers = {
+        "Authorization": f"Bearer {issue_token(key_file, create_account(env))}",
+        "Accept": "application/json",
+    }
+    server = start_inescape(free_port(), clean_env() | env, [], directory)
     results: dict[str, dict[str, Any]] = {}
     try:
         wait_ready(server, "/health", {})
@@ -302,21 +284,13 @@ def served(url: str, work: str) -> dict[str, dict[str, Any]]:
                     return int(line.split()[1]) / 1024
             return float("nan")
 
-        login = json.dumps({"username": "dr.bench", "password": password}).encode()
-        status, body = call("POST", "/api/v1/auth/token", {"Content-Type": "application/json"}, login)
-        if status != 200:
-            raise RuntimeError(f"login: {status} {body[:500]!r}")
-        headers = {
-            "Authorization": f"Bearer {json.loads(body)['access_token']}",
-            "Accept": "application/json",
-        }
-        # the peak from here on, not the start-up's or the login's (argon2 takes 64 MB)
+        # the peak from here on, not the start-up's
         with contextlib.suppress(OSError):
             Path(f"/proc/{server.proc.pid}/clear_refs").write_text("5")
         before = memory("VmRSS")
         for op, path in HTTP_OPS.items():
             started = time.perf_counter()
-            status, body = call("GET", path, headers)
+            status, body = http_get(server.port, path, headers)
             seconds = time.perf_counter() - started
             if status != 200:
                 raise RuntimeError(f"{path}: {status} {body[:500]!r}")

@@ -168,8 +168,10 @@ def calibrate(
             for group, value in zip(groups, np.exp(logs), strict=True):
                 for path in group:
                     set_knob(candidate, path, float(value))
-            cohort = generator.generate(generator.catalogue.from_data(candidate), patients, seed=seed)
-            uses = _uses(generator.fidelity_report(generator.catalogue.from_data(candidate), cohort), chosen)
+            checked = generator.catalogue.from_data(candidate)  # read and checked once
+            uses = _uses(
+                generator.fidelity_report(checked, generator.generate(checked, patients, seed=seed)), chosen
+            )
             seen[key] = (_objective(uses), uses)
             best[0] = min(best[0], seen[key][0])
             if progress is not None:

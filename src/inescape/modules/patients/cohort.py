@@ -138,6 +138,9 @@ def _days(conn: Connection, end: ColumnElement[Any], start: ColumnElement[Any]) 
     return cast(end - start, Integer)
 
 
+_SORT_THREADS = min(4, os.cpu_count() or 1)  # SQLite's sorter: helper threads (PRAGMA threads)
+
+
 def _scan_settings(conn: Connection) -> None:
     """Settings that suit one pass over the cohort index.
 
@@ -153,9 +156,6 @@ def _scan_settings(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL jit = off")
     elif conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"PRAGMA threads = {_SORT_THREADS}")
-
-
-_SORT_THREADS = min(4, os.cpu_count() or 1)
 
 
 def _column(name: str, scheme: str | None) -> ColumnElement[Any]:
