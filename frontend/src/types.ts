@@ -301,6 +301,8 @@ export interface PrivacyReport {
   closer_to_train: number;
   nndr: number;
   mia_advantage: number;
+  /** Chance that a twin with no membership signal shows this advantage (absent in older reports). */
+  mia_p_value?: number;
   identical: number;
   identical_share: number;
   aia_attribute: string;

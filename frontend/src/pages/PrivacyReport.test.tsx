@@ -24,6 +24,7 @@ const report: PrivacyReport = {
   closer_to_train: 0.52,
   nndr: 0.91,
   mia_advantage: 0.04,
+  mia_p_value: 0.82,
   identical: 0,
   identical_share: 0,
   aia_attribute: "event",
@@ -121,5 +122,9 @@ describe("PrivacyReportView", () => {
     expect(checks.find((c) => c.label === "dcrRatio")?.limit).toEqual({ at: 0.8, most: false });
     expect(checks.find((c) => c.label === "miaAdvantage")?.limit).toEqual({ at: 0.1, most: true });
     expect(privacyChecks(report).every((c) => c.limit === undefined)).toBe(true);
+    // the chance level is shown beside the advantage, not judged; older reports have none
+    expect(checks.find((c) => c.label === "miaPValue")).toEqual({ label: "miaPValue", value: 0.82 });
+    const { mia_p_value: _, ...older } = report;
+    expect(privacyChecks(older, thresholds).map((c) => c.label)).not.toContain("miaPValue");
   });
 });

@@ -27,6 +27,7 @@ export function privacyChecks(report: PrivacyReport, thresholds?: ReleaseThresho
     { label: "closerToTrain", value: report.closer_to_train, limit: limit(thresholds?.max_closer_to_train, true), percent: true },
     { label: "nndr", value: report.nndr },
     { label: "miaAdvantage", value: report.mia_advantage, limit: limit(thresholds?.max_mia_advantage, true) },
+    ...(report.mia_p_value === undefined ? [] : [{ label: "miaPValue" as const, value: report.mia_p_value }]),
     { label: "identicalShare", value: report.identical_share, limit: limit(thresholds?.max_identical_share, true), percent: true },
     { label: "aiaAdvantage", value: report.aia_advantage, limit: limit(thresholds?.max_aia_advantage, true) },
     { label: "aiaMembersGain", value: report.aia_members_gain, limit: limit(thresholds?.max_aia_members_gain, true) },

@@ -117,11 +117,14 @@ def test_the_privacy_report_tells_a_twin_from_a_copy_of_its_training_patients(ge
     leaky = privacy_report(train, holdout, train)  # "synthetic" records that are the patients
 
     assert honest.mia_advantage < 0.1
+    assert honest.mia_p_value > 1e-4  # within what chance gives a twin with no membership signal
     assert honest.identical_share <= 0.01  # coarse columns: a few real patients match by chance
     assert honest.failures(Thresholds()) == []
     assert min(honest.marginal_fidelity.values()) > 0.9
     assert leaky.identical == leaky.synthetic
     assert leaky.mia_advantage > 0.9
+    assert leaky.mia_p_value < 1e-100
+    assert any("p = 0 that chance alone" in f for f in leaky.failures(Thresholds()))
     assert len(leaky.failures(Thresholds())) >= 3
     # attribute inference: the copy gives away whether its own patients died, the twin does not
     assert leaky.aia_members_gain > 0.08

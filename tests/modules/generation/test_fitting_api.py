@@ -125,7 +125,10 @@ async def test_a_fitted_twin_spends_the_budget_and_is_held_until_a_steward_relea
     assert measured.json()["status"] == "held"
     assert measured.json()["failures"]
     report = measured.json()["report"]
-    assert 0 <= report["mia_advantage"] < 0.2
+    # 600 patients hold out about 120: the advantage is measured coarsely, and chance alone reaches
+    # 0.2 about once in a few hundred fits; what a user would notice is a leak, which no chance explains
+    assert 0 <= report["mia_advantage"] < 1
+    assert report["mia_p_value"] > 1e-4
     assert 0.5 < report["trtr_c_index"] < 1
     assert 0.5 < report["tstr_c_index"] < 1
     assert report["aia_attribute"] == "event"
