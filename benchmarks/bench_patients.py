@@ -310,7 +310,9 @@ def prepare_bulk_db(url: str) -> dict[str, Any]:
 
 
 def reset_bulk_tables(url: str) -> None:
-    names = ", ".join(t.name for t in TABLES.values())
+    from inescape.modules.patients.models import name_terms  # the bulk writer's name index too
+
+    names = ", ".join(t.name for t in [*TABLES.values(), name_terms])
     orm_names = ", ".join(f'"{ORM_SCHEMA}".{t.name}' for t in TABLES.values())
     with admin_connect(url) as conn:
         conn.execute(f"TRUNCATE {names}, {orm_names}")
