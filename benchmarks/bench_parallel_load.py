@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_patients import (
-    TABLES,
+    FILLED,
     admin_connect,
     chunks,
     encryption_env,
@@ -54,7 +54,7 @@ from inescape.modules.patients.api import PatientCreate
 
 def truncate(url: str) -> None:
     with admin_connect(url) as conn:
-        conn.execute(f"TRUNCATE {', '.join(t.name for t in TABLES.values())}")
+        conn.execute(f"TRUNCATE {', '.join(t.name for t in FILLED)}")
         with contextlib.suppress(Exception):  # needs superuser; a shared server may refuse
             conn.execute("CHECKPOINT")
 

@@ -68,7 +68,7 @@ sys.path.insert(0, str(ROOT))
 from bench_http import LOOPBACK, free_port, rotated, stop_server, versions  # noqa: E402
 
 from inescape.modules.patients.api import PatientCreate  # noqa: E402
-from inescape.modules.patients.models import CHILDREN, patients  # noqa: E402
+from inescape.modules.patients.models import CHILDREN, name_terms, patients  # noqa: E402
 
 ORM_SCHEMA = "orm_bench"
 ISSUER, AUDIENCE = "inescape", "inescape-api"  # the auth module's defaults
@@ -77,6 +77,7 @@ BULK_VARIANTS = ("core", "core-executemany", "orm-add_all")
 BULK_BASELINE = "orm-add_all"
 READ_VARIANTS = ("inescape", "fastapi")
 TABLES = {"patients": patients, **CHILDREN}
+FILLED = [*TABLES.values(), name_terms]  # every table the bulk writer fills (names: a search index)
 
 
 # --------------------------------------------------------------------------- environment
@@ -310,9 +311,7 @@ def prepare_bulk_db(url: str) -> dict[str, Any]:
 
 
 def reset_bulk_tables(url: str) -> None:
-    from inescape.modules.patients.models import name_terms  # the bulk writer's name index too
-
-    names = ", ".join(t.name for t in [*TABLES.values(), name_terms])
+    names = ", ".join(t.name for t in FILLED)
     orm_names = ", ".join(f'"{ORM_SCHEMA}".{t.name}' for t in TABLES.values())
     with admin_connect(url) as conn:
         conn.execute(f"TRUNCATE {names}, {orm_names}")
