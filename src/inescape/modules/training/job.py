@@ -26,6 +26,7 @@ from inescape.modules.training.api import FORMAT, TORCH_FORMAT, ModelCard, purpo
 from inescape.modules.training.availability import missing_ml, ml_missing_message
 from inescape.modules.training.cards import card_markdown
 from inescape.modules.training.data import CohortSource
+from inescape.modules.training.fit_settings import DEFAULTS
 from inescape.modules.training.registry import ModelRegistry
 from inescape.modules.training.runs import RunStore, code_version
 from inescape.modules.training.schemas import TrainingRequest
@@ -45,6 +46,13 @@ OPTIONS = (
     "dropout",
     "bootstrap",
 )
+
+
+def planned_epochs(model: str, requested: int | None, limit: int) -> int:
+    """The most epochs a run trains: what it asked for, else its model's default, and never
+    more than this installation allows (``INESCAPE_TRAINING_MAX_EPOCHS``; a request above it
+    is refused before it is queued)."""
+    return min(requested or int(DEFAULTS[model]["max_epochs"]), limit)
 
 
 class FitJob:
@@ -98,6 +106,7 @@ class FitJob:
             writes[:] = [future]
 
         options = {k: v for k, v in msgspec.to_builtins(request).items() if k in OPTIONS and v is not None}
+        options["max_epochs"] = planned_epochs(request.model, request.max_epochs, settings.max_epochs)
         try:
             fitted = await asyncio.to_thread(
                 fit,
@@ -140,7 +149,7 @@ class FitJob:
     async def _epoch(
         self, ctx: JobContext, request: TrainingRequest, history: list[dict[str, float]], epoch: int
     ) -> None:
-        total = request.max_epochs or 300
+        total = planned_epochs(request.model, request.max_epochs, self._settings.max_epochs)
         await self._runs.save(run_id=ctx.job_id, request=request, status="training", history=history)
         await ctx.progress(min(0.95, (epoch + 1) / total), epochs=epoch + 1)
 
