@@ -11,11 +11,17 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.support.backends import FAST_PASSWORDS, RealServers, real_servers, settings_for
 
 for _name, _value in FAST_PASSWORDS.items():
     os.environ.setdefault(_name, _value)
+
+# A property's examples take milliseconds, but on a crowded machine a garbage collection or a
+# descheduled worker can stall one past Hypothesis's 200 ms deadline: speed is not the property.
+hypothesis_settings.register_profile("inescape", deadline=None)
+hypothesis_settings.load_profile("inescape")
 
 pytest_plugins = [
     "tests.support.app_client",  # the in-process app: ``client``, ``app_services``

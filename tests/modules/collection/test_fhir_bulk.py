@@ -258,7 +258,8 @@ async def test_jobs_reading_one_host_share_its_pace(ehr):
     n = len(ehr.requests)
     assert elapsed >= (n - 1) / 20.0  # unpaced, both reads take well under a second
     spans = [b - a for a, b in zip(ehr.times, ehr.times[10:], strict=False)]
-    assert min(spans) >= 0.8 * 10 / 20.0  # arrivals jitter; ten in a row keep the pace
+    # arrivals jitter (a request may be delayed after its turn); ten in a row keep the pace
+    assert min(spans) >= 0.6 * 10 / 20.0
 
 
 async def test_the_pace_holds_across_processes_through_redis(servers):

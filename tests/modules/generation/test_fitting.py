@@ -125,7 +125,10 @@ def test_the_privacy_report_tells_a_twin_from_a_copy_of_its_training_patients(ge
     assert honest.mia_advantage < 0.1
     assert honest.mia_p_value > 1e-4  # within what chance gives a twin with no membership signal
     assert honest.identical_share <= 0.01  # coarse columns: a few real patients match by chance
-    assert honest.failures(Thresholds()) == []
+    # The noise makes some twins more concentrated than their patients: the ratio of distances
+    # to the closest training record (synthetic over holdout) was 0.95 ± 0.075 in 150 fits, under
+    # the default 0.8 in 3. A copy of the patients is at 0 (below); the test allows down to 0.6.
+    assert honest.failures(Thresholds(min_dcr_ratio=0.6)) == []
     assert min(honest.marginal_fidelity.values()) > 0.9
     assert leaky.identical == leaky.synthetic
     assert leaky.mia_advantage > 0.9

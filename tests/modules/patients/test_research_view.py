@@ -80,7 +80,9 @@ async def test_diagnosis_date_filters_select_on_the_dates_a_researcher_is_shown(
 
     assert {r["research_id"] for r in since} == {k for k, v in shown.items() if v >= cutoff}
     assert {r["research_id"] for r in until} == {k for k, v in shown.items() if v <= cutoff}
-    assert [date.fromisoformat(r["diagnosis_date"]) for r in that_day] == [cutoff]
+    # one or, when two shifted dates meet (about one run in 70), two patients shown on that day
+    assert {r["research_id"] for r in that_day} == {k for k, v in shown.items() if v == cutoff}
+    assert {date.fromisoformat(r["diagnosis_date"]) for r in that_day} == {cutoff}
 
 
 async def test_a_real_diagnosis_date_does_not_select_its_patient_for_a_researcher(
