@@ -33,7 +33,7 @@ def env(tmp_path) -> dict[str, str]:
     return {"INESCAPE_DATA_DIR": str(tmp_path / "data"), "INESCAPE_LOG_LEVEL": "INFO"}
 
 
-def create(tmp_path, name: str, *roles: str, json_output: bool = False):
+def create(tmp_path, name: str, *roles: str, json_output: bool = False, one_time: bool = False):
     options = [arg for role in roles for arg in ("--role", role)]
     return run_cli(
         "create-user",
@@ -41,6 +41,7 @@ def create(tmp_path, name: str, *roles: str, json_output: bool = False):
         *options,
         "--password-stdin",
         *(["--json"] if json_output else []),
+        *(["--one-time"] if one_time else []),
         env=env(tmp_path),
         stdin=PASSWORD + "\n",
     )
@@ -59,25 +60,31 @@ def test_creating_the_first_account_prints_one_line_without_start_up_logs(tmp_pa
 def test_users_list_shows_every_account_as_a_table_and_as_json(tmp_path):
     made = create(tmp_path, "dr.karimi", "clinician", "researcher", json_output=True)
     create(tmp_path, "admin", "admin")
+    create(tmp_path, "nurse.new", "clinician", one_time=True)
 
     table = run_cli("users", "list", env=env(tmp_path))
     listed = run_cli("users", "list", "--json", env=env(tmp_path))
 
     assert json.loads(made.stdout)["roles"] == ["clinician", "researcher"]
     assert table.returncode == 0, table.stderr
-    assert [line.split()[:3] for line in table.stdout.splitlines()] == [
+    lines = table.stdout.splitlines()
+    assert [line.split()[:3] for line in lines] == [
         ["USERNAME", "ROLES", "STATE"],
         ["admin", "admin", "active"],
         ["dr.karimi", "clinician,researcher", "active"],
+        ["nurse.new", "clinician", "active,"],
     ]
+    assert "active, one-time password" in lines[3]
+    assert "one-time" not in "".join(lines[:3])
     items = json.loads(listed.stdout)["items"]
     assert [(u["username"], u["roles"], u["last_login_at"]) for u in items] == [
         ("admin", ["admin"], None),
         ("dr.karimi", ["clinician", "researcher"], None),
+        ("nurse.new", ["clinician"], None),
     ]
     # no password or its hash: the only field that names one is the one-time flag
-    assert [sorted(k for k in u if "password" in k) for u in items] == [["must_change_password"]] * 2
-    assert [u["must_change_password"] for u in items] == [False, False]
+    assert [sorted(k for k in u if "password" in k) for u in items] == [["must_change_password"]] * 3
+    assert [u["must_change_password"] for u in items] == [False, False, True]
     assert "$argon2" not in listed.stdout
 
 

@@ -80,7 +80,8 @@ def users() -> None:
 @json_option
 @one_line_errors
 def users_list(as_json: bool) -> None:
-    """List the accounts: username, roles, whether active, last login."""
+    """List the accounts: username, roles, whether active (and whether its password is one-time,
+    to be changed at the next login), last login."""
 
     async def every(runtime: Runtime) -> list[User]:
         from inescape.modules.auth.api import GatewayApi
@@ -92,7 +93,8 @@ def users_list(as_json: bool) -> None:
         (
             u.username,
             ",".join(u.roles),
-            "active" if u.active else "inactive",
+            ("active" if u.active else "inactive")
+            + (", one-time password" if u.must_change_password else ""),
             u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "never",
             u.display_name,
         )
