@@ -37,6 +37,17 @@ async def finished(client, path: str, headers=None, *, timeout: float = 120.0, p
         await asyncio.sleep(poll)
 
 
+async def generate(client, headers, body: dict, *, timeout: float = 300.0) -> dict:
+    """Submit a generation job through the API and wait for it: its resource, succeeded."""
+    submitted = await client.post("/api/v1/generation/jobs", json=body, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    job = await finished(
+        client, f"/api/v1/generation/jobs/{submitted.json()['id']}", headers, timeout=timeout
+    )
+    assert job["status"] == "succeeded", job
+    return job
+
+
 async def rows_of(services, job_id: str) -> list[int]:
     async with services.db.sessions() as s:
         return list(

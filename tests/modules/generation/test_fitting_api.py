@@ -14,7 +14,7 @@ import pytest
 from inescape.kernel.errors import Conflict
 from inescape.modules.generation.api import ProfileFittingApi
 from tests.support.auth import bearer, on_app_loop
-from tests.support.jobs import finished
+from tests.support.jobs import finished, generate
 
 SOURCE = "inescape-generator/global@1.0"  # the platform's own cohort, treated as real
 
@@ -36,14 +36,6 @@ async def fit(client, headers, body, *, outcome: str = "succeeded") -> dict:
     assert submitted.json()["kind"] == "generation.fit"
     job = await finished(client, f"/api/v1/generation/jobs/{submitted.json()['id']}", headers)
     assert job["status"] == outcome, job
-    return job
-
-
-async def generate(client, headers, body) -> dict:
-    submitted = await client.post("/api/v1/generation/jobs", json=body, headers=headers)
-    assert submitted.status_code == 202, submitted.text
-    job = await finished(client, f"/api/v1/generation/jobs/{submitted.json()['id']}", headers)
-    assert job["status"] == "succeeded", job
     return job
 
 

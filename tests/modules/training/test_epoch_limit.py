@@ -9,7 +9,7 @@ import pytest
 from inescape.modules.training.fit_settings import DEFAULTS
 from inescape.modules.training.job import planned_epochs
 from tests.support.auth import bearer
-from tests.support.jobs import finished
+from tests.support.jobs import finished, generate
 
 LIMIT = 6
 
@@ -31,13 +31,9 @@ async def test_a_default_run_stops_at_the_installations_limit_with_its_progress_
     limited, client
 ):
     researcher = await bearer(client, client.app, "res.limit", ["researcher"])
-    generated = await client.post(
-        "/api/v1/generation/jobs",
-        json={"profile": "us-seer", "n": 600, "seed": 5, "outputs": ["parquet"]},
-        headers=researcher,
+    job = await generate(
+        client, researcher, {"profile": "us-seer", "n": 600, "seed": 5, "outputs": ["parquet"]}
     )
-    job = await finished(client, f"/api/v1/generation/jobs/{generated.json()['id']}", researcher, timeout=300)
-    assert job["status"] == "succeeded", job
     body = {
         "name": "limited",
         "model": "cox",

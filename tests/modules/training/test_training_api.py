@@ -13,7 +13,7 @@ import pytest
 from inescape.modules.training.api import RegistryApi
 from tests.modules.training.test_survival_model_format import load_portable
 from tests.support.auth import bearer, gateway_of, on_app_loop
-from tests.support.jobs import finished
+from tests.support.jobs import finished, generate
 
 FACTS = {
     "histology": "adenocarcinoma",
@@ -45,13 +45,9 @@ async def clinician(client):
 
 @pytest.fixture
 async def dataset_id(client, researcher) -> str:
-    submitted = await client.post(
-        "/api/v1/generation/jobs",
-        json={"profile": "us-seer", "n": 2500, "seed": 11, "outputs": ["parquet"]},
-        headers=researcher,
+    job = await generate(
+        client, researcher, {"profile": "us-seer", "n": 2500, "seed": 11, "outputs": ["parquet"]}
     )
-    job = await finished(client, f"/api/v1/generation/jobs/{submitted.json()['id']}", researcher, timeout=300)
-    assert job["status"] == "succeeded", job
     return str(job["id"])
 
 
