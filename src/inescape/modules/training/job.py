@@ -84,6 +84,7 @@ class FitJob:
         loop = asyncio.get_running_loop()
         cancelled = threading.Event()
         history: list[dict[str, float]] = []
+        epochs = planned_epochs(request.model, request.max_epochs, settings.max_epochs)
 
         writes: list[concurrent.futures.Future[None]] = []
         last_write = [-REPORT_EVERY_S]
@@ -101,12 +102,13 @@ class FitJob:
             if (writes and not writes[-1].done()) or now - last_write[0] < REPORT_EVERY_S:
                 return
             last_write[0] = now
-            future = asyncio.run_coroutine_threadsafe(self._epoch(ctx, request, list(history), epoch), loop)
+            progress = self._epoch(ctx, request, list(history), epoch, epochs)
+            future = asyncio.run_coroutine_threadsafe(progress, loop)
             future.add_done_callback(written)
             writes[:] = [future]
 
         options = {k: v for k, v in msgspec.to_builtins(request).items() if k in OPTIONS and v is not None}
-        options["max_epochs"] = planned_epochs(request.model, request.max_epochs, settings.max_epochs)
+        options["max_epochs"] = epochs
         try:
             fitted = await asyncio.to_thread(
                 fit,
@@ -147,11 +149,15 @@ class FitJob:
         }
 
     async def _epoch(
-        self, ctx: JobContext, request: TrainingRequest, history: list[dict[str, float]], epoch: int
+        self,
+        ctx: JobContext,
+        request: TrainingRequest,
+        history: list[dict[str, float]],
+        epoch: int,
+        epochs: int,
     ) -> None:
-        total = planned_epochs(request.model, request.max_epochs, self._settings.max_epochs)
         await self._runs.save(run_id=ctx.job_id, request=request, status="training", history=history)
-        await ctx.progress(min(0.95, (epoch + 1) / total), epochs=epoch + 1)
+        await ctx.progress(min(0.95, (epoch + 1) / epochs), epochs=epoch + 1)
 
     async def register(self, *, request: TrainingRequest, fitted: Any, run_id: str | None) -> ModelCard:
         """The fitted model as a candidate version of ``request.name``, with its model card."""

@@ -267,7 +267,8 @@ def _advantage(members: np.ndarray, others: np.ndarray) -> float:
 
 
 def _advantage_p_value(advantage: float, members: int, others: int) -> float:
-    """P(advantage >= d) with no membership signal: Smirnov's one-sided two-sample bound."""
+    """P(advantage >= d) with no membership signal: Smirnov's one-sided two-sample bound (a
+    closed form; scipy, whose ``ks_2samp`` gives the exact tail, is not a dependency here)."""
     effective = members * others / (members + others)
     return float(min(1.0, np.exp(-2.0 * advantage**2 * effective)))
 
