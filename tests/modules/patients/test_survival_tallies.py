@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -15,6 +16,7 @@ from inescape.modules.patients.analytics import (
     age_summary,
     chi2_log10_sf,
     chi2_sf,
+    cox,
     hazard_ratios,
     kaplan_meier,
     log_rank,
@@ -22,6 +24,8 @@ from inescape.modules.patients.analytics import (
     number_at_risk,
     summarise_curve,
 )
+from inescape.modules.patients.analytics._inputs import survival_input
+from inescape.modules.patients.analytics.log_rank import risk_sets
 
 SIX_MP = [6, 6, 6, 6, 7, 9, 10, 10, 11, 13, 16, 17, 19, 20, 22, 23, 25, 32, 32, 34, 35]
 SIX_MP_RELAPSED = [1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
@@ -173,3 +177,34 @@ def test_a_p_value_below_the_smallest_float_keeps_its_size():
     x = 2000.0
     asymptotic = (-x / 2 - 0.5 * math.log(math.pi * x / 2) + math.log1p(-1 / x)) / math.log(10)
     assert chi2_log10_sf(x, 1) == pytest.approx(asymptotic, abs=1e-3)
+
+
+def test_the_tie_series_gives_the_level_by_level_likelihood(monkeypatch):
+    # A large cohort followed in whole months, so hundreds die at each time (the series' case),
+    # and few remain at the last times (summed level by level): both must give one likelihood.
+    rng = np.random.default_rng(7)
+    arm = rng.integers(0, 3, 200_000)
+    months = np.ceil(rng.exponential(np.array([30.0, 20.0, 12.0])[arm])).astype(np.int64)
+    frame = pl.DataFrame(
+        {"months": months, "died": (rng.random(arm.size) < 0.8).astype(np.int64), "arm": arm}
+    )
+    risk = risk_sets(survival_input(frame, time="months", event="died", group="arm"), "arm")
+    beta = np.array([0.4, 0.9])
+
+    summed_by_level: list[int] = []
+    by_level = cox._level_sums
+
+    def spy(sums, chosen, *rest):  # type: ignore[no-untyped-def]
+        summed_by_level.append(chosen.size)
+        return by_level(sums, chosen, *rest)
+
+    monkeypatch.setattr(cox, "_level_sums", spy)
+    fast = cox._efron(risk.at_risk, risk.deaths, beta)
+    assert 0 < summed_by_level[0] < 0.2 * risk.times.size  # the last few times only
+    monkeypatch.setattr(cox, "_SERIES_REACH", 0.0)
+    exact = cox._efron(risk.at_risk, risk.deaths, beta)
+
+    assert risk.deaths.sum(axis=1).max() > 1_000  # many ties at a time: what the series is for
+    assert fast[0] == pytest.approx(exact[0], rel=1e-13)
+    assert fast[1] == pytest.approx(exact[1], rel=1e-9, abs=1e-6)
+    assert fast[2] == pytest.approx(exact[2], rel=1e-12)
