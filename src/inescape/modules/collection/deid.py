@@ -116,8 +116,32 @@ def _changes(
         if when is not None:
             changes[name] = when + offset
     for name, inner in nested:
-        changes[name] = inner(getattr(value, name), offset)
+        held = getattr(value, name)
+        if held:  # None or an empty list: nothing to shift
+            changes[name] = inner(held, offset)
     return changes
+
+
+def latest_date(record: PatientCreate) -> Any:
+    """The latest date anywhere in ``record`` (the birth date at least): what a shift forward
+    must keep at or before today."""
+    found = [record.birth_date]
+    _collect(record, _DATES, _NESTED_FIELDS, found)
+    return max(found)
+
+
+def _collect(value: Any, dates: list[str], nested: list[tuple[str, Any]], found: list[Any]) -> None:
+    for name in dates:
+        when = getattr(value, name)
+        if when is not None:
+            found.append(when)
+    for name, plan in nested:
+        held = getattr(value, name)
+        if not held:
+            continue
+        dated, inner = plan
+        for item in held if isinstance(held, list) else [held]:
+            _collect(item, dated, inner, found)
 
 
 def _record_plan() -> tuple[list[str], list[tuple[str, Shift]], dict[str, Any]]:
@@ -133,9 +157,38 @@ def _record_plan() -> tuple[list[str], list[tuple[str, Shift]], dict[str, Any]]:
 _DATES, _NESTED, _CLEARED = _record_plan()
 
 
-def deidentified(deidentifier: Deidentifying, record: PatientCreate) -> PatientCreate:
+def _fields_plan(t: mi.Type) -> tuple[list[str], list[tuple[str, Any]]] | None:
+    """The date fields of the records ``t`` holds (itself, a list of them or an optional
+    one), and the same for their nested records; None when it holds no date."""
+    t = _bare(t)
+    if isinstance(t, mi.ListType):
+        return _fields_plan(t.item_type)
+    if isinstance(t, mi.UnionType):
+        inner = [p for p in map(_fields_plan, t.types) if p is not None]
+        return inner[0] if inner else None
+    if isinstance(t, mi.StructType):
+        dates = [f.name for f in t.fields if f.name in DATES]
+        nested = [(f.name, p) for f in t.fields if f.name not in DATES and (p := _fields_plan(f.type))]
+        return (dates, nested) if dates or nested else None
+    return None
+
+
+def _record_fields() -> list[tuple[str, Any]]:
+    info = mi.type_info(PatientCreate)
+    assert isinstance(info, mi.StructType)
+    plan = _fields_plan(info)
+    return plan[1] if plan else []
+
+
+_NESTED_FIELDS = _record_fields()
+
+
+def deidentified(
+    deidentifier: Deidentifying, record: PatientCreate, *, offset: timedelta | None = None
+) -> PatientCreate:
+    """``record`` de-identified; ``offset``: its date shift when the caller has it already."""
     key = f"{record.source}:{record.source_record_id}"
-    changes = _changes(record, offset_of(deidentifier, key), _DATES, _NESTED)
+    changes = _changes(record, offset_of(deidentifier, key) if offset is None else offset, _DATES, _NESTED)
     fitness = changes.get("fitness_for_surgery")
     if fitness is not None:
         changes["fitness_for_surgery"] = msgspec.structs.replace(fitness, assessed_by=WITHHELD, note=None)

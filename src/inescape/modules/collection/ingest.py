@@ -4,7 +4,7 @@ location and reason; it never fails the page or the job."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -12,7 +12,7 @@ import msgspec
 from inescape.kernel.errors import Invalid
 from inescape.modules.auth.api import Deidentifying
 from inescape.modules.collection.connectors.base import Connector, Item
-from inescape.modules.collection.deid import deidentified, offset_of
+from inescape.modules.collection.deid import deidentified, latest_date, offset_of
 from inescape.modules.patients.api import ClinicalCodecs, PatientCreate, PatientsApi
 
 
@@ -42,10 +42,13 @@ class Checks:
     """What an item is checked with: the clinical core's rules and codecs, and the install's
     de-identifier when the source is research-only."""
 
-    def __init__(self, *, patients: PatientsApi, codecs: ClinicalCodecs, deid: Deidentifying | None) -> None:
+    def __init__(
+        self, *, patients: PatientsApi, codecs: ClinicalCodecs, deid: Deidentifying | None, today: date
+    ) -> None:
         self.patients = patients
         self.codecs = codecs
         self.deid = deid
+        self.today = today  # the clinical core's today or before: a shift past it is checked again
 
 
 def _record(checks: Checks, connector: Connector, config: Any, item: Item, *, source: str) -> Any:
@@ -57,6 +60,7 @@ def _record(checks: Checks, connector: Connector, config: Any, item: Item, *, so
         return _reject(
             item, "the record has no id in the source", [{"field": "source_record_id", "message": "missing"}]
         )
+    offset = None if deid is None else offset_of(deid, f"{source}:{item.source_id}")
     try:
         record = connector.to_record(item, config, codecs=checks.codecs)
         record = msgspec.structs.replace(
@@ -64,12 +68,14 @@ def _record(checks: Checks, connector: Connector, config: Any, item: Item, *, so
         )
         checks.patients.check_record(record)
         if deid is not None:
-            record = deidentified(deid, record)
+            # the shift keeps every interval, so only a date moved past today can fail now
+            moved_past_today = offset is not None and latest_date(record) + offset > checks.today
+            record = deidentified(deid, record, offset=offset)
     except Invalid as exc:
         return _reject(item, exc.detail, list(exc.errors) or None)
-    if deid is not None and offset_of(deid, f"{source}:{item.source_id}") > timedelta(0):
-        # the shift keeps every interval, but a recent date moved later can pass today: the
-        # clinical core refuses that, so it is this record's reject, not the page's failure
+    if deid is not None and moved_past_today:
+        # a recent date moved later can pass today: the clinical core refuses that, so it is
+        # this record's reject, not the page's failure
         try:
             checks.patients.check_record(record)
         except Invalid as exc:

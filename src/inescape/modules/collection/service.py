@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -139,6 +140,9 @@ class CollectionService:
             patients=self._patients,
             codecs=self._codecs,
             deid=self._gateway.deidentifier if request.research_only else None,
+            # a day early: a date shifted to within a day of today is checked again whatever
+            # the zone or the moment the clinical core reckons its today in
+            today=self.clock.now().date() - timedelta(days=1),
         )
         state = dict(ctx.checkpoint or {})
         page_no = int(state.get("page", 0))
