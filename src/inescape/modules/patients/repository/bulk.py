@@ -112,52 +112,41 @@ async def _executemany(
         await session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in values])
         return
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    steps = [_Step(step, table.c[names[p]].type) for p, step in enumerate(processors) if step is not None]
-    positions = [p for p, step in enumerate(processors) if step is not None]
     preparer = dialect.identifier_preparer
     statement = (
         f"INSERT INTO {preparer.format_table(table)} ({', '.join(preparer.quote(n) for n in names)}) "
         f"VALUES ({', '.join('?' for _ in names)})"
     )
+    rows = list(values)
+    if rows and any(step is not None for step in processors):
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for position, step in enumerate(processors):
+            if step is not None:
+                columns[position] = _bind_column(step, table.c[names[position]].type, columns[position])
+        rows = list(zip(*columns, strict=True))
+    await driver.executemany(statement, rows)
 
-    def bound(row: Sequence[Any]) -> Sequence[Any]:
-        if not steps:
-            return row
-        out = list(row)
-        for position, step in zip(positions, steps, strict=True):
-            out[position] = step(out[position])
+
+def _bind_column(step: Any, column_type: TypeEngine[Any], values: Sequence[Any]) -> list[Any]:
+    """``step`` (a column type's bind step) over a column's values, minus the calls that cannot
+    change anything: a None the step keeps None (an encrypted field left empty, a missing
+    date) stays as it is, and a date or time is written out once however many rows hold it
+    (every row's ``created_at``). Encryption is called for every value: a fresh nonce each."""
+    if isinstance(column_type, DateTime):  # one object, most often: equal times in two zones differ
+        out: list[Any] = []
+        last: Any = None
+        written = None
+        for value in values:
+            if value is not last:
+                last, written = value, None if value is None else step(value)
+            out.append(written)
         return out
-
-    await driver.executemany(statement, [bound(row) for row in values])
-
-
-class _Step:
-    """A column type's bind step, minus the calls that cannot change anything: a None its step
-    keeps None (an encrypted field left empty, a missing date) is passed as it is, and a date
-    or time that is the same object as the last one (every row's ``created_at``) is not
-    written out again. Encryption is called for every value: a fresh nonce each time."""
-
-    __slots__ = ("_last", "_last_out", "_repeats", "_step", "_through_none")
-
-    def __init__(self, step: Any, column_type: TypeEngine[Any]) -> None:
-        self._step = step
-        self._through_none = step(None) is not None  # JSON: None is stored as 'null'
-        self._repeats = isinstance(column_type, Date | DateTime)
-        self._last: Any = _NOTHING
-        self._last_out: Any = None
-
-    def __call__(self, value: Any) -> Any:
-        if value is None and not self._through_none:
-            return None
-        if self._repeats:
-            if value is self._last:
-                return self._last_out
-            self._last, self._last_out = value, self._step(value)
-            return self._last_out
-        return self._step(value)
-
-
-_NOTHING = object()
+    if isinstance(column_type, Date):
+        dates = {value: step(value) for value in set(values) if value is not None}
+        return [None if value is None else dates[value] for value in values]
+    if step(None) is None:
+        return [None if value is None else step(value) for value in values]
+    return [step(value) for value in values]  # JSON: None is stored as 'null'
 
 
 class _CopyPlan(msgspec.Struct, frozen=True):
