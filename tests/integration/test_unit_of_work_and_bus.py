@@ -163,3 +163,37 @@ async def test_the_relay_keeps_an_event_when_the_transport_fails(services):
     rows = await outbox_rows(services)
     assert rows[0].published_at is not None
     assert rows[0].attempts == 2
+
+
+async def test_a_burst_of_events_runs_a_few_handlers_at_a_time_and_delivers_every_one(services):
+    # A bulk load of thousands of records publishes thousands of events: their handlers must
+    # not all hold a pool connection at once, and a slow subscriber must not hold up another.
+    import asyncio
+
+    from inescape.infra.bus import PER_SUBSCRIPTION
+
+    running, most, slow_done, quick = 0, 0, [], []
+
+    async def slow(event) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05)  # 500 of them, 16 at a time: 1.6 s at least
+        running -= 1
+        slow_done.append(event.value)
+
+    services.bus.subscribe(Subscription(SampleRecorded, slow, "slow"))
+    services.bus.subscribe(Subscription(SampleRecorded, recorder(quick), "quick"))
+    async with services.uow() as uow:
+        for value in range(500):
+            uow.publish(SampleRecorded(value=value))
+    for _ in range(100):  # the quick subscriber is not kept waiting behind the slow one
+        if len(quick) == 500:
+            break
+        await asyncio.sleep(0.01)
+    assert len(quick) == 500
+    assert len(slow_done) < 500
+    await services.bus.drain()
+
+    assert sorted(slow_done) == list(range(500))
+    assert most == PER_SUBSCRIPTION

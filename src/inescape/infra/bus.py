@@ -14,16 +14,25 @@ log = logging.getLogger("inescape.bus")
 Observer = Callable[[str, str], None]  # (event name, outcome)
 
 
+# Handler calls of one subscription running at once: a bulk load of thousands of records
+# publishes thousands of events, and unbounded they would take every connection of the pools
+# the handlers use (Redis's, the database's) from the requests being served meanwhile.
+PER_SUBSCRIPTION = 16
+
+
 class InProcessBus:
     """Each (event, subscriber) pair is delivered in its own task: a slow or failing
     subscriber never delays or breaks the others. Failures are retried by ``policy``;
-    the last failure is logged and counted, never raised to the publisher."""
+    the last failure is logged and counted, never raised to the publisher. At most
+    ``PER_SUBSCRIPTION`` calls of one subscriber's handler run at once (the rest wait their
+    turn; a retry waits out its delay without holding a turn)."""
 
     def __init__(self, policy: RetryPolicy | None = None, observe: Observer | None = None) -> None:
         self.policy = policy or RetryPolicy()
         self._subscriptions: list[Subscription] = []
         self._inflight: set[asyncio.Task[None]] = set()
         self._observe = observe or (lambda _name, _outcome: None)
+        self._turns: dict[int, asyncio.Semaphore] = {}
 
     def subscribe(self, subscription: Subscription) -> None:
         self._subscriptions.append(subscription)
@@ -43,9 +52,11 @@ class InProcessBus:
 
     async def _deliver_one(self, sub: Subscription, event: Event) -> None:
         name = event_name(event)
+        turns = self._turns.setdefault(id(sub), asyncio.Semaphore(PER_SUBSCRIPTION))
         for attempt in range(1, self.policy.attempts + 1):
             try:
-                await sub.handler(event)
+                async with turns:
+                    await sub.handler(event)
             except Exception:  # a subscriber's bug must not reach the publisher
                 final = attempt == self.policy.attempts
                 log.warning(
