@@ -60,7 +60,7 @@ def _record(checks: Checks, connector: Connector, config: Any, item: Item, *, so
         return _reject(
             item, "the record has no id in the source", [{"field": "source_record_id", "message": "missing"}]
         )
-    offset = None if deid is None else offset_of(deid, f"{source}:{item.source_id}")
+    moved_past_today = False
     try:
         record = connector.to_record(item, config, codecs=checks.codecs)
         record = msgspec.structs.replace(
@@ -69,11 +69,12 @@ def _record(checks: Checks, connector: Connector, config: Any, item: Item, *, so
         checks.patients.check_record(record)
         if deid is not None:
             # the shift keeps every interval, so only a date moved past today can fail now
-            moved_past_today = offset is not None and latest_date(record) + offset > checks.today
+            offset = offset_of(deid, f"{source}:{item.source_id}")  # Invalid: this record's reject
+            moved_past_today = latest_date(record) + offset > checks.today
             record = deidentified(deid, record, offset=offset)
     except Invalid as exc:
         return _reject(item, exc.detail, list(exc.errors) or None)
-    if deid is not None and moved_past_today:
+    if moved_past_today:
         # a recent date moved later can pass today: the clinical core refuses that, so it is
         # this record's reject, not the page's failure
         try:
