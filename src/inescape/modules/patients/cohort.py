@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Date, Integer, Select, case, cast, extract, func, literal, or_, select
 from sqlalchemy.engine import Connection
@@ -21,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from inescape.kernel.errors import Invalid
 from inescape.modules.patients import repository as repo
 from inescape.modules.patients.api import unknown_filters
-from inescape.modules.patients.models import CHILDREN, biomarkers, patients, treatments
+from inescape.modules.patients.models import CHILDREN, COHORT_READ_COLUMNS, biomarkers, patients, treatments
 
 IDENTIFYING = (
     "given_name",
@@ -148,9 +149,10 @@ def _scan_settings(conn: Connection) -> None:
     cost counts each as a random read and so prefers the table, five times wider; and compiling
     the expressions (JIT) costs more than it saves on a million rows.
 
-    SQLite has no hash aggregation: a ``GROUP BY`` sorts every row. Its sorter may merge on
-    helper threads (``PRAGMA threads``, off by default), which takes a third off a million-row
-    survival tally here; the setting stays with the connection, and only sorts use it.
+    SQLite has no hash aggregation: a ``GROUP BY`` that no index orders sorts every row (the
+    survival tallies avoid it, see ``_streamed_tallies``). Its sorter may merge on helper
+    threads (``PRAGMA threads``, off by default), which took a third off a million-row sort
+    here; the setting stays with the connection, and only sorts use it.
 
     Not a columnar read of the SQLite file (ADBC, ConnectorX, DuckDB's scanner): each brings
     its own copy of SQLite, and two copies in one process lose each other's POSIX locks (the
@@ -290,23 +292,16 @@ def survival_tallies(
             .where(treatments.c.patient_id == patients.c.id, treatments.c.kind == "surgery")
             .scalar_subquery()
         )
-    columns = [_days(conn, end, start).label("days"), event.label("event"), known.label("known")]
-    if group:
-        columns.append(_column(group, scheme).label("grouped"))
-    inner = _diagnosed(filters, today).with_only_columns(*columns).subquery()
-    keys = [inner.c.days, inner.c.event] + ([inner.c.grouped] if group else [])
-    query = select(*keys, func.count().label("n"), func.sum(inner.c.known).label("known")).group_by(*keys)
-    raw = _frame(conn, query)
-    if raw.is_empty():
-        return pl.DataFrame(
-            schema={
-                **({group: pl.String} if group else {}),
-                "time": pl.Float64,
-                "event": pl.Int64,
-                "n": pl.Int64,
-            }
-        ), 0
-    if strict and endpoint != "os" and not raw["known"].sum():
+    outcome = _Outcome(_days(conn, end, start), event, known)
+    plain = group is None or (group in CELL_COLUMNS and not (group == "stage_group" and scheme))
+    if conn.dialect.name in STREAMED_DIALECTS and plain:
+        raw, excluded, known_total = _streamed_tallies(conn, _diagnosed(filters, today), outcome, group)
+    else:
+        grouped = _column(group, scheme) if group else None
+        raw, excluded, known_total = _grouped_tallies(conn, _diagnosed(filters, today), outcome, grouped)
+    if raw.is_empty() and not excluded:  # no diagnosed patient selected
+        return _tallies_frame(raw, group), 0
+    if strict and endpoint != "os" and not known_total:
         missing = {
             "pfs": "recurrence or progression dates",
             "dfs": "recurrence dates",
@@ -316,21 +311,117 @@ def survival_tallies(
             f"{endpoint.upper()} needs {missing}, and none is recorded for the patients selected",
             errors=[{"field": "endpoint", "message": f"no {missing} recorded"}],
         )
-    usable = pl.col("days").is_not_null() & (pl.col("grouped").is_not_null() if group else pl.lit(True))
-    excluded = int(raw.filter(~usable)["n"].sum())
-    tallies = (
-        raw.filter(usable)
-        .with_columns(
-            time=(pl.col("days").clip(lower_bound=0) / DAYS_PER_MONTH), event=pl.col("event").cast(pl.Int64)
-        )
-        .rename({"grouped": group} if group else {})
-        .group_by(*([group] if group else []), "time", "event")
-        .agg(pl.col("n").sum().cast(pl.Int64))
-        .sort(*([group] if group else []), "time", "event")
-    )
+    tallies = _tallies_frame(raw, group)
     if strict and endpoint == "dfs" and tallies.is_empty():
         raise MissingData(
             "DFS starts at surgery, and no patient selected has one recorded",
             errors=[{"field": "endpoint", "message": "no surgery recorded"}],
         )
     return tallies, excluded
+
+
+class _Outcome(NamedTuple):
+    """An endpoint's per-patient terms: whole ``days`` from start to end (NULL without a
+    start), ``event`` 1 or 0, and ``known`` 1 where the data the endpoint needs is recorded."""
+
+    days: ColumnElement[Any]
+    event: ColumnElement[Any]
+    known: ColumnElement[Any]
+
+
+# Where a GROUP BY sorts (no hash aggregation): survival tallies stream cell by cell there.
+STREAMED_DIALECTS = ("sqlite",)
+# The leading columns of the cohort index, every column survival can be grouped by among them.
+CELL_COLUMNS = COHORT_READ_COLUMNS[: COHORT_READ_COLUMNS.index("origin") + 1]
+_RAW_SCHEMA = {"grouped": pl.String, "days": pl.Int64, "event": pl.Int64, "n": pl.Int64}
+
+
+def _tallies_frame(raw: pl.DataFrame, group: str | None) -> pl.DataFrame:
+    keys = [group] if group else []
+    return (
+        raw.with_columns(time=pl.col("days") / DAYS_PER_MONTH)
+        .rename({"grouped": group} if group else {})
+        .select(*keys, "time", pl.col("event").cast(pl.Int64), pl.col("n").cast(pl.Int64))
+        .sort(*keys, "time", "event")
+    )
+
+
+def _raw_frame(data: Mapping[str, Any] | None, grouped: bool) -> pl.DataFrame:
+    """Tallies per (``grouped``), ``days`` (none below 0) and ``event``: ``n`` patients."""
+    schema = {k: v for k, v in _RAW_SCHEMA.items() if grouped or k != "grouped"}
+    return pl.DataFrame(data or {}, schema=schema)
+
+
+def _grouped_tallies(
+    conn: Connection, chosen: Select[Any], outcome: _Outcome, grouped: ColumnElement[Any] | None
+) -> tuple[pl.DataFrame, int, int]:
+    """The tallies as one ``GROUP BY`` over group, days and event (PostgreSQL hashes it), how
+    many patients were left out (no group value, or no days), and how many have ``known``."""
+    columns = [outcome.days.label("days"), outcome.event.label("event"), outcome.known.label("known")]
+    if grouped is not None:
+        columns.append(grouped.label("grouped"))
+    inner = chosen.with_only_columns(*columns).subquery()
+    keys = [inner.c.days, inner.c.event] + ([inner.c.grouped] if grouped is not None else [])
+    query = select(*keys, func.count().label("n"), func.sum(inner.c.known).label("known")).group_by(*keys)
+    raw = _frame(conn, query)
+    if raw.is_empty():
+        return _raw_frame(None, grouped is not None), 0, 0
+    usable = pl.col("days").is_not_null() & (pl.col("grouped").is_not_null() if grouped is not None else True)
+    tallied = (
+        raw.filter(usable)
+        .with_columns(pl.col("days").clip(lower_bound=0), pl.col("event").cast(pl.Int64))
+        .group_by(*(["grouped"] if grouped is not None else []), "days", "event")
+        .agg(pl.col("n").sum().cast(pl.Int64))
+    )
+    excluded = int(raw.filter(~usable)["n"].sum())
+    return _raw_frame(tallied.to_dict(), grouped is not None), excluded, int(raw["known"].sum() or 0)
+
+
+def _streamed_tallies(
+    conn: Connection, chosen: Select[Any], outcome: _Outcome, group: str | None
+) -> tuple[pl.DataFrame, int, int]:
+    """``_grouped_tallies`` on SQLite, without sorting the cohort.
+
+    SQLite has no hash aggregation: a ``GROUP BY`` of group, days and event sorts every patient,
+    which was three quarters of a million-patient survival answer. A ``GROUP BY`` on leading
+    columns of the cohort index (``CELL_COLUMNS``) instead walks the index in its own order and
+    sorts nothing. Each of its cells (histology, stage, sex, location, vital status, origin)
+    comes back as one row holding its patients' ``days * 2 + event`` as one text list
+    (``group_concat``), which numpy parses and counts (``bincount``) before the next cell is
+    read: memory holds one cell's list and the tallies, not the cohort. On a million patients
+    here: 0.5 s against 0.9 s for the sorted ``GROUP BY``."""
+    cells = [patients.c[c] for c in CELL_COLUMNS]
+    packed = func.max(outcome.days, 0) * 2 + outcome.event  # SQLite's max(x, 0): NULL when x is
+    inner = chosen.with_only_columns(*cells, packed.label("packed"), outcome.known.label("known")).subquery()
+    keys = [inner.c[c] for c in CELL_COLUMNS]
+    query = select(
+        *keys,
+        func.count().label("n"),
+        func.sum(inner.c.known).label("known"),
+        func.group_concat(inner.c.packed).label("packed"),  # each reference evaluates it again
+    ).group_by(*keys)
+    at = CELL_COLUMNS.index(group) if group else None
+    counts: dict[str | None, np.ndarray] = {}
+    excluded = known = 0
+    for row in conn.execute(query):  # one row per cell, read as SQLite walks the index
+        known += int(row.known or 0)
+        key = row[at] if at is not None else None
+        if at is not None and key is None:
+            excluded += int(row.n)
+            continue
+        values = np.fromstring(row.packed or "", dtype=np.int64, sep=",")  # NULLs are left out
+        excluded += int(row.n) - len(values)
+        if not len(values):
+            continue
+        cell = np.bincount(values)
+        total = counts.get(key)
+        if total is None or len(total) < len(cell):
+            total, cell = cell, total if total is not None else np.zeros(0, dtype=np.int64)
+        total[: len(cell)] += cell
+        counts[key] = total
+    parts = []
+    for key, total in counts.items():
+        found = np.flatnonzero(total)
+        part = {"days": found // 2, "event": found % 2, "n": total[found]}
+        parts.append(_raw_frame(part | ({"grouped": [key] * len(found)} if group else {}), group is not None))
+    return (pl.concat(parts) if parts else _raw_frame(None, group is not None)), excluded, known
