@@ -139,7 +139,19 @@ def _days(conn: Connection, end: ColumnElement[Any], start: ColumnElement[Any]) 
     return cast(end - start, Integer)
 
 
+def _year(conn: Connection, day: ColumnElement[Any]) -> ColumnElement[Any]:
+    if conn.dialect.name == "sqlite":  # ISO text: the first four characters, not strftime's parse
+        return cast(func.substr(day, 1, 4), Integer)
+    # EXTRACT gives a numeric on PostgreSQL: as an integer the subtraction and the grouping stay cheap.
+    return cast(extract("year", day), Integer)
+
+
 _SORT_THREADS = min(4, os.cpu_count() or 1)  # SQLite's sorter: helper threads (PRAGMA threads)
+# Where a GROUP BY sorts (no hash aggregation): ages and survival tallies are counted cell by
+# cell there (``_streamed``), a cell being a value of the cohort index's leading columns, every
+# column survival can be grouped by among them.
+STREAMED_DIALECTS = ("sqlite",)
+CELL_COLUMNS = COHORT_READ_COLUMNS[: COHORT_READ_COLUMNS.index("origin") + 1]
 
 
 def _scan_settings(conn: Connection) -> None:
@@ -222,10 +234,14 @@ def patient_count(conn: Connection, filters: Mapping[str, Any], *, today: date) 
 
 
 def age_table(conn: Connection, filters: Mapping[str, Any], *, today: date) -> pl.DataFrame:
-    """Diagnosed patients per age at diagnosis (``age``, ``n``), as one ``GROUP BY``."""
+    """Diagnosed patients per age at diagnosis (``age``, ``n``): one ``GROUP BY`` (on SQLite,
+    counted cell by cell without a sort, ``_streamed``)."""
     _scan_settings(conn)
-    # EXTRACT gives a numeric on PostgreSQL: as an integer the subtraction and the grouping stay cheap.
-    age = (cast(extract("year", patients.c.diagnosis_date), Integer) - patients.c.birth_year).label("age")
+    age = (_year(conn, patients.c.diagnosis_date) - patients.c.birth_year).label("age")
+    if conn.dialect.name in STREAMED_DIALECTS:
+        counters, _, _ = _streamed(conn, _diagnosed(filters, today), age)
+        ages, n = counters[None].found() if counters else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return pl.DataFrame({"age": ages, "n": n}, schema={"age": pl.Int64, "n": pl.Int64})
     inner = _diagnosed(filters, today).with_only_columns(age).subquery()
     query = select(inner.c.age, func.count().label("n")).group_by(inner.c.age)
     return _frame(conn, query).with_columns(pl.col("age").cast(pl.Int64), pl.col("n").cast(pl.Int64))
@@ -329,10 +345,6 @@ class _Outcome(NamedTuple):
     known: ColumnElement[Any]
 
 
-# Where a GROUP BY sorts (no hash aggregation): survival tallies stream cell by cell there.
-STREAMED_DIALECTS = ("sqlite",)
-# The leading columns of the cohort index, every column survival can be grouped by among them.
-CELL_COLUMNS = COHORT_READ_COLUMNS[: COHORT_READ_COLUMNS.index("origin") + 1]
 _RAW_SCHEMA = {"grouped": pl.String, "days": pl.Int64, "event": pl.Int64, "n": pl.Int64}
 
 
@@ -380,48 +392,81 @@ def _grouped_tallies(
 def _streamed_tallies(
     conn: Connection, chosen: Select[Any], outcome: _Outcome, group: str | None
 ) -> tuple[pl.DataFrame, int, int]:
-    """``_grouped_tallies`` on SQLite, without sorting the cohort.
-
-    SQLite has no hash aggregation: a ``GROUP BY`` of group, days and event sorts every patient,
-    which was three quarters of a million-patient survival answer. A ``GROUP BY`` on leading
-    columns of the cohort index (``CELL_COLUMNS``) instead walks the index in its own order and
-    sorts nothing. Each of its cells (histology, stage, sex, location, vital status, origin)
-    comes back as one row holding its patients' ``days * 2 + event`` as one text list
-    (``group_concat``), which numpy parses and counts (``bincount``) before the next cell is
-    read: memory holds one cell's list and the tallies, not the cohort. On a million patients
-    here: 0.5 s against 0.9 s for the sorted ``GROUP BY``."""
-    cells = [patients.c[c] for c in CELL_COLUMNS]
+    """``_grouped_tallies`` on SQLite, without sorting the cohort (``_streamed``): each
+    patient's ``days * 2 + event``, counted per group."""
     packed = func.max(outcome.days, 0) * 2 + outcome.event  # SQLite's max(x, 0): NULL when x is
-    inner = chosen.with_only_columns(*cells, packed.label("packed"), outcome.known.label("known")).subquery()
+    counters, excluded, known = _streamed(conn, chosen, packed, key=group, known=outcome.known)
+    parts = []
+    for name, counter in counters.items():
+        values, n = counter.found()
+        part = {"days": values // 2, "event": values % 2, "n": n}
+        parts.append(_raw_frame(part | ({"grouped": [name] * len(n)} if group else {}), group is not None))
+    return (pl.concat(parts) if parts else _raw_frame(None, group is not None)), excluded, known
+
+
+class _Counter:
+    """How often each integer came, over a range grown as values arrive (numpy's bincount)."""
+
+    def __init__(self) -> None:
+        self.low, self.counts = 0, np.zeros(0, dtype=np.int64)
+
+    def add(self, values: np.ndarray) -> None:
+        low, high = int(values.min()), int(values.max()) + 1
+        if len(self.counts):
+            low, high = min(low, self.low), max(high, self.low + len(self.counts))
+        if low != self.low or high - low != len(self.counts):
+            grown = np.zeros(high - low, dtype=np.int64)
+            grown[self.low - low : self.low - low + len(self.counts)] = self.counts
+            self.low, self.counts = low, grown
+        self.counts += np.bincount(values - low, minlength=high - low)
+
+    def found(self) -> tuple[np.ndarray, np.ndarray]:
+        """The values that came, ascending, and how often each did."""
+        at = np.flatnonzero(self.counts)
+        return at + self.low, self.counts[at]
+
+
+def _streamed(
+    conn: Connection,
+    chosen: Select[Any],
+    value: ColumnElement[Any],
+    *,
+    key: str | None = None,
+    known: ColumnElement[Any] | None = None,
+) -> tuple[dict[str | None, _Counter], int, int]:
+    """How many patients ``chosen`` selects have each integer ``value``, per value of ``key``
+    (one of ``CELL_COLUMNS``), on SQLite without sorting them; how many were left out (no
+    ``value``, or no ``key``); and how many have ``known``.
+
+    SQLite has no hash aggregation: a ``GROUP BY`` of a value every patient computes sorts every
+    patient, which was three quarters of a million-patient survival answer. A ``GROUP BY`` on
+    the leading columns of the cohort index (``CELL_COLUMNS``) instead walks the index in its
+    own order and sorts nothing. Each of its cells (histology, stage, sex, location, vital
+    status, origin) comes back as one row holding its patients' values as one text list
+    (``group_concat``; a NULL is left out of it), which numpy parses and counts before the next
+    cell is read: memory holds one cell's list and the counts, not the cohort. On a million
+    patients here, survival's tally took 0.55 s against 0.9 s for the sorted ``GROUP BY``."""
+    cells = [patients.c[c] for c in CELL_COLUMNS]
+    terms = [value.label("value")] + ([known.label("known")] if known is not None else [])
+    inner = chosen.with_only_columns(*cells, *terms).subquery()
     keys = [inner.c[c] for c in CELL_COLUMNS]
     query = select(
         *keys,
         func.count().label("n"),
-        func.sum(inner.c.known).label("known"),
-        func.group_concat(inner.c.packed).label("packed"),  # each reference evaluates it again
+        func.group_concat(inner.c.value).label("value"),  # each reference evaluates it again
+        *([func.sum(inner.c.known).label("known")] if known is not None else []),
     ).group_by(*keys)
-    at = CELL_COLUMNS.index(group) if group else None
-    counts: dict[str | None, np.ndarray] = {}
-    excluded = known = 0
+    at = CELL_COLUMNS.index(key) if key else None
+    counters: dict[str | None, _Counter] = {}
+    left_out = known_total = 0
     for row in conn.execute(query):  # one row per cell, read as SQLite walks the index
-        known += int(row.known or 0)
-        key = row[at] if at is not None else None
-        if at is not None and key is None:
-            excluded += int(row.n)
+        known_total += int(row.known or 0) if known is not None else 0
+        values = np.fromstring(row.value or "", dtype=np.int64, sep=",")
+        name = row[at] if at is not None else None
+        if at is not None and name is None:
+            left_out += int(row.n)
             continue
-        values = np.fromstring(row.packed or "", dtype=np.int64, sep=",")  # NULLs are left out
-        excluded += int(row.n) - len(values)
-        if not len(values):
-            continue
-        cell = np.bincount(values)
-        total = counts.get(key)
-        if total is None or len(total) < len(cell):
-            total, cell = cell, total if total is not None else np.zeros(0, dtype=np.int64)
-        total[: len(cell)] += cell
-        counts[key] = total
-    parts = []
-    for key, total in counts.items():
-        found = np.flatnonzero(total)
-        part = {"days": found // 2, "event": found % 2, "n": total[found]}
-        parts.append(_raw_frame(part | ({"grouped": [key] * len(found)} if group else {}), group is not None))
-    return (pl.concat(parts) if parts else _raw_frame(None, group is not None)), excluded, known
+        left_out += int(row.n) - len(values)
+        if len(values):
+            counters.setdefault(name, _Counter()).add(values)
+    return counters, left_out, known_total
