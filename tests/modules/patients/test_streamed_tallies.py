@@ -136,6 +136,24 @@ def test_filters_select_the_same_patients_streamed_or_sorted(engine: Engine, mon
     assert left_out == expected_left_out
 
 
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "sorted"])
+def test_disease_free_survival_of_patients_without_a_surgery_says_what_is_missing(
+    engine: Engine, monkeypatch, streamed: bool
+) -> None:
+    unoperated = next(r["id"] for r in _patients(seed=21) if not r["surgery"] and r["recurrence_date"])
+    if not streamed:
+        monkeypatch.setattr(cohort, "STREAMED_DIALECTS", ())
+    with engine.connect() as conn:
+        with pytest.raises(cohort.MissingData, match="no patient selected has one recorded"):
+            cohort.survival_tallies(conn, {"id": unoperated}, today=TODAY, endpoint="dfs")
+        tallies, left_out = cohort.survival_tallies(
+            conn, {"id": unoperated}, today=TODAY, endpoint="dfs", group="histology", strict=False
+        )
+    assert tallies.is_empty()
+    assert tallies.columns == ["histology", "time", "event", "n"]
+    assert left_out == 1
+
+
 def test_a_negative_time_counts_at_zero_and_the_kind_of_event_is_kept(engine: Engine) -> None:
     with engine.connect() as conn:
         tallies, _ = cohort.survival_tallies(conn, {}, today=TODAY)

@@ -378,10 +378,12 @@ def _grouped_tallies(
     raw = _frame(conn, query)
     if raw.is_empty():
         return _raw_frame(None, grouped is not None), 0, 0
+    # a column of NULLs only (no patient with a surgery, for DFS) has no type of its own
+    raw = raw.with_columns(pl.col("days", "event").cast(pl.Int64))
     usable = pl.col("days").is_not_null() & (pl.col("grouped").is_not_null() if grouped is not None else True)
     tallied = (
         raw.filter(usable)
-        .with_columns(pl.col("days").clip(lower_bound=0), pl.col("event").cast(pl.Int64))
+        .with_columns(pl.col("days").clip(lower_bound=0))
         .group_by(*(["grouped"] if grouped is not None else []), "days", "event")
         .agg(pl.col("n").sum().cast(pl.Int64))
     )
