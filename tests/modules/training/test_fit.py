@@ -130,3 +130,68 @@ def test_the_kept_weights_are_those_of_the_lowest_validation_loss(small):
     at_best = fit(small, "deepsurv", **{**options, "max_epochs": best + 1})
 
     assert all(np.array_equal(stopped.state[k].numpy(), at_best.state[k].numpy()) for k in stopped.state)
+
+
+def test_validating_each_epoch_stops_and_keeps_what_lightnings_own_loop_does(small, tmp_path):
+    """The validation each epoch is the platform's (``nets.Validation``), not Lightning's loop:
+    on the same split, network, batches and seed, Lightning's validation loop with its
+    ``EarlyStopping`` and a ``ModelCheckpoint`` of the best ``val_loss`` sees the same losses,
+    stops at the same epoch and keeps the same weights. (No dropout: Lightning's loop draws
+    from the global random stream each epoch, which would give dropout other masks.)"""
+    import pytorch_lightning as lightning
+    import torch
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+    from inescape.modules.training import fitting
+    from inescape.modules.training.features import feature_names
+    from inescape.modules.training.fit_settings import settings_of
+    from inescape.modules.training.nets import Module
+    from inescape.modules.training.preprocess import fit_preprocessor, stratified_split
+
+    options = {"seed": 5, "max_epochs": 60, "patience": 3, "lr": 0.05, "dropout": 0.0}
+    ours = fit(small, "deepsurv", bootstrap=0, compare_cox=False, **options)
+    assert len(ours.history) < 60  # it stopped early
+
+    settings = settings_of("deepsurv", **options)
+    frame = fitting.prepare(small)
+    train_idx, val_idx, _ = stratified_split(
+        frame, seed=settings.seed, validation=settings.validation, test=settings.test
+    )
+    train, val = frame[train_idx], frame[val_idx]
+    preprocessor = fit_preprocessor(train, feature_names(str(settings.features)))
+    hyper = settings.hyper()
+    losses: list[float] = []
+
+    class LightningValidated(Module):
+        def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+            x, target, event, interval = batch
+            loss = self.loss(self(x), target, event, interval)
+            losses.append(float(loss))
+            self.log("val_loss", loss, batch_size=len(x))
+
+    lightning.seed_everything(settings.seed, workers=True, verbose=False)
+    train_set = fitting._tensors("deepsurv", preprocessor.transform(train), train, None)
+    val_set = fitting._tensors("deepsurv", preprocessor.transform(val), val, None)
+    reference = LightningValidated("deepsurv", train_set.tensors[0].shape[1], hyper)
+    best = ModelCheckpoint(dirpath=tmp_path, monitor="val_loss", mode="min", save_top_k=1)
+    trainer = lightning.Trainer(
+        max_epochs=int(hyper["max_epochs"]),
+        accelerator="cpu",
+        deterministic=True,
+        callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=int(hyper["patience"])), best],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(
+        reference,
+        fitting._loader(train_set, int(hyper["batch_size"]), shuffle=True, seed=settings.seed),
+        fitting._loader(val_set, len(val_set), shuffle=False, seed=settings.seed),
+    )
+
+    assert [h["val_loss"] for h in ours.history] == pytest.approx(losses, rel=1e-6)
+    kept = torch.load(best.best_model_path, weights_only=True)["state_dict"]
+    assert ours.state.keys() == {k.removeprefix("net.") for k in kept}
+    for name, value in ours.state.items():
+        assert torch.equal(value, kept[f"net.{name}"]), name

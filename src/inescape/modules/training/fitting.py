@@ -192,7 +192,7 @@ def _train(
     from pytorch_lightning.accelerators import CPUAccelerator
     from pytorch_lightning.callbacks import EarlyStopping
 
-    from inescape.modules.training.nets import BestWeights, EpochReport, Module
+    from inescape.modules.training.nets import BestWeights, EpochReport, Module, Validation
 
     hyper = settings.hyper()
     lightning.seed_everything(settings.seed, workers=True, verbose=False)
@@ -202,7 +202,6 @@ def _train(
     val_set = _tensors(settings.model, x_val, val, cuts)
     batch = int(hyper["batch_size"]) or len(train_set)
     loader = _loader(train_set, batch, shuffle=True, seed=settings.seed)
-    val_loader = _loader(val_set, max(len(val_set), 1), shuffle=False, seed=settings.seed)
     module = Module(
         settings.model,
         x_train.shape[1],
@@ -213,8 +212,11 @@ def _train(
     with tempfile.TemporaryDirectory(prefix="inescape-train-") as workdir:
         best = BestWeights()  # in memory: no checkpoint file at each improvement
         callbacks: list[Any] = [
-            EarlyStopping(monitor="val_loss", mode="min", patience=int(hyper["patience"])),
+            Validation(val_set.tensors),  # first: the callbacks after it read its epoch record
             best,
+            EarlyStopping(
+                monitor="val_loss", mode="min", patience=int(hyper["patience"]), check_on_train_epoch_end=True
+            ),
         ]
         if on_epoch is not None or should_stop is not None:
             callbacks.append(EpochReport(on_epoch or (lambda _e, _r: None), should_stop or (lambda: False)))
@@ -236,7 +238,7 @@ def _train(
         )
         on_cpu = isinstance(trainer.accelerator, CPUAccelerator)
         with _cpu_threads(settings.cpu_threads if on_cpu else None):
-            trainer.fit(module, loader, val_loader)
+            trainer.fit(module, loader)
         module.finish()
         best.restore(module)
     net = module.net.cpu().eval()
