@@ -80,6 +80,22 @@ def populated(engine: Engine) -> Engine:
     return engine
 
 
+def _selects(engine: Engine, conn: Connection, read: Callable[[Connection], Any]) -> list[tuple[str, Any]]:
+    """The SELECT statements (and their parameters) ``read`` runs on ``conn``."""
+    statements: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        read(conn)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return statements
+
+
 def plan_of(conn: Connection, statement: str, parameters: Any) -> str:
     if conn.dialect.name == "sqlite":
         rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
@@ -94,19 +110,8 @@ def plan_of(conn: Connection, statement: str, parameters: Any) -> str:
 @pytest.mark.parametrize("read", list(READS))
 def test_the_cohort_reads_are_answered_from_the_index_alone(populated: Engine, read: str) -> None:
     engine = populated
-    statements: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, parameters))
-
     with engine.connect() as conn:
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            READS[read](conn)
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
-        plans = [plan_of(conn, s, p) for s, p in statements]
+        plans = [plan_of(conn, s, p) for s, p in _selects(engine, conn, READS[read])]
 
     assert plans
     covering = (
@@ -140,18 +145,8 @@ FULL = {
 
 
 def _index_read(engine: Engine, read: Callable[[Connection], Any]) -> str:
-    statements: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, parameters))
-
     with engine.connect() as conn:
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            read(conn)
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
+        statements = _selects(engine, conn, read)
         conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")  # as the reads set it
         plans = [
             "\n".join(str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN {s}", p).all()) for s, p in statements

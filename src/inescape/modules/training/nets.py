@@ -183,12 +183,10 @@ class BestWeights(pl.Callback):
     def __init__(self) -> None:
         self.best: float = float("inf")
         self.state: dict[str, torch.Tensor] | None = None
-        self._seen = 0
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if not isinstance(module, Module) or len(module.history) == self._seen:
-            return  # no validation this epoch
-        self._seen = len(module.history)
+        if not isinstance(module, Module) or not module.history:
+            return  # no validation split: nothing to compare
         value = module.history[-1]["val_loss"]
         if value != value:  # NaN never improves, as for ModelCheckpoint
             value = float("inf")
