@@ -23,6 +23,7 @@ from inescape.kernel.errors import ConfigurationError, Unavailable
 from inescape.kernel.health import ComponentHealth
 from inescape.kernel.modules import MODULE_NAMES, Bound, ModuleSpec, Periodic, binding_order
 from inescape.modules_loader import import_all_models, load_specs
+from inescape.runtime import collector
 from inescape.runtime.metrics import module_metric_subscriptions
 from inescape.runtime.wiring import build_platform
 from inescape.settings import Settings, read_settings
@@ -112,6 +113,7 @@ class Runtime:
         self._sweeper: asyncio.Task[None] | None = None
         self._dispatching: asyncio.Task[None] | None = None
         self._periodic: list[asyncio.Task[None]] = []
+        self._paced = False  # whether this runtime holds the collector's server pace
 
     def _platform_for(self, spec: ModuleSpec) -> Platform:
         """The platform as ``spec`` sees it: its own collections and bucket prefixes only."""
@@ -198,6 +200,9 @@ class Runtime:
             for hook in self.bound[spec.name].on_startup:
                 await hook()
         assert self.services.dispatcher is not None
+        if not self._paced:
+            collector.pace()
+            self._paced = True
         self._dispatching = asyncio.create_task(self.services.dispatcher.run())
         if worker:
             self.services.queue.start_worker(threads=self.settings.jobs.worker_threads)
@@ -274,6 +279,9 @@ class Runtime:
             except Exception:  # closing a dead connection must not hide the shutdown
                 log.debug("close failed", exc_info=True)
         await self.services.db.close()
+        if self._paced:
+            collector.unpace()
+            self._paced = False
 
     # --- health ---------------------------------------------------------------------------
     async def backend_health(self) -> list[ComponentHealth]:

@@ -4,12 +4,17 @@ went by the multi-row insert (SQLite), binary COPY (PostgreSQL) or one Core INSE
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import text
 
+from inescape.kernel.ids import new_ids
+from inescape.modules.patients.api import PatientCreate
 from inescape.modules.patients.models import CHILDREN, patients
+from inescape.modules.patients.repository import bulk, reads
 from tests.support.auth import bearer, on_app_loop
 from tests.support.records import RECORD, record
 
@@ -77,3 +82,42 @@ async def test_a_bulk_load_stores_the_rows_a_single_write_stores(client, clinici
     assert sparse_row["given_name"] is None
     assert sparse_row["phone"] is None
     assert str((await stored(client, bulk_ids[0]))["patients"][0]["given_name"]).startswith("v1:")
+
+
+async def test_a_sqlite_bulk_load_sends_many_rows_per_statement_each_landing_in_its_own_row(
+    runtime, monkeypatch
+):
+    # One statement per many rows: an INSERT per row takes the interpreter's lock back after
+    # every row, and waits for it (up to 5 ms a time) whenever another thread is busy.
+    if runtime.services.db.backend != "sqlite":
+        pytest.skip("PostgreSQL loads a batch by COPY")
+    monkeypatch.setattr(bulk, "SQLITE_VARIABLES", 100)  # a patient row has 41 values: 2 rows a statement
+    records = [
+        msgspec.convert(
+            record(mrn=f"GOL-{i:07d}", given_name=f"Name{i}", birth_date=f"19{50 + i}-03-14"),
+            PatientCreate,
+        )
+        for i in range(5)
+    ]
+    ids = new_ids(len(records))
+    statements: list[str] = []
+    async with runtime.services.db.sessions() as session:
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        await driver.set_trace_callback(statements.append)
+        try:
+            await bulk.insert_records(session, records, ids=ids, now=datetime.now(UTC))
+        finally:
+            await driver.set_trace_callback(None)
+        await session.commit()
+    assert len([s for s in statements if s.startswith("INSERT INTO patients ")]) == 3  # 2 + 2 + 1
+    async with runtime.services.db.sessions() as session:
+        for patient_id, written in zip(ids, records, strict=True):
+            loaded = await reads.load(session, patient_id)
+            assert loaded is not None
+            assert (loaded.mrn, loaded.given_name, loaded.birth_date) == (
+                written.mrn,
+                written.given_name,
+                written.birth_date,
+            )
+            assert len(loaded.conditions) == len(written.conditions) == 1
+            assert len(loaded.treatments) == len(written.treatments) > 1
