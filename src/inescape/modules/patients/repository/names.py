@@ -51,6 +51,8 @@ def prefix_term(word: str) -> str:
 def terms_of(given_name: str | None, family_name: str | None) -> set[str]:
     """Every term of a record with these names (none for a record without names)."""
     found: set[str] = set()
+    if not given_name and not family_name:  # a de-identified record: no names to fold
+        return found
     for word in words(f"{given_name or ''} {family_name or ''}"):
         found.add(word_term(word))
         if len(word) >= PREFIX:
