@@ -24,12 +24,15 @@ def tests(session: nox.Session) -> None:
     real servers are up (``.ci/run``), on them too. INESCAPE_TEST_REAL=required makes a
     missing server fail the run. Test files run in parallel, one process per core (at most 8:
     each has its own Redis database of the 16), each file's tests (and its shared,
-    module-scoped topology) in one process."""
+    module-scoped topology) in one process; the 25 slowest tests are listed at the end."""
     session.run(
         sys.executable,
         "-m",
         "pytest",
-        *(session.posargs or ["-q", "-n", "auto", "--maxprocesses", "8", "--dist", "loadfile"]),
+        *(
+            session.posargs
+            or ["-q", "-n", "auto", "--maxprocesses", "8", "--dist", "loadfile", "--durations=25"]
+        ),
     )
 
 
