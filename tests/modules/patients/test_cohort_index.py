@@ -11,12 +11,13 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
 from inescape import migrate
 from inescape.migrate import sync_url
 from inescape.modules.patients.cohort import age_table, count_table, survival_tallies
+from tests.support.query_plans import selects, sqlite_plan
 
 TODAY = date(2026, 1, 1)
 INDEXES = ("ix_patients_cohort_read", "ix_patients_cohort_os")
@@ -80,26 +81,9 @@ def populated(engine: Engine) -> Engine:
     return engine
 
 
-def _selects(engine: Engine, conn: Connection, read: Callable[[Connection], Any]) -> list[tuple[str, Any]]:
-    """The SELECT statements (and their parameters) ``read`` runs on ``conn``."""
-    statements: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        read(conn)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return statements
-
-
 def plan_of(conn: Connection, statement: str, parameters: Any) -> str:
     if conn.dialect.name == "sqlite":
-        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
-        return "\n".join(str(r[-1]) for r in rows)
+        return sqlite_plan(conn, statement, parameters)
     # What matters is that an index can answer alone, however cheap the table is to read whole.
     conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
@@ -111,7 +95,7 @@ def plan_of(conn: Connection, statement: str, parameters: Any) -> str:
 def test_the_cohort_reads_are_answered_from_the_index_alone(populated: Engine, read: str) -> None:
     engine = populated
     with engine.connect() as conn:
-        plans = [plan_of(conn, s, p) for s, p in _selects(engine, conn, READS[read])]
+        plans = [plan_of(conn, s, p) for s, p in selects(engine, conn, READS[read])]
 
     assert plans
     covering = (
@@ -146,7 +130,7 @@ FULL = {
 
 def _index_read(engine: Engine, read: Callable[[Connection], Any]) -> str:
     with engine.connect() as conn:
-        statements = _selects(engine, conn, read)
+        statements = selects(engine, conn, read)
         conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")  # as the reads set it
         plans = [
             "\n".join(str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN {s}", p).all()) for s, p in statements

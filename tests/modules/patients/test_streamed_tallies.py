@@ -12,12 +12,13 @@ from typing import Any
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 
 from inescape import migrate
 from inescape.migrate import sync_url
 from inescape.modules.patients import cohort
+from tests.support.query_plans import selects, sqlite_plan
 
 TODAY = date(2026, 1, 1)
 N = 1_500
@@ -188,25 +189,14 @@ def test_no_patient_selected_gives_empty_ages_and_tallies(engine: Engine) -> Non
 
 @pytest.mark.parametrize("read", ["survival", "ages"])
 def test_the_streamed_reads_sort_nothing(engine: Engine, read: str) -> None:
-    statements: list[tuple[str, Any]] = []
+    def run(conn: Connection) -> None:
+        if read == "survival":
+            cohort.survival_tallies(conn, {"min_age": 40}, today=TODAY, group="stage_group")
+        else:
+            cohort.age_table(conn, {"min_age": 40}, today=TODAY)
 
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with engine.connect() as conn:
-            if read == "survival":
-                cohort.survival_tallies(conn, {"min_age": 40}, today=TODAY, group="stage_group")
-            else:
-                cohort.age_table(conn, {"min_age": 40}, today=TODAY)
-            plans = [
-                "\n".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {s}", p).all())
-                for s, p in statements
-            ]
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with engine.connect() as conn:
+        plans = [sqlite_plan(conn, s, p) for s, p in selects(engine, conn, run)]
     assert len(plans) == 1
     assert "USING COVERING INDEX ix_patients_cohort_read" in plans[0], plans[0]
     assert "TEMP B-TREE" not in plans[0], plans[0]  # a sort: what a GROUP BY of days or ages does

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from datetime import datetime
 from itertools import chain
 from operator import itemgetter
@@ -37,7 +38,8 @@ from inescape.modules.patients.repository.rows import CHILD_TYPES, child_rows, p
 # How many values one SQLite statement binds: the library's own limit (32,766 by default since
 # 3.32, 999 before; read from the sqlite3 module the aiosqlite driver uses), and no more than
 # 32,766 where a build allows more, so a statement's text stays well under SQLite's 1 MB.
-SQLITE_VARIABLES = min(32_766, sqlite3.connect(":memory:").getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+with closing(sqlite3.connect(":memory:")) as _probe:
+    SQLITE_VARIABLES = min(32_766, _probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 JSON_NULL = Json(None)  # what a JSON column stores for None (not SQL NULL), as INSERT does
 
 # A batch of at least this many records goes through COPY on PostgreSQL; below it the two
